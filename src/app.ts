@@ -1,0 +1,113 @@
+import { readFileSync } from "node:fs";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import type { DestinationStream } from "pino";
+import type { Config } from "./config/load.js";
+import type { Database } from "./db/database.js";
+import { HealthChecks } from "./health/checks.js";
+import { healthPlugin } from "./health/plugin.js";
+import { registerHttpControls } from "./http/controls.js";
+import { installHttp } from "./http/plugin.js";
+import { requestId } from "./http/request-id.js";
+import { AJV_OPTIONS } from "./http/validation.js";
+import { createLogger, type Logger } from "./log/logger.js";
+import { observabilityPlugin } from "./metrics/plugin.js";
+import { MetricsRegistry } from "./metrics/registry.js";
+import { openapiPlugin } from "./openapi/plugin.js";
+import { posturePlugin } from "./posture/plugin.js";
+import { PostureRegistry } from "./posture/registry.js";
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+/** What every capability receives: the frozen configuration and the shared services. */
+export interface BulwarkContext {
+  readonly config: Config;
+  readonly db: Database;
+  readonly redis: Redis | undefined;
+  readonly posture: PostureRegistry;
+  readonly metrics: MetricsRegistry;
+  readonly health: HealthChecks;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    bulwark: BulwarkContext;
+  }
+}
+
+export interface BuildOptions {
+  /** An opened, migrated database. The caller owns it (and closes it). */
+  readonly db: Database;
+  /** A connected Redis client when configured. The caller owns it. */
+  readonly redis?: Redis;
+  /** Log destination; stdout (asynchronous) by default. Tests pass a stream to read every line. */
+  readonly logStream?: DestinationStream;
+  readonly logger?: Logger;
+}
+
+/**
+ * Builds the Bulwark application and never listens (`server.ts` does). Order matters: the HTTP layer
+ * installs its route checks and hooks on the root instance first, so every route registered after it,
+ * Bulwark's or a plugin's, inherits validation, headers, CORS, the HTTPS policy and the error envelope.
+ */
+export async function buildApp(config: Config, options: BuildOptions): Promise<FastifyInstance> {
+  const tls = config.http.tls;
+  const app = Fastify({
+    loggerInstance:
+      options.logger ??
+      createLogger({ level: config.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) }),
+    genReqId: requestId,
+    requestIdHeader: false,
+    requestIdLogLabel: "requestId",
+    disableRequestLogging: true,
+    trustProxy: config.http.trustedProxies.length ? [...config.http.trustedProxies] : false,
+    bodyLimit: config.http.bodyLimit,
+    ajv: { customOptions: { ...AJV_OPTIONS } },
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    ...(tls
+      ? {
+          https: {
+            cert: readFileSync(tls.certFile),
+            key: readFileSync(tls.keyFile),
+            minVersion: "TLSv1.2" as const,
+          },
+        }
+      : {}),
+  }) as unknown as FastifyInstance;
+
+  const ctx: BulwarkContext = {
+    config,
+    db: options.db,
+    redis: options.redis,
+    posture: new PostureRegistry(),
+    metrics: new MetricsRegistry(),
+    health: new HealthChecks(),
+  };
+  app.decorate("bulwark", ctx);
+
+  let publicRoutes = 0;
+  app.addHook("onRoute", (route) => {
+    if (route.config?.cors === "public") publicRoutes++;
+  });
+  installHttp(app, config);
+  await app.register(openapiPlugin, { version: VERSION });
+
+  ctx.health.add({ name: "database", required: true, probe: async () => void (await options.db.ping()) });
+  if (options.redis) {
+    const redis = options.redis;
+    ctx.health.add({ name: "redis", required: true, probe: async () => void (await redis.ping()) });
+  }
+
+  await app.register(observabilityPlugin, { config, metrics: ctx.metrics, posture: ctx.posture });
+  await app.register(healthPlugin, { config, checks: ctx.health, posture: ctx.posture });
+  await app.register(posturePlugin, { config, posture: ctx.posture });
+
+  app.addHook("onReady", async () => {
+    await options.db.refreshTenantTables();
+    registerHttpControls(ctx.posture, config, publicRoutes);
+  });
+  return app;
+}

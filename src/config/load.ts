@@ -1,0 +1,313 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { developmentSecret, redactSecret, weakSecretReason } from "./secrets.js";
+import { VARIABLES, type VarName, type VarSpec } from "./variables.js";
+
+export type Profile = "development" | "production" | "test";
+export type HttpsPolicy = "reject" | "redirect" | "off";
+
+/** The effective, validated configuration. Frozen: nothing changes it after start-up. */
+export interface Config {
+  readonly profile: Profile;
+  readonly production: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  readonly secret: string;
+  readonly database: {
+    readonly url: string | undefined;
+    readonly schema: string;
+    readonly appRole: string;
+    readonly poolMax: number;
+    readonly waitSeconds: number;
+  };
+  readonly redisUrl: string | undefined;
+  readonly logLevel: string;
+  readonly http: {
+    readonly trustedProxies: readonly string[];
+    readonly httpsPolicy: HttpsPolicy;
+    readonly hsts: { readonly enabled: boolean; readonly maxAge: number };
+    readonly coop: string;
+    readonly coep: string;
+    readonly corp: string;
+    readonly corsOrigins: readonly string[];
+    readonly bodyLimit: number;
+    readonly jsonMaxDepth: number;
+    readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  };
+  readonly metricsToken: string | undefined;
+  readonly securityTxt: {
+    readonly contact: readonly string[];
+    readonly policyUrl: string | undefined;
+    readonly languages: readonly string[];
+    readonly expiresDays: number;
+  };
+  readonly shutdownTimeoutMs: number;
+  /** Non-fatal findings, printed at start-up (e.g. production without a CORS allowlist). */
+  readonly warnings: readonly string[];
+}
+
+/** Thrown when configuration is invalid; `problems` each name the variable at fault. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+type Raw = Partial<Record<VarName, string>>;
+
+const SPECS = new Map<string, VarSpec>(VARIABLES.map((v) => [v.name, v]));
+
+function readRaw(env: Env, problems: string[]): Raw {
+  const raw: Raw = {};
+  const file = env.BULWARK_CONFIG;
+  if (file) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+        throw new Error("not a JSON object");
+      for (const [k, v] of Object.entries(parsed)) {
+        if (!SPECS.has(k)) problems.push(`BULWARK_CONFIG: unknown variable ${k} in ${file}`);
+        else raw[k as VarName] = Array.isArray(v) ? v.join(",") : String(v);
+      }
+    } catch (err) {
+      problems.push(`BULWARK_CONFIG: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  for (const spec of VARIABLES) {
+    const direct = env[spec.name];
+    const fileVar = "secret" in spec && spec.secret ? env[`${spec.name}_FILE`] : undefined;
+    if (direct !== undefined && direct !== "") raw[spec.name] = direct;
+    else if (fileVar) {
+      try {
+        raw[spec.name] = readFileSync(fileVar, "utf8").trim();
+      } catch (err) {
+        problems.push(`${spec.name}_FILE: cannot read ${fileVar}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return raw;
+}
+
+/** Parses and checks a configuration from the environment. Throws ConfigError listing every problem at once. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const raw = readRaw(env, problems);
+  const profile = (raw.NODE_ENV ?? "development") as Profile;
+  if (!["development", "production", "test"].includes(profile)) {
+    throw new ConfigError([`NODE_ENV: must be development, production or test (got "${profile}")`]);
+  }
+  const production = profile === "production";
+
+  const value = (name: VarName): string | undefined => {
+    const spec = SPECS.get(name)!;
+    return raw[name] ?? (production && spec.prod !== undefined ? spec.prod : spec.dev);
+  };
+  const str = (name: VarName): string | undefined => value(name);
+  const int = (name: VarName): number => {
+    const spec = SPECS.get(name)!;
+    const v = value(name) ?? "";
+    const n = Number(v);
+    if (
+      !/^-?\d+$/.test(v) ||
+      (spec.min !== undefined && n < spec.min) ||
+      (spec.max !== undefined && n > spec.max)
+    ) {
+      problems.push(
+        `${name}: must be an integer${spec.min !== undefined ? ` >= ${spec.min}` : ""}${spec.max !== undefined ? ` <= ${spec.max}` : ""} (got "${v}")`,
+      );
+      return Number(spec.dev ?? 0);
+    }
+    return n;
+  };
+  const bool = (name: VarName): boolean => {
+    const v = (value(name) ?? "false").toLowerCase();
+    if (!["true", "false", "1", "0", "yes", "no", "on", "off"].includes(v))
+      problems.push(`${name}: must be true or false (got "${v}")`);
+    return ["true", "1", "yes", "on"].includes(v);
+  };
+  const list = (name: VarName): string[] =>
+    (value(name) ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+  const oneOf = (name: VarName): string => {
+    const spec = SPECS.get(name)!;
+    const v = value(name) ?? "";
+    if (!spec.values?.includes(v))
+      problems.push(`${name}: must be one of ${spec.values?.join(", ")} (got "${v}")`);
+    return v;
+  };
+  const url = (name: VarName, protocols: readonly string[]): string | undefined => {
+    const v = value(name);
+    if (v === undefined) return undefined;
+    try {
+      const u = new URL(v);
+      if (!protocols.includes(u.protocol))
+        problems.push(`${name}: must use ${protocols.join(" or ")} (got ${u.protocol})`);
+    } catch {
+      problems.push(`${name}: not a valid URL`);
+    }
+    return v;
+  };
+
+  const dataDir = resolve(str("BULWARK_DATA_DIR") ?? "./data");
+  const publicUrl = url("PUBLIC_URL", ["http:", "https:"]);
+  if (production) {
+    if (!raw.PUBLIC_URL) problems.push("PUBLIC_URL: required in production");
+    else if (!publicUrl?.startsWith("https://")) problems.push("PUBLIC_URL: must be https in production");
+  }
+
+  let secret = raw.BULWARK_SECRET;
+  if (production) {
+    if (!secret) problems.push("BULWARK_SECRET: required in production (set it or BULWARK_SECRET_FILE)");
+    else {
+      const reason = weakSecretReason(secret);
+      if (reason) problems.push(`BULWARK_SECRET: ${reason}`);
+    }
+  } else if (!secret) {
+    secret = profile === "test" ? randomBytes(32).toString("base64url") : developmentSecret(dataDir);
+  }
+  const metricsToken = raw.METRICS_TOKEN;
+  if (production && metricsToken) {
+    const reason = weakSecretReason(metricsToken, 24);
+    if (reason) problems.push(`METRICS_TOKEN: ${reason}`);
+  }
+
+  const httpsPolicy = oneOf("HTTPS_POLICY") as HttpsPolicy;
+  if (production && httpsPolicy === "off") problems.push("HTTPS_POLICY: cannot be off in production");
+
+  const trustedProxies = list("TRUSTED_PROXIES");
+  for (const p of trustedProxies) {
+    const [addr, bits] = p.split("/");
+    if (
+      !["loopback", "linklocal", "uniquelocal"].includes(p) &&
+      (!addr || !isIP(addr) || (bits !== undefined && !/^\d{1,3}$/.test(bits)))
+    ) {
+      problems.push(`TRUSTED_PROXIES: "${p}" is not an IP address, CIDR, or loopback/linklocal/uniquelocal`);
+    }
+  }
+
+  const corsOrigins = list("CORS_ORIGINS");
+  for (const o of corsOrigins) {
+    if (o === "*")
+      problems.push("CORS_ORIGINS: a wildcard cannot be combined with credentials; list the origins");
+    else {
+      try {
+        const u = new URL(o);
+        if (u.origin !== o)
+          problems.push(`CORS_ORIGINS: "${o}" must be an origin (scheme://host[:port], no path or slash)`);
+        else if (production && u.protocol !== "https:")
+          problems.push(`CORS_ORIGINS: "${o}" must be https in production`);
+      } catch {
+        problems.push(`CORS_ORIGINS: "${o}" is not a valid origin`);
+      }
+    }
+  }
+  if (production && corsOrigins.length === 0) {
+    warnings.push("CORS_ORIGINS is empty: session (cookie) routes refuse every cross-origin request.");
+  }
+
+  const certFile = str("TLS_CERT_FILE");
+  const keyFile = str("TLS_KEY_FILE");
+  if (Boolean(certFile) !== Boolean(keyFile))
+    problems.push("TLS_CERT_FILE and TLS_KEY_FILE: set both or neither");
+
+  const contact = list("SECURITY_CONTACT");
+  for (const c of contact)
+    if (!/^(mailto:|https:\/\/|tel:)/.test(c))
+      problems.push(`SECURITY_CONTACT: "${c}" must be a mailto:, https: or tel: URI`);
+  if (production && (!raw.SECURITY_CONTACT || contact.some((c) => c.endsWith("@example.com")))) {
+    problems.push("SECURITY_CONTACT: required in production (your own security contact)");
+  }
+
+  const config: Config = {
+    profile,
+    production,
+    port: int("PORT"),
+    host: str("HOST") ?? "127.0.0.1",
+    publicUrl: (publicUrl ?? "http://localhost:3000").replace(/\/$/, ""),
+    dataDir,
+    secret: secret ?? "",
+    database: {
+      url: url("DATABASE_URL", ["postgres:", "postgresql:"]),
+      schema: str("DATABASE_SCHEMA") ?? "public",
+      appRole: str("DATABASE_APP_ROLE") ?? "bulwark_app",
+      poolMax: int("DATABASE_POOL_MAX"),
+      waitSeconds: int("DATABASE_WAIT_SECONDS"),
+    },
+    redisUrl: url("REDIS_URL", ["redis:", "rediss:"]),
+    logLevel: oneOf("LOG_LEVEL"),
+    http: {
+      trustedProxies,
+      httpsPolicy,
+      hsts: { enabled: bool("HSTS"), maxAge: int("HSTS_MAX_AGE") },
+      coop: oneOf("CROSS_ORIGIN_OPENER_POLICY"),
+      coep: oneOf("CROSS_ORIGIN_EMBEDDER_POLICY"),
+      corp: oneOf("CROSS_ORIGIN_RESOURCE_POLICY"),
+      corsOrigins,
+      bodyLimit: int("BODY_LIMIT_BYTES"),
+      jsonMaxDepth: int("JSON_MAX_DEPTH"),
+      tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    },
+    metricsToken,
+    securityTxt: {
+      contact,
+      policyUrl: url("SECURITY_POLICY_URL", ["https:", "http:"]),
+      languages: list("SECURITY_LANGUAGES"),
+      expiresDays: int("SECURITY_TXT_EXPIRES_DAYS"),
+    },
+    shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS"),
+    warnings,
+  };
+  for (const id of [config.database.schema, config.database.appRole]) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(id))
+      problems.push(`DATABASE_SCHEMA/DATABASE_APP_ROLE: "${id}" must be a lower-case SQL identifier`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === "object") {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** One screen of the effective configuration for the start-up log, with every secret redacted. */
+export function configSummary(c: Config): string {
+  const db = c.database.url
+    ? `postgresql ${redactUrlPassword(c.database.url)} schema=${c.database.schema} role=${c.database.appRole}`
+    : `sqlite ${c.dataDir}/bulwark.db`;
+  return [
+    `profile        ${c.profile}`,
+    `listen         ${c.http.tls ? "https" : "http"}://${c.host}:${c.port}  public ${c.publicUrl}`,
+    `database       ${db}`,
+    `shared state   ${c.redisUrl ? `redis ${redactUrlPassword(c.redisUrl)}` : "in-process (single node)"}`,
+    `https policy   ${c.http.httpsPolicy}  hsts ${c.http.hsts.enabled ? `max-age=${c.http.hsts.maxAge}` : "off"}  trusted proxies ${c.http.trustedProxies.join(",") || "none"}`,
+    `cors origins   ${c.http.corsOrigins.join(", ") || "none (fail closed)"}`,
+    `limits         body ${c.http.bodyLimit} B  json depth ${c.http.jsonMaxDepth}`,
+    `secret         ${redactSecret(c.secret)}  metrics token ${redactSecret(c.metricsToken)}`,
+    `log level      ${c.logLevel}`,
+    ...c.warnings.map((w) => `WARNING        ${w}`),
+  ].join("\n");
+}
+
+/** A URL with its password replaced, for logs and summaries. */
+export function redactUrlPassword(u: string): string {
+  try {
+    const url = new URL(u);
+    if (url.password) url.password = "****";
+    return url.toString();
+  } catch {
+    return "(invalid url)";
+  }
+}

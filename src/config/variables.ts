@@ -1,0 +1,189 @@
+/**
+ * The one table of configuration variables. Parsing, production checks, the start-up summary and the
+ * README's configuration reference all read this table, so a variable cannot exist in one place only.
+ */
+export type VarKind = "string" | "int" | "bool" | "list" | "enum" | "url";
+
+export interface VarSpec {
+  readonly name: string;
+  readonly kind: VarKind;
+  readonly doc: string;
+  /** Default in the development profile (also used in production unless `prod` overrides it). */
+  readonly dev?: string;
+  /** Default in the production profile, when it differs. */
+  readonly prod?: string;
+  readonly values?: readonly string[];
+  /** Secrets may come from `<NAME>_FILE`, are redacted in every summary and log, and are strength-checked. */
+  readonly secret?: boolean;
+  /** What production demands of this variable, in words (the README prints it). */
+  readonly prodRule?: string;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export const VARIABLES = [
+  {
+    name: "NODE_ENV",
+    kind: "enum",
+    values: ["development", "production", "test"],
+    dev: "development",
+    doc: "Profile. `production` turns on every fail-closed check.",
+  },
+  { name: "PORT", kind: "int", dev: "3000", min: 0, max: 65535, doc: "TCP port to listen on." },
+  {
+    name: "HOST",
+    kind: "string",
+    dev: "127.0.0.1",
+    prod: "0.0.0.0",
+    doc: "Interface to listen on. Development stays on loopback.",
+  },
+  {
+    name: "PUBLIC_URL",
+    kind: "url",
+    dev: "http://localhost:3000",
+    doc: "The externally visible origin (links in mail, security.txt, redirects).",
+    prodRule: "required, https",
+  },
+  {
+    name: "BULWARK_DATA_DIR",
+    kind: "string",
+    dev: "./data",
+    doc: "Data directory: the SQLite file, mail files, the development secret.",
+  },
+  {
+    name: "BULWARK_CONFIG",
+    kind: "string",
+    doc: "Optional JSON file of these same variables; the environment wins over the file.",
+  },
+  {
+    name: "BULWARK_SECRET",
+    kind: "string",
+    secret: true,
+    doc: "Root secret for signing (at least 32 characters). Development generates one under the data directory.",
+    prodRule: "required, >= 32 chars, not a known default",
+  },
+  {
+    name: "DATABASE_URL",
+    kind: "url",
+    doc: "PostgreSQL connection URL. Unset: embedded SQLite under the data directory.",
+  },
+  {
+    name: "DATABASE_SCHEMA",
+    kind: "string",
+    dev: "public",
+    doc: "PostgreSQL schema holding Bulwark's tables.",
+  },
+  {
+    name: "DATABASE_APP_ROLE",
+    kind: "string",
+    dev: "bulwark_app",
+    doc: "PostgreSQL role the server works as (no BYPASSRLS), switched to with SET ROLE.",
+  },
+  { name: "DATABASE_POOL_MAX", kind: "int", dev: "10", min: 1, max: 500, doc: "PostgreSQL pool size." },
+  {
+    name: "DATABASE_WAIT_SECONDS",
+    kind: "int",
+    dev: "60",
+    min: 0,
+    max: 3600,
+    doc: "How long start-up waits for the database before giving up.",
+  },
+  {
+    name: "REDIS_URL",
+    kind: "url",
+    doc: "Redis URL for shared state. Unset: in-process state (single node).",
+  },
+  {
+    name: "LOG_LEVEL",
+    kind: "enum",
+    values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+    dev: "info",
+    doc: "Log level (pino). Access logs are written at info.",
+  },
+  {
+    name: "TRUSTED_PROXIES",
+    kind: "list",
+    dev: "",
+    doc: "Addresses/CIDRs whose X-Forwarded-* headers are believed. Empty: none.",
+  },
+  {
+    name: "HTTPS_POLICY",
+    kind: "enum",
+    values: ["reject", "redirect", "off"],
+    dev: "redirect",
+    prod: "reject",
+    doc: "Plain HTTP: `reject` (400), `redirect` (308; loopback hosts exempt), or `off`.",
+    prodRule: "must not be off",
+  },
+  { name: "HSTS", kind: "bool", dev: "false", prod: "true", doc: "Send Strict-Transport-Security." },
+  { name: "HSTS_MAX_AGE", kind: "int", dev: "63072000", min: 0, doc: "HSTS max-age in seconds." },
+  {
+    name: "CROSS_ORIGIN_OPENER_POLICY",
+    kind: "enum",
+    values: ["same-origin", "same-origin-allow-popups", "unsafe-none", "off"],
+    dev: "same-origin",
+    doc: "COOP header value, or off.",
+  },
+  {
+    name: "CROSS_ORIGIN_EMBEDDER_POLICY",
+    kind: "enum",
+    values: ["require-corp", "credentialless", "unsafe-none", "off"],
+    dev: "off",
+    doc: "COEP header value, or off.",
+  },
+  {
+    name: "CROSS_ORIGIN_RESOURCE_POLICY",
+    kind: "enum",
+    values: ["same-origin", "same-site", "cross-origin", "off"],
+    dev: "same-origin",
+    doc: "CORP header value, or off.",
+  },
+  {
+    name: "CORS_ORIGINS",
+    kind: "list",
+    dev: "http://localhost:3000,http://127.0.0.1:3000",
+    prod: "",
+    doc: "Origins allowed to call session (cookie) routes with credentials. Empty: no cross-origin access.",
+    prodRule: "empty = fail closed, with a start-up warning",
+  },
+  { name: "BODY_LIMIT_BYTES", kind: "int", dev: "1048576", min: 1024, doc: "Largest accepted request body." },
+  { name: "JSON_MAX_DEPTH", kind: "int", dev: "32", min: 2, max: 512, doc: "Deepest accepted JSON nesting." },
+  {
+    name: "TLS_CERT_FILE",
+    kind: "string",
+    doc: "PEM certificate for built-in TLS (TLS 1.2 minimum). Normally TLS ends at the proxy.",
+  },
+  { name: "TLS_KEY_FILE", kind: "string", doc: "PEM private key for built-in TLS." },
+  {
+    name: "METRICS_TOKEN",
+    kind: "string",
+    secret: true,
+    doc: "Bearer token for /metrics. Production without it: loopback callers only.",
+  },
+  {
+    name: "SECURITY_CONTACT",
+    kind: "list",
+    dev: "mailto:security@example.com",
+    doc: "security.txt Contact URIs (mailto: or https:).",
+    prodRule: "must be set to your own address",
+  },
+  { name: "SECURITY_POLICY_URL", kind: "url", doc: "security.txt Policy URL." },
+  { name: "SECURITY_LANGUAGES", kind: "list", dev: "en", doc: "security.txt Preferred-Languages." },
+  {
+    name: "SECURITY_TXT_EXPIRES_DAYS",
+    kind: "int",
+    dev: "180",
+    min: 1,
+    max: 365,
+    doc: "security.txt Expires, in days from start-up (RFC 9116 advises under a year).",
+  },
+  {
+    name: "SHUTDOWN_TIMEOUT_MS",
+    kind: "int",
+    dev: "10000",
+    min: 0,
+    doc: "Longest graceful drain before the process exits anyway.",
+  },
+] as const satisfies readonly VarSpec[];
+
+export type VarName = (typeof VARIABLES)[number]["name"];

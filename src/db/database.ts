@@ -1,0 +1,195 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import type { Config } from "../config/load.js";
+import type { Logger } from "../log/logger.js";
+import { type MigrationContext, migrationProvider } from "./migrations.js";
+import type { Tables } from "./tables.js";
+import { TenantGuard } from "./tenant-guard.js";
+
+export type Engine = "sqlite" | "postgres";
+export type Db = Kysely<Tables>;
+
+/** Tenant id passed to `withOrg`; prefixed ids (`org_…`) in practice, checked only for shape here. */
+const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Bulwark's storage: one typed Kysely handle per engine, and the only way to reach tenant tables.
+ *
+ * - `global` refuses any statement on a tenant table (TenantGuard), on both engines.
+ * - `withOrg(orgId, fn)` runs `fn` in a transaction scoped to one organisation; on PostgreSQL the scope
+ *   is also set for row-level security (`bulwark.org_id`, transaction-local), and the connection works
+ *   as the app role, which has no BYPASSRLS.
+ */
+export class Database {
+  readonly global: Db;
+  private readonly guard: TenantGuard;
+
+  private constructor(
+    readonly engine: Engine,
+    private readonly base: Db,
+    private readonly migrationCtx: MigrationContext,
+    private readonly migrationDb: () => Db,
+    private readonly onClose: () => Promise<void>,
+  ) {
+    this.guard = new TenantGuard();
+    this.global = base.withPlugin(this.guard);
+  }
+
+  /** Opens (but does not yet query) the database the configuration names. */
+  static open(config: Config, log: Logger): Database {
+    if (!config.database.url) {
+      mkdirSync(config.dataDir, { recursive: true });
+      return Database.sqlite(join(config.dataDir, "bulwark.db"));
+    }
+    return Database.postgres(config, log);
+  }
+
+  /** An SQLite database at `file` (`:memory:` for tests): WAL for concurrent readers, foreign keys on. */
+  static sqlite(file: string): Database {
+    const sqlite = new SQLite(file);
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("foreign_keys = ON");
+    sqlite.pragma("busy_timeout = 5000");
+    sqlite.pragma("synchronous = NORMAL");
+    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const ctx: MigrationContext = { engine: "sqlite", schema: "main", appRole: "" };
+    return new Database(
+      "sqlite",
+      db,
+      ctx,
+      () => db,
+      async () => db.destroy(),
+    );
+  }
+
+  private static postgres(config: Config, log: Logger): Database {
+    const { url, schema, appRole, poolMax } = config.database;
+    const common = { connectionString: url, connectionTimeoutMillis: 2000, idleTimeoutMillis: 30_000 };
+    // Every connection works as the app role inside Bulwark's schema, set as start-up options rather than
+    // a SET ROLE after connecting: if the role is missing the connection fails, instead of silently
+    // running as the (possibly superuser) login role.
+    const pool = new pg.Pool({
+      ...common,
+      max: poolMax,
+      options: `-c role=${appRole} -c search_path=${schema}`,
+    });
+    // An idle connection that the server drops (restart, failover) must not crash the process; the pool
+    // discards it and the next query opens a new one (OPS-1).
+    pool.on("error", (err) =>
+      log.warn(
+        { err: { message: err.message, code: (err as { code?: string }).code } },
+        "database connection lost",
+      ),
+    );
+    const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+    const ctx: MigrationContext = { engine: "postgres", schema, appRole };
+    const migrationDb = (): Db => {
+      const owner = new pg.Pool({ ...common, max: 1, options: `-c search_path=${schema}` });
+      owner.on("error", () => {});
+      return new Kysely<Tables>({ dialect: new PostgresDialect({ pool: owner }) });
+    };
+    return new Database("postgres", db, ctx, migrationDb, async () => db.destroy());
+  }
+
+  /**
+   * Applies pending migrations (idempotent) with the connecting user's rights, then checks the result:
+   * tenant tables are discovered, and on PostgreSQL the app role must lack BYPASSRLS and every tenant
+   * table must have forced RLS, or this throws and the server does not start.
+   */
+  async migrate(): Promise<string[]> {
+    const owner = this.migrationDb();
+    try {
+      if (this.engine === "postgres") {
+        await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(this.migrationCtx.schema)}`.execute(owner);
+      }
+      const migrator = new Migrator({
+        db: owner,
+        provider: migrationProvider(this.migrationCtx),
+        ...(this.engine === "postgres" ? { migrationTableSchema: this.migrationCtx.schema } : {}),
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) throw error;
+      return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+    } finally {
+      if (owner !== this.base) await owner.destroy();
+    }
+  }
+
+  /** Re-reads which tables are tenant tables and verifies their protection (see `migrate`). */
+  async refreshTenantTables(): Promise<readonly string[]> {
+    const tables = await this.base.introspection.getTables();
+    const tenant = tables
+      .filter(
+        (t) =>
+          (this.engine === "sqlite" || t.schema === this.migrationCtx.schema) &&
+          t.columns.some((c) => c.name === "org_id"),
+      )
+      .map((t) => t.name);
+    if (this.engine === "postgres") await this.verifyRls(tenant);
+    this.guard.setTenantTables(tenant);
+    return tenant;
+  }
+
+  private async verifyRls(tenant: string[]): Promise<void> {
+    const role = await sql<{
+      rolsuper: boolean;
+      rolbypassrls: boolean;
+      name: string;
+    }>`SELECT rolname AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`.execute(
+      this.base,
+    );
+    const r = role.rows[0];
+    if (!r || r.rolsuper || r.rolbypassrls) {
+      throw new Error(
+        `The database role "${r?.name}" bypasses row-level security; Bulwark refuses to serve tenants as it (DATABASE_APP_ROLE).`,
+      );
+    }
+    if (tenant.length === 0) return;
+    const unprotected = await sql<{
+      relname: string;
+    }>`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ${this.migrationCtx.schema} AND c.relname = ANY(${tenant}) AND NOT (c.relrowsecurity AND c.relforcerowsecurity)`.execute(
+      this.base,
+    );
+    if (unprotected.rows.length > 0) {
+      throw new Error(
+        `Tenant tables without forced row-level security: ${unprotected.rows.map((x) => x.relname).join(", ")}`,
+      );
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction scoped to `orgId`. The only door to tenant tables. Atomic: `fn`'s writes
+   * commit together or not at all. On PostgreSQL, RLS limits every statement in it to `orgId`'s rows.
+   */
+  async withOrg<T>(orgId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
+    if (!ORG_ID.test(orgId)) throw new Error("withOrg: invalid organisation id");
+    return this.base.transaction().execute(async (tx) => {
+      if (this.engine === "postgres")
+        await sql`SELECT set_config('bulwark.org_id', ${orgId}, true)`.execute(tx);
+      return fn(tx);
+    });
+  }
+
+  /** Round-trip latency in milliseconds; throws if the database does not answer within `timeoutMs`. */
+  async ping(timeoutMs = 2000): Promise<number> {
+    const start = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([sql`SELECT 1`.execute(this.base), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return performance.now() - start;
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+  }
+}

@@ -1,0 +1,73 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { Config } from "../config/load.js";
+import type { PostureRegistry } from "../posture/registry.js";
+import type { HealthChecks } from "./checks.js";
+
+const Check = Type.Object({
+  status: Type.Union([Type.Literal("up"), Type.Literal("down")]),
+  latencyMs: Type.Number(),
+  required: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+});
+const Health = Type.Object({
+  status: Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]),
+  checks: Type.Record(Type.String(), Check),
+});
+const Live = Type.Object({ status: Type.Literal("ok") });
+
+/**
+ * OBS-4. `/health/live` answers while the process can serve (liveness: never touches a dependency, so a
+ * database outage does not get the pod killed); `/health` probes every dependency (readiness: 503 while a
+ * required one is down). In production the failure text is logged, not returned: it names internal hosts.
+ */
+export async function healthPlugin(
+  app: FastifyInstance,
+  opts: { config: Config; checks: HealthChecks; posture: PostureRegistry },
+): Promise<void> {
+  const { config, checks } = opts;
+  const live = { status: "ok" } as const;
+  app.get(
+    "/health/live",
+    {
+      config: { plainHttp: true },
+      schema: { tags: ["health"], summary: "Liveness", response: { 200: Live } },
+    },
+    (_req, reply) => {
+      reply.send(live);
+    },
+  );
+  app.get(
+    "/health",
+    {
+      config: { plainHttp: true },
+      schema: {
+        tags: ["health"],
+        summary: "Readiness: every dependency with its latency",
+        response: { 200: Health, 503: Health },
+      },
+    },
+    async (request, reply) => {
+      const result = await checks.run();
+      for (const [name, r] of Object.entries(result.checks)) {
+        if (r.status === "down") {
+          request.log.warn({ dependency: name, reason: r.error }, "health check failed");
+          if (config.production) delete r.error;
+        }
+      }
+      return reply
+        .code(result.healthy ? 200 : 503)
+        .send({ status: result.healthy ? "ok" : "unavailable", checks: result.checks });
+    },
+  );
+  app.addHook("onReady", async () => {
+    opts.posture.register({
+      id: "OBS-4",
+      title: "Health checks",
+      claim:
+        "GET /health probes every dependency and reports its latency, answering 503 while a required one is down; GET /health/live reports liveness.",
+      settings: { dependencies: checks.names },
+      enabled: true,
+    });
+  });
+}

@@ -1,0 +1,108 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { AppError, ERRORS, type ErrorEnvelope, type FieldError } from "./errors.js";
+
+/** Fastify's own error codes, mapped to ours so clients see one vocabulary. */
+const FASTIFY_CODES: Record<string, AppError["code"]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "BAD_REQUEST",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "INVALID_JSON",
+  FST_ERR_CTP_INVALID_JSON_BODY: "INVALID_JSON",
+  FST_ERR_BAD_URL: "BAD_REQUEST",
+  FST_ERR_ASYNC_CONSTRAINT: "BAD_REQUEST",
+};
+
+const BY_STATUS: Record<number, AppError["code"]> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHENTICATED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  409: "CONFLICT",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  422: "UNPROCESSABLE",
+  429: "RATE_LIMITED",
+  503: "SERVICE_UNAVAILABLE",
+};
+
+/** Connection-level failures of a database or Redis: a dependency is down, not a bug (503, not 500). */
+const UNAVAILABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "57P01",
+  "57P02",
+  "57P03",
+  "08000",
+  "08003",
+  "08006",
+]);
+
+/** Turns anything thrown into an AppError; unknown errors become INTERNAL, never leaking their message. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as Partial<FastifyError> & { validation?: unknown[]; validationContext?: string };
+  if (Array.isArray(e.validation))
+    return new AppError("VALIDATION_FAILED", undefined, fieldErrors(e.validation, e.validationContext));
+  const mapped = e.code ? FASTIFY_CODES[e.code] : undefined;
+  if (mapped) return new AppError(mapped);
+  if (e.code && UNAVAILABLE.has(e.code)) return new AppError("SERVICE_UNAVAILABLE");
+  if (e.message?.includes("Connection terminated") || e.message?.includes("connect ECONNREFUSED"))
+    return new AppError("SERVICE_UNAVAILABLE");
+  const status = typeof e.statusCode === "number" ? e.statusCode : 500;
+  if (status >= 400 && status < 500) return new AppError(BY_STATUS[status] ?? "BAD_REQUEST");
+  return new AppError("INTERNAL");
+}
+
+interface AjvError {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: { missingProperty?: string; additionalProperty?: string };
+}
+
+function fieldErrors(errors: unknown[], context: string | undefined): FieldError[] {
+  const where = (context ?? "body") as FieldError["in"];
+  return (errors as AjvError[]).map((v) => {
+    const base = (v.instancePath ?? "").replace(/^\//, "").replaceAll("/", ".");
+    const extra = v.params?.missingProperty ?? v.params?.additionalProperty;
+    const field = [base, extra].filter(Boolean).join(".") || "(root)";
+    const message = v.keyword === "additionalProperties" ? "unknown property" : (v.message ?? "is invalid");
+    return { in: where, field, message };
+  });
+}
+
+export function sendError(reply: FastifyReply, requestId: string, err: AppError): FastifyReply {
+  const body: ErrorEnvelope = { error: { code: err.code, message: err.message, requestId } };
+  if (err.details !== undefined) body.error.details = err.details;
+  if (err.headers) reply.headers(err.headers);
+  return reply.code(err.status).type("application/json; charset=utf-8").send(body);
+}
+
+/**
+ * Installs the one error handler and the not-found handler. A 5xx is logged with its stack on the server
+ * and rendered without it; a 404 on a path that exists for another method becomes 405 with `Allow`.
+ */
+export function installErrorHandling(app: FastifyInstance, allowedMethods: (url: string) => string[]): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const appErr = toAppError(err);
+    if (appErr.status >= 500) request.log.error({ err }, "request failed");
+    else if (appErr.code !== (err as AppError).code)
+      request.log.info({ code: appErr.code, reason: (err as Error).message }, "request rejected");
+    return sendError(reply, request.id, appErr);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const allow = allowedMethods(request.url);
+    if (allow.length > 0)
+      return sendError(
+        reply,
+        request.id,
+        new AppError("METHOD_NOT_ALLOWED", undefined, undefined, { allow: allow.join(", ") }),
+      );
+    return sendError(reply, request.id, new AppError("NOT_FOUND"));
+  });
+}
+
+export { ERRORS };

@@ -1,0 +1,62 @@
+/**
+ * The one registry of error codes. Every error a client can see has a stable code from here; the one
+ * error handler renders it. `docs/errors.md` documents each code, and a test fails if one is missing.
+ */
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, message: "The request is malformed." },
+  VALIDATION_FAILED: { status: 400, message: "The request does not match the schema." },
+  INVALID_JSON: { status: 400, message: "The body is not valid JSON." },
+  JSON_TOO_DEEP: { status: 400, message: "The JSON body is nested too deeply." },
+  FORBIDDEN_PROPERTY: {
+    status: 400,
+    message: "The body contains a forbidden property (__proto__ or constructor.prototype).",
+  },
+  HTTPS_REQUIRED: { status: 400, message: "Plain HTTP is not accepted; use HTTPS." },
+  UNAUTHENTICATED: { status: 401, message: "Authentication is required." },
+  FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
+  CORS_ORIGIN_DENIED: {
+    status: 403,
+    message: "This origin may not make credentialed cross-origin requests.",
+  },
+  METRICS_FORBIDDEN: { status: 403, message: "Metrics need the metrics bearer token or a loopback caller." },
+  NOT_FOUND: { status: 404, message: "Not found." },
+  METHOD_NOT_ALLOWED: { status: 405, message: "This method is not allowed on this resource." },
+  CONFLICT: { status: 409, message: "The request conflicts with the current state." },
+  PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Content-Type; send application/json." },
+  UNPROCESSABLE: { status: 422, message: "The request is well-formed but cannot be processed." },
+  RATE_LIMITED: { status: 429, message: "Too many requests; retry later." },
+  INTERNAL: { status: 500, message: "An internal error occurred." },
+  TENANT_CONTEXT_REQUIRED: { status: 500, message: "An internal error occurred." },
+  SERVICE_UNAVAILABLE: { status: 503, message: "A dependency is unavailable; retry later." },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A field-level problem, for validation errors: where it is, which field, and what is wrong. */
+export interface FieldError {
+  readonly in: "body" | "querystring" | "params" | "headers";
+  readonly field: string;
+  readonly message: string;
+}
+
+/** The single error class. Throw it anywhere; the error handler renders `{ error: { code, message, requestId, details? } }`. */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: unknown,
+    /** Extra response headers, e.g. Retry-After or Allow. */
+    readonly headers?: Readonly<Record<string, string>>,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = "AppError";
+    this.status = ERRORS[code].status;
+  }
+}
+
+/** Body of every error response. */
+export interface ErrorEnvelope {
+  error: { code: ErrorCode; message: string; requestId: string; details?: unknown };
+}

@@ -1,0 +1,8 @@
+/** Bulwark as a library: build the app, load configuration, and reach the shared services. */
+export { type BuildOptions, type BulwarkContext, buildApp, VERSION } from "./app.js";
+export { type Config, ConfigError, configSummary, loadConfig } from "./config/load.js";
+export { Database, type Db } from "./db/database.js";
+export type { Tables } from "./db/tables.js";
+export { AppError, ERRORS, type ErrorCode } from "./http/errors.js";
+export type { Control } from "./posture/registry.js";
+export { type Running, start } from "./server.js";

@@ -1,0 +1,101 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Config } from "../config/load.js";
+import { AppError } from "../http/errors.js";
+import { redactUrl } from "../log/logger.js";
+import type { PostureRegistry } from "../posture/registry.js";
+import type { MetricsRegistry } from "./registry.js";
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+/**
+ * OBS-1/OBS-2/OBS-5: one onResponse hook writes the access log line (request id, method, redacted URL,
+ * route, status, duration; never headers or bodies) and records the request metrics; `/metrics` serves
+ * them. In production `/metrics` needs the bearer token, or a loopback caller that came through no proxy.
+ */
+export async function observabilityPlugin(
+  app: FastifyInstance,
+  opts: { config: Config; metrics: MetricsRegistry; posture: PostureRegistry },
+): Promise<void> {
+  const { config, metrics } = opts;
+  const requests = metrics.counter("http_requests_total", "HTTP requests by method, route and status.", [
+    "method",
+    "route",
+    "status",
+  ]);
+  const duration = metrics.histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency by method and route.",
+    ["method", "route"],
+  );
+  const started = Date.now();
+  metrics.gauge("process_uptime_seconds", "Seconds since the process started serving.", () =>
+    Math.round((Date.now() - started) / 1000),
+  );
+
+  app.addHook("onResponse", (request: FastifyRequest, reply: FastifyReply, done) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    const status = reply.statusCode;
+    const ms = reply.elapsedTime;
+    requests.inc([request.method, route, String(status)]);
+    duration.observe([request.method, route], ms / 1000);
+    request.log.info(
+      {
+        method: request.method,
+        url: redactUrl(request.url),
+        route,
+        status,
+        ms: Math.round(ms * 100) / 100,
+        ip: request.ip,
+      },
+      "request completed",
+    );
+    done();
+  });
+
+  const tokenDigest = config.metricsToken ? digest(config.metricsToken) : null;
+  app.get(
+    "/metrics",
+    { config: { plainHttp: true }, schema: { tags: ["health"], summary: "Prometheus metrics" } },
+    async (request, reply) => {
+      if (config.production && !allowed(request)) throw new AppError("METRICS_FORBIDDEN");
+      return reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render());
+    },
+  );
+
+  function allowed(request: FastifyRequest): boolean {
+    const auth = request.headers.authorization;
+    // Compare digests in constant time, so response timing says nothing about how much of a token matched.
+    if (tokenDigest && auth?.startsWith("Bearer ") && timingSafeEqual(digest(auth.slice(7)), tokenDigest))
+      return true;
+    return (
+      LOOPBACK.has(request.socket.remoteAddress ?? "") && request.headers["x-forwarded-for"] === undefined
+    );
+  }
+
+  opts.posture.register({
+    id: "OBS-1",
+    title: "Request ids and stable error codes",
+    claim:
+      "Every request has an id, accepted from or returned in X-Request-Id, present in every log line and error body; errors carry stable codes and never a stack trace.",
+    enabled: true,
+  });
+  opts.posture.register({
+    id: "OBS-2",
+    title: "Structured, redacted logs",
+    claim:
+      "Logs are structured JSON lines; authorization headers, cookies, API keys, passwords, tokens and secret query parameters are redacted.",
+    settings: { level: config.logLevel },
+    enabled: config.logLevel !== "silent",
+  });
+  opts.posture.register({
+    id: "OBS-5",
+    title: "Prometheus metrics",
+    claim: config.production
+      ? "GET /metrics exposes request counts and latency histograms to holders of the metrics token or loopback callers only."
+      : "GET /metrics exposes request counts and latency histograms.",
+    settings: { protectedByToken: Boolean(config.metricsToken) },
+    enabled: true,
+  });
+}

@@ -1,0 +1,66 @@
+import { createHash } from "node:crypto";
+import type { Control, SettingValue } from "./registry.js";
+
+const AREAS: Record<string, string> = {
+  HDR: "Transport and headers",
+  CORS: "Cross-origin access",
+  AUTH: "Authentication",
+  AUTHZ: "Authorisation and tenancy",
+  KEY: "API keys",
+  RATE: "Rate limits",
+  AUDIT: "Audit log",
+  HOOK: "Webhooks",
+  IDEM: "Idempotency",
+  INPUT: "Validation and sanitisation",
+  OBS: "Errors and observability",
+  DATA: "Data protection",
+  GDPR: "Privacy",
+  POST: "Security posture",
+  OPS: "Operations",
+};
+
+const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}
+h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
+.claim{margin:1rem 0}.id{font:600 .8rem ui-monospace,monospace;background:#eef1f4;border-radius:4px;padding:.1rem .4rem;margin-right:.4rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .8rem;font-size:.9rem;color:#4d5560;margin:.3rem 0 0}
+dt{font-family:ui-monospace,monospace}dd{margin:0}footer{margin-top:3rem;font-size:.85rem;color:#4d5560}`;
+
+/** CSP for the page: nothing runs, and the one inline stylesheet is allowed by its hash, not by 'unsafe-inline'. */
+export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash("sha256").update(STYLE).digest("base64")}'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
+
+const esc = (s: string): string =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
+  );
+
+const show = (v: SettingValue): string => (Array.isArray(v) ? v.join(", ") || "(none)" : String(v));
+
+/** The HTML security overview: static, no JavaScript, readable without CSS. */
+export function renderSecurityPage(
+  claims: readonly Control[],
+  meta: { product: string; generatedAt: string; profile: string },
+): string {
+  const byArea = new Map<string, Control[]>();
+  for (const c of claims) {
+    const area = c.id.split("-")[0] ?? "";
+    byArea.set(area, [...(byArea.get(area) ?? []), c]);
+  }
+  const sections = [...byArea].map(([area, list]) => {
+    const items = list.map((c) => {
+      const settings = Object.entries(c.settings ?? {})
+        .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(show(v))}</dd>`)
+        .join("");
+      return `<div class="claim" id="${esc(c.id)}"><strong><span class="id">${esc(c.id)}</span>${esc(c.title)}</strong><p>${esc(c.claim)}</p>${settings ? `<dl>${settings}</dl>` : ""}</div>`;
+    });
+    return `<section><h2>${esc(AREAS[area] ?? area)}</h2>${items.join("\n")}</section>`;
+  });
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(meta.product)} security overview</title><style>${STYLE}</style></head>
+<body><header><h1>${esc(meta.product)} security overview</h1>
+<p>Generated from the running configuration: every claim below is a control that is switched on, with the values it runs with. Each names its requirement ID; the machine-readable form is at <a href="/security.json">/security.json</a>.</p></header>
+${sections.join("\n")}
+<footer>Generated ${esc(meta.generatedAt)} · profile ${esc(meta.profile)} · ${claims.length} controls · <a href="/.well-known/security.txt">security.txt</a></footer>
+</body></html>`;
+}
