@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import type { Config } from "../config/load.js";
 import type { Logger } from "../log/logger.js";
@@ -76,14 +76,17 @@ export class Database {
       max: poolMax,
       options: `-c role=${appRole} -c search_path=${schema}`,
     });
-    // An idle connection that the server drops (restart, failover) must not crash the process; the pool
-    // discards it and the next query opens a new one (OPS-1).
-    pool.on("error", (err) =>
+    // A connection the server drops (restart, failover) must not crash the process (OPS-1). pg-pool
+    // listens for errors only on idle clients; a client that is checked out when the server goes away
+    // emits 'error' with no listener, an uncaught exception. So every client gets a listener for life; the
+    // query in flight still fails through its own promise, and the pool replaces the dead client.
+    const lost = (err: Error): void =>
       log.warn(
         { err: { message: err.message, code: (err as { code?: string }).code } },
         "database connection lost",
-      ),
-    );
+      );
+    pool.on("error", lost);
+    pool.on("connect", (client) => client.on("error", lost));
     const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
     const ctx: MigrationContext = { engine: "postgres", schema, appRole };
     const migrationDb = (): Db => {
@@ -95,11 +98,13 @@ export class Database {
   }
 
   /**
-   * Applies pending migrations (idempotent) with the connecting user's rights, then checks the result:
-   * tenant tables are discovered, and on PostgreSQL the app role must lack BYPASSRLS and every tenant
-   * table must have forced RLS, or this throws and the server does not start.
+   * Applies pending migrations (idempotent) with the connecting user's rights. `extra` adds an embedding
+   * app's own migrations (library mode), named so they sort after Bulwark's. Call `refreshTenantTables`
+   * afterwards: it verifies the result.
    */
-  async migrate(): Promise<string[]> {
+  async migrate(
+    options: { extra?: (ctx: MigrationContext) => Record<string, Migration> } = {},
+  ): Promise<string[]> {
     const owner = this.migrationDb();
     try {
       if (this.engine === "postgres") {
@@ -107,7 +112,7 @@ export class Database {
       }
       const migrator = new Migrator({
         db: owner,
-        provider: migrationProvider(this.migrationCtx),
+        provider: migrationProvider(this.migrationCtx, options.extra),
         ...(this.engine === "postgres" ? { migrationTableSchema: this.migrationCtx.schema } : {}),
       });
       const { error, results } = await migrator.migrateToLatest();

@@ -67,6 +67,9 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
   };
 }
 
-export function migrationProvider(ctx: MigrationContext): MigrationProvider {
-  return { getMigrations: async () => migrations(ctx) };
+export function migrationProvider(
+  ctx: MigrationContext,
+  extra?: (ctx: MigrationContext) => Record<string, Migration>,
+): MigrationProvider {
+  return { getMigrations: async () => ({ ...migrations(ctx), ...extra?.(ctx) }) };
 }

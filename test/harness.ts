@@ -1,0 +1,129 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import type { Migration } from "kysely";
+import pg from "pg";
+import { buildApp } from "../src/app.js";
+import { type Config, loadConfig } from "../src/config/load.js";
+import { Database } from "../src/db/database.js";
+import type { MigrationContext } from "../src/db/migrations.js";
+import { createLogger } from "../src/log/logger.js";
+import { connectRedis } from "../src/state/redis.js";
+
+/** Set in CI (.ci/run): the same suites then run on PostgreSQL and Redis instead of SQLite and memory. */
+export const PG_URL = process.env.TEST_DATABASE_URL;
+export const REDIS_URL = process.env.TEST_REDIS_URL;
+export const ENGINE = PG_URL ? "postgres" : "sqlite";
+
+export const silentLog = createLogger({ level: "silent" });
+
+/** A test configuration: the `test` profile (development rules, random secret, no files) plus overrides. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: "silent",
+    BULWARK_DATA_DIR: "/nonexistent-test-dir",
+    ...env,
+  });
+}
+
+/** Production settings that pass every start-up check, for tests of production behaviour. */
+export const PRODUCTION_ENV: Record<string, string> = {
+  NODE_ENV: "production",
+  PUBLIC_URL: "https://app.example.org",
+  BULWARK_SECRET: "q7Vd2mX9pL4rT8wZ1cF6hJ3nB5kS0yGe",
+  SECURITY_CONTACT: "mailto:security@example.org",
+  CORS_ORIGINS: "https://console.example.org",
+  LOG_LEVEL: "silent",
+};
+
+export type ExtraMigrations = ((ctx: MigrationContext) => Record<string, Migration>) | undefined;
+
+export interface TestDb {
+  readonly db: Database;
+  readonly schema: string;
+  /** Runs SQL as the connecting (owner) user, outside the app role: for set-up and for proving RLS. */
+  admin(text: string, values?: unknown[]): Promise<pg.QueryResult>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A migrated database for one test file: SQLite in memory, or, with TEST_DATABASE_URL, a PostgreSQL
+ * schema of its own (`bw_t_<random>`) so concurrent runs and files never see each other's rows.
+ */
+export async function testDb(extra?: ExtraMigrations): Promise<TestDb> {
+  if (!PG_URL) {
+    const db = Database.sqlite(":memory:");
+    await db.migrate({ extra });
+    await db.refreshTenantTables();
+    return {
+      db,
+      schema: "main",
+      admin: async () => {
+        throw new Error("admin SQL is PostgreSQL-only");
+      },
+      cleanup: () => db.close(),
+    };
+  }
+  const schema = `bw_t_${randomBytes(6).toString("hex")}`;
+  const config = testConfig({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, DATABASE_POOL_MAX: "4" });
+  const db = Database.open(config, silentLog);
+  await db.migrate({ extra });
+  await db.refreshTenantTables();
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 2, options: `-c search_path=${schema}` });
+  pool.on("error", () => {}); // idle connections dropped by a database restart (pg-restart test)
+  return {
+    db,
+    schema,
+    admin: (text, values) => pool.query(text, values),
+    cleanup: async () => {
+      await db.close();
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end();
+    },
+  };
+}
+
+export interface TestApp {
+  readonly app: FastifyInstance;
+  readonly config: Config;
+  readonly db: Database;
+  /** Every log line written so far, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  readonly rawLogs: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the whole app on a fresh database with logs captured. `setup` runs before the app is ready, so
+ * a test can add routes (a route that throws, one with a body schema) that inherit every control.
+ */
+export async function testApp(
+  env: Record<string, string> = {},
+  setup?: (app: FastifyInstance) => void | Promise<void>,
+): Promise<TestApp> {
+  const t = await testDb();
+  const config = testConfig({ LOG_LEVEL: "info", ...env });
+  const rawLogs: string[] = [];
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, silentLog) : undefined;
+  const app = await buildApp(config, {
+    db: t.db,
+    ...(redis ? { redis } : {}),
+    logStream: { write: (s: string) => void rawLogs.push(s) },
+  });
+  if (setup) await setup(app);
+  await app.ready();
+  return {
+    app,
+    config,
+    db: t.db,
+    rawLogs,
+    get logs() {
+      return rawLogs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    close: async () => {
+      await app.close();
+      redis?.disconnect();
+      await t.cleanup();
+    },
+  };
+}
