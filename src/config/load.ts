@@ -26,6 +26,7 @@ export interface Config {
   };
   readonly redisUrl: string | undefined;
   readonly logLevel: string;
+  readonly accessLog: "all" | "writes" | "off";
   readonly http: {
     readonly trustedProxies: readonly string[];
     readonly httpsPolicy: HttpsPolicy;
@@ -82,7 +83,8 @@ function readRaw(env: Env, problems: string[]): Raw {
   for (const spec of VARIABLES) {
     const direct = env[spec.name];
     const fileVar = "secret" in spec && spec.secret ? env[`${spec.name}_FILE`] : undefined;
-    if (direct !== undefined && direct !== "") raw[spec.name] = direct;
+    // An empty list is a real value ("no origins"); an empty scalar means "not set".
+    if (direct !== undefined && (direct !== "" || spec.kind === "list")) raw[spec.name] = direct;
     else if (fileVar) {
       try {
         raw[spec.name] = readFileSync(fileVar, "utf8").trim();
@@ -244,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     redisUrl: url("REDIS_URL", ["redis:", "rediss:"]),
     logLevel: oneOf("LOG_LEVEL"),
+    accessLog: oneOf("ACCESS_LOG") as Config["accessLog"],
     http: {
       trustedProxies,
       httpsPolicy,
@@ -296,7 +299,7 @@ export function configSummary(c: Config): string {
     `cors origins   ${c.http.corsOrigins.join(", ") || "none (fail closed)"}`,
     `limits         body ${c.http.bodyLimit} B  json depth ${c.http.jsonMaxDepth}`,
     `secret         ${redactSecret(c.secret)}  metrics token ${redactSecret(c.metricsToken)}`,
-    `log level      ${c.logLevel}`,
+    `log level      ${c.logLevel}  access log ${c.accessLog}`,
     ...c.warnings.map((w) => `WARNING        ${w}`),
   ].join("\n");
 }

@@ -98,7 +98,15 @@ export const VARIABLES = [
     kind: "enum",
     values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
     dev: "info",
-    doc: "Log level (pino). Access logs are written at info.",
+    doc: "Log level (pino). Access lines are written at info.",
+  },
+  {
+    name: "ACCESS_LOG",
+    kind: "enum",
+    values: ["all", "writes", "off"],
+    dev: "all",
+    prod: "writes",
+    doc: "Access lines: `all` requests; `writes`: state-changing requests, every 4xx/5xx and every request slower than 1 s (successful reads are the bulk and carry little signal: logging them halves a small route's throughput); `off`.",
   },
   {
     name: "TRUSTED_PROXIES",

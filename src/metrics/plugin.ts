@@ -1,8 +1,10 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
-import { redactUrl } from "../log/logger.js";
+import { accessFilter, accessLine } from "../log/access.js";
+import { rawWriter } from "../log/logger.js";
 import type { PostureRegistry } from "../posture/registry.js";
 import type { MetricsRegistry } from "./registry.js";
 
@@ -14,7 +16,10 @@ const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
  * route, status, duration; never headers or bodies) and records the request metrics; `/metrics` serves
  * them. In production `/metrics` needs the bearer token, or a loopback caller that came through no proxy.
  */
-export async function observabilityPlugin(
+export const observabilityPlugin = fp(observability, { name: "bulwark-observability" });
+
+/** Not encapsulated (fastify-plugin): its onResponse hook must see every route of the app. */
+async function observability(
   app: FastifyInstance,
   opts: { config: Config; metrics: MetricsRegistry; posture: PostureRegistry },
 ): Promise<void> {
@@ -29,6 +34,8 @@ export async function observabilityPlugin(
     "HTTP request latency by method and route.",
     ["method", "route"],
   );
+  const write = rawWriter(app.log);
+  const logged = accessFilter(config);
   const started = Date.now();
   metrics.gauge("process_uptime_seconds", "Seconds since the process started serving.", () =>
     Math.round((Date.now() - started) / 1000),
@@ -36,21 +43,9 @@ export async function observabilityPlugin(
 
   app.addHook("onResponse", (request: FastifyRequest, reply: FastifyReply, done) => {
     const route = request.routeOptions.url ?? "unmatched";
-    const status = reply.statusCode;
-    const ms = reply.elapsedTime;
-    requests.inc([request.method, route, String(status)]);
-    duration.observe([request.method, route], ms / 1000);
-    request.log.info(
-      {
-        method: request.method,
-        url: redactUrl(request.url),
-        route,
-        status,
-        ms: Math.round(ms * 100) / 100,
-        ip: request.ip,
-      },
-      "request completed",
-    );
+    requests.inc([request.method, route, String(reply.statusCode)]);
+    duration.observe([request.method, route], reply.elapsedTime / 1000);
+    if (logged(request, reply)) write(accessLine(request, reply, route));
     done();
   });
 

@@ -1,0 +1,83 @@
+// npm run bench: each case in its own server process, measured with autocannon from this process, and
+// reported as a ratio to bare node:http and bare Fastify measured in the same run (machines are noisy;
+// ratios hold). Bounded: every case runs for --duration seconds after a short warm-up.
+import { fork } from "node:child_process";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    connections: { type: "string", default: "50" },
+    only: { type: "string" },
+  },
+});
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+
+const PROXIED = { "x-forwarded-proto": "https", "x-forwarded-for": "198.51.100.7" };
+
+/** The cases; baselines first. Later issues add theirs here. */
+const CASES = [
+  { name: "node:http", server: "servers/node-http.js", path: "/health/live", baseline: true },
+  { name: "fastify (bare)", server: "servers/fastify.js", path: "/health/live", baseline: true },
+  { name: "bulwark GET /health/live", server: "servers/bulwark.js", path: "/health/live", headers: PROXIED },
+  {
+    name: "  same, ACCESS_LOG=all",
+    server: "servers/bulwark.js",
+    path: "/health/live",
+    headers: PROXIED,
+    env: { ACCESS_LOG: "all" },
+  },
+];
+
+function startServer(script, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = fork(new URL(script, import.meta.url), [], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    child.once("message", (m) => resolve({ child, port: m.port }));
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
+  });
+}
+
+function measure(url, headers, seconds) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections, duration: seconds, headers }, (err, result) =>
+      err ? reject(err) : resolve(result),
+    );
+  });
+}
+
+const results = [];
+for (const c of CASES) {
+  if (values.only && !c.baseline && !c.name.includes(values.only)) continue;
+  const { child, port } = await startServer(c.server, c.env);
+  try {
+    const url = `http://127.0.0.1:${port}${c.path}`;
+    await measure(url, c.headers, 2); // warm-up: JIT, pools, caches
+    const r = await measure(url, c.headers, duration);
+    const bad = r.non2xx + r.errors + r.timeouts;
+    results.push({ name: c.name, rps: r.requests.average, p99: r.latency.p99, bad });
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
+
+const node = results.find((r) => r.name === "node:http");
+const fastify = results.find((r) => r.name === "fastify (bare)");
+const pad = (s, n) => String(s).padEnd(n);
+console.log(`\n${duration} s per case, ${connections} connections, Node ${process.version}\n`);
+console.log(
+  `${pad("case", 36)}${pad("req/s", 12)}${pad("p99 ms", 10)}${pad("vs node:http", 14)}${pad("vs fastify", 12)}non-2xx/errors`,
+);
+for (const r of results) {
+  console.log(
+    `${pad(r.name, 36)}${pad(Math.round(r.rps), 12)}${pad(r.p99, 10)}${pad((r.rps / node.rps).toFixed(2), 14)}${pad((r.rps / fastify.rps).toFixed(2), 12)}${r.bad}`,
+  );
+}
+if (results.some((r) => r.bad > 0)) {
+  console.error("\nSome responses were not 2xx: the figures above are not comparable.");
+  process.exitCode = 1;
+}

@@ -1,0 +1,91 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { PRODUCTION_ENV } from "../../test/harness.js";
+import { ConfigError, configSummary, loadConfig } from "./load.js";
+import { VARIABLES } from "./variables.js";
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  it("DATA-4: production refuses to start without BULWARK_SECRET, naming the variable", () => {
+    const { BULWARK_SECRET: _, ...env } = PRODUCTION_ENV;
+    expect(problems(env)).toEqual([expect.stringMatching(/^BULWARK_SECRET: required in production/)]);
+  });
+
+  it("DATA-4: production refuses a known default secret, naming the variable", () => {
+    for (const secret of ["changeme", "keyboard cat", "supersecret-supersecret-supersecret"]) {
+      expect(problems({ ...PRODUCTION_ENV, BULWARK_SECRET: secret }), secret).toEqual([
+        expect.stringMatching(/^BULWARK_SECRET: is a known default value/),
+      ]);
+    }
+  });
+
+  it("DATA-4: production refuses a short or low-entropy secret", () => {
+    expect(problems({ ...PRODUCTION_ENV, BULWARK_SECRET: "Sh0rt-but-random" })[0]).toMatch(
+      /^BULWARK_SECRET: must be at least 32 characters/,
+    );
+    expect(problems({ ...PRODUCTION_ENV, BULWARK_SECRET: "ab".repeat(20) })[0]).toMatch(
+      /^BULWARK_SECRET: has too few distinct characters/,
+    );
+  });
+
+  it("DATA-4: a weak metrics token is refused in production, naming METRICS_TOKEN", () => {
+    expect(problems({ ...PRODUCTION_ENV, METRICS_TOKEN: "secret" })[0]).toMatch(/^METRICS_TOKEN:/);
+  });
+
+  it("DATA-4: secrets can come from a file (BULWARK_SECRET_FILE)", () => {
+    const file = "/tmp/bulwark-test-secret";
+    const value = "f1le-B4sed-S3cret-9x7c2v5b8n1m4k6j";
+    writeFileSync(file, `${value}\n`);
+    const { BULWARK_SECRET: _, ...env } = PRODUCTION_ENV;
+    expect(loadConfig({ ...env, BULWARK_SECRET_FILE: file }).secret).toBe(value);
+  });
+
+  it("DATA-4: the start-up summary never shows a secret", () => {
+    const summary = configSummary(
+      loadConfig({ ...PRODUCTION_ENV, METRICS_TOKEN: "m3tr1cs-T0ken-vKq8Zp2Lr5Wn" }),
+    );
+    expect(summary).not.toContain(PRODUCTION_ENV.BULWARK_SECRET!.slice(4));
+    expect(summary).not.toContain("m3tr1cs-T0ken");
+    expect(summary).toMatch(/profile\s+production/);
+  });
+
+  it("HDR-1: production refuses HTTPS_POLICY=off and a non-https PUBLIC_URL", () => {
+    expect(problems({ ...PRODUCTION_ENV, HTTPS_POLICY: "off" })).toEqual([
+      "HTTPS_POLICY: cannot be off in production",
+    ]);
+    expect(problems({ ...PRODUCTION_ENV, PUBLIC_URL: "http://app.example.org" })).toEqual([
+      "PUBLIC_URL: must be https in production",
+    ]);
+  });
+
+  it("CORS-1: a wildcard origin is refused (never * with credentials)", () => {
+    expect(problems({ NODE_ENV: "test", CORS_ORIGINS: "*" })[0]).toMatch(/^CORS_ORIGINS: a wildcard/);
+    expect(problems({ NODE_ENV: "test", CORS_ORIGINS: "https://a.example/path" })[0]).toMatch(
+      /must be an origin/,
+    );
+  });
+
+  it("every problem is reported at once, each naming its variable", () => {
+    const found = problems({ NODE_ENV: "production", PORT: "http", LOG_LEVEL: "loud" });
+    for (const name of ["PUBLIC_URL", "BULWARK_SECRET", "PORT", "LOG_LEVEL", "SECURITY_CONTACT"]) {
+      expect(
+        found.some((p) => p.startsWith(`${name}:`)),
+        name,
+      ).toBe(true);
+    }
+  });
+
+  it("the README documents every configuration variable", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    for (const v of VARIABLES) expect(readme, v.name).toContain(`\`${v.name}\``);
+  });
+});

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
+
+const TOKEN = "mEtr1cs-t0ken-Zx8vQ2pL5nR7wK";
+
+describe("metrics", () => {
+  let dev: TestApp;
+  let prod: TestApp;
+  beforeAll(async () => {
+    dev = await testApp();
+    prod = await testApp({ ...PRODUCTION_ENV, METRICS_TOKEN: TOKEN, TRUSTED_PROXIES: "10.0.0.0/8" });
+  });
+  afterAll(async () => {
+    await dev.close();
+    await prod.close();
+  });
+
+  it("OBS-5: requests are counted by method, route and status, with a latency histogram", async () => {
+    await dev.app.inject({ url: "/health/live" });
+    await dev.app.inject({ url: "/health/live" });
+    await dev.app.inject({ url: "/nope" });
+    const res = await dev.app.inject({ url: "/metrics" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toContain("text/plain");
+    expect(res.body).toContain('http_requests_total{method="GET",route="/health/live",status="200"} 2');
+    expect(res.body).toContain('http_requests_total{method="GET",route="unmatched",status="404"} 1');
+    expect(res.body).toMatch(
+      /http_request_duration_seconds_bucket\{method="GET",route="\/health\/live",le="\+Inf"\} 2/,
+    );
+    expect(res.body).toContain('http_request_duration_seconds_count{method="GET",route="/health/live"} 2');
+  });
+
+  it("OBS-5: production serves metrics only with the bearer token or to a direct loopback caller", async () => {
+    const outside = await prod.app.inject({ url: "/metrics", remoteAddress: "203.0.113.5" });
+    expect(outside.statusCode).toBe(403);
+    expect(outside.json().error.code).toBe("METRICS_FORBIDDEN");
+    const wrong = await prod.app.inject({
+      url: "/metrics",
+      remoteAddress: "203.0.113.5",
+      headers: { authorization: "Bearer nope" },
+    });
+    expect(wrong.statusCode).toBe(403);
+    const withToken = await prod.app.inject({
+      url: "/metrics",
+      remoteAddress: "203.0.113.5",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(withToken.statusCode).toBe(200);
+    const loopback = await prod.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" });
+    expect(loopback.statusCode).toBe(200);
+    // Through a proxy on the same host, the caller is not the loopback peer: refused.
+    const proxied = await prod.app.inject({
+      url: "/metrics",
+      remoteAddress: "127.0.0.1",
+      headers: { "x-forwarded-for": "203.0.113.5" },
+    });
+    expect(proxied.statusCode).toBe(403);
+  });
+});
