@@ -14,11 +14,16 @@ export interface Running {
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Apply pending migrations first (default true). */
+  readonly migrate?: boolean;
+  readonly log?: Logger;
+  /** Library mode: register the embedding app's routes; they inherit every control. */
+  readonly routes?: (app: FastifyInstance) => void | Promise<void>;
+}
+
 /** Opens storage, waits for it (OPS-1), migrates unless told not to, builds the app and listens. */
-export async function start(
-  config: Config,
-  options: { migrate?: boolean; log?: Logger } = {},
-): Promise<Running> {
+export async function start(config: Config, options: StartOptions = {}): Promise<Running> {
   const log = options.log ?? createLogger({ level: config.logLevel });
   process.stderr.write(`\nBulwark starting\n${configSummary(config)}\n\n`);
   for (const w of config.warnings) log.warn(w);
@@ -33,6 +38,7 @@ export async function start(
     }
     redis = config.redisUrl ? connectRedis(config.redisUrl, log) : undefined;
     const app = await buildApp(config, { db, logger: log, ...(redis ? { redis } : {}) });
+    if (options.routes) await options.routes(app);
     const url = await app.listen({ port: config.port, host: config.host });
     log.info({ url, publicUrl: config.publicUrl }, "Bulwark listening");
     let closing: Promise<void> | undefined;

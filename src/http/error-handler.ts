@@ -81,11 +81,8 @@ export function sendError(reply: FastifyReply, requestId: string, err: AppError)
   return reply.code(err.status).type("application/json; charset=utf-8").send(body);
 }
 
-/**
- * Installs the one error handler and the not-found handler. A 5xx is logged with its stack on the server
- * and rendered without it; a 404 on a path that exists for another method becomes 405 with `Allow`.
- */
-export function installErrorHandling(app: FastifyInstance, allowedMethods: (url: string) => string[]): void {
+/** Installs the one error handler: a 5xx is logged with its stack on the server and rendered without it. */
+export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appErr = toAppError(err);
     if (appErr.status >= 500) request.log.error({ err }, "request failed");
@@ -93,6 +90,13 @@ export function installErrorHandling(app: FastifyInstance, allowedMethods: (url:
       request.log.info({ code: appErr.code, reason: (err as Error).message }, "request rejected");
     return sendError(reply, request.id, appErr);
   });
+}
+
+/**
+ * Installs the not-found handler; a 404 on a path that exists for another method becomes 405 with
+ * `Allow`. Call it after every hook is added: the 404 handler only runs the hooks that exist by then.
+ */
+export function installNotFound(app: FastifyInstance, allowedMethods: (url: string) => string[]): void {
   app.setNotFoundHandler((request, reply) => {
     const allow = allowedMethods(request.url);
     if (allow.length > 0)

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import FindMyWay, { type HTTPMethod } from "find-my-way";
 import type { Config } from "../config/load.js";
 import { Cors, type CorsPolicy } from "./cors.js";
-import { installErrorHandling, sendError } from "./error-handler.js";
+import { installErrorHandler, installNotFound, sendError } from "./error-handler.js";
 import { AppError } from "./errors.js";
 import { securityHeaders } from "./headers.js";
 import { installJsonParser } from "./json.js";
@@ -25,7 +25,7 @@ const HOST_SHAPE = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/
  * parser, one onRequest hook (request id, security headers, HTTPS policy, CORS), the error handler, 405s
  * and CORS preflights. One hook instead of four keeps the per-request cost to a few property writes.
  */
-export function installHttp(app: FastifyInstance, config: Config): void {
+export function installHttp(app: FastifyInstance, config: Config): { finish(): void } {
   const headers = securityHeaders(config);
   const cors = new Cors(config);
   const policy = config.http.httpsPolicy;
@@ -54,7 +54,7 @@ export function installHttp(app: FastifyInstance, config: Config): void {
       if (mirror.find(m, path)) found.push(m);
     return found;
   };
-  installErrorHandling(app, methodsFor);
+  installErrorHandler(app);
 
   app.addHook("onRequest", (request: FastifyRequest, reply: FastifyReply, done) => {
     reply.headers(headers);
@@ -95,4 +95,6 @@ export function installHttp(app: FastifyInstance, config: Config): void {
     const store = mirror.find(wanted as HTTPMethod, path)?.store as { cors: CorsPolicy } | undefined;
     return cors.preflight(request, reply, store?.cors ?? "session", methods);
   });
+
+  return { finish: () => installNotFound(app, methodsFor) };
 }

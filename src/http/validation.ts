@@ -40,7 +40,8 @@ function closeObjects(schema: unknown): void {
  * unvalidated body; object schemas are closed unless they opt out.
  */
 export function enforceRouteSchemas(route: RouteOptions): void {
-  const schema = (route.schema ??= {}) as Schema;
+  route.schema ??= {};
+  const schema = route.schema as Schema;
   schema.querystring ??= EMPTY_QUERY;
   const methods = Array.isArray(route.method) ? route.method : [route.method];
   if (methods.some((m) => BODY_METHODS.has(m)) && !schema.body) {
