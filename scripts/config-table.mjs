@@ -15,9 +15,9 @@ const rows = VARIABLES.map((v) => {
 });
 const table = ["| variable | default | production | meaning |", "|---|---|---|---|", ...rows].join("\n");
 const readme = readFileSync("README.md", "utf8");
-const next = readme.replace(
-  /\| variable \| default \| production \| meaning \|\n\|---\|---\|---\|---\|\n(\|.*\|\n)+/,
-  `${table}\n`,
-);
+// Tolerates padded cells: formatters align Markdown tables.
+const pattern = /\|\s*variable\s*\|[^\n]*\n\|[-:\s|]+\|\n(\|.*\|\n)+/;
+if (!pattern.test(readme)) throw new Error("configuration table not found in README.md");
+const next = readme.replace(pattern, `${table}\n`);
 writeFileSync("README.md", next);
 console.log(`README.md: ${rows.length} variables`);

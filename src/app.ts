@@ -11,7 +11,9 @@ import { installHttp } from "./http/plugin.js";
 import { requestId } from "./http/request-id.js";
 import { trustProxyFn } from "./http/trust-proxy.js";
 import { AJV_OPTIONS } from "./http/validation.js";
+import { registerIdentity } from "./identity/module.js";
 import { createLogger, type Logger, lazyChild } from "./log/logger.js";
+import type { Mailer } from "./mail/mailer.js";
 import { observabilityPlugin } from "./metrics/plugin.js";
 import { MetricsRegistry } from "./metrics/registry.js";
 import { openapiPlugin } from "./openapi/plugin.js";
@@ -52,6 +54,8 @@ export interface BuildOptions {
   /** Log destination; stdout (asynchronous) by default. Tests pass a stream to read every line. */
   readonly logStream?: DestinationStream;
   readonly logger?: Logger;
+  /** Mail transport; by default SMTP (SMTP_URL) or .eml files in the data directory. */
+  readonly mailer?: Mailer;
 }
 
 /**
@@ -103,6 +107,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
   });
   const http = installHttp(app, config);
   await app.register(openapiPlugin, { version: VERSION });
+  await registerIdentity(app, ctx, app.log, options.mailer);
 
   ctx.health.add({ name: "database", required: true, probe: async () => void (await options.db.ping()) });
   if (options.redis) {

@@ -47,6 +47,31 @@ export interface Config {
     readonly expiresDays: number;
   };
   readonly shutdownTimeoutMs: number;
+  readonly auth: {
+    readonly signupMode: "open" | "domains" | "invite";
+    readonly allowedDomains: readonly string[];
+    readonly password: {
+      readonly minLength: number;
+      readonly maxLength: number;
+      readonly requireMixed: boolean;
+    };
+    readonly rangeUrl: string | undefined;
+    readonly rangeTimeoutMs: number;
+    readonly argon2: {
+      readonly memoryKiB: number;
+      readonly iterations: number;
+      readonly parallelism: number;
+    };
+    readonly verifyTtlMs: number;
+    readonly resetTtlMs: number;
+    readonly sessionAbsoluteMs: number;
+    readonly sessionIdleMs: number;
+    readonly reauthMs: number;
+    readonly login: { readonly maxAttempts: number; readonly windowMs: number };
+    readonly signupPerHour: number;
+    readonly emailPerHour: number;
+  };
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   /** Non-fatal findings, printed at start-up (e.g. production without a CORS allowlist). */
   readonly warnings: readonly string[];
 }
@@ -267,6 +292,34 @@ export function loadConfig(env: Env = process.env): Config {
       expiresDays: int("SECURITY_TXT_EXPIRES_DAYS"),
     },
     shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS"),
+    auth: {
+      signupMode: oneOf("SIGNUP_MODE") as Config["auth"]["signupMode"],
+      allowedDomains: list("SIGNUP_ALLOWED_DOMAINS").map((d) => d.toLowerCase()),
+      password: {
+        minLength: int("PASSWORD_MIN_LENGTH"),
+        maxLength: int("PASSWORD_MAX_LENGTH"),
+        requireMixed: bool("PASSWORD_REQUIRE_MIXED"),
+      },
+      rangeUrl: url("PASSWORD_RANGE_URL", production ? ["https:"] : ["https:", "http:"]),
+      rangeTimeoutMs: int("PASSWORD_RANGE_TIMEOUT_MS"),
+      argon2: {
+        memoryKiB: int("ARGON2_MEMORY_KIB"),
+        iterations: int("ARGON2_ITERATIONS"),
+        parallelism: int("ARGON2_PARALLELISM"),
+      },
+      verifyTtlMs: int("EMAIL_VERIFY_TTL_HOURS") * 3_600_000,
+      resetTtlMs: int("PASSWORD_RESET_TTL_MINUTES") * 60_000,
+      sessionAbsoluteMs: int("SESSION_ABSOLUTE_HOURS") * 3_600_000,
+      sessionIdleMs: int("SESSION_IDLE_MINUTES") * 60_000,
+      reauthMs: int("REAUTH_MINUTES") * 60_000,
+      login: { maxAttempts: int("LOGIN_MAX_ATTEMPTS"), windowMs: int("LOGIN_WINDOW_MINUTES") * 60_000 },
+      signupPerHour: int("SIGNUP_MAX_PER_HOUR"),
+      emailPerHour: int("EMAIL_MAX_PER_HOUR"),
+    },
+    mail: {
+      smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),
+      from: str("MAIL_FROM") ?? "Bulwark <no-reply@localhost>",
+    },
     warnings,
   };
   for (const id of [config.database.schema, config.database.appRole]) {

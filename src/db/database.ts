@@ -3,6 +3,11 @@ import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
+
+// Timestamps are epoch milliseconds in bigint columns; pg returns int8 as a string by default (values
+// past 2^53 would lose precision as numbers). Ours never approach that, so parse them as numbers.
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
 import type { Config } from "../config/load.js";
 import type { Logger } from "../log/logger.js";
 import { type MigrationContext, migrationProvider } from "./migrations.js";

@@ -13,7 +13,16 @@ export const ERRORS = {
   },
   HTTPS_REQUIRED: { status: 400, message: "Plain HTTP is not accepted; use HTTPS." },
   UNAUTHENTICATED: { status: 401, message: "Authentication is required." },
+  INVALID_CREDENTIALS: { status: 401, message: "The email or password is incorrect." },
+  TOKEN_INVALID: { status: 400, message: "This link is invalid, expired or already used." },
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
+  EMAIL_NOT_VERIFIED: { status: 403, message: "Confirm your email address first; we sent you a link." },
+  SIGNUP_NOT_ALLOWED: { status: 403, message: "Sign-up is not open to this address." },
+  CSRF_FAILED: { status: 403, message: "Missing or invalid CSRF token, or a cross-site request." },
+  REAUTH_REQUIRED: {
+    status: 403,
+    message: "Confirm your password to continue: this operation needs a recent sign-in.",
+  },
   CORS_ORIGIN_DENIED: {
     status: 403,
     message: "This origin may not make credentialed cross-origin requests.",

@@ -43,6 +43,13 @@ describe("security page", () => {
     const byId = Object.fromEntries(controls.map((c) => [c.id, c]));
     expect(Object.keys(byId).sort()).toEqual(
       [
+        "AUTH-1",
+        "AUTH-2",
+        "AUTH-3",
+        "AUTH-4",
+        "AUTH-5",
+        "AUTH-7",
+        "AUTH-12",
         "CORS-1",
         "DATA-4",
         "HDR-1",

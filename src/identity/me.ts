@@ -1,0 +1,98 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { AppError } from "../http/errors.js";
+import type { SessionService } from "../sessions/service.js";
+import { Accepted, Password, User } from "./schemas.js";
+import { type IdentityService, publicUser } from "./service.js";
+
+const tags = ["me"];
+const SessionInfo = Type.Object({
+  id: Type.String(),
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+  lastSeenAt: Type.String(),
+  current: Type.Boolean(),
+});
+const SessionId = Type.Object({ id: Type.String({ pattern: "^ses_[0-9A-Z]{26}$" }) });
+
+/** The signed-in user: profile, sessions (AUTH-5) and password change: `/v1/me*`. */
+export async function meRoutes(
+  app: FastifyInstance,
+  opts: { identity: IdentityService; sessions: SessionService },
+): Promise<void> {
+  const { identity, sessions } = opts;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const auth = { auth: "user" } as const;
+
+  r.get(
+    "/v1/me",
+    {
+      config: auth,
+      schema: {
+        tags,
+        response: {
+          200: Type.Object({
+            user: User,
+            session: Type.Object({ id: Type.String(), expiresAt: Type.String() }),
+            csrfToken: Type.String(),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const { session, userId } = req.auth!;
+      const user = await identity.findUser(userId);
+      if (!user) throw new AppError("UNAUTHENTICATED");
+      return {
+        user: publicUser(user),
+        session: { id: session.public_id, expiresAt: new Date(session.expires_at).toISOString() },
+        csrfToken: sessions.csrfToken(session),
+      };
+    },
+  );
+
+  r.get(
+    "/v1/me/sessions",
+    { config: auth, schema: { tags, response: { 200: Type.Object({ sessions: Type.Array(SessionInfo) }) } } },
+    async (req) => ({
+      sessions: await sessions.list(req.auth!.session),
+    }),
+  );
+
+  r.delete(
+    "/v1/me/sessions/:id",
+    { config: auth, schema: { tags, params: SessionId } },
+    async (req, reply) => {
+      const { session, userId } = req.auth!;
+      if (!(await sessions.revokeByPublicId(userId, session.kind, req.params.id)))
+        throw new AppError("NOT_FOUND");
+      return reply.code(204).send();
+    },
+  );
+
+  r.delete(
+    "/v1/me/sessions",
+    { config: auth, schema: { tags, response: { 200: Type.Object({ revoked: Type.Integer() }) } } },
+    async (req) => ({
+      revoked: await sessions.revokeAll(req.auth!.userId, req.auth!.session.kind, req.auth!.session),
+    }),
+  );
+
+  r.post(
+    "/v1/me/password",
+    {
+      config: auth,
+      schema: {
+        tags,
+        body: Type.Object({ currentPassword: Password, newPassword: Password }),
+        response: { 200: Accepted },
+      },
+    },
+    async (req) => {
+      await identity.changePassword(req.auth!.session, req.body.currentPassword, req.body.newPassword);
+      return { status: "password_changed" };
+    },
+  );
+}

@@ -1,0 +1,109 @@
+import type { FastifyInstance } from "fastify";
+import type { BulwarkContext } from "../app.js";
+import type { Logger } from "../log/logger.js";
+import { createMailer, type Mailer } from "../mail/mailer.js";
+import { authLimiters, registerAuthLimitControls } from "../ratelimit/auth-limits.js";
+import { MemoryCounterStore } from "../ratelimit/limiter.js";
+import { cookieName } from "../sessions/cookies.js";
+import { authGuard } from "../sessions/guard.js";
+import { SessionService } from "../sessions/service.js";
+import { SessionStore } from "../sessions/store.js";
+import { RangeChecker } from "./breach.js";
+import { meRoutes } from "./me.js";
+import { PasswordHasher } from "./password.js";
+import { identityRoutes } from "./plugin.js";
+import { IdentityService } from "./service.js";
+import { IdentityStore } from "./store.js";
+
+/**
+ * Wires identity: stores, services, the auth guard (before any route, so it guards them all), the
+ * routes, mail health, and the security-page claims with their configured numbers.
+ */
+export async function registerIdentity(
+  app: FastifyInstance,
+  ctx: BulwarkContext,
+  log: Logger,
+  mailer: Mailer = createMailer(ctx.config),
+): Promise<{ identity: IdentityService; sessions: SessionService }> {
+  const { config, db, posture } = ctx;
+  const sessions = new SessionService(new SessionStore(db.global), config);
+  const hasher = new PasswordHasher(config.auth.argon2);
+  const range = config.auth.rangeUrl
+    ? new RangeChecker(config.auth.rangeUrl, config.auth.rangeTimeoutMs, log)
+    : undefined;
+  const identity = new IdentityService({
+    store: new IdentityStore(db.global),
+    hasher,
+    sessions,
+    mailer,
+    config,
+    log,
+    ...(range ? { range } : {}),
+  });
+  const limits = authLimiters(new MemoryCounterStore(), config);
+  if (mailer.health) ctx.health.add(mailer.health);
+
+  await app.register(authGuard, { config, sessions });
+  await app.register(identityRoutes, { config, identity, sessions, limits });
+  await app.register(meRoutes, { identity, sessions });
+
+  const a = config.auth;
+  posture.register({
+    id: "AUTH-1",
+    title: "argon2id password hashing",
+    claim: `Passwords are hashed with argon2id (memory ${a.argon2.memoryKiB} KiB, ${a.argon2.iterations} iterations, parallelism ${a.argon2.parallelism}) and a unique salt; imported bcrypt hashes are upgraded at the next sign-in. Plaintext is never stored or logged.`,
+    settings: { ...a.argon2 },
+    enabled: true,
+  });
+  posture.register({
+    id: "AUTH-2",
+    title: "Password policy and breached-password check",
+    claim: `Passwords need ${a.password.minLength} to ${a.password.maxLength} characters${a.password.requireMixed ? ", a digit and an upper-case letter" : ""}; common breached passwords are refused from an offline list${range ? ", and the k-anonymity range service is consulted (failing open)" : ""}.`,
+    settings: {
+      minLength: a.password.minLength,
+      maxLength: a.password.maxLength,
+      requireMixed: a.password.requireMixed,
+      rangeCheck: Boolean(range),
+    },
+    enabled: true,
+  });
+  posture.register({
+    id: "AUTH-3",
+    title: "Email verification",
+    claim: `New accounts must confirm their address through a single-use link that expires in ${a.verifyTtlMs / 3_600_000} hours before they can sign in.`,
+    settings: { linkHours: a.verifyTtlMs / 3_600_000 },
+    enabled: true,
+  });
+  posture.register({
+    id: "AUTH-4",
+    title: "Password reset",
+    claim: `Reset links are single-use, stored hashed and expire in ${a.resetTtlMs / 60_000} minutes; unknown addresses get the same answer; a reset signs the account out everywhere.`,
+    settings: { linkMinutes: a.resetTtlMs / 60_000 },
+    enabled: true,
+  });
+  posture.register({
+    id: "AUTH-5",
+    title: "Server-side cookie sessions",
+    claim: `Sessions live in an HttpOnly, SameSite=Lax${config.production ? ", Secure, __Host-" : ""} cookie holding a random token stored only as its hash; they end after ${a.sessionAbsoluteMs / 3_600_000} hours or ${a.sessionIdleMs / 60_000} idle minutes, can be listed and revoked, and state-changing requests need a per-session CSRF token.`,
+    settings: {
+      cookie: cookieName(config, "portal"),
+      absoluteHours: a.sessionAbsoluteMs / 3_600_000,
+      idleMinutes: a.sessionIdleMs / 60_000,
+    },
+    enabled: true,
+  });
+  posture.register({
+    id: "AUTH-12",
+    title: "Sign-up mode",
+    claim:
+      a.signupMode === "open"
+        ? "Anyone may sign up (email verification required)."
+        : a.signupMode === "domains"
+          ? "Only addresses in the allowed domains may sign up."
+          : "Sign-up is by invitation only.",
+    settings: { mode: a.signupMode, allowedDomains: [...a.allowedDomains] },
+    enabled: true,
+  });
+  registerAuthLimitControls(posture, config);
+  return { identity, sessions };
+}

@@ -1,0 +1,124 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { Config } from "../config/load.js";
+import { AppError } from "../http/errors.js";
+import { type AuthLimiters, enforce, rateLimited } from "../ratelimit/auth-limits.js";
+import { clearCookie, sessionCookie } from "../sessions/cookies.js";
+import type { SessionService } from "../sessions/service.js";
+import { Accepted, Email, Password, Token, User } from "./schemas.js";
+import { type IdentityService, normaliseEmail, publicUser } from "./service.js";
+
+export interface IdentityRoutesOptions {
+  readonly config: Config;
+  readonly identity: IdentityService;
+  readonly sessions: SessionService;
+  readonly limits: AuthLimiters;
+}
+
+const tags = ["auth"];
+
+/** Sign-up, verification, sign-in, sign-out and password recovery: `/v1/auth/*`. */
+export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesOptions): Promise<void> {
+  const { config, identity, sessions, limits } = opts;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post(
+    "/v1/auth/signup",
+    {
+      schema: { tags, body: Type.Object({ email: Email, password: Password }), response: { 202: Accepted } },
+    },
+    async (req, reply) => {
+      await enforce(limits.signupIp, req.ip);
+      await identity.signup(req.body.email, req.body.password);
+      // The same answer whether or not the address already had an account (no enumeration).
+      return reply.code(202).send({ status: "verification_sent" });
+    },
+  );
+
+  r.post(
+    "/v1/auth/verify-email",
+    { schema: { tags, body: Type.Object({ token: Token }), response: { 200: Type.Object({ user: User }) } } },
+    async (req) => ({
+      user: await identity.verifyEmail(req.body.token),
+    }),
+  );
+
+  r.post(
+    "/v1/auth/verify-email/resend",
+    { schema: { tags, body: Type.Object({ email: Email }), response: { 202: Accepted } } },
+    async (req, reply) => {
+      await enforce(limits.verifyIp, req.ip);
+      // Past the per-address limit the answer stays the same; only the mail is not sent.
+      if ((await limits.verifyEmail.hit(normaliseEmail(req.body.email))).allowed)
+        await identity.resendVerification(req.body.email);
+      return reply.code(202).send({ status: "verification_sent" });
+    },
+  );
+
+  r.post(
+    "/v1/auth/login",
+    {
+      schema: {
+        tags,
+        body: Type.Object({ email: Email, password: Password }),
+        response: { 200: Type.Object({ user: User, csrfToken: Type.String() }) },
+      },
+    },
+    async (req, reply) => {
+      const accountKey = `${normaliseEmail(req.body.email)}|${req.ip}`;
+      const [byIp, byAccount] = await Promise.all([
+        limits.loginIp.check(req.ip),
+        limits.loginAccount.check(accountKey),
+      ]);
+      if (!byIp.allowed) throw rateLimited(byIp);
+      if (!byAccount.allowed) throw rateLimited(byAccount);
+      let user: Awaited<ReturnType<IdentityService["authenticate"]>>;
+      try {
+        user = await identity.authenticate(req.body.email, req.body.password);
+      } catch (err) {
+        if (err instanceof AppError && err.code === "INVALID_CREDENTIALS")
+          await Promise.all([limits.loginIp.hit(req.ip), limits.loginAccount.hit(accountKey)]);
+        throw err;
+      }
+      await limits.loginAccount.reset(accountKey);
+      const { token, row } = await sessions.create(user.id, "portal", {
+        ip: req.ip,
+        userAgent: req.headers["user-agent"],
+      });
+      reply.header("set-cookie", sessionCookie(config, "portal", token));
+      return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
+    },
+  );
+
+  r.post(
+    "/v1/auth/logout",
+    { config: { auth: "user" }, schema: { tags, body: Type.Optional(Type.Object({})) } },
+    async (req, reply) => {
+      if (req.auth) await sessions.revoke(req.auth.session);
+      return reply.header("set-cookie", clearCookie(config, "portal")).code(204).send();
+    },
+  );
+
+  r.post(
+    "/v1/auth/password/forgot",
+    { schema: { tags, body: Type.Object({ email: Email }), response: { 202: Accepted } } },
+    async (req, reply) => {
+      await enforce(limits.resetIp, req.ip);
+      if ((await limits.resetEmail.hit(normaliseEmail(req.body.email))).allowed)
+        await identity.forgotPassword(req.body.email);
+      return reply.code(202).send({ status: "reset_mail_sent_if_account_exists" });
+    },
+  );
+
+  r.post(
+    "/v1/auth/password/reset",
+    {
+      schema: { tags, body: Type.Object({ token: Token, password: Password }), response: { 200: Accepted } },
+    },
+    async (req) => {
+      await identity.resetPassword(req.body.token, req.body.password);
+      return { status: "password_reset" };
+    },
+  );
+}

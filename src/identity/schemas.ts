@@ -1,0 +1,9 @@
+import { Type } from "@sinclair/typebox";
+
+export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$" });
+/** Length bounds only; the policy (AUTH-2) is checked by the service, with field errors. */
+export const Password = Type.String({ minLength: 1, maxLength: 1024 });
+export const Token = Type.String({ minLength: 10, maxLength: 200, pattern: "^[A-Za-z0-9_-]+$" });
+
+export const User = Type.Object({ id: Type.String(), email: Type.String(), emailVerified: Type.Boolean() });
+export const Accepted = Type.Object({ status: Type.String() });

@@ -1,0 +1,209 @@
+import type { Config } from "../config/load.js";
+import { AppError } from "../http/errors.js";
+import type { Logger } from "../log/logger.js";
+import type { Mail, Mailer } from "../mail/mailer.js";
+import { templates } from "../mail/templates.js";
+import type { SessionService } from "../sessions/service.js";
+import type { SessionRow } from "../sessions/tables.js";
+import { newId, newSecret, sha256 } from "../util/ids.js";
+import type { RangeChecker } from "./breach.js";
+import type { PasswordHasher } from "./password.js";
+import { checkPassword } from "./policy.js";
+import type { IdentityStore } from "./store.js";
+import type { EmailTokenRow, UserRow } from "./tables.js";
+
+export interface PublicUser {
+  readonly id: string;
+  readonly email: string;
+  readonly emailVerified: boolean;
+}
+
+export const publicUser = (u: UserRow): PublicUser => ({
+  id: u.id,
+  email: u.email,
+  emailVerified: u.email_verified_at !== null,
+});
+
+/** Trimmed and lower-cased: one account per address, however it is typed. */
+export const normaliseEmail = (email: string): string => email.trim().toLowerCase();
+
+export interface IdentityDeps {
+  readonly store: IdentityStore;
+  readonly hasher: PasswordHasher;
+  readonly sessions: SessionService;
+  readonly mailer: Mailer;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly range?: RangeChecker;
+  readonly now?: () => number;
+}
+
+/**
+ * Accounts and credentials: sign-up, email verification, sign-in, password reset and change. Responses
+ * never tell whether an address has an account (sign-up, reset), and unknown addresses cost the same
+ * argon2 work as known ones (sign-in), so neither content nor timing enumerates users.
+ */
+export class IdentityService {
+  private readonly now: () => number;
+
+  constructor(private readonly d: IdentityDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  /** AUTH-3, AUTH-12. Creates an unverified account and mails a verification link; an existing address gets a notice instead. */
+  async signup(emailInput: string, password: string): Promise<void> {
+    const email = normaliseEmail(emailInput);
+    this.checkSignupAllowed(email);
+    const problems = await checkPassword(password, this.d.config.auth.password, "password", this.d.range);
+    if (problems.length)
+      throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
+    const now = this.now();
+    const user: UserRow = {
+      id: newId("usr", now),
+      email,
+      email_verified_at: null,
+      password_hash: await this.d.hasher.hash(password),
+      created_at: now,
+      updated_at: now,
+    };
+    if (await this.d.store.createUser(user)) {
+      await this.sendVerification(user);
+    } else {
+      this.mail(templates.alreadyRegistered(email, `${this.d.config.publicUrl}/forgot-password`));
+    }
+  }
+
+  /** Mails a fresh verification link when the address has an unverified account; silent otherwise. */
+  async resendVerification(emailInput: string): Promise<void> {
+    const user = await this.d.store.findUserByEmail(normaliseEmail(emailInput));
+    if (user && user.email_verified_at === null) await this.sendVerification(user);
+  }
+
+  /** AUTH-3: spends a verification token (single use, expiring) and marks the address verified. */
+  async verifyEmail(token: string): Promise<PublicUser> {
+    const now = this.now();
+    const userId = await this.d.store.consumeToken(sha256(token), "verify_email", now);
+    if (!userId) throw new AppError("TOKEN_INVALID");
+    await this.d.store.markVerified(userId, now);
+    await this.d.store.consumeAllTokens(userId, "verify_email", now);
+    const user = await this.d.store.findUserById(userId);
+    if (!user) throw new AppError("TOKEN_INVALID");
+    return publicUser(user);
+  }
+
+  /**
+   * AUTH-1: checks email and password; upgrades a bcrypt (or weaker argon2) hash now that the plaintext
+   * is in hand. Throws INVALID_CREDENTIALS for an unknown address or a wrong password alike.
+   */
+  async authenticate(emailInput: string, password: string): Promise<UserRow> {
+    const user = await this.d.store.findUserByEmail(normaliseEmail(emailInput));
+    if (!user || !user.password_hash) {
+      await this.d.hasher.verifyDummy(password);
+      throw new AppError("INVALID_CREDENTIALS");
+    }
+    if (!(await this.d.hasher.verify(user.password_hash, password)))
+      throw new AppError("INVALID_CREDENTIALS");
+    if (this.d.hasher.needsRehash(user.password_hash)) {
+      await this.d.store.setPasswordHash(user.id, await this.d.hasher.hash(password), this.now());
+      this.d.log.info({ userId: user.id }, "password hash upgraded to argon2id");
+    }
+    if (user.email_verified_at === null) throw new AppError("EMAIL_NOT_VERIFIED");
+    return user;
+  }
+
+  /** AUTH-4: mails a reset link if the address has an account. Same answer and same work either way. */
+  async forgotPassword(emailInput: string): Promise<void> {
+    const email = normaliseEmail(emailInput);
+    const user = await this.d.store.findUserByEmail(email);
+    const token = newSecret("bwr");
+    const now = this.now();
+    if (!user) return;
+    await this.d.store.insertToken(
+      this.tokenRow(sha256(token), user.id, "reset_password", now, this.d.config.auth.resetTtlMs),
+    );
+    this.mail(
+      templates.resetPassword(
+        email,
+        `${this.d.config.publicUrl}/reset-password?token=${token}`,
+        this.d.config.auth.resetTtlMs / 60_000,
+      ),
+    );
+  }
+
+  /** AUTH-4: a valid reset token sets the new password and revokes every session of the account. */
+  async resetPassword(token: string, password: string): Promise<void> {
+    const problems = await checkPassword(password, this.d.config.auth.password, "password", this.d.range);
+    if (problems.length)
+      throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
+    const hash = await this.d.hasher.hash(password);
+    const now = this.now();
+    const userId = await this.d.store.consumeToken(sha256(token), "reset_password", now);
+    if (!userId) throw new AppError("TOKEN_INVALID");
+    await this.d.store.setPasswordHash(userId, hash, now);
+    await this.d.store.consumeAllTokens(userId, "reset_password", now);
+    // Whoever controls the mailbox just proved it; that also verifies the address.
+    await this.d.store.markVerified(userId, now);
+    await this.d.sessions.revokeAll(userId, "portal");
+    const user = await this.d.store.findUserById(userId);
+    if (user) this.mail(templates.passwordChanged(user.email));
+  }
+
+  /** Changes the password after checking the current one; other sessions are revoked, this one kept. */
+  async changePassword(session: SessionRow, current: string, next: string): Promise<void> {
+    const user = await this.d.store.findUserById(session.user_id);
+    if (!user || !(await this.d.hasher.verify(user.password_hash, current))) {
+      throw new AppError("VALIDATION_FAILED", "The current password is incorrect.", [
+        { in: "body", field: "currentPassword", message: "is incorrect" },
+      ]);
+    }
+    const problems = await checkPassword(next, this.d.config.auth.password, "newPassword", this.d.range);
+    if (problems.length)
+      throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
+    await this.d.store.setPasswordHash(user.id, await this.d.hasher.hash(next), this.now());
+    await this.d.sessions.revokeAll(user.id, "portal", session);
+    await this.d.sessions.reauthenticated(session);
+    this.mail(templates.passwordChanged(user.email));
+  }
+
+  findUser(id: string): Promise<UserRow | undefined> {
+    return this.d.store.findUserById(id);
+  }
+
+  /** Sends without making the caller wait: mail latency must not reveal whether an account exists. */
+  mail(m: Mail): void {
+    this.d.mailer
+      .send(m)
+      .catch((err: Error) => this.d.log.error({ reason: err.message, subject: m.subject }, "mail not sent"));
+  }
+
+  private checkSignupAllowed(email: string): void {
+    const { signupMode, allowedDomains } = this.d.config.auth;
+    if (signupMode === "invite") throw new AppError("SIGNUP_NOT_ALLOWED", "Sign-up is by invitation only.");
+    if (signupMode === "domains" && !allowedDomains.includes(email.slice(email.lastIndexOf("@") + 1)))
+      throw new AppError("SIGNUP_NOT_ALLOWED");
+  }
+
+  private async sendVerification(user: UserRow): Promise<void> {
+    const token = newSecret("bwv");
+    await this.d.store.insertToken(
+      this.tokenRow(sha256(token), user.id, "verify_email", this.now(), this.d.config.auth.verifyTtlMs),
+    );
+    this.mail(
+      templates.verifyEmail(
+        user.email,
+        `${this.d.config.publicUrl}/verify-email?token=${token}`,
+        this.d.config.auth.verifyTtlMs / 3_600_000,
+      ),
+    );
+  }
+
+  private tokenRow(
+    id: string,
+    userId: string,
+    purpose: EmailTokenRow["purpose"],
+    now: number,
+    ttl: number,
+  ): EmailTokenRow {
+    return { id, user_id: userId, purpose, expires_at: now + ttl, consumed_at: null, created_at: now };
+  }
+}

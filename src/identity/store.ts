@@ -1,0 +1,74 @@
+import type { Db } from "../db/database.js";
+import type { EmailTokenRow, UserRow } from "./tables.js";
+
+/** The only code that touches the `users` and `email_tokens` tables. */
+export class IdentityStore {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts a user; returns false when the email is taken (unique constraint), true otherwise. */
+  async createUser(row: UserRow): Promise<boolean> {
+    const res = await this.db
+      .insertInto("users")
+      .values(row)
+      .onConflict((oc) => oc.column("email").doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  findUserByEmail(email: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom("users").selectAll().where("email", "=", email).executeTakeFirst();
+  }
+
+  findUserById(id: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  async markVerified(userId: string, now: number): Promise<void> {
+    await this.db
+      .updateTable("users")
+      .set({ email_verified_at: now, updated_at: now })
+      .where("id", "=", userId)
+      .where("email_verified_at", "is", null)
+      .execute();
+  }
+
+  async setPasswordHash(userId: string, hash: string, now: number): Promise<void> {
+    await this.db
+      .updateTable("users")
+      .set({ password_hash: hash, updated_at: now })
+      .where("id", "=", userId)
+      .execute();
+  }
+
+  async insertToken(row: EmailTokenRow): Promise<void> {
+    await this.db.insertInto("email_tokens").values(row).execute();
+  }
+
+  /**
+   * consumeOne: marks the token used and returns its user, in one conditional UPDATE. Exactly one caller
+   * receives the user id; racers, and callers with an expired, used or unknown token, receive null.
+   */
+  async consumeToken(id: string, purpose: EmailTokenRow["purpose"], now: number): Promise<string | null> {
+    const row = await this.db
+      .updateTable("email_tokens")
+      .set({ consumed_at: now })
+      .where("id", "=", id)
+      .where("purpose", "=", purpose)
+      .where("consumed_at", "is", null)
+      .where("expires_at", ">", now)
+      .returning("user_id")
+      .executeTakeFirst();
+    return row?.user_id ?? null;
+  }
+
+  /** Spends every outstanding token of a purpose for a user (a reset or a verification ends the others). */
+  async consumeAllTokens(userId: string, purpose: EmailTokenRow["purpose"], now: number): Promise<void> {
+    await this.db
+      .updateTable("email_tokens")
+      .set({ consumed_at: now })
+      .where("user_id", "=", userId)
+      .where("purpose", "=", purpose)
+      .where("consumed_at", "is", null)
+      .execute();
+  }
+}

@@ -1,0 +1,63 @@
+import type { Mail } from "./mailer.js";
+
+const esc = (s: string): string =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
+  );
+
+function compose(
+  to: string,
+  subject: string,
+  paragraphs: readonly string[],
+  link?: { url: string; label: string },
+): Mail {
+  const text = [...paragraphs, ...(link ? [`${link.label}: ${link.url}`] : []), "", "— Bulwark"].join("\n\n");
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1b1f24">${paragraphs.map((p) => `<p>${esc(p)}</p>`).join("")}${link ? `<p><a href="${esc(link.url)}">${esc(link.label)}</a></p><p style="color:#57606a;font-size:.9em">${esc(link.url)}</p>` : ""}<p>— Bulwark</p></body></html>`;
+  return { to, subject, text, html };
+}
+
+/** The plain, readable mails Bulwark sends. Links carry their secret as a `token` query parameter. */
+export const templates = {
+  verifyEmail: (to: string, url: string, hours: number): Mail =>
+    compose(
+      to,
+      "Confirm your email address",
+      [
+        `Confirm that ${to} is your address to finish signing up. The link works once and expires in ${hours} hours.`,
+        "If you did not sign up, ignore this mail.",
+      ],
+      { url, label: "Confirm my email" },
+    ),
+  alreadyRegistered: (to: string, resetUrl: string): Mail =>
+    compose(
+      to,
+      "Someone tried to sign up with your address",
+      [
+        `Someone tried to create an account with ${to}, which already has one. If it was you, sign in, or reset your password if you have forgotten it.`,
+      ],
+      { url: resetUrl, label: "Reset my password" },
+    ),
+  resetPassword: (to: string, url: string, minutes: number): Mail =>
+    compose(
+      to,
+      "Reset your password",
+      [
+        `Someone (hopefully you) asked to reset the password of ${to}. The link works once and expires in ${minutes} minutes. Resetting signs you out everywhere.`,
+        "If you did not ask, ignore this mail: your password stays as it is.",
+      ],
+      { url, label: "Choose a new password" },
+    ),
+  passwordChanged: (to: string): Mail =>
+    compose(to, "Your password was changed", [
+      `The password of ${to} was just changed, and other sessions were signed out. If this was not you, reset your password now and contact support.`,
+    ]),
+  newSignIn: (to: string, ip: string, userAgent: string): Mail =>
+    compose(to, "New sign-in to your account", [
+      `Your account ${to} was just signed in to from ${ip} (${userAgent || "unknown device"}). If this was not you, reset your password and sign out other sessions.`,
+    ]),
+  mfaChanged: (to: string, change: string): Mail =>
+    compose(to, "Two-factor authentication changed", [
+      `Two-factor authentication on ${to} was ${change}. If this was not you, reset your password now.`,
+    ]),
+};

@@ -1,0 +1,54 @@
+import type { Config } from "../config/load.js";
+import { AppError } from "../http/errors.js";
+import type { PostureRegistry } from "../posture/registry.js";
+import { type CounterStore, type Decision, Limiter } from "./limiter.js";
+
+const HOUR = 3_600_000;
+
+/**
+ * The authentication surfaces' own limiters (AUTH-7), each separate from the others and from general
+ * API limits. Sign-in counts failures per IP and per account-and-IP: an attacker spraying one account
+ * from many addresses is slowed at each, while the owner still signs in from their own address.
+ */
+export function authLimiters(store: CounterStore, config: Config) {
+  const { login, signupPerHour, emailPerHour } = config.auth;
+  return {
+    loginIp: new Limiter(store, "login-ip", login.maxAttempts, login.windowMs),
+    loginAccount: new Limiter(store, "login-account", login.maxAttempts, login.windowMs),
+    signupIp: new Limiter(store, "signup-ip", signupPerHour, HOUR),
+    resetIp: new Limiter(store, "reset-ip", emailPerHour, HOUR),
+    resetEmail: new Limiter(store, "reset-email", emailPerHour, HOUR),
+    verifyIp: new Limiter(store, "verify-ip", emailPerHour, HOUR),
+    verifyEmail: new Limiter(store, "verify-email", emailPerHour, HOUR),
+  };
+}
+export type AuthLimiters = ReturnType<typeof authLimiters>;
+
+/** The 429 for a refused decision, with Retry-After in seconds (RATE-4). */
+export function rateLimited(d: Decision): AppError {
+  return new AppError("RATE_LIMITED", undefined, undefined, {
+    "retry-after": String(Math.ceil(d.retryAfterMs / 1000)),
+  });
+}
+
+/** Counts one hit and throws 429 when over the limit. */
+export async function enforce(limiter: Limiter, key: string): Promise<void> {
+  const d = await limiter.hit(key);
+  if (!d.allowed) throw rateLimited(d);
+}
+
+export function registerAuthLimitControls(posture: PostureRegistry, config: Config): void {
+  const { login, signupPerHour, emailPerHour } = config.auth;
+  posture.register({
+    id: "AUTH-7",
+    title: "Brute-force limits on every authentication surface",
+    claim: `Sign-in allows ${login.maxAttempts} failed attempts per ${login.windowMs / 60_000} minutes per IP address and per account from one address (an attacker cannot lock the owner out everywhere); sign-up ${signupPerHour} per hour per IP; reset and verification mails ${emailPerHour} per hour per IP and per address, each with its own limiter.`,
+    settings: {
+      loginAttempts: login.maxAttempts,
+      loginWindowMinutes: login.windowMs / 60_000,
+      signupPerHour,
+      emailPerHour,
+    },
+    enabled: true,
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * The counter store behind every limiter: a sliding-window counter (the current fixed window plus the
+ * previous one, weighted by how much of it still overlaps the sliding window). It is exact enough for
+ * abuse limits, needs two numbers per key, and maps onto one atomic Redis script later (RATE-1).
+ */
+export interface CounterStore {
+  /** Adds `by` hits to `key` (0 to only read) and returns the sliding-window count, including them. */
+  add(
+    key: string,
+    windowMs: number,
+    now: number,
+    by: number,
+  ): Promise<{ count: number; windowStart: number; previous: number; current: number }>;
+  reset(key: string): Promise<void>;
+}
+
+/** In-process counters: the default single-node store. Bounded: stale keys are swept as it grows. */
+export class MemoryCounterStore implements CounterStore {
+  private readonly map = new Map<string, { start: number; current: number; previous: number }>();
+
+  async add(key: string, windowMs: number, now: number, by: number) {
+    const start = now - (now % windowMs);
+    let e = this.map.get(key);
+    if (!e) {
+      e = { start, current: 0, previous: 0 };
+      if (this.map.size > 100_000) this.sweep(now, windowMs);
+      this.map.set(key, e);
+    } else if (e.start !== start) {
+      e.previous = e.start === start - windowMs ? e.current : 0;
+      e.current = 0;
+      e.start = start;
+    }
+    e.current += by;
+    const weight = 1 - (now - start) / windowMs;
+    return {
+      count: e.previous * weight + e.current,
+      windowStart: start,
+      previous: e.previous,
+      current: e.current,
+    };
+  }
+
+  async reset(key: string): Promise<void> {
+    this.map.delete(key);
+  }
+
+  private sweep(now: number, windowMs: number): void {
+    for (const [k, v] of this.map) if (v.start < now - 2 * windowMs) this.map.delete(k);
+  }
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly limit: number;
+  readonly remaining: number;
+  /** Milliseconds until one more hit would be allowed (0 when allowed now). */
+  readonly retryAfterMs: number;
+}
+
+/** One named limit: `limit` hits per `windowMs` per key. */
+export class Limiter {
+  constructor(
+    private readonly store: CounterStore,
+    readonly name: string,
+    readonly limit: number,
+    readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Reads the key's state without counting: for limits that count failures only (sign-in). */
+  check(key: string): Promise<Decision> {
+    return this.decide(key, 0);
+  }
+
+  /** Counts one hit and decides. A refused hit still counts: hammering a closed door keeps it closed. */
+  hit(key: string): Promise<Decision> {
+    return this.decide(key, 1);
+  }
+
+  reset(key: string): Promise<void> {
+    return this.store.reset(`${this.name}:${key}`);
+  }
+
+  private async decide(key: string, by: number): Promise<Decision> {
+    const now = this.now();
+    const s = await this.store.add(`${this.name}:${key}`, this.windowMs, now, by);
+    const allowed = by === 0 ? s.count < this.limit : s.count <= this.limit;
+    if (allowed)
+      return {
+        allowed,
+        limit: this.limit,
+        remaining: Math.max(0, Math.floor(this.limit - s.count)),
+        retryAfterMs: 0,
+      };
+    // When will the weighted count fall below the limit? In the next window only the decaying
+    // previous (= this window's count) remains: solve current * (1 - t/W) < limit for t.
+    const windowEnd = s.windowStart + this.windowMs;
+    const decay = s.current > 0 ? this.windowMs * Math.max(0, 1 - (this.limit - 1) / s.current) : 0;
+    return {
+      allowed,
+      limit: this.limit,
+      remaining: 0,
+      retryAfterMs: Math.max(1000, Math.ceil(windowEnd + decay - now)),
+    };
+  }
+}

@@ -1,0 +1,117 @@
+import { createHmac } from "node:crypto";
+import type { Config } from "../config/load.js";
+import { newId, newSecret, safeEqual, sha256 } from "../util/ids.js";
+import type { SessionStore } from "./store.js";
+import type { SessionRow } from "./tables.js";
+
+/** Writing last_seen on every request would make every read a write; once a minute is precise enough. */
+const TOUCH_EVERY_MS = 60_000;
+
+export interface SessionInfo {
+  readonly id: string;
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+  readonly createdAt: string;
+  readonly lastSeenAt: string;
+  readonly current: boolean;
+}
+
+/**
+ * Server-side sessions (AUTH-5). The cookie carries a 256-bit random token; the database keeps only its
+ * SHA-256, so a leaked table opens no session. A session ends at its absolute lifetime, after the idle
+ * timeout, or when revoked (deleted), and the next request sees it: there is no cache to go stale.
+ */
+export class SessionService {
+  private readonly csrfKey: Buffer;
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly config: Config,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.csrfKey = createHmac("sha256", config.secret).update("bulwark/csrf/v1").digest();
+  }
+
+  /** Creates a session; the returned token goes in the cookie and nowhere else. */
+  async create(
+    userId: string,
+    kind: SessionRow["kind"],
+    client: { ip: string; userAgent: string | undefined },
+  ): Promise<{ token: string; row: SessionRow }> {
+    const now = this.now();
+    const token = newSecret(kind === "admin" ? "bwa" : "bws");
+    const row: SessionRow = {
+      id: sha256(token),
+      public_id: newId("ses", now),
+      user_id: userId,
+      kind,
+      created_at: now,
+      last_seen_at: now,
+      expires_at: now + this.config.auth.sessionAbsoluteMs,
+      reauth_at: now,
+      ip: client.ip,
+      user_agent: client.userAgent?.slice(0, 256) ?? null,
+    };
+    await this.store.insert(row);
+    return { token, row };
+  }
+
+  /** The live session for a cookie token of this kind, or null (unknown, wrong kind, expired, idle). */
+  async validate(token: string, kind: SessionRow["kind"]): Promise<SessionRow | null> {
+    const row = await this.store.find(sha256(token));
+    if (!row || row.kind !== kind) return null;
+    const now = this.now();
+    if (now >= row.expires_at || now - row.last_seen_at >= this.config.auth.sessionIdleMs) {
+      await this.store.delete(row.id);
+      return null;
+    }
+    if (now - row.last_seen_at >= TOUCH_EVERY_MS) await this.store.touch(row.id, now);
+    return row;
+  }
+
+  /** Marks a fresh password (or second-factor) proof on the session: opens the re-auth window (AUTH-14). */
+  reauthenticated(row: SessionRow): Promise<void> {
+    return this.store.setReauth(row.id, this.now());
+  }
+
+  isRecentlyAuthenticated(row: SessionRow): boolean {
+    return this.now() - row.reauth_at < this.config.auth.reauthMs;
+  }
+
+  revoke(row: SessionRow): Promise<void> {
+    return this.store.delete(row.id);
+  }
+
+  revokeByPublicId(userId: string, kind: SessionRow["kind"], publicId: string): Promise<boolean> {
+    return this.store.deleteByPublicId(userId, kind, publicId);
+  }
+
+  /** Revokes every session of the user of that kind, except `keep` when given. */
+  revokeAll(userId: string, kind: SessionRow["kind"], keep?: SessionRow): Promise<number> {
+    return this.store.deleteAllForUser(userId, kind, keep?.id);
+  }
+
+  async list(current: SessionRow): Promise<SessionInfo[]> {
+    const rows = await this.store.listForUser(current.user_id, current.kind, this.now());
+    return rows.map((r) => ({
+      id: r.public_id,
+      userAgent: r.user_agent,
+      ip: r.ip,
+      createdAt: new Date(r.created_at).toISOString(),
+      lastSeenAt: new Date(r.last_seen_at).toISOString(),
+      current: r.id === current.id,
+    }));
+  }
+
+  /**
+   * The CSRF token of a session: an HMAC of its id under a key derived from BULWARK_SECRET. It needs no
+   * storage, changes with every session, and cannot be computed from the cookie without the secret.
+   */
+  csrfToken(row: SessionRow): string {
+    return createHmac("sha256", this.csrfKey).update(row.id).digest("base64url");
+  }
+
+  checkCsrf(row: SessionRow, presented: string | undefined): boolean {
+    return presented !== undefined && safeEqual(presented, this.csrfToken(row));
+  }
+}

@@ -1,0 +1,61 @@
+import type { Db } from "../db/database.js";
+import type { SessionRow } from "./tables.js";
+
+/** The only code that touches the `sessions` table. */
+export class SessionStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: SessionRow): Promise<void> {
+    await this.db.insertInto("sessions").values(row).execute();
+  }
+
+  find(id: string): Promise<SessionRow | undefined> {
+    return this.db.selectFrom("sessions").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  async touch(id: string, now: number): Promise<void> {
+    await this.db.updateTable("sessions").set({ last_seen_at: now }).where("id", "=", id).execute();
+  }
+
+  async setReauth(id: string, now: number): Promise<void> {
+    await this.db
+      .updateTable("sessions")
+      .set({ reauth_at: now, last_seen_at: now })
+      .where("id", "=", id)
+      .execute();
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom("sessions").where("id", "=", id).execute();
+  }
+
+  listForUser(userId: string, kind: SessionRow["kind"], now: number): Promise<SessionRow[]> {
+    return this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("user_id", "=", userId)
+      .where("kind", "=", kind)
+      .where("expires_at", ">", now)
+      .orderBy("created_at", "desc")
+      .execute();
+  }
+
+  /** Deletes one of the user's sessions by public id; false if it is not theirs or does not exist. */
+  async deleteByPublicId(userId: string, kind: SessionRow["kind"], publicId: string): Promise<boolean> {
+    const res = await this.db
+      .deleteFrom("sessions")
+      .where("user_id", "=", userId)
+      .where("kind", "=", kind)
+      .where("public_id", "=", publicId)
+      .executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  /** Deletes every session of the user of that kind, except `keepId` when given; returns how many. */
+  async deleteAllForUser(userId: string, kind: SessionRow["kind"], keepId?: string): Promise<number> {
+    let q = this.db.deleteFrom("sessions").where("user_id", "=", userId).where("kind", "=", kind);
+    if (keepId) q = q.where("id", "!=", keepId);
+    const res = await q.executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
