@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Migration } from "kysely";
 import pg from "pg";
@@ -8,6 +11,9 @@ import { Database } from "../src/db/database.js";
 import type { MigrationContext } from "../src/db/migrations.js";
 import { createLogger } from "../src/log/logger.js";
 import { connectRedis } from "../src/state/redis.js";
+
+/** One scratch data directory per test process (mail files land here when no SMTP_URL is set). */
+const DATA_DIR = mkdtempSync(join(tmpdir(), "bulwark-test-"));
 
 /** Set in CI (.ci/run): the same suites then run on PostgreSQL and Redis instead of SQLite and memory. */
 export const PG_URL = process.env.TEST_DATABASE_URL;
@@ -21,7 +27,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
-    BULWARK_DATA_DIR: "/nonexistent-test-dir",
+    BULWARK_DATA_DIR: DATA_DIR,
     ...env,
   });
 }
@@ -126,4 +132,46 @@ export async function testApp(
       await t.cleanup();
     },
   };
+}
+
+/** Creates a verified account directly (for tests that are not about sign-up), hashed as configured. */
+export async function createUser(
+  t: TestApp,
+  email: string,
+  password: string,
+  options: { verified?: boolean; hash?: string } = {},
+): Promise<string> {
+  const { PasswordHasher } = await import("../src/identity/password.js");
+  const { IdentityStore } = await import("../src/identity/store.js");
+  const { newId } = await import("../src/util/ids.js");
+  const now = Date.now();
+  const id = newId("usr", now);
+  const hash = options.hash ?? (await new PasswordHasher(t.config.auth.argon2).hash(password));
+  await new IdentityStore(t.db.global).createUser({
+    id,
+    email,
+    email_verified_at: options.verified === false ? null : now,
+    password_hash: hash,
+    created_at: now,
+    updated_at: now,
+  });
+  return id;
+}
+
+/** Signs in through the API and returns the cookie header and CSRF token for inject() calls. */
+export async function login(
+  t: TestApp,
+  email: string,
+  password: string,
+  remoteAddress = "127.0.0.1",
+): Promise<{ cookie: string; csrf: string }> {
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/v1/auth/login",
+    payload: { email, password },
+    remoteAddress,
+  });
+  if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
+  const cookie = String(res.headers["set-cookie"]).split(";")[0] ?? "";
+  return { cookie, csrf: res.json().csrfToken };
 }

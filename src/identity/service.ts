@@ -47,7 +47,7 @@ export class IdentityService {
   private readonly now: () => number;
 
   constructor(private readonly d: IdentityDeps) {
-    this.now = d.now ?? Date.now;
+    this.now = d.now ?? (() => Date.now());
   }
 
   /** AUTH-3, AUTH-12. Creates an unverified account and mails a verification link; an existing address gets a notice instead. */
@@ -97,7 +97,7 @@ export class IdentityService {
    */
   async authenticate(emailInput: string, password: string): Promise<UserRow> {
     const user = await this.d.store.findUserByEmail(normaliseEmail(emailInput));
-    if (!user || !user.password_hash) {
+    if (!user?.password_hash) {
       await this.d.hasher.verifyDummy(password);
       throw new AppError("INVALID_CREDENTIALS");
     }

@@ -64,7 +64,7 @@ export class Limiter {
     readonly name: string,
     readonly limit: number,
     readonly windowMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   /** Reads the key's state without counting: for limits that count failures only (sign-in). */

@@ -27,7 +27,7 @@ export class SessionService {
   constructor(
     private readonly store: SessionStore,
     private readonly config: Config,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => Date.now(),
   ) {
     this.csrfKey = createHmac("sha256", config.secret).update("bulwark/csrf/v1").digest();
   }

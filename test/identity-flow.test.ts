@@ -1,0 +1,133 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client } from "./client.js";
+import { ENGINE, type TestApp, testApp } from "./harness.js";
+import { startSmtpReceiver, tokenFrom } from "./smtp.js";
+
+const EMAIL = "ada@example.org";
+const PASSWORD = "correct horse battery staple 42";
+const NEW_PASSWORD = "a completely different passphrase 7";
+const THIRD_PASSWORD = "yet another long passphrase 99";
+
+describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, () => {
+  let t: TestApp;
+  let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
+  let base: string;
+  const secrets: string[] = [PASSWORD, NEW_PASSWORD, THIRD_PASSWORD];
+
+  beforeAll(async () => {
+    smtp = await startSmtpReceiver();
+    t = await testApp({ SMTP_URL: smtp.url, PUBLIC_URL: "http://localhost:3000" });
+    base = await t.app.listen({ port: 0, host: "127.0.0.1" });
+  });
+  afterAll(async () => {
+    await t.close();
+    await smtp.close();
+  });
+
+  it("AUTH-3/AUTH-4/AUTH-5: signup → verify → login → sessions → revoke → reset → change password", async () => {
+    const browser = new Client(base);
+    // Sign up: the answer does not say whether the address was new.
+    const signup = await browser.post("/v1/auth/signup", { email: EMAIL, password: PASSWORD });
+    expect(signup.status).toBe(202);
+    // AUTH-3: no access before the email is confirmed.
+    const early = await browser.post("/v1/auth/login", { email: EMAIL, password: PASSWORD });
+    expect(early.status).toBe(403);
+    expect(early.json.error.code).toBe("EMAIL_NOT_VERIFIED");
+
+    const verifyMail = await smtp.waitFor(EMAIL, /Confirm your email/);
+    const verifyToken = tokenFrom(verifyMail);
+    secrets.push(verifyToken);
+    expect(verifyMail.text).toContain(`http://localhost:3000/verify-email?token=${verifyToken}`);
+    const verified = await browser.post("/v1/auth/verify-email", { token: verifyToken });
+    expect(verified.status).toBe(200);
+    expect(verified.json.user).toMatchObject({ email: EMAIL, emailVerified: true });
+    // Single use.
+    expect((await browser.post("/v1/auth/verify-email", { token: verifyToken })).json.error.code).toBe(
+      "TOKEN_INVALID",
+    );
+
+    // Sign in: a cookie session, HttpOnly and SameSite=Lax.
+    const login = await browser.post("/v1/auth/login", { email: EMAIL, password: PASSWORD });
+    expect(login.status).toBe(200);
+    const setCookie = login.headers.getSetCookie().join("\n");
+    expect(setCookie).toMatch(
+      /bulwark_session=bws_[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=86400/,
+    );
+    secrets.push(browser.cookie("bulwark_session")!);
+    const me = await browser.get("/v1/me");
+    expect(me.status).toBe(200);
+    expect(me.json.user.email).toBe(EMAIL);
+
+    // A second device signs in; the first lists both and revokes the other.
+    const phone = new Client(base, { "user-agent": "Phone/1.0" });
+    expect((await phone.post("/v1/auth/login", { email: EMAIL, password: PASSWORD })).status).toBe(200);
+    secrets.push(phone.cookie("bulwark_session")!);
+    const list = await browser.get("/v1/me/sessions");
+    expect(list.json.sessions).toHaveLength(2);
+    const other = list.json.sessions.find((s: { current: boolean }) => !s.current);
+    expect(other.userAgent).toBe("Phone/1.0");
+    expect((await browser.delete(`/v1/me/sessions/${other.id}`)).status).toBe(204);
+    // Revocation takes effect on the very next request.
+    expect((await phone.get("/v1/me")).status).toBe(401);
+    expect((await browser.get("/v1/me")).status).toBe(200);
+
+    // Password reset: the mail carries a single-use link; a reset signs out every session.
+    expect((await new Client(base).post("/v1/auth/password/forgot", { email: EMAIL })).status).toBe(202);
+    const resetMail = await smtp.waitFor(EMAIL, /Reset your password/);
+    const resetToken = tokenFrom(resetMail);
+    secrets.push(resetToken);
+    const reset = await new Client(base).post("/v1/auth/password/reset", {
+      token: resetToken,
+      password: NEW_PASSWORD,
+    });
+    expect(reset.status).toBe(200);
+    expect((await browser.get("/v1/me")).status).toBe(401);
+    expect(
+      (
+        await new Client(base).post("/v1/auth/password/reset", {
+          token: resetToken,
+          password: THIRD_PASSWORD,
+        })
+      ).json.error.code,
+    ).toBe("TOKEN_INVALID");
+    expect((await browser.post("/v1/auth/login", { email: EMAIL, password: PASSWORD })).status).toBe(401);
+
+    // Change password: needs the current one and the CSRF token; keeps this session, ends the others.
+    expect((await browser.post("/v1/auth/login", { email: EMAIL, password: NEW_PASSWORD })).status).toBe(200);
+    secrets.push(browser.cookie("bulwark_session")!);
+    const wrong = await browser.post("/v1/me/password", {
+      currentPassword: "not my password at all",
+      newPassword: THIRD_PASSWORD,
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.error.details[0].field).toBe("currentPassword");
+    const changed = await browser.post("/v1/me/password", {
+      currentPassword: NEW_PASSWORD,
+      newPassword: THIRD_PASSWORD,
+    });
+    expect(changed.status).toBe(200);
+    expect((await browser.get("/v1/me")).status).toBe(200);
+    await smtp.waitFor(EMAIL, /password was changed/);
+    expect(
+      (await new Client(base).post("/v1/auth/login", { email: EMAIL, password: THIRD_PASSWORD })).status,
+    ).toBe(200);
+  });
+
+  it("AUTH-1/OBS-2: no plaintext password or token is in the database or in any log line", async () => {
+    const tables = ["users", "email_tokens", "sessions"];
+    let dump = "";
+    for (const table of tables) {
+      const rows = await sql`SELECT * FROM ${sql.table(table)}`.execute(t.db.global);
+      dump += JSON.stringify(rows.rows);
+    }
+    expect(dump).toContain(EMAIL);
+    expect(dump).toContain("$argon2id$");
+    const logs = t.rawLogs.join("");
+    expect(logs).toContain("request completed");
+    for (const s of secrets) {
+      expect(dump, "database").not.toContain(s);
+      expect(logs, "logs").not.toContain(s);
+    }
+  });
+});
