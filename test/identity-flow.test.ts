@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "./client.js";
 import { ENGINE, type TestApp, testApp } from "./harness.js";
@@ -25,7 +26,7 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     await smtp.close();
   });
 
-  it("AUTH-3/AUTH-4/AUTH-5: signup → verify → login → sessions → revoke → reset → change password", async () => {
+  it("AUTH-3/AUTH-4/AUTH-5/AUTH-8: signup → verify → login → TOTP → backup code → sessions → revoke → reset → change password", async () => {
     const browser = new Client(base);
     // Sign up: the answer does not say whether the address was new.
     const signup = await browser.post("/v1/auth/signup", { email: EMAIL, password: PASSWORD });
@@ -59,10 +60,70 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     expect(me.status).toBe(200);
     expect(me.json.user.email).toBe(EMAIL);
 
-    // A second device signs in; the first lists both and revokes the other.
+    // AUTH-8: enrol TOTP behind the password gate, confirm it with a first code.
+    expect((await browser.post("/v1/me/mfa/totp", { password: "not the password" })).status).toBe(400);
+    const enrol = await browser.post("/v1/me/mfa/totp", { password: PASSWORD });
+    expect(enrol.status).toBe(200);
+    expect(enrol.json.otpauthUri).toMatch(/^otpauth:\/\/totp\/.*secret=/);
+    expect(enrol.json.qrCode).toMatch(/^data:image\/svg\+xml;base64,/);
+    const totp = new OTPAuth.TOTP({
+      secret: OTPAuth.Secret.fromBase32(enrol.json.secret),
+      digits: 6,
+      period: 30,
+    });
+    secrets.push(enrol.json.secret);
+    const confirm = await browser.post("/v1/me/mfa/totp/confirm", { code: totp.generate() });
+    expect(confirm.status).toBe(200);
+    const backupCodes: string[] = confirm.json.backupCodes;
+    expect(backupCodes).toHaveLength(10);
+    secrets.push(...backupCodes);
+    await smtp.waitFor(EMAIL, /Two-factor authentication changed/);
+    expect((await browser.post("/v1/auth/logout")).status).toBe(204);
+    expect((await browser.get("/v1/me")).status).toBe(401);
+
+    // Sign in with TOTP: the password alone earns a challenge, not a session.
+    const step1 = await browser.post("/v1/auth/login", { email: EMAIL, password: PASSWORD });
+    expect(step1.json).toMatchObject({ mfaRequired: true });
+    expect(browser.cookie("bulwark_session")).toBeUndefined();
+    // The confirmation code's time step is spent; the next step's code is accepted once.
+    const nextCode = totp.generate({ timestamp: Date.now() + 30_000 });
+    const viaTotp = await browser.post("/v1/auth/mfa/verify", {
+      challengeToken: step1.json.challengeToken,
+      code: nextCode,
+    });
+    expect(viaTotp.status).toBe(200);
+    secrets.push(browser.cookie("bulwark_session")!);
+    const replay = await new Client(base).post("/v1/auth/login", { email: EMAIL, password: PASSWORD });
+    const replayed = await new Client(base).post("/v1/auth/mfa/verify", {
+      challengeToken: replay.json.challengeToken,
+      code: nextCode,
+    });
+    expect(replayed.status).toBe(401);
+    expect(replayed.json.error.code).toBe("MFA_CODE_INVALID");
+
+    // A second device signs in with a backup code, which then never works again.
     const phone = new Client(base, { "user-agent": "Phone/1.0" });
-    expect((await phone.post("/v1/auth/login", { email: EMAIL, password: PASSWORD })).status).toBe(200);
+    const phoneStep = await phone.post("/v1/auth/login", { email: EMAIL, password: PASSWORD });
+    expect(
+      (
+        await phone.post("/v1/auth/mfa/verify", {
+          challengeToken: phoneStep.json.challengeToken,
+          code: backupCodes[0],
+        })
+      ).status,
+    ).toBe(200);
     secrets.push(phone.cookie("bulwark_session")!);
+    const again = await new Client(base).post("/v1/auth/login", { email: EMAIL, password: PASSWORD });
+    expect(
+      (
+        await new Client(base).post("/v1/auth/mfa/verify", {
+          challengeToken: again.json.challengeToken,
+          code: backupCodes[0],
+        })
+      ).json.error.code,
+    ).toBe("MFA_CODE_INVALID");
+
+    // The first device lists its sessions and revokes the phone's.
     const list = await browser.get("/v1/me/sessions");
     expect(list.json.sessions).toHaveLength(2);
     const other = list.json.sessions.find((s: { current: boolean }) => !s.current);
@@ -94,7 +155,15 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     expect((await browser.post("/v1/auth/login", { email: EMAIL, password: PASSWORD })).status).toBe(401);
 
     // Change password: needs the current one and the CSRF token; keeps this session, ends the others.
-    expect((await browser.post("/v1/auth/login", { email: EMAIL, password: NEW_PASSWORD })).status).toBe(200);
+    const back = await browser.post("/v1/auth/login", { email: EMAIL, password: NEW_PASSWORD });
+    expect(
+      (
+        await browser.post("/v1/auth/mfa/verify", {
+          challengeToken: back.json.challengeToken,
+          code: backupCodes[1],
+        })
+      ).status,
+    ).toBe(200);
     secrets.push(browser.cookie("bulwark_session")!);
     const wrong = await browser.post("/v1/me/password", {
       currentPassword: "not my password at all",
@@ -115,7 +184,7 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
   });
 
   it("AUTH-1/OBS-2: no plaintext password or token is in the database or in any log line", async () => {
-    const tables = ["users", "email_tokens", "sessions"];
+    const tables = ["users", "email_tokens", "sessions", "mfa_totp", "mfa_backup_codes", "mfa_challenges"];
     let dump = "";
     for (const table of tables) {
       const rows = await sql`SELECT * FROM ${sql.table(table)}`.execute(t.db.global);

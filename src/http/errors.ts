@@ -14,6 +14,7 @@ export const ERRORS = {
   HTTPS_REQUIRED: { status: 400, message: "Plain HTTP is not accepted; use HTTPS." },
   UNAUTHENTICATED: { status: 401, message: "Authentication is required." },
   INVALID_CREDENTIALS: { status: 401, message: "The email or password is incorrect." },
+  MFA_CODE_INVALID: { status: 401, message: "The code is incorrect or was already used." },
   TOKEN_INVALID: { status: 400, message: "This link is invalid, expired or already used." },
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
   EMAIL_NOT_VERIFIED: { status: 403, message: "Confirm your email address first; we sent you a link." },

@@ -1,7 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { BulwarkContext } from "../app.js";
+import { Sealer } from "../crypto/seal.js";
 import type { Logger } from "../log/logger.js";
 import { createMailer, type Mailer } from "../mail/mailer.js";
+import { mfaRoutes } from "../mfa/plugin.js";
+import { MfaService } from "../mfa/service.js";
+import { MfaStore } from "../mfa/store.js";
 import { authLimiters, registerAuthLimitControls } from "../ratelimit/auth-limits.js";
 import { MemoryCounterStore } from "../ratelimit/limiter.js";
 import { cookieName } from "../sessions/cookies.js";
@@ -24,7 +28,7 @@ export async function registerIdentity(
   ctx: BulwarkContext,
   log: Logger,
   mailer: Mailer = createMailer(ctx.config),
-): Promise<{ identity: IdentityService; sessions: SessionService }> {
+): Promise<{ identity: IdentityService; sessions: SessionService; mfa: MfaService }> {
   const { config, db, posture } = ctx;
   const sessions = new SessionService(new SessionStore(db.global), config);
   const hasher = new PasswordHasher(config.auth.argon2);
@@ -41,10 +45,16 @@ export async function registerIdentity(
     ...(range ? { range } : {}),
   });
   const limits = authLimiters(new MemoryCounterStore(), config);
+  const mfa = new MfaService(
+    new MfaStore(db.global),
+    new Sealer(config.secret),
+    new URL(config.publicUrl).hostname,
+  );
   if (mailer.health) ctx.health.add(mailer.health);
 
   await app.register(authGuard, { config, sessions });
-  await app.register(identityRoutes, { config, identity, sessions, limits });
+  await app.register(identityRoutes, { config, identity, sessions, limits, mfa });
+  await app.register(mfaRoutes, { identity, mfa });
   await app.register(meRoutes, { identity, sessions });
 
   const a = config.auth;
@@ -104,6 +114,14 @@ export async function registerIdentity(
     settings: { mode: a.signupMode, allowedDomains: [...a.allowedDomains] },
     enabled: true,
   });
+  posture.register({
+    id: "AUTH-8",
+    title: "TOTP two-factor authentication",
+    claim:
+      "Users can turn on TOTP (RFC 6238) behind a password check, confirm it with a code, and get 10 single-use backup codes stored hashed; sign-in then needs a code, each code works once, and turning it off needs the password and a code.",
+    settings: { backupCodes: 10, digits: 6, periodSeconds: 30 },
+    enabled: true,
+  });
   registerAuthLimitControls(posture, config);
-  return { identity, sessions };
+  return { identity, sessions, mfa };
 }

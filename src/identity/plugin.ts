@@ -1,26 +1,42 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
+import type { MfaService } from "../mfa/service.js";
 import { type AuthLimiters, enforce, rateLimited } from "../ratelimit/auth-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
-import { Accepted, Email, Password, Token, User } from "./schemas.js";
+import { Accepted, Email, MfaCode, Password, Token, User } from "./schemas.js";
 import { type IdentityService, normaliseEmail, publicUser } from "./service.js";
+import type { UserRow } from "./tables.js";
 
 export interface IdentityRoutesOptions {
   readonly config: Config;
   readonly identity: IdentityService;
   readonly sessions: SessionService;
   readonly limits: AuthLimiters;
+  readonly mfa: MfaService;
 }
+
+const SignedIn = Type.Object({ user: User, csrfToken: Type.String() });
+const MfaRequired = Type.Object({ mfaRequired: Type.Literal(true), challengeToken: Type.String() });
 
 const tags = ["auth"];
 
 /** Sign-up, verification, sign-in, sign-out and password recovery: `/v1/auth/*`. */
 export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesOptions): Promise<void> {
-  const { config, identity, sessions, limits } = opts;
+  const { config, identity, sessions, limits, mfa } = opts;
+
+  /** Opens a portal session: the cookie carries the token, the body the CSRF token for this session. */
+  async function startSession(req: FastifyRequest, reply: FastifyReply, user: UserRow) {
+    const { token, row } = await sessions.create(user.id, "portal", {
+      ip: req.ip,
+      userAgent: req.headers["user-agent"],
+    });
+    reply.header("set-cookie", sessionCookie(config, "portal", token));
+    return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
+  }
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
@@ -62,7 +78,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       schema: {
         tags,
         body: Type.Object({ email: Email, password: Password }),
-        response: { 200: Type.Object({ user: User, csrfToken: Type.String() }) },
+        response: { 200: Type.Union([SignedIn, MfaRequired]) },
       },
     },
     async (req, reply) => {
@@ -82,12 +98,35 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
         throw err;
       }
       await limits.loginAccount.reset(accountKey);
-      const { token, row } = await sessions.create(user.id, "portal", {
-        ip: req.ip,
-        userAgent: req.headers["user-agent"],
-      });
-      reply.header("set-cookie", sessionCookie(config, "portal", token));
-      return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
+      // AUTH-8: with a second factor on, the password only earns a short-lived challenge, not a session.
+      if (await mfa.isEnabled(user.id))
+        return { mfaRequired: true as const, challengeToken: await mfa.createChallenge(user.id, "portal") };
+      return startSession(req, reply, user);
+    },
+  );
+
+  r.post(
+    "/v1/auth/mfa/verify",
+    {
+      schema: {
+        tags,
+        body: Type.Object({ challengeToken: Token, code: MfaCode }),
+        response: { 200: SignedIn },
+      },
+    },
+    async (req, reply) => {
+      const byIp = await limits.mfaIp.check(req.ip);
+      if (!byIp.allowed) throw rateLimited(byIp);
+      let userId: string;
+      try {
+        userId = await mfa.redeemChallenge(req.body.challengeToken, req.body.code, "portal");
+      } catch (err) {
+        await limits.mfaIp.hit(req.ip);
+        throw err;
+      }
+      const user = await identity.findUser(userId);
+      if (!user) throw new AppError("UNAUTHENTICATED");
+      return startSession(req, reply, user);
     },
   );
 

@@ -5,5 +5,8 @@ export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: "^[^\\
 export const Password = Type.String({ minLength: 1, maxLength: 1024 });
 export const Token = Type.String({ minLength: 10, maxLength: 200, pattern: "^[A-Za-z0-9_-]+$" });
 
+/** A 6-digit TOTP code or a backup code (`xxxxx-xxxxx`). */
+export const MfaCode = Type.String({ minLength: 6, maxLength: 16, pattern: "^[0-9A-Za-z-]+$" });
+
 export const User = Type.Object({ id: Type.String(), email: Type.String(), emailVerified: Type.Boolean() });
 export const Accepted = Type.Object({ status: Type.String() });

@@ -165,6 +165,18 @@ export class IdentityService {
     this.mail(templates.passwordChanged(user.email));
   }
 
+  /** The password gate of sensitive operations (AUTH-8, AUTH-14): a wrong password is a field error. */
+  async confirmPassword(session: SessionRow, password: string): Promise<UserRow> {
+    const user = await this.d.store.findUserById(session.user_id);
+    if (!user || !(await this.d.hasher.verify(user.password_hash, password))) {
+      throw new AppError("VALIDATION_FAILED", "The password is incorrect.", [
+        { in: "body", field: "password", message: "is incorrect" },
+      ]);
+    }
+    await this.d.sessions.reauthenticated(session);
+    return user;
+  }
+
   findUser(id: string): Promise<UserRow | undefined> {
     return this.d.store.findUserById(id);
   }

@@ -49,6 +49,7 @@ describe("security page", () => {
         "AUTH-4",
         "AUTH-5",
         "AUTH-7",
+        "AUTH-8",
         "AUTH-12",
         "CORS-1",
         "DATA-4",

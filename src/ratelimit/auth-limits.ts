@@ -15,6 +15,7 @@ export function authLimiters(store: CounterStore, config: Config) {
   return {
     loginIp: new Limiter(store, "login-ip", login.maxAttempts, login.windowMs),
     loginAccount: new Limiter(store, "login-account", login.maxAttempts, login.windowMs),
+    mfaIp: new Limiter(store, "mfa-ip", login.maxAttempts * 2, login.windowMs),
     signupIp: new Limiter(store, "signup-ip", signupPerHour, HOUR),
     resetIp: new Limiter(store, "reset-ip", emailPerHour, HOUR),
     resetEmail: new Limiter(store, "reset-email", emailPerHour, HOUR),
