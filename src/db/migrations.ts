@@ -143,6 +143,19 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
           await grantApp(db, ctx, t, ["SELECT", "INSERT", "UPDATE", "DELETE"]);
       },
     },
+    "0004_platform_admins": {
+      async up(db) {
+        await db.schema
+          .createTable("platform_admins")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("email", "text", (c) => c.notNull().unique())
+          .addColumn("password_hash", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("updated_at", "bigint", (c) => c.notNull())
+          .execute();
+        await grantApp(db, ctx, "platform_admins", ["SELECT", "INSERT", "UPDATE"]);
+      },
+    },
   };
 }
 

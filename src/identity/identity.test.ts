@@ -242,6 +242,29 @@ describe(`identity (${ENGINE})`, () => {
     expect((await me(b.cookie)).statusCode).toBe(401);
   });
 
+  it("AUTH-14: a sensitive operation needs a recent password entry", async () => {
+    await createUser(t, "reauth@example.org", PW);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const start = Date.now();
+    const s = await login(t, "reauth@example.org", PW);
+    const confirm = () =>
+      post("/v1/me/mfa/totp/confirm", { code: "123456" }, { cookie: s.cookie, csrf: s.csrf });
+    // Fresh from sign-in: past the guard (there is simply no pending enrolment).
+    expect((await confirm()).json().error.code).toBe("CONFLICT");
+    vi.setSystemTime(start + 11 * 60_000);
+    const stale = await confirm();
+    expect(stale.statusCode).toBe(403);
+    expect(stale.json().error.code).toBe("REAUTH_REQUIRED");
+    expect(
+      (await post("/v1/auth/reauth", { password: "wrong password here" }, { cookie: s.cookie, csrf: s.csrf }))
+        .statusCode,
+    ).toBe(400);
+    expect(
+      (await post("/v1/auth/reauth", { password: PW }, { cookie: s.cookie, csrf: s.csrf })).statusCode,
+    ).toBe(200);
+    expect((await confirm()).json().error.code).toBe("CONFLICT");
+  });
+
   it("AUTH-3: an unverified account cannot sign in", async () => {
     await createUser(t, "unverified@example.org", PW, { verified: false });
     const res = await post("/v1/auth/login", { email: "unverified@example.org", password: PW });

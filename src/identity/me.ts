@@ -95,4 +95,16 @@ export async function meRoutes(
       return { status: "password_changed" };
     },
   );
+
+  r.post(
+    "/v1/auth/reauth",
+    {
+      config: auth,
+      schema: { tags: ["auth"], body: Type.Object({ password: Password }), response: { 200: Accepted } },
+    },
+    async (req) => {
+      await identity.confirmPassword(req.auth!.session, req.body.password);
+      return { status: "reauthenticated" };
+    },
+  );
 }

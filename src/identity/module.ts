@@ -1,4 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import { adminRoutes } from "../admin/plugin.js";
+import { AdminService } from "../admin/service.js";
 import type { BulwarkContext } from "../app.js";
 import { Sealer } from "../crypto/seal.js";
 import type { Logger } from "../log/logger.js";
@@ -28,7 +30,7 @@ export async function registerIdentity(
   ctx: BulwarkContext,
   log: Logger,
   mailer: Mailer = createMailer(ctx.config),
-): Promise<{ identity: IdentityService; sessions: SessionService; mfa: MfaService }> {
+): Promise<{ identity: IdentityService; sessions: SessionService; mfa: MfaService; admins: AdminService }> {
   const { config, db, posture } = ctx;
   const sessions = new SessionService(new SessionStore(db.global), config);
   const hasher = new PasswordHasher(config.auth.argon2);
@@ -55,6 +57,14 @@ export async function registerIdentity(
   await app.register(authGuard, { config, sessions });
   await app.register(identityRoutes, { config, identity, sessions, limits, mfa });
   await app.register(mfaRoutes, { identity, mfa });
+  const admins = new AdminService(db.global, hasher, mfa, config);
+  await app.register(adminRoutes, { config, admins, sessions, limits });
+  app.addHook("onReady", async () => {
+    if ((await admins.count()) === 0)
+      log.warn(
+        "No platform admin yet. Create one with: bulwark admin create --email you@example.com --password-stdin",
+      );
+  });
   await app.register(meRoutes, { identity, sessions });
 
   const a = config.auth;
@@ -122,6 +132,27 @@ export async function registerIdentity(
     settings: { backupCodes: 10, digits: 6, periodSeconds: 30 },
     enabled: true,
   });
+  posture.register({
+    id: "AUTH-6",
+    title: "Separate doors for staff and tenants",
+    claim:
+      "Platform staff sign in at their own endpoint with their own cookie; a tenant session is never accepted on the admin surface, nor an admin session on the portal.",
+    settings: { portalCookie: cookieName(config, "portal"), adminCookie: cookieName(config, "admin") },
+    enabled: true,
+  });
+  posture.register({
+    id: "AUTHZ-3",
+    title: "Platform admins are not a tenant role",
+    claim: `Admins live in their own table, are created only from the command line, and sign in with a password and TOTP${config.production ? " (required)" : ""}.`,
+    enabled: true,
+  });
+  posture.register({
+    id: "AUTH-14",
+    title: "Re-authentication for sensitive operations",
+    claim: `Changing two-factor settings needs the password entered within the last ${a.reauthMs / 60_000} minutes.`,
+    settings: { windowMinutes: a.reauthMs / 60_000 },
+    enabled: true,
+  });
   registerAuthLimitControls(posture, config);
-  return { identity, sessions, mfa };
+  return { identity, sessions, mfa, admins };
 }

@@ -42,7 +42,10 @@ export async function mfaRoutes(
 
   r.post(
     "/v1/me/mfa/totp/confirm",
-    { config, schema: { tags, body: Type.Object({ code: MfaCode }), response: { 200: BackupCodes } } },
+    {
+      config: { ...config, reauth: true },
+      schema: { tags, body: Type.Object({ code: MfaCode }), response: { 200: BackupCodes } },
+    },
     async (req) => {
       const backupCodes = await mfa.confirmEnrolment(req.auth!.userId, req.body.code);
       const user = await identity.findUser(req.auth!.userId);

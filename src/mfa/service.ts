@@ -77,6 +77,13 @@ export class MfaService {
     return this.regenerateBackupCodes(principalId);
   }
 
+  /** Confirms a pending enrolment without a code: for factors provisioned out of band (the admin CLI). */
+  async enrolConfirmed(principalId: string): Promise<string[]> {
+    if (!(await this.store.confirm(principalId, this.now(), 0)))
+      throw new AppError("CONFLICT", "There is no pending enrolment.");
+    return this.regenerateBackupCodes(principalId);
+  }
+
   /** A TOTP code (once per time step) or an unused backup code. */
   async verify(principalId: string, code: string): Promise<boolean> {
     const row = await this.store.getTotp(principalId);

@@ -14,6 +14,8 @@ declare module "fastify" {
     auth?: AuthSurface;
     /** A state-changing route that needs no CSRF token (it creates the session, e.g. sign-in). */
     csrfExempt?: boolean;
+    /** A sensitive operation (AUTH-14): the session must have proved the password within REAUTH_MINUTES. */
+    reauth?: boolean;
   }
   interface FastifyRequest {
     /** The authenticated principal, set by the auth guard on routes that declare `auth`. */
@@ -46,6 +48,8 @@ export const authGuard = fp(
         if (!sessions.checkCsrf(session, typeof presented === "string" ? presented : undefined))
           throw new AppError("CSRF_FAILED");
       }
+      if (request.routeOptions.config.reauth && !sessions.isRecentlyAuthenticated(session))
+        throw new AppError("REAUTH_REQUIRED");
       request.auth = { surface, session, userId: session.user_id };
     });
   },

@@ -1,0 +1,113 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { Config } from "../config/load.js";
+import { AppError } from "../http/errors.js";
+import { Email, MfaCode, Password } from "../identity/schemas.js";
+import { type AuthLimiters, rateLimited } from "../ratelimit/auth-limits.js";
+import { clearCookie, sessionCookie } from "../sessions/cookies.js";
+import type { SessionService } from "../sessions/service.js";
+import type { AdminService } from "./service.js";
+
+const tags = ["admin"];
+
+/**
+ * The platform-admin surface (AUTH-6, AUTHZ-3): its own sign-in, its own cookie, and routes that only an
+ * admin session opens. A tenant user's session is not a credential here, whatever it is worth elsewhere.
+ */
+export async function adminRoutes(
+  app: FastifyInstance,
+  opts: { config: Config; admins: AdminService; sessions: SessionService; limits: AuthLimiters },
+): Promise<void> {
+  const { config, admins, sessions, limits } = opts;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post(
+    "/v1/admin/auth/login",
+    {
+      schema: {
+        tags,
+        body: Type.Object({ email: Email, password: Password, code: Type.Optional(MfaCode) }),
+        response: {
+          200: Type.Object({
+            admin: Type.Object({ id: Type.String(), email: Type.String() }),
+            csrfToken: Type.String(),
+          }),
+        },
+      },
+    },
+    async (req, reply) => {
+      const accountKey = `admin:${req.body.email.toLowerCase()}|${req.ip}`;
+      const [byIp, byAccount] = await Promise.all([
+        limits.loginIp.check(req.ip),
+        limits.loginAccount.check(accountKey),
+      ]);
+      if (!byIp.allowed) throw rateLimited(byIp);
+      if (!byAccount.allowed) throw rateLimited(byAccount);
+      let admin: Awaited<ReturnType<AdminService["authenticate"]>>;
+      try {
+        admin = await admins.authenticate(req.body.email, req.body.password, req.body.code);
+      } catch (err) {
+        if (err instanceof AppError && ["INVALID_CREDENTIALS", "MFA_CODE_INVALID"].includes(err.code))
+          await Promise.all([limits.loginIp.hit(req.ip), limits.loginAccount.hit(accountKey)]);
+        throw err;
+      }
+      await limits.loginAccount.reset(accountKey);
+      const { token, row } = await sessions.create(admin.id, "admin", {
+        ip: req.ip,
+        userAgent: req.headers["user-agent"],
+      });
+      reply.header("set-cookie", sessionCookie(config, "admin", token));
+      return { admin: { id: admin.id, email: admin.email }, csrfToken: sessions.csrfToken(row) };
+    },
+  );
+
+  r.post(
+    "/v1/admin/auth/logout",
+    { config: { auth: "admin" }, schema: { tags, body: Type.Optional(Type.Object({})) } },
+    async (req, reply) => {
+      if (req.auth) await sessions.revoke(req.auth.session);
+      return reply.header("set-cookie", clearCookie(config, "admin")).code(204).send();
+    },
+  );
+
+  r.get(
+    "/v1/admin/users",
+    {
+      config: { auth: "admin" },
+      schema: {
+        tags,
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+          after: Type.Optional(Type.String({ pattern: "^usr_[0-9A-Z]{26}$" })),
+        }),
+        response: {
+          200: Type.Object({
+            users: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                email: Type.String(),
+                emailVerified: Type.Boolean(),
+                createdAt: Type.String(),
+              }),
+            ),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 50;
+      const rows = await admins.listUsers(limit, req.query.after);
+      return {
+        users: rows.map((u) => ({
+          id: u.id,
+          email: u.email,
+          emailVerified: u.email_verified_at !== null,
+          createdAt: new Date(u.created_at).toISOString(),
+        })),
+        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null,
+      };
+    },
+  );
+}
