@@ -29,6 +29,13 @@ const CASES = [
     headers: PROXIED,
     env: { ACCESS_LOG: "all" },
   },
+  {
+    name: "bulwark GET /v1/me (session)",
+    server: "servers/bulwark.js",
+    path: "/v1/me",
+    headers: PROXIED,
+    env: { BENCH_SESSION: "1" },
+  },
 ];
 
 function startServer(script, env = {}) {
@@ -37,7 +44,7 @@ function startServer(script, env = {}) {
       env: { ...process.env, ...env },
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
-    child.once("message", (m) => resolve({ child, port: m.port }));
+    child.once("message", (m) => resolve({ child, port: m.port, cookie: m.cookie }));
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
   });
 }
@@ -53,11 +60,12 @@ function measure(url, headers, seconds) {
 const results = [];
 for (const c of CASES) {
   if (values.only && !c.baseline && !c.name.includes(values.only)) continue;
-  const { child, port } = await startServer(c.server, c.env);
+  const { child, port, cookie } = await startServer(c.server, c.env);
   try {
     const url = `http://127.0.0.1:${port}${c.path}`;
-    await measure(url, c.headers, 2); // warm-up: JIT, pools, caches
-    const r = await measure(url, c.headers, duration);
+    const headers = cookie ? { ...c.headers, cookie } : c.headers;
+    await measure(url, headers, 2); // warm-up: JIT, pools, caches
+    const r = await measure(url, headers, duration);
     const bad = r.non2xx + r.errors + r.timeouts;
     results.push({ name: c.name, rps: r.requests.average, p99: r.latency.p99, bad });
   } finally {

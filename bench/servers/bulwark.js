@@ -1,11 +1,16 @@
 // Bulwark with its full hook stack in the production profile: request id, security headers, HTTPS policy
-// (behind a trusted proxy on loopback), CORS, metrics and one access-log line per request at info level.
-
+// (behind a trusted proxy on loopback), CORS, metrics and access logging at the production default.
+// With BENCH_SESSION=1 it also creates a verified user and a session, and hands the cookie to the runner.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PasswordHasher } from "../../dist/src/identity/password.js";
+import { IdentityStore } from "../../dist/src/identity/store.js";
 import { loadConfig, start } from "../../dist/src/index.js";
+import { cookieName } from "../../dist/src/sessions/cookies.js";
+import { SessionService } from "../../dist/src/sessions/service.js";
+import { SessionStore } from "../../dist/src/sessions/store.js";
 
 const config = loadConfig({
   ...process.env,
@@ -20,5 +25,25 @@ const config = loadConfig({
   BULWARK_DATA_DIR: process.env.BULWARK_DATA_DIR ?? mkdtempSync(join(tmpdir(), "bulwark-bench-")),
   LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
 });
-const running = await start(config, { routes: globalThis.benchRoutes });
-process.send?.({ port: Number(new URL(running.url).port) });
+const running = await start(config);
+const message = { port: Number(new URL(running.url).port) };
+if (process.env.BENCH_SESSION === "1") {
+  const db = running.app.bulwark.db.global;
+  const now = Date.now();
+  const id = `usr_bench${now}`;
+  const hash = await new PasswordHasher(config.auth.argon2).hash("bench passphrase 123");
+  await new IdentityStore(db).createUser({
+    id,
+    email: "bench@example.org",
+    email_verified_at: now,
+    password_hash: hash,
+    created_at: now,
+    updated_at: now,
+  });
+  const { token } = await new SessionService(new SessionStore(db), config).create(id, "portal", {
+    ip: "127.0.0.1",
+    userAgent: "bench",
+  });
+  message.cookie = `${cookieName(config, "portal")}=${token}`;
+}
+process.send?.(message);

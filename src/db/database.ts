@@ -11,6 +11,7 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 import type { Config } from "../config/load.js";
 import type { Logger } from "../log/logger.js";
 import { type MigrationContext, migrationProvider } from "./migrations.js";
+import { cachingDatabase } from "./sqlite-cache.js";
 import type { Tables } from "./tables.js";
 import { TenantGuard } from "./tenant-guard.js";
 
@@ -59,7 +60,7 @@ export class Database {
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma("busy_timeout = 5000");
     sqlite.pragma("synchronous = NORMAL");
-    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
     const ctx: MigrationContext = { engine: "sqlite", schema: "main", appRole: "" };
     return new Database(
       "sqlite",

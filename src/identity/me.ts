@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { AppError } from "../http/errors.js";
 import type { SessionService } from "../sessions/service.js";
 import { Accepted, Password, User } from "./schemas.js";
-import { type IdentityService, publicUser } from "./service.js";
+import type { IdentityService } from "./service.js";
 
 const tags = ["me"];
 const SessionInfo = Type.Object({
@@ -42,11 +42,11 @@ export async function meRoutes(
       },
     },
     async (req) => {
+      // Served from the session cache: the session row carries the owner's public fields.
       const { session, userId } = req.auth!;
-      const user = await identity.findUser(userId);
-      if (!user) throw new AppError("UNAUTHENTICATED");
+      if (!session.email) throw new AppError("UNAUTHENTICATED");
       return {
-        user: publicUser(user),
+        user: { id: userId, email: session.email, emailVerified: session.email_verified_at !== null },
         session: { id: session.public_id, expiresAt: new Date(session.expires_at).toISOString() },
         csrfToken: sessions.csrfToken(session),
       };

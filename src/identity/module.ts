@@ -10,6 +10,7 @@ import { MfaService } from "../mfa/service.js";
 import { MfaStore } from "../mfa/store.js";
 import { authLimiters, registerAuthLimitControls } from "../ratelimit/auth-limits.js";
 import { MemoryCounterStore } from "../ratelimit/limiter.js";
+import { SessionCache } from "../sessions/cache.js";
 import { cookieName } from "../sessions/cookies.js";
 import { authGuard } from "../sessions/guard.js";
 import { SessionService } from "../sessions/service.js";
@@ -32,7 +33,10 @@ export async function registerIdentity(
   mailer: Mailer = createMailer(ctx.config),
 ): Promise<{ identity: IdentityService; sessions: SessionService; mfa: MfaService; admins: AdminService }> {
   const { config, db, posture } = ctx;
-  const sessions = new SessionService(new SessionStore(db.global), config);
+  const cache = new SessionCache(30_000, 50_000, ctx.redis);
+  await cache.listen(log);
+  app.addHook("onClose", async () => cache.close());
+  const sessions = new SessionService(new SessionStore(db.global), config, undefined, cache);
   const hasher = new PasswordHasher(config.auth.argon2);
   const range = config.auth.rangeUrl
     ? new RangeChecker(config.auth.rangeUrl, config.auth.rangeTimeoutMs, log)

@@ -80,43 +80,62 @@ export function rawWriter(log: Logger): (line: string) => void {
   return raw ?? ((line: string) => log.info(JSON.parse(line) as object));
 }
 
-type Level = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
-
 /**
  * Fastify makes a child logger for every request; with redaction on, that costs more than a small
- * route. This child is made only when a request actually logs, which most never do.
+ * route. This stand-in makes the real child only when the request actually logs, which most never do.
+ * A class, not closures: one small object per request and nothing else to collect.
  */
+class LazyChild {
+  private real: Logger | undefined;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+    private readonly options: Record<string, unknown> | undefined,
+  ) {}
+
+  private get target(): Logger {
+    this.real ??= this.parent.child(this.bindings, this.options);
+    return this.real;
+  }
+
+  get level(): string {
+    return this.real ? this.real.level : this.parent.level;
+  }
+  set level(value: string) {
+    this.target.level = value;
+  }
+  fatal(...args: unknown[]): void {
+    (this.target.fatal as (...a: unknown[]) => void)(...args);
+  }
+  error(...args: unknown[]): void {
+    (this.target.error as (...a: unknown[]) => void)(...args);
+  }
+  warn(...args: unknown[]): void {
+    (this.target.warn as (...a: unknown[]) => void)(...args);
+  }
+  info(...args: unknown[]): void {
+    (this.target.info as (...a: unknown[]) => void)(...args);
+  }
+  debug(...args: unknown[]): void {
+    (this.target.debug as (...a: unknown[]) => void)(...args);
+  }
+  trace(...args: unknown[]): void {
+    (this.target.trace as (...a: unknown[]) => void)(...args);
+  }
+  silent(): void {}
+  child(bindings: Record<string, unknown>, options?: Record<string, unknown>): Logger {
+    return this.target.child(bindings, options);
+  }
+  isLevelEnabled(level: string): boolean {
+    return (this.target as unknown as { isLevelEnabled(l: string): boolean }).isLevelEnabled(level);
+  }
+}
+
 export function lazyChild(
   parent: Logger,
   bindings: Record<string, unknown>,
   options?: Record<string, unknown>,
 ): Logger {
-  let real: Logger | undefined;
-  const get = (): Logger => {
-    real ??= parent.child(bindings, options);
-    return real;
-  };
-  const at = (level: Level) =>
-    function (this: unknown, ...args: unknown[]) {
-      const target = get();
-      (target[level] as (...a: unknown[]) => void)(...args);
-    };
-  return {
-    get level() {
-      return real ? real.level : parent.level;
-    },
-    set level(value: string) {
-      get().level = value;
-    },
-    fatal: at("fatal"),
-    error: at("error"),
-    warn: at("warn"),
-    info: at("info"),
-    debug: at("debug"),
-    trace: at("trace"),
-    silent: () => {},
-    child: (b: Record<string, unknown>, o?: Record<string, unknown>) => get().child(b, o),
-    isLevelEnabled: (level: string) =>
-      (get() as unknown as { isLevelEnabled(l: string): boolean }).isLevelEnabled(level),
-  } as unknown as Logger;
+  return new LazyChild(parent, bindings, options) as unknown as Logger;
 }

@@ -1,4 +1,5 @@
 import type { Db } from "../db/database.js";
+import type { SessionEntry } from "./cache.js";
 import type { SessionRow } from "./tables.js";
 
 /** The only code that touches the `sessions` table. */
@@ -9,8 +10,20 @@ export class SessionStore {
     await this.db.insertInto("sessions").values(row).execute();
   }
 
-  find(id: string): Promise<SessionRow | undefined> {
-    return this.db.selectFrom("sessions").selectAll().where("id", "=", id).executeTakeFirst();
+  /** The session with its owner's email (a user, or a platform admin), in one query. */
+  async find(id: string): Promise<SessionEntry | undefined> {
+    const row = await this.db
+      .selectFrom("sessions")
+      .leftJoin("users", "users.id", "sessions.user_id")
+      .leftJoin("platform_admins", "platform_admins.id", "sessions.user_id")
+      .selectAll("sessions")
+      .select((eb) => [
+        eb.fn.coalesce("users.email", "platform_admins.email").as("email"),
+        "users.email_verified_at",
+      ])
+      .where("sessions.id", "=", id)
+      .executeTakeFirst();
+    return row as SessionEntry | undefined;
   }
 
   async touch(id: string, now: number): Promise<void> {
