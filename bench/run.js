@@ -36,6 +36,15 @@ const CASES = [
     headers: PROXIED,
     env: { BENCH_SESSION: "1" },
   },
+  {
+    name: "bulwark POST /v1/auth/login (argon2)",
+    server: "servers/bulwark.js",
+    path: "/v1/auth/login",
+    method: "POST",
+    body: JSON.stringify({ email: "bench@example.org", password: "bench passphrase 123" }),
+    headers: { ...PROXIED, "content-type": "application/json" },
+    env: { BENCH_SESSION: "1" },
+  },
 ];
 
 function startServer(script, env = {}) {
@@ -49,10 +58,11 @@ function startServer(script, env = {}) {
   });
 }
 
-function measure(url, headers, seconds) {
+function measure(url, headers, seconds, c = {}) {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections, duration: seconds, headers }, (err, result) =>
-      err ? reject(err) : resolve(result),
+    autocannon(
+      { url, connections, duration: seconds, headers, method: c.method ?? "GET", body: c.body },
+      (err, result) => (err ? reject(err) : resolve(result)),
     );
   });
 }
@@ -64,8 +74,8 @@ for (const c of CASES) {
   try {
     const url = `http://127.0.0.1:${port}${c.path}`;
     const headers = cookie ? { ...c.headers, cookie } : c.headers;
-    await measure(url, headers, 2); // warm-up: JIT, pools, caches
-    const r = await measure(url, headers, duration);
+    await measure(url, headers, 2, c); // warm-up: JIT, pools, caches
+    const r = await measure(url, headers, duration, c);
     const bad = r.non2xx + r.errors + r.timeouts;
     results.push({ name: c.name, rps: r.requests.average, p99: r.latency.p99, bad });
   } finally {
@@ -78,11 +88,11 @@ const fastify = results.find((r) => r.name === "fastify (bare)");
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`\n${duration} s per case, ${connections} connections, Node ${process.version}\n`);
 console.log(
-  `${pad("case", 36)}${pad("req/s", 12)}${pad("p99 ms", 10)}${pad("vs node:http", 14)}${pad("vs fastify", 12)}non-2xx/errors`,
+  `${pad("case", 42)}${pad("req/s", 12)}${pad("p99 ms", 10)}${pad("vs node:http", 14)}${pad("vs fastify", 12)}non-2xx/errors`,
 );
 for (const r of results) {
   console.log(
-    `${pad(r.name, 36)}${pad(Math.round(r.rps), 12)}${pad(r.p99, 10)}${pad((r.rps / node.rps).toFixed(2), 14)}${pad((r.rps / fastify.rps).toFixed(2), 12)}${r.bad}`,
+    `${pad(r.name, 42)}${pad(Math.round(r.rps), 12)}${pad(r.p99, 10)}${pad((r.rps / node.rps).toFixed(2), 14)}${pad((r.rps / fastify.rps).toFixed(2), 12)}${r.bad}`,
   );
 }
 if (results.some((r) => r.bad > 0)) {

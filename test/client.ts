@@ -1,3 +1,6 @@
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies.
+type Json = any;
+
 /** A tiny HTTP client with a cookie jar and the CSRF header, for end-to-end tests over a real socket. */
 export class Client {
   private readonly cookies = new Map<string, string>();
@@ -13,7 +16,7 @@ export class Client {
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<{ status: number; json: any; headers: Headers }> {
+  ): Promise<{ status: number; json: Json; headers: Headers }> {
     const h: Record<string, string> = { ...this.extraHeaders, ...headers };
     if (body !== undefined) h["content-type"] = "application/json";
     if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");

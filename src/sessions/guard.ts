@@ -49,23 +49,33 @@ export const authGuard = fp(
       sessions.validate(token, kind).then((session) => admit(request, surface, session, done), done);
     });
 
+    /** The checks after a session is found; calls `done` exactly once, with the refusal if any. */
     function admit(
       request: FastifyRequest,
       surface: AuthSurface,
       session: SessionEntry | null,
       done: (err?: Error) => void,
     ): void {
-      if (!session) return done(new AppError("UNAUTHENTICATED"));
-      if (!SAFE.has(request.method) && !request.routeOptions.config.csrfExempt) {
-        if (request.headers["sec-fetch-site"] === "cross-site") return done(new AppError("CSRF_FAILED"));
-        const presented = request.headers["x-csrf-token"];
-        if (!sessions.checkCsrf(session, typeof presented === "string" ? presented : undefined))
-          return done(new AppError("CSRF_FAILED"));
+      const refusal = check(request, session);
+      if (refusal || !session) {
+        done(refusal ?? new AppError("UNAUTHENTICATED"));
+        return;
       }
-      if (request.routeOptions.config.reauth && !sessions.isRecentlyAuthenticated(session))
-        return done(new AppError("REAUTH_REQUIRED"));
       request.auth = { surface, session, userId: session.user_id };
       done();
+    }
+
+    function check(request: FastifyRequest, session: SessionEntry | null): AppError | undefined {
+      if (!session) return new AppError("UNAUTHENTICATED");
+      if (!SAFE.has(request.method) && !request.routeOptions.config.csrfExempt) {
+        if (request.headers["sec-fetch-site"] === "cross-site") return new AppError("CSRF_FAILED");
+        const presented = request.headers["x-csrf-token"];
+        if (!sessions.checkCsrf(session, typeof presented === "string" ? presented : undefined))
+          return new AppError("CSRF_FAILED");
+      }
+      if (request.routeOptions.config.reauth && !sessions.isRecentlyAuthenticated(session))
+        return new AppError("REAUTH_REQUIRED");
+      return undefined;
     }
   },
   { name: "bulwark-auth-guard" },
