@@ -183,6 +183,13 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     ).toBe(200);
   });
 
+  it("OBS-4: /health reports the SMTP server, with its latency", async () => {
+    const res = await new Client(base).get("/health");
+    expect(res.status).toBe(200);
+    expect(res.json.checks.smtp).toMatchObject({ status: "up", required: false });
+    expect(typeof res.json.checks.smtp.latencyMs).toBe("number");
+  });
+
   it("AUTH-1/OBS-2: no plaintext password or token is in the database or in any log line", async () => {
     const tables = ["users", "email_tokens", "sessions", "mfa_totp", "mfa_backup_codes", "mfa_challenges"];
     let dump = "";

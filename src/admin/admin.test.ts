@@ -97,7 +97,9 @@ describe(`platform admins (${ENGINE})`, () => {
 
   it("AUTHZ-3: the first start without an admin says how to create one", () => {
     expect(
-      vanilla.logs.some((l) => l.level === "warn" && String(l.msg).includes("bulwark admin create --email")),
+      vanilla.logs.some(
+        (l) => l.level === "warn" && String(l.msg).includes("bulwark -- admin create --email"),
+      ),
     ).toBe(true);
   });
 });

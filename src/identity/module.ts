@@ -66,7 +66,7 @@ export async function registerIdentity(
   app.addHook("onReady", async () => {
     if ((await admins.count()) === 0)
       log.warn(
-        "No platform admin yet. Create one with: bulwark admin create --email you@example.com --password-stdin",
+        "No platform admin yet. Create one with: npm run --silent bulwark -- admin create --email you@example.com --password-stdin",
       );
   });
   await app.register(meRoutes, { identity, sessions });
