@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import * as OTPAuth from "otpauth";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client } from "./client.js";
 import { ENGINE, type TestApp, testApp } from "./harness.js";
 import { startSmtpReceiver, tokenFrom } from "./smtp.js";
@@ -123,6 +123,10 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
       ).json.error.code,
     ).toBe("MFA_CODE_INVALID");
 
+    // A sign-in from a new device is announced to the owner.
+    const notice = await smtp.waitFor(EMAIL, /New sign-in/, "Phone/1.0");
+    expect(notice.to).toEqual([EMAIL]);
+
     // The first device lists its sessions and revokes the phone's.
     const list = await browser.get("/v1/me/sessions");
     expect(list.json.sessions).toHaveLength(2);
@@ -177,7 +181,8 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     });
     expect(changed.status).toBe(200);
     expect((await browser.get("/v1/me")).status).toBe(200);
-    await smtp.waitFor(EMAIL, /password was changed/);
+    // A second notice: one for the reset, one for this change.
+    await vi.waitFor(() => expect(smtp.mails.filter((m) => /password was changed/.test(m.subject))).toHaveLength(2));
     expect(
       (await new Client(base).post("/v1/auth/login", { email: EMAIL, password: THIRD_PASSWORD })).status,
     ).toBe(200);

@@ -21,7 +21,7 @@ function decodeQuotedPrintable(s: string): string {
 export async function startSmtpReceiver(): Promise<{
   url: string;
   mails: ReceivedMail[];
-  waitFor(to: string, subject: RegExp, timeoutMs?: number): Promise<ReceivedMail>;
+  waitFor(to: string, subject: RegExp, body?: string, timeoutMs?: number): Promise<ReceivedMail>;
   close(): Promise<void>;
 }> {
   const mails: ReceivedMail[] = [];
@@ -50,10 +50,10 @@ export async function startSmtpReceiver(): Promise<{
   return {
     url: `smtp://127.0.0.1:${port}`,
     mails,
-    async waitFor(to, subject, timeoutMs = 5000) {
+    async waitFor(to, subject, body, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const found = mails.find((m) => m.to.includes(to) && subject.test(m.subject));
+        const found = mails.find((m) => m.to.includes(to) && subject.test(m.subject) && (!body || m.text.includes(body)));
         if (found) return found;
         if (Date.now() > deadline)
           throw new Error(

@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
+import { templates } from "../mail/templates.js";
 import type { MfaService } from "../mfa/service.js";
 import { type AuthLimiters, enforce, rateLimited } from "../ratelimit/auth-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
@@ -30,11 +31,12 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
 
   /** Opens a portal session: the cookie carries the token, the body the CSRF token for this session. */
   async function startSession(req: FastifyRequest, reply: FastifyReply, user: UserRow) {
-    const { token, row } = await sessions.create(user.id, "portal", {
+    const { token, row, familiar } = await sessions.create(user.id, "portal", {
       ip: req.ip,
       userAgent: req.headers["user-agent"],
     });
     reply.header("set-cookie", sessionCookie(config, "portal", token));
+    if (!familiar) identity.mail(templates.newSignIn(user.email, req.ip, String(req.headers["user-agent"] ?? "")));
     return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
   }
   const r = app.withTypeProvider<TypeBoxTypeProvider>();

@@ -39,8 +39,13 @@ export class SessionService {
     userId: string,
     kind: SessionRow["kind"],
     client: { ip: string; userAgent: string | undefined },
-  ): Promise<{ token: string; row: SessionRow }> {
+  ): Promise<{ token: string; row: SessionRow; familiar: boolean }> {
     const now = this.now();
+    const userAgent = client.userAgent?.slice(0, 256) ?? null;
+    // A sign-in from a device and address the account already has a live session on is "familiar";
+    // anything else earns the owner a new-sign-in notice.
+    const live = await this.store.listForUser(userId, kind, now);
+    const familiar = live.some((s) => s.ip === client.ip && s.user_agent === userAgent);
     const token = newSecret(kind === "admin" ? "bwa" : "bws");
     const row: SessionRow = {
       id: sha256(token),
@@ -52,10 +57,10 @@ export class SessionService {
       expires_at: now + this.config.auth.sessionAbsoluteMs,
       reauth_at: now,
       ip: client.ip,
-      user_agent: client.userAgent?.slice(0, 256) ?? null,
+      user_agent: userAgent,
     };
     await this.store.insert(row);
-    return { token, row };
+    return { token, row, familiar };
   }
 
   /**
