@@ -182,7 +182,9 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     expect(changed.status).toBe(200);
     expect((await browser.get("/v1/me")).status).toBe(200);
     // A second notice: one for the reset, one for this change.
-    await vi.waitFor(() => expect(smtp.mails.filter((m) => /password was changed/.test(m.subject))).toHaveLength(2));
+    await vi.waitFor(() =>
+      expect(smtp.mails.filter((m) => /password was changed/.test(m.subject))).toHaveLength(2),
+    );
     expect(
       (await new Client(base).post("/v1/auth/login", { email: EMAIL, password: THIRD_PASSWORD })).status,
     ).toBe(200);

@@ -53,7 +53,9 @@ export async function startSmtpReceiver(): Promise<{
     async waitFor(to, subject, body, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const found = mails.find((m) => m.to.includes(to) && subject.test(m.subject) && (!body || m.text.includes(body)));
+        const found = mails.find(
+          (m) => m.to.includes(to) && subject.test(m.subject) && (!body || m.text.includes(body)),
+        );
         if (found) return found;
         if (Date.now() > deadline)
           throw new Error(

@@ -36,7 +36,8 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       userAgent: req.headers["user-agent"],
     });
     reply.header("set-cookie", sessionCookie(config, "portal", token));
-    if (!familiar) identity.mail(templates.newSignIn(user.email, req.ip, String(req.headers["user-agent"] ?? "")));
+    if (!familiar)
+      identity.mail(templates.newSignIn(user.email, req.ip, String(req.headers["user-agent"] ?? "")));
     return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
   }
   const r = app.withTypeProvider<TypeBoxTypeProvider>();

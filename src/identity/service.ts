@@ -111,19 +111,29 @@ export class IdentityService {
     return user;
   }
 
-  /** AUTH-4: mails a reset link if the address has an account. Same answer and same work either way. */
+  /**
+   * AUTH-4: mails a reset link if the address has an account. Same answer and same work either way:
+   * both paths do one lookup before answering; the token is written and mailed after, off the request.
+   */
   async forgotPassword(emailInput: string): Promise<void> {
     const email = normaliseEmail(emailInput);
     const user = await this.d.store.findUserByEmail(email);
-    const token = newSecret("bwr");
-    const now = this.now();
     if (!user) return;
+    setImmediate(() => {
+      this.issueReset(user).catch((err: Error) =>
+        this.d.log.error({ reason: err.message }, "reset token not issued"),
+      );
+    });
+  }
+
+  private async issueReset(user: UserRow): Promise<void> {
+    const token = newSecret("bwr");
     await this.d.store.insertToken(
-      this.tokenRow(sha256(token), user.id, "reset_password", now, this.d.config.auth.resetTtlMs),
+      this.tokenRow(sha256(token), user.id, "reset_password", this.now(), this.d.config.auth.resetTtlMs),
     );
     this.mail(
       templates.resetPassword(
-        email,
+        user.email,
         `${this.d.config.publicUrl}/reset-password?token=${token}`,
         this.d.config.auth.resetTtlMs / 60_000,
       ),
