@@ -17,6 +17,7 @@ import type { Mailer } from "./mail/mailer.js";
 import { observabilityPlugin } from "./metrics/plugin.js";
 import { MetricsRegistry } from "./metrics/registry.js";
 import { openapiPlugin } from "./openapi/plugin.js";
+import { registerOrgs } from "./orgs/module.js";
 import { posturePlugin } from "./posture/plugin.js";
 import { PostureRegistry } from "./posture/registry.js";
 
@@ -107,7 +108,8 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
   });
   const http = installHttp(app, config);
   await app.register(openapiPlugin, { version: VERSION });
-  await registerIdentity(app, ctx, app.log, options.mailer);
+  const identity = await registerIdentity(app, ctx, app.log, options.mailer);
+  await registerOrgs(app, ctx, app.log, identity.mfa);
 
   ctx.health.add({ name: "database", required: true, probe: async () => void (await options.db.ping()) });
   if (options.redis) {

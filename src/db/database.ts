@@ -18,6 +18,13 @@ import { TenantGuard } from "./tenant-guard.js";
 export type Engine = "sqlite" | "postgres";
 export type Db = Kysely<Tables>;
 
+/**
+ * Tables that carry `org_id` but are not tenant data. `memberships` says which organisations a principal
+ * may enter, so it is read before any tenant context exists (to resolve one); its writes are guarded by
+ * the organisations service. Every other table with `org_id` is tenant data, scoped twice.
+ */
+export const TENANT_EXEMPT: ReadonlySet<string> = new Set(["memberships"]);
+
 /** Tenant id passed to `withOrg`; prefixed ids (`org_…`) in practice, checked only for shape here. */
 const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -136,7 +143,8 @@ export class Database {
       .filter(
         (t) =>
           (this.engine === "sqlite" || t.schema === this.migrationCtx.schema) &&
-          t.columns.some((c) => c.name === "org_id"),
+          t.columns.some((c) => c.name === "org_id") &&
+          !TENANT_EXEMPT.has(t.name),
       )
       .map((t) => t.name);
     if (this.engine === "postgres") await this.verifyRls(tenant);

@@ -156,6 +156,30 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
         await grantApp(db, ctx, "platform_admins", ["SELECT", "INSERT", "UPDATE"]);
       },
     },
+    "0005_organizations": {
+      async up(db) {
+        await db.schema
+          .createTable("organizations")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("slug", "text", (c) => c.notNull().unique())
+          .addColumn("require_mfa", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("updated_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("memberships")
+          .addColumn("org_id", "text", (c) => c.notNull().references("organizations.id").onDelete("cascade"))
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("role", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addPrimaryKeyConstraint("memberships_pk", ["org_id", "user_id"])
+          .execute();
+        await db.schema.createIndex("memberships_user").on("memberships").column("user_id").execute();
+        for (const t of ["organizations", "memberships"])
+          await grantApp(db, ctx, t, ["SELECT", "INSERT", "UPDATE", "DELETE"]);
+      },
+    },
   };
 }
 

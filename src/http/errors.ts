@@ -19,6 +19,12 @@ export const ERRORS = {
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
   EMAIL_NOT_VERIFIED: { status: 403, message: "Confirm your email address first; we sent you a link." },
   SIGNUP_NOT_ALLOWED: { status: 403, message: "Sign-up is not open to this address." },
+  MFA_ENROLMENT_REQUIRED: {
+    status: 403,
+    message:
+      "This organisation requires two-factor authentication: turn it on in your account (POST /v1/me/mfa/totp) to continue.",
+  },
+  LAST_OWNER: { status: 409, message: "An organisation must keep at least one owner." },
   CSRF_FAILED: { status: 403, message: "Missing or invalid CSRF token, or a cross-site request." },
   REAUTH_REQUIRED: {
     status: 403,

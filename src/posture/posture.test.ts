@@ -53,6 +53,8 @@ describe("security page", () => {
         "AUTH-8",
         "AUTH-12",
         "AUTH-14",
+        "AUTHZ-1",
+        "AUTHZ-2",
         "AUTHZ-3",
         "CORS-1",
         "DATA-4",

@@ -1,0 +1,137 @@
+import type { Db, Engine } from "../db/database.js";
+import type { Role } from "./permissions.js";
+import type { MembershipRow, OrganizationRow } from "./tables.js";
+
+export type RoleChange = "ok" | "not_found" | "last_owner";
+
+/** The only code that touches `organizations` and `memberships`. */
+export class OrgStore {
+  constructor(
+    private readonly db: Db,
+    private readonly engine: Engine,
+  ) {}
+
+  /** Creates the organisation and its first OWNER atomically; false if the slug is taken. */
+  async create(org: OrganizationRow, ownerId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const res = await tx
+        .insertInto("organizations")
+        .values(org)
+        .onConflict((oc) => oc.column("slug").doNothing())
+        .executeTakeFirst();
+      if (Number(res.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+      await tx
+        .insertInto("memberships")
+        .values({ org_id: org.id, user_id: ownerId, role: "OWNER", created_at: org.created_at })
+        .execute();
+      return true;
+    });
+  }
+
+  find(id: string): Promise<OrganizationRow | undefined> {
+    return this.db.selectFrom("organizations").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /** The caller's role in the organisation and whether it requires MFA, in one query; undefined if not a member. */
+  access(orgId: string, userId: string): Promise<{ role: Role; require_mfa: number } | undefined> {
+    return this.db
+      .selectFrom("memberships")
+      .innerJoin("organizations", "organizations.id", "memberships.org_id")
+      .select(["memberships.role", "organizations.require_mfa"])
+      .where("memberships.org_id", "=", orgId)
+      .where("memberships.user_id", "=", userId)
+      .executeTakeFirst();
+  }
+
+  listForUser(userId: string): Promise<Array<OrganizationRow & { role: Role }>> {
+    return this.db
+      .selectFrom("memberships")
+      .innerJoin("organizations", "organizations.id", "memberships.org_id")
+      .selectAll("organizations")
+      .select("memberships.role")
+      .where("memberships.user_id", "=", userId)
+      .orderBy("organizations.created_at")
+      .execute();
+  }
+
+  async update(
+    id: string,
+    patch: Partial<Pick<OrganizationRow, "name" | "require_mfa">>,
+    now: number,
+  ): Promise<void> {
+    await this.db
+      .updateTable("organizations")
+      .set({ ...patch, updated_at: now })
+      .where("id", "=", id)
+      .execute();
+  }
+
+  listMembers(orgId: string): Promise<Array<MembershipRow & { email: string }>> {
+    return this.db
+      .selectFrom("memberships")
+      .innerJoin("users", "users.id", "memberships.user_id")
+      .selectAll("memberships")
+      .select("users.email")
+      .where("memberships.org_id", "=", orgId)
+      .orderBy("memberships.created_at")
+      .execute();
+  }
+
+  /** Adds a member (invitation acceptance); false if already a member. */
+  async addMember(orgId: string, userId: string, role: Role, now: number): Promise<boolean> {
+    const res = await this.db
+      .insertInto("memberships")
+      .values({ org_id: orgId, user_id: userId, role, created_at: now })
+      .onConflict((oc) => oc.columns(["org_id", "user_id"]).doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  membership(orgId: string, userId: string): Promise<MembershipRow | undefined> {
+    return this.db
+      .selectFrom("memberships")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
+  }
+
+  /**
+   * Changes a role (or removes the member, `role` null) unless that would leave no OWNER. Atomic: on
+   * PostgreSQL the organisation's OWNER rows are locked for the transaction, so two owners demoting each
+   * other at once cannot both succeed; SQLite serialises transactions on its one connection.
+   */
+  async changeMember(orgId: string, userId: string, role: Role | null): Promise<RoleChange> {
+    return this.db.transaction().execute(async (tx) => {
+      let owners = tx
+        .selectFrom("memberships")
+        .select("user_id")
+        .where("org_id", "=", orgId)
+        .where("role", "=", "OWNER");
+      if (this.engine === "postgres") owners = owners.forUpdate();
+      const ownerIds = (await owners.execute()).map((o) => o.user_id);
+      const target = await tx
+        .selectFrom("memberships")
+        .select("role")
+        .where("org_id", "=", orgId)
+        .where("user_id", "=", userId)
+        .executeTakeFirst();
+      if (!target) return "not_found";
+      if (target.role === "OWNER" && role !== "OWNER" && ownerIds.length <= 1) return "last_owner";
+      if (role === null)
+        await tx
+          .deleteFrom("memberships")
+          .where("org_id", "=", orgId)
+          .where("user_id", "=", userId)
+          .execute();
+      else
+        await tx
+          .updateTable("memberships")
+          .set({ role })
+          .where("org_id", "=", orgId)
+          .where("user_id", "=", userId)
+          .execute();
+      return "ok";
+    });
+  }
+}
