@@ -4,5 +4,7 @@ export { type Config, ConfigError, configSummary, loadConfig } from "./config/lo
 export { Database, type Db } from "./db/database.js";
 export type { Tables } from "./db/tables.js";
 export { AppError, ERRORS, type ErrorCode } from "./http/errors.js";
+export { sanitizeRichText } from "./input/sanitize.js";
+export { ACTIONS, type Action, can, ROLES, type Role } from "./orgs/permissions.js";
 export type { Control } from "./posture/registry.js";
 export { type Running, start } from "./server.js";
