@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "test/**/*.test.ts", "examples/**/*.test.ts"],
     // Argon2 and real databases make some tests slower than the 5 s default on a 2-core machine.
     testTimeout: 30_000,
     hookTimeout: 60_000,

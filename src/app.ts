@@ -17,6 +17,7 @@ import type { Mailer } from "./mail/mailer.js";
 import { observabilityPlugin } from "./metrics/plugin.js";
 import { MetricsRegistry } from "./metrics/registry.js";
 import { openapiPlugin } from "./openapi/plugin.js";
+import { type Extension, TenantRouter } from "./orgs/extension.js";
 import { registerOrgs } from "./orgs/module.js";
 import { posturePlugin } from "./posture/plugin.js";
 import { PostureRegistry } from "./posture/registry.js";
@@ -39,6 +40,13 @@ export interface BulwarkContext {
   readonly posture: PostureRegistry;
   readonly metrics: MetricsRegistry;
   readonly health: HealthChecks;
+  /** Every route as registered (method, URL pattern, declared auth and action): for docs and test suites. */
+  readonly routes: ReadonlyArray<{
+    readonly method: string;
+    readonly url: string;
+    readonly auth?: string;
+    readonly action?: string;
+  }>;
 }
 
 declare module "fastify" {
@@ -57,6 +65,8 @@ export interface BuildOptions {
   readonly logger?: Logger;
   /** Mail transport; by default SMTP (SMTP_URL) or .eml files in the data directory. */
   readonly mailer?: Mailer;
+  /** Library mode: modules whose tenant routes inherit every control (their migrations run at start). */
+  readonly extensions?: readonly Extension[];
 }
 
 /**
@@ -99,17 +109,30 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
     posture: new PostureRegistry(),
     metrics: new MetricsRegistry(),
     health: new HealthChecks(),
+    routes: [],
   };
   app.decorate("bulwark", ctx);
 
   let publicRoutes = 0;
   app.addHook("onRoute", (route) => {
     if (route.config?.cors === "public") publicRoutes++;
+    for (const method of [route.method].flat()) {
+      (ctx.routes as Array<BulwarkContext["routes"][number]>).push({
+        method: String(method),
+        url: route.url,
+        ...(route.config?.auth ? { auth: route.config.auth } : {}),
+        ...(route.config?.action ? { action: route.config.action } : {}),
+      });
+    }
   });
   const http = installHttp(app, config);
   await app.register(openapiPlugin, { version: VERSION });
   const identity = await registerIdentity(app, ctx, app.log, options.mailer);
   await registerOrgs(app, ctx, app.log, identity.mfa);
+  for (const ext of options.extensions ?? []) {
+    await ext.routes?.(new TenantRouter(app, options.db), app);
+    ext.controls?.(ctx.posture);
+  }
 
   ctx.health.add({ name: "database", required: true, probe: async () => void (await options.db.ping()) });
   if (options.redis) {

@@ -5,6 +5,7 @@ import { type Config, configSummary } from "./config/load.js";
 import { Database } from "./db/database.js";
 import { waitForDatabase } from "./db/wait.js";
 import { createLogger, type Logger } from "./log/logger.js";
+import { type Extension, extensionMigrations } from "./orgs/extension.js";
 import { connectRedis } from "./state/redis.js";
 
 export interface Running {
@@ -20,6 +21,8 @@ export interface StartOptions {
   readonly log?: Logger;
   /** Library mode: register the embedding app's routes; they inherit every control. */
   readonly routes?: (app: FastifyInstance) => void | Promise<void>;
+  /** Library mode: extensions (tenant routes, migrations, claims), e.g. the catalog example. */
+  readonly extensions?: readonly Extension[];
 }
 
 /** Opens storage, waits for it (OPS-1), migrates unless told not to, builds the app and listens. */
@@ -33,11 +36,16 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   try {
     await waitForDatabase(db, config.database.waitSeconds, log);
     if (options.migrate !== false) {
-      const applied = await db.migrate();
+      const applied = await db.migrate({ extra: extensionMigrations(options.extensions ?? []) });
       if (applied.length) log.info({ applied }, "migrations applied");
     }
     redis = config.redisUrl ? connectRedis(config.redisUrl, log) : undefined;
-    const app = await buildApp(config, { db, logger: log, ...(redis ? { redis } : {}) });
+    const app = await buildApp(config, {
+      db,
+      logger: log,
+      extensions: options.extensions ?? [],
+      ...(redis ? { redis } : {}),
+    });
     if (options.routes) await options.routes(app);
     const url = await app.listen({ port: config.port, host: config.host });
     log.info({ url, publicUrl: config.publicUrl }, "Bulwark listening");

@@ -10,6 +10,7 @@ import { type Config, loadConfig } from "../src/config/load.js";
 import { Database } from "../src/db/database.js";
 import type { MigrationContext } from "../src/db/migrations.js";
 import { createLogger } from "../src/log/logger.js";
+import { type Extension, extensionMigrations } from "../src/orgs/extension.js";
 import { connectRedis } from "../src/state/redis.js";
 
 /** One scratch data directory per test process (mail files land here when no SMTP_URL is set). */
@@ -106,14 +107,17 @@ export interface TestApp {
 export async function testApp(
   env: Record<string, string> = {},
   setup?: (app: FastifyInstance) => void | Promise<void>,
+  options: { extensions?: readonly Extension[] } = {},
 ): Promise<TestApp> {
-  const t = await testDb();
+  const extensions = options.extensions ?? [];
+  const t = await testDb(extensions.length ? extensionMigrations(extensions) : undefined);
   const config = testConfig({ LOG_LEVEL: "info", ...env });
   const rawLogs: string[] = [];
   const redis = config.redisUrl ? connectRedis(config.redisUrl, silentLog) : undefined;
   const app = await buildApp(config, {
     db: t.db,
     ...(redis ? { redis } : {}),
+    extensions,
     logStream: { write: (s: string) => void rawLogs.push(s) },
   });
   if (setup) await setup(app);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { AdminService } from "../admin/service.js";
-import { ConfigError, loadConfig } from "../config/load.js";
+import { type Config, ConfigError, loadConfig } from "../config/load.js";
 import { Sealer } from "../crypto/seal.js";
 import { Database } from "../db/database.js";
 import { waitForDatabase } from "../db/wait.js";
@@ -10,6 +10,7 @@ import { PasswordHasher } from "../identity/password.js";
 import { createLogger } from "../log/logger.js";
 import { MfaService } from "../mfa/service.js";
 import { MfaStore } from "../mfa/store.js";
+import { type Extension, extensionMigrations } from "../orgs/extension.js";
 import { handleSignals, start } from "../server.js";
 
 const USAGE = `Usage: bulwark <command> [options]
@@ -44,7 +45,11 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level: config.logLevel });
   switch (command) {
     case "start": {
-      const running = await start(config, { migrate: !values["no-migrate"], log });
+      const running = await start(config, {
+        migrate: !values["no-migrate"],
+        log,
+        extensions: await extensions(config),
+      });
       handleSignals(running, config, log);
       return -1;
     }
@@ -52,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
       const db = Database.open(config, log);
       try {
         await waitForDatabase(db, config.database.waitSeconds, log);
-        const applied = await db.migrate();
+        const applied = await db.migrate({ extra: extensionMigrations(await extensions(config)) });
         await db.refreshTenantTables();
         process.stdout.write(applied.length ? `Applied: ${applied.join(", ")}\n` : "Already up to date.\n");
       } finally {
@@ -104,6 +109,13 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
       return 2;
   }
+}
+
+/** The extensions the configuration turns on: the example catalog (CATALOG_EXAMPLE, on in development). */
+async function extensions(config: Config): Promise<Extension[]> {
+  if (!config.catalogExample) return [];
+  const { catalog } = await import("../../examples/catalog/index.js");
+  return [catalog];
 }
 
 async function readStdin(): Promise<string> {

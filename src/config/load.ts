@@ -72,6 +72,7 @@ export interface Config {
     readonly emailPerHour: number;
   };
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly catalogExample: boolean;
   /** Non-fatal findings, printed at start-up (e.g. production without a CORS allowlist). */
   readonly warnings: readonly string[];
 }
@@ -316,6 +317,7 @@ export function loadConfig(env: Env = process.env): Config {
       signupPerHour: int("SIGNUP_MAX_PER_HOUR"),
       emailPerHour: int("EMAIL_MAX_PER_HOUR"),
     },
+    catalogExample: bool("CATALOG_EXAMPLE"),
     mail: {
       smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),
       from: str("MAIL_FROM") ?? "Bulwark <no-reply@localhost>",

@@ -347,6 +347,13 @@ export const VARIABLES = [
     dev: "Bulwark <no-reply@localhost>",
     doc: "From address of every mail.",
   },
+  {
+    name: "CATALOG_EXAMPLE",
+    kind: "bool",
+    dev: "true",
+    prod: "false",
+    doc: "Serve the example catalog (products, orders) built on the extension API, so a newcomer sees tenant routes at work.",
+  },
 ] as const satisfies readonly VarSpec[];
 
 export type VarName = (typeof VARIABLES)[number]["name"];

@@ -126,6 +126,8 @@ export class Database {
       const migrator = new Migrator({
         db: owner,
         provider: migrationProvider(this.migrationCtx, options.extra),
+        // Bulwark's migrations and an embedding app's interleave over releases: apply whatever is pending.
+        allowUnorderedMigrations: true,
         ...(this.engine === "postgres" ? { migrationTableSchema: this.migrationCtx.schema } : {}),
       });
       const { error, results } = await migrator.migrateToLatest();
