@@ -128,7 +128,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
   const http = installHttp(app, config);
   await app.register(openapiPlugin, { version: VERSION });
   const identity = await registerIdentity(app, ctx, app.log, options.mailer);
-  await registerOrgs(app, ctx, app.log, identity.mfa);
+  await registerOrgs(app, ctx, app.log, identity);
   for (const ext of options.extensions ?? []) {
     await ext.routes?.(new TenantRouter(app, options.db), app);
     ext.controls?.(ctx.posture);

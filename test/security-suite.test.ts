@@ -38,8 +38,13 @@ describe(`shared route security suite (${ENGINE})`, async () => {
       priceCents: 100,
       stock: 1,
     });
-    foreign.id = product.json().product.id;
-    foreign.userId = ids.ownerB!;
+    foreign["products/:id"] = product.json().product.id;
+    foreign["members/:userId"] = ids.ownerB!;
+    const invitation = await call("ownerB", "POST", `/v1/orgs/${orgB}/invitations`, {
+      email: "someone@example.org",
+      role: "VIEWER",
+    });
+    foreign["invitations/:id"] = invitation.json().invitation.id;
   });
   afterAll(() => t.close());
 
@@ -52,11 +57,20 @@ describe(`shared route security suite (${ENGINE})`, async () => {
       headers: u ? { cookie: u.cookie, "x-csrf-token": u.csrf } : {},
     });
   }
+  /** Fills a route pattern: the org given, and for each resource parameter organisation B's resource of that kind. */
   const fill = (url: string, org: string) =>
-    url.replace(":orgId", org).replace(/:(\w+)/g, (_, p: string) => foreign[p] ?? "x");
+    url
+      .replace(":orgId", org)
+      .replace(
+        /([a-z-]+)\/:(\w+)/g,
+        (_whole: string, resource: string, param: string) =>
+          `${resource}/${foreign[`${resource}/:${param}`] ?? "x"}`,
+      );
   /** A valid body for the route's resource, so the request reaches the handler when it is allowed to. */
   const body = (method: string, url: string): object | undefined => {
     if (!["POST", "PUT", "PATCH"].includes(method)) return undefined;
+    if (url.endsWith("/resend")) return {};
+    if (url.includes("/invitations")) return { email: "probe@example.org", role: "VIEWER" };
     if (url.includes("/members")) return { role: "VIEWER" };
     if (url.includes("/products"))
       return method === "PATCH"
@@ -123,7 +137,7 @@ describe(`shared route security suite (${ENGINE})`, async () => {
     }
     expect(checked).toBeGreaterThan(0);
     // And organisation B's product is untouched.
-    const still = await call("ownerB", "GET", `/v1/orgs/${orgB}/products/${foreign.id}`);
+    const still = await call("ownerB", "GET", `/v1/orgs/${orgB}/products/${foreign["products/:id"]}`);
     expect(still.json().product.name).toBe("B's secret");
   });
 });

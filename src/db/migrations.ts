@@ -180,6 +180,30 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
           await grantApp(db, ctx, t, ["SELECT", "INSERT", "UPDATE", "DELETE"]);
       },
     },
+    "0006_invitations": {
+      async up(db) {
+        await db.schema
+          .createTable("invitations")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("public_id", "text", (c) => c.notNull().unique())
+          .addColumn("org_id", "text", (c) => c.notNull().references("organizations.id").onDelete("cascade"))
+          .addColumn("email", "text", (c) => c.notNull())
+          .addColumn("role", "text", (c) => c.notNull())
+          .addColumn("invited_by", "text", (c) => c.notNull())
+          .addColumn("expires_at", "bigint", (c) => c.notNull())
+          .addColumn("accepted_at", "bigint")
+          .addColumn("revoked_at", "bigint")
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("invitations_org")
+          .on("invitations")
+          .columns(["org_id", "email"])
+          .execute();
+        await enableTenantRls(db, ctx, "invitations");
+        await grantApp(db, ctx, "invitations", ["SELECT", "INSERT", "UPDATE"]);
+      },
+    },
   };
 }
 

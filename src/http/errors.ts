@@ -24,6 +24,10 @@ export const ERRORS = {
     message:
       "This organisation requires two-factor authentication: turn it on in your account (POST /v1/me/mfa/totp) to continue.",
   },
+  INVITATION_EMAIL_MISMATCH: {
+    status: 403,
+    message: "This invitation was sent to another email address; sign in as that address to accept it.",
+  },
   LAST_OWNER: { status: 409, message: "An organisation must keep at least one owner." },
   CSRF_FAILED: { status: 403, message: "Missing or invalid CSRF token, or a cross-site request." },
   REAUTH_REQUIRED: {

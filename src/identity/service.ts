@@ -175,6 +175,31 @@ export class IdentityService {
     this.mail(templates.passwordChanged(user.email));
   }
 
+  /**
+   * Creates an account that is verified from the start: for invitation acceptance, where the token that
+   * arrived by mail already proves the address. Throws CONFLICT if the address has an account.
+   */
+  async createVerifiedUser(emailInput: string, password: string): Promise<UserRow> {
+    const problems = await checkPassword(password, this.d.config.auth.password, "password", this.d.range);
+    if (problems.length)
+      throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
+    const now = this.now();
+    const user: UserRow = {
+      id: newId("usr", now),
+      email: normaliseEmail(emailInput),
+      email_verified_at: now,
+      password_hash: await this.d.hasher.hash(password),
+      created_at: now,
+      updated_at: now,
+    };
+    if (!(await this.d.store.createUser(user)))
+      throw new AppError(
+        "CONFLICT",
+        "This address already has an account: sign in, then accept the invitation.",
+      );
+    return user;
+  }
+
   /** The password gate of sensitive operations (AUTH-8, AUTH-14): a wrong password is a field error. */
   async confirmPassword(session: SessionRow, password: string): Promise<UserRow> {
     const user = await this.d.store.findUserById(session.user_id);

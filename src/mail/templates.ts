@@ -56,6 +56,15 @@ export const templates = {
     compose(to, "New sign-in to your account", [
       `Your account ${to} was just signed in to from ${ip} (${userAgent || "unknown device"}). If this was not you, reset your password and sign out other sessions.`,
     ]),
+  invitation: (to: string, orgName: string, role: string, url: string, days: number): Mail =>
+    compose(
+      to,
+      `You are invited to join ${orgName}`,
+      [
+        `You have been invited to join ${orgName} as ${role.toLowerCase()}. The link works once, for ${to} only, and expires in ${days} days.`,
+      ],
+      { url, label: `Join ${orgName}` },
+    ),
   mfaChanged: (to: string, change: string): Mail =>
     compose(to, "Two-factor authentication changed", [
       `Two-factor authentication on ${to} was ${change}. If this was not you, reset your password now.`,

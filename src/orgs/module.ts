@@ -1,8 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { BulwarkContext } from "../app.js";
+import type { IdentityService } from "../identity/service.js";
 import type { Logger } from "../log/logger.js";
 import type { MfaService } from "../mfa/service.js";
+import { Limiter, MemoryCounterStore } from "../ratelimit/limiter.js";
+import type { SessionService } from "../sessions/service.js";
 import { type DenialSink, logDenials, tenantGuard } from "./guard.js";
+import { invitationRoutes } from "./invitations.js";
 import { ACTIONS } from "./permissions.js";
 import { orgRoutes } from "./plugin.js";
 import { OrgStore } from "./store.js";
@@ -12,12 +16,29 @@ export async function registerOrgs(
   app: FastifyInstance,
   ctx: BulwarkContext,
   log: Logger,
-  mfa: MfaService,
+  deps: { mfa: MfaService; identity: IdentityService; sessions: SessionService },
   denials: DenialSink = logDenials(log),
 ): Promise<{ orgs: OrgStore }> {
+  const { mfa, identity, sessions } = deps;
   const orgs = new OrgStore(ctx.db.global, ctx.db.engine);
   await app.register(tenantGuard, { orgs, mfa, denials });
   await app.register(orgRoutes, { orgs, mfa });
+  await app.register(invitationRoutes, {
+    config: ctx.config,
+    db: ctx.db,
+    orgs,
+    identity,
+    sessions,
+    resendLimiter: new Limiter(new MemoryCounterStore(), "invitation-resend", 3, 3_600_000),
+  });
+  ctx.posture.register({
+    id: "AUTHZ-5",
+    title: "Invitations",
+    claim:
+      "Members are invited by email with a role; the link is single-use, expires in 7 days, works only for the invited address, and resending is rate-limited.",
+    settings: { expiresInDays: 7, resendsPerHour: 3 },
+    enabled: true,
+  });
   ctx.posture.register({
     id: "AUTHZ-1",
     title: "Roles and one permission table",

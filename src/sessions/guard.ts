@@ -14,6 +14,8 @@ declare module "fastify" {
     auth?: AuthSurface;
     /** A state-changing route that needs no CSRF token (it creates the session, e.g. sign-in). */
     csrfExempt?: boolean;
+    /** Use a portal session when the request has one (CSRF enforced), and continue without when it has none. */
+    authOptional?: boolean;
     /** A sensitive operation (AUTH-14): the session must have proved the password within REAUTH_MINUTES. */
     reauth?: boolean;
   }
@@ -39,11 +41,12 @@ export const authGuard = fp(
     // Callback style with a synchronous path: a cached session costs no promise, and public routes
     // (most traffic) pay one property read.
     app.addHook("onRequest", (request: FastifyRequest, _reply, done) => {
-      const surface = request.routeOptions.config.auth;
+      const config = request.routeOptions.config;
+      const surface = config.auth ?? (config.authOptional ? "user" : undefined);
       if (!surface) return done();
       const kind = surface === "admin" ? "admin" : "portal";
       const token = readCookie(request.headers.cookie, names[surface]);
-      if (!token) return done(new AppError("UNAUTHENTICATED"));
+      if (!token) return done(config.auth ? new AppError("UNAUTHENTICATED") : undefined);
       const cached = sessions.validateCached(token, kind);
       if (cached) return admit(request, surface, cached, done);
       sessions.validate(token, kind).then((session) => admit(request, surface, session, done), done);

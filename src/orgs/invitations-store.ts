@@ -1,0 +1,89 @@
+import type { Db } from "../db/database.js";
+import type { Role } from "./permissions.js";
+
+/** An invitation (AUTHZ-5): tenant data (org_id, RLS); the token is stored only as its SHA-256. */
+export interface InvitationRow {
+  id: string;
+  public_id: string;
+  org_id: string;
+  email: string;
+  role: Role;
+  invited_by: string;
+  expires_at: number;
+  accepted_at: number | null;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+declare module "../db/tables.js" {
+  interface Tables {
+    invitations: InvitationRow;
+  }
+}
+
+/** Invitation queries. Every method takes the organisation's transaction (`withOrg`). */
+export const invitationsStore = {
+  async insert(tx: Db, row: InvitationRow): Promise<void> {
+    await tx.insertInto("invitations").values(row).execute();
+  },
+
+  pending(tx: Db, orgId: string, now: number): Promise<InvitationRow[]> {
+    return tx
+      .selectFrom("invitations")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("accepted_at", "is", null)
+      .where("revoked_at", "is", null)
+      .where("expires_at", ">", now)
+      .orderBy("created_at")
+      .execute();
+  },
+
+  byPublicId(tx: Db, orgId: string, publicId: string): Promise<InvitationRow | undefined> {
+    return tx
+      .selectFrom("invitations")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("public_id", "=", publicId)
+      .executeTakeFirst();
+  },
+
+  async revoke(tx: Db, orgId: string, publicId: string, now: number): Promise<boolean> {
+    const r = await tx
+      .updateTable("invitations")
+      .set({ revoked_at: now })
+      .where("org_id", "=", orgId)
+      .where("public_id", "=", publicId)
+      .where("accepted_at", "is", null)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+
+  /** Replaces the token of a pending invitation (resend) and extends its life. */
+  async retoken(tx: Db, orgId: string, publicId: string, id: string, expiresAt: number): Promise<boolean> {
+    const r = await tx
+      .updateTable("invitations")
+      .set({ id, expires_at: expiresAt })
+      .where("org_id", "=", orgId)
+      .where("public_id", "=", publicId)
+      .where("accepted_at", "is", null)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+
+  /** consumeOne: exactly one caller receives the live invitation; expired, revoked, used or racing callers get undefined. */
+  consume(tx: Db, orgId: string, id: string, now: number): Promise<InvitationRow | undefined> {
+    return tx
+      .updateTable("invitations")
+      .set({ accepted_at: now })
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .where("accepted_at", "is", null)
+      .where("revoked_at", "is", null)
+      .where("expires_at", ">", now)
+      .returningAll()
+      .executeTakeFirst();
+  },
+};
