@@ -37,6 +37,13 @@ const CASES = [
     env: { BENCH_SESSION: "1" },
   },
   {
+    name: "bulwark GET /v1/orgs/:orgId/products/:id",
+    server: "servers/bulwark.js",
+    path: "@product",
+    headers: PROXIED,
+    env: { BENCH_SESSION: "1" },
+  },
+  {
     name: "bulwark POST /v1/auth/login (argon2)",
     server: "servers/bulwark.js",
     path: "/v1/auth/login",
@@ -53,7 +60,7 @@ function startServer(script, env = {}) {
       env: { ...process.env, ...env },
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
-    child.once("message", (m) => resolve({ child, port: m.port, cookie: m.cookie }));
+    child.once("message", (m) => resolve({ child, port: m.port, cookie: m.cookie, paths: m.paths ?? {} }));
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
   });
 }
@@ -70,9 +77,10 @@ function measure(url, headers, seconds, c = {}) {
 const results = [];
 for (const c of CASES) {
   if (values.only && !c.baseline && !c.name.includes(values.only)) continue;
-  const { child, port, cookie } = await startServer(c.server, c.env);
+  const { child, port, cookie, paths } = await startServer(c.server, c.env);
   try {
-    const url = `http://127.0.0.1:${port}${c.path}`;
+    // "@name" paths are created by the server at start (ids of the fixtures it seeded).
+    const url = `http://127.0.0.1:${port}${c.path.startsWith("@") ? paths[c.path.slice(1)] : c.path}`;
     const headers = cookie ? { ...c.headers, cookie } : c.headers;
     await measure(url, headers, 2, c); // warm-up: JIT, pools, caches
     const r = await measure(url, headers, duration, c);

@@ -25,7 +25,8 @@ const config = loadConfig({
   BULWARK_DATA_DIR: process.env.BULWARK_DATA_DIR ?? mkdtempSync(join(tmpdir(), "bulwark-bench-")),
   LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
 });
-const running = await start(config);
+const { catalog } = await import("../../dist/examples/catalog/index.js");
+const running = await start(config, { extensions: process.env.BENCH_SESSION === "1" ? [catalog] : [] });
 const message = { port: Number(new URL(running.url).port) };
 if (process.env.BENCH_SESSION === "1") {
   const db = running.app.bulwark.db.global;
@@ -45,5 +46,30 @@ if (process.env.BENCH_SESSION === "1") {
     userAgent: "bench",
   });
   message.cookie = `${cookieName(config, "portal")}=${token}`;
+  // An organisation with one product, for the tenant-route case.
+  const { OrgStore } = await import("../../dist/src/orgs/store.js");
+  const orgId = "org_01BENCH00000000000000000000".slice(0, 30);
+  await new OrgStore(db, running.app.bulwark.db.engine).create(
+    { id: orgId, name: "Bench", slug: "bench", require_mfa: 0, created_at: now, updated_at: now },
+    id,
+  );
+  const productId = "prd_01BENCH00000000000000000000".slice(0, 30);
+  await running.app.bulwark.db.withOrg(orgId, (tx) =>
+    tx
+      .insertInto("products")
+      .values({
+        id: productId,
+        org_id: orgId,
+        name: "Teapot",
+        sku: "TEA-1",
+        price_cents: 2500,
+        stock: 10,
+        description_html: "<p>Fine porcelain</p>",
+        created_at: now,
+        updated_at: now,
+      })
+      .execute(),
+  );
+  message.paths = { product: `/v1/orgs/${orgId}/products/${productId}` };
 }
 process.send?.(message);
