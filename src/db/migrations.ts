@@ -204,6 +204,11 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
         await grantApp(db, ctx, "invitations", ["SELECT", "INSERT", "UPDATE"]);
       },
     },
+    "0007_impersonation": {
+      async up(db) {
+        await db.schema.alterTable("sessions").addColumn("impersonator_id", "text").execute();
+      },
+    },
   };
 }
 

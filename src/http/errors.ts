@@ -28,6 +28,10 @@ export const ERRORS = {
     status: 403,
     message: "This invitation was sent to another email address; sign in as that address to accept it.",
   },
+  IMPERSONATION_FORBIDDEN: {
+    status: 403,
+    message: "Not while impersonating: credentials and second factors belong to the user.",
+  },
   LAST_OWNER: { status: 409, message: "An organisation must keep at least one owner." },
   CSRF_FAILED: { status: 403, message: "Missing or invalid CSRF token, or a cross-site request." },
   REAUTH_REQUIRED: {

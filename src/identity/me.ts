@@ -25,6 +25,8 @@ export async function meRoutes(
   const { identity, sessions } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const auth = { auth: "user" } as const;
+  /** Routes that touch the user's credentials: never open to an impersonating admin (AUTHZ-4). */
+  const credentials = { auth: "user", noImpersonation: true } as const;
 
   r.get(
     "/v1/me",
@@ -83,7 +85,7 @@ export async function meRoutes(
   r.post(
     "/v1/me/password",
     {
-      config: auth,
+      config: credentials,
       schema: {
         tags,
         body: Type.Object({ currentPassword: Password, newPassword: Password }),
@@ -99,7 +101,7 @@ export async function meRoutes(
   r.post(
     "/v1/auth/reauth",
     {
-      config: auth,
+      config: credentials,
       schema: { tags: ["auth"], body: Type.Object({ password: Password }), response: { 200: Accepted } },
     },
     async (req) => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { impersonationRoutes } from "../admin/impersonation.js";
 import { adminRoutes } from "../admin/plugin.js";
 import { AdminService } from "../admin/service.js";
 import type { BulwarkContext } from "../app.js";
@@ -63,6 +64,7 @@ export async function registerIdentity(
   await app.register(mfaRoutes, { identity, mfa });
   const admins = new AdminService(db.global, hasher, mfa, config);
   await app.register(adminRoutes, { config, admins, sessions, limits });
+  await app.register(impersonationRoutes, { config, identity, sessions });
   app.addHook("onReady", async () => {
     if ((await admins.count()) === 0)
       log.warn(
@@ -155,6 +157,14 @@ export async function registerIdentity(
     title: "Re-authentication for sensitive operations",
     claim: `Changing two-factor settings needs the password entered within the last ${a.reauthMs / 60_000} minutes.`,
     settings: { windowMinutes: a.reauthMs / 60_000 },
+    enabled: true,
+  });
+  posture.register({
+    id: "AUTHZ-4",
+    title: "Impersonation, marked and time-limited",
+    claim:
+      "Platform admins can act as a user to debug, with a stated reason, for at most 60 minutes (30 by default); every response carries X-Bulwark-Impersonation naming the admin, credentials and second factors are out of reach, start and stop are recorded with both identities, and admins cannot be impersonated.",
+    settings: { defaultMinutes: 30, maxMinutes: 60 },
     enabled: true,
   });
   registerAuthLimitControls(posture, config);

@@ -20,7 +20,8 @@ export async function mfaRoutes(
 ): Promise<void> {
   const { identity, mfa } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const config = { auth: "user" } as const;
+  // Second factors stay the user's own: an impersonating admin cannot touch them (AUTHZ-4).
+  const config = { auth: "user", noImpersonation: true } as const;
 
   r.post(
     "/v1/me/mfa/totp",

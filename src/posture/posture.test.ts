@@ -56,6 +56,7 @@ describe("security page", () => {
         "AUTHZ-1",
         "AUTHZ-2",
         "AUTHZ-3",
+        "AUTHZ-4",
         "AUTHZ-5",
         "CORS-1",
         "DATA-4",

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
@@ -14,6 +14,8 @@ declare module "fastify" {
     auth?: AuthSurface;
     /** A state-changing route that needs no CSRF token (it creates the session, e.g. sign-in). */
     csrfExempt?: boolean;
+    /** Refused to an admin impersonating a user (AUTHZ-4): credentials and second factors stay the user's own. */
+    noImpersonation?: boolean;
     /** Use a portal session when the request has one (CSRF enforced), and continue without when it has none. */
     authOptional?: boolean;
     /** A sensitive operation (AUTH-14): the session must have proved the password within REAUTH_MINUTES. */
@@ -40,7 +42,7 @@ export const authGuard = fp(
     app.decorateRequest("auth", undefined);
     // Callback style with a synchronous path: a cached session costs no promise, and public routes
     // (most traffic) pay one property read.
-    app.addHook("onRequest", (request: FastifyRequest, _reply, done) => {
+    app.addHook("onRequest", (request: FastifyRequest, reply: FastifyReply, done) => {
       const config = request.routeOptions.config;
       const surface = config.auth ?? (config.authOptional ? "user" : undefined);
       if (!surface) return done();
@@ -48,13 +50,14 @@ export const authGuard = fp(
       const token = readCookie(request.headers.cookie, names[surface]);
       if (!token) return done(config.auth ? new AppError("UNAUTHENTICATED") : undefined);
       const cached = sessions.validateCached(token, kind);
-      if (cached) return admit(request, surface, cached, done);
-      sessions.validate(token, kind).then((session) => admit(request, surface, session, done), done);
+      if (cached) return admit(request, reply, surface, cached, done);
+      sessions.validate(token, kind).then((session) => admit(request, reply, surface, session, done), done);
     });
 
     /** The checks after a session is found; calls `done` exactly once, with the refusal if any. */
     function admit(
       request: FastifyRequest,
+      reply: FastifyReply,
       surface: AuthSurface,
       session: SessionEntry | null,
       done: (err?: Error) => void,
@@ -64,6 +67,8 @@ export const authGuard = fp(
         done(refusal ?? new AppError("UNAUTHENTICATED"));
         return;
       }
+      // AUTHZ-4: every response to an impersonating admin says so, naming the admin.
+      if (session.impersonator_id) reply.header("x-bulwark-impersonation", session.impersonator_id);
       request.auth = { surface, session, userId: session.user_id };
       done();
     }
@@ -76,6 +81,8 @@ export const authGuard = fp(
         if (!sessions.checkCsrf(session, typeof presented === "string" ? presented : undefined))
           return new AppError("CSRF_FAILED");
       }
+      if (session.impersonator_id && request.routeOptions.config.noImpersonation)
+        return new AppError("IMPERSONATION_FORBIDDEN");
       if (request.routeOptions.config.reauth && !sessions.isRecentlyAuthenticated(session))
         return new AppError("REAUTH_REQUIRED");
       return undefined;

@@ -39,6 +39,7 @@ export class SessionService {
     userId: string,
     kind: SessionRow["kind"],
     client: { ip: string; userAgent: string | undefined },
+    options: { impersonatorId?: string; ttlMs?: number } = {},
   ): Promise<{ token: string; row: SessionRow; familiar: boolean }> {
     const now = this.now();
     const userAgent = client.userAgent?.slice(0, 256) ?? null;
@@ -54,10 +55,11 @@ export class SessionService {
       kind,
       created_at: now,
       last_seen_at: now,
-      expires_at: now + this.config.auth.sessionAbsoluteMs,
+      expires_at: now + (options.ttlMs ?? this.config.auth.sessionAbsoluteMs),
       reauth_at: now,
       ip: client.ip,
       user_agent: userAgent,
+      impersonator_id: options.impersonatorId ?? null,
     };
     await this.store.insert(row);
     return { token, row, familiar };
@@ -124,6 +126,13 @@ export class SessionService {
     const found = await this.store.deleteByPublicId(userId, kind, publicId);
     if (found) this.cache.dropPrincipal(userId);
     return found;
+  }
+
+  /** Ends every impersonation session an admin opened (AUTHZ-4); returns the users acted as. */
+  async revokeImpersonations(adminId: string): Promise<string[]> {
+    const users = await this.store.deleteImpersonations(adminId);
+    for (const u of users) this.cache.dropPrincipal(u);
+    return users;
   }
 
   /** Revokes every session of the user of that kind, except `keep` when given. */

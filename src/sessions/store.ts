@@ -64,6 +64,16 @@ export class SessionStore {
     return Number(res.numDeletedRows) > 0;
   }
 
+  /** Deletes the impersonation sessions an admin opened; returns the impersonated users. */
+  async deleteImpersonations(adminId: string): Promise<string[]> {
+    const rows = await this.db
+      .deleteFrom("sessions")
+      .where("impersonator_id", "=", adminId)
+      .returning("user_id")
+      .execute();
+    return [...new Set(rows.map((r) => r.user_id))];
+  }
+
   /** Deletes every session of the user of that kind, except `keepId` when given; returns how many. */
   async deleteAllForUser(userId: string, kind: SessionRow["kind"], keepId?: string): Promise<number> {
     let q = this.db.deleteFrom("sessions").where("user_id", "=", userId).where("kind", "=", kind);

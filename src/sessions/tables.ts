@@ -13,6 +13,8 @@ export interface SessionRow {
   reauth_at: number;
   ip: string | null;
   user_agent: string | null;
+  /** Set when a platform admin acts as this user (AUTHZ-4): the admin's id. */
+  impersonator_id: string | null;
 }
 
 declare module "../db/tables.js" {
