@@ -62,13 +62,11 @@ export async function impersonationRoutes(
         "impersonation started",
       );
       reply.header("set-cookie", sessionCookie(config, "portal", token));
-      return reply
-        .code(201)
-        .send({
-          userId: user.id,
-          expiresAt: new Date(row.expires_at).toISOString(),
-          csrfToken: sessions.csrfToken(row),
-        });
+      return reply.code(201).send({
+        userId: user.id,
+        expiresAt: new Date(row.expires_at).toISOString(),
+        csrfToken: sessions.csrfToken(row),
+      });
     },
   );
 
