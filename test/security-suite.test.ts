@@ -45,6 +45,10 @@ describe(`shared route security suite (${ENGINE})`, async () => {
       role: "VIEWER",
     });
     foreign["invitations/:id"] = invitation.json().invitation.id;
+    const order = await call("ownerB", "POST", `/v1/orgs/${orgB}/orders`, {
+      lines: [{ productId: foreign["products/:id"], quantity: 1 }],
+    });
+    foreign["orders/:id"] = order.json().order.id;
   });
   afterAll(() => t.close());
 
@@ -70,6 +74,10 @@ describe(`shared route security suite (${ENGINE})`, async () => {
   const body = (method: string, url: string): object | undefined => {
     if (!["POST", "PUT", "PATCH"].includes(method)) return undefined;
     if (url.endsWith("/resend")) return {};
+    if (url.includes("/orders"))
+      return method === "PATCH"
+        ? { status: "paid" }
+        : { lines: [{ productId: foreign["products/:id"], quantity: 1 }] };
     if (url.includes("/invitations")) return { email: "probe@example.org", role: "VIEWER" };
     if (url.includes("/members")) return { role: "VIEWER" };
     if (url.includes("/products"))

@@ -85,6 +85,26 @@ describe(`catalog example on the extension API (${ENGINE})`, () => {
     expect(listB).toEqual(["Other teapot"]);
   });
 
+  it("AUTHZ-2: an order prices this organisation's products, refuses another's, and follows its status machine", async () => {
+    const teapot = (await call(a, "GET", `/v1/orgs/${orgA}/products`)).json().products[0];
+    const otherOrgs = (await call(b, "GET", `/v1/orgs/${orgB}/products`)).json().products[0];
+    const foreign = await call(a, "POST", `/v1/orgs/${orgA}/orders`, {
+      lines: [{ productId: otherOrgs.id, quantity: 1 }],
+    });
+    expect(foreign.statusCode).toBe(422);
+    const created = await call(a, "POST", `/v1/orgs/${orgA}/orders`, {
+      lines: [{ productId: teapot.id, quantity: 3 }],
+    });
+    expect(created.statusCode).toBe(201);
+    const order = created.json().order;
+    expect(order).toMatchObject({ status: "pending", totalCents: 3 * teapot.priceCents });
+    const to = (status: string) => call(a, "PATCH", `/v1/orgs/${orgA}/orders/${order.id}`, { status });
+    expect((await to("shipped")).statusCode).toBe(409);
+    for (const status of ["paid", "shipped", "delivered", "refunded"])
+      expect((await to(status)).json().order.status).toBe(status);
+    expect((await to("paid")).json().error.code).toBe("CONFLICT");
+  });
+
   it.runIf(PG_URL)(
     "AUTHZ-2: raw SQL as the server's role inside org A's transaction cannot read or write org B's products",
     async () => {

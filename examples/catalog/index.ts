@@ -1,4 +1,5 @@
 import type { Extension } from "../../src/index.js";
+import { orderMigrations, orderRoutes } from "./orders.js";
 import { productMigrations, productRoutes } from "./products.js";
 
 /**
@@ -8,9 +9,10 @@ import { productMigrations, productRoutes } from "./products.js";
  */
 export const catalog: Extension = {
   name: "catalog",
-  migrations: (ctx) => ({ ...productMigrations(ctx) }),
+  migrations: (ctx) => ({ ...productMigrations(ctx), ...orderMigrations(ctx) }),
   routes: (tenant) => {
     productRoutes(tenant);
+    orderRoutes(tenant);
   },
   controls: (posture) => {
     posture.register({

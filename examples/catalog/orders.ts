@@ -1,0 +1,252 @@
+import { Type } from "@sinclair/typebox";
+import type { Kysely } from "kysely";
+import {
+  AppError,
+  enableTenantRls,
+  grantApp,
+  type MigrationContext,
+  newId,
+  type TenantRouter,
+} from "../../src/index.js";
+
+export type OrderStatus = "pending" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded";
+
+/** The status machine: pending → paid → shipped → delivered, or cancelled (before shipping) / refunded (after paying). */
+export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  pending: ["paid", "cancelled"],
+  paid: ["shipped", "refunded", "cancelled"],
+  shipped: ["delivered", "refunded"],
+  delivered: ["refunded"],
+  cancelled: [],
+  refunded: [],
+};
+
+export interface OrderRow {
+  id: string;
+  org_id: string;
+  status: OrderStatus;
+  total_cents: number;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+export interface OrderLineRow {
+  id: string;
+  org_id: string;
+  order_id: string;
+  product_id: string;
+  quantity: number;
+  unit_price_cents: number;
+}
+
+declare module "../../src/db/tables.js" {
+  interface Tables {
+    orders: OrderRow;
+    order_lines: OrderLineRow;
+  }
+}
+
+export const orderMigrations = (ctx: MigrationContext) => ({
+  catalog_0002_orders: {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("orders")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("total_cents", "bigint", (c) => c.notNull())
+        .addColumn("created_by", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("order_lines")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull())
+        .addColumn("order_id", "text", (c) => c.notNull().references("orders.id").onDelete("cascade"))
+        .addColumn("product_id", "text", (c) => c.notNull())
+        .addColumn("quantity", "integer", (c) => c.notNull())
+        .addColumn("unit_price_cents", "bigint", (c) => c.notNull())
+        .execute();
+      for (const t of ["orders", "order_lines"]) {
+        await enableTenantRls(db, ctx, t);
+        await grantApp(db, ctx, t, ["SELECT", "INSERT", "UPDATE"]);
+      }
+    },
+  },
+});
+
+const Status = Type.Union([
+  Type.Literal("pending"),
+  Type.Literal("paid"),
+  Type.Literal("shipped"),
+  Type.Literal("delivered"),
+  Type.Literal("cancelled"),
+  Type.Literal("refunded"),
+]);
+const Line = Type.Object({
+  productId: Type.String(),
+  quantity: Type.Integer(),
+  unitPriceCents: Type.Integer(),
+});
+const Order = Type.Object({
+  id: Type.String(),
+  status: Status,
+  totalCents: Type.Integer(),
+  lines: Type.Array(Line),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+const Id = Type.Object({ id: Type.String({ pattern: "^ord_[0-9A-Z]{26}$" }) });
+
+const view = (o: OrderRow, lines: OrderLineRow[]) => ({
+  id: o.id,
+  status: o.status,
+  totalCents: Number(o.total_cents),
+  lines: lines.map((l) => ({
+    productId: l.product_id,
+    quantity: l.quantity,
+    unitPriceCents: Number(l.unit_price_cents),
+  })),
+  createdAt: new Date(o.created_at).toISOString(),
+  updatedAt: new Date(o.updated_at).toISOString(),
+});
+
+/** Orders: `/v1/orgs/{orgId}/orders`, built only on the extension API. */
+export function orderRoutes(tenant: TenantRouter): void {
+  const tags = ["catalog"];
+  tenant.route({
+    method: "GET",
+    url: "/orders",
+    action: "orders:read",
+    schema: { tags, response: { 200: Type.Object({ orders: Type.Array(Order) }) } },
+    async handler({ tx, orgId }) {
+      const orders = await tx
+        .selectFrom("orders")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .orderBy("id", "desc")
+        .limit(100)
+        .execute();
+      const lines = orders.length
+        ? await tx
+            .selectFrom("order_lines")
+            .selectAll()
+            .where("org_id", "=", orgId)
+            .where(
+              "order_id",
+              "in",
+              orders.map((o) => o.id),
+            )
+            .execute()
+        : [];
+      return {
+        orders: orders.map((o) =>
+          view(
+            o,
+            lines.filter((l) => l.order_id === o.id),
+          ),
+        ),
+      };
+    },
+  });
+
+  tenant.route({
+    method: "POST",
+    url: "/orders",
+    action: "orders:write",
+    status: 201,
+    schema: {
+      tags,
+      body: Type.Object({
+        lines: Type.Array(
+          Type.Object({
+            productId: Type.String({ pattern: "^prd_[0-9A-Z]{26}$" }),
+            quantity: Type.Integer({ minimum: 1, maximum: 10_000 }),
+          }),
+          { minItems: 1, maxItems: 100 },
+        ),
+      }),
+      response: { 201: Type.Object({ order: Order }) },
+    },
+    async handler({ tx, orgId, userId, body }) {
+      const ids = [...new Set(body.lines.map((l) => l.productId))];
+      // Prices come from this organisation's products only: another organisation's product id is unknown here.
+      const products = await tx
+        .selectFrom("products")
+        .select(["id", "price_cents"])
+        .where("org_id", "=", orgId)
+        .where("id", "in", ids)
+        .execute();
+      const price = new Map(products.map((p) => [p.id, Number(p.price_cents)]));
+      const missing = ids.filter((id) => !price.has(id));
+      if (missing.length)
+        throw new AppError(
+          "UNPROCESSABLE",
+          "Some products do not exist.",
+          missing.map((id) => ({ in: "body", field: "lines.productId", message: `unknown product ${id}` })),
+        );
+      const now = Date.now();
+      const order: OrderRow = {
+        id: newId("ord", now),
+        org_id: orgId,
+        status: "pending",
+        total_cents: body.lines.reduce((sum, l) => sum + l.quantity * (price.get(l.productId) ?? 0), 0),
+        created_by: userId,
+        created_at: now,
+        updated_at: now,
+      };
+      const lines: OrderLineRow[] = body.lines.map((l) => ({
+        id: newId("orl", now),
+        org_id: orgId,
+        order_id: order.id,
+        product_id: l.productId,
+        quantity: l.quantity,
+        unit_price_cents: price.get(l.productId) ?? 0,
+      }));
+      await tx.insertInto("orders").values(order).execute();
+      await tx.insertInto("order_lines").values(lines).execute();
+      return { order: view(order, lines) };
+    },
+  });
+
+  tenant.route({
+    method: "PATCH",
+    url: "/orders/:id",
+    action: "orders:write",
+    schema: {
+      tags,
+      params: Id,
+      body: Type.Object({ status: Status }),
+      response: { 200: Type.Object({ order: Order }) },
+    },
+    async handler({ tx, orgId, params, body }) {
+      const order = await tx
+        .selectFrom("orders")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .where("id", "=", params.id)
+        .executeTakeFirst();
+      if (!order) throw new AppError("NOT_FOUND");
+      if (!TRANSITIONS[order.status].includes(body.status))
+        throw new AppError("CONFLICT", `An order cannot go from ${order.status} to ${body.status}.`);
+      // Conditional on the status read: of two racing transitions only one applies.
+      const updated = await tx
+        .updateTable("orders")
+        .set({ status: body.status, updated_at: Date.now() })
+        .where("org_id", "=", orgId)
+        .where("id", "=", params.id)
+        .where("status", "=", order.status)
+        .returningAll()
+        .executeTakeFirst();
+      if (!updated) throw new AppError("CONFLICT", "The order changed meanwhile; read it again.");
+      const lines = await tx
+        .selectFrom("order_lines")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .where("order_id", "=", params.id)
+        .execute();
+      return { order: view(updated, lines) };
+    },
+  });
+}
