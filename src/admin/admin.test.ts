@@ -34,7 +34,7 @@ describe(`platform admins (${ENGINE})`, () => {
   const adminLogin = (body: object, remoteAddress = "127.0.0.1") =>
     t.app.inject({ method: "POST", url: "/v1/admin/auth/login", payload: body, remoteAddress });
 
-  it("AUTHZ-3: an admin signs in with password and TOTP, and reaches admin routes", async () => {
+  it("AUTHZ-3: an admin signs in with password and TOTP, and reaches admin routes (users, orgs)", async () => {
     const res = await adminLogin({ email: ADMIN, password: ADMIN_PW, code: totp.generate() });
     expect(res.statusCode).toBe(200);
     const cookie = String(res.headers["set-cookie"]);
@@ -42,6 +42,15 @@ describe(`platform admins (${ENGINE})`, () => {
     const users = await t.app.inject({ url: "/v1/admin/users", headers: { cookie: cookie.split(";")[0]! } });
     expect(users.statusCode).toBe(200);
     expect(users.json().users.map((u: { email: string }) => u.email)).toContain(ADMIN);
+    const portal = await login(t, ADMIN, USER_PW);
+    await t.app.inject({
+      method: "POST",
+      url: "/v1/orgs",
+      payload: { name: "Seen By Staff" },
+      headers: { cookie: portal.cookie, "x-csrf-token": portal.csrf },
+    });
+    const orgs = await t.app.inject({ url: "/v1/admin/orgs", headers: { cookie: cookie.split(";")[0]! } });
+    expect(orgs.json().orgs).toEqual([expect.objectContaining({ name: "Seen By Staff", members: 1 })]);
   });
 
   it("AUTHZ-3: without the TOTP code, or with a wrong one, the admin door stays shut", async () => {

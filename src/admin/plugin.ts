@@ -110,4 +110,46 @@ export async function adminRoutes(
       };
     },
   );
+
+  r.get(
+    "/v1/admin/orgs",
+    {
+      config: { auth: "admin" },
+      schema: {
+        tags,
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+          after: Type.Optional(Type.String({ pattern: "^org_[0-9A-Z]{26}$" })),
+        }),
+        response: {
+          200: Type.Object({
+            orgs: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                name: Type.String(),
+                slug: Type.String(),
+                members: Type.Integer(),
+                createdAt: Type.String(),
+              }),
+            ),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 50;
+      const rows = await admins.listOrgs(limit, req.query.after);
+      return {
+        orgs: rows.map((o) => ({
+          id: o.id,
+          name: o.name,
+          slug: o.slug,
+          members: Number(o.members),
+          createdAt: new Date(o.created_at).toISOString(),
+        })),
+        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null,
+      };
+    },
+  );
 }

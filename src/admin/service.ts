@@ -84,6 +84,25 @@ export class AdminService {
     return admin;
   }
 
+  /** Organisations with their member counts, by id (cursor pagination). */
+  listOrgs(limit: number, after: string | undefined) {
+    let q = this.db
+      .selectFrom("organizations")
+      .leftJoin("memberships", "memberships.org_id", "organizations.id")
+      .select([
+        "organizations.id",
+        "organizations.name",
+        "organizations.slug",
+        "organizations.created_at",
+        (eb) => eb.fn.count<number>("memberships.user_id").as("members"),
+      ])
+      .groupBy(["organizations.id", "organizations.name", "organizations.slug", "organizations.created_at"])
+      .orderBy("organizations.id")
+      .limit(limit);
+    if (after) q = q.where("organizations.id", ">", after);
+    return q.execute();
+  }
+
   listUsers(limit: number, after: string | undefined) {
     let q = this.db
       .selectFrom("users")
