@@ -21,6 +21,7 @@ import { type Extension, TenantRouter } from "./orgs/extension.js";
 import { registerOrgs } from "./orgs/module.js";
 import { posturePlugin } from "./posture/plugin.js";
 import { PostureRegistry } from "./posture/registry.js";
+import { InvalidationBus } from "./state/bus.js";
 
 /** The package version, from the nearest package.json (the module runs from src/ in tests, dist/src/ when built). */
 export const VERSION: string = (() => {
@@ -40,6 +41,8 @@ export interface BulwarkContext {
   readonly posture: PostureRegistry;
   readonly metrics: MetricsRegistry;
   readonly health: HealthChecks;
+  /** Cross-node cache invalidation (Redis pub/sub when configured). */
+  readonly bus: InvalidationBus;
   /** Every route as registered (method, URL pattern, declared auth and action): for docs and test suites. */
   readonly routes: ReadonlyArray<{
     readonly method: string;
@@ -109,6 +112,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
     posture: new PostureRegistry(),
     metrics: new MetricsRegistry(),
     health: new HealthChecks(),
+    bus: new InvalidationBus(options.redis),
     routes: [],
   };
   app.decorate("bulwark", ctx);
@@ -155,7 +159,9 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
     done();
   });
 
+  app.addHook("onClose", async () => ctx.bus.close());
   app.addHook("onReady", async () => {
+    await ctx.bus.start(app.log);
     await options.db.refreshTenantTables();
     registerHttpControls(ctx.posture, config, publicRoutes);
   });

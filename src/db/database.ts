@@ -1,7 +1,20 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
+import {
+  Kysely,
+  type KyselyPlugin,
+  type Migration,
+  Migrator,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  PostgresDialect,
+  type QueryResult,
+  type RootOperationNode,
+  SqliteDialect,
+  sql,
+  type UnknownRow,
+} from "kysely";
 import pg from "pg";
 
 // Timestamps are epoch milliseconds in bigint columns; pg returns int8 as a string by default (values
@@ -25,6 +38,17 @@ export type Db = Kysely<Tables>;
  */
 export const TENANT_EXEMPT: ReadonlySet<string> = new Set(["memberships"]);
 
+/** Refuses every statement but SELECT: the guard of `readOrg`'s transaction-less scope on SQLite. */
+class SelectOnly implements KyselyPlugin {
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    if (args.node.kind !== "SelectQueryNode") throw new Error("readOrg is read-only: use withOrg to write");
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
 /** Tenant id passed to `withOrg`; prefixed ids (`org_…`) in practice, checked only for shape here. */
 const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -38,6 +62,7 @@ const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export class Database {
   readonly global: Db;
+  private readonly readOnly: Db;
   private readonly guard: TenantGuard;
 
   private constructor(
@@ -49,6 +74,7 @@ export class Database {
   ) {
     this.guard = new TenantGuard();
     this.global = base.withPlugin(this.guard);
+    this.readOnly = base.withPlugin(new SelectOnly());
   }
 
   /** Opens (but does not yet query) the database the configuration names. */
@@ -193,6 +219,18 @@ export class Database {
         await sql`SELECT set_config('bulwark.org_id', ${orgId}, true)`.execute(tx);
       return fn(tx);
     });
+  }
+
+  /**
+   * Read-only organisation scope for GET handlers. On PostgreSQL it is `withOrg` (RLS needs the
+   * transaction-local setting). On SQLite it skips BEGIN/COMMIT, which cost more than a small read: each
+   * statement sees committed data, and a plugin refuses anything but SELECT, so a handler cannot write
+   * outside a transaction by mistake.
+   */
+  async readOrg<T>(orgId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
+    if (this.engine === "postgres") return this.withOrg(orgId, (tx) => fn(tx.withPlugin(new SelectOnly())));
+    if (!ORG_ID.test(orgId)) throw new Error("withOrg: invalid organisation id");
+    return fn(this.readOnly);
   }
 
   /** Round-trip latency in milliseconds; throws if the database does not answer within `timeoutMs`. */

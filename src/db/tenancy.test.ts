@@ -82,6 +82,21 @@ describe(`tenant data layer (${ENGINE})`, () => {
     expect(rows.map((r) => r.id)).toEqual(["a1"]);
   });
 
+  it("AUTHZ-2: readOrg (the GET handlers' scope) reads the organisation's rows and refuses every write", async () => {
+    const rows = await t.db.readOrg("org_a", (tx) =>
+      notes(tx).selectFrom("test_notes").selectAll().where("org_id", "=", "org_a").execute(),
+    );
+    expect(rows.map((r) => r.id)).toEqual(["a1"]);
+    await expect(
+      t.db.readOrg("org_a", (tx) =>
+        notes(tx).insertInto("test_notes").values({ id: "w", org_id: "org_a", body: "x" }).execute(),
+      ),
+    ).rejects.toThrow(/read-only/);
+    await expect(t.db.readOrg("org_a", (tx) => notes(tx).deleteFrom("test_notes").execute())).rejects.toThrow(
+      /read-only/,
+    );
+  });
+
   it("AUTHZ-2: withOrg refuses a malformed organisation id", async () => {
     await expect(t.db.withOrg("x' OR 1=1 --", async () => 1)).rejects.toThrow(/invalid organisation id/);
   });

@@ -34,9 +34,7 @@ export async function registerIdentity(
   mailer: Mailer = createMailer(ctx.config),
 ): Promise<{ identity: IdentityService; sessions: SessionService; mfa: MfaService; admins: AdminService }> {
   const { config, db, posture } = ctx;
-  const cache = new SessionCache(30_000, 50_000, ctx.redis);
-  await cache.listen(log);
-  app.addHook("onClose", async () => cache.close());
+  const cache = new SessionCache(30_000, 50_000, ctx.bus);
   const sessions = new SessionService(new SessionStore(db.global), config, undefined, cache);
   const hasher = new PasswordHasher(config.auth.argon2);
   const range = config.auth.rangeUrl

@@ -73,7 +73,9 @@ export class TenantRouter {
       },
       handler: async (request, reply) => {
         const { orgId, role } = request.tenant!;
-        const result = await this.db.withOrg(orgId, (tx) =>
+        // Reads take the cheaper read-only scope; everything else one transaction.
+        const scope = def.method === "GET" ? this.db.readOrg.bind(this.db) : this.db.withOrg.bind(this.db);
+        const result = await scope(orgId, (tx) =>
           def.handler({
             orgId,
             role,

@@ -5,6 +5,7 @@ import type { Logger } from "../log/logger.js";
 import type { MfaService } from "../mfa/service.js";
 import { Limiter, MemoryCounterStore } from "../ratelimit/limiter.js";
 import type { SessionService } from "../sessions/service.js";
+import { AccessCache } from "./access-cache.js";
 import { type DenialSink, logDenials, tenantGuard } from "./guard.js";
 import { invitationRoutes } from "./invitations.js";
 import { ACTIONS } from "./permissions.js";
@@ -20,7 +21,7 @@ export async function registerOrgs(
   denials: DenialSink = logDenials(log),
 ): Promise<{ orgs: OrgStore }> {
   const { mfa, identity, sessions } = deps;
-  const orgs = new OrgStore(ctx.db.global, ctx.db.engine);
+  const orgs = new OrgStore(ctx.db.global, ctx.db.engine, new AccessCache(30_000, 100_000, ctx.bus));
   await app.register(tenantGuard, { orgs, mfa, denials });
   await app.register(orgRoutes, { orgs, mfa });
   await app.register(invitationRoutes, {

@@ -1,4 +1,5 @@
 import type { Db, Engine } from "../db/database.js";
+import { type Access, AccessCache } from "./access-cache.js";
 import type { Role } from "./permissions.js";
 import type { MembershipRow, OrganizationRow } from "./tables.js";
 
@@ -9,6 +10,7 @@ export class OrgStore {
   constructor(
     private readonly db: Db,
     private readonly engine: Engine,
+    private readonly cache: AccessCache = new AccessCache(),
   ) {}
 
   /** Creates the organisation and its first OWNER atomically; false if the slug is taken. */
@@ -32,8 +34,23 @@ export class OrgStore {
     return this.db.selectFrom("organizations").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
-  /** The caller's role in the organisation and whether it requires MFA, in one query; undefined if not a member. */
-  access(orgId: string, userId: string): Promise<{ role: Role; require_mfa: number } | undefined> {
+  /**
+   * The caller's role in the organisation and whether it requires MFA; undefined if not a member.
+   * Served from the access cache when possible, else one query.
+   */
+  async access(orgId: string, userId: string): Promise<Access | undefined> {
+    const now = Date.now();
+    const hit = this.cache.get(orgId, userId, now);
+    if (hit) return hit;
+    const row = await this.lookupAccess(orgId, userId);
+    if (row) this.cache.set(orgId, userId, row, now);
+    return row;
+  }
+
+  private lookupAccess(
+    orgId: string,
+    userId: string,
+  ): Promise<{ role: Role; require_mfa: number } | undefined> {
     return this.db
       .selectFrom("memberships")
       .innerJoin("organizations", "organizations.id", "memberships.org_id")
@@ -64,6 +81,7 @@ export class OrgStore {
       .set({ ...patch, updated_at: now })
       .where("id", "=", id)
       .execute();
+    this.cache.dropOrg(id);
   }
 
   listMembers(orgId: string): Promise<Array<MembershipRow & { email: string }>> {
@@ -102,6 +120,12 @@ export class OrgStore {
    * other at once cannot both succeed; SQLite serialises transactions on its one connection.
    */
   async changeMember(orgId: string, userId: string, role: Role | null): Promise<RoleChange> {
+    const result = await this.changeMemberTx(orgId, userId, role);
+    if (result === "ok") this.cache.dropMember(orgId, userId);
+    return result;
+  }
+
+  private changeMemberTx(orgId: string, userId: string, role: Role | null): Promise<RoleChange> {
     return this.db.transaction().execute(async (tx) => {
       let owners = tx
         .selectFrom("memberships")

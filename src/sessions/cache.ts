@@ -1,5 +1,4 @@
-import type { Redis } from "ioredis";
-import type { Logger } from "../log/logger.js";
+import type { InvalidationBus } from "../state/bus.js";
 import type { SessionRow } from "./tables.js";
 
 /** A session with the public fields of its owner, as the guard needs them. */
@@ -13,33 +12,22 @@ const CHANNEL = "bulwark:sessions:revoked";
 /**
  * Validated sessions, kept in process so an authenticated read costs no database round trip. An entry
  * lives at most `ttlMs` (30 s); expiry and idle time are still checked on every request from the cached
- * row. Revocation drops entries at once on this node and, through Redis pub/sub when configured, on every
- * other node (OPS-4); the TTL bounds staleness should a message be lost while Redis is down.
+ * row. Revocation drops entries at once on this node and, through the invalidation bus (Redis pub/sub),
+ * on every other node (OPS-4); the TTL bounds staleness should a message be lost while Redis is down.
  */
 export class SessionCache {
   private readonly map = new Map<string, { entry: SessionEntry; cachedAt: number }>();
-  private subscriber: Redis | undefined;
 
   constructor(
     private readonly ttlMs = 30_000,
     private readonly max = 50_000,
-    private readonly publisher?: Redis,
-  ) {}
-
-  /** Subscribes to other nodes' revocations. */
-  async listen(log: Logger): Promise<void> {
-    if (!this.publisher) return;
-    const sub = this.publisher.duplicate({ enableOfflineQueue: true });
-    sub.on("error", () => {});
-    sub.on("message", (_channel, message: string) => this.apply(message));
-    // Dropping everything on reconnect: messages published while this node was cut off are lost.
-    sub.on("ready", () => this.map.clear());
-    this.subscriber = sub;
-    await sub
-      .subscribe(CHANNEL)
-      .catch((err: Error) =>
-        log.warn({ reason: err.message }, "session revocation channel unavailable; relying on the cache TTL"),
-      );
+    private readonly bus?: InvalidationBus,
+  ) {
+    bus?.register(
+      CHANNEL,
+      (m) => this.apply(m),
+      () => this.map.clear(),
+    );
   }
 
   get(id: string, now: number): SessionEntry | undefined {
@@ -60,21 +48,13 @@ export class SessionCache {
   /** Forgets one session here and on every node. */
   dropSession(id: string): void {
     this.map.delete(id);
-    this.publish(`s:${id}`);
+    this.bus?.publish(CHANNEL, `s:${id}`);
   }
 
   /** Forgets every session of a principal here and on every node. */
   dropPrincipal(principalId: string): void {
     this.apply(`u:${principalId}`);
-    this.publish(`u:${principalId}`);
-  }
-
-  async close(): Promise<void> {
-    await this.subscriber?.quit().catch(() => {});
-  }
-
-  private publish(message: string): void {
-    this.publisher?.publish(CHANNEL, message).catch(() => {});
+    this.bus?.publish(CHANNEL, `u:${principalId}`);
   }
 
   private apply(message: string): void {
