@@ -24,6 +24,10 @@ const config = loadConfig({
   TRUSTED_PROXIES: "127.0.0.1",
   BULWARK_DATA_DIR: process.env.BULWARK_DATA_DIR ?? mkdtempSync(join(tmpdir(), "bulwark-bench-")),
   LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+  // BENCH_DATABASE_URL runs the case on PostgreSQL, in a schema of its own.
+  ...(process.env.BENCH_DATABASE_URL
+    ? { DATABASE_URL: process.env.BENCH_DATABASE_URL, DATABASE_SCHEMA: `bench_${process.pid}` }
+    : {}),
 });
 const { catalog } = await import("../../dist/examples/catalog/index.js");
 const running = await start(config, { extensions: process.env.BENCH_SESSION === "1" ? [catalog] : [] });
@@ -73,3 +77,16 @@ if (process.env.BENCH_SESSION === "1") {
   message.paths = { product: `/v1/orgs/${orgId}/products/${productId}` };
 }
 process.send?.(message);
+
+// On SIGTERM (the runner stops each case), drain and, on PostgreSQL, drop the bench schema.
+process.once("SIGTERM", async () => {
+  await running.close();
+  if (process.env.BENCH_DATABASE_URL) {
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: process.env.BENCH_DATABASE_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "bench_${process.pid}" CASCADE`);
+    await client.end();
+  }
+  process.exit(0);
+});
