@@ -2,9 +2,8 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
-import { AppError } from "../http/errors.js";
 import { Email, MfaCode, Password } from "../identity/schemas.js";
-import { type AuthLimiters, rateLimited } from "../ratelimit/auth-limits.js";
+import { type AuthLimiters, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
 import type { AdminService } from "./service.js";
@@ -38,21 +37,9 @@ export async function adminRoutes(
     },
     async (req, reply) => {
       const accountKey = `admin:${req.body.email.toLowerCase()}|${req.ip}`;
-      const [byIp, byAccount] = await Promise.all([
-        limits.loginIp.check(req.ip),
-        limits.loginAccount.check(accountKey),
-      ]);
-      if (!byIp.allowed) throw rateLimited(byIp);
-      if (!byAccount.allowed) throw rateLimited(byAccount);
-      let admin: Awaited<ReturnType<AdminService["authenticate"]>>;
-      try {
-        admin = await admins.authenticate(req.body.email, req.body.password, req.body.code);
-      } catch (err) {
-        if (err instanceof AppError && ["INVALID_CREDENTIALS", "MFA_CODE_INVALID"].includes(err.code))
-          await Promise.all([limits.loginIp.hit(req.ip), limits.loginAccount.hit(accountKey)]);
-        throw err;
-      }
-      await limits.loginAccount.reset(accountKey);
+      const admin = await limitedSignIn(limits, req.ip, accountKey, () =>
+        admins.authenticate(req.body.email, req.body.password, req.body.code),
+      );
       const { token, row } = await sessions.create(admin.id, "admin", {
         ip: req.ip,
         userAgent: req.headers["user-agent"],

@@ -5,7 +5,7 @@ import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
 import { templates } from "../mail/templates.js";
 import type { MfaService } from "../mfa/service.js";
-import { type AuthLimiters, enforce, rateLimited } from "../ratelimit/auth-limits.js";
+import { type AuthLimiters, enforce, limitedSignIn, rateLimited } from "../ratelimit/auth-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
 import { Accepted, Email, MfaCode, Password, Token, User } from "./schemas.js";
@@ -86,21 +86,9 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
     },
     async (req, reply) => {
       const accountKey = `${normaliseEmail(req.body.email)}|${req.ip}`;
-      const [byIp, byAccount] = await Promise.all([
-        limits.loginIp.check(req.ip),
-        limits.loginAccount.check(accountKey),
-      ]);
-      if (!byIp.allowed) throw rateLimited(byIp);
-      if (!byAccount.allowed) throw rateLimited(byAccount);
-      let user: Awaited<ReturnType<IdentityService["authenticate"]>>;
-      try {
-        user = await identity.authenticate(req.body.email, req.body.password);
-      } catch (err) {
-        if (err instanceof AppError && err.code === "INVALID_CREDENTIALS")
-          await Promise.all([limits.loginIp.hit(req.ip), limits.loginAccount.hit(accountKey)]);
-        throw err;
-      }
-      await limits.loginAccount.reset(accountKey);
+      const user = await limitedSignIn(limits, req.ip, accountKey, () =>
+        identity.authenticate(req.body.email, req.body.password),
+      );
       // AUTH-8: with a second factor on, the password only earns a short-lived challenge, not a session.
       if (await mfa.isEnabled(user.id))
         return { mfaRequired: true as const, challengeToken: await mfa.createChallenge(user.id, "portal") };

@@ -54,9 +54,7 @@ export class IdentityService {
   async signup(emailInput: string, password: string): Promise<void> {
     const email = normaliseEmail(emailInput);
     this.checkSignupAllowed(email);
-    const problems = await checkPassword(password, this.d.config.auth.password, "password", this.d.range);
-    if (problems.length)
-      throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
+    await this.assertPolicy(password, "password");
     const now = this.now();
     const user: UserRow = {
       id: newId("usr", now),
@@ -142,9 +140,7 @@ export class IdentityService {
 
   /** AUTH-4: a valid reset token sets the new password and revokes every session of the account. */
   async resetPassword(token: string, password: string): Promise<void> {
-    const problems = await checkPassword(password, this.d.config.auth.password, "password", this.d.range);
-    if (problems.length)
-      throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
+    await this.assertPolicy(password, "password");
     const hash = await this.d.hasher.hash(password);
     const now = this.now();
     const userId = await this.d.store.consumeToken(sha256(token), "reset_password", now);
@@ -166,9 +162,7 @@ export class IdentityService {
         { in: "body", field: "currentPassword", message: "is incorrect" },
       ]);
     }
-    const problems = await checkPassword(next, this.d.config.auth.password, "newPassword", this.d.range);
-    if (problems.length)
-      throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
+    await this.assertPolicy(next, "newPassword");
     await this.d.store.setPasswordHash(user.id, await this.d.hasher.hash(next), this.now());
     await this.d.sessions.revokeAll(user.id, "portal", session);
     await this.d.sessions.reauthenticated(session);
@@ -180,9 +174,7 @@ export class IdentityService {
    * arrived by mail already proves the address. Throws CONFLICT if the address has an account.
    */
   async createVerifiedUser(emailInput: string, password: string): Promise<UserRow> {
-    const problems = await checkPassword(password, this.d.config.auth.password, "password", this.d.range);
-    if (problems.length)
-      throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
+    await this.assertPolicy(password, "password");
     const now = this.now();
     const user: UserRow = {
       id: newId("usr", now),
@@ -221,6 +213,13 @@ export class IdentityService {
     this.d.mailer
       .send(m)
       .catch((err: Error) => this.d.log.error({ reason: err.message, subject: m.subject }, "mail not sent"));
+  }
+
+  /** AUTH-2: throws VALIDATION_FAILED with field errors when a new password fails the policy. */
+  private async assertPolicy(password: string, field: string): Promise<void> {
+    const problems = await checkPassword(password, this.d.config.auth.password, field, this.d.range);
+    if (problems.length)
+      throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
   }
 
   private checkSignupAllowed(email: string): void {

@@ -1,4 +1,5 @@
 import type { InvalidationBus } from "../state/bus.js";
+import { TtlMap } from "../state/ttl-map.js";
 import type { Role } from "./permissions.js";
 
 export interface Access {
@@ -14,13 +15,14 @@ const CHANNEL = "bulwark:memberships:changed";
  * of role, removal or requirement drops the entries here and on every node; 30 s bounds the rest.
  */
 export class AccessCache {
-  private readonly map = new Map<string, { value: Access; cachedAt: number }>();
+  private readonly map: TtlMap<Access>;
 
   constructor(
-    private readonly ttlMs = 30_000,
-    private readonly max = 100_000,
+    ttlMs = 30_000,
+    max = 100_000,
     private readonly bus?: InvalidationBus,
   ) {
+    this.map = new TtlMap(ttlMs, max);
     bus?.register(
       CHANNEL,
       (m) => this.apply(m),
@@ -29,19 +31,11 @@ export class AccessCache {
   }
 
   get(orgId: string, userId: string, now: number): Access | undefined {
-    const key = `${orgId}|${userId}`;
-    const hit = this.map.get(key);
-    if (!hit) return undefined;
-    if (now - hit.cachedAt >= this.ttlMs) {
-      this.map.delete(key);
-      return undefined;
-    }
-    return hit.value;
+    return this.map.get(`${orgId}|${userId}`, now);
   }
 
   set(orgId: string, userId: string, value: Access, now: number): void {
-    if (this.map.size >= this.max) this.map.clear();
-    this.map.set(`${orgId}|${userId}`, { value, cachedAt: now });
+    this.map.set(`${orgId}|${userId}`, value, now);
   }
 
   dropMember(orgId: string, userId: string): void {
@@ -57,7 +51,6 @@ export class AccessCache {
   private apply(message: string): void {
     const value = message.slice(2);
     if (message.startsWith("m:")) this.map.delete(value);
-    else if (message.startsWith("o:"))
-      for (const k of this.map.keys()) if (k.startsWith(`${value}|`)) this.map.delete(k);
+    else if (message.startsWith("o:")) this.map.deleteWhere((k) => k.startsWith(`${value}|`));
   }
 }

@@ -14,16 +14,11 @@ import type { SessionService } from "../sessions/service.js";
 import { newId, newSecret, sha256 } from "../util/ids.js";
 import { type InvitationRow, invitationsStore as store } from "./invitations-store.js";
 import type { Role } from "./permissions.js";
+import { RoleSchema } from "./schemas.js";
 import type { OrgStore } from "./store.js";
 
 const TTL_MS = 7 * 86_400_000;
 const tags = ["orgs"];
-const RoleSchema = Type.Union([
-  Type.Literal("OWNER"),
-  Type.Literal("ADMIN"),
-  Type.Literal("MEMBER"),
-  Type.Literal("VIEWER"),
-]);
 const Invitation = Type.Object({
   id: Type.String(),
   email: Type.String(),

@@ -5,6 +5,7 @@ import { AppError } from "../http/errors.js";
 import type { MfaService } from "../mfa/service.js";
 import { newId } from "../util/ids.js";
 import { can, type Role } from "./permissions.js";
+import { RoleSchema } from "./schemas.js";
 import type { OrgStore } from "./store.js";
 import type { OrganizationRow } from "./tables.js";
 
@@ -15,12 +16,6 @@ const MemberParams = Type.Object({
   orgId: Type.String({ maxLength: 40 }),
   userId: Type.String({ pattern: "^usr_[0-9A-Z]{26}$" }),
 });
-const RoleSchema = Type.Union([
-  Type.Literal("OWNER"),
-  Type.Literal("ADMIN"),
-  Type.Literal("MEMBER"),
-  Type.Literal("VIEWER"),
-]);
 const Org = Type.Object({
   id: Type.String(),
   name: Type.String(),

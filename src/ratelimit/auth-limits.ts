@@ -32,6 +32,37 @@ export function rateLimited(d: Decision): AppError {
   });
 }
 
+/** The credential failures that count against the sign-in limits. */
+const FAILURES = new Set(["INVALID_CREDENTIALS", "MFA_CODE_INVALID"]);
+
+/**
+ * Runs one sign-in attempt under the sign-in limits (AUTH-7): refused with 429 while the IP or the
+ * account-and-IP key is over; a credential failure counts against both; a success clears the account key.
+ */
+export async function limitedSignIn<T>(
+  limits: AuthLimiters,
+  ip: string,
+  accountKey: string,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  const [byIp, byAccount] = await Promise.all([
+    limits.loginIp.check(ip),
+    limits.loginAccount.check(accountKey),
+  ]);
+  if (!byIp.allowed) throw rateLimited(byIp);
+  if (!byAccount.allowed) throw rateLimited(byAccount);
+  let result: T;
+  try {
+    result = await attempt();
+  } catch (err) {
+    if (err instanceof AppError && FAILURES.has(err.code))
+      await Promise.all([limits.loginIp.hit(ip), limits.loginAccount.hit(accountKey)]);
+    throw err;
+  }
+  await limits.loginAccount.reset(accountKey);
+  return result;
+}
+
 /** Counts one hit and throws 429 when over the limit. */
 export async function enforce(limiter: Limiter, key: string): Promise<void> {
   const d = await limiter.hit(key);

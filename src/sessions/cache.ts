@@ -1,4 +1,5 @@
 import type { InvalidationBus } from "../state/bus.js";
+import { TtlMap } from "../state/ttl-map.js";
 import type { SessionRow } from "./tables.js";
 
 /** A session with the public fields of its owner, as the guard needs them. */
@@ -16,13 +17,14 @@ const CHANNEL = "bulwark:sessions:revoked";
  * on every other node (OPS-4); the TTL bounds staleness should a message be lost while Redis is down.
  */
 export class SessionCache {
-  private readonly map = new Map<string, { entry: SessionEntry; cachedAt: number }>();
+  private readonly map: TtlMap<SessionEntry>;
 
   constructor(
-    private readonly ttlMs = 30_000,
-    private readonly max = 50_000,
+    ttlMs = 30_000,
+    max = 50_000,
     private readonly bus?: InvalidationBus,
   ) {
+    this.map = new TtlMap(ttlMs, max);
     bus?.register(
       CHANNEL,
       (m) => this.apply(m),
@@ -31,18 +33,11 @@ export class SessionCache {
   }
 
   get(id: string, now: number): SessionEntry | undefined {
-    const hit = this.map.get(id);
-    if (!hit) return undefined;
-    if (now - hit.cachedAt >= this.ttlMs) {
-      this.map.delete(id);
-      return undefined;
-    }
-    return hit.entry;
+    return this.map.get(id, now);
   }
 
   set(entry: SessionEntry, now: number): void {
-    if (this.map.size >= this.max) this.map.clear();
-    this.map.set(entry.id, { entry, cachedAt: now });
+    this.map.set(entry.id, entry, now);
   }
 
   /** Forgets one session here and on every node. */
@@ -60,7 +55,6 @@ export class SessionCache {
   private apply(message: string): void {
     const value = message.slice(2);
     if (message.startsWith("s:")) this.map.delete(value);
-    else if (message.startsWith("u:"))
-      for (const [k, v] of this.map) if (v.entry.user_id === value) this.map.delete(k);
+    else if (message.startsWith("u:")) this.map.deleteWhere((_, e) => e.user_id === value);
   }
 }
