@@ -7,6 +7,9 @@ import type { Database } from "./db/database.js";
 import { HealthChecks } from "./health/checks.js";
 import { healthPlugin } from "./health/plugin.js";
 import { registerHttpControls } from "./http/controls.js";
+import { sendError } from "./http/error-handler.js";
+import { AppError } from "./http/errors.js";
+import { securityHeaders } from "./http/headers.js";
 import { installHttp } from "./http/plugin.js";
 import { requestId } from "./http/request-id.js";
 import { trustProxyFn } from "./http/trust-proxy.js";
@@ -93,6 +96,16 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
     bodyLimit: config.http.bodyLimit,
     ajv: { customOptions: { ...AJV_OPTIONS } },
     return503OnClosing: true,
+    // Malformed URLs and over-long path parameters are answered by the router before any hook runs;
+    // without this they would leave raw, header-less, path-echoing bodies (HDR-3, OBS-1).
+    frameworkErrors: (err, request, reply) => {
+      reply.headers(securityHeaders(config)).header("x-request-id", request.id);
+      sendError(
+        reply,
+        request.id,
+        new AppError(err.code === "FST_ERR_MAX_PARAM_LENGTH" ? "URI_TOO_LONG" : "BAD_REQUEST"),
+      );
+    },
     forceCloseConnections: "idle",
     ...(tls
       ? {

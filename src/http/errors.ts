@@ -46,6 +46,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, message: "Not found." },
   METHOD_NOT_ALLOWED: { status: 405, message: "This method is not allowed on this resource." },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },
+  URI_TOO_LONG: { status: 414, message: "A path segment is longer than allowed." },
   PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Content-Type; send application/json." },
   UNPROCESSABLE: { status: 422, message: "The request is well-formed but cannot be processed." },

@@ -58,6 +58,21 @@ describe("security headers", () => {
     expectSecurityHeaders(js.headers);
   });
 
+  it("HDR-3/OBS-1: router-level errors (a malformed URL, an over-long parameter) get the headers and the envelope", async () => {
+    const bad = await t.app.inject({ url: "/v1/orgs/%E0%A4%A" });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe("BAD_REQUEST");
+    expectSecurityHeaders(bad.headers);
+    const long = await t.app.inject({ url: `/v1/orgs/${"x".repeat(300)}` });
+    expect(long.statusCode).toBe(414);
+    expect(long.json().error).toMatchObject({
+      code: "URI_TOO_LONG",
+      requestId: long.headers["x-request-id"],
+    });
+    expect(long.body).not.toContain("xxxxxxxxxx");
+    expectSecurityHeaders(long.headers);
+  });
+
   it("HDR-2: no HSTS in development (HSTS=false by default there)", async () => {
     const res = await t.app.inject({ url: "/health/live" });
     expect(res.headers["strict-transport-security"]).toBeUndefined();
