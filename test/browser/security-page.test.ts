@@ -40,7 +40,15 @@ describe.runIf(existsSync(CHROMIUM))("security page in a real browser", () => {
       expect(await page.locator("h1").textContent()).toBe("Bulwark security overview");
       expect(await page.locator(".claim").count()).toBeGreaterThan(20);
       // The hashed inline stylesheet applied: the claim badges are monospace, not the default font.
-      const font = await page.locator(".id").first().evaluate("(el) => getComputedStyle(el).fontFamily");
+      const font = await page
+        .locator(".id")
+        .first()
+        .evaluate(
+          (el) =>
+            (
+              globalThis as unknown as { getComputedStyle(e: unknown): { fontFamily: string } }
+            ).getComputedStyle(el).fontFamily,
+        );
       expect(font).toMatch(/monospace/);
       expect(violations).toEqual([]);
     } finally {
