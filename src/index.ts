@@ -1,6 +1,7 @@
 /** Bulwark as a library: build the app, load configuration, and reach the shared services. */
 export { type BuildOptions, type BulwarkContext, buildApp, VERSION } from "./app.js";
-export { type Config, ConfigError, configSummary, loadConfig } from "./config/load.js";
+export { type Config, ConfigError, loadConfig } from "./config/load.js";
+export { configSummary } from "./config/summary.js";
 export { Database, type Db } from "./db/database.js";
 export { enableTenantRls, grantApp, type MigrationContext } from "./db/migrations.js";
 export type { Tables } from "./db/tables.js";

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import { buildApp } from "./app.js";
-import { type Config, configSummary } from "./config/load.js";
+import type { Config } from "./config/load.js";
+import { configSummary } from "./config/summary.js";
 import { Database } from "./db/database.js";
 import { waitForDatabase } from "./db/wait.js";
 import { createLogger, type Logger } from "./log/logger.js";

@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { PRODUCTION_ENV } from "../../test/harness.js";
-import { ConfigError, configSummary, loadConfig } from "./load.js";
+import { ConfigError, loadConfig } from "./load.js";
+import { configSummary } from "./summary.js";
 import { VARIABLES } from "./variables.js";
 
 function problems(env: Record<string, string>): string[] {

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
-import { developmentSecret, redactSecret, weakSecretReason } from "./secrets.js";
+import { VarReader } from "./reader.js";
+import { developmentSecret, weakSecretReason } from "./secrets.js";
 import { VARIABLES, type VarName, type VarSpec } from "./variables.js";
 
 export type Profile = "development" | "production" | "test";
@@ -133,57 +134,13 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const production = profile === "production";
 
-  const value = (name: VarName): string | undefined => {
-    const spec = SPECS.get(name)!;
-    return raw[name] ?? (production && spec.prod !== undefined ? spec.prod : spec.dev);
-  };
-  const str = (name: VarName): string | undefined => value(name);
-  const int = (name: VarName): number => {
-    const spec = SPECS.get(name)!;
-    const v = value(name) ?? "";
-    const n = Number(v);
-    if (
-      !/^-?\d+$/.test(v) ||
-      (spec.min !== undefined && n < spec.min) ||
-      (spec.max !== undefined && n > spec.max)
-    ) {
-      problems.push(
-        `${name}: must be an integer${spec.min !== undefined ? ` >= ${spec.min}` : ""}${spec.max !== undefined ? ` <= ${spec.max}` : ""} (got "${v}")`,
-      );
-      return Number(spec.dev ?? 0);
-    }
-    return n;
-  };
-  const bool = (name: VarName): boolean => {
-    const v = (value(name) ?? "false").toLowerCase();
-    if (!["true", "false", "1", "0", "yes", "no", "on", "off"].includes(v))
-      problems.push(`${name}: must be true or false (got "${v}")`);
-    return ["true", "1", "yes", "on"].includes(v);
-  };
-  const list = (name: VarName): string[] =>
-    (value(name) ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0);
-  const oneOf = (name: VarName): string => {
-    const spec = SPECS.get(name)!;
-    const v = value(name) ?? "";
-    if (!spec.values?.includes(v))
-      problems.push(`${name}: must be one of ${spec.values?.join(", ")} (got "${v}")`);
-    return v;
-  };
-  const url = (name: VarName, protocols: readonly string[]): string | undefined => {
-    const v = value(name);
-    if (v === undefined) return undefined;
-    try {
-      const u = new URL(v);
-      if (!protocols.includes(u.protocol))
-        problems.push(`${name}: must use ${protocols.join(" or ")} (got ${u.protocol})`);
-    } catch {
-      problems.push(`${name}: not a valid URL`);
-    }
-    return v;
-  };
+  const read = new VarReader(raw, production, problems);
+  const str = (name: VarName) => read.str(name);
+  const int = (name: VarName) => read.int(name);
+  const bool = (name: VarName) => read.bool(name);
+  const list = (name: VarName) => read.list(name);
+  const oneOf = (name: VarName) => read.oneOf(name);
+  const url = (name: VarName, protocols: readonly string[]) => read.url(name, protocols);
 
   const dataDir = resolve(str("BULWARK_DATA_DIR") ?? "./data");
   const publicUrl = url("PUBLIC_URL", ["http:", "https:"]);
@@ -338,34 +295,4 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
-}
-
-/** One screen of the effective configuration for the start-up log, with every secret redacted. */
-export function configSummary(c: Config): string {
-  const db = c.database.url
-    ? `postgresql ${redactUrlPassword(c.database.url)} schema=${c.database.schema} role=${c.database.appRole}`
-    : `sqlite ${c.dataDir}/bulwark.db`;
-  return [
-    `profile        ${c.profile}`,
-    `listen         ${c.http.tls ? "https" : "http"}://${c.host}:${c.port}  public ${c.publicUrl}`,
-    `database       ${db}`,
-    `shared state   ${c.redisUrl ? `redis ${redactUrlPassword(c.redisUrl)}` : "in-process (single node)"}`,
-    `https policy   ${c.http.httpsPolicy}  hsts ${c.http.hsts.enabled ? `max-age=${c.http.hsts.maxAge}` : "off"}  trusted proxies ${c.http.trustedProxies.join(",") || "none"}`,
-    `cors origins   ${c.http.corsOrigins.join(", ") || "none (fail closed)"}`,
-    `limits         body ${c.http.bodyLimit} B  json depth ${c.http.jsonMaxDepth}`,
-    `secret         ${redactSecret(c.secret)}  metrics token ${redactSecret(c.metricsToken)}`,
-    `log level      ${c.logLevel}  access log ${c.accessLog}`,
-    ...c.warnings.map((w) => `WARNING        ${w}`),
-  ].join("\n");
-}
-
-/** A URL with its password replaced, for logs and summaries. */
-export function redactUrlPassword(u: string): string {
-  try {
-    const url = new URL(u);
-    if (url.password) url.password = "****";
-    return url.toString();
-  } catch {
-    return "(invalid url)";
-  }
 }

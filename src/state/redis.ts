@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { redactUrlPassword } from "../config/load.js";
+import { redactUrlPassword } from "../config/summary.js";
 import type { Logger } from "../log/logger.js";
 
 /**
