@@ -1,5 +1,5 @@
+import { BroadcastCache } from "../state/broadcast-cache.js";
 import type { InvalidationBus } from "../state/bus.js";
-import { TtlMap } from "../state/ttl-map.js";
 import type { SessionRow } from "./tables.js";
 
 /** A session with the public fields of its owner, as the guard needs them. */
@@ -17,44 +17,31 @@ const CHANNEL = "bulwark:sessions:revoked";
  * on every other node (OPS-4); the TTL bounds staleness should a message be lost while Redis is down.
  */
 export class SessionCache {
-  private readonly map: TtlMap<SessionEntry>;
+  private readonly cache: BroadcastCache<SessionEntry>;
 
-  constructor(
-    ttlMs = 30_000,
-    max = 50_000,
-    private readonly bus?: InvalidationBus,
-  ) {
-    this.map = new TtlMap(ttlMs, max);
-    bus?.register(
-      CHANNEL,
-      (m) => this.apply(m),
-      () => this.map.clear(),
-    );
+  constructor(ttlMs = 30_000, max = 50_000, bus?: InvalidationBus) {
+    this.cache = new BroadcastCache<SessionEntry>(CHANNEL, ttlMs, max, bus, (map, message) => {
+      const value = message.slice(2);
+      if (message.startsWith("s:")) map.delete(value);
+      else if (message.startsWith("u:")) map.deleteWhere((_, e) => e.user_id === value);
+    });
   }
 
   get(id: string, now: number): SessionEntry | undefined {
-    return this.map.get(id, now);
+    return this.cache.get(id, now);
   }
 
   set(entry: SessionEntry, now: number): void {
-    this.map.set(entry.id, entry, now);
+    this.cache.set(entry.id, entry, now);
   }
 
   /** Forgets one session here and on every node. */
   dropSession(id: string): void {
-    this.map.delete(id);
-    this.bus?.publish(CHANNEL, `s:${id}`);
+    this.cache.invalidate(`s:${id}`);
   }
 
   /** Forgets every session of a principal here and on every node. */
   dropPrincipal(principalId: string): void {
-    this.apply(`u:${principalId}`);
-    this.bus?.publish(CHANNEL, `u:${principalId}`);
-  }
-
-  private apply(message: string): void {
-    const value = message.slice(2);
-    if (message.startsWith("s:")) this.map.delete(value);
-    else if (message.startsWith("u:")) this.map.deleteWhere((_, e) => e.user_id === value);
+    this.cache.invalidate(`u:${principalId}`);
   }
 }
