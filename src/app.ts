@@ -52,6 +52,7 @@ export interface BulwarkContext {
     readonly url: string;
     readonly auth?: string;
     readonly action?: string;
+    readonly cors: string;
   }>;
 }
 
@@ -130,13 +131,12 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
   };
   app.decorate("bulwark", ctx);
 
-  let publicRoutes = 0;
   app.addHook("onRoute", (route) => {
-    if (route.config?.cors === "public") publicRoutes++;
     for (const method of [route.method].flat()) {
       (ctx.routes as Array<BulwarkContext["routes"][number]>).push({
         method: String(method),
         url: route.url,
+        cors: route.config?.cors ?? "session",
         ...(route.config?.auth ? { auth: route.config.auth } : {}),
         ...(route.config?.action ? { action: route.config.action } : {}),
       });
@@ -176,7 +176,11 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
   app.addHook("onReady", async () => {
     await ctx.bus.start(app.log);
     await options.db.refreshTenantTables();
-    registerHttpControls(ctx.posture, config, publicRoutes);
+    registerHttpControls(
+      ctx.posture,
+      config,
+      ctx.routes.filter((r) => r.cors === "public" && r.method !== "HEAD").length,
+    );
   });
   return app;
 }
