@@ -48,23 +48,25 @@ export const invitationsStore = {
       .executeTakeFirst();
   },
 
-  async revoke(tx: Db, orgId: string, publicId: string, now: number): Promise<boolean> {
-    const r = await tx
-      .updateTable("invitations")
-      .set({ revoked_at: now })
-      .where("org_id", "=", orgId)
-      .where("public_id", "=", publicId)
-      .where("accepted_at", "is", null)
-      .where("revoked_at", "is", null)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  revoke(tx: Db, orgId: string, publicId: string, now: number): Promise<boolean> {
+    return invitationsStore.updatePending(tx, orgId, publicId, { revoked_at: now });
   },
 
   /** Replaces the token of a pending invitation (resend) and extends its life. */
-  async retoken(tx: Db, orgId: string, publicId: string, id: string, expiresAt: number): Promise<boolean> {
+  retoken(tx: Db, orgId: string, publicId: string, id: string, expiresAt: number): Promise<boolean> {
+    return invitationsStore.updatePending(tx, orgId, publicId, { id, expires_at: expiresAt });
+  },
+
+  /** Changes an invitation that is neither accepted nor revoked; false if there is none. */
+  async updatePending(
+    tx: Db,
+    orgId: string,
+    publicId: string,
+    changes: Partial<InvitationRow>,
+  ): Promise<boolean> {
     const r = await tx
       .updateTable("invitations")
-      .set({ id, expires_at: expiresAt })
+      .set(changes)
       .where("org_id", "=", orgId)
       .where("public_id", "=", publicId)
       .where("accepted_at", "is", null)
