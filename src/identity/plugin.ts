@@ -5,7 +5,7 @@ import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
 import { templates } from "../mail/templates.js";
 import type { MfaService } from "../mfa/service.js";
-import { type AuthLimiters, enforce, limitedSignIn, rateLimited } from "../ratelimit/auth-limits.js";
+import { type AuthLimiters, enforce, limitedAttempt, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
 import { Accepted, Email, MfaCode, Password, Token, User } from "./schemas.js";
@@ -106,15 +106,9 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       },
     },
     async (req, reply) => {
-      const byIp = await limits.mfaIp.check(req.ip);
-      if (!byIp.allowed) throw rateLimited(byIp);
-      let userId: string;
-      try {
-        userId = await mfa.redeemChallenge(req.body.challengeToken, req.body.code, "portal");
-      } catch (err) {
-        await limits.mfaIp.hit(req.ip);
-        throw err;
-      }
+      const userId = await limitedAttempt([[limits.mfaIp, req.ip]], () =>
+        mfa.redeemChallenge(req.body.challengeToken, req.body.code, "portal"),
+      );
       const user = await identity.findUser(userId);
       if (!user) throw new AppError("UNAUTHENTICATED");
       return startSession(req, reply, user);

@@ -32,35 +32,48 @@ export function rateLimited(d: Decision): AppError {
   });
 }
 
-/** The credential failures that count against the sign-in limits. */
-const FAILURES = new Set(["INVALID_CREDENTIALS", "MFA_CODE_INVALID"]);
+/** The failures that count against an authentication limit: wrong credentials, codes or tokens. */
+const FAILURES = new Set(["INVALID_CREDENTIALS", "MFA_CODE_INVALID", "TOKEN_INVALID"]);
 
 /**
- * Runs one sign-in attempt under the sign-in limits (AUTH-7): refused with 429 while the IP or the
- * account-and-IP key is over; a credential failure counts against both; a success clears the account key.
+ * Runs one authentication attempt under limits counted on failure (AUTH-7): refused with 429 while any
+ * (limiter, key) is over; a failure counts against each; a success resets the keys in `resetOnSuccess`.
  */
-export async function limitedSignIn<T>(
-  limits: AuthLimiters,
-  ip: string,
-  accountKey: string,
+export async function limitedAttempt<T>(
+  keys: ReadonlyArray<readonly [Limiter, string]>,
   attempt: () => Promise<T>,
+  resetOnSuccess: ReadonlyArray<readonly [Limiter, string]> = [],
 ): Promise<T> {
-  const [byIp, byAccount] = await Promise.all([
-    limits.loginIp.check(ip),
-    limits.loginAccount.check(accountKey),
-  ]);
-  if (!byIp.allowed) throw rateLimited(byIp);
-  if (!byAccount.allowed) throw rateLimited(byAccount);
+  const decisions = await Promise.all(keys.map(([limiter, key]) => limiter.check(key)));
+  const refused = decisions.find((d) => !d.allowed);
+  if (refused) throw rateLimited(refused);
   let result: T;
   try {
     result = await attempt();
   } catch (err) {
     if (err instanceof AppError && FAILURES.has(err.code))
-      await Promise.all([limits.loginIp.hit(ip), limits.loginAccount.hit(accountKey)]);
+      await Promise.all(keys.map(([limiter, key]) => limiter.hit(key)));
     throw err;
   }
-  await limits.loginAccount.reset(accountKey);
+  await Promise.all(resetOnSuccess.map(([limiter, key]) => limiter.reset(key)));
   return result;
+}
+
+/** A sign-in under the per-IP and per-account-and-IP limits; a success clears the account key, so the owner is never locked out by their own typos. */
+export function limitedSignIn<T>(
+  limits: AuthLimiters,
+  ip: string,
+  accountKey: string,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  return limitedAttempt(
+    [
+      [limits.loginIp, ip],
+      [limits.loginAccount, accountKey],
+    ],
+    attempt,
+    [[limits.loginAccount, accountKey]],
+  );
 }
 
 /** Counts one hit and throws 429 when over the limit. */
