@@ -1,6 +1,9 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // The examples import Bulwark by its package name, as an app would; in this repo that is the source.
+  resolve: { alias: { bulwark: fileURLToPath(new URL("./src/index.ts", import.meta.url)) } },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts", "examples/**/*.test.ts"],
     // Argon2 and real databases make some tests slower than the 5 s default on a 2-core machine.

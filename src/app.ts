@@ -1,10 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Redis } from "ioredis";
+import type { Migration } from "kysely";
 import type { DestinationStream } from "pino";
+import { adminCapability } from "./admin/capability.js";
+import { type Capability, capabilityMigrations } from "./capability.js";
 import type { Config } from "./config/load.js";
+import { createContext } from "./create-context.js";
 import type { Database } from "./db/database.js";
-import { HealthChecks } from "./health/checks.js";
+import type { MigrationContext } from "./db/migrations.js";
 import { healthPlugin } from "./health/plugin.js";
 import { registerHttpControls } from "./http/controls.js";
 import { sendError } from "./http/error-handler.js";
@@ -14,17 +18,20 @@ import { installHttp } from "./http/plugin.js";
 import { requestId } from "./http/request-id.js";
 import { trustProxyFn } from "./http/trust-proxy.js";
 import { AJV_OPTIONS } from "./http/validation.js";
-import { registerIdentity } from "./identity/module.js";
+import { identityCapability } from "./identity/capability.js";
 import { createLogger, type Logger, lazyChild } from "./log/logger.js";
+import { mailCapability } from "./mail/capability.js";
 import type { Mailer } from "./mail/mailer.js";
 import { observabilityPlugin } from "./metrics/plugin.js";
-import { MetricsRegistry } from "./metrics/registry.js";
+import { mfaCapability } from "./mfa/capability.js";
 import { openapiPlugin } from "./openapi/plugin.js";
-import { type Extension, TenantRouter } from "./orgs/extension.js";
-import { registerOrgs } from "./orgs/module.js";
+import { orgsCapability } from "./orgs/capability.js";
+import { type Extension, extensionCapability } from "./orgs/extension.js";
+import type { DenialSink } from "./orgs/tenant-check.js";
+import { pagesCapability } from "./pages/capability.js";
 import { posturePlugin } from "./posture/plugin.js";
-import { PostureRegistry } from "./posture/registry.js";
-import { InvalidationBus } from "./state/bus.js";
+import { rateLimitCapability } from "./ratelimit/capability.js";
+import { sessionsCapability } from "./sessions/capability.js";
 
 /** The package version, from the nearest package.json (the module runs from src/ in tests, dist/src/ when built). */
 export const VERSION: string = (() => {
@@ -35,32 +42,6 @@ export const VERSION: string = (() => {
   }
   return "0.0.0";
 })();
-
-/** What every capability receives: the frozen configuration and the shared services. */
-export interface BulwarkContext {
-  readonly config: Config;
-  readonly db: Database;
-  readonly redis: Redis | undefined;
-  readonly posture: PostureRegistry;
-  readonly metrics: MetricsRegistry;
-  readonly health: HealthChecks;
-  /** Cross-node cache invalidation (Redis pub/sub when configured). */
-  readonly bus: InvalidationBus;
-  /** Every route as registered (method, URL pattern, declared auth and action): for docs and test suites. */
-  readonly routes: ReadonlyArray<{
-    readonly method: string;
-    readonly url: string;
-    readonly auth?: string;
-    readonly action?: string;
-    readonly cors: string;
-  }>;
-}
-
-declare module "fastify" {
-  interface FastifyInstance {
-    bulwark: BulwarkContext;
-  }
-}
 
 export interface BuildOptions {
   /** An opened, migrated database. The caller owns it (and closes it). */
@@ -74,6 +55,36 @@ export interface BuildOptions {
   readonly mailer?: Mailer;
   /** Library mode: modules whose tenant routes inherit every control (their migrations run at start). */
   readonly extensions?: readonly Extension[];
+  /** Where refused tenant actions go (AUTHZ-6); logged on the request's logger by default. */
+  readonly denials?: DenialSink;
+}
+
+/**
+ * Bulwark's capabilities in dependency order (each reaches only those before it, through their
+ * services), then the embedding app's extensions. `migrations` reads the same list, so the server and
+ * every CLI command know the same migrations.
+ */
+export function capabilities(
+  options: Pick<BuildOptions, "mailer" | "extensions" | "denials"> = {},
+): Capability[] {
+  return [
+    mailCapability(options.mailer),
+    rateLimitCapability,
+    sessionsCapability,
+    mfaCapability,
+    identityCapability,
+    orgsCapability(options.denials),
+    adminCapability,
+    pagesCapability,
+    ...(options.extensions ?? []).map(extensionCapability),
+  ];
+}
+
+/** Every migration Bulwark and the given extensions bring (the foundation's own run first, by name). */
+export function bulwarkMigrations(
+  extensions: readonly Extension[] = [],
+): (ctx: MigrationContext) => Record<string, Migration> {
+  return capabilityMigrations(capabilities({ extensions }));
 }
 
 /**
@@ -119,37 +130,14 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
       : {}),
   }) as unknown as FastifyInstance;
 
-  const ctx: BulwarkContext = {
-    config,
-    db: options.db,
-    redis: options.redis,
-    posture: new PostureRegistry(),
-    metrics: new MetricsRegistry(),
-    health: new HealthChecks(),
-    bus: new InvalidationBus(options.redis),
-    routes: [],
-  };
+  const ctx = createContext({ config, db: options.db, redis: options.redis, log: app.log });
   app.decorate("bulwark", ctx);
 
-  app.addHook("onRoute", (route) => {
-    for (const method of [route.method].flat()) {
-      (ctx.routes as Array<BulwarkContext["routes"][number]>).push({
-        method: String(method),
-        url: route.url,
-        cors: route.config?.cors ?? "session",
-        ...(route.config?.auth ? { auth: route.config.auth } : {}),
-        ...(route.config?.action ? { action: route.config.action } : {}),
-      });
-    }
-  });
-  const http = installHttp(app, config);
+  const http = installHttp(app, config, ctx.routeTable);
+  // The guard pipeline runs after the HTTP layer's checks (HTTPS policy, CORS), on every route.
+  app.addHook("onRequest", ctx.guard.hook);
   await app.register(openapiPlugin, { version: VERSION });
-  const identity = await registerIdentity(app, ctx, app.log, options.mailer);
-  await registerOrgs(app, ctx, app.log, identity);
-  for (const ext of options.extensions ?? []) {
-    await ext.routes?.(new TenantRouter(app, options.db), app);
-    ext.controls?.(ctx.posture);
-  }
+  for (const capability of capabilities(options)) await capability.register(app, ctx);
 
   ctx.health.add({ name: "database", required: true, probe: async () => void (await options.db.ping()) });
   if (options.redis) {
@@ -176,10 +164,12 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
   app.addHook("onReady", async () => {
     await ctx.bus.start(app.log);
     await options.db.refreshTenantTables();
+    ctx.routeTable.finalize(ctx.guard.tenantKinds);
+    ctx.guard.verify(ctx.routes);
     registerHttpControls(
       ctx.posture,
       config,
-      ctx.routes.filter((r) => r.cors === "public" && r.method !== "HEAD").length,
+      ctx.routes.filter((r) => r.security.cors === "public" && r.method !== "HEAD").length,
     );
   });
   return app;

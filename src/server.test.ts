@@ -6,6 +6,7 @@ import { connect as tlsConnect } from "node:tls";
 import { generate } from "selfsigned";
 import { describe, expect, it } from "vitest";
 import { silentLog, testConfig } from "../test/harness.js";
+import { PUBLIC } from "./auth/requirements.js";
 import { Database } from "./db/database.js";
 import { waitForDatabase } from "./db/wait.js";
 import { createLogger } from "./log/logger.js";
@@ -29,7 +30,7 @@ describe("server lifecycle", () => {
     const running = await start(config, {
       log: silentLog,
       routes: (app) => {
-        app.get("/test/slow", async () => {
+        app.get("/test/slow", { config: { security: PUBLIC } }, async () => {
           await new Promise((r) => setTimeout(r, 400));
           return { done: true };
         });

@@ -1,12 +1,13 @@
+import { createServer } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
-import { buildApp } from "./app.js";
+import { buildApp, bulwarkMigrations } from "./app.js";
 import type { Config } from "./config/load.js";
 import { configSummary } from "./config/summary.js";
 import { Database } from "./db/database.js";
 import { waitForDatabase } from "./db/wait.js";
 import { createLogger, type Logger } from "./log/logger.js";
-import { type Extension, extensionMigrations } from "./orgs/extension.js";
+import type { Extension } from "./orgs/extension.js";
 import { connectRedis } from "./state/redis.js";
 
 export interface Running {
@@ -26,20 +27,51 @@ export interface StartOptions {
   readonly extensions?: readonly Extension[];
 }
 
-/** Opens storage, waits for it (OPS-1), migrates unless told not to, builds the app and listens. */
+/** A start-up problem with one clear line to say (no stack trace). */
+export class StartError extends Error {
+  override name = "StartError";
+}
+
+/**
+ * Fails fast, before anything else runs (migrations included), when the port is taken: a second server
+ * on the same port must say so in one line, not after migrating. Port 0 (any free port) always passes.
+ */
+export async function assertPortFree(port: number, host: string): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? new StartError(
+              `Port ${port} on ${host} is already in use (another Bulwark?); set PORT to a free port.`,
+            )
+          : err.code === "EACCES"
+            ? new StartError(`Not allowed to listen on port ${port} on ${host}; choose a port above 1023.`)
+            : err,
+      ),
+    );
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/** Checks the port, opens storage, waits for it (OPS-1), migrates unless told not to, builds the app and listens. */
 export async function start(config: Config, options: StartOptions = {}): Promise<Running> {
   const log = options.log ?? createLogger({ level: config.logLevel });
   process.stderr.write(`\nBulwark starting\n${configSummary(config)}\n\n`);
   for (const w of config.warnings) log.warn(w);
+  await assertPortFree(config.port, config.host);
 
   const db = Database.open(config, log);
   let redis: Redis | undefined;
   try {
     await waitForDatabase(db, config.database.waitSeconds, log);
     if (options.migrate !== false) {
-      const applied = await db.migrate({ extra: extensionMigrations(options.extensions ?? []) });
+      const applied = await db.migrate({ extra: bulwarkMigrations(options.extensions ?? []) });
       if (applied.length) log.info({ applied }, "migrations applied");
     }
+    // Now as the app role: after a first migration it exists; without one, this names what is missing.
+    await db.ping();
     redis = config.redisUrl ? connectRedis(config.redisUrl, log) : undefined;
     const app = await buildApp(config, {
       db,
@@ -48,7 +80,13 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       ...(redis ? { redis } : {}),
     });
     if (options.routes) await options.routes(app);
-    const url = await app.listen({ port: config.port, host: config.host });
+    const url = await app
+      .listen({ port: config.port, host: config.host })
+      .catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "EADDRINUSE")
+          throw new StartError(`Port ${config.port} on ${config.host} is already in use.`);
+        throw err;
+      });
     log.info({ url, publicUrl: config.publicUrl }, "Bulwark listening");
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>

@@ -5,13 +5,17 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Migration } from "kysely";
 import pg from "pg";
-import { buildApp } from "../src/app.js";
+import { buildApp, bulwarkMigrations } from "../src/app.js";
+import { PUBLIC } from "../src/auth/requirements.js";
 import { type Config, loadConfig } from "../src/config/load.js";
 import { Database } from "../src/db/database.js";
 import type { MigrationContext } from "../src/db/migrations.js";
 import { createLogger } from "../src/log/logger.js";
-import { type Extension, extensionMigrations } from "../src/orgs/extension.js";
+import type { Extension } from "../src/orgs/extension.js";
 import { connectRedis } from "../src/state/redis.js";
+
+/** The route-table row of the ad-hoc routes tests add under /test/: public, general tier. */
+const TEST_ROUTE = PUBLIC;
 
 /** One scratch data directory per test process (mail files land here when no SMTP_URL is set). */
 const DATA_DIR = mkdtempSync(join(tmpdir(), "bulwark-test-"));
@@ -45,6 +49,10 @@ export const PRODUCTION_ENV: Record<string, string> = {
 
 export type ExtraMigrations = ((ctx: MigrationContext) => Record<string, Migration>) | undefined;
 
+/** Bulwark's migrations plus the extensions': what a server with these extensions runs. */
+export const migrationsFor = (extensions: readonly Extension[] = []): ExtraMigrations =>
+  bulwarkMigrations(extensions);
+
 export interface TestDb {
   readonly db: Database;
   readonly schema: string;
@@ -57,7 +65,9 @@ export interface TestDb {
  * A migrated database for one test file: SQLite in memory, or, with TEST_DATABASE_URL, a PostgreSQL
  * schema of its own (`bw_t_<random>`) so concurrent runs and files never see each other's rows.
  */
-export async function testDb(extra?: ExtraMigrations): Promise<TestDb> {
+export async function testDb(more?: ExtraMigrations): Promise<TestDb> {
+  const core = bulwarkMigrations();
+  const extra: ExtraMigrations = (ctx) => ({ ...core(ctx), ...more?.(ctx) });
   if (!PG_URL) {
     const db = Database.sqlite(":memory:");
     await db.migrate({ extra });
@@ -110,7 +120,7 @@ export async function testApp(
   options: { extensions?: readonly Extension[] } = {},
 ): Promise<TestApp> {
   const extensions = options.extensions ?? [];
-  const t = await testDb(extensions.length ? extensionMigrations(extensions) : undefined);
+  const t = await testDb(bulwarkMigrations(extensions));
   const config = testConfig({ LOG_LEVEL: "info", ...env });
   const rawLogs: string[] = [];
   const redis = config.redisUrl ? connectRedis(config.redisUrl, silentLog) : undefined;
@@ -120,6 +130,9 @@ export async function testApp(
     extensions,
     logStream: { write: (s: string) => void rawLogs.push(s) },
   });
+  // Routes a test adds under /test/ are public unless they declare otherwise (config.security).
+  for (const m of ["GET", "POST", "PUT", "PATCH", "DELETE"])
+    app.bulwark.routeTable.declare(`${m} /test/*`, TEST_ROUTE);
   if (setup) await setup(app);
   await app.ready();
   return {

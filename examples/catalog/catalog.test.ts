@@ -71,7 +71,7 @@ describe(`catalog example on the extension API (${ENGINE})`, () => {
       stock: 1,
     });
     expect(dup.statusCode).toBe(409);
-    expect(dup.json().error.code).toBe("CONFLICT");
+    expect(dup.json().error.code).toBe("SKU_TAKEN");
   });
 
   it("AUTHZ-2: each organisation lists only its own products", async () => {
@@ -102,7 +102,7 @@ describe(`catalog example on the extension API (${ENGINE})`, () => {
     expect((await to("shipped")).statusCode).toBe(409);
     for (const status of ["paid", "shipped", "delivered", "refunded"])
       expect((await to(status)).json().order.status).toBe(status);
-    expect((await to("paid")).json().error.code).toBe("CONFLICT");
+    expect((await to("paid")).json().error.code).toBe("ORDER_TRANSITION_INVALID");
   });
 
   it.runIf(PG_URL)(

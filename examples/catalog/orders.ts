@@ -1,5 +1,4 @@
 import { Type } from "@sinclair/typebox";
-import type { Kysely } from "kysely";
 import {
   AppError,
   enableTenantRls,
@@ -7,9 +6,10 @@ import {
   type MigrationContext,
   newId,
   type TenantRouter,
-} from "../../src/index.js";
-
-export type OrderStatus = "pending" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded";
+} from "bulwark";
+import type { Kysely } from "kysely";
+import { catalogStore as store } from "./store.js";
+import type { OrderLineRow, OrderRow, OrderStatus } from "./tables.js";
 
 /** The status machine: pending → paid → shipped → delivered, or cancelled (before shipping) / refunded (after paying). */
 export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
@@ -20,31 +20,6 @@ export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> 
   cancelled: [],
   refunded: [],
 };
-
-export interface OrderRow {
-  id: string;
-  org_id: string;
-  status: OrderStatus;
-  total_cents: number;
-  created_by: string;
-  created_at: number;
-  updated_at: number;
-}
-export interface OrderLineRow {
-  id: string;
-  org_id: string;
-  order_id: string;
-  product_id: string;
-  quantity: number;
-  unit_price_cents: number;
-}
-
-declare module "../../src/db/tables.js" {
-  interface Tables {
-    orders: OrderRow;
-    order_lines: OrderLineRow;
-  }
-}
 
 export const orderMigrations = (ctx: MigrationContext) => ({
   catalog_0002_orders: {
@@ -121,25 +96,12 @@ export function orderRoutes(tenant: TenantRouter): void {
     action: "orders:read",
     schema: { tags, response: { 200: Type.Object({ orders: Type.Array(Order) }) } },
     async handler({ tx, orgId }) {
-      const orders = await tx
-        .selectFrom("orders")
-        .selectAll()
-        .where("org_id", "=", orgId)
-        .orderBy("id", "desc")
-        .limit(100)
-        .execute();
-      const lines = orders.length
-        ? await tx
-            .selectFrom("order_lines")
-            .selectAll()
-            .where("org_id", "=", orgId)
-            .where(
-              "order_id",
-              "in",
-              orders.map((o) => o.id),
-            )
-            .execute()
-        : [];
+      const orders = await store.recentOrders(tx, orgId, 100);
+      const lines = await store.lines(
+        tx,
+        orgId,
+        orders.map((o) => o.id),
+      );
       return {
         orders: orders.map((o) =>
           view(
@@ -169,30 +131,23 @@ export function orderRoutes(tenant: TenantRouter): void {
       }),
       response: { 201: Type.Object({ order: Order }) },
     },
-    async handler({ tx, orgId, userId, body }) {
+    async handler({ tx, orgId, actorId, body, now }) {
       const ids = [...new Set(body.lines.map((l) => l.productId))];
       // Prices come from this organisation's products only: another organisation's product id is unknown here.
-      const products = await tx
-        .selectFrom("products")
-        .select(["id", "price_cents"])
-        .where("org_id", "=", orgId)
-        .where("id", "in", ids)
-        .execute();
-      const price = new Map(products.map((p) => [p.id, Number(p.price_cents)]));
+      const price = await store.prices(tx, orgId, ids);
       const missing = ids.filter((id) => !price.has(id));
       if (missing.length)
         throw new AppError(
-          "UNPROCESSABLE",
+          "PRODUCT_UNKNOWN",
           "Some products do not exist.",
           missing.map((id) => ({ in: "body", field: "lines.productId", message: `unknown product ${id}` })),
         );
-      const now = Date.now();
       const order: OrderRow = {
         id: newId("ord", now),
         org_id: orgId,
         status: "pending",
         total_cents: body.lines.reduce((sum, l) => sum + l.quantity * (price.get(l.productId) ?? 0), 0),
-        created_by: userId,
+        created_by: actorId,
         created_at: now,
         updated_at: now,
       };
@@ -204,8 +159,7 @@ export function orderRoutes(tenant: TenantRouter): void {
         quantity: l.quantity,
         unit_price_cents: price.get(l.productId) ?? 0,
       }));
-      await tx.insertInto("orders").values(order).execute();
-      await tx.insertInto("order_lines").values(lines).execute();
+      await store.insertOrder(tx, order, lines);
       return { order: view(order, lines) };
     },
   });
@@ -220,33 +174,18 @@ export function orderRoutes(tenant: TenantRouter): void {
       body: Type.Object({ status: Status }),
       response: { 200: Type.Object({ order: Order }) },
     },
-    async handler({ tx, orgId, params, body }) {
-      const order = await tx
-        .selectFrom("orders")
-        .selectAll()
-        .where("org_id", "=", orgId)
-        .where("id", "=", params.id)
-        .executeTakeFirst();
+    async handler({ tx, orgId, params, body, now }) {
+      const order = await store.order(tx, orgId, params.id);
       if (!order) throw new AppError("NOT_FOUND");
       if (!TRANSITIONS[order.status].includes(body.status))
-        throw new AppError("CONFLICT", `An order cannot go from ${order.status} to ${body.status}.`);
+        throw new AppError(
+          "ORDER_TRANSITION_INVALID",
+          `An order cannot go from ${order.status} to ${body.status}.`,
+        );
       // Conditional on the status read: of two racing transitions only one applies.
-      const updated = await tx
-        .updateTable("orders")
-        .set({ status: body.status, updated_at: Date.now() })
-        .where("org_id", "=", orgId)
-        .where("id", "=", params.id)
-        .where("status", "=", order.status)
-        .returningAll()
-        .executeTakeFirst();
-      if (!updated) throw new AppError("CONFLICT", "The order changed meanwhile; read it again.");
-      const lines = await tx
-        .selectFrom("order_lines")
-        .selectAll()
-        .where("org_id", "=", orgId)
-        .where("order_id", "=", params.id)
-        .execute();
-      return { order: view(updated, lines) };
+      const updated = await store.setStatus(tx, orgId, params.id, order.status, body.status, now);
+      if (!updated) throw new AppError("ORDER_CHANGED");
+      return { order: view(updated, await store.lines(tx, orgId, [params.id])) };
     },
   });
 }

@@ -1,5 +1,4 @@
 import { Type } from "@sinclair/typebox";
-import type { Kysely } from "kysely";
 import {
   AppError,
   enableTenantRls,
@@ -8,27 +7,10 @@ import {
   newId,
   sanitizeRichText,
   type TenantRouter,
-} from "../../src/index.js";
-
-/** A product row. `org_id` makes it tenant data: reachable only inside the organisation's transaction. */
-export interface ProductRow {
-  id: string;
-  org_id: string;
-  name: string;
-  sku: string;
-  price_cents: number;
-  stock: number;
-  /** Sanitised on write (INPUT-4): stored HTML is always harmless. */
-  description_html: string;
-  created_at: number;
-  updated_at: number;
-}
-
-declare module "../../src/db/tables.js" {
-  interface Tables {
-    products: ProductRow;
-  }
-}
+} from "bulwark";
+import type { Kysely } from "kysely";
+import { catalogStore as store } from "./store.js";
+import type { ProductRow } from "./tables.js";
 
 export const productMigrations = (ctx: MigrationContext) => ({
   catalog_0001_products: {
@@ -81,7 +63,6 @@ const view = (p: ProductRow) => ({
   createdAt: new Date(p.created_at).toISOString(),
   updatedAt: new Date(p.updated_at).toISOString(),
 });
-const isUnique = (err: unknown) => /unique|duplicate/i.test(String((err as Error).message));
 
 /** Products: `/v1/orgs/{orgId}/products`, built only on the extension API. */
 export function productRoutes(tenant: TenantRouter): void {
@@ -105,9 +86,7 @@ export function productRoutes(tenant: TenantRouter): void {
     },
     async handler({ tx, query, orgId }) {
       const limit = query.limit ?? 50;
-      let q = tx.selectFrom("products").selectAll().where("org_id", "=", orgId).orderBy("id").limit(limit);
-      if (query.after) q = q.where("id", ">", query.after);
-      const rows = await q.execute();
+      const rows = await store.listProducts(tx, orgId, limit, query.after);
       return {
         products: rows.map(view),
         nextCursor: rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null,
@@ -125,8 +104,7 @@ export function productRoutes(tenant: TenantRouter): void {
       body: Type.Object({ ...Fields, descriptionHtml: Type.Optional(Fields.descriptionHtml) }),
       response: { 201: Type.Object({ product: Product }) },
     },
-    async handler({ tx, body, orgId }) {
-      const now = Date.now();
+    async handler({ tx, body, orgId, now }) {
       const row: ProductRow = {
         id: newId("prd", now),
         org_id: orgId,
@@ -138,12 +116,8 @@ export function productRoutes(tenant: TenantRouter): void {
         created_at: now,
         updated_at: now,
       };
-      try {
-        await tx.insertInto("products").values(row).execute();
-      } catch (err) {
-        if (isUnique(err)) throw new AppError("CONFLICT", `A product with SKU ${body.sku} exists.`);
-        throw err;
-      }
+      if (!(await store.insertProduct(tx, row)))
+        throw new AppError("SKU_TAKEN", `A product with SKU ${body.sku} exists.`);
       return { product: view(row) };
     },
   });
@@ -154,12 +128,7 @@ export function productRoutes(tenant: TenantRouter): void {
     action: "products:read",
     schema: { tags, params: Id, response: { 200: Type.Object({ product: Product }) } },
     async handler({ tx, params, orgId }) {
-      const row = await tx
-        .selectFrom("products")
-        .selectAll()
-        .where("org_id", "=", orgId)
-        .where("id", "=", params.id)
-        .executeTakeFirst();
+      const row = await store.product(tx, orgId, params.id);
       if (!row) throw new AppError("NOT_FOUND");
       return { product: view(row) };
     },
@@ -175,7 +144,7 @@ export function productRoutes(tenant: TenantRouter): void {
       body: Type.Partial(Type.Object(Fields), { minProperties: 1 }),
       response: { 200: Type.Object({ product: Product }) },
     },
-    async handler({ tx, params, body, orgId }) {
+    async handler({ tx, params, body, orgId, now }) {
       const patch = {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.sku !== undefined ? { sku: body.sku } : {}),
@@ -184,19 +153,10 @@ export function productRoutes(tenant: TenantRouter): void {
         ...(body.descriptionHtml !== undefined
           ? { description_html: sanitizeRichText(body.descriptionHtml) }
           : {}),
-        updated_at: Date.now(),
+        updated_at: now,
       };
-      const row = await tx
-        .updateTable("products")
-        .set(patch)
-        .where("org_id", "=", orgId)
-        .where("id", "=", params.id)
-        .returningAll()
-        .executeTakeFirst()
-        .catch((err: unknown) => {
-          if (isUnique(err)) throw new AppError("CONFLICT", "Another product has this SKU.");
-          throw err;
-        });
+      const row = await store.updateProduct(tx, orgId, params.id, patch);
+      if (row === "sku_taken") throw new AppError("SKU_TAKEN", "Another product has this SKU.");
       if (!row) throw new AppError("NOT_FOUND");
       return { product: view(row) };
     },
@@ -209,12 +169,7 @@ export function productRoutes(tenant: TenantRouter): void {
     status: 204,
     schema: { tags, params: Id },
     async handler({ tx, params, orgId, reply }) {
-      const res = await tx
-        .deleteFrom("products")
-        .where("org_id", "=", orgId)
-        .where("id", "=", params.id)
-        .executeTakeFirst();
-      if (Number(res.numDeletedRows) === 0) throw new AppError("NOT_FOUND");
+      if (!(await store.deleteProduct(tx, orgId, params.id))) throw new AppError("NOT_FOUND");
       reply.code(204).send();
       return undefined;
     },

@@ -6,6 +6,7 @@ import { PasswordHasher } from "../identity/password.js";
 import { MfaService } from "../mfa/service.js";
 import { MfaStore } from "../mfa/store.js";
 import { AdminService } from "./service.js";
+import { AdminStore } from "./store.js";
 
 const PW = "impersonation passphrase";
 
@@ -19,7 +20,7 @@ describe(`impersonation (${ENGINE})`, () => {
     t = await testApp();
     const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.secret), "localhost");
     const created = await new AdminService(
-      t.db.global,
+      new AdminStore(t.db.global),
       new PasswordHasher(t.config.auth.argon2),
       mfa,
       t.config,

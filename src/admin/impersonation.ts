@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
+import { sessionOf } from "../identity/principal.js";
 import type { IdentityService } from "../identity/service.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
@@ -25,7 +26,6 @@ export async function impersonationRoutes(
   r.post(
     "/v1/admin/impersonations",
     {
-      config: { auth: "admin" },
       schema: {
         tags,
         body: Type.Object({
@@ -39,7 +39,7 @@ export async function impersonationRoutes(
       },
     },
     async (req, reply) => {
-      const admin = req.auth!;
+      const admin = sessionOf(req);
       const user = await identity.findUser(req.body.userId);
       if (!user) throw new AppError("NOT_FOUND");
       const minutes = req.body.minutes ?? 30;
@@ -47,13 +47,13 @@ export async function impersonationRoutes(
         user.id,
         "portal",
         { ip: req.ip, userAgent: req.headers["user-agent"] },
-        { impersonatorId: admin.userId, ttlMs: minutes * 60_000 },
+        { impersonatorId: admin.user_id, ttlMs: minutes * 60_000 },
       );
       req.log.warn(
         {
           event: "impersonation.start",
-          adminId: admin.userId,
-          adminEmail: admin.session.email,
+          adminId: admin.user_id,
+          adminEmail: admin.email,
           userId: user.id,
           userEmail: user.email,
           reason: req.body.reason,
@@ -70,23 +70,19 @@ export async function impersonationRoutes(
     },
   );
 
-  r.delete(
-    "/v1/admin/impersonations/current",
-    { config: { auth: "admin" }, schema: { tags } },
-    async (req, reply) => {
-      const admin = req.auth!;
-      const users = await sessions.revokeImpersonations(admin.userId);
-      if (users.length === 0) throw new AppError("NOT_FOUND");
-      req.log.warn(
-        {
-          event: "impersonation.stop",
-          adminId: admin.userId,
-          adminEmail: admin.session.email,
-          userIds: users,
-        },
-        "impersonation stopped",
-      );
-      return reply.header("set-cookie", clearCookie(config, "portal")).code(204).send();
-    },
-  );
+  r.delete("/v1/admin/impersonations/current", { schema: { tags } }, async (req, reply) => {
+    const admin = sessionOf(req);
+    const users = await sessions.revokeImpersonations(admin.user_id);
+    if (users.length === 0) throw new AppError("NOT_FOUND");
+    req.log.warn(
+      {
+        event: "impersonation.stop",
+        adminId: admin.user_id,
+        adminEmail: admin.email,
+        userIds: users,
+      },
+      "impersonation stopped",
+    );
+    return reply.header("set-cookie", clearCookie(config, "portal")).code(204).send();
+  });
 }

@@ -3,6 +3,8 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
 import { Email, MfaCode, Password } from "../identity/schemas.js";
+import type { IdentityService } from "../identity/service.js";
+import type { OrgService } from "../orgs/service.js";
 import { type AuthLimiters, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
@@ -16,9 +18,16 @@ const tags = ["admin"];
  */
 export async function adminRoutes(
   app: FastifyInstance,
-  opts: { config: Config; admins: AdminService; sessions: SessionService; limits: AuthLimiters },
+  opts: {
+    config: Config;
+    admins: AdminService;
+    sessions: SessionService;
+    limits: AuthLimiters;
+    identity: IdentityService;
+    orgs: OrgService;
+  },
 ): Promise<void> {
-  const { config, admins, sessions, limits } = opts;
+  const { config, admins, sessions, limits, identity, orgs } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
@@ -51,9 +60,10 @@ export async function adminRoutes(
 
   r.post(
     "/v1/admin/auth/logout",
-    { config: { auth: "admin" }, schema: { tags, body: Type.Optional(Type.Object({})) } },
+    { schema: { tags, body: Type.Optional(Type.Object({})) } },
     async (req, reply) => {
-      if (req.auth) await sessions.revoke(req.auth.session);
+      const session = req.principal?.session;
+      if (session) await sessions.revoke(session);
       return reply.header("set-cookie", clearCookie(config, "admin")).code(204).send();
     },
   );
@@ -61,7 +71,6 @@ export async function adminRoutes(
   r.get(
     "/v1/admin/users",
     {
-      config: { auth: "admin" },
       schema: {
         tags,
         querystring: Type.Object({
@@ -85,7 +94,7 @@ export async function adminRoutes(
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const rows = await admins.listUsers(limit, req.query.after);
+      const rows = await identity.listUsers(limit, req.query.after);
       return {
         users: rows.map((u) => ({
           id: u.id,
@@ -101,7 +110,6 @@ export async function adminRoutes(
   r.get(
     "/v1/admin/orgs",
     {
-      config: { auth: "admin" },
       schema: {
         tags,
         querystring: Type.Object({
@@ -126,7 +134,7 @@ export async function adminRoutes(
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const rows = await admins.listOrgs(limit, req.query.after);
+      const rows = await orgs.listAll(limit, req.query.after);
       return {
         orgs: rows.map((o) => ({
           id: o.id,

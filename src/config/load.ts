@@ -217,7 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     production,
     port: int("PORT"),
     host: str("HOST") ?? "127.0.0.1",
-    publicUrl: (publicUrl ?? "http://localhost:3000").replace(/\/$/, ""),
+    publicUrl: (publicUrl ?? `http://localhost:${int("PORT")}`).replace(/\/$/, ""),
     dataDir,
     secret: secret ?? "",
     database: {

@@ -15,10 +15,18 @@ export class VarReader {
     readonly problems: string[],
   ) {}
 
-  /** The set value, else the profile's default. */
+  /** The set value, else the profile's default (`<PORT>` in a default stands for the configured port). */
   str(name: VarName): string | undefined {
     const spec = SPECS.get(name)!;
-    return this.raw[name] ?? (this.production && spec.prod !== undefined ? spec.prod : spec.dev);
+    const set = this.raw[name];
+    if (set !== undefined) return set;
+    const def = this.production && spec.prod !== undefined ? spec.prod : spec.dev;
+    return def?.includes("<PORT>") ? def.replaceAll("<PORT>", String(this.port())) : def;
+  }
+
+  private port(): number {
+    const v = this.raw.PORT ?? SPECS.get("PORT")!.dev!;
+    return /^\d+$/.test(v) ? Number(v) : 3000;
   }
 
   int(name: VarName): number {

@@ -55,8 +55,11 @@ export function developmentSecret(dataDir: string): string {
   return value;
 }
 
-/** Redacted form for summaries and logs: never more than the first 4 characters of a secret. */
+/**
+ * Redacted form for summaries and logs: whether it is set and how long, never a character of it (even a
+ * prefix narrows a short secret's search space and identifies it across logs).
+ */
 export function redactSecret(value: string | undefined): string {
   if (!value) return "(unset)";
-  return `${value.slice(0, Math.min(4, Math.floor(value.length / 4)))}… (${value.length} chars)`;
+  return `set (${value.length} chars)`;
 }

@@ -40,8 +40,8 @@ export const VARIABLES = [
   {
     name: "PUBLIC_URL",
     kind: "url",
-    dev: "http://localhost:3000",
-    doc: "The externally visible origin (links in mail, security.txt, redirects).",
+    dev: "http://localhost:<PORT>",
+    doc: "The externally visible origin (links in mail, security.txt, redirects). Outside production it follows PORT.",
     prodRule: "required, https",
   },
   {
@@ -149,9 +149,9 @@ export const VARIABLES = [
   {
     name: "CORS_ORIGINS",
     kind: "list",
-    dev: "http://localhost:3000,http://127.0.0.1:3000",
+    dev: "http://localhost:<PORT>,http://127.0.0.1:<PORT>",
     prod: "",
-    doc: "Origins allowed to call session (cookie) routes with credentials. Empty: no cross-origin access.",
+    doc: "Origins allowed to call session (cookie) routes with credentials. Empty: no cross-origin access. Outside production the server's own loopback origin is always same-origin.",
     prodRule: "empty = fail closed, with a start-up warning",
   },
   { name: "BODY_LIMIT_BYTES", kind: "int", dev: "1048576", min: 1024, doc: "Largest accepted request body." },

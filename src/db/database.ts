@@ -27,6 +27,7 @@ import { type MigrationContext, migrationProvider } from "./migrations.js";
 import { cachingDatabase } from "./sqlite-cache.js";
 import type { Tables } from "./tables.js";
 import { TenantGuard } from "./tenant-guard.js";
+import { TenantScope } from "./tenant-scope.js";
 
 export type Engine = "sqlite" | "postgres";
 export type Db = Kysely<Tables>;
@@ -49,6 +50,20 @@ class SelectOnly implements KyselyPlugin {
   }
 }
 
+/** The error to show when the app role does not exist (a fresh database that was never migrated). */
+export function missingRole(err: unknown, role: string): Error | undefined {
+  const message = (err as Error)?.message ?? "";
+  if (!/role ".*" does not exist/.test(message)) return undefined;
+  return new MissingRoleError(
+    `The database role "${role}" does not exist. It is created by the first migration: run \`bulwark migrate\` (or start without --no-migrate) as the owner of the schema, or set DATABASE_APP_ROLE.`,
+  );
+}
+
+/** A configuration problem, not an outage: waiting longer will not fix it. */
+export class MissingRoleError extends Error {
+  override name = "MissingRoleError";
+}
+
 /** Tenant id passed to `withOrg`; prefixed ids (`org_…`) in practice, checked only for shape here. */
 const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -56,14 +71,15 @@ const ORG_ID = /^[A-Za-z0-9_-]{1,64}$/;
  * Bulwark's storage: one typed Kysely handle per engine, and the only way to reach tenant tables.
  *
  * - `global` refuses any statement on a tenant table (TenantGuard), on both engines.
- * - `withOrg(orgId, fn)` runs `fn` in a transaction scoped to one organisation; on PostgreSQL the scope
- *   is also set for row-level security (`bulwark.org_id`, transaction-local), and the connection works
- *   as the app role, which has no BYPASSRLS.
+ * - `withOrg(orgId, fn)` runs `fn` in a transaction scoped to one organisation, walled twice: on
+ *   PostgreSQL by row-level security (`bulwark.org_id`, transaction-local, as the app role, which has no
+ *   BYPASSRLS), on SQLite by TenantScope, which restricts every statement on a tenant table to `orgId`.
  */
 export class Database {
   readonly global: Db;
   private readonly readOnly: Db;
   private readonly guard: TenantGuard;
+  private readonly readScopes = new Map<string, Db>();
 
   private constructor(
     readonly engine: Engine,
@@ -89,10 +105,11 @@ export class Database {
   /** An SQLite database at `file` (`:memory:` for tests): WAL for concurrent readers, foreign keys on. */
   static sqlite(file: string): Database {
     const sqlite = new SQLite(file);
-    sqlite.pragma("journal_mode = WAL");
-    sqlite.pragma("foreign_keys = ON");
-    sqlite.pragma("busy_timeout = 5000");
-    sqlite.pragma("synchronous = NORMAL");
+    // exec, not pragma(): pragma() makes Statement objects the garbage collector would finalise (see
+    // sqlite-cache.ts for why none may be).
+    sqlite.exec(
+      "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+    );
     const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
     const ctx: MigrationContext = { engine: "sqlite", schema: "main", appRole: "" };
     return new Database(
@@ -142,16 +159,24 @@ export class Database {
    * afterwards: it verifies the result.
    */
   async migrate(
-    options: { extra?: (ctx: MigrationContext) => Record<string, Migration> } = {},
+    options: {
+      extra?: (ctx: MigrationContext) => Record<string, Migration>;
+      /**
+       * Accept migrations the database ran that this process does not know (an embedding app's, when a
+       * command such as `admin create` runs without its extensions) instead of refusing them as missing.
+       */
+      tolerateUnknown?: boolean;
+    } = {},
   ): Promise<string[]> {
     const owner = this.migrationDb();
     try {
       if (this.engine === "postgres") {
         await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(this.migrationCtx.schema)}`.execute(owner);
       }
+      const ran = options.tolerateUnknown ? await this.executedMigrations(owner) : [];
       const migrator = new Migrator({
         db: owner,
-        provider: migrationProvider(this.migrationCtx, options.extra),
+        provider: migrationProvider(this.migrationCtx, options.extra, ran),
         // Bulwark's migrations and an embedding app's interleave over releases: apply whatever is pending.
         allowUnorderedMigrations: true,
         ...(this.engine === "postgres" ? { migrationTableSchema: this.migrationCtx.schema } : {}),
@@ -162,6 +187,17 @@ export class Database {
     } finally {
       if (owner !== this.base) await owner.destroy();
     }
+  }
+
+  /** Names of the migrations the database has run (none before the first). */
+  private async executedMigrations(owner: Db): Promise<string[]> {
+    const tables = await owner.introspection.getTables({ withInternalKyselyTables: true });
+    const schema = this.engine === "postgres" ? this.migrationCtx.schema : undefined;
+    if (!tables.some((t) => t.name === "kysely_migration" && (!schema || t.schema === schema))) return [];
+    const rows = await sql<{ name: string }>`SELECT name FROM ${sql.table("kysely_migration")}`.execute(
+      owner,
+    );
+    return rows.rows.map((r) => r.name);
   }
 
   /** Re-reads which tables are tenant tables and verifies their protection (see `migrate`). */
@@ -215,10 +251,20 @@ export class Database {
   async withOrg<T>(orgId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
     if (!ORG_ID.test(orgId)) throw new Error("withOrg: invalid organisation id");
     return this.base.transaction().execute(async (tx) => {
-      if (this.engine === "postgres")
+      if (this.engine === "postgres") {
         await sql`SELECT set_config('bulwark.org_id', ${orgId}, true)`.execute(tx);
-      return fn(tx);
+        return fn(tx);
+      }
+      return fn(tx.withPlugin(this.scope(orgId)));
     });
+  }
+
+  /**
+   * SQLite's second wall (AUTHZ-2): the plugin that restricts every statement of `orgId`'s scope to its
+   * rows. PostgreSQL needs none: row-level security is the wall there.
+   */
+  private scope(orgId: string): TenantScope {
+    return new TenantScope(orgId, () => this.guard.tenantTables);
   }
 
   /**
@@ -230,20 +276,35 @@ export class Database {
   async readOrg<T>(orgId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
     if (this.engine === "postgres") return this.withOrg(orgId, (tx) => fn(tx.withPlugin(new SelectOnly())));
     if (!ORG_ID.test(orgId)) throw new Error("withOrg: invalid organisation id");
-    return fn(this.readOnly);
+    let scoped = this.readScopes.get(orgId);
+    if (!scoped) {
+      // A scoped handle per organisation, kept: building one per request costs more than the read.
+      if (this.readScopes.size >= 10_000) this.readScopes.clear();
+      scoped = this.readOnly.withPlugin(this.scope(orgId));
+      this.readScopes.set(orgId, scoped);
+    }
+    return fn(scoped);
   }
 
-  /** Round-trip latency in milliseconds; throws if the database does not answer within `timeoutMs`. */
-  async ping(timeoutMs = 2000): Promise<number> {
+  /**
+   * Round-trip latency in milliseconds; throws if the database does not answer within `timeoutMs`.
+   * `as: "owner"` pings with the migrating user's own connection rather than as the app role: start-up
+   * waits that way, because on a fresh database the app role exists only once the first migration ran.
+   */
+  async ping(timeoutMs = 2000, options: { as?: "app" | "owner" } = {}): Promise<number> {
     const start = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
+    const owner = options.as === "owner" && this.engine === "postgres" ? this.migrationDb() : undefined;
     try {
-      await Promise.race([sql`SELECT 1`.execute(this.base), timeout]);
+      await Promise.race([sql`SELECT 1`.execute(owner ?? this.base), timeout]);
+    } catch (err) {
+      throw missingRole(err, this.migrationCtx.appRole) ?? err;
     } finally {
       clearTimeout(timer);
+      await owner?.destroy();
     }
     return performance.now() - start;
   }

@@ -8,15 +8,27 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
  * by SQL catches nearly every statement. Bounded: past the limit it starts afresh. Safe because Kysely
  * runs one statement at a time on the single connection and reads results eagerly (all/run); a streamed
  * (iterate) statement is never cached.
+ *
+ * Every Statement and Database object is also kept alive for the life of the process. better-sqlite3
+ * before 13 wraps them in node::ObjectWrap, and since Node 24.19 finalising one from a garbage collection
+ * that runs outside a JavaScript context aborts the process (`Assertion failed: (env) != nullptr` in
+ * RemoveEnvironmentCleanupHook): at any moment under load, and at exit. Objects that are never
+ * collected are instead released by Node's own environment cleanup. better-sqlite3 13 fixes it but
+ * does not run on Node 20, which Bulwark still supports; a server prepares a bounded set of statements,
+ * so holding them costs little.
  */
+const keepAlive: unknown[] = [];
+
 export function cachingDatabase(db: SQLite.Database, max = 1000): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();
+  keepAlive.push(db);
   return {
     close: () => db.close(),
     prepare(sql: string): SqliteStatement {
       let stmt = cache.get(sql);
       if (!stmt) {
         stmt = db.prepare(sql);
+        keepAlive.push(stmt);
         if (cache.size >= max) cache.clear();
         cache.set(sql, stmt);
       }
@@ -26,7 +38,11 @@ export function cachingDatabase(db: SQLite.Database, max = 1000): SqliteDatabase
         all: (params) => s.all(params as unknown[]),
         run: (params) => s.run(params as unknown[]),
         // Iteration holds the statement busy; give it a statement of its own.
-        iterate: (params) => db.prepare(sql).iterate(params as unknown[]),
+        iterate: (params) => {
+          const own = db.prepare(sql);
+          keepAlive.push(own);
+          return own.iterate(params as unknown[]);
+        },
       };
     },
   };

@@ -30,7 +30,6 @@ export async function healthPlugin(
   app.get(
     "/health/live",
     {
-      config: { plainHttp: true },
       schema: { tags: ["health"], summary: "Liveness", response: { 200: Live } },
     },
     (_req, reply) => {
@@ -40,7 +39,6 @@ export async function healthPlugin(
   app.get(
     "/health",
     {
-      config: { plainHttp: true },
       schema: {
         tags: ["health"],
         summary: "Readiness: every dependency with its latency",

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
+import { PUBLIC } from "../auth/requirements.js";
 
 const ALLOWED = "https://console.example.org";
 const https = { "x-forwarded-proto": "https" };
@@ -9,7 +10,9 @@ describe("CORS", () => {
   let closed: TestApp;
   beforeAll(async () => {
     const routes = (app: import("fastify").FastifyInstance) => {
-      app.get("/test/public", { config: { cors: "public" } }, async () => ({ ok: true }));
+      app.get("/test/public", { config: { security: { ...PUBLIC, cors: "public" } } }, async () => ({
+        ok: true,
+      }));
       app.post("/test/session", { schema: { body: { type: "object", properties: {} } } }, async () => ({
         ok: true,
       }));

@@ -15,22 +15,32 @@ const EXPOSED_HEADERS =
  * route echoes an origin only when it is in the allowlist (or is the server's own), and refuses every
  * other origin with 403, so an empty allowlist in production means no cross-origin access at all.
  */
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d{1,5})?$/;
+
 export class Cors {
   private readonly allowed: ReadonlySet<string>;
   private readonly self: string;
+  private readonly loopbackSelf: boolean;
 
   constructor(config: Config) {
     this.self = new URL(config.publicUrl).origin;
     this.allowed = new Set(config.http.corsOrigins);
+    this.loopbackSelf = !config.production;
   }
 
-  /** Whether `origin` may make credentialed requests. */
-  isAllowed(origin: string): boolean {
-    return origin === this.self || this.allowed.has(origin);
+  /**
+   * Whether `origin` may make credentialed requests. Outside production, a page the server itself served
+   * on a loopback address (`http://127.0.0.1:<port>` when PUBLIC_URL says localhost) is same-origin: the
+   * browser's Origin names exactly the loopback Host it sent the request to, which no other site's page
+   * can produce.
+   */
+  isAllowed(origin: string, host?: string): boolean {
+    if (origin === this.self || this.allowed.has(origin)) return true;
+    return this.loopbackSelf && host !== undefined && LOOPBACK.test(host) && origin === `http://${host}`;
   }
 
   /** Applies CORS to an actual (non-preflight) request; throws CORS_ORIGIN_DENIED for a refused origin. */
-  apply(origin: string, policy: CorsPolicy, reply: FastifyReply): void {
+  apply(origin: string, policy: CorsPolicy, reply: FastifyReply, host?: string): void {
     if (policy === "public") {
       reply
         .header("access-control-allow-origin", "*")
@@ -38,7 +48,7 @@ export class Cors {
       return;
     }
     reply.header("vary", "Origin");
-    if (!this.isAllowed(origin)) throw new AppError("CORS_ORIGIN_DENIED");
+    if (!this.isAllowed(origin, host)) throw new AppError("CORS_ORIGIN_DENIED");
     reply
       .header("access-control-allow-origin", origin)
       .header("access-control-allow-credentials", "true")
@@ -56,7 +66,7 @@ export class Cors {
     if (policy === "public") reply.header("access-control-allow-origin", "*");
     else {
       reply.header("vary", "Origin");
-      if (!this.isAllowed(origin)) throw new AppError("CORS_ORIGIN_DENIED");
+      if (!this.isAllowed(origin, request.headers.host)) throw new AppError("CORS_ORIGIN_DENIED");
       reply.header("access-control-allow-origin", origin).header("access-control-allow-credentials", "true");
     }
     return reply

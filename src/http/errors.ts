@@ -32,7 +32,28 @@ export const ERRORS = {
     status: 403,
     message: "Not while impersonating: credentials and second factors belong to the user.",
   },
+  SCOPE_MISSING: { status: 403, message: "This credential lacks the scope the operation needs." },
+  OWNER_REQUIRED: { status: 403, message: "Only an owner of the organisation can do this." },
   LAST_OWNER: { status: 409, message: "An organisation must keep at least one owner." },
+  SLUG_TAKEN: { status: 409, message: "An organisation with this slug exists; choose another." },
+  ACCOUNT_EXISTS: {
+    status: 409,
+    message: "This address already has an account: sign in, then accept the invitation.",
+  },
+  ADMIN_EXISTS: { status: 409, message: "A platform admin with this email exists." },
+  ADMIN_TOTP_REQUIRED: {
+    status: 403,
+    message: "Platform admins need TOTP in production; create the admin with a second factor.",
+  },
+  MFA_ALREADY_ENABLED: {
+    status: 409,
+    message: "Two-factor authentication is already on; turn it off first.",
+  },
+  MFA_NOT_ENABLED: { status: 409, message: "Two-factor authentication is off." },
+  MFA_ENROLMENT_NOT_STARTED: {
+    status: 409,
+    message: "There is no pending two-factor enrolment; start one first.",
+  },
   CSRF_FAILED: { status: 403, message: "Missing or invalid CSRF token, or a cross-site request." },
   REAUTH_REQUIRED: {
     status: 403,
@@ -56,7 +77,42 @@ export const ERRORS = {
   SERVICE_UNAVAILABLE: { status: 503, message: "A dependency is unavailable; retry later." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
-export type ErrorCode = keyof typeof ERRORS;
+/**
+ * Error codes an extension adds, as a type: `declare module "bulwark" { interface ErrorCodes { SKU_TAKEN: true } }`,
+ * with the status and message given in `Extension.errors` (registered at start-up).
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: augmented by extensions.
+export interface ErrorCodes {}
+export type CoreErrorCode = keyof typeof ERRORS;
+export type ErrorCode = CoreErrorCode | (keyof ErrorCodes & string);
+export interface ErrorDefinition {
+  readonly status: number;
+  readonly message: string;
+}
+
+const registry = new Map<string, ErrorDefinition>(Object.entries(ERRORS));
+const CODE_SHAPE = /^[A-Z][A-Z0-9_]{2,40}$/;
+
+/**
+ * Adds an extension's error codes. A code is defined once: redefining a core code, or another
+ * extension's with a different status or message, is refused (a caller switches on the code).
+ */
+export function registerErrorCodes(codes: Readonly<Record<string, ErrorDefinition>>, owner: string): void {
+  for (const [code, def] of Object.entries(codes)) {
+    if (!CODE_SHAPE.test(code)) throw new Error(`${owner}: error code "${code}" must be UPPER_SNAKE_CASE`);
+    if (!Number.isInteger(def.status) || def.status < 400 || def.status > 599)
+      throw new Error(`${owner}: error code ${code} needs a 4xx or 5xx status`);
+    const existing = registry.get(code);
+    if (existing && (existing.status !== def.status || existing.message !== def.message))
+      throw new Error(`${owner}: error code ${code} is already defined differently`);
+    registry.set(code, Object.freeze({ status: def.status, message: def.message }));
+  }
+}
+
+/** The definition of a code (core or registered); INTERNAL's for an unknown one. */
+export function errorDefinition(code: string): ErrorDefinition {
+  return registry.get(code) ?? ERRORS.INTERNAL;
+}
 
 /** A field-level problem, for validation errors: where it is, which field, and what is wrong. */
 export interface FieldError {
@@ -75,9 +131,10 @@ export class AppError extends Error {
     /** Extra response headers, e.g. Retry-After or Allow. */
     readonly headers?: Readonly<Record<string, string>>,
   ) {
-    super(message ?? ERRORS[code].message);
+    const def = errorDefinition(code);
+    super(message ?? def.message);
     this.name = "AppError";
-    this.status = ERRORS[code].status;
+    this.status = def.status;
   }
 }
 

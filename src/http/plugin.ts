@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import FindMyWay, { type HTTPMethod } from "find-my-way";
+import type { RouteTable } from "../auth/table.js";
 import type { Config } from "../config/load.js";
 import { Cors, type CorsPolicy } from "./cors.js";
 import { installErrorHandler, installNotFound, sendError } from "./error-handler.js";
@@ -8,24 +9,16 @@ import { securityHeaders } from "./headers.js";
 import { installJsonParser } from "./json.js";
 import { enforceRouteSchemas } from "./validation.js";
 
-declare module "fastify" {
-  interface FastifyContextConfig {
-    /** CORS policy of the route (default `session`). */
-    cors?: CorsPolicy;
-    /** Served over plain HTTP even where HTTPS is enforced: health probes come straight from the orchestrator. */
-    plainHttp?: boolean;
-  }
-}
-
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
 const HOST_SHAPE = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /**
- * The HTTP hardening layer, installed on the root instance before any route: route-table checks, the JSON
- * parser, one onRequest hook (request id, security headers, HTTPS policy, CORS), the error handler, 405s
- * and CORS preflights. One hook instead of four keeps the per-request cost to a few property writes.
+ * The HTTP hardening layer, installed on the root instance before any route: route checks (schemas, and
+ * the route's row of the route table, attached to its config), the JSON parser, one onRequest hook
+ * (request id, security headers, HTTPS policy, CORS), the error handler, 405s and CORS preflights. One
+ * hook instead of four keeps the per-request cost to a few property writes.
  */
-export function installHttp(app: FastifyInstance, config: Config): { finish(): void } {
+export function installHttp(app: FastifyInstance, config: Config, table: RouteTable): { finish(): void } {
   const headers = securityHeaders(config);
   const cors = new Cors(config);
   const policy = config.http.httpsPolicy;
@@ -35,10 +28,17 @@ export function installHttp(app: FastifyInstance, config: Config): { finish(): v
   app.addHook("onRoute", (route) => {
     enforceRouteSchemas(route);
     const methods = (Array.isArray(route.method) ? route.method : [route.method]) as HTTPMethod[];
+    // A HEAD route Fastify derives from a GET arrives with the GET's row already attached.
+    const attached = route.config?.guard;
+    const security = attached
+      ? table.record(String(methods[0]), route.url, attached)
+      : table.resolve(String(methods[0]), route.url, route.config?.security);
+    for (const m of methods.slice(1)) table.record(m, route.url, security);
+    route.config = { ...(route.config ?? {}), guard: security };
     for (const m of methods) {
       if (m === "OPTIONS") continue;
       try {
-        mirror.on(m, route.url, () => {}, { cors: route.config?.cors ?? "session" });
+        mirror.on(m, route.url, () => {}, { cors: security.cors });
       } catch {
         // The same path registered with constraints twice; the first registration is enough for lookups.
       }
@@ -59,8 +59,8 @@ export function installHttp(app: FastifyInstance, config: Config): { finish(): v
   app.addHook("onRequest", (request: FastifyRequest, reply: FastifyReply, done) => {
     reply.headers(headers);
     reply.header("x-request-id", request.id);
-    const routeConfig = request.routeOptions.config;
-    if (policy !== "off" && request.protocol !== "https" && !routeConfig.plainHttp) {
+    const security = request.routeOptions.config.guard;
+    if (policy !== "off" && request.protocol !== "https" && security?.https !== "exempt") {
       const host = request.headers.host ?? "";
       if (policy === "reject") return done(new AppError("HTTPS_REQUIRED"));
       if (!LOOPBACK_HOST.test(host)) {
@@ -72,7 +72,7 @@ export function installHttp(app: FastifyInstance, config: Config): { finish(): v
     const origin = request.headers.origin;
     if (origin !== undefined && request.method !== "OPTIONS") {
       try {
-        cors.apply(origin, routeConfig.cors ?? "session", reply);
+        cors.apply(origin, security?.cors ?? "session", reply, request.headers.host);
       } catch (err) {
         return done(err as Error);
       }
@@ -81,7 +81,7 @@ export function installHttp(app: FastifyInstance, config: Config): { finish(): v
   });
 
   // Preflights for every path: the policy is the target route's, looked up in the mirror.
-  app.options("/*", { schema: { hide: true }, config: { plainHttp: false } }, (request, reply) => {
+  app.options("/*", { schema: { hide: true } }, (request, reply) => {
     const path = request.url.split("?", 1)[0] ?? "/";
     const methods = methodsFor(path);
     const wanted = String(request.headers["access-control-request-method"] ?? "").toUpperCase();

@@ -187,6 +187,34 @@ describe(`identity (${ENGINE})`, () => {
     expect(codes).toEqual([202, 202, 202, 202, 202, 429]);
   });
 
+  it("AUTH-7: a refused sign-up does not extend its own Retry-After, and the door reopens when the window says", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const start = Date.now();
+      const signup = (i: number) =>
+        post(
+          "/v1/auth/signup",
+          { email: `r${i}@example.org`, password: `signup passphrase ${i}y` },
+          { remoteAddress: "192.0.2.77" },
+        );
+      for (let i = 0; i < 5; i++) expect((await signup(i)).statusCode).toBe(202);
+      const retry: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        vi.setSystemTime(start + i * 60_000);
+        const refused = await signup(10 + i);
+        expect(refused.statusCode).toBe(429);
+        retry.push(Number(refused.headers["retry-after"]));
+      }
+      // Each retry a minute later is told to wait a minute less, never more.
+      for (let i = 1; i < retry.length; i++) expect(retry[i]).toBeLessThanOrEqual(retry[i - 1]! - 59);
+      // At the time it named, it is let in.
+      vi.setSystemTime(start + 3 * 60_000 + retry[3]! * 1000);
+      expect((await signup(20)).statusCode).toBe(202);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("AUTH-5: a state-changing cookie request without the CSRF token, or sent cross-site, gets 403", async () => {
     await createUser(t, "csrf@example.org", PW);
     const s = await login(t, "csrf@example.org", PW);
@@ -250,7 +278,7 @@ describe(`identity (${ENGINE})`, () => {
     const confirm = () =>
       post("/v1/me/mfa/totp/confirm", { code: "123456" }, { cookie: s.cookie, csrf: s.csrf });
     // Fresh from sign-in: past the guard (there is simply no pending enrolment).
-    expect((await confirm()).json().error.code).toBe("CONFLICT");
+    expect((await confirm()).json().error.code).toBe("MFA_ENROLMENT_NOT_STARTED");
     vi.setSystemTime(start + 11 * 60_000);
     const stale = await confirm();
     expect(stale.statusCode).toBe(403);
@@ -262,7 +290,7 @@ describe(`identity (${ENGINE})`, () => {
     expect(
       (await post("/v1/auth/reauth", { password: PW }, { cookie: s.cookie, csrf: s.csrf })).statusCode,
     ).toBe(200);
-    expect((await confirm()).json().error.code).toBe("CONFLICT");
+    expect((await confirm()).json().error.code).toBe("MFA_ENROLMENT_NOT_STARTED");
   });
 
   it("AUTH-3: an unverified account cannot sign in", async () => {

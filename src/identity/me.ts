@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { AppError } from "../http/errors.js";
 import type { SessionService } from "../sessions/service.js";
+import { sessionOf } from "./principal.js";
 import { Accepted, Password, User } from "./schemas.js";
 import type { IdentityService } from "./service.js";
 
@@ -24,14 +25,10 @@ export async function meRoutes(
 ): Promise<void> {
   const { identity, sessions } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const auth = { auth: "user" } as const;
-  /** Routes that touch the user's credentials: never open to an impersonating admin (AUTHZ-4). */
-  const credentials = { auth: "user", noImpersonation: true } as const;
 
   r.get(
     "/v1/me",
     {
-      config: auth,
       schema: {
         tags,
         response: {
@@ -45,7 +42,8 @@ export async function meRoutes(
     },
     async (req) => {
       // Served from the session cache: the session row carries the owner's public fields.
-      const { session, userId } = req.auth!;
+      const session = sessionOf(req);
+      const userId = session.user_id;
       if (!session.email) throw new AppError("UNAUTHENTICATED");
       return {
         user: { id: userId, email: session.email, emailVerified: session.email_verified_at !== null },
@@ -57,35 +55,30 @@ export async function meRoutes(
 
   r.get(
     "/v1/me/sessions",
-    { config: auth, schema: { tags, response: { 200: Type.Object({ sessions: Type.Array(SessionInfo) }) } } },
+    { schema: { tags, response: { 200: Type.Object({ sessions: Type.Array(SessionInfo) }) } } },
     async (req) => ({
-      sessions: await sessions.list(req.auth!.session),
+      sessions: await sessions.list(sessionOf(req)),
     }),
   );
 
-  r.delete(
-    "/v1/me/sessions/:id",
-    { config: auth, schema: { tags, params: SessionId } },
-    async (req, reply) => {
-      const { session, userId } = req.auth!;
-      if (!(await sessions.revokeByPublicId(userId, session.kind, req.params.id)))
-        throw new AppError("NOT_FOUND");
-      return reply.code(204).send();
-    },
-  );
+  r.delete("/v1/me/sessions/:id", { schema: { tags, params: SessionId } }, async (req, reply) => {
+    const session = sessionOf(req);
+    if (!(await sessions.revokeByPublicId(session.user_id, session.kind, req.params.id)))
+      throw new AppError("NOT_FOUND");
+    return reply.code(204).send();
+  });
 
   r.delete(
     "/v1/me/sessions",
-    { config: auth, schema: { tags, response: { 200: Type.Object({ revoked: Type.Integer() }) } } },
+    { schema: { tags, response: { 200: Type.Object({ revoked: Type.Integer() }) } } },
     async (req) => ({
-      revoked: await sessions.revokeAll(req.auth!.userId, req.auth!.session.kind, req.auth!.session),
+      revoked: await sessions.revokeAll(sessionOf(req).user_id, sessionOf(req).kind, sessionOf(req)),
     }),
   );
 
   r.post(
     "/v1/me/password",
     {
-      config: credentials,
       schema: {
         tags,
         body: Type.Object({ currentPassword: Password, newPassword: Password }),
@@ -93,7 +86,7 @@ export async function meRoutes(
       },
     },
     async (req) => {
-      await identity.changePassword(req.auth!.session, req.body.currentPassword, req.body.newPassword);
+      await identity.changePassword(sessionOf(req), req.body.currentPassword, req.body.newPassword);
       return { status: "password_changed" };
     },
   );
@@ -101,11 +94,10 @@ export async function meRoutes(
   r.post(
     "/v1/auth/reauth",
     {
-      config: credentials,
       schema: { tags: ["auth"], body: Type.Object({ password: Password }), response: { 200: Accepted } },
     },
     async (req) => {
-      await identity.confirmPassword(req.auth!.session, req.body.password);
+      await identity.confirmPassword(sessionOf(req), req.body.password);
       return { status: "reauthenticated" };
     },
   );

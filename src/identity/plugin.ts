@@ -117,9 +117,10 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
 
   r.post(
     "/v1/auth/logout",
-    { config: { auth: "user" }, schema: { tags, body: Type.Optional(Type.Object({})) } },
+    { schema: { tags, body: Type.Optional(Type.Object({})) } },
     async (req, reply) => {
-      if (req.auth) await sessions.revoke(req.auth.session);
+      const session = req.principal?.session;
+      if (session) await sessions.revoke(session);
       return reply.header("set-cookie", clearCookie(config, "portal")).code(204).send();
     },
   );

@@ -184,11 +184,7 @@ export class IdentityService {
       created_at: now,
       updated_at: now,
     };
-    if (!(await this.d.store.createUser(user)))
-      throw new AppError(
-        "CONFLICT",
-        "This address already has an account: sign in, then accept the invitation.",
-      );
+    if (!(await this.d.store.createUser(user))) throw new AppError("ACCOUNT_EXISTS");
     return user;
   }
 
@@ -206,6 +202,11 @@ export class IdentityService {
 
   findUser(id: string): Promise<UserRow | undefined> {
     return this.d.store.findUserById(id);
+  }
+
+  /** Accounts by id, `limit` after the cursor `after` (platform admins' user list). */
+  listUsers(limit: number, after: string | undefined): Promise<UserRow[]> {
+    return this.d.store.listUsers(limit, after);
   }
 
   /** Sends without making the caller wait: mail latency must not reveal whether an account exists. */

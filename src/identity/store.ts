@@ -71,4 +71,10 @@ export class IdentityStore {
       .where("consumed_at", "is", null)
       .execute();
   }
+
+  listUsers(limit: number, after: string | undefined): Promise<UserRow[]> {
+    let q = this.db.selectFrom("users").selectAll().orderBy("id").limit(limit);
+    if (after) q = q.where("id", ">", after);
+    return q.execute();
+  }
 }

@@ -52,7 +52,7 @@ async function observability(
   const tokenDigest = config.metricsToken ? digest(config.metricsToken) : null;
   app.get(
     "/metrics",
-    { config: { plainHttp: true }, schema: { tags: ["health"], summary: "Prometheus metrics" } },
+    { schema: { tags: ["health"], summary: "Prometheus metrics" } },
     async (request, reply) => {
       if (config.production && !allowed(request)) throw new AppError("METRICS_FORBIDDEN");
       return reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render());

@@ -3,6 +3,8 @@ import * as OTPAuth from "otpauth";
 import QRCode from "qrcode";
 import type { Sealer } from "../crypto/seal.js";
 import { AppError } from "../http/errors.js";
+import { BroadcastCache } from "../state/broadcast-cache.js";
+import type { InvalidationBus } from "../state/bus.js";
 import { newId, newSecret, sha256 } from "../util/ids.js";
 import type { MfaStore } from "./store.js";
 import type { MfaChallengeRow } from "./tables.js";
@@ -34,21 +36,39 @@ const normaliseBackup = (code: string): string => code.replace(/[\s-]/g, "").toL
  * accepted again, so a code seen over a shoulder cannot be replayed inside its window.
  */
 export class MfaService {
+  /** Whether a principal has a confirmed factor: read on every request to an org that requires MFA. */
+  private readonly enabled: BroadcastCache<boolean>;
+
   constructor(
     private readonly store: MfaStore,
     private readonly sealer: Sealer,
     private readonly issuer: string,
     private readonly now: () => number = () => Date.now(),
-  ) {}
+    bus?: InvalidationBus,
+  ) {
+    this.enabled = new BroadcastCache<boolean>("bulwark:mfa:changed", 30_000, 100_000, bus, (map, id) =>
+      map.delete(id),
+    );
+  }
 
+  /** Whether the principal has a confirmed second factor. Cached for 30 s; every change drops it on every node. */
   async isEnabled(principalId: string): Promise<boolean> {
-    return (await this.store.getTotp(principalId))?.confirmed_at != null;
+    const now = this.now();
+    const hit = this.enabled.get(principalId, now);
+    if (hit !== undefined) return hit;
+    const on = (await this.store.getTotp(principalId))?.confirmed_at != null;
+    this.enabled.set(principalId, on, now);
+    return on;
+  }
+
+  /** The cached answer of `isEnabled`, or undefined: the synchronous fast path of the tenant check. */
+  isEnabledCached(principalId: string): boolean | undefined {
+    return this.enabled.get(principalId, this.now());
   }
 
   /** Starts (or restarts) enrolment: a new seed, as an otpauth URI and a QR code (SVG data URL). */
   async startEnrolment(principalId: string, label: string): Promise<Enrolment> {
-    if (await this.isEnabled(principalId))
-      throw new AppError("CONFLICT", "Two-factor authentication is already on; disable it first.");
+    if (await this.isEnabled(principalId)) throw new AppError("MFA_ALREADY_ENABLED");
     const secret = new OTPAuth.Secret({ size: 20 });
     await this.store.putPending({
       principal_id: principalId,
@@ -69,18 +89,19 @@ export class MfaService {
   /** Confirms enrolment with a first code; returns the 10 backup codes, shown this once. */
   async confirmEnrolment(principalId: string, code: string): Promise<string[]> {
     const row = await this.store.getTotp(principalId);
-    if (!row || row.confirmed_at !== null)
-      throw new AppError("CONFLICT", "There is no pending enrolment; start one first.");
+    if (!row || row.confirmed_at !== null) throw new AppError("MFA_ENROLMENT_NOT_STARTED");
     const step = this.matchStep(row.secret_sealed, principalId, code);
     if (step === null || !(await this.store.confirm(principalId, this.now(), step)))
       throw new AppError("MFA_CODE_INVALID");
+    this.enabled.invalidate(principalId);
     return this.regenerateBackupCodes(principalId);
   }
 
   /** Confirms a pending enrolment without a code: for factors provisioned out of band (the admin CLI). */
   async enrolConfirmed(principalId: string): Promise<string[]> {
     if (!(await this.store.confirm(principalId, this.now(), 0)))
-      throw new AppError("CONFLICT", "There is no pending enrolment.");
+      throw new AppError("MFA_ENROLMENT_NOT_STARTED");
+    this.enabled.invalidate(principalId);
     return this.regenerateBackupCodes(principalId);
   }
 
@@ -97,6 +118,7 @@ export class MfaService {
 
   async disable(principalId: string): Promise<void> {
     await this.store.deleteTotp(principalId);
+    this.enabled.invalidate(principalId);
   }
 
   async regenerateBackupCodes(principalId: string): Promise<string[]> {

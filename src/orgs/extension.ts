@@ -1,20 +1,37 @@
 import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import type { Migration } from "kysely";
-import type { Database, Db } from "../db/database.js";
+import type { Principal, PrincipalKind } from "../auth/principal.js";
+import { type RouteSecurity, tenant } from "../auth/requirements.js";
+import type { Capability } from "../capability.js";
+import type { BulwarkContext } from "../context.js";
+import type { Db } from "../db/database.js";
 import type { MigrationContext } from "../db/migrations.js";
+import { type ErrorDefinition, registerErrorCodes } from "../http/errors.js";
 import type { PostureRegistry } from "../posture/registry.js";
 import type { Action, Role } from "./permissions.js";
 
-/** What a tenant route's handler receives: the caller, its organisation and role, and the org's transaction. */
+/** What a tenant route's handler receives: the caller, its organisation, and the org's scoped database. */
 export interface TenantContext<P, Q, B> {
   readonly orgId: string;
-  readonly role: Role;
-  readonly userId: string;
+  /** The caller's role, when it acts as a member (a session); undefined for org-bound credentials. */
+  readonly role: Role | undefined;
+  readonly principal: Principal;
+  /** Who acts, for `created_by` columns: the principal's id (a user, or an API key). */
+  readonly actorId: string;
+  /** The human behind the principal, when there is one. */
+  readonly userId: string | undefined;
+  /** Whether the caller may also perform another action here (role table or scopes). */
+  can(action: Action): boolean;
+  /** The request's clock: one reading per request, so a handler never calls Date.now(). */
+  readonly now: number;
   readonly params: P;
   readonly query: Q;
   readonly body: B;
-  /** The organisation's transaction (`withOrg`): the only handle that reaches tenant tables. */
+  /**
+   * The organisation's scope (`withOrg`, or the read-only `readOrg` for GET): the only handle that
+   * reaches tenant tables, and every statement through it is restricted to this organisation.
+   */
   readonly tx: Db;
   readonly request: FastifyRequest;
   readonly reply: FastifyReply;
@@ -24,8 +41,12 @@ export interface TenantRouteDefinition<P extends TObject, Q extends TObject, B e
   readonly method: Exclude<HTTPMethods, "OPTIONS" | "HEAD" | "options" | "head">;
   /** Path under `/v1/orgs/:orgId`, e.g. `/products/:id`. */
   readonly url: string;
-  /** The permission it needs, from the one table (AUTHZ-1). */
+  /** The permission it needs, from the one table (AUTHZ-1): a core action or the extension's own. */
   readonly action: Action;
+  /** Its row of the route table, beyond the action (defaults: every tenant credential kind, general tier). */
+  readonly security?: Partial<Pick<RouteSecurity, "reauth" | "rate" | "impersonation">> & {
+    readonly accepts?: readonly PrincipalKind[];
+  };
   readonly schema?: {
     readonly params?: P;
     readonly querystring?: Q;
@@ -41,28 +62,41 @@ export interface TenantRouteDefinition<P extends TObject, Q extends TObject, B e
 
 /**
  * The extension API (library mode): an app registers tenant routes here and inherits every control:
- * authentication, the tenant guard and permission check, validation, headers, logging and metrics, and
- * a handler that runs inside the organisation's transaction, so its queries are tenant-scoped twice.
+ * its row in the route table (so authentication, the tenant check and the permission check of the guard
+ * pipeline), validation, headers, logging and metrics, and a handler that runs inside the organisation's
+ * scope, so its queries are tenant-scoped twice.
  */
 export class TenantRouter {
   constructor(
     private readonly app: FastifyInstance,
-    private readonly db: Database,
+    private readonly ctx: BulwarkContext,
+    private readonly clock: () => number = () => Date.now(),
   ) {}
 
   route<P extends TObject = TObject, Q extends TObject = TObject, B extends TSchema = TSchema>(
     def: TenantRouteDefinition<P, Q, B>,
   ): void {
+    if (!this.ctx.permissions.has(def.action))
+      throw new Error(
+        `Tenant route ${def.method} ${def.url}: unknown action "${def.action}" (add it to Extension.actions)`,
+      );
+    const url = `/v1/orgs/:orgId${def.url}`;
+    const { accepts, ...rest } = def.security ?? {};
+    this.ctx.routeTable.declare(
+      `${def.method} ${url}`,
+      tenant(def.action, { ...rest, ...(accepts ? { accepts } : {}) }),
+    );
     const params = {
       type: "object",
       properties: { orgId: { type: "string", maxLength: 40 }, ...(def.schema?.params?.properties ?? {}) },
       required: ["orgId", ...(def.schema?.params?.required ?? [])],
       additionalProperties: false,
     };
+    const db = this.ctx.db;
+    const permissions = this.ctx.permissions;
     this.app.route({
       method: def.method,
-      url: `/v1/orgs/:orgId${def.url}`,
-      config: { auth: "user", action: def.action },
+      url,
       schema: {
         params,
         ...(def.schema?.querystring ? { querystring: def.schema.querystring } : {}),
@@ -72,22 +106,30 @@ export class TenantRouter {
         tags: def.schema?.tags ?? ["tenant"],
       },
       handler: async (request, reply) => {
-        const { orgId, role } = request.tenant!;
-        // Reads take the cheaper read-only scope; everything else one transaction.
-        const scope = def.method === "GET" ? this.db.readOrg.bind(this.db) : this.db.withOrg.bind(this.db);
-        const result = await scope(orgId, (tx) =>
+        const access = request.tenant!;
+        const principal = request.principal!;
+        const role = access.role as Role | undefined;
+        const context = (tx: Db) =>
           def.handler({
-            orgId,
+            orgId: access.orgId,
             role,
-            userId: request.auth!.userId,
+            principal,
+            actorId: principal.id,
+            userId: principal.userId,
+            can: (action) => (role ? permissions.can(role, action) : access.can(action)),
+            now: this.clock(),
             params: request.params as Static<P>,
             query: request.query as Static<Q>,
             body: request.body as Static<B>,
             tx,
             request,
             reply,
-          }),
-        );
+          });
+        // Reads take the cheaper read-only scope; everything else one transaction.
+        const result =
+          def.method === "GET"
+            ? await db.readOrg(access.orgId, context)
+            : await db.withOrg(access.orgId, context);
         if (reply.sent) return reply;
         return reply.code(def.status ?? 200).send(result);
       },
@@ -95,17 +137,36 @@ export class TenantRouter {
   }
 }
 
-/** A module an app plugs into Bulwark: its migrations, its tenant routes, and its security-page claims. */
+/**
+ * A module an app plugs into Bulwark through the public entry point: its migrations, its own actions
+ * (with the roles granted each; OWNER holds every action), its own error codes, its tenant routes and its
+ * security-page claims. Name its actions, error codes and tables for the type checker with
+ *
+ *   declare module "bulwark" {
+ *     interface Actions { "notes:read": true }
+ *     interface ErrorCodes { NOTE_LOCKED: true }
+ *     interface Tables { notes: NoteRow }
+ *   }
+ */
 export interface Extension {
   readonly name: string;
+  readonly actions?: Readonly<Record<string, readonly Role[]>>;
+  readonly errors?: Readonly<Record<string, ErrorDefinition>>;
   migrations?(ctx: MigrationContext): Record<string, Migration>;
   routes?(tenant: TenantRouter, app: FastifyInstance): void | Promise<void>;
   controls?(posture: PostureRegistry): void;
 }
 
-/** The extensions' migrations, merged (names must not collide; prefix them with the extension's name). */
-export function extensionMigrations(
-  extensions: readonly Extension[],
-): (ctx: MigrationContext) => Record<string, Migration> {
-  return (ctx) => Object.assign({}, ...extensions.map((e) => e.migrations?.(ctx) ?? {}));
+/** An extension as a capability: its actions and error codes first, then its routes and claims. */
+export function extensionCapability(ext: Extension): Capability {
+  return {
+    name: ext.name,
+    ...(ext.migrations ? { migrations: (ctx: MigrationContext) => ext.migrations!(ctx) } : {}),
+    async register(app, ctx) {
+      if (ext.actions) ctx.permissions.add(ext.actions, ext.name);
+      if (ext.errors) registerErrorCodes(ext.errors, ext.name);
+      await ext.routes?.(new TenantRouter(app, ctx), app);
+      ext.controls?.(ctx.posture);
+    },
+  };
 }

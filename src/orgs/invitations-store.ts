@@ -39,6 +39,15 @@ export const invitationsStore = {
       .execute();
   },
 
+  byTokenHash(tx: Db, orgId: string, id: string): Promise<InvitationRow | undefined> {
+    return tx
+      .selectFrom("invitations")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+  },
+
   byPublicId(tx: Db, orgId: string, publicId: string): Promise<InvitationRow | undefined> {
     return tx
       .selectFrom("invitations")

@@ -1,60 +1,91 @@
 /**
  * The one permission table (AUTHZ-1): organisation + role + action. Every tenant route declares its
- * action and the tenant guard asks `can(role, action)`; nothing else grants access. Shown in
- * docs/permissions.md, which a test keeps identical to this table.
+ * action and the tenant check asks `can(role, action)`; nothing else grants access. The core actions are
+ * below; an extension adds its own (with the roles granted each) through `Extension.actions`, and their
+ * names to the `Action` type with `declare module "bulwark" { interface Actions { "notes:read": true } }`.
+ * docs/permissions.md shows the core table; a test keeps it identical.
  */
 export const ROLES = ["OWNER", "ADMIN", "MEMBER", "VIEWER"] as const;
 export type Role = (typeof ROLES)[number];
 
-export const ACTIONS = [
-  "org:read",
-  "org:update",
-  "org:delete",
-  "members:read",
-  "members:invite",
-  "members:update",
-  "members:remove",
-  "apikeys:manage",
-  "audit:read",
-  "webhooks:manage",
-  "products:read",
-  "products:write",
-  "orders:read",
-  "orders:write",
-] as const;
-export type Action = (typeof ACTIONS)[number];
-
-const READS: readonly Action[] = ["org:read", "members:read", "products:read", "orders:read"];
-const WRITES: readonly Action[] = ["products:write", "orders:write"];
-const MANAGE: readonly Action[] = [
-  "org:update",
-  "members:invite",
-  "members:update",
-  "members:remove",
-  "apikeys:manage",
-  "audit:read",
-  "webhooks:manage",
-];
-
-export const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Action>>> = {
-  OWNER: new Set(ACTIONS),
-  ADMIN: new Set([...READS, ...WRITES, ...MANAGE]),
-  MEMBER: new Set([...READS, ...WRITES]),
-  VIEWER: new Set(READS),
-};
-
-export function can(role: Role, action: Action): boolean {
-  return PERMISSIONS[role].has(action);
+/** Every action's name, as a type. Augment it to add an extension's actions. */
+export interface Actions {
+  "org:read": true;
+  "org:update": true;
+  "org:delete": true;
+  "members:read": true;
+  "members:invite": true;
+  "members:update": true;
+  "members:remove": true;
+  "apikeys:manage": true;
+  "audit:read": true;
+  "webhooks:manage": true;
 }
+export type Action = keyof Actions & string;
+
+const ALL: readonly Role[] = ROLES;
+const MANAGERS: readonly Role[] = ["OWNER", "ADMIN"];
+
+/** The core grants. OWNER holds every action, always (also an extension's). */
+const CORE: Readonly<Record<string, readonly Role[]>> = {
+  "org:read": ALL,
+  "org:update": MANAGERS,
+  "org:delete": ["OWNER"],
+  "members:read": ALL,
+  "members:invite": MANAGERS,
+  "members:update": MANAGERS,
+  "members:remove": MANAGERS,
+  "apikeys:manage": MANAGERS,
+  "audit:read": MANAGERS,
+  "webhooks:manage": MANAGERS,
+};
+export const CORE_ACTIONS: readonly Action[] = Object.keys(CORE) as Action[];
+
+const ACTION_SHAPE = /^[a-z][a-z0-9-]{0,30}:[a-z][a-z0-9-]{0,30}$/;
 
 export const isRole = (v: string): v is Role => (ROLES as readonly string[]).includes(v);
-export const isAction = (v: string): v is Action => (ACTIONS as readonly string[]).includes(v);
 
-/** The table as Markdown, for docs/permissions.md. */
-export function permissionsMarkdown(): string {
-  const head = `| action | ${ROLES.join(" | ")} |\n|---|${ROLES.map(() => "---").join("|")}|`;
-  const rows = ACTIONS.map(
-    (a) => `| \`${a}\` | ${ROLES.map((r) => (can(r, a) ? "yes" : "—")).join(" | ")} |`,
-  );
-  return [head, ...rows].join("\n");
+/** Grants per action. Built once at start-up, read on every tenant request. */
+export class PermissionTable {
+  private readonly grants = new Map<string, ReadonlySet<Role>>();
+
+  constructor() {
+    this.add(CORE, "core");
+  }
+
+  /**
+   * Adds actions with the roles granted each. An action is defined once (an extension cannot widen a
+   * core action or another extension's); OWNER is granted every action whatever the list says.
+   */
+  add(actions: Readonly<Record<string, readonly Role[]>>, owner: string): void {
+    for (const [action, roles] of Object.entries(actions)) {
+      if (!ACTION_SHAPE.test(action))
+        throw new Error(`${owner}: action "${action}" must look like resource:verb (lower case)`);
+      if (this.grants.has(action)) throw new Error(`${owner}: action "${action}" is already defined`);
+      for (const r of roles) if (!isRole(r)) throw new Error(`${owner}: "${r}" is not a role (${action})`);
+      this.grants.set(action, new Set<Role>(["OWNER", ...roles]));
+    }
+  }
+
+  has(action: string): boolean {
+    return this.grants.has(action);
+  }
+
+  can(role: Role, action: string): boolean {
+    return this.grants.get(action)?.has(role) ?? false;
+  }
+
+  /** Every action, core first, in declaration order. */
+  get actions(): readonly string[] {
+    return [...this.grants.keys()];
+  }
+
+  /** The table as Markdown (docs/permissions.md shows the core one). */
+  markdown(actions: readonly string[] = this.actions): string {
+    const head = `| action | ${ROLES.join(" | ")} |\n|---|${ROLES.map(() => "---").join("|")}|`;
+    const rows = actions.map(
+      (a) => `| \`${a}\` | ${ROLES.map((r) => (this.can(r, a) ? "yes" : "—")).join(" | ")} |`,
+    );
+    return [head, ...rows].join("\n");
+  }
 }

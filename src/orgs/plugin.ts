@@ -1,16 +1,14 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "../http/errors.js";
-import type { MfaService } from "../mfa/service.js";
-import { newId } from "../util/ids.js";
-import { can, type Role } from "./permissions.js";
+import type { Role } from "./permissions.js";
 import { RoleSchema } from "./schemas.js";
-import type { OrgStore } from "./store.js";
+import type { OrgService } from "./service.js";
 import type { OrganizationRow } from "./tables.js";
+import { actorOf } from "./tenant-check.js";
 
 const tags = ["orgs"];
-const user = { auth: "user" } as const;
 const OrgParams = Type.Object({ orgId: Type.String({ maxLength: 40 }) });
 const MemberParams = Type.Object({
   orgId: Type.String({ maxLength: 40 }),
@@ -38,30 +36,14 @@ const view = (o: OrganizationRow, role?: Role) => ({
   ...(role ? { role } : {}),
 });
 
-/** A URL-safe slug from a name: lower-case ASCII letters, digits and single dashes. */
-export function slugify(name: string): string {
-  const s = name
-    .normalize("NFKD")
-    .replace(/[^\w\s-]/g, "")
-    .toLowerCase()
-    .replace(/[\s_-]+/g, "-")
-    .replace(/^-|-$/g, "")
-    .slice(0, 48);
-  return s || "org";
-}
-
 /** Organisations and memberships (AUTHZ-1): `/v1/orgs*`. */
-export async function orgRoutes(
-  app: FastifyInstance,
-  opts: { orgs: OrgStore; mfa: MfaService },
-): Promise<void> {
-  const { orgs, mfa } = opts;
+export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }): Promise<void> {
+  const { orgs } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
     "/v1/orgs",
     {
-      config: user,
       schema: {
         tags,
         body: Type.Object({
@@ -72,46 +54,30 @@ export async function orgRoutes(
       },
     },
     async (req, reply) => {
-      const now = Date.now();
-      const org: OrganizationRow = {
-        id: newId("org", now),
-        name: req.body.name.trim(),
-        slug: req.body.slug ?? slugify(req.body.name),
-        require_mfa: 0,
-        created_at: now,
-        updated_at: now,
-      };
-      if (!(await orgs.create(org, req.auth!.userId)))
-        throw new AppError("CONFLICT", `The slug "${org.slug}" is taken.`);
+      const org = await orgs.create(userOf(req), req.body.name, req.body.slug);
       return reply.code(201).send({ org: view(org, "OWNER") });
     },
   );
 
   r.get(
     "/v1/orgs",
-    { config: user, schema: { tags, response: { 200: Type.Object({ orgs: Type.Array(Org) }) } } },
+    { schema: { tags, response: { 200: Type.Object({ orgs: Type.Array(Org) }) } } },
     async (req) => ({
-      orgs: (await orgs.listForUser(req.auth!.userId)).map((o) => view(o, o.role)),
+      orgs: (await orgs.listForUser(userOf(req))).map((o) => view(o, o.role)),
     }),
   );
 
   r.get(
     "/v1/orgs/:orgId",
     {
-      config: { ...user, action: "org:read" },
       schema: { tags, params: OrgParams, response: { 200: Type.Object({ org: Org }) } },
     },
-    async (req) => {
-      const org = await orgs.find(req.tenant!.orgId);
-      if (!org) throw new AppError("NOT_FOUND");
-      return { org: view(org, req.tenant!.role) };
-    },
+    async (req) => ({ org: view(await orgs.get(req.tenant!.orgId), req.tenant!.role as Role | undefined) }),
   );
 
   r.patch(
     "/v1/orgs/:orgId",
     {
-      config: { ...user, action: "org:update" },
       schema: {
         tags,
         params: OrgParams,
@@ -126,31 +92,15 @@ export async function orgRoutes(
       },
     },
     async (req) => {
-      const { orgId, role } = req.tenant!;
-      // Requiring MFA of everyone starts with yourself: it also keeps an owner from locking themselves out.
-      if (req.body.requireMfa && !(await mfa.isEnabled(req.auth!.userId)))
-        throw new AppError(
-          "MFA_ENROLMENT_REQUIRED",
-          "Turn on two-factor authentication for yourself (POST /v1/me/mfa/totp) before requiring it of the organisation.",
-        );
-      await orgs.update(
-        orgId,
-        {
-          ...(req.body.name !== undefined ? { name: req.body.name.trim() } : {}),
-          ...(req.body.requireMfa !== undefined ? { require_mfa: req.body.requireMfa ? 1 : 0 } : {}),
-        },
-        Date.now(),
-      );
-      const org = await orgs.find(orgId);
-      if (!org) throw new AppError("NOT_FOUND");
-      return { org: view(org, role) };
+      const actor = actorOf(req);
+      const org = await orgs.update(req.tenant!.orgId, actor, req.body);
+      return { org: view(org, actor.role) };
     },
   );
 
   r.get(
     "/v1/orgs/:orgId/members",
     {
-      config: { ...user, action: "members:read" },
       schema: { tags, params: OrgParams, response: { 200: Type.Object({ members: Type.Array(Member) }) } },
     },
     async (req) => ({
@@ -166,7 +116,6 @@ export async function orgRoutes(
   r.patch(
     "/v1/orgs/:orgId/members/:userId",
     {
-      config: { ...user, action: "members:update" },
       schema: {
         tags,
         params: MemberParams,
@@ -175,36 +124,25 @@ export async function orgRoutes(
       },
     },
     async (req) => {
-      const { orgId, role: callerRole } = req.tenant!;
-      const target = await orgs.membership(orgId, req.params.userId);
-      if (!target) throw new AppError("NOT_FOUND");
-      // Only an OWNER makes an OWNER, or changes one.
-      if ((req.body.role === "OWNER" || target.role === "OWNER") && callerRole !== "OWNER")
-        throw new AppError("FORBIDDEN", "Only an owner can grant or change the owner role.");
-      const result = await orgs.changeMember(orgId, req.params.userId, req.body.role);
-      if (result === "not_found") throw new AppError("NOT_FOUND");
-      if (result === "last_owner") throw new AppError("LAST_OWNER");
+      await orgs.changeRole(req.tenant!.orgId, actorOf(req), req.params.userId, req.body.role);
       return { member: { userId: req.params.userId, role: req.body.role } };
     },
   );
 
-  // Any member may leave (members:read is every role's); removing someone else needs members:remove.
+  // Any member may leave; removing someone else needs members:remove (the service checks it).
   r.delete(
     "/v1/orgs/:orgId/members/:userId",
-    { config: { ...user, action: "members:read" }, schema: { tags, params: MemberParams } },
+    { schema: { tags, params: MemberParams } },
     async (req, reply) => {
-      const { orgId, role: callerRole } = req.tenant!;
-      const self = req.params.userId === req.auth!.userId;
-      const target = await orgs.membership(orgId, req.params.userId);
-      if (!target) throw new AppError("NOT_FOUND");
-      if (!self && !can(callerRole, "members:remove"))
-        throw new AppError("FORBIDDEN", `Your role (${callerRole}) does not allow members:remove.`);
-      if (!self && target.role === "OWNER" && callerRole !== "OWNER")
-        throw new AppError("FORBIDDEN", "Only an owner can remove an owner.");
-      const result = await orgs.changeMember(orgId, req.params.userId, null);
-      if (result === "last_owner") throw new AppError("LAST_OWNER");
-      if (result === "not_found") throw new AppError("NOT_FOUND");
+      await orgs.removeMember(req.tenant!.orgId, actorOf(req), req.params.userId);
       return reply.code(204).send();
     },
   );
+}
+
+/** The signed-in user of a portal route (the route table admits only users there). */
+function userOf(req: FastifyRequest): string {
+  const id = req.principal?.userId;
+  if (!id) throw new AppError("UNAUTHENTICATED");
+  return id;
 }

@@ -11,7 +11,13 @@ export class OrgStore {
     private readonly db: Db,
     private readonly engine: Engine,
     private readonly cache: AccessCache = new AccessCache(),
+    private readonly now: () => number = () => Date.now(),
   ) {}
+
+  /** The cached access entry, if any (no query). */
+  accessCached(orgId: string, userId: string): Access | undefined {
+    return this.cache.get(orgId, userId, this.now());
+  }
 
   /** Creates the organisation and its first OWNER atomically; false if the slug is taken. */
   async create(org: OrganizationRow, ownerId: string): Promise<boolean> {
@@ -39,7 +45,7 @@ export class OrgStore {
    * Served from the access cache when possible, else one query.
    */
   async access(orgId: string, userId: string): Promise<Access | undefined> {
-    const now = Date.now();
+    const now = this.now();
     const hit = this.cache.get(orgId, userId, now);
     if (hit) return hit;
     const row = await this.lookupAccess(orgId, userId);
@@ -95,9 +101,15 @@ export class OrgStore {
       .execute();
   }
 
-  /** Adds a member (invitation acceptance); false if already a member. */
-  async addMember(orgId: string, userId: string, role: Role, now: number): Promise<boolean> {
-    const res = await this.db
+  /** Adds a member; false if already one. `tx`: the invitation's transaction, so both commit together. */
+  async addMember(
+    orgId: string,
+    userId: string,
+    role: Role,
+    now: number,
+    tx: Db = this.db,
+  ): Promise<boolean> {
+    const res = await tx
       .insertInto("memberships")
       .values({ org_id: orgId, user_id: userId, role, created_at: now })
       .onConflict((oc) => oc.columns(["org_id", "user_id"]).doNothing())
@@ -157,5 +169,24 @@ export class OrgStore {
           .execute();
       return "ok";
     });
+  }
+
+  /** Every organisation with its member count, by id (cursor pagination). */
+  listAll(limit: number, after: string | undefined) {
+    let q = this.db
+      .selectFrom("organizations")
+      .leftJoin("memberships", "memberships.org_id", "organizations.id")
+      .select([
+        "organizations.id",
+        "organizations.name",
+        "organizations.slug",
+        "organizations.created_at",
+        (eb) => eb.fn.count<number>("memberships.user_id").as("members"),
+      ])
+      .groupBy(["organizations.id", "organizations.name", "organizations.slug", "organizations.created_at"])
+      .orderBy("organizations.id")
+      .limit(limit);
+    if (after) q = q.where("organizations.id", ">", after);
+    return q.execute();
   }
 }

@@ -4,13 +4,19 @@
  * abuse limits, needs two numbers per key, and maps onto one atomic Redis script later (RATE-1).
  */
 export interface CounterStore {
-  /** Adds `by` hits to `key` (0 to only read) and returns the sliding-window count, including them. */
+  /**
+   * Adds `by` hits to `key` (0 to only read) unless that would take the sliding-window count past `cap`,
+   * and returns the count with them (`added` says whether they were). A refused hit is not recorded: a
+   * client retrying against a closed door must not push its own reopening further out. One atomic step
+   * (a Lua script on Redis).
+   */
   add(
     key: string,
     windowMs: number,
     now: number,
     by: number,
-  ): Promise<{ count: number; windowStart: number; previous: number; current: number }>;
+    cap?: number,
+  ): Promise<{ count: number; windowStart: number; previous: number; current: number; added: boolean }>;
   reset(key: string): Promise<void>;
 }
 
@@ -18,7 +24,7 @@ export interface CounterStore {
 export class MemoryCounterStore implements CounterStore {
   private readonly map = new Map<string, { start: number; current: number; previous: number }>();
 
-  async add(key: string, windowMs: number, now: number, by: number) {
+  async add(key: string, windowMs: number, now: number, by: number, cap = Number.POSITIVE_INFINITY) {
     const start = now - (now % windowMs);
     let e = this.map.get(key);
     if (!e) {
@@ -30,13 +36,15 @@ export class MemoryCounterStore implements CounterStore {
       e.current = 0;
       e.start = start;
     }
-    e.current += by;
     const weight = 1 - (now - start) / windowMs;
+    const added = e.previous * weight + e.current + by <= cap;
+    if (added) e.current += by;
     return {
-      count: e.previous * weight + e.current,
+      count: e.previous * weight + e.current + (added ? 0 : by),
       windowStart: start,
       previous: e.previous,
       current: e.current,
+      added,
     };
   }
 
@@ -72,7 +80,10 @@ export class Limiter {
     return this.decide(key, 0);
   }
 
-  /** Counts one hit and decides. A refused hit still counts: hammering a closed door keeps it closed. */
+  /**
+   * Counts one hit and decides. A refused hit is not counted: the door reopens when the allowed hits age
+   * out of the window, and `Retry-After` never moves further out because a client retried.
+   */
   hit(key: string): Promise<Decision> {
     return this.decide(key, 1);
   }
@@ -83,8 +94,8 @@ export class Limiter {
 
   private async decide(key: string, by: number): Promise<Decision> {
     const now = this.now();
-    const s = await this.store.add(`${this.name}:${key}`, this.windowMs, now, by);
-    const allowed = by === 0 ? s.count < this.limit : s.count <= this.limit;
+    const s = await this.store.add(`${this.name}:${key}`, this.windowMs, now, by, this.limit);
+    const allowed = by === 0 ? s.count < this.limit : s.added;
     if (allowed)
       return {
         allowed,
@@ -92,15 +103,23 @@ export class Limiter {
         remaining: Math.max(0, Math.floor(this.limit - s.count)),
         retryAfterMs: 0,
       };
-    // When will the weighted count fall below the limit? In the next window only the decaying
-    // previous (= this window's count) remains: solve current * (1 - t/W) < limit for t.
-    const windowEnd = s.windowStart + this.windowMs;
-    const decay = s.current > 0 ? this.windowMs * Math.max(0, 1 - (this.limit - 1) / s.current) : 0;
     return {
       allowed,
       limit: this.limit,
       remaining: 0,
-      retryAfterMs: Math.max(1000, Math.ceil(windowEnd + decay - now)),
+      retryAfterMs: Math.max(1000, Math.ceil(this.reopensAt(s.windowStart, s.previous, s.current) - now)),
     };
+  }
+
+  /**
+   * When one more hit fits: the first time t at which previous·(1 − (t − start)/W) + current + 1 ≤ limit.
+   * Within this window only the previous window's weight decays; if this window alone is full, it is in
+   * the next one, where this window's count becomes the decaying one.
+   */
+  private reopensAt(start: number, previous: number, current: number): number {
+    const W = this.windowMs;
+    const room = this.limit - 1 - current;
+    if (room >= 0) return previous > 0 ? start + W * (1 - room / previous) : start;
+    return start + W + W * Math.max(0, 1 - (this.limit - 1) / current);
   }
 }

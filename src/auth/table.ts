@@ -1,0 +1,180 @@
+import type { PrincipalKind } from "./principal.js";
+import {
+  ADMIN,
+  AUTH_SURFACE,
+  type EffectiveSecurity,
+  PROBE,
+  PUBLIC,
+  problemsOf,
+  type RouteSecurity,
+  tenant,
+  USER,
+  USER_CREDENTIALS,
+} from "./requirements.js";
+
+/**
+ * The route table: what every one of Bulwark's own routes requires, in one place, read top to bottom like
+ * oidc-provider's check matrix. The guard pipeline enforces exactly these rows; a route that has no row
+ * (here, declared by an extension through the tenant router, or inline as `config.security`) cannot start.
+ * docs/routes.md renders the whole table, including extensions', and a test keeps it current.
+ */
+export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
+  // Probes and public documents
+  "GET /health/live": PROBE,
+  "GET /health": PROBE,
+  "GET /metrics": PROBE,
+  "GET /security": PUBLIC,
+  "GET /security.json": PUBLIC,
+  "GET /.well-known/security.txt": PUBLIC,
+  "GET /openapi.json": PUBLIC,
+  "GET /docs*": PUBLIC,
+  "OPTIONS /*": { ...PUBLIC, rate: "none" },
+  // Hosted pages the mails link to
+  "GET /verify-email": PUBLIC,
+  "GET /reset-password": PUBLIC,
+  "GET /accept-invitation": PUBLIC,
+  "GET /forgot-password": PUBLIC,
+  "GET /assets*": { ...PUBLIC, rate: "none" },
+
+  // Sign-up, sign-in and recovery (AUTH-3, AUTH-4, AUTH-7, AUTH-8)
+  "POST /v1/auth/signup": AUTH_SURFACE,
+  "POST /v1/auth/verify-email": AUTH_SURFACE,
+  "POST /v1/auth/verify-email/resend": AUTH_SURFACE,
+  "POST /v1/auth/login": AUTH_SURFACE,
+  "POST /v1/auth/mfa/verify": AUTH_SURFACE,
+  "POST /v1/auth/password/forgot": AUTH_SURFACE,
+  "POST /v1/auth/password/reset": AUTH_SURFACE,
+  "POST /v1/auth/logout": USER,
+  "POST /v1/auth/reauth": { ...USER_CREDENTIALS, rate: "auth" },
+
+  // The signed-in user (AUTH-5, AUTH-8, AUTH-14)
+  "GET /v1/me": USER,
+  "GET /v1/me/sessions": USER,
+  "DELETE /v1/me/sessions/:id": USER,
+  "DELETE /v1/me/sessions": USER,
+  "POST /v1/me/password": USER_CREDENTIALS,
+  "POST /v1/me/mfa/totp": USER_CREDENTIALS,
+  "POST /v1/me/mfa/totp/confirm": { ...USER_CREDENTIALS, reauth: true },
+  "DELETE /v1/me/mfa/totp": USER_CREDENTIALS,
+  "POST /v1/me/mfa/backup-codes": USER_CREDENTIALS,
+
+  // Organisations (AUTHZ-1, AUTHZ-2, AUTHZ-5)
+  "POST /v1/orgs": USER,
+  "GET /v1/orgs": USER,
+  "GET /v1/orgs/:orgId": tenant("org:read"),
+  "PATCH /v1/orgs/:orgId": tenant("org:update"),
+  "GET /v1/orgs/:orgId/members": tenant("members:read"),
+  "PATCH /v1/orgs/:orgId/members/:userId": tenant("members:update"),
+  // Any member may leave; removing someone else also needs members:remove (checked by the service).
+  "DELETE /v1/orgs/:orgId/members/:userId": tenant("members:read"),
+  "POST /v1/orgs/:orgId/invitations": tenant("members:invite"),
+  "GET /v1/orgs/:orgId/invitations": tenant("members:invite"),
+  "DELETE /v1/orgs/:orgId/invitations/:id": tenant("members:invite"),
+  "POST /v1/orgs/:orgId/invitations/:id/resend": tenant("members:invite"),
+  "POST /v1/invitations/accept": { ...USER, optional: true, rate: "auth" },
+
+  // Platform admins (AUTH-6, AUTHZ-3, AUTHZ-4)
+  "POST /v1/admin/auth/login": AUTH_SURFACE,
+  "POST /v1/admin/auth/logout": ADMIN,
+  "GET /v1/admin/users": ADMIN,
+  "GET /v1/admin/orgs": ADMIN,
+  "POST /v1/admin/impersonations": { ...ADMIN, rate: "sensitive" },
+  "DELETE /v1/admin/impersonations/current": ADMIN,
+};
+
+/** One registered route with its requirements: an entry of `ctx.routes`. */
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly security: EffectiveSecurity;
+}
+
+type RegisteredRouteMutable = EffectiveSecurity & { accepts: PrincipalKind[] };
+
+/**
+ * The table at run time: the core rows plus those declared by extensions and embedding apps, and the
+ * registry of every route as registered. Rows are declared once; a second, different row for the same
+ * route is refused, so nothing can quietly weaken a route's requirements.
+ */
+export class RouteTable {
+  private readonly rows = new Map<string, RouteSecurity>();
+  private readonly prefixes: Array<readonly [string, RouteSecurity]> = [];
+  private readonly registered: Array<{ method: string; url: string; security: RegisteredRouteMutable }> = [];
+
+  constructor(rows: Readonly<Record<string, RouteSecurity>> = CORE_ROUTES) {
+    for (const [key, row] of Object.entries(rows)) this.declare(key, row);
+  }
+
+  /** Declares a row: `"METHOD /path/:param"`, or `"METHOD /prefix*"` for a route family (static files, docs). */
+  declare(key: string, security: RouteSecurity): void {
+    const problems = problemsOf(key, security);
+    if (problems.length) throw new Error(`Route table: ${key}: ${problems.join("; ")}`);
+    if (key.endsWith("*") && !key.startsWith("OPTIONS ")) {
+      this.prefixes.push([key.slice(0, -1), security]);
+      return;
+    }
+    const existing = this.rows.get(key);
+    if (existing && JSON.stringify(existing) !== JSON.stringify(security))
+      throw new Error(`Route table: ${key} is declared twice, differently`);
+    this.rows.set(key, security);
+  }
+
+  /**
+   * The row of a route being registered (HEAD shares its GET's). `inline` is a row declared on the route
+   * itself (`config.security`); it is added to the table. Throws when the route has no row.
+   */
+  resolve(method: string, url: string, inline?: RouteSecurity): EffectiveSecurity {
+    const key = `${method === "HEAD" ? "GET" : method} ${url}`;
+    if (inline) this.declare(key, inline);
+    // A family row covers its path and what lies below it, never a sibling: "GET /docs*" is /docs and
+    // /docs/…, not /docs-admin.
+    const row =
+      this.rows.get(key) ??
+      this.prefixes.find(([p]) => key === p || key.startsWith(p.endsWith("/") ? p : `${p}/`))?.[1];
+    if (!row)
+      throw new Error(
+        `Route ${method} ${url} is not in the route table: declare its requirements (config.security, or the tenant router for tenant routes).`,
+      );
+    // A copy per route: `"tenant"` rows are completed by `finalize` once every credential kind is known.
+    const security = {
+      ...row,
+      accepts: row.accepts === "tenant" ? [] : [...row.accepts],
+      tenantKinds: row.accepts === "tenant",
+    };
+    this.registered.push({ method, url, security });
+    return security;
+  }
+
+  /** Records a route that shares an already resolved row (a derived HEAD route, or a second method). */
+  record(method: string, url: string, security: EffectiveSecurity): EffectiveSecurity {
+    this.registered.push({ method, url, security: security as RegisteredRouteMutable });
+    return security;
+  }
+
+  /** Completes `"tenant"` rows with the kinds that can act in an organisation. Call when the app is ready. */
+  finalize(tenantKinds: readonly PrincipalKind[]): void {
+    for (const r of this.registered)
+      if (r.security.tenantKinds) r.security.accepts.splice(0, r.security.accepts.length, ...tenantKinds);
+  }
+
+  /** Every route as registered, with its row. */
+  get routes(): readonly RegisteredRoute[] {
+    return this.registered;
+  }
+}
+
+/** The route table as Markdown (docs/routes.md): one row per route, the columns the pipeline reads. */
+export function routesMarkdown(routes: readonly RegisteredRoute[]): string {
+  const head =
+    "| route | accepts | action | re-auth | impersonation | CORS | HTTPS | rate tier |\n|---|---|---|---|---|---|---|---|";
+  const rows = routes
+    .filter((r) => r.method !== "HEAD" && r.method !== "OPTIONS")
+    .map((r) => {
+      const s = r.security;
+      const accepts = s.accepts.length ? s.accepts.join(", ") + (s.optional ? " (optional)" : "") : "anyone";
+      // Content-hashed asset names change with every edit of the asset; the table names the family.
+      const url = r.url.replace(/\.[0-9a-f]{12}\./, ".<hash>.");
+      return `| \`${r.method} ${url}\` | ${accepts} | ${s.action ? `\`${s.action}\`` : "—"} | ${s.reauth ? "yes" : "—"} | ${s.impersonation === "refuse" ? "refused" : "allowed"} | ${s.cors} | ${s.https === "exempt" ? "plain HTTP allowed" : "required"} | ${s.rate} |`;
+    });
+  return [head, ...rows].join("\n");
+}

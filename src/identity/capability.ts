@@ -1,0 +1,101 @@
+import type { Capability } from "../capability.js";
+import { RangeChecker } from "./breach.js";
+import { meRoutes } from "./me.js";
+import { mfaRoutes } from "./mfa-routes.js";
+import { identityMigrations } from "./migrations.js";
+import { PasswordHasher } from "./password.js";
+import { identityRoutes } from "./plugin.js";
+import { IdentityService } from "./service.js";
+import { IdentityStore } from "./store.js";
+
+declare module "../context.js" {
+  interface Services {
+    identity: IdentityService;
+  }
+}
+
+/**
+ * Accounts: sign-up, verification, sign-in (with the second-factor step), recovery, and the signed-in
+ * user's own settings (sessions, password, two-factor), with the security-page claims they back.
+ */
+export const identityCapability: Capability = {
+  name: "identity",
+  migrations: identityMigrations,
+  async register(app, ctx) {
+    const { config } = ctx;
+    const sessions = ctx.service("sessions");
+    const mfa = ctx.service("mfa");
+    const limits = ctx.service("authLimits");
+    const range = config.auth.rangeUrl
+      ? new RangeChecker(config.auth.rangeUrl, config.auth.rangeTimeoutMs, ctx.log)
+      : undefined;
+    const identity = new IdentityService({
+      store: new IdentityStore(ctx.db.global),
+      hasher: new PasswordHasher(config.auth.argon2),
+      sessions,
+      mailer: ctx.service("mailer"),
+      config,
+      log: ctx.log,
+      ...(range ? { range } : {}),
+    });
+    ctx.provide("identity", identity);
+
+    await app.register(identityRoutes, { config, identity, sessions, limits, mfa });
+    await app.register(mfaRoutes, { identity, mfa });
+    await app.register(meRoutes, { identity, sessions });
+
+    const a = config.auth;
+    ctx.posture.register({
+      id: "AUTH-1",
+      title: "argon2id password hashing",
+      claim: `Passwords are hashed with argon2id (memory ${a.argon2.memoryKiB} KiB, ${a.argon2.iterations} iterations, parallelism ${a.argon2.parallelism}) and a unique salt; imported bcrypt hashes are upgraded at the next sign-in. Plaintext is never stored or logged.`,
+      settings: { ...a.argon2 },
+      enabled: true,
+    });
+    ctx.posture.register({
+      id: "AUTH-2",
+      title: "Password policy and breached-password check",
+      claim: `Passwords need ${a.password.minLength} to ${a.password.maxLength} characters${a.password.requireMixed ? ", a digit and an upper-case letter" : ""}; common breached passwords are refused from an offline list${range ? ", and the k-anonymity range service is consulted (failing open)" : ""}.`,
+      settings: {
+        minLength: a.password.minLength,
+        maxLength: a.password.maxLength,
+        requireMixed: a.password.requireMixed,
+        rangeCheck: Boolean(range),
+      },
+      enabled: true,
+    });
+    ctx.posture.register({
+      id: "AUTH-3",
+      title: "Email verification",
+      claim: `New accounts must confirm their address through a single-use link that expires in ${a.verifyTtlMs / 3_600_000} hours before they can sign in.`,
+      settings: { linkHours: a.verifyTtlMs / 3_600_000 },
+      enabled: true,
+    });
+    ctx.posture.register({
+      id: "AUTH-4",
+      title: "Password reset",
+      claim: `Reset links are single-use, stored hashed and expire in ${a.resetTtlMs / 60_000} minutes; unknown addresses get the same answer; a reset signs the account out everywhere.`,
+      settings: { linkMinutes: a.resetTtlMs / 60_000 },
+      enabled: true,
+    });
+    ctx.posture.register({
+      id: "AUTH-12",
+      title: "Sign-up mode",
+      claim:
+        a.signupMode === "open"
+          ? "Anyone may sign up (email verification required)."
+          : a.signupMode === "domains"
+            ? "Only addresses in the allowed domains may sign up."
+            : "Sign-up is by invitation only.",
+      settings: { mode: a.signupMode, allowedDomains: [...a.allowedDomains] },
+      enabled: true,
+    });
+    ctx.posture.register({
+      id: "AUTH-14",
+      title: "Re-authentication for sensitive operations",
+      claim: `Changing two-factor settings needs the password entered within the last ${a.reauthMs / 60_000} minutes.`,
+      settings: { windowMinutes: a.reauthMs / 60_000 },
+      enabled: true,
+    });
+  },
+};

@@ -1,0 +1,35 @@
+import type { Capability } from "../capability.js";
+import { Sealer } from "../crypto/seal.js";
+import { mfaMigrations } from "./migrations.js";
+import { MfaService } from "./service.js";
+import { MfaStore } from "./store.js";
+
+declare module "../context.js" {
+  interface Services {
+    mfa: MfaService;
+  }
+}
+
+/** TOTP second factors and backup codes (AUTH-8). Its routes are the account's: identity registers them. */
+export const mfaCapability: Capability = {
+  name: "mfa",
+  migrations: mfaMigrations,
+  register(_app, ctx) {
+    const mfa = new MfaService(
+      new MfaStore(ctx.db.global),
+      new Sealer(ctx.config.secret),
+      new URL(ctx.config.publicUrl).hostname,
+      undefined,
+      ctx.bus,
+    );
+    ctx.provide("mfa", mfa);
+    ctx.posture.register({
+      id: "AUTH-8",
+      title: "TOTP two-factor authentication",
+      claim:
+        "Users can turn on TOTP (RFC 6238) behind a password check, confirm it with a code, and get 10 single-use backup codes stored hashed; sign-in then needs a code, each code works once, and turning it off needs the password and a code. An organisation can require it of every member.",
+      settings: { backupCodes: 10, digits: 6, periodSeconds: 30 },
+      enabled: true,
+    });
+  },
+};

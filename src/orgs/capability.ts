@@ -1,0 +1,80 @@
+import type { Capability } from "../capability.js";
+import { Limiter, MemoryCounterStore } from "../ratelimit/limiter.js";
+import { AccessCache } from "./access-cache.js";
+import { INVITATION_DAYS, InvitationService } from "./invitation-service.js";
+import { invitationRoutes } from "./invitations.js";
+import { orgMigrations } from "./migrations.js";
+import { orgRoutes } from "./plugin.js";
+import { OrgService } from "./service.js";
+import { OrgStore } from "./store.js";
+import { type DenialSink, logDenials, tenantCheck } from "./tenant-check.js";
+
+declare module "../context.js" {
+  interface Services {
+    orgs: OrgService;
+    invitations: InvitationService;
+  }
+}
+
+/** Organisations, memberships, invitations and the tenant check of the guard pipeline. */
+export function orgsCapability(denials: DenialSink = logDenials): Capability {
+  return {
+    name: "orgs",
+    migrations: orgMigrations,
+    async register(app, ctx) {
+      const { config, db } = ctx;
+      const mfa = ctx.service("mfa");
+      const store = new OrgStore(db.global, db.engine, new AccessCache(30_000, 100_000, ctx.bus));
+      const orgs = new OrgService(store, mfa, ctx.permissions);
+      const invitations = new InvitationService({
+        config,
+        db,
+        orgs: store,
+        identity: ctx.service("identity"),
+      });
+      ctx.provide("orgs", orgs);
+      ctx.provide("invitations", invitations);
+      ctx.guard.setTenantCheck(tenantCheck(orgs, mfa, ctx.permissions, denials));
+
+      await app.register(orgRoutes, { orgs });
+      await app.register(invitationRoutes, {
+        config,
+        invitations,
+        sessions: ctx.service("sessions"),
+        resendLimiter: new Limiter(new MemoryCounterStore(), "invitation-resend", 3, 3_600_000),
+      });
+
+      ctx.posture.register({
+        id: "AUTHZ-5",
+        title: "Invitations",
+        claim: `Members are invited by email with a role; the link is single-use, expires in ${INVITATION_DAYS} days, works only for the invited address, and resending is rate-limited.`,
+        settings: { expiresInDays: INVITATION_DAYS, resendsPerHour: 3 },
+        enabled: true,
+      });
+      app.addHook("onReady", async () => {
+        // Registered once every extension has added its actions: the count is the whole table's.
+        ctx.posture.register({
+          id: "AUTHZ-1",
+          title: "Roles and one permission table",
+          claim:
+            "Every route has a row in one route table naming the credentials it accepts and, for organisation routes, the action it needs; one guard pipeline checks it against a single table of roles (OWNER, ADMIN, MEMBER, VIEWER) and actions. A route without a row cannot start.",
+          settings: {
+            roles: ["OWNER", "ADMIN", "MEMBER", "VIEWER"],
+            actions: ctx.permissions.actions.length,
+          },
+          enabled: true,
+        });
+      });
+      ctx.posture.register({
+        id: "AUTHZ-2",
+        title: "Tenant isolation, twice",
+        claim:
+          db.engine === "postgres"
+            ? "The organisation comes from the caller's memberships; the data layer refuses tenant queries outside an organisation's transaction, and PostgreSQL row-level security (forced, with a role that cannot bypass it) enforces the same in the database."
+            : "The organisation comes from the caller's memberships; the data layer refuses tenant queries outside an organisation's scope and, inside it, restricts every statement on a tenant table to that organisation.",
+        settings: { engine: db.engine, rowLevelSecurity: db.engine === "postgres" },
+        enabled: true,
+      });
+    },
+  };
+}
