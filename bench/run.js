@@ -7,7 +7,7 @@ import autocannon from "autocannon";
 
 const { values } = parseArgs({
   options: {
-    duration: { type: "string", default: "10" },
+    duration: { type: "string", default: "8" },
     connections: { type: "string", default: "50" },
     only: { type: "string" },
   },
@@ -65,6 +65,20 @@ function startServer(script, env = {}) {
   });
 }
 
+/** The server's CPU time (user + system, µs) so far, asked over IPC. */
+function cpuOf(child) {
+  return new Promise((resolve) => {
+    const on = (m) => {
+      if (m?.cpu) {
+        child.off("message", on);
+        resolve(m.cpu.user + m.cpu.system);
+      }
+    };
+    child.on("message", on);
+    child.send({ cmd: "cpu" });
+  });
+}
+
 function measure(url, headers, seconds, c = {}) {
   return new Promise((resolve, reject) => {
     autocannon(
@@ -83,9 +97,17 @@ for (const c of CASES) {
     const url = `http://127.0.0.1:${port}${c.path.startsWith("@") ? paths[c.path.slice(1)] : c.path}`;
     const headers = cookie ? { ...c.headers, cookie } : c.headers;
     await measure(url, headers, 2, c); // warm-up: JIT, pools, caches
+    const before = await cpuOf(child);
     const r = await measure(url, headers, duration, c);
+    const cpu = (await cpuOf(child)) - before;
     const bad = r.non2xx + r.errors + r.timeouts;
-    results.push({ name: c.name, rps: r.requests.average, p99: r.latency.p99, bad });
+    results.push({
+      name: c.name,
+      rps: r.requests.average,
+      p99: r.latency.p99,
+      bad,
+      cpuPerReq: cpu / r.requests.total,
+    });
   } finally {
     child.kill("SIGTERM");
   }
@@ -96,13 +118,16 @@ const fastify = results.find((r) => r.name === "fastify (bare)");
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`\n${duration} s per case, ${connections} connections, Node ${process.version}\n`);
 console.log(
-  `${pad("case", 42)}${pad("req/s", 12)}${pad("p99 ms", 10)}${pad("vs node:http", 14)}${pad("vs fastify", 12)}non-2xx/errors`,
+  `${pad("case", 42)}${pad("req/s", 10)}${pad("p99 ms", 8)}${pad("vs node", 9)}${pad("vs fastify", 12)}${pad("cpu µs/req", 12)}${pad("cpu vs fastify", 16)}non-2xx`,
 );
 for (const r of results) {
   console.log(
-    `${pad(r.name, 42)}${pad(Math.round(r.rps), 12)}${pad(r.p99, 10)}${pad((r.rps / node.rps).toFixed(2), 14)}${pad((r.rps / fastify.rps).toFixed(2), 12)}${r.bad}`,
+    `${pad(r.name, 42)}${pad(Math.round(r.rps), 10)}${pad(r.p99, 8)}${pad((r.rps / node.rps).toFixed(2), 9)}${pad((r.rps / fastify.rps).toFixed(2), 12)}${pad(r.cpuPerReq.toFixed(1), 12)}${pad((r.cpuPerReq / fastify.cpuPerReq).toFixed(2), 16)}${r.bad}`,
   );
 }
+console.log(
+  "\ncpu µs/req: the server process's user+system CPU over the measured window per request; cpu vs fastify > 1 is costlier.",
+);
 if (results.some((r) => r.bad > 0)) {
   console.error("\nSome responses were not 2xx: the figures above are not comparable.");
   process.exitCode = 1;

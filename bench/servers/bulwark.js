@@ -1,6 +1,7 @@
 // Bulwark with its full hook stack in the production profile: request id, security headers, HTTPS policy
 // (behind a trusted proxy on loopback), CORS, metrics and access logging at the production default.
 // With BENCH_SESSION=1 it also creates a verified user and a session, and hands the cookie to the runner.
+import "./cpu.js";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,4 +1,5 @@
 // Baseline: a bare Fastify server (no logger, no hooks) serving the same route and body.
+import "./cpu.js";
 import Fastify from "fastify";
 
 const app = Fastify();

@@ -1,4 +1,5 @@
 // Baseline: the bare node:http server.
+import "./cpu.js";
 import { createServer } from "node:http";
 
 const body = JSON.stringify({ status: "ok" });
