@@ -11,3 +11,5 @@ const server = createServer((_req, res) => {
   res.end(body);
 });
 server.listen(0, "127.0.0.1", () => process.send?.({ port: server.address().port }));
+// Exit cleanly on the runner's SIGTERM, so a BENCH_PROFILE CPU profile is written.
+process.once("SIGTERM", () => process.exit(0));
