@@ -64,9 +64,12 @@ export class AdminService {
       throw new AppError("INVALID_CREDENTIALS");
     }
     if (!(await this.hasher.verify(admin.password_hash, password))) throw new AppError("INVALID_CREDENTIALS");
+    // Past the password, every refusal answers exactly as a wrong password does: a missing or wrong
+    // code must not confirm to a guesser that the password was right.
     const hasTotp = await this.mfa.isEnabled(admin.id);
-    if (!hasTotp && this.config.production) throw new AppError("ADMIN_TOTP_REQUIRED");
-    if (hasTotp && !(code && (await this.mfa.verify(admin.id, code)))) throw new AppError("MFA_CODE_INVALID");
+    // An admin without TOTP (created outside production) cannot sign in to a production server at all.
+    if (!hasTotp && this.config.production) throw new AppError("INVALID_CREDENTIALS");
+    if (hasTotp && !(code && (await this.mfa.verify(admin.id, code)))) throw new AppError("INVALID_CREDENTIALS");
     return admin;
   }
 }

@@ -36,12 +36,13 @@ export const identityCapability: Capability = {
       mailer: ctx.service("mailer"),
       config,
       log: ctx.log,
+      limits,
       ...(range ? { range } : {}),
     });
     ctx.provide("identity", identity);
 
     await app.register(identityRoutes, { config, identity, sessions, limits, mfa });
-    await app.register(mfaRoutes, { identity, mfa });
+    await app.register(mfaRoutes, { identity, mfa, limits });
     await app.register(meRoutes, { identity, sessions });
 
     const a = config.auth;

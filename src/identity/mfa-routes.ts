@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { AppError } from "../http/errors.js";
 import { templates } from "../mail/templates.js";
 import type { MfaService } from "../mfa/service.js";
+import { type AuthLimiters, limitedAttempt } from "../ratelimit/auth-limits.js";
 import { sessionOf } from "./principal.js";
 import { MfaCode, Password } from "./schemas.js";
 import type { IdentityService } from "./service.js";
@@ -12,16 +13,23 @@ const tags = ["me"];
 const BackupCodes = Type.Object({ backupCodes: Type.Array(Type.String()) });
 
 /**
- * Self-service TOTP (AUTH-8): start behind the password gate, confirm with a first code, regenerate
- * backup codes, disable with password and code. Each change is mailed to the account. Second factors
- * stay the user's own: the route table closes these routes to an impersonating admin (AUTHZ-4).
+ * Self-service TOTP (AUTH-8): start behind the password gate, confirm with a first code; regenerate
+ * backup codes or disable only with the password AND a current second factor (TOTP or backup code), so a
+ * password alone can never remove or replace the second factor. Every code check is limited per account
+ * (AUTH-7). Each change is mailed to the account. Second factors stay the user's own: the route table
+ * closes these routes to an impersonating admin (AUTHZ-4).
  */
 export async function mfaRoutes(
   app: FastifyInstance,
-  opts: { identity: IdentityService; mfa: MfaService },
+  opts: { identity: IdentityService; mfa: MfaService; limits: AuthLimiters },
 ): Promise<void> {
-  const { identity, mfa } = opts;
+  const { identity, mfa, limits } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  /** Checks a current second factor of `userId` under the per-account code limit. */
+  const secondFactor = (userId: string, code: string) =>
+    limitedAttempt([[limits.codeCheck, userId]], async () => {
+      if (!(await mfa.verify(userId, code))) throw new AppError("MFA_CODE_INVALID");
+    });
 
   r.post(
     "/v1/me/mfa/totp",
@@ -46,7 +54,10 @@ export async function mfaRoutes(
       schema: { tags, body: Type.Object({ code: MfaCode }), response: { 200: BackupCodes } },
     },
     async (req) => {
-      const backupCodes = await mfa.confirmEnrolment(sessionOf(req).user_id, req.body.code);
+      const userId = sessionOf(req).user_id;
+      const backupCodes = await limitedAttempt([[limits.codeCheck, userId]], () =>
+        mfa.confirmEnrolment(userId, req.body.code),
+      );
       const user = await identity.findUser(sessionOf(req).user_id);
       if (user) identity.mail(templates.mfaChanged(user.email, "turned on"));
       return { backupCodes };
@@ -58,7 +69,7 @@ export async function mfaRoutes(
     { schema: { tags, body: Type.Object({ password: Password, code: MfaCode }) } },
     async (req, reply) => {
       const user = await identity.confirmPassword(sessionOf(req), req.body.password);
-      if (!(await mfa.verify(user.id, req.body.code))) throw new AppError("MFA_CODE_INVALID");
+      await secondFactor(user.id, req.body.code);
       await mfa.disable(user.id);
       identity.mail(templates.mfaChanged(user.email, "turned off"));
       return reply.code(204).send();
@@ -67,10 +78,17 @@ export async function mfaRoutes(
 
   r.post(
     "/v1/me/mfa/backup-codes",
-    { schema: { tags, body: Type.Object({ password: Password }), response: { 200: BackupCodes } } },
+    {
+      schema: {
+        tags,
+        body: Type.Object({ password: Password, code: MfaCode }),
+        response: { 200: BackupCodes },
+      },
+    },
     async (req) => {
       const user = await identity.confirmPassword(sessionOf(req), req.body.password);
       if (!(await mfa.isEnabled(user.id))) throw new AppError("MFA_NOT_ENABLED");
+      await secondFactor(user.id, req.body.code);
       const backupCodes = await mfa.regenerateBackupCodes(user.id);
       identity.mail(templates.mfaChanged(user.email, "given new backup codes"));
       return { backupCodes };

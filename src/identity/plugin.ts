@@ -59,7 +59,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
     "/v1/auth/verify-email",
     { schema: { tags, body: Type.Object({ token: Token }), response: { 200: Type.Object({ user: User }) } } },
     async (req) => ({
-      user: await identity.verifyEmail(req.body.token),
+      user: await limitedAttempt([[limits.tokenIp, req.ip]], () => identity.verifyEmail(req.body.token)),
     }),
   );
 
@@ -142,7 +142,9 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       schema: { tags, body: Type.Object({ token: Token, password: Password }), response: { 200: Accepted } },
     },
     async (req) => {
-      await identity.resetPassword(req.body.token, req.body.password);
+      await limitedAttempt([[limits.tokenIp, req.ip]], () =>
+        identity.resetPassword(req.body.token, req.body.password),
+      );
       return { status: "password_reset" };
     },
   );

@@ -2,6 +2,7 @@ import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Mail, Mailer } from "../mail/mailer.js";
+import { type AuthLimiters, isCredentialFailure, limitedAttempt } from "../ratelimit/auth-limits.js";
 import { templates } from "../mail/templates.js";
 import type { SessionService } from "../sessions/service.js";
 import type { SessionRow } from "../sessions/tables.js";
@@ -27,6 +28,14 @@ export const publicUser = (u: UserRow): PublicUser => ({
 /** Trimmed and lower-cased: one account per address, however it is typed. */
 export const normaliseEmail = (email: string): string => email.trim().toLowerCase();
 
+/** A wrong current password on a signed-in check: a field error for the form, counted like a failed sign-in. */
+class IncorrectPassword extends AppError {
+  constructor(field: string) {
+    super("VALIDATION_FAILED", "The password is incorrect.", [{ in: "body", field, message: "is incorrect" }]);
+  }
+}
+const wrongPassword = (err: unknown): boolean => err instanceof IncorrectPassword || isCredentialFailure(err);
+
 export interface IdentityDeps {
   readonly store: IdentityStore;
   readonly hasher: PasswordHasher;
@@ -34,6 +43,7 @@ export interface IdentityDeps {
   readonly mailer: Mailer;
   readonly config: Config;
   readonly log: Logger;
+  readonly limits: AuthLimiters;
   readonly range?: RangeChecker;
   readonly now?: () => number;
 }
@@ -156,14 +166,10 @@ export class IdentityService {
 
   /** Changes the password after checking the current one; other sessions are revoked, this one kept. */
   async changePassword(session: SessionRow, current: string, next: string): Promise<void> {
-    const user = await this.d.store.findUserById(session.user_id);
-    if (!user || !(await this.d.hasher.verify(user.password_hash, current))) {
-      throw new AppError("VALIDATION_FAILED", "The current password is incorrect.", [
-        { in: "body", field: "currentPassword", message: "is incorrect" },
-      ]);
-    }
+    const user = await this.checkPassword(session.user_id, current, "currentPassword");
     await this.assertPolicy(next, "newPassword");
     await this.d.store.setPasswordHash(user.id, await this.d.hasher.hash(next), this.now());
+    await this.d.store.consumeAllTokens(user.id, "reset_password", this.now());
     await this.d.sessions.revokeAll(user.id, "portal", session);
     await this.d.sessions.reauthenticated(session);
     this.mail(templates.passwordChanged(user.email));
@@ -190,14 +196,26 @@ export class IdentityService {
 
   /** The password gate of sensitive operations (AUTH-8, AUTH-14): a wrong password is a field error. */
   async confirmPassword(session: SessionRow, password: string): Promise<UserRow> {
-    const user = await this.d.store.findUserById(session.user_id);
-    if (!user || !(await this.d.hasher.verify(user.password_hash, password))) {
-      throw new AppError("VALIDATION_FAILED", "The password is incorrect.", [
-        { in: "body", field: "password", message: "is incorrect" },
-      ]);
-    }
+    const user = await this.checkPassword(session.user_id, password, "password");
     await this.d.sessions.reauthenticated(session);
     return user;
+  }
+
+  /**
+   * A signed-in user's password, checked under the per-account limit (AUTH-7): a stolen session cannot
+   * guess it faster than sign-in could, and guesses sent at once are reserved before any is evaluated.
+   */
+  private checkPassword(userId: string, password: string, field: string): Promise<UserRow> {
+    return limitedAttempt(
+      [[this.d.limits.passwordCheck, userId]],
+      async () => {
+        const user = await this.d.store.findUserById(userId);
+        if (!user || !(await this.d.hasher.verify(user.password_hash, password))) throw new IncorrectPassword(field);
+        return user;
+      },
+      [],
+      wrongPassword,
+    );
   }
 
   findUser(id: string): Promise<UserRow | undefined> {

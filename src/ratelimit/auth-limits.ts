@@ -16,6 +16,12 @@ export function authLimiters(store: CounterStore, config: Config) {
     loginIp: new Limiter(store, "login-ip", login.maxAttempts, login.windowMs),
     loginAccount: new Limiter(store, "login-account", login.maxAttempts, login.windowMs),
     mfaIp: new Limiter(store, "mfa-ip", login.maxAttempts * 2, login.windowMs),
+    // A signed-in caller re-entering a password or a code (re-authentication, password change, two-factor
+    // settings): per account, so a stolen session cannot guess at full speed.
+    passwordCheck: new Limiter(store, "password-check", login.maxAttempts, login.windowMs),
+    codeCheck: new Limiter(store, "code-check", login.maxAttempts, login.windowMs),
+    // Mailed tokens (verification, reset): unguessable, but a flood of guesses is still refused.
+    tokenIp: new Limiter(store, "token-ip", login.maxAttempts * 4, login.windowMs),
     signupIp: new Limiter(store, "signup-ip", signupPerHour, HOUR),
     resetIp: new Limiter(store, "reset-ip", emailPerHour, HOUR),
     resetEmail: new Limiter(store, "reset-email", emailPerHour, HOUR),
@@ -35,26 +41,40 @@ export function rateLimited(d: Decision): AppError {
 /** The failures that count against an authentication limit: wrong credentials, codes or tokens. */
 const FAILURES = new Set(["INVALID_CREDENTIALS", "MFA_CODE_INVALID", "TOKEN_INVALID"]);
 
+/** Whether an error is a wrong credential (counted), rather than a refusal for another reason. */
+export const isCredentialFailure = (err: unknown): boolean =>
+  err instanceof AppError && FAILURES.has(err.code);
+
 /**
- * Runs one authentication attempt under limits counted on failure (AUTH-7): refused with 429 while any
- * (limiter, key) is over; a failure counts against each; a success resets the keys in `resetOnSuccess`.
+ * Runs one authentication attempt under limits counted on failure (AUTH-7). The attempt is reserved
+ * against every (limiter, key) before it runs, atomically per key, so requests already in flight count:
+ * whatever the concurrency, at most `limit` attempts per key are evaluated per window. Refused with 429
+ * when any key is full (the reservations taken are given back); a counted failure keeps its
+ * reservations; anything else (a success, or an error that is not a wrong credential) gives them back,
+ * and a success also resets the keys in `resetOnSuccess`.
  */
 export async function limitedAttempt<T>(
   keys: ReadonlyArray<readonly [Limiter, string]>,
   attempt: () => Promise<T>,
   resetOnSuccess: ReadonlyArray<readonly [Limiter, string]> = [],
+  failed: (err: unknown) => boolean = isCredentialFailure,
 ): Promise<T> {
-  const decisions = await Promise.all(keys.map(([limiter, key]) => limiter.check(key)));
-  const refused = decisions.find((d) => !d.allowed);
-  if (refused) throw rateLimited(refused);
+  const held = await Promise.all(keys.map(([limiter, key]) => limiter.reserve(key)));
+  const giveBack = () =>
+    Promise.all(keys.map(([limiter, key], i) => (held[i]!.allowed ? limiter.refund(key, held[i]!.at) : null)));
+  const refused = held.filter((d) => !d.allowed).sort((a, b) => b.retryAfterMs - a.retryAfterMs)[0];
+  if (refused) {
+    await giveBack();
+    throw rateLimited(refused);
+  }
   let result: T;
   try {
     result = await attempt();
   } catch (err) {
-    if (err instanceof AppError && FAILURES.has(err.code))
-      await Promise.all(keys.map(([limiter, key]) => limiter.hit(key)));
+    if (!failed(err)) await giveBack();
     throw err;
   }
+  await giveBack();
   await Promise.all(resetOnSuccess.map(([limiter, key]) => limiter.reset(key)));
   return result;
 }

@@ -17,6 +17,11 @@ export interface CounterStore {
     by: number,
     cap?: number,
   ): Promise<{ count: number; windowStart: number; previous: number; current: number; added: boolean }>;
+  /**
+   * Takes back one hit added at `at` (a reservation that turned out not to count): from the window it
+   * went into, if that is still the current or the previous one; never below zero.
+   */
+  refund(key: string, windowMs: number, at: number, now: number): Promise<void>;
   reset(key: string): Promise<void>;
 }
 
@@ -48,6 +53,21 @@ export class MemoryCounterStore implements CounterStore {
     };
   }
 
+  async refund(key: string, windowMs: number, at: number, now: number): Promise<void> {
+    const e = this.map.get(key);
+    if (!e) return;
+    const start = now - (now % windowMs);
+    if (e.start !== start) {
+      // Roll the entry forward first, exactly as add() would.
+      e.previous = e.start === start - windowMs ? e.current : 0;
+      e.current = 0;
+      e.start = start;
+    }
+    const from = at - (at % windowMs);
+    if (from === e.start) e.current = Math.max(0, e.current - 1);
+    else if (from === e.start - windowMs) e.previous = Math.max(0, e.previous - 1);
+  }
+
   async reset(key: string): Promise<void> {
     this.map.delete(key);
   }
@@ -63,6 +83,11 @@ export interface Decision {
   readonly remaining: number;
   /** Milliseconds until one more hit would be allowed (0 when allowed now). */
   readonly retryAfterMs: number;
+}
+
+/** A reserved hit: the decision, and when it was taken (to refund it from the right window). */
+export interface Reservation extends Decision {
+  readonly at: number;
 }
 
 /** One named limit: `limit` hits per `windowMs` per key. */
@@ -88,12 +113,26 @@ export class Limiter {
     return this.decide(key, 1);
   }
 
+  /**
+   * Reserves one hit before the work it limits, so attempts already in flight count (a burst sent at
+   * once cannot all pass a check made before any of them finished). Give the reservation back with
+   * `refund` when the attempt turns out not to count.
+   */
+  async reserve(key: string): Promise<Reservation> {
+    const at = this.now();
+    return { ...(await this.decide(key, 1, at)), at };
+  }
+
+  /** Takes back a reservation made at `at` (no-op once it has aged out of the window). */
+  refund(key: string, at: number): Promise<void> {
+    return this.store.refund(`${this.name}:${key}`, this.windowMs, at, this.now());
+  }
+
   reset(key: string): Promise<void> {
     return this.store.reset(`${this.name}:${key}`);
   }
 
-  private async decide(key: string, by: number): Promise<Decision> {
-    const now = this.now();
+  private async decide(key: string, by: number, now = this.now()): Promise<Decision> {
     const s = await this.store.add(`${this.name}:${key}`, this.windowMs, now, by, this.limit);
     const allowed = by === 0 ? s.count < this.limit : s.added;
     if (allowed)
