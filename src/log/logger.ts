@@ -1,55 +1,11 @@
 import type { FastifyBaseLogger } from "fastify";
 import pino, { type DestinationStream } from "pino";
+import { redactDeep, redactString } from "./redact.js";
 import { BatchedStdout } from "./stdout.js";
 
 export type Logger = FastifyBaseLogger;
 
-/**
- * Paths pino redacts in every log line (OBS-2). Access logs never include headers or bodies in the first
- * place; these paths are the second line of defence for an error log or a developer's `log.info(obj)`.
- */
-export const REDACT_PATHS = [
-  "req.headers.authorization",
-  "req.headers.cookie",
-  'req.headers["x-api-key"]',
-  'req.headers["x-csrf-token"]',
-  'res.headers["set-cookie"]',
-  "headers.authorization",
-  "headers.cookie",
-  'headers["x-api-key"]',
-  'headers["set-cookie"]',
-  "*.headers.authorization",
-  "*.headers.cookie",
-  '*.headers["x-api-key"]',
-  "password",
-  "newPassword",
-  "currentPassword",
-  "token",
-  "accessToken",
-  "refreshToken",
-  "secret",
-  "apiKey",
-  "cookie",
-  "authorization",
-  "*.password",
-  "*.newPassword",
-  "*.currentPassword",
-  "*.token",
-  "*.accessToken",
-  "*.refreshToken",
-  "*.secret",
-  "*.apiKey",
-  "*.cookie",
-  "*.authorization",
-];
-
-/** Query parameters whose values are secrets (links in mail carry `?token=…`). */
-const SECRET_PARAMS = /([?&](?:token|code|secret|password|key|api_key|access_token|refresh_token)=)[^&#]*/gi;
-
-/** A URL safe to log: secret query values replaced. Cheap when there is no query string. */
-export function redactUrl(url: string): string {
-  return url.includes("?") ? url.replace(SECRET_PARAMS, "$1[REDACTED]") : url;
-}
+export { redactUrl } from "./redact.js";
 
 const RAW = Symbol("bulwark.rawWrite");
 
@@ -64,8 +20,22 @@ export function createLogger(options: { level: string; stream?: DestinationStrea
     {
       level: options.level,
       base: { service: "bulwark" },
-      formatters: { level: (label: string) => ({ level: label }) },
-      redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
+      // OBS-2: every field at any depth, and secret-looking values in any string, the message included.
+      formatters: {
+        level: (label: string) => ({ level: label }),
+        log: (o) => redactDeep(o) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          for (let i = 0; i < args.length; i++) {
+            const a = args[i];
+            if (typeof a === "string") args[i] = redactString(a);
+            // `log.error(err)`: pino takes the message from the error itself.
+            else if (a instanceof Error) args[i] = redactDeep(a);
+          }
+          method.apply(this, args as Parameters<typeof method>);
+        },
+      },
     },
     stream,
   );

@@ -80,7 +80,7 @@ async function observability(
     id: "OBS-2",
     title: "Structured, redacted logs",
     claim:
-      "Logs are structured JSON lines; authorization headers, cookies, API keys, passwords, tokens and secret query parameters are redacted.",
+      "Logs are structured JSON lines. Secrets are redacted at any depth: fields named like one (passwords, tokens, cookies, authorization headers, API keys, secrets, backup codes), any value in the format of Bulwark's own secrets wherever it appears (the message included), and secret query parameters in URLs.",
     settings: { level: config.logLevel },
     enabled: config.logLevel !== "silent",
   });

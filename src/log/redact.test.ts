@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { createLogger } from "./logger.js";
+
+/** Bulwark's own logger writing into memory: every line as written to stdout. */
+function capture() {
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", stream: { write: (s: string) => void lines.push(s) } });
+  return { log, text: () => lines.join("") };
+}
+
+const SESSION = "bws_Qm9vZ2llV29vZ2llQm9vZ2llV29vZ2ll";
+const RESET = "bwr_c2VjcmV0LXJlc2V0LXRva2VuLXZhbHVl";
+
+describe("log redaction at any depth (OBS-2)", () => {
+  it("OBS-2: secrets nested in request dumps, arrays and errors are redacted by key name", () => {
+    const { log, text } = capture();
+    log.info({ req: { body: { password: "hunter2-nested-pw", token: "tok-nested-secret" } } }, "dump");
+    log.info({
+      batch: [{ user: { apiKey: "api-key-in-array" } }, { headers: { "x-csrf-token": "csrf-deep" } }],
+    });
+    log.info({ a: { b: { c: { d: { e: { f: { currentPassword: "six-levels-down" } } } } } } });
+    const err = Object.assign(new Error("boom"), { details: { secret: "error-field-secret" } });
+    log.error({ err }, "failed");
+    const out = text();
+    for (const s of [
+      "hunter2-nested-pw",
+      "tok-nested-secret",
+      "api-key-in-array",
+      "csrf-deep",
+      "six-levels-down",
+      "error-field-secret",
+    ])
+      expect(out).not.toContain(s);
+    expect(out.match(/\[REDACTED\]/g)?.length).toBeGreaterThanOrEqual(6);
+    // The rest of the line survives: redaction is targeted, not a blanket.
+    expect(out).toContain('"msg":"dump"');
+    expect(out).toContain('"message":"boom"');
+  });
+
+  it("OBS-2: values that look like Bulwark's own secrets are redacted under any key and in the message", () => {
+    const { log, text } = capture();
+    log.info(
+      { note: `session was ${SESSION}`, list: [RESET] },
+      `reset link https://x.example/reset-password?token=${RESET}`,
+    );
+    log.warn(new Error(`could not revoke ${SESSION}`));
+    log.info({ header: "Bearer eyJhbGciOiJFZERTQSJ9.payload.sig" }, "auth");
+    const out = text();
+    expect(out).not.toContain(SESSION.slice(4));
+    expect(out).not.toContain(RESET.slice(4));
+    expect(out).not.toContain("eyJhbGciOiJFZERTQSJ9");
+    expect(out).toContain("session was [REDACTED]");
+  });
+
+  it("OBS-2: a cycle or a class instance in a logged object neither crashes nor dumps the instance", () => {
+    const { log, text } = capture();
+    const loop: Record<string, unknown> = { name: "loop" };
+    loop.self = loop;
+    class Connection {
+      secretish = "should-not-be-walked";
+    }
+    log.info({ loop, conn: new Connection() });
+    const out = text();
+    expect(out).toContain("[CIRCULAR]");
+    expect(out).toContain("[Connection]");
+    expect(out).not.toContain("should-not-be-walked");
+  });
+});
