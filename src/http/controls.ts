@@ -11,8 +11,8 @@ export function registerHttpControls(posture: PostureRegistry, config: Config, p
     title: "HTTPS only",
     claim:
       h.httpsPolicy === "reject"
-        ? "Plain HTTP requests are refused with 400; only HTTPS is served."
-        : "Plain HTTP requests are redirected to HTTPS with 308 (loopback development hosts excepted).",
+        ? "Plain HTTP requests are refused with 400; every route is served only over HTTPS, except the health probes (/health, /health/live: no credentials, no secrets) and /metrics, which over plain HTTP answers only a direct loopback caller."
+        : "Plain HTTP requests are redirected to HTTPS with 308 at the public address (loopback development hosts excepted); the health probes and /metrics are answered over plain HTTP.",
     settings: {
       policy: h.httpsPolicy,
       trustedProxies: h.trustedProxies.length ? [...h.trustedProxies] : ["none"],

@@ -8,7 +8,11 @@ describe("HTTPS policy", () => {
   beforeAll(async () => {
     prod = await testApp({ ...PRODUCTION_ENV });
     prodProxied = await testApp({ ...PRODUCTION_ENV, TRUSTED_PROXIES: "10.0.0.0/8" });
-    dev = await testApp({ NODE_ENV: "development", BULWARK_SECRET: "dev-secret-for-tests-0123456789abcdef" });
+    dev = await testApp({
+      NODE_ENV: "development",
+      BULWARK_SECRET: "dev-secret-for-tests-0123456789abcdef",
+      PUBLIC_URL: "http://app.example.org",
+    });
   });
   afterAll(async () => {
     await prod.close();
@@ -60,9 +64,20 @@ describe("HTTPS policy", () => {
     expect(res.statusCode).toBe(200);
   });
 
-  it("HDR-1: a development redirect refuses a malformed Host instead of reflecting it", async () => {
-    const res = await dev.app.inject({ url: "/security.json", headers: { host: "evil.example/<x>" } });
-    expect(res.statusCode).toBe(400);
-    expect(res.headers.location).toBeUndefined();
+  it("HDR-1: a development redirect goes to the public host, never to the request's Host", async () => {
+    for (const host of ["evil.example", "evil.example/<x>", "app.example.org.evil.example"]) {
+      const res = await dev.app.inject({ url: "/security.json", headers: { host } });
+      expect(res.statusCode, host).toBe(308);
+      expect(res.headers.location, host).toBe("https://app.example.org/security.json");
+    }
+  });
+
+  it("HDR-1: production answers only the probes over plain HTTP; every other route refuses it", async () => {
+    for (const url of ["/health/live", "/health"])
+      expect((await prod.app.inject({ url })).statusCode, url).toBe(200);
+    for (const url of ["/security.json", "/openapi.json", "/v1/me", "/.well-known/security.txt"]) {
+      const res = await prod.app.inject({ url, remoteAddress: "203.0.113.5" });
+      expect(res.json().error.code, url).toBe("HTTPS_REQUIRED");
+    }
   });
 });

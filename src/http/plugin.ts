@@ -10,7 +10,6 @@ import { installJsonParser } from "./json.js";
 import { enforceRouteSchemas } from "./validation.js";
 
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
-const HOST_SHAPE = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /**
  * The HTTP hardening layer, installed on the root instance before any route: route checks (schemas, and
@@ -22,6 +21,8 @@ export function installHttp(app: FastifyInstance, config: Config, table: RouteTa
   const headers = securityHeaders(config);
   const cors = new Cors(config);
   const policy = config.http.httpsPolicy;
+  // Redirects go to the configured public host, never to the request's Host (an open redirect otherwise).
+  const publicHost = new URL(config.publicUrl).host;
   // A mirror of the route table that can answer "which methods exist for this path?" (405, preflight).
   const mirror = FindMyWay({ ignoreTrailingSlash: false });
 
@@ -64,8 +65,7 @@ export function installHttp(app: FastifyInstance, config: Config, table: RouteTa
       const host = request.headers.host ?? "";
       if (policy === "reject") return done(new AppError("HTTPS_REQUIRED"));
       if (!LOOPBACK_HOST.test(host)) {
-        if (!HOST_SHAPE.test(host)) return done(new AppError("BAD_REQUEST", "Invalid Host header."));
-        reply.redirect(`https://${host}${request.url}`, 308);
+        reply.redirect(`https://${publicHost}${request.url}`, 308);
         return;
       }
     }

@@ -30,30 +30,52 @@ describe("metrics", () => {
     expect(res.body).toContain('http_request_duration_seconds_count{method="GET",route="/health/live"} 2');
   });
 
-  it("OBS-5: production serves metrics only with the bearer token or to a direct loopback caller", async () => {
+  it("OBS-5: production serves metrics only to a direct loopback caller, or with the bearer token over HTTPS", async () => {
     const outside = await prod.app.inject({ url: "/metrics", remoteAddress: "203.0.113.5" });
     expect(outside.statusCode).toBe(403);
     expect(outside.json().error.code).toBe("METRICS_FORBIDDEN");
     const wrong = await prod.app.inject({
       url: "/metrics",
-      remoteAddress: "203.0.113.5",
-      headers: { authorization: "Bearer nope" },
+      remoteAddress: "10.0.0.7",
+      headers: { authorization: "Bearer nope", "x-forwarded-proto": "https" },
     });
-    expect(wrong.statusCode).toBe(403);
+    expect(wrong.json().error.code).toBe("METRICS_FORBIDDEN");
+    // The token over HTTPS (a trusted proxy terminated TLS): served.
     const withToken = await prod.app.inject({
       url: "/metrics",
-      remoteAddress: "203.0.113.5",
-      headers: { authorization: `Bearer ${TOKEN}` },
+      remoteAddress: "10.0.0.7",
+      headers: { authorization: `Bearer ${TOKEN}`, "x-forwarded-proto": "https" },
     });
     expect(withToken.statusCode).toBe(200);
     const loopback = await prod.app.inject({ url: "/metrics", remoteAddress: "127.0.0.1" });
     expect(loopback.statusCode).toBe(200);
-    // Through a proxy on the same host, the caller is not the loopback peer: refused.
-    const proxied = await prod.app.inject({
-      url: "/metrics",
-      remoteAddress: "127.0.0.1",
-      headers: { "x-forwarded-for": "203.0.113.5" },
-    });
-    expect(proxied.statusCode).toBe(403);
+  });
+
+  it("HDR-1/OBS-5: the metrics token is refused over plain HTTP from outside (it has crossed the network in clear)", async () => {
+    for (const remoteAddress of ["203.0.113.5", "10.0.0.7"]) {
+      const res = await prod.app.inject({
+        url: "/metrics",
+        remoteAddress,
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(res.json().error.code, remoteAddress).toBe("METRICS_FORBIDDEN");
+    }
+  });
+
+  it("OBS-5: any forwarding header means the caller is not a direct loopback caller", async () => {
+    for (const [name, value] of [
+      ["x-forwarded-for", "203.0.113.5"],
+      ["x-real-ip", "203.0.113.5"],
+      ["forwarded", "for=203.0.113.5"],
+      ["x-forwarded-host", "evil.example"],
+      ["true-client-ip", "203.0.113.5"],
+    ] as const) {
+      const res = await prod.app.inject({
+        url: "/metrics",
+        remoteAddress: "127.0.0.1",
+        headers: { [name]: value },
+      });
+      expect(res.json().error.code, name).toBe("METRICS_FORBIDDEN");
+    }
   });
 });

@@ -9,12 +9,27 @@ import type { PostureRegistry } from "../posture/registry.js";
 import type { MetricsRegistry } from "./registry.js";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+/** Any of these means a proxy (or a client pretending to be one) is in the path: not a direct loopback caller. */
+const FORWARDING = [
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-real-ip",
+  "x-client-ip",
+  "true-client-ip",
+  "cf-connecting-ip",
+  "fastly-client-ip",
+  "x-cluster-client-ip",
+];
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
 
 /**
  * OBS-1/OBS-2/OBS-5: one onResponse hook writes the access log line (request id, method, redacted URL,
  * route, status, duration; never headers or bodies) and records the request metrics; `/metrics` serves
- * them. In production `/metrics` needs the bearer token, or a loopback caller that came through no proxy.
+ * them. In production `/metrics` answers a direct loopback caller (no forwarding header of any kind), or
+ * the bearer token over HTTPS (direct TLS, or a trusted proxy that terminated it): a token sent over
+ * plain HTTP from anywhere else is refused, since it has already crossed the network in clear.
  */
 export const observabilityPlugin = fp(observability, { name: "bulwark-observability" });
 
@@ -60,12 +75,15 @@ async function observability(
   );
 
   function allowed(request: FastifyRequest): boolean {
+    const direct = FORWARDING.every((h) => request.headers[h] === undefined);
+    if (direct && LOOPBACK.has(request.socket.remoteAddress ?? "")) return true;
     const auth = request.headers.authorization;
     // Compare digests in constant time, so response timing says nothing about how much of a token matched.
-    if (tokenDigest && auth?.startsWith("Bearer ") && timingSafeEqual(digest(auth.slice(7)), tokenDigest))
-      return true;
     return (
-      LOOPBACK.has(request.socket.remoteAddress ?? "") && request.headers["x-forwarded-for"] === undefined
+      tokenDigest !== null &&
+      request.protocol === "https" &&
+      auth?.startsWith("Bearer ") === true &&
+      timingSafeEqual(digest(auth.slice(7)), tokenDigest)
     );
   }
 
@@ -88,7 +106,7 @@ async function observability(
     id: "OBS-5",
     title: "Prometheus metrics",
     claim: config.production
-      ? "GET /metrics exposes request counts and latency histograms to holders of the metrics token or loopback callers only."
+      ? "GET /metrics exposes request counts and latency histograms only to a direct loopback caller (no proxy in between) or to the holder of the metrics token over HTTPS; the token is refused over plain HTTP."
       : "GET /metrics exposes request counts and latency histograms.",
     settings: { protectedByToken: Boolean(config.metricsToken) },
     enabled: true,
