@@ -17,7 +17,7 @@ import { securityHeaders } from "./http/headers.js";
 import { installHttp } from "./http/plugin.js";
 import { requestId } from "./http/request-id.js";
 import { trustProxyFn } from "./http/trust-proxy.js";
-import { AJV_OPTIONS } from "./http/validation.js";
+import { AJV_OPTIONS, validatorFactory } from "./http/validation.js";
 import { identityCapability } from "./identity/capability.js";
 import { createLogger, type Logger, lazyChild } from "./log/logger.js";
 import { mailCapability } from "./mail/capability.js";
@@ -107,6 +107,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
     trustProxy: trustProxyFn(config.http.trustedProxies),
     bodyLimit: config.http.bodyLimit,
     ajv: { customOptions: { ...AJV_OPTIONS } },
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
     return503OnClosing: true,
     // Malformed URLs and over-long path parameters are answered by the router before any hook runs;
     // without this they would leave raw, header-less, path-echoing bodies (HDR-3, OBS-1).

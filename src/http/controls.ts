@@ -71,7 +71,7 @@ export function registerHttpControls(posture: PostureRegistry, config: Config, p
     id: "INPUT-1",
     title: "Schema validation of every request",
     claim:
-      "Every route validates params, query and body against a schema; unknown properties are rejected with 400 and field-level errors; a route without a body schema cannot start.",
+      "Every route validates params, query and body against a schema; unknown properties are rejected with 400 and field-level errors. A POST, PUT or PATCH route without a body schema cannot start, and a route that declares no body refuses a request carrying one, whatever its method. JSON bodies are taken as typed (never coerced); only path and query parameters are converted from text.",
     enabled: true,
   });
   posture.register({

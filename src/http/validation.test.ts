@@ -31,6 +31,12 @@ describe("input validation", () => {
         async (req) => req.query,
       );
       app.get("/test/plain", async () => ({ ok: true }));
+      app.delete("/test/items/:id", async () => ({ deleted: true }));
+      app.post(
+        "/test/optional",
+        { schema: { body: Type.Object({ reason: Type.Optional(Type.String()) }) } },
+        async (req) => ({ body: req.body }),
+      );
     });
   });
   afterAll(() => t.close());
@@ -136,5 +142,37 @@ describe("input validation", () => {
     expect(() => app.post("/test/unvalidated", async () => ({}))).toThrow(/no body schema/);
     await app.close();
     await cleanup();
+  });
+
+  it("INPUT-1: a body on a route that declares none is refused, whatever the method", async () => {
+    for (const [method, url] of [
+      ["DELETE", "/test/items/1"],
+      ["GET", "/test/plain"],
+    ] as const) {
+      const res = await t.app.inject({ method, url, payload: { isAdmin: true } });
+      expect(res.statusCode, method).toBe(400);
+      expect(res.json().error.code, method).toBe("VALIDATION_FAILED");
+      expect(res.json().error.message, method).toMatch(/no request body/);
+    }
+    // The same route without a body works.
+    expect((await t.app.inject({ method: "DELETE", url: "/test/items/1" })).json()).toEqual({
+      deleted: true,
+    });
+  });
+
+  it("INPUT-1: a body whose fields are all optional may be left out entirely", async () => {
+    const res = await t.app.inject({ method: "POST", url: "/test/optional" });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ body: {} });
+  });
+
+  it("INPUT-1: JSON bodies are taken as typed (no coercion); query parameters are coerced from text", async () => {
+    seen = [];
+    const res = await post(JSON.stringify({ name: "tea", qty: "5" }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details).toEqual([expect.objectContaining({ in: "body", field: "qty" })]);
+    expect(seen).toEqual([]);
+    const q = await t.app.inject({ url: "/test/search?q=x&limit=5" });
+    expect(q.json()).toEqual({ q: "x", limit: 5 });
   });
 });

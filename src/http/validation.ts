@@ -1,4 +1,6 @@
-import type { RouteOptions } from "fastify";
+import AjvCompiler from "@fastify/ajv-compiler";
+import type { FastifyReply, FastifyRequest, FastifyServerOptions, RouteOptions } from "fastify";
+import { AppError } from "./errors.js";
 
 /** Ajv settings for every route (INPUT-1, INPUT-3). */
 export const AJV_OPTIONS = {
@@ -10,6 +12,28 @@ export const AJV_OPTIONS = {
   useDefaults: true,
   allErrors: false,
 } as const;
+
+type BuildValidator = NonNullable<
+  NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>["buildValidator"]
+>;
+
+/**
+ * Two validators (INPUT-1): path and query parameters are text on the wire, so they are coerced to the
+ * declared type ("5" → 5); a JSON body already has types, so it is taken as sent: `"priceCents":"5"` is
+ * refused, never silently turned into a number.
+ */
+export function validatorFactory(): BuildValidator {
+  const pool = AjvCompiler();
+  return ((externalSchemas: unknown, serverOptions: { customOptions?: object }) => {
+    const opts = (coerceTypes: boolean) => ({
+      ...serverOptions,
+      customOptions: { ...AJV_OPTIONS, coerceTypes },
+    });
+    const coercing = pool(externalSchemas as never, opts(true) as never);
+    const strict = pool(externalSchemas as never, opts(false) as never);
+    return (route: { httpPart?: string }) => (route.httpPart === "body" ? strict : coercing)(route as never);
+  }) as unknown as BuildValidator;
+}
 
 const EMPTY_QUERY = { type: "object", properties: {}, additionalProperties: false } as const;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
@@ -34,10 +58,42 @@ function closeObjects(schema: unknown): void {
   }
 }
 
+/** A request that carries a body: a non-zero Content-Length, or a chunked one. */
+const hasBody = (request: FastifyRequest): boolean => {
+  const length = request.headers["content-length"];
+  return (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined;
+};
+
+/** For a route that declares no body: a request that sends one anyway is refused, whatever its method. */
+function refuseBody(request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+  done(
+    hasBody(request)
+      ? new AppError("VALIDATION_FAILED", "This route takes no request body.", [
+          { in: "body", field: "", message: "is not allowed on this route" },
+        ])
+      : undefined,
+  );
+}
+
+/** For a body whose every field is optional: no body at all means an empty object, not a 400. */
+function emptyBodyIsEmptyObject(request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+  if (request.body === undefined || request.body === null) request.body = {};
+  done();
+}
+
+const appendHook = (route: RouteOptions, name: "onRequest" | "preValidation", hook: unknown): void => {
+  const existing = route[name] as unknown;
+  (route as unknown as Record<string, unknown>)[name] = existing
+    ? [...(Array.isArray(existing) ? existing : [existing]), hook]
+    : [hook];
+};
+
 /**
  * Runs on every route as it is registered (INPUT-1): a route without a query schema accepts no query
  * parameters; a POST/PUT/PATCH route without a body schema fails start-up, so no handler can receive an
- * unvalidated body; object schemas are closed unless they opt out.
+ * unvalidated body; a route of any method that declares no body refuses a request carrying one (a
+ * DELETE body is parsed by Fastify, and would otherwise reach the handler unvalidated); a body whose
+ * fields are all optional may be left out; object schemas are closed unless they opt out.
  */
 export function enforceRouteSchemas(route: RouteOptions): void {
   route.schema ??= {};
@@ -49,5 +105,9 @@ export function enforceRouteSchemas(route: RouteOptions): void {
       `Route ${methods.join(",")} ${route.url} has no body schema; every request body must be validated (INPUT-1).`,
     );
   }
+  const body = schema.body as Schema | undefined;
+  if (!body) appendHook(route, "onRequest", refuseBody);
+  else if (body.type === "object" && !(Array.isArray(body.required) && body.required.length > 0))
+    appendHook(route, "preValidation", emptyBodyIsEmptyObject);
   for (const part of ["body", "querystring", "params", "headers"]) closeObjects(schema[part]);
 }
