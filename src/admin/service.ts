@@ -33,7 +33,9 @@ export class AdminService {
   ): Promise<{ admin: AdminRow; otpauthUri?: string; secret?: string; backupCodes?: string[] }> {
     const email = normaliseEmail(emailInput);
     if (!withTotp && this.config.production) throw new AppError("ADMIN_TOTP_REQUIRED");
-    const problems = await checkPassword(password, this.config.auth.password, "password");
+    const problems = await checkPassword(password, this.config.auth.password, "password", undefined, {
+      email,
+    });
     if (problems.length)
       throw new AppError(
         "VALIDATION_FAILED",
@@ -69,7 +71,8 @@ export class AdminService {
     const hasTotp = await this.mfa.isEnabled(admin.id);
     // An admin without TOTP (created outside production) cannot sign in to a production server at all.
     if (!hasTotp && this.config.production) throw new AppError("INVALID_CREDENTIALS");
-    if (hasTotp && !(code && (await this.mfa.verify(admin.id, code)))) throw new AppError("INVALID_CREDENTIALS");
+    if (hasTotp && !(code && (await this.mfa.verify(admin.id, code))))
+      throw new AppError("INVALID_CREDENTIALS");
     return admin;
   }
 }

@@ -143,13 +143,13 @@ export class GuardPipeline {
     }
     // AUTHZ-4: every response to an impersonating admin says so, naming the admin.
     if (principal.impersonator) reply.header("x-bulwark-impersonation", principal.impersonator);
+    // The proved caller, even when a check below refuses it: refusals are recorded against who asked.
+    request.principal = principal;
     const refusal = this.checks(request, sec, resolver, principal);
     if (refusal || !sec.action) {
-      if (!refusal) request.principal = principal;
       done(refusal);
       return;
     }
-    request.principal = principal;
     let access: MaybePromise<TenantAccess>;
     try {
       access = this.tenantCheck!(request, principal, sec.action);

@@ -50,8 +50,9 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   // The signed-in user (AUTH-5, AUTH-8, AUTH-14)
   "GET /v1/me": USER,
   "GET /v1/me/sessions": USER,
-  "DELETE /v1/me/sessions/:id": USER,
-  "DELETE /v1/me/sessions": USER,
+  // Ending the user's own sessions could lock them out: not while impersonated (AUTHZ-4).
+  "DELETE /v1/me/sessions/:id": { ...USER, impersonation: "refuse" },
+  "DELETE /v1/me/sessions": { ...USER, impersonation: "refuse" },
   "POST /v1/me/password": USER_CREDENTIALS,
   "POST /v1/me/mfa/totp": USER_CREDENTIALS,
   "POST /v1/me/mfa/totp/confirm": { ...USER_CREDENTIALS, reauth: true },
@@ -64,14 +65,16 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /v1/orgs/:orgId": tenant("org:read"),
   "PATCH /v1/orgs/:orgId": tenant("org:update"),
   "GET /v1/orgs/:orgId/members": tenant("members:read"),
-  "PATCH /v1/orgs/:orgId/members/:userId": tenant("members:update"),
+  // Who belongs to an organisation, and with what role, outlives an impersonation: never while impersonated
+  // (AUTHZ-4), or an admin could invite themselves as OWNER "from" the user.
+  "PATCH /v1/orgs/:orgId/members/:userId": tenant("members:update", { impersonation: "refuse" }),
   // Any member may leave; removing someone else also needs members:remove (checked by the service).
-  "DELETE /v1/orgs/:orgId/members/:userId": tenant("members:read"),
-  "POST /v1/orgs/:orgId/invitations": tenant("members:invite"),
+  "DELETE /v1/orgs/:orgId/members/:userId": tenant("members:read", { impersonation: "refuse" }),
+  "POST /v1/orgs/:orgId/invitations": tenant("members:invite", { impersonation: "refuse" }),
   "GET /v1/orgs/:orgId/invitations": tenant("members:invite"),
-  "DELETE /v1/orgs/:orgId/invitations/:id": tenant("members:invite"),
-  "POST /v1/orgs/:orgId/invitations/:id/resend": tenant("members:invite"),
-  "POST /v1/invitations/accept": { ...USER, optional: true, rate: "auth" },
+  "DELETE /v1/orgs/:orgId/invitations/:id": tenant("members:invite", { impersonation: "refuse" }),
+  "POST /v1/orgs/:orgId/invitations/:id/resend": tenant("members:invite", { impersonation: "refuse" }),
+  "POST /v1/invitations/accept": { ...USER, optional: true, rate: "auth", impersonation: "refuse" },
 
   // Platform admins (AUTH-6, AUTHZ-3, AUTHZ-4)
   "POST /v1/admin/auth/login": AUTH_SURFACE,

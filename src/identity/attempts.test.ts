@@ -1,3 +1,4 @@
+import type { InjectOptions } from "fastify";
 import * as OTPAuth from "otpauth";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createUser, ENGINE, login, PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
@@ -46,7 +47,7 @@ describe(`limited attempts under concurrency, production profile (${ENGINE})`, (
       new PasswordHasher(t.config.auth.argon2),
       mfa,
       t.config,
-    ).create("staff@example.org", ADMIN_PW, true);
+    ).create("operator@example.org", ADMIN_PW, true);
     adminTotp = new OTPAuth.TOTP({
       secret: OTPAuth.Secret.fromBase32(created.secret!),
       digits: 6,
@@ -66,8 +67,8 @@ describe(`limited attempts under concurrency, production profile (${ENGINE})`, (
     const dummy = vi.spyOn(PasswordHasher.prototype, "verifyDummy");
     return () => verify.mock.calls.length + dummy.mock.calls.length;
   };
-  const burst = (n: number, make: (i: number) => Parameters<TestApp["app"]["inject"]>[0]) =>
-    Promise.all(Array.from({ length: n }, (_, i) => t.app.inject(make(i) as never)));
+  const burst = (n: number, make: (i: number) => InjectOptions) =>
+    Promise.all(Array.from({ length: n }, (_, i) => t.app.inject(make(i))));
 
   it("AUTH-7: 100 wrong sign-in guesses sent at once evaluate at most 5 passwords; the right one is then refused", async () => {
     const evaluated = countVerifications();
@@ -97,7 +98,7 @@ describe(`limited attempts under concurrency, production profile (${ENGINE})`, (
       method: "POST",
       url: "/v1/admin/auth/login",
       headers: via("203.0.113.11"),
-      payload: { email: "staff@example.org", password: `wrong guess number ${i}`, code: "000000" },
+      payload: { email: "operator@example.org", password: `wrong guess number ${i}`, code: "000000" },
     }));
     expect(evaluated()).toBeLessThanOrEqual(5);
     expect(replies.filter((r) => r.json().error.code === "RATE_LIMITED").length).toBe(100 - evaluated());
@@ -114,13 +115,13 @@ describe(`limited attempts under concurrency, production profile (${ENGINE})`, (
       return { status: r.statusCode, body: { ...r.json().error, requestId: undefined } };
     };
     const wrong = await ask(
-      { email: "staff@example.org", password: "not the password at all" },
+      { email: "operator@example.org", password: "not the password at all" },
       "203.0.113.20",
     );
-    const noCode = await ask({ email: "staff@example.org", password: ADMIN_PW }, "203.0.113.21");
+    const noCode = await ask({ email: "operator@example.org", password: ADMIN_PW }, "203.0.113.21");
     const badCode = await ask(
       {
-        email: "staff@example.org",
+        email: "operator@example.org",
         password: ADMIN_PW,
         code: String((Number(adminTotp.generate()) + 1) % 1e6).padStart(6, "0"),
       },

@@ -56,7 +56,7 @@ export const identityCapability: Capability = {
     ctx.posture.register({
       id: "AUTH-2",
       title: "Password policy and breached-password check",
-      claim: `Passwords need ${a.password.minLength} to ${a.password.maxLength} characters${a.password.requireMixed ? ", a digit and an upper-case letter" : ""}; common breached passwords are refused from an offline list${range ? ", and the k-anonymity range service is consulted (failing open)" : ""}.`,
+      claim: `Passwords need ${a.password.minLength} to ${a.password.maxLength} characters${a.password.requireMixed ? ", a digit and an upper-case letter" : ""}; common breached passwords are refused from an offline list, and so are guessable ones (a zxcvbn strength score below 3: repeats, sequences, keyboard patterns, common words) and any containing the account's email address${range ? ", and the k-anonymity range service is consulted (failing open)" : ""}.`,
       settings: {
         minLength: a.password.minLength,
         maxLength: a.password.maxLength,
@@ -68,7 +68,7 @@ export const identityCapability: Capability = {
     ctx.posture.register({
       id: "AUTH-3",
       title: "Email verification",
-      claim: `New accounts must confirm their address through a single-use link that expires in ${a.verifyTtlMs / 3_600_000} hours before they can sign in.`,
+      claim: `New accounts must confirm their address through a single-use link that expires in ${a.verifyTtlMs / 3_600_000} hours before they can sign in. Signing up with an address that already has an account tells its owner by mail instead, at most twice a day.`,
       settings: { linkHours: a.verifyTtlMs / 3_600_000 },
       enabled: true,
     });
@@ -86,7 +86,7 @@ export const identityCapability: Capability = {
         a.signupMode === "open"
           ? "Anyone may sign up (email verification required)."
           : a.signupMode === "domains"
-            ? "Only addresses in the allowed domains may sign up."
+            ? "Only addresses in the allowed domains may sign up, be invited or accept an invitation."
             : "Sign-up is by invitation only.",
       settings: { mode: a.signupMode, allowedDomains: [...a.allowedDomains] },
       enabled: true,

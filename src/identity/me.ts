@@ -15,6 +15,9 @@ const SessionInfo = Type.Object({
   createdAt: Type.String(),
   lastSeenAt: Type.String(),
   current: Type.Boolean(),
+  impersonatedBy: Type.Union([Type.String(), Type.Null()], {
+    description: "The platform admin acting as the user in this session (AUTHZ-4), or null.",
+  }),
 });
 const SessionId = Type.Object({ id: Type.String({ pattern: "^ses_[0-9A-Z]{26}$" }) });
 

@@ -2,8 +2,8 @@ import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Mail, Mailer } from "../mail/mailer.js";
-import { type AuthLimiters, isCredentialFailure, limitedAttempt } from "../ratelimit/auth-limits.js";
 import { templates } from "../mail/templates.js";
+import { type AuthLimiters, isCredentialFailure, limitedAttempt } from "../ratelimit/auth-limits.js";
 import type { SessionService } from "../sessions/service.js";
 import type { SessionRow } from "../sessions/tables.js";
 import { newId, newSecret, sha256 } from "../util/ids.js";
@@ -25,13 +25,18 @@ export const publicUser = (u: UserRow): PublicUser => ({
   emailVerified: u.email_verified_at !== null,
 });
 
-/** Trimmed and lower-cased: one account per address, however it is typed. */
-export const normaliseEmail = (email: string): string => email.trim().toLowerCase();
+/**
+ * Trimmed, Unicode-normalised (NFC) and lower-cased: one account per address, however it is typed; a
+ * composed "josé" and a decomposed "jose\u0301" are the same address.
+ */
+export const normaliseEmail = (email: string): string => email.trim().normalize("NFC").toLowerCase();
 
 /** A wrong current password on a signed-in check: a field error for the form, counted like a failed sign-in. */
 class IncorrectPassword extends AppError {
   constructor(field: string) {
-    super("VALIDATION_FAILED", "The password is incorrect.", [{ in: "body", field, message: "is incorrect" }]);
+    super("VALIDATION_FAILED", "The password is incorrect.", [
+      { in: "body", field, message: "is incorrect" },
+    ]);
   }
 }
 const wrongPassword = (err: unknown): boolean => err instanceof IncorrectPassword || isCredentialFailure(err);
@@ -64,7 +69,7 @@ export class IdentityService {
   async signup(emailInput: string, password: string): Promise<void> {
     const email = normaliseEmail(emailInput);
     this.checkSignupAllowed(email);
-    await this.assertPolicy(password, "password");
+    await this.assertPolicy(password, "password", email);
     const now = this.now();
     const user: UserRow = {
       id: newId("usr", now),
@@ -75,16 +80,28 @@ export class IdentityService {
       updated_at: now,
     };
     if (await this.d.store.createUser(user)) {
-      await this.sendVerification(user);
-    } else {
+      this.later(() => this.sendVerification(user), "verification not sent");
+    } else if ((await this.d.limits.accountNotice.hit(email)).allowed) {
+      // Bounded per address: anyone can type someone else's address into the sign-up form.
       this.mail(templates.alreadyRegistered(email, `${this.d.config.publicUrl}/forgot-password`));
     }
   }
 
-  /** Mails a fresh verification link when the address has an unverified account; silent otherwise. */
+  /**
+   * Mails a fresh verification link when the address has an unverified account; silent otherwise. Same
+   * work before answering either way (one lookup): the token is written and mailed after, off the request.
+   */
   async resendVerification(emailInput: string): Promise<void> {
     const user = await this.d.store.findUserByEmail(normaliseEmail(emailInput));
-    if (user && user.email_verified_at === null) await this.sendVerification(user);
+    if (user && user.email_verified_at === null)
+      this.later(() => this.sendVerification(user), "verification not sent");
+  }
+
+  /** Runs mail work after the response: its duration must not tell one account state from another. */
+  private later(work: () => Promise<void>, failure: string): void {
+    setImmediate(() => {
+      work().catch((err: Error) => this.d.log.error({ reason: err.message }, failure));
+    });
   }
 
   /** AUTH-3: spends a verification token (single use, expiring) and marks the address verified. */
@@ -127,11 +144,7 @@ export class IdentityService {
     const email = normaliseEmail(emailInput);
     const user = await this.d.store.findUserByEmail(email);
     if (!user) return;
-    setImmediate(() => {
-      this.issueReset(user).catch((err: Error) =>
-        this.d.log.error({ reason: err.message }, "reset token not issued"),
-      );
-    });
+    this.later(() => this.issueReset(user), "reset token not issued");
   }
 
   private async issueReset(user: UserRow): Promise<void> {
@@ -150,7 +163,12 @@ export class IdentityService {
 
   /** AUTH-4: a valid reset token sets the new password and revokes every session of the account. */
   async resetPassword(token: string, password: string): Promise<void> {
-    await this.assertPolicy(password, "password");
+    // The token is read first (not spent) so the policy can know the account; a refused password leaves
+    // the link usable for a better one.
+    const owner = await this.d.store.liveTokenUser(sha256(token), "reset_password", this.now());
+    const account = owner ? await this.d.store.findUserById(owner) : undefined;
+    if (!account) throw new AppError("TOKEN_INVALID");
+    await this.assertPolicy(password, "password", account.email);
     const hash = await this.d.hasher.hash(password);
     const now = this.now();
     const userId = await this.d.store.consumeToken(sha256(token), "reset_password", now);
@@ -167,7 +185,7 @@ export class IdentityService {
   /** Changes the password after checking the current one; other sessions are revoked, this one kept. */
   async changePassword(session: SessionRow, current: string, next: string): Promise<void> {
     const user = await this.checkPassword(session.user_id, current, "currentPassword");
-    await this.assertPolicy(next, "newPassword");
+    await this.assertPolicy(next, "newPassword", user.email);
     await this.d.store.setPasswordHash(user.id, await this.d.hasher.hash(next), this.now());
     await this.d.store.consumeAllTokens(user.id, "reset_password", this.now());
     await this.d.sessions.revokeAll(user.id, "portal", session);
@@ -180,7 +198,8 @@ export class IdentityService {
    * arrived by mail already proves the address. Throws CONFLICT if the address has an account.
    */
   async createVerifiedUser(emailInput: string, password: string): Promise<UserRow> {
-    await this.assertPolicy(password, "password");
+    this.assertDomainAllowed(emailInput);
+    await this.assertPolicy(password, "password", normaliseEmail(emailInput));
     const now = this.now();
     const user: UserRow = {
       id: newId("usr", now),
@@ -210,7 +229,8 @@ export class IdentityService {
       [[this.d.limits.passwordCheck, userId]],
       async () => {
         const user = await this.d.store.findUserById(userId);
-        if (!user || !(await this.d.hasher.verify(user.password_hash, password))) throw new IncorrectPassword(field);
+        if (!user || !(await this.d.hasher.verify(user.password_hash, password)))
+          throw new IncorrectPassword(field);
         return user;
       },
       [],
@@ -235,17 +255,32 @@ export class IdentityService {
   }
 
   /** AUTH-2: throws VALIDATION_FAILED with field errors when a new password fails the policy. */
-  private async assertPolicy(password: string, field: string): Promise<void> {
-    const problems = await checkPassword(password, this.d.config.auth.password, field, this.d.range);
+  private async assertPolicy(password: string, field: string, email: string): Promise<void> {
+    const problems = await checkPassword(password, this.d.config.auth.password, field, this.d.range, {
+      email,
+    });
     if (problems.length)
       throw new AppError("VALIDATION_FAILED", "The password does not meet the policy.", problems);
   }
 
   private checkSignupAllowed(email: string): void {
+    if (this.d.config.auth.signupMode === "invite")
+      throw new AppError("SIGNUP_NOT_ALLOWED", "Sign-up is by invitation only.");
+    this.assertDomainAllowed(email);
+  }
+
+  /**
+   * AUTH-12: in `domains` mode an address outside the allowed domains gets no account by any door:
+   * sign-up, or an invitation (checked when it is sent and when it is accepted).
+   */
+  assertDomainAllowed(emailInput: string): void {
     const { signupMode, allowedDomains } = this.d.config.auth;
-    if (signupMode === "invite") throw new AppError("SIGNUP_NOT_ALLOWED", "Sign-up is by invitation only.");
+    const email = normaliseEmail(emailInput);
     if (signupMode === "domains" && !allowedDomains.includes(email.slice(email.lastIndexOf("@") + 1)))
-      throw new AppError("SIGNUP_NOT_ALLOWED");
+      throw new AppError(
+        "SIGNUP_NOT_ALLOWED",
+        "This address is outside the domains allowed to have accounts.",
+      );
   }
 
   private async sendVerification(user: UserRow): Promise<void> {

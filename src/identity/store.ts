@@ -61,6 +61,19 @@ export class IdentityStore {
     return row?.user_id ?? null;
   }
 
+  /** The user of a live (unspent, unexpired) token, without spending it: to check a request before acting. */
+  async liveTokenUser(id: string, purpose: EmailTokenRow["purpose"], now: number): Promise<string | null> {
+    const row = await this.db
+      .selectFrom("email_tokens")
+      .select("user_id")
+      .where("id", "=", id)
+      .where("purpose", "=", purpose)
+      .where("consumed_at", "is", null)
+      .where("expires_at", ">", now)
+      .executeTakeFirst();
+    return row?.user_id ?? null;
+  }
+
   /** Spends every outstanding token of a purpose for a user (a reset or a verification ends the others). */
   async consumeAllTokens(userId: string, purpose: EmailTokenRow["purpose"], now: number): Promise<void> {
     await this.db

@@ -18,6 +18,12 @@ function compose(
 }
 
 /** The plain, readable mails Bulwark sends. Links carry their secret as a `token` query parameter. */
+/** Tenant-chosen text as shown in a mail: one line, at most 60 characters, quotes removed. */
+const quoted = (text: string): string => {
+  const one = text.replace(/[\s“”"]+/g, " ").trim();
+  return one.length > 60 ? `${one.slice(0, 59)}…` : one;
+};
+
 export const templates = {
   verifyEmail: (to: string, url: string, hours: number): Mail =>
     compose(
@@ -56,14 +62,18 @@ export const templates = {
     compose(to, "New sign-in to your account", [
       `Your account ${to} was just signed in to from ${ip} (${userAgent || "unknown device"}). If this was not you, reset your password and sign out other sessions.`,
     ]),
+  /**
+   * The organisation's name is chosen by a tenant: it never reaches the subject (where it would read as
+   * the sender's own words, "…visit evil.example"), and in the body it is quoted and cut short.
+   */
   invitation: (to: string, orgName: string, role: string, url: string, days: number): Mail =>
     compose(
       to,
-      `You are invited to join ${orgName}`,
+      "You are invited to join an organisation",
       [
-        `You have been invited to join ${orgName} as ${role.toLowerCase()}. The link works once, for ${to} only, and expires in ${days} days.`,
+        `You have been invited to join the organisation named “${quoted(orgName)}” as ${role.toLowerCase()}. The link works once, for ${to} only, and expires in ${days} days. If you did not expect this, ignore this mail.`,
       ],
-      { url, label: `Join ${orgName}` },
+      { url, label: "Accept the invitation" },
     ),
   mfaChanged: (to: string, change: string): Mail =>
     compose(to, "Two-factor authentication changed", [

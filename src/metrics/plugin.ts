@@ -22,6 +22,7 @@ const FORWARDING = [
   "fastly-client-ip",
   "x-cluster-client-ip",
 ];
+const READS = new Set(["GET", "HEAD", "OPTIONS"]);
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
 
 /**
@@ -61,6 +62,19 @@ async function observability(
     requests.inc([request.method, route, String(reply.statusCode)]);
     duration.observe([request.method, route], reply.elapsedTime / 1000);
     if (logged(request, reply)) write(accessLine(request, reply, route));
+    // AUTHZ-4: every write attempted while impersonating, allowed or refused, with both identities.
+    const p = request.principal;
+    if (p?.impersonator && !READS.has(request.method))
+      request.log.warn(
+        {
+          impersonator: p.impersonator,
+          userId: p.userId,
+          method: request.method,
+          route,
+          status: reply.statusCode,
+        },
+        reply.statusCode < 400 ? "write while impersonating" : "write refused while impersonating",
+      );
     done();
   });
 

@@ -1,7 +1,7 @@
 import type { Capability } from "../capability.js";
-import { Limiter, MemoryCounterStore } from "../ratelimit/limiter.js";
+import { Limiter } from "../ratelimit/limiter.js";
 import { AccessCache } from "./access-cache.js";
-import { INVITATION_DAYS, InvitationService } from "./invitation-service.js";
+import { INVITATION_DAYS, InvitationService, INVITATION_LIMITS as L } from "./invitation-service.js";
 import { invitationRoutes } from "./invitations.js";
 import { orgMigrations } from "./migrations.js";
 import { orgRoutes } from "./plugin.js";
@@ -26,11 +26,19 @@ export function orgsCapability(denials: DenialSink = logDenials): Capability {
       const mfa = ctx.service("mfa");
       const store = new OrgStore(db.global, db.engine, new AccessCache(30_000, 100_000, ctx.bus));
       const orgs = new OrgService(store, mfa, ctx.permissions);
+      const counters = ctx.service("counters");
+      const HOUR = 3_600_000;
       const invitations = new InvitationService({
         config,
         db,
         orgs: store,
         identity: ctx.service("identity"),
+        limits: {
+          org: new Limiter(counters, "invite-org", L.perOrgPerDay, 24 * HOUR),
+          sender: new Limiter(counters, "invite-sender", L.perSenderPerHour, HOUR),
+          recipient: new Limiter(counters, "invite-recipient", L.perRecipientPerDay, 24 * HOUR),
+          resend: new Limiter(counters, "invitation-resend", L.resendsPerHour, HOUR),
+        },
       });
       ctx.provide("orgs", orgs);
       ctx.provide("invitations", invitations);
@@ -41,14 +49,13 @@ export function orgsCapability(denials: DenialSink = logDenials): Capability {
         config,
         invitations,
         sessions: ctx.service("sessions"),
-        resendLimiter: new Limiter(new MemoryCounterStore(), "invitation-resend", 3, 3_600_000),
       });
 
       ctx.posture.register({
         id: "AUTHZ-5",
         title: "Invitations",
-        claim: `Members are invited by email with a role; the link is single-use, expires in ${INVITATION_DAYS} days, works only for the invited address, and resending is rate-limited.`,
-        settings: { expiresInDays: INVITATION_DAYS, resendsPerHour: 3 },
+        claim: `Members are invited by email with a role; the link is single-use, expires in ${INVITATION_DAYS} days and works only for the invited address; accepting can raise a member's role, never lower it. Invitation mails are limited to ${L.perOrgPerDay} per organisation per day, ${L.perSenderPerHour} per sender per hour, ${L.perRecipientPerDay} per recipient address per day and ${L.resendsPerHour} resends per invitation per hour, and name the organisation only quoted in the body, never in the subject.`,
+        settings: { expiresInDays: INVITATION_DAYS, ...L },
         enabled: true,
       });
       app.addHook("onReady", async () => {

@@ -1,16 +1,37 @@
 import type { Config } from "../config/load.js";
 import type { Database } from "../db/database.js";
 import { AppError } from "../http/errors.js";
-import type { IdentityService } from "../identity/service.js";
+import { type IdentityService, normaliseEmail } from "../identity/service.js";
 import { templates } from "../mail/templates.js";
+import { rateLimited } from "../ratelimit/auth-limits.js";
+import type { Limiter } from "../ratelimit/limiter.js";
 import { newId, newSecret, sha256 } from "../util/ids.js";
 import { type InvitationRow, invitationsStore as store } from "./invitations-store.js";
-import type { Role } from "./permissions.js";
+import { ROLES, type Role } from "./permissions.js";
 import type { Actor } from "./service.js";
 import type { OrgStore } from "./store.js";
 
 const TTL_MS = 7 * 86_400_000;
 export const INVITATION_DAYS = TTL_MS / 86_400_000;
+
+/** How many invitation mails may go out: the inbox they land in belongs to someone else. */
+export const INVITATION_LIMITS = {
+  perOrgPerDay: 100,
+  perSenderPerHour: 20,
+  perRecipientPerDay: 3,
+  resendsPerHour: 3,
+} as const;
+
+/** The limiters behind INVITATION_LIMITS, on the shared counter store. */
+export interface InvitationLimiters {
+  readonly org: Limiter;
+  readonly sender: Limiter;
+  readonly recipient: Limiter;
+  readonly resend: Limiter;
+}
+
+/** A higher role is a lower index in ROLES (OWNER first). */
+const higher = (a: Role, b: Role): Role => (ROLES.indexOf(a) <= ROLES.indexOf(b) ? a : b);
 
 /** The link in the invitation mail: its parameters are the accept body's names. */
 export const invitationLink = (publicUrl: string, orgId: string, token: string): string =>
@@ -20,7 +41,9 @@ export const invitationLink = (publicUrl: string, orgId: string, token: string):
  * Invitations (AUTHZ-5): by email, with a role; the token is single-use, expires in 7 days, and is bound
  * to the invited address: a signed-in account with another address cannot use it. Someone without an
  * account accepts by choosing a password: the token that reached their mailbox verifies the address.
- * Every query runs in the organisation's transaction (tenant data).
+ * The sign-up rules hold here too (AUTH-12: in `domains` mode no outside address is invited or joins).
+ * Mails are limited per organisation, per sender and per recipient, and carry the organisation's name
+ * only quoted in the body, never in the subject. Every query runs in the organisation's transaction.
  */
 export class InvitationService {
   constructor(
@@ -29,6 +52,7 @@ export class InvitationService {
       readonly db: Database;
       readonly orgs: OrgStore;
       readonly identity: IdentityService;
+      readonly limits: InvitationLimiters;
       readonly now?: () => number;
     },
   ) {}
@@ -41,13 +65,21 @@ export class InvitationService {
   async invite(orgId: string, actor: Actor, email: string, role: Role): Promise<InvitationRow> {
     if (role === "OWNER" && actor.role !== "OWNER")
       throw new AppError("OWNER_REQUIRED", "Only an owner can invite an owner.");
+    this.d.identity.assertDomainAllowed(email);
+    const address = normaliseEmail(email);
+    const { limits } = this.d;
+    await this.limit([
+      [limits.org, orgId],
+      [limits.sender, actor.userId],
+      [limits.recipient, address],
+    ]);
     const now = this.now();
     const token = newSecret("bwi");
     const inv: InvitationRow = {
       id: sha256(token),
       public_id: newId("inv", now),
       org_id: orgId,
-      email: email.trim().toLowerCase(),
+      email: address,
       role,
       invited_by: actor.userId,
       expires_at: now + TTL_MS,
@@ -71,6 +103,7 @@ export class InvitationService {
 
   /** A fresh token and expiry for a pending invitation, mailed again (the old link stops working). */
   async resend(orgId: string, publicId: string): Promise<InvitationRow> {
+    await this.limit([[this.d.limits.resend, publicId]]);
     const token = newSecret("bwi");
     const inv = await this.d.db.withOrg(orgId, async (tx) => {
       if (!(await store.retoken(tx, orgId, publicId, sha256(token), this.now() + TTL_MS))) return undefined;
@@ -109,17 +142,33 @@ export class InvitationService {
           "UNAUTHENTICATED",
           `Sign in as ${inv.email}, or choose a password to create the account.`,
         );
+      // createVerifiedUser applies the sign-up domain rule (AUTH-12) to the newcomer.
       userId = (await this.d.identity.createVerifiedUser(inv.email, input.password)).id;
       created = true;
     }
     const accepted = await this.d.db.withOrg(orgId, async (tx) => {
       const used = await store.consume(tx, orgId, id, now);
       if (!used) return undefined;
-      await this.d.orgs.addMember(orgId, userId, used.role, now, tx);
-      return used;
+      if (await this.d.orgs.addMember(orgId, userId, used.role, now, tx)) return used.role;
+      // Already a member: the invitation can raise the role, never lower it.
+      const current = (await this.d.orgs.membership(orgId, userId, tx))?.role as Role | undefined;
+      const role = current ? higher(current, used.role) : used.role;
+      if (role !== current) await this.d.orgs.setRole(orgId, userId, role, tx);
+      return role;
     });
     if (!accepted) throw new AppError("TOKEN_INVALID");
-    return { role: accepted.role, ...(created ? { createdUserId: userId } : {}) };
+    return { role: accepted, ...(created ? { createdUserId: userId } : {}) };
+  }
+
+  /** Counts one mail against every (limiter, key), or against none: refused (429) when any is full. */
+  private async limit(keys: ReadonlyArray<readonly [Limiter, string]>): Promise<void> {
+    const held = await Promise.all(keys.map(([limiter, key]) => limiter.reserve(key)));
+    const refused = held.find((d) => !d.allowed);
+    if (!refused) return;
+    await Promise.all(
+      keys.map(([limiter, key], i) => (held[i]!.allowed ? limiter.refund(key, held[i]!.at) : null)),
+    );
+    throw rateLimited(refused);
   }
 
   private async send(orgId: string, inv: InvitationRow, token: string): Promise<void> {

@@ -3,8 +3,6 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
 import { Email, Password, Token } from "../identity/schemas.js";
-import { enforce } from "../ratelimit/auth-limits.js";
-import type { Limiter } from "../ratelimit/limiter.js";
 import { sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
 import type { InvitationService } from "./invitation-service.js";
@@ -35,7 +33,6 @@ export interface InvitationRouteDeps {
   readonly config: Config;
   readonly invitations: InvitationService;
   readonly sessions: SessionService;
-  readonly resendLimiter: Limiter;
 }
 
 /** Invitations (AUTHZ-5): `/v1/orgs/{orgId}/invitations*` and `/v1/invitations/accept`. */
@@ -86,7 +83,6 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
       },
     },
     async (req, reply) => {
-      await enforce(d.resendLimiter, req.params.id);
       const inv = await d.invitations.resend(req.tenant!.orgId, req.params.id);
       return reply.code(202).send({ invitation: view(inv) });
     },

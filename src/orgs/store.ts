@@ -117,13 +117,24 @@ export class OrgStore {
     return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
-  membership(orgId: string, userId: string): Promise<MembershipRow | undefined> {
-    return this.db
+  membership(orgId: string, userId: string, tx: Db = this.db): Promise<MembershipRow | undefined> {
+    return tx
       .selectFrom("memberships")
       .selectAll()
       .where("org_id", "=", orgId)
       .where("user_id", "=", userId)
       .executeTakeFirst();
+  }
+
+  /** Sets a member's role (an accepted invitation raising it); the OWNER rules are the caller's. */
+  async setRole(orgId: string, userId: string, role: Role, tx: Db = this.db): Promise<void> {
+    await tx
+      .updateTable("memberships")
+      .set({ role })
+      .where("org_id", "=", orgId)
+      .where("user_id", "=", userId)
+      .execute();
+    this.cache.dropMember(orgId, userId);
   }
 
   /**

@@ -27,6 +27,9 @@ export function authLimiters(store: CounterStore, config: Config) {
     resetEmail: new Limiter(store, "reset-email", emailPerHour, HOUR),
     verifyIp: new Limiter(store, "verify-ip", emailPerHour, HOUR),
     verifyEmail: new Limiter(store, "verify-email", emailPerHour, HOUR),
+    // "Someone tried to sign up with your address": anyone can type an address, so its owner is told
+    // at most twice a day.
+    accountNotice: new Limiter(store, "account-notice", 2, 24 * HOUR),
   };
 }
 export type AuthLimiters = ReturnType<typeof authLimiters>;
@@ -61,7 +64,9 @@ export async function limitedAttempt<T>(
 ): Promise<T> {
   const held = await Promise.all(keys.map(([limiter, key]) => limiter.reserve(key)));
   const giveBack = () =>
-    Promise.all(keys.map(([limiter, key], i) => (held[i]!.allowed ? limiter.refund(key, held[i]!.at) : null)));
+    Promise.all(
+      keys.map(([limiter, key], i) => (held[i]!.allowed ? limiter.refund(key, held[i]!.at) : null)),
+    );
   const refused = held.filter((d) => !d.allowed).sort((a, b) => b.retryAfterMs - a.retryAfterMs)[0];
   if (refused) {
     await giveBack();

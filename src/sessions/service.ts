@@ -15,6 +15,8 @@ export interface SessionInfo {
   readonly createdAt: string;
   readonly lastSeenAt: string;
   readonly current: boolean;
+  /** Set on a session a platform admin opened to act as the user (AUTHZ-4): the admin's id. */
+  readonly impersonatedBy: string | null;
 }
 
 /**
@@ -151,6 +153,7 @@ export class SessionService {
       createdAt: new Date(r.created_at).toISOString(),
       lastSeenAt: new Date(r.last_seen_at).toISOString(),
       current: r.id === current.id,
+      impersonatedBy: r.impersonator_id,
     }));
   }
 

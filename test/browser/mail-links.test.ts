@@ -119,12 +119,12 @@ describe.runIf(existsSync(CHROMIUM) || process.env.CI)("mail links in a real bro
     const url = link(mail.text, "/accept-invitation");
     expect(url).toContain(`orgId=${org.id}`);
     const page = await open(url);
-    await page.getByLabel("Choose a password").fill("a joiner's passphrase");
+    await page.getByLabel("Choose a password").fill("a newcomer's passphrase");
     await page.getByRole("button", { name: "Create my account and join" }).click();
     await expect
       .poll(() => page.locator("#result").textContent())
       .toContain("joined the organisation as MEMBER");
-    const j = await login(t, "joiner@example.org", "a joiner's passphrase");
+    const j = await login(t, "joiner@example.org", "a newcomer's passphrase");
     const orgs = await t.app.inject({ url: "/v1/orgs", headers: { cookie: j.cookie } });
     expect(orgs.json().orgs.map((o: { id: string }) => o.id)).toContain(org.id);
     await page.close();

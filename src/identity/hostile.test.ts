@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+
+const PW = "a long enough passphrase 1";
+
+/** Findings of a hostile tester against the account routes, each reproduced before its fix. */
+describe(`account routes under hostile use (${ENGINE})`, () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await testApp();
+  });
+  afterAll(() => t.close());
+
+  const signup = (email: string, password: string, ip = "192.0.2.1") =>
+    t.app.inject({ method: "POST", url: "/v1/auth/signup", remoteAddress: ip, payload: { email, password } });
+
+  it("AUTH-2: long but guessable passwords, and passwords containing the address, are refused", async () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ["spaces@example.org", " ".repeat(12), /too easy to guess/],
+      ["repeat@example.org", "aaaaaaaaaaaa", /too easy to guess \(repeated characters\)/],
+      ["keyboard@example.org", "qwertyuiopas", /too easy to guess/],
+      ["sequence@example.org", "abcdefghijkl", /too easy to guess/],
+      ["ada.lovelace@example.org", "ada.lovelace@example.org", /must not contain your email address/],
+      ["grace.hopper@example.org", "grace.hopper.2024!", /must not contain your email address/],
+    ];
+    for (const [i, [email, password, message]] of cases.entries()) {
+      const res = await signup(email, password, `192.0.2.${10 + i}`);
+      expect(res.json().error.code, password).toBe("VALIDATION_FAILED");
+      expect(res.json().error.details, password).toEqual([
+        { in: "body", field: "password", message: expect.stringMatching(message) },
+      ]);
+    }
+    expect(
+      (await signup("fine@example.org", "violet umbrella carries 42 stones", "192.0.2.30")).statusCode,
+    ).toBe(202);
+  });
+
+  it("AUTH-3: composed and decomposed spellings of an address are one account", async () => {
+    await signup("jos\u00e9@example.org", PW, "192.0.2.40");
+    await signup("jose\u0301@example.org", "another long passphrase 77", "192.0.2.41");
+    const { IdentityStore } = await import("./store.js");
+    const rows = await new IdentityStore(t.db.global).listUsers(200, undefined);
+    expect(rows.filter((u) => u.email.normalize("NFC") === "jos\u00e9@example.org")).toHaveLength(1);
+    expect(rows.every((u) => u.email === u.email.normalize("NFC"))).toBe(true);
+  });
+
+  it("AUTH-5: sign-out without a body signs out", async () => {
+    await createUser(t, "leaver@example.org", PW);
+    const s = await login(t, "leaver@example.org", PW);
+    const out = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/logout",
+      headers: { cookie: s.cookie, "x-csrf-token": s.csrf },
+    });
+    expect(out.statusCode).toBe(204);
+    expect((await t.app.inject({ url: "/v1/me", headers: { cookie: s.cookie } })).json().error.code).toBe(
+      "UNAUTHENTICATED",
+    );
+  });
+
+  it("INPUT-1: DELETE /v1/me/sessions with a body is refused, and ends nothing", async () => {
+    await createUser(t, "deleter@example.org", PW);
+    const s = await login(t, "deleter@example.org", PW);
+    const other = await login(t, "deleter@example.org", PW);
+    const res = await t.app.inject({
+      method: "DELETE",
+      url: "/v1/me/sessions",
+      payload: { isAdmin: true },
+      headers: { cookie: s.cookie, "x-csrf-token": s.csrf },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe("VALIDATION_FAILED");
+    expect((await t.app.inject({ url: "/v1/me", headers: { cookie: other.cookie } })).statusCode).toBe(200);
+  });
+});
