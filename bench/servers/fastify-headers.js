@@ -2,7 +2,7 @@
 // headers and a request id). The floor Bulwark cannot go below without dropping a header it promises:
 // each header costs the server (validation, serialisation) and the load generator (parsing) per response.
 import "./cpu.js";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import Fastify from "fastify";
 import { securityHeaders } from "../../dist/src/http/headers.js";
 import { loadConfig } from "../../dist/src/index.js";
@@ -11,7 +11,7 @@ const headers = securityHeaders(
   loadConfig({
     NODE_ENV: "production",
     PUBLIC_URL: "https://bench.example.org",
-    BULWARK_SECRET: "x".repeat(43),
+    BULWARK_SECRET: randomBytes(32).toString("base64url"),
     SECURITY_CONTACT: "mailto:security@bench.example.org",
   }),
 );
