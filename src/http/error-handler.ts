@@ -81,10 +81,36 @@ export function sendError(reply: FastifyReply, requestId: string, err: AppError)
   return reply.code(err.status).type("application/json; charset=utf-8").send(body);
 }
 
+/**
+ * Authorization refusals raised past the guard's tenant check (which records its own): by a service's
+ * rule (only an owner may touch owners) or by the pipeline's impersonation check. Recorded like the
+ * tenant check's, as "permission denied" with who, where and what (AUTHZ-6).
+ */
+const DENIALS = new Set(["OWNER_REQUIRED", "IMPERSONATION_FORBIDDEN"]);
+
+function recordDenial(request: FastifyRequest, code: string): void {
+  const p = request.principal;
+  request.log.warn(
+    {
+      denial: {
+        actorId: p?.id,
+        actorKind: p?.kind,
+        impersonator: p?.impersonator,
+        orgId: request.tenant?.orgId ?? (request.params as { orgId?: string } | undefined)?.orgId,
+        action: request.routeOptions.config.guard?.action,
+        resource: request.routeOptions.url ?? request.url,
+        reason: code,
+      },
+    },
+    "permission denied",
+  );
+}
+
 /** Installs the one error handler: a 5xx is logged with its stack on the server and rendered without it. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appErr = toAppError(err);
+    if (DENIALS.has(appErr.code)) recordDenial(request, appErr.code);
     if (appErr.status >= 500) request.log.error({ err }, "request failed");
     else if (appErr.code !== (err as AppError).code)
       request.log.info({ code: appErr.code, reason: (err as Error).message }, "request rejected");

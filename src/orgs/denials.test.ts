@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+import { OrgStore } from "./store.js";
+
+const PW = "denial records passphrase 3";
+
+describe(`refusals are recorded with the request they belong to (${ENGINE})`, () => {
+  let t: TestApp;
+  let admin: { cookie: string; csrf: string };
+  let orgId = "";
+  let ownerId = "";
+  beforeAll(async () => {
+    t = await testApp();
+    ownerId = await createUser(t, "owner@example.org", PW);
+    const adminId = await createUser(t, "second@example.org", PW);
+    const owner = await login(t, "owner@example.org", PW);
+    orgId = (
+      await t.app.inject({
+        method: "POST",
+        url: "/v1/orgs",
+        payload: { name: "Denials" },
+        headers: { cookie: owner.cookie, "x-csrf-token": owner.csrf },
+      })
+    ).json().org.id;
+    await new OrgStore(t.db.global, t.db.engine).addMember(orgId, adminId, "ADMIN", Date.now());
+    admin = await login(t, "second@example.org", PW);
+  });
+  afterAll(() => t.close());
+
+  const send = (method: "PATCH" | "DELETE" | "POST", url: string, payload?: object) =>
+    t.app.inject({
+      method,
+      url,
+      ...(payload ? { payload } : {}),
+      headers: {
+        cookie: admin.cookie,
+        "x-csrf-token": admin.csrf,
+        "x-request-id": `req-${method}-${url.length}`,
+      },
+    });
+
+  it("AUTHZ-6: an owner-rule refusal is recorded as a denial, naming actor, organisation and rule", async () => {
+    const res = await send("PATCH", `/v1/orgs/${orgId}/members/${ownerId}`, { role: "MEMBER" });
+    expect(res.json().error.code).toBe("OWNER_REQUIRED");
+    const line = t.logs.find(
+      (l) => l.msg === "permission denied" && l.requestId === res.headers["x-request-id"],
+    );
+    expect(line?.denial).toMatchObject({
+      orgId,
+      reason: "OWNER_REQUIRED",
+      resource: "/v1/orgs/:orgId/members/:userId",
+    });
+  });
+
+  it("OBS-1: every line written while handling a refused request carries its request id", async () => {
+    const res = await send("POST", `/v1/orgs/${orgId}/invitations`, {
+      email: "x@example.org",
+      role: "OWNER",
+    });
+    expect(res.json().error.code).toBe("OWNER_REQUIRED");
+    const lines = t.logs.filter((l) => l.msg === "permission denied");
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const l of lines) expect(l.requestId).toMatch(/^req-/);
+  });
+});
