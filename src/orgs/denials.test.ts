@@ -62,4 +62,27 @@ describe(`refusals are recorded with the request they belong to (${ENGINE})`, ()
     expect(lines.length).toBeGreaterThanOrEqual(2);
     for (const l of lines) expect(l.requestId).toMatch(/^req-/);
   });
+
+  it("AUTHZ-2: names without Latin letters get unique slugs; creating one never reveals another tenant's slug", async () => {
+    const slugs: string[] = [];
+    for (const name of ["株式会社", "Ωμέγα", "株式会社"]) {
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/v1/orgs",
+        payload: { name },
+        headers: { cookie: admin.cookie, "x-csrf-token": admin.csrf },
+      });
+      expect(res.statusCode, name).toBe(201);
+      slugs.push(res.json().org.slug);
+    }
+    expect(new Set(slugs).size).toBe(3);
+    // A slug the caller chose is theirs to retry: that one is refused by name.
+    const taken = await t.app.inject({
+      method: "POST",
+      url: "/v1/orgs",
+      payload: { name: "Mine", slug: slugs[0] },
+      headers: { cookie: admin.cookie, "x-csrf-token": admin.csrf },
+    });
+    expect(taken.json().error.code).toBe("SLUG_TAKEN");
+  });
 });

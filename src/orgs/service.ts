@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { AppError } from "../http/errors.js";
 import type { MfaService } from "../mfa/service.js";
 import { newId } from "../util/ids.js";
@@ -37,20 +38,28 @@ export class OrgService {
     private readonly now: () => number = () => Date.now(),
   ) {}
 
-  /** Creates an organisation with `ownerId` as its first OWNER, atomically. Throws SLUG_TAKEN. */
+  /**
+   * Creates an organisation with `ownerId` as its first OWNER, atomically. A slug the caller chose that is
+   * taken: SLUG_TAKEN. A slug derived from the name never fails: when taken (two "Acme"s, or names
+   * without Latin letters, which all derive "org"), a random suffix makes it unique, so creating an
+   * organisation never tells anyone which slugs other tenants hold.
+   */
   async create(ownerId: string, name: string, slug?: string): Promise<OrganizationRow> {
     const now = this.now();
-    const org: OrganizationRow = {
-      id: newId("org", now),
-      name: name.trim(),
-      slug: slug ?? slugify(name),
-      require_mfa: 0,
-      created_at: now,
-      updated_at: now,
-    };
-    if (!(await this.store.create(org, ownerId)))
-      throw new AppError("SLUG_TAKEN", `The slug "${org.slug}" is taken.`);
-    return org;
+    const base = slug ?? slugify(name);
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const org: OrganizationRow = {
+        id: newId("org", now),
+        name: name.trim(),
+        slug: attempt === 0 ? base : `${base.slice(0, 40)}-${randomBytes(5).toString("hex").slice(0, 7)}`,
+        require_mfa: 0,
+        created_at: now,
+        updated_at: now,
+      };
+      if (await this.store.create(org, ownerId)) return org;
+      if (slug) throw new AppError("SLUG_TAKEN", `The slug "${slug}" is taken.`);
+    }
+    throw new AppError("SERVICE_UNAVAILABLE", "Could not find a free slug; try again.");
   }
 
   listForUser(userId: string): Promise<Array<OrganizationRow & { role: Role }>> {
