@@ -11,7 +11,7 @@ import type { Database } from "./db/database.js";
 import type { MigrationContext } from "./db/migrations.js";
 import { healthPlugin } from "./health/plugin.js";
 import { registerHttpControls } from "./http/controls.js";
-import { sendError } from "./http/error-handler.js";
+import { clientErrorHandler, sendError } from "./http/error-handler.js";
 import { AppError } from "./http/errors.js";
 import { securityHeaders } from "./http/headers.js";
 import { installHttp } from "./http/plugin.js";
@@ -109,6 +109,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
     ajv: { customOptions: { ...AJV_OPTIONS } },
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
     return503OnClosing: true,
+    clientErrorHandler: clientErrorHandler(securityHeaders(config)),
     // Malformed URLs and over-long path parameters are answered by the router before any hook runs;
     // without this they would leave raw, header-less, path-echoing bodies (HDR-3, OBS-1).
     frameworkErrors: (err, request, reply) => {

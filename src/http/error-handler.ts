@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, ERRORS, type ErrorEnvelope, type FieldError } from "./errors.js";
 
@@ -125,7 +126,9 @@ export function installErrorHandler(app: FastifyInstance): void {
 export function installNotFound(app: FastifyInstance, allowedMethods: (url: string) => string[]): void {
   app.setNotFoundHandler((request, reply) => {
     const allow = allowedMethods(request.url);
-    if (allow.length > 0)
+    // A route of this very method that found nothing (a missing static file) is a 404, not a 405.
+    const method = request.method === "HEAD" ? "GET" : request.method;
+    if (allow.length > 0 && !allow.includes(method))
       return sendError(
         reply,
         request.id,
@@ -136,3 +139,38 @@ export function installNotFound(app: FastifyInstance, allowedMethods: (url: stri
 }
 
 export { ERRORS };
+
+/**
+ * Requests Node's HTTP parser cannot read (a malformed request line, a bad header, headers too large)
+ * never reach Fastify's routing; by default they get a bare 400 with none of the security headers. This
+ * answers them like every other error: the envelope, a request id, the security headers, and the
+ * connection closed (the stream cannot be trusted after a parse error).
+ */
+export function clientErrorHandler(
+  headers: Readonly<Record<string, string>>,
+): (err: Error & { code?: string }, socket: import("node:net").Socket) => void {
+  return (err, socket) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+    const id = randomUUID();
+    const body = JSON.stringify({
+      error: {
+        code: tooLarge ? "REQUEST_HEADERS_TOO_LARGE" : "BAD_REQUEST",
+        message: tooLarge ? ERRORS.REQUEST_HEADERS_TOO_LARGE.message : "The request could not be parsed.",
+        requestId: id,
+      },
+    });
+    const lines = [
+      tooLarge ? "HTTP/1.1 431 Request Header Fields Too Large" : "HTTP/1.1 400 Bad Request",
+      "content-type: application/json; charset=utf-8",
+      `content-length: ${Buffer.byteLength(body)}`,
+      `x-request-id: ${id}`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      "connection: close",
+    ];
+    socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
+  };
+}

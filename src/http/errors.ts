@@ -74,6 +74,7 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, message: "Too many requests; retry later." },
   INTERNAL: { status: 500, message: "An internal error occurred." },
   TENANT_CONTEXT_REQUIRED: { status: 500, message: "An internal error occurred." },
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, message: "The request headers are too large." },
   SERVICE_UNAVAILABLE: { status: 503, message: "A dependency is unavailable; retry later." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
