@@ -107,10 +107,18 @@ function recordDenial(request: FastifyRequest, code: string): void {
   );
 }
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The error code this request was answered with, for the metrics (OBS-5); unset on success. */
+    errorCode?: string;
+  }
+}
+
 /** Installs the one error handler: a 5xx is logged with its stack on the server and rendered without it. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appErr = toAppError(err);
+    request.errorCode = appErr.code;
     if (DENIALS.has(appErr.code)) recordDenial(request, appErr.code);
     if (appErr.status >= 500) request.log.error({ err }, "request failed");
     else if (appErr.code !== (err as AppError).code)
@@ -134,6 +142,7 @@ export function installNotFound(app: FastifyInstance, allowedMethods: (url: stri
         request.id,
         new AppError("METHOD_NOT_ALLOWED", undefined, undefined, { allow: allow.join(", ") }),
       );
+    request.errorCode = "NOT_FOUND";
     return sendError(reply, request.id, new AppError("NOT_FOUND"));
   });
 }

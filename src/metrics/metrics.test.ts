@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
+import { createUser, login, PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
 
 const TOKEN = "mEtr1cs-t0ken-Zx8vQ2pL5nR7wK";
 
@@ -28,6 +28,28 @@ describe("metrics", () => {
       /http_request_duration_seconds_bucket\{method="GET",route="\/health\/live",le="\+Inf"\} 2/,
     );
     expect(res.body).toContain('http_request_duration_seconds_count{method="GET",route="/health/live"} 2');
+  });
+
+  it("OBS-5: failed sign-ins, rate-limited requests and CSRF refusals are counted by code", async () => {
+    const t = await testApp({ LOGIN_MAX_ATTEMPTS: "2" });
+    try {
+      for (let i = 0; i < 3; i++)
+        await t.app.inject({
+          method: "POST",
+          url: "/v1/auth/login",
+          remoteAddress: "192.0.2.50",
+          payload: { email: "nobody@example.org", password: `wrong guess number ${i}` },
+        });
+      await createUser(t, "counted@example.org", "metrics counted passphrase 5");
+      const s = await login(t, "counted@example.org", "metrics counted passphrase 5");
+      await t.app.inject({ method: "POST", url: "/v1/auth/logout", headers: { cookie: s.cookie } });
+      const body = (await t.app.inject({ url: "/metrics" })).body;
+      expect(body).toContain('http_errors_total{route="/v1/auth/login",code="INVALID_CREDENTIALS"} 2');
+      expect(body).toContain('http_errors_total{route="/v1/auth/login",code="RATE_LIMITED"} 1');
+      expect(body).toContain('http_errors_total{route="/v1/auth/logout",code="CSRF_FAILED"} 1');
+    } finally {
+      await t.close();
+    }
   });
 
   it("OBS-5: production serves metrics only to a direct loopback caller, or with the bearer token over HTTPS", async () => {

@@ -50,6 +50,12 @@ async function observability(
     "HTTP request latency by method and route.",
     ["method", "route"],
   );
+  // Refusals by code: failed sign-ins and codes (INVALID_CREDENTIALS, MFA_CODE_INVALID), limits
+  // (RATE_LIMITED), CSRF and permission refusals: what an operator alerts on.
+  const refusals = metrics.counter("http_errors_total", "Error responses by route and error code.", [
+    "route",
+    "code",
+  ]);
   const write = rawWriter(app.log);
   const logged = accessFilter(config);
   const started = Date.now();
@@ -61,6 +67,7 @@ async function observability(
     const route = request.routeOptions.url ?? "unmatched";
     requests.inc([request.method, route, String(reply.statusCode)]);
     duration.observe([request.method, route], reply.elapsedTime / 1000);
+    if (request.errorCode !== undefined) refusals.inc([route, request.errorCode]);
     if (logged(request, reply)) write(accessLine(request, reply, route));
     // AUTHZ-4: every write attempted while impersonating, allowed or refused, with both identities.
     const p = request.principal;
@@ -120,8 +127,8 @@ async function observability(
     id: "OBS-5",
     title: "Prometheus metrics",
     claim: config.production
-      ? "GET /metrics exposes request counts and latency histograms only to a direct loopback caller (no proxy in between) or to the holder of the metrics token over HTTPS; the token is refused over plain HTTP."
-      : "GET /metrics exposes request counts and latency histograms.",
+      ? "GET /metrics exposes request counts, latency histograms and error responses by code (failed sign-ins and second-factor codes, rate-limited requests, CSRF and permission refusals) only to a direct loopback caller (no proxy in between) or to the holder of the metrics token over HTTPS; the token is refused over plain HTTP."
+      : "GET /metrics exposes request counts, latency histograms and error responses by code (failed sign-ins and second-factor codes, rate-limited requests, CSRF and permission refusals).",
     settings: { protectedByToken: Boolean(config.metricsToken) },
     enabled: true,
   });

@@ -112,7 +112,7 @@ export function registerAuthLimitControls(posture: PostureRegistry, config: Conf
   posture.register({
     id: "AUTH-7",
     title: "Brute-force limits on every authentication surface",
-    claim: `Sign-in allows ${login.maxAttempts} failed attempts per ${login.windowMs / 60_000} minutes per IP address and per account from one address (an attacker cannot lock the owner out everywhere); sign-up ${signupPerHour} per hour per IP; reset and verification mails ${emailPerHour} per hour per IP and per address, each with its own limiter.`,
+    claim: `Sign-in allows ${login.maxAttempts} failed attempts per ${login.windowMs / 60_000} minutes per IP address and per account from one address (an attacker cannot lock the owner out everywhere); attempts are counted before they are checked, so guesses sent at once get no further than guesses sent one by one. While signed in, re-entering the password or a two-factor code (re-authentication, password change, two-factor settings) allows ${login.maxAttempts} failures per ${login.windowMs / 60_000} minutes per account. Sign-up ${signupPerHour} per hour per IP; reset and verification mails ${emailPerHour} per hour per IP and per address, each with its own limiter. Counters are kept in each server process: with several nodes, each counts on its own.`,
     settings: {
       loginAttempts: login.maxAttempts,
       loginWindowMinutes: login.windowMs / 60_000,
