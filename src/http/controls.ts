@@ -2,6 +2,18 @@ import type { Config } from "../config/load.js";
 import type { PostureRegistry } from "../posture/registry.js";
 import { securityHeaders } from "./headers.js";
 
+/** The cross-origin isolation sentence of HDR-3, as configured (each header can be switched off). */
+function isolation(h: Config["http"]): string {
+  const on = [
+    h.coop !== "off" ? `Cross-Origin-Opener-Policy ${h.coop}` : "",
+    h.coep !== "off" ? `Cross-Origin-Embedder-Policy ${h.coep}` : "",
+    h.corp !== "off" ? `Cross-Origin-Resource-Policy ${h.corp}` : "",
+  ].filter(Boolean);
+  return on.length
+    ? `Cross-origin isolation: ${on.join(", ")}.`
+    : "No cross-origin isolation headers are sent (switched off).";
+}
+
 /** The security-page claims of the HTTP layer, each stated with the configured values it runs with. */
 export function registerHttpControls(posture: PostureRegistry, config: Config, publicRoutes: number): void {
   const h = config.http;
@@ -39,8 +51,7 @@ export function registerHttpControls(posture: PostureRegistry, config: Config, p
   posture.register({
     id: "HDR-3",
     title: "Security headers on every response",
-    claim:
-      "Every response, errors and static files included, carries a strict Content-Security-Policy, X-Frame-Options DENY, nosniff, a strict referrer policy and a Permissions-Policy disabling camera, microphone, geolocation and topics; no X-Powered-By.",
+    claim: `Every response, errors and static files included, carries a strict Content-Security-Policy, X-Frame-Options DENY, nosniff, a strict referrer policy and a Permissions-Policy disabling camera, microphone, geolocation and topics; no X-Powered-By. ${isolation(h)}`,
     settings: Object.fromEntries(listed.filter((k) => headers[k]).map((k) => [k, headers[k]!])),
     enabled: true,
   });

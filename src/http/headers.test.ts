@@ -99,3 +99,27 @@ describe("production headers", () => {
     expectSecurityHeaders(res.headers);
   });
 });
+
+describe("cross-origin isolation toggles", () => {
+  it("HDR-3: COOP, COEP and CORP follow their settings, and the claim names exactly what is sent", async () => {
+    const t = await testApp({
+      CROSS_ORIGIN_OPENER_POLICY: "same-origin-allow-popups",
+      CROSS_ORIGIN_EMBEDDER_POLICY: "require-corp",
+      CROSS_ORIGIN_RESOURCE_POLICY: "off",
+    });
+    try {
+      const res = await t.app.inject({ url: "/health/live" });
+      expect(res.headers["cross-origin-opener-policy"]).toBe("same-origin-allow-popups");
+      expect(res.headers["cross-origin-embedder-policy"]).toBe("require-corp");
+      expect(res.headers["cross-origin-resource-policy"]).toBeUndefined();
+      const claim = (await t.app.inject({ url: "/security.json" }))
+        .json()
+        .controls.find((c: { id: string }) => c.id === "HDR-3").claim;
+      expect(claim).toContain(
+        "Cross-origin isolation: Cross-Origin-Opener-Policy same-origin-allow-popups, Cross-Origin-Embedder-Policy require-corp.",
+      );
+    } finally {
+      await t.close();
+    }
+  });
+});
