@@ -14,6 +14,7 @@ import { enableTenantRls, grantApp, type MigrationContext } from "../src/db/migr
 import type { Extension } from "../src/orgs/extension.js";
 import { type Running, StartError, start } from "../src/server.js";
 import { ENGINE, PG_URL, silentLog } from "./harness.js";
+import { needs } from "./services.js";
 
 /**
  * The first run, as a newcomer meets it: `npm start` on a port of their choosing, the CLI's admin
@@ -178,7 +179,7 @@ describe(`first run (${ENGINE})`, () => {
     }
   });
 
-  it.runIf(PG_URL)(
+  it.runIf(needs("postgres"))(
     "OPS-1: on a fresh PostgreSQL schema without the app role, `start` migrates first and serves",
     async () => {
       const role = `bw_r_${randomBytes(5).toString("hex")}`;

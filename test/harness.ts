@@ -33,6 +33,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
     BULWARK_DATA_DIR: DATA_DIR,
+    // With TEST_REDIS_URL every app of the suite runs with Redis as its shared state (OPS-4).
+    ...(REDIS_URL ? { REDIS_URL } : {}),
     ...env,
   });
 }

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PG_URL, type TestApp, testApp } from "./harness.js";
+import { needs } from "./services.js";
 
 /**
  * Stops the real PostgreSQL server under a running Bulwark and starts it again. It runs only when
@@ -26,7 +27,7 @@ async function until(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
   return false;
 }
 
-describe.runIf(ENABLED)("PostgreSQL restart", () => {
+describe.runIf(needs("pg-restart"))("PostgreSQL restart", () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await testApp({ DATABASE_URL: PG_URL ?? "" });

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser, ENGINE, login, PG_URL, type TestApp, testApp } from "../../test/harness.js";
+import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+import { needs } from "../../test/services.js";
 import { catalog } from "./index.js";
 
 const PW = "catalog passphrase 12";
@@ -105,7 +106,7 @@ describe(`catalog example on the extension API (${ENGINE})`, () => {
     expect((await to("paid")).json().error.code).toBe("ORDER_TRANSITION_INVALID");
   });
 
-  it.runIf(PG_URL)(
+  it.runIf(needs("postgres"))(
     "AUTHZ-2: raw SQL as the server's role inside org A's transaction cannot read or write org B's products",
     async () => {
       const rows = await t.db.withOrg(orgA, (tx) =>

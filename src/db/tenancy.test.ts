@@ -1,6 +1,7 @@
 import { type Kysely, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENGINE, PG_URL, type TestDb, testDb } from "../../test/harness.js";
+import { ENGINE, type TestDb, testDb } from "../../test/harness.js";
+import { needs } from "../../test/services.js";
 import { AppError } from "../http/errors.js";
 import { enableTenantRls, grantApp, type MigrationContext } from "./migrations.js";
 
@@ -102,7 +103,7 @@ describe(`tenant data layer (${ENGINE})`, () => {
   });
 });
 
-describe.runIf(PG_URL)("PostgreSQL row-level security", () => {
+describe.runIf(needs("postgres"))("PostgreSQL row-level security", () => {
   let t: TestDb;
   beforeAll(async () => {
     t = await testDb(notesMigration);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENGINE, PRODUCTION_ENV, REDIS_URL, type TestApp, testApp } from "../../test/harness.js";
+import { needs } from "../../test/services.js";
 
 describe(`health (${ENGINE})`, () => {
   let t: TestApp;
@@ -53,7 +54,7 @@ describe("health with an unreachable Redis", () => {
   });
 });
 
-describe.runIf(REDIS_URL)("health with Redis", () => {
+describe.runIf(needs("redis"))("health with Redis", () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await testApp({ REDIS_URL: REDIS_URL ?? "" });

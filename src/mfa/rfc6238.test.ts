@@ -1,6 +1,10 @@
 import { readFileSync } from "node:fs";
 import * as OTPAuth from "otpauth";
-import { describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { type TestDb, testConfig, testDb } from "../../test/harness.js";
+import { Sealer } from "../crypto/seal.js";
+import { MfaService } from "./service.js";
+import { MfaStore } from "./store.js";
 
 interface Vectors {
   seeds: Record<"SHA1" | "SHA256" | "SHA512", string>;
@@ -10,18 +14,88 @@ const v = JSON.parse(
   readFileSync(new URL("../../test/vectors/rfc6238.json", import.meta.url), "utf8"),
 ) as Vectors;
 
-describe("RFC 6238 Appendix B", () => {
-  for (const algorithm of ["SHA1", "SHA256", "SHA512"] as const) {
-    for (const row of v.vectors) {
-      it(`AUTH-8: RFC 6238 §B ${algorithm} at T=${row.time} gives ${row[algorithm]}`, () => {
-        const totp = new OTPAuth.TOTP({
-          algorithm,
-          digits: 8,
-          period: 30,
-          secret: OTPAuth.Secret.fromUTF8(v.seeds[algorithm]),
-        });
-        expect(totp.generate({ timestamp: row.time * 1000 })).toBe(row[algorithm]);
-      });
-    }
+/** The seed as the base32 an authenticator app would be given. */
+const SEED = OTPAuth.Secret.fromUTF8(v.seeds.SHA1).base32;
+/** Bulwark's codes are 6 digits: RFC 6238's 8-digit value reduced mod 10^6, i.e. its last six digits. */
+const six = (eight: string): string => eight.slice(-6);
+
+/**
+ * RFC 6238 Appendix B through Bulwark's own code path: the seed is stored sealed, as an enrolment stores
+ * it, and the codes go through MfaService (its verification, its ±1-step window and its replay rule) at
+ * each vector's time on a frozen clock. Bulwark speaks TOTP with SHA-1, 6 digits and 30-second steps (what
+ * authenticator apps support); the SHA-256/512 vectors do not apply.
+ */
+describe("RFC 6238 through MfaService", () => {
+  let t: TestDb;
+  let mfa: MfaService;
+  let store: MfaStore;
+  const sealer = new Sealer(testConfig().secret);
+  let n = 0;
+  beforeAll(async () => {
+    t = await testDb();
+    store = new MfaStore(t.db.global);
+    mfa = new MfaService(store, sealer, "localhost");
+  });
+  afterAll(() => t.cleanup());
+  afterEach(() => vi.useRealTimers());
+
+  /** A principal enrolled with the RFC seed, pending (as after "start enrolment"). */
+  async function enrolled(): Promise<string> {
+    const id = `usr_rfc${++n}`;
+    await store.putPending({
+      principal_id: id,
+      secret_sealed: sealer.seal(SEED, id),
+      confirmed_at: null,
+      last_step: 0,
+      created_at: Date.now(),
+    });
+    return id;
   }
+  const at = (seconds: number) => vi.useFakeTimers({ toFake: ["Date"], now: seconds * 1000 });
+
+  for (const row of v.vectors) {
+    it(`AUTH-8: RFC 6238 §B SHA1 at T=${row.time}: Bulwark accepts ${six(row.SHA1)} once, and refuses it replayed`, async () => {
+      const id = await enrolled();
+      at(row.time);
+      // Confirming enrolment verifies the first code: it must be the RFC's.
+      expect(await mfa.confirmEnrolment(id, six(row.SHA1))).toHaveLength(10);
+      expect(await mfa.verify(id, six(row.SHA1))).toBe(false);
+    });
+  }
+
+  it("AUTH-8: a code one step early or late is accepted (clock drift), two steps away is refused", async () => {
+    const T = 1_111_111_111;
+    const codeAt = (s: number) =>
+      new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(SEED), digits: 6, period: 30 }).generate({
+        timestamp: s * 1000,
+      });
+    for (const [offset, accepted] of [
+      [-60, false],
+      [-30, true],
+      [30, true],
+      [60, false],
+    ] as const) {
+      const id = await enrolled();
+      at(T);
+      await expect(
+        mfa.confirmEnrolment(id, codeAt(T + offset)).then(
+          () => true,
+          () => false,
+        ),
+        `${offset}s`,
+      ).resolves.toBe(accepted);
+    }
+  });
+
+  it("AUTH-8: once a step is used, no code of that step or an earlier one is accepted again", async () => {
+    const id = await enrolled();
+    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(SEED), digits: 6, period: 30 });
+    at(1_234_567_890);
+    await mfa.confirmEnrolment(id, totp.generate({ timestamp: 1_234_567_890_000 }));
+    at(1_234_567_890 + 30);
+    // The previous step's code is still inside the window, but older than the step already used.
+    expect(await mfa.verify(id, totp.generate({ timestamp: 1_234_567_890_000 }))).toBe(false);
+    expect(await mfa.verify(id, totp.generate({ timestamp: (1_234_567_890 + 30) * 1000 }))).toBe(true);
+    expect(await mfa.verify(id, totp.generate({ timestamp: (1_234_567_890 + 30) * 1000 }))).toBe(false);
+  });
 });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDIS_URL, silentLog, type TestDb, testConfig, testDb } from "../../test/harness.js";
+import { needs } from "../../test/services.js";
 import { buildApp } from "../app.js";
 import { PasswordHasher } from "../identity/password.js";
 import { IdentityStore } from "../identity/store.js";
@@ -8,7 +9,7 @@ import { connectRedis } from "../state/redis.js";
 
 const PW = "two nodes passphrase 1";
 
-describe.runIf(REDIS_URL)("session revocation across nodes (Redis)", () => {
+describe.runIf(needs("redis"))("session revocation across nodes (Redis)", () => {
   let t: TestDb;
   const nodes: FastifyInstance[] = [];
   const clients: ReturnType<typeof connectRedis>[] = [];

@@ -1,12 +1,11 @@
-import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser, login, type TestApp, testApp } from "../harness.js";
+import { CHROMIUM, needs } from "../services.js";
 import { startSmtpReceiver } from "../smtp.js";
 
 /** Debian's Chromium (installed by .ci/run); the test is skipped where it is absent. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const PW = "mail link passphrase";
 
 async function freePort(): Promise<number> {
@@ -22,7 +21,7 @@ async function freePort(): Promise<number> {
  * Each link Bulwark mails, opened in a real browser: the page loads under its strict CSP (no violation),
  * completes the action through the public API, and the account shows it.
  */
-describe.runIf(existsSync(CHROMIUM) || process.env.CI)("mail links in a real browser", () => {
+describe.runIf(needs("chromium"))("mail links in a real browser", () => {
   let t: TestApp;
   let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
   let browser: Browser;

@@ -1,12 +1,11 @@
-import { existsSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestApp, testApp } from "../harness.js";
+import { CHROMIUM, needs } from "../services.js";
 
 /** Debian's Chromium (installed by .ci/run); the test is skipped where it is absent. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-describe.runIf(existsSync(CHROMIUM))("security page in a real browser", () => {
+describe.runIf(needs("chromium"))("security page in a real browser", () => {
   let t: TestApp;
   let base = "";
   beforeAll(async () => {
