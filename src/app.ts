@@ -138,7 +138,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
   const http = installHttp(app, config, ctx.routeTable);
   // The guard pipeline runs after the HTTP layer's checks (HTTPS policy, CORS), on every route.
   app.addHook("onRequest", ctx.guard.hook);
-  await app.register(openapiPlugin, { version: VERSION });
+  await app.register(openapiPlugin, { version: VERSION, config });
   for (const capability of capabilities(options)) await capability.register(app, ctx);
 
   ctx.health.add({ name: "database", required: true, probe: async () => void (await options.db.ping()) });

@@ -94,7 +94,12 @@ export function orderRoutes(tenant: TenantRouter): void {
     method: "GET",
     url: "/orders",
     action: "orders:read",
-    schema: { tags, response: { 200: Type.Object({ orders: Type.Array(Order) }) } },
+    schema: {
+      summary: "Orders",
+      description: "The organisation's orders with their lines, newest first.",
+      tags,
+      response: { 200: Type.Object({ orders: Type.Array(Order) }) },
+    },
     async handler({ tx, orgId }) {
       const orders = await store.recentOrders(tx, orgId, 100);
       const lines = await store.lines(
@@ -118,7 +123,10 @@ export function orderRoutes(tenant: TenantRouter): void {
     url: "/orders",
     action: "orders:write",
     status: 201,
+    errors: ["PRODUCT_UNKNOWN"],
     schema: {
+      summary: "Place an order",
+      description: "Lines of the organisation's own products, priced from them at the time of the order.",
       tags,
       body: Type.Object({
         lines: Type.Array(
@@ -168,7 +176,10 @@ export function orderRoutes(tenant: TenantRouter): void {
     method: "PATCH",
     url: "/orders/:id",
     action: "orders:write",
+    errors: ["NOT_FOUND", "ORDER_TRANSITION_INVALID", "ORDER_CHANGED"],
     schema: {
+      summary: "Move an order",
+      description: "pending → paid → shipped, or cancelled; of two racing changes only one applies.",
       tags,
       params: Id,
       body: Type.Object({ status: Status }),

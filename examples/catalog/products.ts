@@ -72,6 +72,8 @@ export function productRoutes(tenant: TenantRouter): void {
     url: "/products",
     action: "products:read",
     schema: {
+      summary: "Products",
+      description: "The organisation's products, by id, with cursor pagination.",
       tags,
       querystring: Type.Object({
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
@@ -99,7 +101,10 @@ export function productRoutes(tenant: TenantRouter): void {
     url: "/products",
     action: "products:write",
     status: 201,
+    errors: ["SKU_TAKEN"],
     schema: {
+      summary: "Add a product",
+      description: "The SKU is unique in the organisation; the description's HTML is sanitised.",
       tags,
       body: Type.Object({ ...Fields, descriptionHtml: Type.Optional(Fields.descriptionHtml) }),
       response: { 201: Type.Object({ product: Product }) },
@@ -126,7 +131,14 @@ export function productRoutes(tenant: TenantRouter): void {
     method: "GET",
     url: "/products/:id",
     action: "products:read",
-    schema: { tags, params: Id, response: { 200: Type.Object({ product: Product }) } },
+    errors: ["NOT_FOUND"],
+    schema: {
+      summary: "A product",
+      description: "One product of the organisation.",
+      tags,
+      params: Id,
+      response: { 200: Type.Object({ product: Product }) },
+    },
     async handler({ tx, params, orgId }) {
       const row = await store.product(tx, orgId, params.id);
       if (!row) throw new AppError("NOT_FOUND");
@@ -138,7 +150,10 @@ export function productRoutes(tenant: TenantRouter): void {
     method: "PATCH",
     url: "/products/:id",
     action: "products:write",
+    errors: ["NOT_FOUND", "SKU_TAKEN"],
     schema: {
+      summary: "Change a product",
+      description: "Any of its fields; the SKU stays unique in the organisation.",
       tags,
       params: Id,
       body: Type.Partial(Type.Object(Fields), { minProperties: 1 }),
@@ -167,7 +182,13 @@ export function productRoutes(tenant: TenantRouter): void {
     url: "/products/:id",
     action: "products:write",
     status: 204,
-    schema: { tags, params: Id },
+    errors: ["NOT_FOUND"],
+    schema: {
+      summary: "Delete a product",
+      description: "Removes it from the organisation.",
+      tags,
+      params: Id,
+    },
     async handler({ tx, params, orgId, reply }) {
       if (!(await store.deleteProduct(tx, orgId, params.id))) throw new AppError("NOT_FOUND");
       reply.code(204).send();

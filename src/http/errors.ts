@@ -63,7 +63,10 @@ export const ERRORS = {
     status: 403,
     message: "This origin may not make credentialed cross-origin requests.",
   },
-  METRICS_FORBIDDEN: { status: 403, message: "Metrics need the metrics bearer token or a loopback caller." },
+  METRICS_FORBIDDEN: {
+    status: 403,
+    message: "Metrics need the metrics bearer token over HTTPS, or a direct loopback caller.",
+  },
   NOT_FOUND: { status: 404, message: "Not found." },
   METHOD_NOT_ALLOWED: { status: 405, message: "This method is not allowed on this resource." },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },

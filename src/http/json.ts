@@ -22,6 +22,22 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
   return false;
 }
 
+const SUSPECT_ESCAPE = /\\u(0000|[dD][89abAB])/;
+const UNPAIRED = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NUL = String.fromCharCode(0);
+
+/**
+ * Whether every string (keys included) is well-formed Unicode without NUL: PostgreSQL cannot store a NUL
+ * in text (it would fail the statement), and an unpaired surrogate is not text at all.
+ */
+function wellFormed(value: unknown): boolean {
+  if (typeof value === "string") return !value.includes(NUL) && !UNPAIRED.test(value);
+  if (Array.isArray(value)) return value.every(wellFormed);
+  if (value && typeof value === "object")
+    return Object.entries(value).every(([k, v]) => wellFormed(k) && wellFormed(v));
+  return true;
+}
+
 /**
  * JSON is the only body type (INPUT-5): other media types get 415. Bodies are bounded in size (Fastify's
  * bodyLimit), in depth (above), and parsed by secure-json-parse, which refuses `__proto__` and
@@ -38,7 +54,14 @@ export function installJsonParser(app: FastifyInstance, maxDepth: number): void 
         undefined,
       );
     try {
-      done(null, sjson.parse(text, undefined, { protoAction: "error", constructorAction: "error" }));
+      const value = sjson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
+      // Escapes are the only way a NUL or an unpaired surrogate gets into a string: look only then.
+      if (SUSPECT_ESCAPE.test(text) && !wellFormed(value))
+        return done(
+          new AppError("INVALID_JSON", "Strings may not contain NUL characters or unpaired surrogates."),
+          undefined,
+        );
+      done(null, value);
     } catch (err) {
       const msg = (err as Error).message;
       done(

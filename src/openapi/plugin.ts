@@ -3,9 +3,9 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { EffectiveSecurity } from "../auth/requirements.js";
-
-/** The OpenAPI security scheme of each principal kind. */
-const SCHEMES: Readonly<Record<string, string>> = { user: "portalSession", admin: "adminSession" };
+import type { Config } from "../config/load.js";
+import { cookieName } from "../sessions/cookies.js";
+import { operationSchema } from "./transform.js";
 
 /** swagger-ui needs its own scripts and styles; everything else stays as strict as the API's CSP. */
 const DOCS_CSP =
@@ -16,29 +16,24 @@ const DOCS_CSP =
  * `/openapi.json`, and a reference UI at `/docs`. Registered before any route so every route is seen.
  */
 export const openapiPlugin = fp(
-  async (app: FastifyInstance, opts: { version: string }) => {
+  async (app: FastifyInstance, opts: { version: string; config: Config }) => {
     await app.register(swagger, {
       // Each operation states its row of the route table: the facts the guard pipeline enforces.
       transform: ({ schema, url, route }) => {
-        const sec = (route as { config?: { guard?: EffectiveSecurity } }).config?.guard;
+        const r = route as { config?: { guard?: EffectiveSecurity; errors?: readonly string[] } };
+        const sec = r.config?.guard;
         if (!sec || !schema) return { schema, url };
-        const schemes = sec.tenantKinds ? ["user"] : sec.accepts;
+        const method = String(Array.isArray(route.method) ? route.method[0] : route.method);
         return {
           url,
-          schema: {
-            ...schema,
-            ...(schemes.length ? { security: schemes.map((k) => ({ [SCHEMES[k] ?? k]: [] })) } : {}),
-            "x-bulwark-security": {
-              accepts: sec.tenantKinds ? "tenant" : sec.accepts,
-              ...(sec.optional ? { optional: true } : {}),
-              ...(sec.action ? { action: sec.action } : {}),
-              ...(sec.reauth ? { reauth: true } : {}),
-              impersonation: sec.impersonation,
-              cors: sec.cors,
-              https: sec.https,
-              rate: sec.rate,
-            },
-          },
+          schema: operationSchema(
+            method,
+            route.url,
+            schema as Record<string, unknown>,
+            sec,
+            opts.config.production,
+            r.config?.errors,
+          ),
         };
       },
       openapi: {
@@ -49,10 +44,17 @@ export const openapiPlugin = fp(
           description: "The security core of a multi-tenant SaaS.",
         },
         components: {
+          // The cookie names this server really uses (the __Host- prefix only where cookies are Secure).
           securitySchemes: {
-            portalSession: { type: "apiKey", in: "cookie", name: "__Host-bulwark_session" },
-            adminSession: { type: "apiKey", in: "cookie", name: "__Host-bulwark_admin" },
-            bearer: { type: "http", scheme: "bearer" },
+            portalSession: { type: "apiKey", in: "cookie", name: cookieName(opts.config, "portal") },
+            adminSession: { type: "apiKey", in: "cookie", name: cookieName(opts.config, "admin") },
+            csrfToken: {
+              type: "apiKey",
+              in: "header",
+              name: "X-CSRF-Token",
+              description:
+                "The session's CSRF token (from sign-in or GET /v1/me), on every unsafe cookie request.",
+            },
           },
         },
       },

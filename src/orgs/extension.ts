@@ -52,9 +52,13 @@ export interface TenantRouteDefinition<P extends TObject, Q extends TObject, B e
     readonly querystring?: Q;
     readonly body?: B;
     readonly response?: Record<number, TSchema>;
+    /** For /openapi.json and /docs: a test fails when a route in the document has none. */
     readonly summary?: string;
+    readonly description?: string;
     readonly tags?: string[];
   };
+  /** The error codes the handler raises (core or the extension's own), declared in /openapi.json. */
+  readonly errors?: readonly string[];
   /** Status of a successful response (default 200). */
   readonly status?: number;
   handler(ctx: TenantContext<Static<P>, Static<Q>, Static<B>>): Promise<unknown>;
@@ -97,12 +101,18 @@ export class TenantRouter {
     this.app.route({
       method: def.method,
       url,
+      config: { errors: def.errors ?? [] },
       schema: {
         params,
         ...(def.schema?.querystring ? { querystring: def.schema.querystring } : {}),
         ...(def.schema?.body ? { body: def.schema.body } : {}),
-        ...(def.schema?.response ? { response: def.schema.response } : {}),
+        ...(def.schema?.response
+          ? { response: def.schema.response }
+          : def.status === 204
+            ? { response: { 204: { type: "null", description: "Done; no content." } } }
+            : {}),
         ...(def.schema?.summary ? { summary: def.schema.summary } : {}),
+        ...(def.schema?.description ? { description: def.schema.description } : {}),
         tags: def.schema?.tags ?? ["tenant"],
       },
       handler: async (request, reply) => {
