@@ -1,9 +1,7 @@
 import {
   type AliasNode,
-  AndNode,
   BinaryOperationNode,
-  ColumnNode,
-  type ColumnUpdateNode,
+  type ColumnNode,
   type DeleteQueryNode,
   FromNode,
   type IdentifierNode,
@@ -13,12 +11,9 @@ import {
   type ListNode,
   OnNode,
   type OperationNode,
-  OperatorNode,
-  ParensNode,
   type PluginTransformQueryArgs,
   type PluginTransformResultArgs,
   type QueryResult,
-  type RawBuilder,
   type RawNode,
   ReferenceNode,
   type RootOperationNode,
@@ -30,53 +25,28 @@ import {
   ValueNode,
   WhereNode,
 } from "kysely";
+import {
+  AS_ON,
+  AS_WHERE,
+  and,
+  CHECKED,
+  EQ,
+  freeze,
+  isNode,
+  type Mode,
+  NONE,
+  ORG_COLUMN,
+  RAW,
+  rawError,
+  SKIP_DELETE,
+  SKIP_FROM,
+  SKIP_UPDATE,
+  TenantScopeError,
+  VOUCHED,
+} from "./tenant-scope-rules.js";
+import { checkSets, scopeInsert, type WriteScope } from "./tenant-scope-writes.js";
 
-/**
- * A statement the tenant scope refuses. Always a bug in the calling code, never client input: the app
- * maps it to a 500 and logs it. `table` names the tenant table, `rule` the guarantee that would break.
- */
-export class TenantScopeError extends Error {
-  override name = "TenantScopeError";
-  constructor(
-    readonly table: string,
-    readonly rule: string,
-    detail: string,
-  ) {
-    super(`Tenant scope (AUTHZ-2), table "${table}": ${detail} [${rule}]`);
-  }
-}
-
-/** RawNodes vouched for by `checkedSql`: identity, so only that call can mark one. */
-const CHECKED = new WeakSet<OperationNode>();
-
-/**
- * Marks raw SQL that names a tenant table as scoped by hand, with the reason, e.g.
- * `checkedSql(sql\`select … from notes where org_id = ${orgId}\`, "filters by org_id itself")`.
- * Deliberate and visible in review; everything the fragment embeds is exempt from the name check, but
- * query builders embedded in it are still scoped. A builder with its own plugins (`withPlugin`) loses the
- * mark: refused, never let through.
- */
-export function checkedSql<T>(query: RawBuilder<T>, reason: string): RawBuilder<T> {
-  if (!reason.trim()) throw new TypeError("checkedSql: give the reason the raw SQL is tenant-safe");
-  CHECKED.add(query.toOperationNode());
-  return query;
-}
-
-const ORG_COLUMN = ColumnNode.create("org_id");
-const EQ = OperatorNode.create("=");
-const NONE = 0; // ordinary query tree
-const RAW = 1; // inside raw SQL nobody vouched for
-const VOUCHED = 2; // inside checkedSql
-type Mode = 0 | 1 | 2;
-const SKIP_FROM = new Set(["from", "joins"]);
-const SKIP_UPDATE = new Set(["table", "from", "joins"]);
-const SKIP_DELETE = new Set(["from", "using", "joins"]);
-const SKIP_INTO = new Set(["into"]);
-const AS_WHERE = new Set(["InnerJoin", "CrossJoin", "LateralInnerJoin", "LateralCrossJoin", "CrossApply"]);
-const AS_ON = new Set(["LeftJoin", "LateralLeftJoin"]);
-const isNode = (v: unknown): v is OperationNode =>
-  typeof v === "object" && v !== null && typeof (v as { kind?: unknown }).kind === "string";
-const freeze = <T>(o: T): T => Object.freeze(o);
+export { checkedSql, TenantScopeError } from "./tenant-scope-rules.js";
 
 /**
  * SQLite's second wall of tenant isolation (AUTHZ-2). PostgreSQL has row-level security inside `withOrg`;
@@ -104,16 +74,17 @@ const freeze = <T>(o: T): T => Object.freeze(o);
  * `executeQuery` never reaches plugins (Kysely's design), and while the set of tenant tables is empty
  * everything passes, as in TenantGuard.
  */
-export class TenantScope implements KyselyPlugin {
+export class TenantScope implements KyselyPlugin, WriteScope {
   private readonly org: ValueNode;
   private readonly preds = new Map<string, OperationNode>();
   private readonly done = new WeakSet<OperationNode>();
-  private tables: ReadonlySet<string> = new Set();
+  /** The tenant tables of the statement being walked (read by the write rules). */
+  tables: ReadonlySet<string> = new Set();
   private patternFor: ReadonlySet<string> | undefined;
   private pattern: RegExp | null = null;
 
   constructor(
-    private readonly orgId: string,
+    readonly orgId: string,
     private readonly tenantTables: ReadonlySet<string> | (() => ReadonlySet<string>),
   ) {
     if (!orgId) throw new TypeError("TenantScope: empty organisation id");
@@ -153,7 +124,7 @@ export class TenantScope implements KyselyPlugin {
               ? this.update(node as UpdateQueryNode)
               : node.kind === "DeleteQueryNode"
                 ? this.delete(node as DeleteQueryNode)
-                : this.insert(node as InsertQueryNode);
+                : scopeInsert(this, node as InsertQueryNode);
         this.done.add(out);
         return out;
       }
@@ -191,7 +162,7 @@ export class TenantScope implements KyselyPlugin {
   }
 
   /** Copy-on-write walk of a node's children: the node itself comes back when nothing changed. */
-  private children<T extends OperationNode>(node: T, mode: Mode, skip?: ReadonlySet<string>): T {
+  children<T extends OperationNode>(node: T, mode: Mode, skip?: ReadonlySet<string>): T {
     const src = node as unknown as Record<string, unknown>;
     let copy: Record<string, unknown> | undefined;
     for (const key in src) {
@@ -234,7 +205,7 @@ export class TenantScope implements KyselyPlugin {
     if (table) {
       const list = table.kind === "ListNode" ? (table as ListNode).items : [table];
       const items = this.items(list, where);
-      if (where.length > 0) this.checkSets(this.nameOf(list), out.updates, false);
+      if (where.length > 0) checkSets(this.orgId, this.nameOf(list), out.updates, false);
       if (items !== list)
         table = table.kind === "ListNode" ? freeze({ ...(table as ListNode), items }) : items[0];
     }
@@ -331,7 +302,7 @@ export class TenantScope implements KyselyPlugin {
   }
 
   /** `<alias or table>.org_id = ?` for a FROM-like item naming a tenant table (cached), else undefined. */
-  private pred(item: OperationNode): OperationNode | undefined {
+  pred(item: OperationNode): OperationNode | undefined {
     const key = this.keyOf(item);
     if (key === undefined) return undefined;
     let p = this.preds.get(key);
@@ -347,7 +318,7 @@ export class TenantScope implements KyselyPlugin {
   }
 
   /** How SQL refers to a tenant table item's columns (alias, or [schema NUL] name); undefined if none. */
-  private keyOf(item: OperationNode): string | undefined {
+  keyOf(item: OperationNode): string | undefined {
     let alias: OperationNode | undefined;
     let table = item;
     if (item.kind === "AliasNode") {
@@ -361,95 +332,6 @@ export class TenantScope implements KyselyPlugin {
     if (alias.kind !== "IdentifierNode")
       throw new TenantScopeError(identifier.name, "unscoped-position", "aliased by an expression");
     return (alias as IdentifierNode).name;
-  }
-
-  private insert(node: InsertQueryNode): InsertQueryNode {
-    const into = node.into;
-    const table = into?.table.identifier.name;
-    if (!into || !table || !this.tables.has(table)) return this.children(node, NONE);
-    const refuse = (rule: string, detail: string) => new TenantScopeError(table, rule, detail);
-    if (node.replace || node.orAction?.action.toLowerCase() === "replace" || node.onDuplicateKey)
-      throw refuse("insert-overwrite", "REPLACE / ON DUPLICATE KEY may overwrite another organisation's row");
-    let at = -1;
-    for (let i = 0; i < (node.columns?.length ?? 0); i++)
-      if (node.columns?.[i]?.column.name === "org_id") at = i;
-    if (at < 0) throw refuse("insert-org-id", "insert without an org_id column");
-    const out = this.children(node, NONE, SKIP_INTO);
-    const values = out.values;
-    if (values?.kind === "ValuesNode") {
-      for (const row of (values as unknown as { values: ReadonlyArray<OperationNode> }).values) {
-        const v = (row as unknown as { values: readonly unknown[] }).values[at];
-        const ok = row.kind === "PrimitiveValueListNode" ? v === this.orgId : this.isOrg(v as OperationNode);
-        if (!ok) throw refuse("insert-org-id", "a row's org_id is not the scope's organisation");
-      }
-    } else if (!values || !this.selectGivesOrg(values, at)) {
-      throw refuse(
-        "insert-org-id",
-        "insert … select whose org_id is not the scope's organisation or a scoped org_id",
-      );
-    }
-    const conflict = out.onConflict;
-    if (!conflict?.updates?.length) return out;
-    this.checkSets(table, conflict.updates, true);
-    // The row in conflict may be another organisation's: the update must not reach it.
-    const updateWhere = WhereNode.create(and(conflict.updateWhere?.where, [this.pred(into)!]));
-    return freeze({ ...out, onConflict: freeze({ ...conflict, updateWhere }) });
-  }
-
-  /** An UPDATE or ON CONFLICT update may set org_id only to this organisation (or keep the new row's). */
-  private checkSets(
-    table: string,
-    sets: ReadonlyArray<ColumnUpdateNode> | undefined,
-    excluded: boolean,
-  ): void {
-    for (const u of sets ?? []) {
-      const c = u.column.kind === "ReferenceNode" ? (u.column as ReferenceNode).column : u.column;
-      if (c.kind !== "ColumnNode" || (c as ColumnNode).column.name !== "org_id") continue;
-      if (this.isOrg(u.value) || (excluded && isRef(u.value, "org_id", "excluded"))) continue;
-      throw new TenantScopeError(
-        table,
-        "update-org-id",
-        "sets org_id to something other than the scope's organisation",
-      );
-    }
-  }
-
-  /** The scope's organisation as a value: `eb.val`, `sql.val` or `sql.lit` (a RawNode around one value). */
-  private isOrg(v: OperationNode | undefined): boolean {
-    if (v?.kind === "RawNode") {
-      const r = v as RawNode;
-      if (r.parameters.length === 1 && r.sqlFragments.every((f) => f === "")) v = r.parameters[0];
-    }
-    return v?.kind === "ValueNode" && (v as ValueNode).value === this.orgId;
-  }
-
-  /** In `insert … select`, the org_id column is this organisation's value or a scoped tenant org_id. */
-  private selectGivesOrg(node: OperationNode, at: number): boolean {
-    if (node.kind !== "SelectQueryNode") return false;
-    const s = node as SelectQueryNode;
-    const sels = s.selections ?? [];
-    for (const x of sels) {
-      const e = x.selection;
-      if (e.kind === "SelectAllNode" || (e.kind === "ReferenceNode" && e.column.kind === "SelectAllNode"))
-        return false; // positions unknown
-    }
-    const sel = sels[at]?.selection;
-    const e = sel?.kind === "AliasNode" ? (sel as AliasNode).node : sel;
-    let ok = this.isOrg(e);
-    if (!ok && e && (e.kind === "ReferenceNode" || e.kind === "ColumnNode")) {
-      const r = e.kind === "ReferenceNode" ? (e as ReferenceNode) : ReferenceNode.create(e as ColumnNode);
-      const joins = s.joins ?? [];
-      const inner = joins.every((j) => AS_WHERE.has(j.joinType));
-      const tables = [...(s.from?.froms ?? []), ...joins.map((j) => j.table)];
-      if (r.column.kind === "ColumnNode" && r.column.column.name === "org_id" && inner) {
-        const t = r.table?.table;
-        const key = t ? (t.schema ? `${t.schema.name}\0${t.identifier.name}` : t.identifier.name) : undefined;
-        ok = key
-          ? tables.some((x) => this.keyOf(x) === key)
-          : tables.length === 1 && this.keyOf(tables[0]!) !== undefined;
-      }
-    }
-    return ok && (s.setOperations ?? []).every((op) => this.selectGivesOrg(op.expression, at));
   }
 
   private raw(node: RawNode, mode: Mode): RawNode {
@@ -484,29 +366,4 @@ export class TenantScope implements KyselyPlugin {
 interface Sources {
   changedFroms: readonly OperationNode[] | undefined;
   joins: readonly JoinNode[] | undefined;
-}
-
-function rawError(table: string): TenantScopeError {
-  return new TenantScopeError(
-    table,
-    "raw-sql",
-    "raw SQL names a tenant table; use the query builder, or filter by org_id and wrap it in checkedSql",
-  );
-}
-
-/** `existing` (parenthesised, so an OR in it stays inside) AND each predicate. */
-function and(existing: OperationNode | undefined, preds: readonly OperationNode[]): OperationNode {
-  let acc = existing && (existing.kind === "ParensNode" ? existing : ParensNode.create(existing));
-  for (const p of preds) acc = acc ? AndNode.create(acc, p) : p;
-  return acc!;
-}
-
-function isRef(v: OperationNode, column: string, table: string): boolean {
-  if (v.kind !== "ReferenceNode") return false;
-  const r = v as ReferenceNode;
-  return (
-    r.column.kind === "ColumnNode" &&
-    r.column.column.name === column &&
-    r.table?.table.identifier.name === table
-  );
 }
