@@ -1,6 +1,7 @@
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+import { createUser, login, type TestApp, testApp } from "../../test/harness.js";
+import { PROFILES, throughProxy } from "../../test/profiles.js";
 import { Sealer } from "../crypto/seal.js";
 import { PasswordHasher } from "../identity/password.js";
 import { MfaService } from "../mfa/service.js";
@@ -15,7 +16,7 @@ const PW = "impersonation limits passphrase";
  * tester invited an address they controlled as OWNER "from" the user, accepted it, and ended the user's
  * own sessions.
  */
-describe(`what an impersonating admin cannot do (${ENGINE})`, () => {
+describe.each(PROFILES)("what an impersonating admin cannot do (%s)", (profile, env) => {
   let t: TestApp;
   let as: { cookie: string; csrf: string };
   let adminId = "";
@@ -23,7 +24,7 @@ describe(`what an impersonating admin cannot do (${ENGINE})`, () => {
   let orgId = "";
   let memberId = "";
   beforeAll(async () => {
-    t = await testApp();
+    t = throughProxy(await testApp({ ...env, LOG_LEVEL: "info" }), profile);
     const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.secret), "localhost");
     const created = await new AdminService(
       new AdminStore(t.db.global),

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+import { createUser, login, type TestApp, testApp } from "../../test/harness.js";
+import { PROFILES, throughProxy } from "../../test/profiles.js";
 
 const PW = "a long enough passphrase 1";
 
 /** Findings of a hostile tester against the account routes, each reproduced before its fix. */
-describe(`account routes under hostile use (${ENGINE})`, () => {
+describe.each(PROFILES)("account routes under hostile use (%s)", (profile, env) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await testApp();
+    t = throughProxy(await testApp({ ...env, LOG_LEVEL: "info" }), profile);
   });
   afterAll(() => t.close());
 

@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+import { createUser, login, type TestApp, testApp } from "../../test/harness.js";
+import { PROFILES, throughProxy } from "../../test/profiles.js";
 import { OrgStore } from "./store.js";
 
 const PW = "denial records passphrase 3";
 
-describe(`refusals are recorded with the request they belong to (${ENGINE})`, () => {
+describe.each(PROFILES)("refusals are recorded with the request they belong to (%s)", (profile, env) => {
   let t: TestApp;
   let admin: { cookie: string; csrf: string };
   let orgId = "";
   let ownerId = "";
   beforeAll(async () => {
-    t = await testApp();
+    t = throughProxy(await testApp({ ...env, LOG_LEVEL: "info" }), profile);
     ownerId = await createUser(t, "owner@example.org", PW);
     const adminId = await createUser(t, "second@example.org", PW);
     const owner = await login(t, "owner@example.org", PW);

@@ -1,95 +1,115 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+import { createUser, login, type TestApp, testApp } from "../../test/harness.js";
+import { PROFILES, throughProxy } from "../../test/profiles.js";
 import { startSmtpReceiver } from "../../test/smtp.js";
 
 const PW = "invitation abuse passphrase 7";
 
-describe(`invitations cannot be turned against strangers or the sign-up rules (${ENGINE})`, () => {
-  let t: TestApp;
-  let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
-  let owner: { cookie: string; csrf: string };
-  let orgId = "";
-  beforeAll(async () => {
-    smtp = await startSmtpReceiver();
-    t = await testApp({ SMTP_URL: smtp.url, SIGNUP_MODE: "domains", SIGNUP_ALLOWED_DOMAINS: "corp.test" });
-    await createUser(t, "lead@corp.test", PW);
-    owner = await login(t, "lead@corp.test", PW);
-    const org = await post("/v1/orgs", { name: "Locked! visit evil.example" });
-    orgId = org.json().org.id;
-  });
-  afterAll(async () => {
-    await t.close();
-    await smtp.close();
-  });
-
-  function post(url: string, payload: object, who = owner) {
-    return t.app.inject({
-      method: "POST",
-      url,
-      payload,
-      headers: { cookie: who.cookie, "x-csrf-token": who.csrf },
-    });
-  }
-
-  it("AUTH-12: in domains mode, an address outside the allowed domains cannot be invited", async () => {
-    const res = await post(`/v1/orgs/${orgId}/invitations`, { email: "outsider@gmail.test", role: "MEMBER" });
-    expect(res.statusCode).toBe(403);
-    expect(res.json().error.code).toBe("SIGNUP_NOT_ALLOWED");
-    expect(smtp.mails.filter((m) => m.to.includes("outsider@gmail.test"))).toHaveLength(0);
-  });
-
-  it("AUTHZ-5: a tenant's organisation name never reaches the subject of an invitation mail", async () => {
-    expect(
-      (await post(`/v1/orgs/${orgId}/invitations`, { email: "first@corp.test", role: "MEMBER" })).statusCode,
-    ).toBe(201);
-    const mail = await smtp.waitFor("first@corp.test", /invited/);
-    expect(mail.subject).toBe("You are invited to join an organisation");
-    expect(mail.subject).not.toMatch(/evil|Locked/);
-    expect(mail.text).toContain("Locked! visit evil.example");
-  });
-
-  it("AUTHZ-5: one address receives at most 3 invitation mails a day, from any organisation", async () => {
-    const codes: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const res = await post(`/v1/orgs/${orgId}/invitations`, { email: "target@corp.test", role: "MEMBER" });
-      codes.push(res.statusCode === 201 ? "sent" : res.json().error.code);
-    }
-    expect(codes).toEqual(["sent", "sent", "sent", "RATE_LIMITED", "RATE_LIMITED"]);
-  });
-
-  it("AUTHZ-5: one sender sends at most 20 invitations an hour", async () => {
-    const codes: number[] = [];
-    for (let i = 0; i < 22; i++)
-      codes.push(
-        (await post(`/v1/orgs/${orgId}/invitations`, { email: `n${i}@corp.test`, role: "VIEWER" }))
-          .statusCode,
+describe.each(PROFILES)(
+  "invitations cannot be turned against strangers or the sign-up rules (%s)",
+  (profile, env) => {
+    let t: TestApp;
+    let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
+    let owner: { cookie: string; csrf: string };
+    let orgId = "";
+    beforeAll(async () => {
+      smtp = await startSmtpReceiver();
+      t = throughProxy(
+        await testApp({
+          ...env,
+          LOG_LEVEL: "info",
+          SMTP_URL: smtp.url,
+          SIGNUP_MODE: "domains",
+          SIGNUP_ALLOWED_DOMAINS: "corp.test",
+        }),
+        profile,
       );
-    // Four were sent above (first@ and three to target@): 16 more fit in the hour.
-    expect(codes.filter((c) => c === 201)).toHaveLength(16);
-    expect(codes.slice(16).every((c) => c === 429)).toBe(true);
-  });
+      await createUser(t, "lead@corp.test", PW);
+      owner = await login(t, "lead@corp.test", PW);
+      const org = await post("/v1/orgs", { name: "Locked! visit evil.example" });
+      orgId = org.json().org.id;
+    });
+    afterAll(async () => {
+      await t.close();
+      await smtp.close();
+    });
 
-  it("AUTH-3: an existing account's owner is told of a sign-up attempt at most twice a day", async () => {
-    for (let i = 0; i < 5; i++)
-      await t.app.inject({
+    function post(url: string, payload: object, who = owner) {
+      return t.app.inject({
         method: "POST",
-        url: "/v1/auth/signup",
-        remoteAddress: `198.51.100.${i + 1}`,
-        payload: { email: "lead@corp.test", password: `someone else's passphrase ${i}x` },
+        url,
+        payload,
+        headers: { cookie: who.cookie, "x-csrf-token": who.csrf },
       });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(
-      smtp.mails.filter((m) => m.to.includes("lead@corp.test") && /sign up/.test(m.subject)),
-    ).toHaveLength(2);
-  });
-});
+    }
 
-describe(`accepting an invitation (${ENGINE})`, () => {
+    it("AUTH-12: in domains mode, an address outside the allowed domains cannot be invited", async () => {
+      const res = await post(`/v1/orgs/${orgId}/invitations`, {
+        email: "outsider@gmail.test",
+        role: "MEMBER",
+      });
+      expect(res.statusCode).toBe(403);
+      expect(res.json().error.code).toBe("SIGNUP_NOT_ALLOWED");
+      expect(smtp.mails.filter((m) => m.to.includes("outsider@gmail.test"))).toHaveLength(0);
+    });
+
+    it("AUTHZ-5: a tenant's organisation name never reaches the subject of an invitation mail", async () => {
+      expect(
+        (await post(`/v1/orgs/${orgId}/invitations`, { email: "first@corp.test", role: "MEMBER" }))
+          .statusCode,
+      ).toBe(201);
+      const mail = await smtp.waitFor("first@corp.test", /invited/);
+      expect(mail.subject).toBe("You are invited to join an organisation");
+      expect(mail.subject).not.toMatch(/evil|Locked/);
+      expect(mail.text).toContain("Locked! visit evil.example");
+    });
+
+    it("AUTHZ-5: one address receives at most 3 invitation mails a day, from any organisation", async () => {
+      const codes: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await post(`/v1/orgs/${orgId}/invitations`, {
+          email: "target@corp.test",
+          role: "MEMBER",
+        });
+        codes.push(res.statusCode === 201 ? "sent" : res.json().error.code);
+      }
+      expect(codes).toEqual(["sent", "sent", "sent", "RATE_LIMITED", "RATE_LIMITED"]);
+    });
+
+    it("AUTHZ-5: one sender sends at most 20 invitations an hour", async () => {
+      const codes: number[] = [];
+      for (let i = 0; i < 22; i++)
+        codes.push(
+          (await post(`/v1/orgs/${orgId}/invitations`, { email: `n${i}@corp.test`, role: "VIEWER" }))
+            .statusCode,
+        );
+      // Four were sent above (first@ and three to target@): 16 more fit in the hour.
+      expect(codes.filter((c) => c === 201)).toHaveLength(16);
+      expect(codes.slice(16).every((c) => c === 429)).toBe(true);
+    });
+
+    it("AUTH-3: an existing account's owner is told of a sign-up attempt at most twice a day", async () => {
+      for (let i = 0; i < 5; i++)
+        await t.app.inject({
+          method: "POST",
+          url: "/v1/auth/signup",
+          remoteAddress: `198.51.100.${i + 1}`,
+          payload: { email: "lead@corp.test", password: `someone else's passphrase ${i}x` },
+        });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(
+        smtp.mails.filter((m) => m.to.includes("lead@corp.test") && /sign up/.test(m.subject)),
+      ).toHaveLength(2);
+    });
+  },
+);
+
+describe.each(PROFILES)("accepting an invitation (%s)", (profile, env) => {
   let t: TestApp;
   let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
   beforeAll(async () => {
     smtp = await startSmtpReceiver();
-    t = await testApp({ SMTP_URL: smtp.url });
+    t = throughProxy(await testApp({ ...env, LOG_LEVEL: "info", SMTP_URL: smtp.url }), profile);
   });
   afterAll(async () => {
     await t.close();
