@@ -1,13 +1,7 @@
-import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog } from "../examples/catalog/index.js";
-import { AdminService } from "../src/admin/service.js";
-import { AdminStore } from "../src/admin/store.js";
-import { Sealer } from "../src/crypto/seal.js";
-import { PasswordHasher } from "../src/identity/password.js";
-import { MfaService } from "../src/mfa/service.js";
-import { MfaStore } from "../src/mfa/store.js";
 import { OrgStore } from "../src/orgs/store.js";
+import { createAdmin } from "./admins.js";
 import { createUser, ENGINE, PRODUCTION_ENV, type TestApp, testApp } from "./harness.js";
 
 const PW = "hostile sweep passphrase 9";
@@ -130,22 +124,11 @@ for (const [profile, env] of [
       ids.member = await createUser(t, "member@example.org", PW);
       portal = await signIn("/v1/auth/login", { email: "owner@example.org", password: PW });
       await signIn("/v1/auth/login", { email: "owner@example.org", password: PW }); // a second session
-      const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.secret), "localhost");
-      const created = await new AdminService(
-        new AdminStore(t.db.global),
-        new PasswordHasher(t.config.auth.argon2),
-        mfa,
-        t.config,
-      ).create("sweeper@example.org", PW, true);
-      const code = new OTPAuth.TOTP({
-        secret: OTPAuth.Secret.fromBase32(created.secret!),
-        digits: 6,
-        period: 30,
-      });
+      const sweeper = await createAdmin(t, "sweeper@example.org", PW);
       admin = await signIn("/v1/admin/auth/login", {
         email: "sweeper@example.org",
         password: PW,
-        code: code.generate(),
+        code: sweeper.code(),
       });
       const call = async (method: "POST" | "GET", url: string, payload?: object) =>
         (

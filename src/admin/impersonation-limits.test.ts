@@ -1,13 +1,7 @@
-import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAdmin, signedIn } from "../../test/admins.js";
 import { createUser, login, type TestApp, testApp } from "../../test/harness.js";
 import { PROFILES, throughProxy } from "../../test/profiles.js";
-import { Sealer } from "../crypto/seal.js";
-import { PasswordHasher } from "../identity/password.js";
-import { MfaService } from "../mfa/service.js";
-import { MfaStore } from "../mfa/store.js";
-import { AdminService } from "./service.js";
-import { AdminStore } from "./store.js";
 
 const PW = "impersonation limits passphrase";
 
@@ -25,28 +19,13 @@ describe.each(PROFILES)("what an impersonating admin cannot do (%s)", (profile, 
   let memberId = "";
   beforeAll(async () => {
     t = throughProxy(await testApp({ ...env, LOG_LEVEL: "info" }), profile);
-    const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.secret), "localhost");
-    const created = await new AdminService(
-      new AdminStore(t.db.global),
-      new PasswordHasher(t.config.auth.argon2),
-      mfa,
-      t.config,
-    ).create("helpdesk@example.org", PW, true);
-    adminId = created.admin.id;
-    const code = new OTPAuth.TOTP({
-      secret: OTPAuth.Secret.fromBase32(created.secret!),
-      digits: 6,
-      period: 30,
+    const admin = await createAdmin(t, "helpdesk@example.org", PW);
+    adminId = admin.id;
+    const adminHeaders = await signedIn(t, "/v1/admin/auth/login", {
+      email: "helpdesk@example.org",
+      password: PW,
+      code: admin.code(),
     });
-    const admin = await t.app.inject({
-      method: "POST",
-      url: "/v1/admin/auth/login",
-      payload: { email: "helpdesk@example.org", password: PW, code: code.generate() },
-    });
-    const adminHeaders = {
-      cookie: String(admin.headers["set-cookie"]).split(";")[0]!,
-      "x-csrf-token": admin.json().csrfToken,
-    };
     userId = await createUser(t, "founder@example.org", PW);
     memberId = await createUser(t, "colleague@example.org", PW);
     const founder = await login(t, "founder@example.org", PW);

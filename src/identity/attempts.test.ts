@@ -1,13 +1,9 @@
 import type { InjectOptions } from "fastify";
 import * as OTPAuth from "otpauth";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createAdmin } from "../../test/admins.js";
 import { createUser, ENGINE, login, PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
 import { startSmtpReceiver, tokenFrom } from "../../test/smtp.js";
-import { AdminService } from "../admin/service.js";
-import { AdminStore } from "../admin/store.js";
-import { Sealer } from "../crypto/seal.js";
-import { MfaService } from "../mfa/service.js";
-import { MfaStore } from "../mfa/store.js";
 import { PasswordHasher } from "./password.js";
 
 const PW = "a long enough passphrase 1";
@@ -36,23 +32,12 @@ async function signIn(t: TestApp, email: string, ip: string): Promise<{ cookie: 
 describe(`limited attempts under concurrency, production profile (${ENGINE})`, () => {
   let t: TestApp;
   let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
-  let adminTotp: OTPAuth.TOTP;
+  let adminCode: () => string;
   beforeAll(async () => {
     smtp = await startSmtpReceiver();
     t = await testApp({ ...PROD, SMTP_URL: smtp.url });
     await createUser(t, "victim@example.org", PW);
-    const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.secret), "localhost");
-    const created = await new AdminService(
-      new AdminStore(t.db.global),
-      new PasswordHasher(t.config.auth.argon2),
-      mfa,
-      t.config,
-    ).create("operator@example.org", ADMIN_PW, true);
-    adminTotp = new OTPAuth.TOTP({
-      secret: OTPAuth.Secret.fromBase32(created.secret!),
-      digits: 6,
-      period: 30,
-    });
+    adminCode = (await createAdmin(t, "operator@example.org", ADMIN_PW)).code;
   });
   afterAll(async () => {
     await t.close();
@@ -123,7 +108,7 @@ describe(`limited attempts under concurrency, production profile (${ENGINE})`, (
       {
         email: "operator@example.org",
         password: ADMIN_PW,
-        code: String((Number(adminTotp.generate()) + 1) % 1e6).padStart(6, "0"),
+        code: String((Number(adminCode()) + 1) % 1e6).padStart(6, "0"),
       },
       "203.0.113.22",
     );

@@ -171,13 +171,7 @@ export class OrgStore {
           .where("org_id", "=", orgId)
           .where("user_id", "=", userId)
           .execute();
-      else
-        await tx
-          .updateTable("memberships")
-          .set({ role })
-          .where("org_id", "=", orgId)
-          .where("user_id", "=", userId)
-          .execute();
+      else await this.setRole(orgId, userId, role, tx);
       return "ok";
     });
   }
