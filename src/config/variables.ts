@@ -166,7 +166,7 @@ export const VARIABLES = [
     name: "METRICS_TOKEN",
     kind: "string",
     secret: true,
-    doc: "Bearer token for /metrics. Production without it: loopback callers only.",
+    doc: "Bearer token for /metrics, accepted over HTTPS only. Production without it: direct loopback callers only.",
   },
   {
     name: "SECURITY_CONTACT",
