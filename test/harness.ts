@@ -33,7 +33,10 @@ export function testConfig(env: Record<string, string> = {}): Config {
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
     BULWARK_DATA_DIR: DATA_DIR,
-    // With TEST_REDIS_URL every app of the suite runs with Redis as its shared state (OPS-4).
+    // With TEST_REDIS_URL every app of the suite runs with Redis as its shared state (OPS-4). Redis holds
+    // no keys today, only the invalidation channels (src/state/bus.ts); channels are global in Redis,
+    // whatever the database number or key prefix, and their messages name random ids, so concurrent
+    // files and runs cannot disturb each other's caches.
     ...(REDIS_URL ? { REDIS_URL } : {}),
     ...env,
   });

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestDb, testDb } from "../../test/harness.js";
+import { ENGINE, type TestDb, testDb } from "../../test/harness.js";
 import { enableTenantRls, grantApp, type MigrationContext } from "./migrations.js";
 import { checkedSql } from "./tenant-scope.js";
 
@@ -149,16 +149,28 @@ describe("organisation scope (every engine; on SQLite the data layer, on Postgre
     expect(b).toHaveLength(2);
   });
 
-  it("AUTHZ-2: on SQLite, raw SQL on a tenant table is refused in the scope unless marked as checked", async () => {
-    if (t.db.engine !== "sqlite") return;
-    await expect(t.db.withOrg(A, (tx) => sql<Row>`select * from scope_notes`.execute(tx))).rejects.toThrow(
-      /Tenant scope.*scope_notes/,
-    );
-    const checked = await t.db.withOrg(A, (tx) =>
-      checkedSql(sql<Row>`select * from scope_notes where org_id = ${A}`, "filters by org_id itself").execute(
-        tx,
-      ),
-    );
-    expect(checked.rows.every((r) => r.org_id === A)).toBe(true);
-  });
+  // Each engine proves its own rule here (a test that returned early on the other engine would pass
+  // without checking anything).
+  if (ENGINE === "sqlite")
+    it("AUTHZ-2: on SQLite, raw SQL on a tenant table is refused in the scope unless marked as checked", async () => {
+      await expect(t.db.withOrg(A, (tx) => sql<Row>`select * from scope_notes`.execute(tx))).rejects.toThrow(
+        /Tenant scope.*scope_notes/,
+      );
+      const checked = await t.db.withOrg(A, (tx) =>
+        checkedSql(
+          sql<Row>`select * from scope_notes where org_id = ${A}`,
+          "filters by org_id itself",
+        ).execute(tx),
+      );
+      expect(checked.rows.every((r) => r.org_id === A)).toBe(true);
+    });
+  else
+    it("AUTHZ-2: on PostgreSQL, raw SQL on a tenant table without a WHERE on org_id sees only the organisation's rows (RLS)", async () => {
+      const raw = await t.db.withOrg(A, (tx) => sql<Row>`select * from scope_notes`.execute(tx));
+      expect(raw.rows.length).toBeGreaterThan(0);
+      expect(raw.rows.filter((r) => r.org_id !== A)).toEqual([]);
+      // B's rows exist: RLS, not an empty table, is what keeps them out.
+      const ofB = await t.db.withOrg(B, (tx) => sql<Row>`select * from scope_notes`.execute(tx));
+      expect(ofB.rows.length).toBeGreaterThan(0);
+    });
 });

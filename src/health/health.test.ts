@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENGINE, PRODUCTION_ENV, REDIS_URL, type TestApp, testApp } from "../../test/harness.js";
+import { ENGINE, PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
 import { needs } from "../../test/services.js";
 
 describe(`health (${ENGINE})`, () => {
@@ -57,7 +57,8 @@ describe("health with an unreachable Redis", () => {
 describe.runIf(needs("redis"))("health with Redis", () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await testApp({ REDIS_URL: REDIS_URL ?? "" });
+    // No REDIS_URL here: with TEST_REDIS_URL the harness gives every app Redis as its shared state.
+    t = await testApp();
   });
   afterAll(() => t.close());
 
