@@ -1,49 +1,249 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
+import { connect, createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { connect as tlsConnect } from "node:tls";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { generate } from "selfsigned";
-import { describe, expect, it } from "vitest";
-import { silentLog, testConfig } from "../test/harness.js";
-import { PUBLIC } from "./auth/requirements.js";
-import { Database } from "./db/database.js";
-import { waitForDatabase } from "./db/wait.js";
+import { describe, expect, it, vi } from "vitest";
+import { PG_URL, REDIS_URL, silentLog, testConfig } from "../test/harness.js";
+import { needs } from "../test/services.js";
 import { createLogger } from "./log/logger.js";
-import { start } from "./server.js";
+import { type Running, start } from "./server.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "bulwark-"));
 
+/** A port nothing listens on yet (taken again only when a test listens on it). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A logger whose lines a test can read. */
+function capturedLog(): { log: ReturnType<typeof createLogger>; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    log: createLogger({ level: "info", stream: { write: (s: string) => void lines.push(s) } }),
+  };
+}
+
 describe("server lifecycle", () => {
-  it("OPS-1: start-up waits for an unreachable database with a log line per attempt, then fails clearly", async () => {
-    const lines: string[] = [];
-    const log = createLogger({ level: "info", stream: { write: (s: string) => void lines.push(s) } });
-    const db = Database.open(testConfig({ DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" }), silentLog);
-    await expect(waitForDatabase(db, 1, log)).rejects.toThrow(/Database not reachable after 1 s/);
-    await db.close();
-    const waits = lines.filter((l) => l.includes("waiting for the database"));
-    expect(waits.length).toBeGreaterThanOrEqual(2);
+  it("OPS-1: start() waits for an unreachable database with a log line per attempt, then fails clearly", async () => {
+    const { log, lines } = capturedLog();
+    const config = testConfig({
+      PORT: "0",
+      BULWARK_DATA_DIR: tmp(),
+      DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
+      DATABASE_WAIT_SECONDS: "1",
+    });
+    await expect(start(config, { log })).rejects.toThrow(/^Database not reachable after 1 s: /);
+    expect(lines.filter((l) => l.includes('"waiting for the database"')).length).toBeGreaterThanOrEqual(2);
   });
 
-  it("OPS-3: shutdown drains the request in flight, then refuses new connections", async () => {
-    const config = testConfig({ PORT: "0", BULWARK_DATA_DIR: tmp() });
-    const running = await start(config, {
-      log: silentLog,
-      routes: (app) => {
-        app.get("/test/slow", { config: { security: PUBLIC } }, async () => {
-          await new Promise((r) => setTimeout(r, 400));
-          return { done: true };
+  it.runIf(needs("postgres"))(
+    "OPS-1: start() waits for a PostgreSQL that is not reachable yet, then migrates and serves once it is",
+    async () => {
+      // The database's port is closed until the test opens it: a TCP relay to the real PostgreSQL.
+      const target = new URL(PG_URL!);
+      const port = await freePort();
+      const schema = `bw_t_${randomBytes(6).toString("hex")}`;
+      const url = new URL(PG_URL!);
+      url.port = String(port);
+      const { log, lines } = capturedLog();
+      const starting = start(
+        testConfig({
+          PORT: "0",
+          BULWARK_DATA_DIR: tmp(),
+          DATABASE_URL: url.href,
+          DATABASE_SCHEMA: schema,
+          DATABASE_POOL_MAX: "2",
+          DATABASE_WAIT_SECONDS: "120",
+        }),
+        { log },
+      );
+      const failed = starting.then(
+        () => "started",
+        (err: Error) => err.message,
+      );
+      const sockets = new Set<Socket>();
+      const relay = createNetServer((client) => {
+        const upstream = connect(Number(target.port || 5432), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("error", () => {});
+          s.on("close", () => sockets.delete(s));
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      let running: Running | undefined;
+      try {
+        // Not before start() has found the database unreachable and said it is waiting.
+        await vi.waitFor(
+          () => expect(lines.some((l) => l.includes('"waiting for the database"'))).toBe(true),
+          { timeout: 20_000, interval: 20 },
+        );
+        expect(await Promise.race([failed, "still waiting"])).toBe("still waiting");
+        await new Promise<void>((r) => relay.listen(port, "127.0.0.1", r));
+        running = await starting;
+        const reachable = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "database reachable");
+        expect(reachable?.attempt).toBeGreaterThan(1);
+        expect(lines.some((l) => l.includes('"migrations applied"'))).toBe(true);
+        const health = await fetch(`${running.url}/health`);
+        expect(health.status).toBe(200);
+        expect(
+          ((await health.json()) as { checks: { database: { status: string } } }).checks.database.status,
+        ).toBe("up");
+      } finally {
+        await running?.close();
+        await failed;
+        for (const s of sockets) s.destroy();
+        relay.close();
+        const admin = new pg.Client({ connectionString: PG_URL });
+        await admin.connect();
+        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await admin.end();
+      }
+    },
+    60_000,
+  );
+
+  describe("OPS-3: SIGTERM to the server started by the CLI, in a process of its own", () => {
+    /**
+     * `bulwark start` (src/cli/index.ts, the entry `npm start` runs once built) in a child process: its
+     * sources run as they are, through test/run-ts.mjs. Resolves once it listens.
+     */
+    async function serve(env: Record<string, string>) {
+      const child = spawn(process.execPath, ["--import", "./test/run-ts.mjs", "src/cli/index.ts", "start"], {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+        env: {
+          PATH: process.env.PATH ?? "",
+          NODE_ENV: "test",
+          LOG_LEVEL: "info",
+          HOST: "127.0.0.1",
+          PORT: "0",
+          HTTPS_POLICY: "off",
+          BULWARK_DATA_DIR: tmp(),
+          ...(REDIS_URL ? { REDIS_URL } : {}),
+          ...env,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const lines: Array<{ msg?: string; url?: string }> = [];
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      createInterface({ input: child.stdout }).on("line", (l) => {
+        try {
+          lines.push(JSON.parse(l));
+        } catch {
+          lines.push({ msg: l });
+        }
+      });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const logged = (msg: string) => lines.some((l) => l.msg === msg);
+      await vi.waitFor(
+        () => {
+          if (child.exitCode !== null) throw new Error(`the server exited: ${stderr}`);
+          expect(logged("Bulwark listening")).toBe(true);
+        },
+        { timeout: 60_000, interval: 50 },
+      );
+      const url = new URL(lines.find((l) => l.msg === "Bulwark listening")!.url!);
+      return { child, lines, exited, logged, port: Number(url.port) };
+    }
+
+    /**
+     * A request the server has accepted and is handling (it answered `100 Continue`), whose body has not
+     * all arrived: it stays in flight until `finish` sends the rest.
+     */
+    async function inFlight(port: number) {
+      const body = JSON.stringify({ email: "drain@example.org" });
+      const socket = connect(port, "127.0.0.1");
+      let received = "";
+      socket.on("data", (d: Buffer) => {
+        received += d.toString();
+      });
+      const closed = new Promise<void>((r) => socket.once("close", () => r()));
+      socket.on("error", () => {});
+      socket.write(
+        `POST /v1/auth/password/forgot HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n${body.slice(0, 5)}`,
+      );
+      await vi.waitFor(() => expect(received).toMatch(/^HTTP\/1\.1 100 Continue/), {
+        timeout: 10_000,
+        interval: 10,
+      });
+      return {
+        received: () => received,
+        closed,
+        finish: () => socket.end(body.slice(5)),
+      };
+    }
+
+    /** Whether a new connection to the port is refused (the listener is closed). */
+    const refused = (port: number) =>
+      new Promise<boolean>((resolve) => {
+        const s = connect(port, "127.0.0.1");
+        s.once("connect", () => {
+          s.destroy();
+          resolve(false);
         });
-      },
-    });
-    const inFlight = fetch(`${running.url}/test/slow`);
-    await new Promise((r) => setTimeout(r, 100));
-    const closed = running.close();
-    const res = await inFlight;
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ done: true });
-    await closed;
-    await expect(fetch(`${running.url}/health/live`)).rejects.toThrow();
+        s.once("error", () => resolve(true));
+      });
+
+    it("OPS-3: on SIGTERM it stops accepting connections, answers the request in flight, then exits 0", async () => {
+      const server = await serve({ SHUTDOWN_TIMEOUT_MS: "60000" });
+      try {
+        const request = await inFlight(server.port);
+        server.child.kill("SIGTERM");
+        await vi.waitFor(() => expect(server.logged("shutting down: draining requests")).toBe(true), {
+          timeout: 10_000,
+          interval: 10,
+        });
+        await vi.waitFor(async () => expect(await refused(server.port)).toBe(true), {
+          timeout: 10_000,
+          interval: 20,
+        });
+        // Still draining: the request in flight keeps it alive.
+        expect(server.child.exitCode).toBeNull();
+        expect(server.logged("shutdown complete")).toBe(false);
+        request.finish();
+        await request.closed;
+        expect(request.received()).toMatch(
+          /\r\nHTTP\/1\.1 202 Accepted\r\n[\s\S]*"reset_mail_sent_if_account_exists"/,
+        );
+        expect(await server.exited).toBe(0);
+        expect(server.logged("shutdown complete")).toBe(true);
+      } finally {
+        server.child.kill("SIGKILL");
+      }
+    }, 90_000);
+
+    it("OPS-3: a request still in flight when SHUTDOWN_TIMEOUT_MS runs out does not hold the process: it exits 1", async () => {
+      const server = await serve({ SHUTDOWN_TIMEOUT_MS: "1000" });
+      try {
+        const request = await inFlight(server.port);
+        server.child.kill("SIGTERM");
+        expect(await server.exited).toBe(1);
+        expect(server.logged("drain timed out; exiting")).toBe(true);
+        expect(server.logged("shutdown complete")).toBe(false);
+        await request.closed;
+        // The request never got an answer: the drain gave up on it.
+        expect(request.received()).not.toMatch(/HTTP\/1\.1 [2-5]\d\d/);
+      } finally {
+        server.child.kill("SIGKILL");
+      }
+    }, 90_000);
   });
 
   it("HDR-4: built-in TLS serves HTTPS with TLS 1.2 as the minimum", async () => {

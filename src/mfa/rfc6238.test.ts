@@ -3,6 +3,7 @@ import * as OTPAuth from "otpauth";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type TestDb, testConfig, testDb } from "../../test/harness.js";
 import { Sealer } from "../crypto/seal.js";
+import type { AppError } from "../http/errors.js";
 import { MfaService } from "./service.js";
 import { MfaStore } from "./store.js";
 
@@ -63,27 +64,23 @@ describe("RFC 6238 through MfaService", () => {
     });
   }
 
-  it("AUTH-8: a code one step early or late is accepted (clock drift), two steps away is refused", async () => {
-    const T = 1_111_111_111;
-    const codeAt = (s: number) =>
-      new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(SEED), digits: 6, period: 30 }).generate({
-        timestamp: s * 1000,
-      });
-    for (const [offset, accepted] of [
-      [-60, false],
-      [-30, true],
-      [30, true],
-      [60, false],
+  it("AUTH-8: the window is one step either way, to the millisecond: accepted from the first ms of the step before to the last ms of the step after, refused 1 ms outside", async () => {
+    // T=1234567890 is exactly the start of its step, so the window's edges are round numbers.
+    const row = v.vectors.find((r) => r.time === 1_234_567_890)!;
+    const step = row.time / 30;
+    for (const [ms, expected] of [
+      [(step - 1) * 30_000 - 1, "MFA_CODE_INVALID"],
+      [(step - 1) * 30_000, "accepted"],
+      [(step + 2) * 30_000 - 1, "accepted"],
+      [(step + 2) * 30_000, "MFA_CODE_INVALID"],
     ] as const) {
       const id = await enrolled();
-      at(T);
-      await expect(
-        mfa.confirmEnrolment(id, codeAt(T + offset)).then(
-          () => true,
-          () => false,
-        ),
-        `${offset}s`,
-      ).resolves.toBe(accepted);
+      vi.useFakeTimers({ toFake: ["Date"], now: ms });
+      const outcome = await mfa.confirmEnrolment(id, six(row.SHA1)).then(
+        () => "accepted",
+        (err: AppError) => err.code,
+      );
+      expect(outcome, new Date(ms).toISOString()).toBe(expected);
     }
   });
 
