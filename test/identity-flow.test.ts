@@ -61,7 +61,13 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     expect(me.json.user.email).toBe(EMAIL);
 
     // AUTH-8: enrol TOTP behind the password gate, confirm it with a first code.
-    expect((await browser.post("/v1/me/mfa/totp", { password: "not the password" })).status).toBe(400);
+    // A wrong password is refused as incorrect (a field error), not as a malformed body.
+    const gate = await browser.post("/v1/me/mfa/totp", { password: "not the password" });
+    expect(gate.status).toBe(400);
+    expect(gate.json.error).toMatchObject({
+      code: "VALIDATION_FAILED",
+      details: [{ in: "body", field: "password", message: "is incorrect" }],
+    });
     const enrol = await browser.post("/v1/me/mfa/totp", { password: PASSWORD });
     expect(enrol.status).toBe(200);
     expect(enrol.json.otpauthUri).toMatch(/^otpauth:\/\/totp\/.*secret=/);
@@ -79,7 +85,7 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     secrets.push(...backupCodes);
     await smtp.waitFor(EMAIL, /Two-factor authentication changed/);
     expect((await browser.post("/v1/auth/logout")).status).toBe(204);
-    expect((await browser.get("/v1/me")).status).toBe(401);
+    expect((await browser.get("/v1/me")).json.error.code).toBe("UNAUTHENTICATED");
 
     // Sign in with TOTP: the password alone earns a challenge, not a session.
     const step1 = await browser.post("/v1/auth/login", { email: EMAIL, password: PASSWORD });
@@ -134,7 +140,7 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     expect(other.userAgent).toBe("Phone/1.0");
     expect((await browser.delete(`/v1/me/sessions/${other.id}`)).status).toBe(204);
     // Revocation takes effect on the very next request.
-    expect((await phone.get("/v1/me")).status).toBe(401);
+    expect((await phone.get("/v1/me")).json.error.code).toBe("UNAUTHENTICATED");
     expect((await browser.get("/v1/me")).status).toBe(200);
 
     // Password reset: the mail carries a single-use link; a reset signs out every session.
@@ -147,7 +153,7 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
       password: NEW_PASSWORD,
     });
     expect(reset.status).toBe(200);
-    expect((await browser.get("/v1/me")).status).toBe(401);
+    expect((await browser.get("/v1/me")).json.error.code).toBe("UNAUTHENTICATED");
     expect(
       (
         await new Client(base).post("/v1/auth/password/reset", {
@@ -156,7 +162,9 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
         })
       ).json.error.code,
     ).toBe("TOKEN_INVALID");
-    expect((await browser.post("/v1/auth/login", { email: EMAIL, password: PASSWORD })).status).toBe(401);
+    expect((await browser.post("/v1/auth/login", { email: EMAIL, password: PASSWORD })).json.error.code).toBe(
+      "INVALID_CREDENTIALS",
+    );
 
     // Change password: needs the current one and the CSRF token; keeps this session, ends the others.
     const back = await browser.post("/v1/auth/login", { email: EMAIL, password: NEW_PASSWORD });
@@ -174,7 +182,10 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
       newPassword: THIRD_PASSWORD,
     });
     expect(wrong.status).toBe(400);
-    expect(wrong.json.error.details[0].field).toBe("currentPassword");
+    expect(wrong.json.error).toMatchObject({
+      code: "VALIDATION_FAILED",
+      details: [{ in: "body", field: "currentPassword", message: "is incorrect" }],
+    });
     const changed = await browser.post("/v1/me/password", {
       currentPassword: NEW_PASSWORD,
       newPassword: THIRD_PASSWORD,
