@@ -45,8 +45,7 @@ export async function adminRoutes(
       },
     },
     async (req, reply) => {
-      const accountKey = `admin:${req.body.email.toLowerCase()}|${req.ip}`;
-      const admin = await limitedSignIn(limits, req.ip, accountKey, () =>
+      const admin = await limitedSignIn(limits, req.ip, () =>
         admins.authenticate(req.body.email, req.body.password, req.body.code),
       );
       const { token, row } = await sessions.create(admin.id, "admin", {

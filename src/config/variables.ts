@@ -309,7 +309,7 @@ export const VARIABLES = [
     dev: "5",
     min: 1,
     max: 1000,
-    doc: "Failed sign-ins allowed per IP, and per account from one IP, per LOGIN_WINDOW_MINUTES.",
+    doc: "Failed sign-ins allowed per client address per LOGIN_WINDOW_MINUTES (no account-wide lockout).",
   },
   {
     name: "LOGIN_WINDOW_MINUTES",

@@ -169,7 +169,7 @@ describe(`identity (${ENGINE})`, () => {
     expect(await signIn("spray5@example.org", PW, "203.0.113.71")).toMatchObject({ status: 200 });
   });
 
-  it("AUTH-7: per account from one address: failures on one account from many addresses are each counted at their own address, so the owner is not locked out", async () => {
+  it("AUTH-7: no account-wide lockout: failures on one account from many addresses are each counted at their own address, so the owner is not locked out", async () => {
     await createUser(t, "sprayed@example.org", PW);
     // Ten failures on one account, two from each of five addresses: none is refused, and the account
     // signs in from a sixth address; a limit counted per account everywhere would have closed it.

@@ -85,8 +85,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       },
     },
     async (req, reply) => {
-      const accountKey = `${normaliseEmail(req.body.email)}|${req.ip}`;
-      const user = await limitedSignIn(limits, req.ip, accountKey, () =>
+      const user = await limitedSignIn(limits, req.ip, () =>
         identity.authenticate(req.body.email, req.body.password),
       );
       // AUTH-8: with a second factor on, the password only earns a short-lived challenge, not a session.

@@ -7,14 +7,13 @@ const HOUR = 3_600_000;
 
 /**
  * The authentication surfaces' own limiters (AUTH-7), each separate from the others and from general
- * API limits. Sign-in counts failures per IP and per account-and-IP: an attacker spraying one account
- * from many addresses is slowed at each, while the owner still signs in from their own address.
+ * API limits. Sign-in counts failures per client address. There is no account-wide lockout: an attacker
+ * could use one to lock the owner out; guessing one account from many addresses is slowed at each.
  */
 export function authLimiters(store: CounterStore, config: Config) {
   const { login, signupPerHour, emailPerHour } = config.auth;
   return {
     loginIp: new Limiter(store, "login-ip", login.maxAttempts, login.windowMs),
-    loginAccount: new Limiter(store, "login-account", login.maxAttempts, login.windowMs),
     mfaIp: new Limiter(store, "mfa-ip", login.maxAttempts * 2, login.windowMs),
     // A signed-in caller re-entering a password or a code (re-authentication, password change, two-factor
     // settings): per account, so a stolen session cannot guess at full speed.
@@ -84,21 +83,12 @@ export async function limitedAttempt<T>(
   return result;
 }
 
-/** A sign-in under the per-IP and per-account-and-IP limits; a success clears the account key, so the owner is never locked out by their own typos. */
-export function limitedSignIn<T>(
-  limits: AuthLimiters,
-  ip: string,
-  accountKey: string,
-  attempt: () => Promise<T>,
-): Promise<T> {
-  return limitedAttempt(
-    [
-      [limits.loginIp, ip],
-      [limits.loginAccount, accountKey],
-    ],
-    attempt,
-    [[limits.loginAccount, accountKey]],
-  );
+/**
+ * A sign-in under the per-address limit. (A per-account-and-address key was counted too, at the same
+ * limit: the address's own count always closed first, so it never refused anything and is gone.)
+ */
+export function limitedSignIn<T>(limits: AuthLimiters, ip: string, attempt: () => Promise<T>): Promise<T> {
+  return limitedAttempt([[limits.loginIp, ip]], attempt);
 }
 
 /** Counts one hit and throws 429 when over the limit. */
@@ -112,7 +102,7 @@ export function registerAuthLimitControls(posture: PostureRegistry, config: Conf
   posture.register({
     id: "AUTH-7",
     title: "Brute-force limits on every authentication surface",
-    claim: `Sign-in allows ${login.maxAttempts} failed attempts per ${login.windowMs / 60_000} minutes per IP address and per account from one address (an attacker cannot lock the owner out everywhere); attempts are counted before they are checked, so guesses sent at once get no further than guesses sent one by one. While signed in, re-entering the password or a two-factor code (re-authentication, password change, two-factor settings) allows ${login.maxAttempts} failures per ${login.windowMs / 60_000} minutes per account. Sign-up ${signupPerHour} per hour per IP; reset and verification mails ${emailPerHour} per hour per IP and per address, each with its own limiter. Counters are kept in each server process: with several nodes, each counts on its own.`,
+    claim: `Sign-in allows ${login.maxAttempts} failed attempts per ${login.windowMs / 60_000} minutes per client address, with no account-wide lockout (an attacker cannot lock the owner out); attempts are counted before they are checked, so guesses sent at once get no further than guesses sent one by one. While signed in, re-entering the password or a two-factor code (re-authentication, password change, two-factor settings) allows ${login.maxAttempts} failures per ${login.windowMs / 60_000} minutes per account. Sign-up ${signupPerHour} per hour per IP; reset and verification mails ${emailPerHour} per hour per IP and per address, each with its own limiter. Counters are kept in each server process: with several nodes, each counts on its own.`,
     settings: {
       loginAttempts: login.maxAttempts,
       loginWindowMinutes: login.windowMs / 60_000,
