@@ -73,4 +73,38 @@ describe.each(PROFILES)("account routes under hostile use (%s)", (profile, env) 
     expect(res.json().error.code).toBe("VALIDATION_FAILED");
     expect((await t.app.inject({ url: "/v1/me", headers: { cookie: other.cookie } })).statusCode).toBe(200);
   });
+
+  it("AUTH-1: the same password gives two different argon2id hashes, with the configured parameters", async () => {
+    const password = "the very same passphrase 77";
+    await signup("twin-a@example.org", password, "192.0.2.60");
+    await signup("twin-b@example.org", password, "192.0.2.61");
+    const { IdentityStore } = await import("./store.js");
+    const store = new IdentityStore(t.db.global);
+    const a = (await store.findUserByEmail("twin-a@example.org"))?.password_hash ?? "";
+    const b = (await store.findUserByEmail("twin-b@example.org"))?.password_hash ?? "";
+    const { memoryKiB, iterations, parallelism } = t.config.auth.argon2;
+    for (const h of [a, b])
+      expect(h).toMatch(
+        new RegExp(`^\\$argon2id\\$v=19\\$m=${memoryKiB},t=${iterations},p=${parallelism}\\$`),
+      );
+    expect(a).not.toBe(b);
+    expect(a.split("$")[4]).not.toBe(b.split("$")[4]); // the salts
+  });
+
+  it("AUTH-5: the session cookie is HttpOnly and SameSite=Lax, and Secure with the __Host- prefix in production", async () => {
+    await createUser(t, "cookie@example.org", PW);
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { email: "cookie@example.org", password: PW },
+    });
+    const cookie = String(res.headers["set-cookie"]);
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; SameSite=Lax/);
+    if (profile === "production") {
+      expect(cookie).toMatch(/^__Host-bulwark_session=bws_[A-Za-z0-9_-]{43}; Path=\//);
+      expect(cookie).toMatch(/; Secure/);
+      expect(cookie).not.toMatch(/Domain=/i);
+    } else expect(cookie).toMatch(/^bulwark_session=bws_/);
+  });
 });
