@@ -172,6 +172,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
       ctx.posture,
       config,
       ctx.routes.filter((r) => r.security.cors === "public" && r.method !== "HEAD").length,
+      options.db.engine,
     );
   });
   return app;

@@ -45,7 +45,9 @@ export const adminCapability: Capability = {
     ctx.posture.register({
       id: "AUTHZ-3",
       title: "Platform admins are not a tenant role",
-      claim: `Admins live in their own table, are created only from the command line, and sign in with a password and TOTP${config.production ? " (required)" : ""}.`,
+      claim: config.production
+        ? "Admins live in their own table, are created only from the command line (no HTTP route creates one), and sign in with a password and TOTP; an admin without TOTP cannot sign in."
+        : "Admins live in their own table, are created only from the command line (no HTTP route creates one), and sign in with a password and TOTP (outside production an admin may be created without TOTP, for local use).",
       enabled: true,
     });
     ctx.posture.register({

@@ -1,4 +1,5 @@
 import type { Config } from "../config/load.js";
+import type { Engine } from "../db/database.js";
 import type { PostureRegistry } from "../posture/registry.js";
 import { securityHeaders } from "./headers.js";
 
@@ -15,7 +16,12 @@ function isolation(h: Config["http"]): string {
 }
 
 /** The security-page claims of the HTTP layer, each stated with the configured values it runs with. */
-export function registerHttpControls(posture: PostureRegistry, config: Config, publicRoutes: number): void {
+export function registerHttpControls(
+  posture: PostureRegistry,
+  config: Config,
+  publicRoutes: number,
+  engine: Engine,
+): void {
   const h = config.http;
   const headers = securityHeaders(config);
   posture.register({
@@ -110,7 +116,8 @@ export function registerHttpControls(posture: PostureRegistry, config: Config, p
     title: "Waits for and reconnects to the database",
     claim: `Start-up waits up to ${config.database.waitSeconds} s for the database; a database restart is survived without restarting the server.`,
     settings: { waitSeconds: config.database.waitSeconds },
-    enabled: true,
+    // The embedded SQLite file has nothing to wait for or reconnect to: the claim is PostgreSQL's.
+    enabled: engine === "postgres",
   });
   posture.register({
     id: "OPS-3",
@@ -123,7 +130,7 @@ export function registerHttpControls(posture: PostureRegistry, config: Config, p
     id: "DATA-4",
     title: "Secrets from the environment, strength-checked",
     claim:
-      "Secrets come only from environment variables or secret files; production refuses to start with a missing, short or known-default secret.",
+      "Secrets come from the environment, secret files or the configuration file (BULWARK_CONFIG), never from the database or the code; production refuses to start with a missing, short or known-default secret.",
     enabled: config.production,
   });
 }

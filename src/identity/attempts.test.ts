@@ -206,4 +206,92 @@ describe(`the second factor cannot be replaced with the password alone (${ENGINE
       vi.useRealTimers();
     }
   });
+
+  it("AUTH-8: turning TOTP off needs the right password and a current code", async () => {
+    await createUser(t, "switch@example.org", PW);
+    const s = await login(t, "switch@example.org", PW);
+    const call = (method: "POST" | "DELETE", url: string, payload: object) =>
+      t.app.inject({ method, url, payload, headers: { cookie: s.cookie, "x-csrf-token": s.csrf } });
+    const { secret } = (await call("POST", "/v1/me/mfa/totp", { password: PW })).json();
+    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+    const base = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: base });
+    try {
+      expect(
+        (await call("POST", "/v1/me/mfa/totp/confirm", { code: totp.generate({ timestamp: base }) }))
+          .statusCode,
+      ).toBe(200);
+      vi.setSystemTime(base + 30_000);
+      const next = totp.generate({ timestamp: base + 30_000 });
+      const noCode = await call("DELETE", "/v1/me/mfa/totp", { password: PW });
+      expect(noCode.json().error.details).toEqual([expect.objectContaining({ field: "code" })]);
+      const wrongPassword = await call("DELETE", "/v1/me/mfa/totp", {
+        password: "not my passphrase 1",
+        code: next,
+      });
+      expect(wrongPassword.json().error.details).toEqual([
+        expect.objectContaining({ field: "password", message: "is incorrect" }),
+      ]);
+      const wrongCode = await call("DELETE", "/v1/me/mfa/totp", { password: PW, code: "zzzzz-zzzzz" });
+      expect(wrongCode.json().error.code).toBe("MFA_CODE_INVALID");
+      expect((await call("DELETE", "/v1/me/mfa/totp", { password: PW, code: next })).statusCode).toBe(204);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("AUTH-14: starting enrolment, turning TOTP off and renewing backup codes each refuse a request without the password", async () => {
+    await createUser(t, "gate@example.org", PW);
+    const s = await login(t, "gate@example.org", PW);
+    for (const [method, url, payload] of [
+      ["POST", "/v1/me/mfa/totp", {}],
+      ["DELETE", "/v1/me/mfa/totp", { code: "123456" }],
+      ["POST", "/v1/me/mfa/backup-codes", { code: "123456" }],
+    ] as const) {
+      const res = await t.app.inject({
+        method,
+        url,
+        payload,
+        headers: { cookie: s.cookie, "x-csrf-token": s.csrf },
+      });
+      expect(res.json().error.details, url).toEqual([expect.objectContaining({ field: "password" })]);
+    }
+  });
+});
+
+describe(`reset and verification mails under their limits (${ENGINE})`, () => {
+  let t: TestApp;
+  let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
+  beforeAll(async () => {
+    smtp = await startSmtpReceiver();
+    t = await testApp({ SMTP_URL: smtp.url, EMAIL_MAX_PER_HOUR: "2" });
+    for (const n of [1, 2, 3]) await createUser(t, `mail${n}@example.org`, PW, { verified: n !== 3 });
+  });
+  afterAll(async () => {
+    await t.close();
+    await smtp.close();
+  });
+  const ask = (url: string, email: string, ip: string) =>
+    t.app.inject({ method: "POST", url, remoteAddress: ip, payload: { email } });
+
+  for (const [url, subject] of [
+    ["/v1/auth/password/forgot", /reset/i],
+    ["/v1/auth/verify-email/resend", /confirm/i],
+  ] as const) {
+    it(`AUTH-7: ${url}: at most EMAIL_MAX_PER_HOUR requests per IP, and mails per address whatever the IP`, async () => {
+      const ip = url.includes("forgot") ? "198.51.100.1" : "198.51.100.2";
+      const codes = [];
+      for (const n of [1, 2, 1]) codes.push((await ask(url, `mail${n}@example.org`, ip)).statusCode);
+      expect(codes).toEqual([202, 202, 429]);
+      // Per address: three requests from three fresh addresses, the same answer each time, two mails.
+      smtp.mails.length = 0;
+      const target = url.includes("forgot") ? "mail2@example.org" : "mail3@example.org";
+      for (const n of [11, 12, 13])
+        expect((await ask(url, target, `203.0.113.${n}${ip.slice(-1)}`)).statusCode).toBe(202);
+      await new Promise((r) => setTimeout(r, 300));
+      const sent = smtp.mails.filter((m) => m.to.includes(target) && subject.test(m.subject)).length;
+      expect(sent).toBeLessThanOrEqual(2);
+      expect(sent).toBeGreaterThanOrEqual(1);
+    });
+  }
 });

@@ -127,8 +127,8 @@ async function observability(
     id: "OBS-5",
     title: "Prometheus metrics",
     claim: config.production
-      ? "GET /metrics exposes request counts, latency histograms and error responses by code (failed sign-ins and second-factor codes, rate-limited requests, CSRF and permission refusals) only to a direct loopback caller (no proxy in between) or to the holder of the metrics token over HTTPS; the token is refused over plain HTTP."
-      : "GET /metrics exposes request counts, latency histograms and error responses by code (failed sign-ins and second-factor codes, rate-limited requests, CSRF and permission refusals).",
+      ? "GET /metrics exposes request counts, latency histograms and error responses by route and error code (every code: failed sign-ins, rate-limited requests, CSRF refusals and the rest) only to a direct loopback caller (no proxy in between) or to the holder of the metrics token over HTTPS; the token is refused over plain HTTP."
+      : "GET /metrics exposes request counts, latency histograms and error responses by route and error code (every code: failed sign-ins, rate-limited requests, CSRF refusals and the rest).",
     settings: { protectedByToken: Boolean(config.metricsToken) },
     enabled: true,
   });
