@@ -64,6 +64,17 @@ describe.each(PROFILES)(
       expect(mail.text).toContain("Locked! visit evil.example");
     });
 
+    it("AUTHZ-5: an invitation is resent at most 3 times an hour", async () => {
+      const sent = await post(`/v1/orgs/${orgId}/invitations`, { email: "again@corp.test", role: "MEMBER" });
+      const id = sent.json().invitation.id;
+      const codes: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await post(`/v1/orgs/${orgId}/invitations/${id}/resend`, {});
+        codes.push(res.statusCode === 202 ? "sent" : res.json().error.code);
+      }
+      expect(codes).toEqual(["sent", "sent", "sent", "RATE_LIMITED"]);
+    });
+
     it("AUTHZ-5: one address receives at most 3 invitation mails a day, from any organisation", async () => {
       const codes: string[] = [];
       for (let i = 0; i < 5; i++) {
@@ -83,9 +94,34 @@ describe.each(PROFILES)(
           (await post(`/v1/orgs/${orgId}/invitations`, { email: `n${i}@corp.test`, role: "VIEWER" }))
             .statusCode,
         );
-      // Four were sent above (first@ and three to target@): 16 more fit in the hour.
-      expect(codes.filter((c) => c === 201)).toHaveLength(16);
-      expect(codes.slice(16).every((c) => c === 429)).toBe(true);
+      // Five were sent above (first@, again@ and three to target@): 15 more fit in the hour.
+      expect(codes.filter((c) => c === 201)).toHaveLength(15);
+      expect(codes.slice(15).every((c) => c === 429)).toBe(true);
+    });
+
+    it("AUTHZ-5: an organisation sends at most 100 invitations a day, whoever sends them", async () => {
+      const { OrgStore } = await import("./store.js");
+      const org = (await post("/v1/orgs", { name: "Busy" })).json().org.id;
+      const senders = [];
+      for (let n = 0; n < 6; n++) {
+        const id = await createUser(t, `sender${n}@corp.test`, PW);
+        await new OrgStore(t.db.global, t.db.engine).addMember(org, id, "ADMIN", Date.now());
+        senders.push(await login(t, `sender${n}@corp.test`, PW));
+      }
+      let accepted = 0;
+      let refused = "";
+      for (const [n, who] of senders.entries())
+        for (let i = 0; i < 20 && !refused; i++) {
+          const res = await post(
+            `/v1/orgs/${org}/invitations`,
+            { email: `o${n}x${i}@corp.test`, role: "VIEWER" },
+            who,
+          );
+          if (res.statusCode === 201) accepted++;
+          else refused = res.json().error.code;
+        }
+      expect(accepted).toBe(100);
+      expect(refused).toBe("RATE_LIMITED");
     });
 
     it("AUTH-3: an existing account's owner is told of a sign-up attempt at most twice a day", async () => {
