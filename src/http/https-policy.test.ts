@@ -80,4 +80,11 @@ describe("HTTPS policy", () => {
       expect(res.json().error.code, url).toBe("HTTPS_REQUIRED");
     }
   });
+
+  it("HDR-1: development answers the probes and /metrics over plain HTTP at any host, without a redirect", async () => {
+    for (const url of ["/health/live", "/health", "/metrics"]) {
+      const res = await dev.app.inject({ url, headers: { host: "app.example.org" } });
+      expect(res.statusCode, url).toBe(200);
+    }
+  });
 });

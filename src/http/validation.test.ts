@@ -175,4 +175,13 @@ describe("input validation", () => {
     const q = await t.app.inject({ url: "/test/search?q=x&limit=5" });
     expect(q.json()).toEqual({ q: "x", limit: 5 });
   });
+
+  it("INPUT-5: nesting is accepted up to the configured depth (32) and refused one level deeper", async () => {
+    const nest = (levels: number) =>
+      `{"name":"x","qty":1,"tags":${"[".repeat(levels - 1)}${"]".repeat(levels - 1)}}`;
+    // The object itself is level 1; the tags array and its nested arrays add the rest.
+    const ok = await post(nest(32));
+    expect(ok.json().error?.code).not.toBe("JSON_TOO_DEEP");
+    expect((await post(nest(33))).json().error.code).toBe("JSON_TOO_DEEP");
+  });
 });

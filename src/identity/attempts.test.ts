@@ -295,3 +295,35 @@ describe(`reset and verification mails under their limits (${ENGINE})`, () => {
     });
   }
 });
+
+describe(`two nodes on one database (${ENGINE})`, () => {
+  it("AUTH-7: counters are kept in each server process: failures on one node do not count on another", async () => {
+    const { buildApp } = await import("../app.js");
+    const { testConfig, testDb } = await import("../../test/harness.js");
+    const d = await testDb();
+    const config = testConfig({ LOGIN_MAX_ATTEMPTS: "2" });
+    const sink = { write: () => {} };
+    const [a, b] = [
+      await buildApp(config, { db: d.db, logStream: sink }),
+      await buildApp(config, { db: d.db, logStream: sink }),
+    ];
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      const guess = (app: typeof a, i: number) =>
+        app.inject({
+          method: "POST",
+          url: "/v1/auth/login",
+          remoteAddress: "192.0.2.99",
+          payload: { email: "x@example.org", password: `wrong guess number ${i}` },
+        });
+      const onA = [];
+      for (let i = 0; i < 3; i++) onA.push((await guess(a, i)).json().error.code);
+      expect(onA).toEqual(["INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "RATE_LIMITED"]);
+      expect((await guess(b, 9)).json().error.code).toBe("INVALID_CREDENTIALS");
+    } finally {
+      await a.close();
+      await b.close();
+      await d.cleanup();
+    }
+  });
+});

@@ -107,4 +107,25 @@ describe.each(PROFILES)("account routes under hostile use (%s)", (profile, env) 
       expect(cookie).not.toMatch(/Domain=/i);
     } else expect(cookie).toMatch(/^bulwark_session=bws_/);
   });
+
+  it("AUTH-5: the database keeps only the session token's hash, and a CSRF token works only with its own session", async () => {
+    await createUser(t, "two.sessions@example.org", PW);
+    const a = await login(t, "two.sessions@example.org", PW);
+    const b = await login(t, "two.sessions@example.org", PW);
+    const token = a.cookie.split("=")[1]!;
+    const { createHash } = await import("node:crypto");
+    const { sql } = await import("kysely");
+    const rows = (await sql<{ id: string }>`select id from sessions`.execute(t.db.global)).rows.map(
+      (r) => r.id,
+    );
+    expect(rows).toContain(createHash("sha256").update(token).digest("hex"));
+    expect(rows.some((id) => id.includes(token))).toBe(false);
+    const crossed = await t.app.inject({
+      method: "POST",
+      url: "/v1/orgs",
+      payload: { name: "Crossed" },
+      headers: { cookie: a.cookie, "x-csrf-token": b.csrf },
+    });
+    expect(crossed.json().error.code).toBe("CSRF_FAILED");
+  });
 });

@@ -65,4 +65,13 @@ describe("log redaction at any depth (OBS-2)", () => {
     expect(out).toContain("[Connection]");
     expect(out).not.toContain("should-not-be-walked");
   });
+
+  it("OBS-2: every secret format Bulwark issues is redacted by value", () => {
+    const { log, text } = capture();
+    const tail = "Q2hlY2tpbmdFdmVyeVByZWZpeEZvcm1hdA";
+    const secrets = ["bws", "bwa", "bwr", "bwv", "bwi", "bwm", "bwk", "whsec"].map((p) => `${p}_${tail}`);
+    log.info({ note: secrets.join(" ") }, `issued ${secrets.join(", ")}`);
+    expect(text()).not.toContain(tail);
+    expect(JSON.parse(text()).note.split(" ")).toEqual(secrets.map(() => "[REDACTED]"));
+  });
 });
