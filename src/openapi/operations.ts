@@ -7,14 +7,23 @@
 export interface Operation {
   readonly summary: string;
   readonly description: string;
-  readonly errors?: Readonly<Record<number, readonly string[]>>;
+  /** Codes the handler raises, core or registered; each is documented under its own status (errors.ts). */
+  readonly errors?: readonly string[];
+  /** The media type of the success answer when it is not JSON. */
+  readonly media?: string;
+  /** A bearer token the handler itself accepts (beside anyone the handler lets through): its scheme. */
+  readonly bearer?: "metricsToken";
 }
 
-const op = (summary: string, description: string, errors?: Operation["errors"]): Operation => ({
+const op = (summary: string, description: string, errors?: readonly string[], media?: string): Operation => ({
   summary,
   description,
   ...(errors ? { errors } : {}),
+  ...(media ? { media } : {}),
 });
+
+const HTML = "text/html";
+const TEXT = "text/plain";
 
 /** Core routes that answer 204 (done, no content) and declare no response schema for it. */
 export const NO_CONTENT: ReadonlySet<string> = new Set([
@@ -31,44 +40,68 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   "GET /health/live": op("Liveness", "Answers while the process can serve; never touches a dependency."),
   "GET /health": op(
     "Readiness",
-    "Probes every dependency with its latency; 503 while a required one is down.",
-    {
-      503: ["(body: the health report)"],
-    },
+    "Probes every dependency with its latency; 503 with the same report while a required one is down.",
   ),
-  "GET /metrics": op(
-    "Prometheus metrics",
-    "Request counts, latency histograms and error responses by code. In production: a direct loopback caller, or the metrics token over HTTPS.",
-    { 403: ["METRICS_FORBIDDEN"] },
-  ),
+  "GET /metrics": {
+    ...op(
+      "Prometheus metrics",
+      "Request counts, latency histograms and error responses by code. In production: a direct loopback caller (no forwarding header), or the metrics token (`METRICS_TOKEN`) as a bearer token over HTTPS; never over plain HTTP.",
+      ["METRICS_FORBIDDEN"],
+      TEXT,
+    ),
+    bearer: "metricsToken",
+  },
   "GET /security": op(
     "Security overview (HTML)",
     "The security page, generated from the running configuration.",
+    undefined,
+    HTML,
   ),
   "GET /security.json": op(
     "Security overview (JSON)",
     "Every control with its claim, its settings and whether it is on.",
   ),
-  "GET /.well-known/security.txt": op("security.txt", "RFC 9116 contact for vulnerability reports."),
-  "GET /openapi.json": op("OpenAPI document", "This document."),
-  "GET /verify-email": op("Email verification page", "The page the verification mail links to.", {
-    400: ["BAD_REQUEST"],
-  }),
-  "GET /reset-password": op("Password reset page", "The page the reset mail links to."),
-  "GET /accept-invitation": op("Invitation page", "The page the invitation mail links to."),
-  "GET /forgot-password": op("Forgotten password page", "Asks for the address to send a reset link to."),
+  "GET /.well-known/security.txt": op(
+    "security.txt",
+    "RFC 9116 contact for vulnerability reports.",
+    undefined,
+    TEXT,
+  ),
+  "GET /openapi.json": op("OpenAPI document", "This document; /docs renders it."),
+  "GET /verify-email": op(
+    "Email verification page",
+    "The page the verification mail links to; its script posts the token to POST /v1/auth/verify-email.",
+    undefined,
+    HTML,
+  ),
+  "GET /reset-password": op(
+    "Password reset page",
+    "The page the reset mail links to; its script posts to POST /v1/auth/password/reset.",
+    undefined,
+    HTML,
+  ),
+  "GET /accept-invitation": op(
+    "Invitation page",
+    "The page the invitation mail links to; its script posts to POST /v1/invitations/accept.",
+    undefined,
+    HTML,
+  ),
+  "GET /forgot-password": op(
+    "Forgotten password page",
+    "Asks for the address to send a reset link to (POST /v1/auth/password/forgot).",
+    undefined,
+    HTML,
+  ),
 
   "POST /v1/auth/signup": op(
     "Sign up",
     "Creates an unverified account and mails a verification link. The answer is the same whether or not the address has an account.",
-    { 403: ["SIGNUP_NOT_ALLOWED"] },
+    ["SIGNUP_NOT_ALLOWED", "RATE_LIMITED"],
   ),
   "POST /v1/auth/verify-email": op(
     "Verify an email address",
     "Spends a verification token (single use, expiring).",
-    {
-      400: ["TOKEN_INVALID"],
-    },
+    ["TOKEN_INVALID"],
   ),
   "POST /v1/auth/verify-email/resend": op(
     "Resend the verification mail",
@@ -76,13 +109,14 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   ),
   "POST /v1/auth/login": op(
     "Sign in",
-    "Checks email and password. Answers a session cookie and CSRF token, or, with a second factor on, a challenge for /v1/auth/mfa/verify.",
-    { 401: ["INVALID_CREDENTIALS"], 403: ["EMAIL_NOT_VERIFIED"] },
+    "Checks email and password. Answers a session cookie and CSRF token, or, with a second factor on, a challenge for POST /v1/auth/mfa/verify.",
+    ["INVALID_CREDENTIALS", "EMAIL_NOT_VERIFIED"],
   ),
-  "POST /v1/auth/mfa/verify": op("Second factor", "Completes a sign-in with a TOTP or backup code.", {
-    400: ["TOKEN_INVALID"],
-    401: ["MFA_CODE_INVALID", "UNAUTHENTICATED"],
-  }),
+  "POST /v1/auth/mfa/verify": op("Second factor", "Completes a sign-in with a TOTP or backup code.", [
+    "TOKEN_INVALID",
+    "MFA_CODE_INVALID",
+    "UNAUTHENTICATED",
+  ]),
   "POST /v1/auth/logout": op(
     "Sign out",
     "Ends the current session and clears its cookie. The body may be left out.",
@@ -93,73 +127,66 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   ),
   "POST /v1/auth/password/reset": op(
     "Reset the password",
-    "Spends a reset token, sets the new password and signs the account out everywhere.",
-    { 400: ["TOKEN_INVALID"] },
+    "Spends a reset token, sets the new password (it must meet the password policy) and signs the account out everywhere.",
+    ["TOKEN_INVALID"],
   ),
   "POST /v1/auth/reauth": op(
     "Re-authenticate",
     "Proves the password again, opening sensitive operations for a few minutes (AUTH-14).",
+    ["INVALID_CREDENTIALS"],
   ),
 
   "GET /v1/me": op("The signed-in user", "The user, the session and its CSRF token."),
   "GET /v1/me/sessions": op("My sessions", "Every live session of the account, an impersonation marked."),
-  "DELETE /v1/me/sessions/:id": op("End a session", "Ends one of the account's sessions.", {
-    404: ["NOT_FOUND"],
-  }),
+  "DELETE /v1/me/sessions/:id": op("End a session", "Ends one of the account's sessions.", ["NOT_FOUND"]),
   "DELETE /v1/me/sessions": op("End other sessions", "Ends every session of the account except this one."),
   "POST /v1/me/password": op(
     "Change the password",
-    "Checks the current password, sets the new one, ends the other sessions and voids outstanding reset links.",
+    "Checks the current password, sets the new one (it must meet the password policy), ends the other sessions and voids outstanding reset links.",
+    ["INVALID_CREDENTIALS"],
   ),
   "POST /v1/me/mfa/totp": op(
     "Start TOTP enrolment",
     "Behind the password: a new secret, its otpauth URI and QR code.",
-    { 409: ["MFA_ALREADY_ENABLED"] },
+    ["INVALID_CREDENTIALS", "MFA_ALREADY_ENABLED"],
   ),
   "POST /v1/me/mfa/totp/confirm": op(
     "Confirm TOTP enrolment",
     "A first code turns two-factor on and returns ten single-use backup codes, shown once.",
-    { 400: ["MFA_ENROLMENT_NOT_STARTED"], 401: ["MFA_CODE_INVALID"] },
+    ["MFA_ENROLMENT_NOT_STARTED", "MFA_CODE_INVALID"],
   ),
-  "DELETE /v1/me/mfa/totp": op("Turn TOTP off", "Needs the password and a current code (TOTP or backup).", {
-    401: ["MFA_CODE_INVALID"],
-  }),
+  "DELETE /v1/me/mfa/totp": op("Turn TOTP off", "Needs the password and a current code (TOTP or backup).", [
+    "INVALID_CREDENTIALS",
+    "MFA_CODE_INVALID",
+  ]),
   "POST /v1/me/mfa/backup-codes": op(
     "New backup codes",
     "Needs the password and a current second factor; replaces every backup code.",
-    { 400: ["MFA_NOT_ENABLED"], 401: ["MFA_CODE_INVALID"] },
+    ["INVALID_CREDENTIALS", "MFA_NOT_ENABLED", "MFA_CODE_INVALID"],
   ),
 
-  "POST /v1/orgs": op("Create an organisation", "The caller becomes its first OWNER.", {
-    409: ["SLUG_TAKEN"],
-  }),
+  "POST /v1/orgs": op("Create an organisation", "The caller becomes its first OWNER.", ["SLUG_TAKEN"]),
   "GET /v1/orgs": op("My organisations", "Every organisation the caller is a member of, with the role."),
   "GET /v1/orgs/:orgId": op("An organisation", "Its name, slug and settings."),
   "PATCH /v1/orgs/:orgId": op(
     "Change an organisation",
-    "Name, slug, or requiring two-factor of every member.",
-    {
-      409: ["SLUG_TAKEN"],
-    },
+    "Its name, or requiring two-factor of every member (the caller needs it on first).",
   ),
   "GET /v1/orgs/:orgId/members": op("Members", "Every member with their role."),
   "PATCH /v1/orgs/:orgId/members/:userId": op(
     "Change a role",
     "Only an OWNER grants or changes OWNER; one always remains.",
-    {
-      403: ["OWNER_REQUIRED"],
-      409: ["LAST_OWNER"],
-    },
+    ["OWNER_REQUIRED", "LAST_OWNER"],
   ),
   "DELETE /v1/orgs/:orgId/members/:userId": op(
     "Remove a member, or leave",
     "Any member may leave; removing someone else needs members:remove.",
-    { 403: ["OWNER_REQUIRED"], 409: ["LAST_OWNER"] },
+    ["OWNER_REQUIRED", "LAST_OWNER"],
   ),
   "POST /v1/orgs/:orgId/invitations": op(
     "Invite",
     "Mails a single-use link bound to the address. Limited per organisation, sender and recipient.",
-    { 403: ["OWNER_REQUIRED", "SIGNUP_NOT_ALLOWED"], 429: ["RATE_LIMITED"] },
+    ["OWNER_REQUIRED", "SIGNUP_NOT_ALLOWED", "RATE_LIMITED"],
   ),
   "GET /v1/orgs/:orgId/invitations": op(
     "Pending invitations",
@@ -169,35 +196,30 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   "POST /v1/orgs/:orgId/invitations/:id/resend": op(
     "Resend an invitation",
     "A fresh link and expiry; the old link stops working. At most 3 an hour.",
-    { 429: ["RATE_LIMITED"] },
+    ["RATE_LIMITED"],
   ),
   "POST /v1/invitations/accept": op(
     "Accept an invitation",
-    "Signed in as the invited address, or by choosing a password (which creates the account and signs it in).",
-    {
-      400: ["TOKEN_INVALID"],
-      401: ["UNAUTHENTICATED"],
-      403: ["INVITATION_EMAIL_MISMATCH", "SIGNUP_NOT_ALLOWED", "CSRF_FAILED", "IMPERSONATION_FORBIDDEN"],
-      409: ["ACCOUNT_EXISTS"],
-    },
+    "Signed in as the invited address, or by choosing a password (which creates the account, under the sign-up rules and the password policy, and signs it in).",
+    ["TOKEN_INVALID", "UNAUTHENTICATED", "INVITATION_EMAIL_MISMATCH", "SIGNUP_NOT_ALLOWED", "ACCOUNT_EXISTS"],
   ),
 
   "POST /v1/admin/auth/login": op(
     "Platform admin sign-in",
     "Password and TOTP code; any wrong part answers INVALID_CREDENTIALS.",
-    { 401: ["INVALID_CREDENTIALS"] },
+    ["INVALID_CREDENTIALS"],
   ),
   "POST /v1/admin/auth/logout": op("Platform admin sign-out", "Ends the admin session."),
   "GET /v1/admin/users": op("Users", "Every account, by id, with cursor pagination."),
   "GET /v1/admin/orgs": op("Organisations", "Every organisation with its member count."),
   "POST /v1/admin/impersonations": op(
     "Act as a user",
-    "With a stated reason, for at most 60 minutes; every response then names the admin.",
-    { 403: ["FORBIDDEN"], 404: ["NOT_FOUND"] },
+    "With a stated reason, for at most 60 minutes: opens a portal session for the user (its cookie and CSRF token), and every response then names the admin.",
+    ["NOT_FOUND"],
   ),
   "DELETE /v1/admin/impersonations/current": op(
     "Stop acting as a user",
     "Ends every impersonation this admin opened; 404 when there is none.",
-    { 404: ["NOT_FOUND"] },
+    ["NOT_FOUND"],
   ),
 };

@@ -5,6 +5,7 @@ import fp from "fastify-plugin";
 import type { EffectiveSecurity } from "../auth/requirements.js";
 import type { Config } from "../config/load.js";
 import { cookieName } from "../sessions/cookies.js";
+import { finish } from "./document.js";
 import { operationSchema } from "./transform.js";
 
 /** swagger-ui needs its own scripts and styles; everything else stays as strict as the API's CSP. */
@@ -17,6 +18,8 @@ const DOCS_CSP =
  */
 export const openapiPlugin = fp(
   async (app: FastifyInstance, opts: { version: string; config: Config }) => {
+    const portal = cookieName(opts.config, "portal");
+    const admin = cookieName(opts.config, "admin");
     await app.register(swagger, {
       // Each operation states its row of the route table: the facts the guard pipeline enforces.
       transform: ({ schema, url, route }) => {
@@ -31,29 +34,57 @@ export const openapiPlugin = fp(
             route.url,
             schema as Record<string, unknown>,
             sec,
-            opts.config.production,
+            opts.config,
             r.config?.errors,
           ),
         };
       },
+      transformObject: (doc) => finish("openapiObject" in doc ? doc.openapiObject : {}),
       openapi: {
         openapi: "3.1.0",
         info: {
           title: "Bulwark",
           version: opts.version,
-          description: "The security core of a multi-tenant SaaS.",
+          description: [
+            "The security core of a multi-tenant SaaS.",
+            "",
+            `**Trying it out.** Sign in with \`POST /v1/auth/login\` (or \`POST /v1/admin/auth/login\`): the browser keeps the session cookie (\`${portal}\`, \`${admin}\`), which it sends by itself. Copy \`csrfToken\` from the answer into **Authorize → csrfToken**: every write (POST, PATCH, DELETE) needs it in \`X-CSRF-Token\`.`,
+            "",
+            "**Errors.** Every 4xx and 5xx carries `{ error: { code, message, requestId, details? } }`; each operation lists the codes it can answer with each status (docs/errors.md describes them).",
+          ].join("\n"),
         },
         components: {
           // The cookie names this server really uses (the __Host- prefix only where cookies are Secure).
           securitySchemes: {
-            portalSession: { type: "apiKey", in: "cookie", name: cookieName(opts.config, "portal") },
-            adminSession: { type: "apiKey", in: "cookie", name: cookieName(opts.config, "admin") },
+            portalSession: {
+              type: "apiKey",
+              in: "cookie",
+              name: portal,
+              description: "A portal session: set by sign-in (or by an admin's impersonation), HttpOnly.",
+            },
+            adminSession: {
+              type: "apiKey",
+              in: "cookie",
+              name: admin,
+              description: "A platform admin session: set by the admin sign-in, HttpOnly.",
+            },
+            // Offered only where a token is configured: otherwise no route accepts one.
+            ...(opts.config.metricsToken
+              ? {
+                  metricsToken: {
+                    type: "http",
+                    scheme: "bearer",
+                    description:
+                      "METRICS_TOKEN, for GET /metrics in production: only over HTTPS, never over plain HTTP.",
+                  },
+                }
+              : {}),
             csrfToken: {
               type: "apiKey",
               in: "header",
               name: "X-CSRF-Token",
               description:
-                "The session's CSRF token (from sign-in or GET /v1/me), on every unsafe cookie request.",
+                "The session's CSRF token, from the sign-in answer or GET /v1/me: needed with the session cookie on every POST, PATCH and DELETE.",
             },
           },
         },

@@ -31,7 +31,7 @@ export function errorStatuses(
   url: string,
   sec: EffectiveSecurity,
   hasBody: boolean,
-  production: boolean,
+  httpsPolicy: "reject" | "redirect" | "off",
   extra: Readonly<Record<number, readonly string[]>> = {},
 ): Map<number, Set<string>> {
   const out = new Map<number, Set<string>>();
@@ -41,13 +41,21 @@ export function errorStatuses(
     out.set(status, set);
   };
   add(400, "VALIDATION_FAILED");
-  if (production && sec.https === "required") add(400, "HTTPS_REQUIRED");
+  // Plain HTTP where HTTPS is required, under HTTPS_POLICY=reject (redirect answers 308: transform.ts).
+  if (httpsPolicy === "reject" && sec.https === "required") add(400, "HTTPS_REQUIRED");
   if (hasBody) {
-    add(400, "INVALID_JSON", "JSON_TOO_DEEP", "FORBIDDEN_PROPERTY");
+    // BAD_REQUEST: a Content-Length that is not a number.
+    add(400, "INVALID_JSON", "JSON_TOO_DEEP", "FORBIDDEN_PROPERTY", "BAD_REQUEST");
     add(413, "PAYLOAD_TOO_LARGE");
     add(415, "UNSUPPORTED_MEDIA_TYPE");
   }
-  if (url.includes(":")) add(414, "URI_TOO_LONG");
+  // A path parameter the router cannot decode (BAD_REQUEST) or longer than it accepts (URI_TOO_LONG).
+  if (url.includes(":")) {
+    add(400, "BAD_REQUEST");
+    add(414, "URI_TOO_LONG");
+  }
+  // A credentialed route refuses a cross-origin caller whose Origin is not allowed (CORS-1).
+  if (sec.cors === "session") add(403, "CORS_ORIGIN_DENIED");
   if (sec.accepts.length > 0 && !sec.optional) add(401, "UNAUTHENTICATED");
   if (UNSAFE.has(method) && sec.accepts.some((k) => COOKIE_KINDS.has(k))) add(403, "CSRF_FAILED");
   if (sec.impersonation === "refuse" && sec.accepts.includes("user")) add(403, "IMPERSONATION_FORBIDDEN");
@@ -63,13 +71,26 @@ export function errorStatuses(
   return out;
 }
 
-/** The Fastify response schemas for those statuses: the envelope, described by its codes. */
+/**
+ * The Fastify response schemas for those statuses: the envelope, its `code` restricted to the codes this
+ * operation can answer with that status (so a client can switch on them, and a test compares them with
+ * the codes the hostile sweep observed).
+ */
 export function errorResponseSchemas(statuses: Map<number, Set<string>>): Record<string, object> {
   const out: Record<string, object> = {};
-  for (const [status, codes] of [...statuses].sort((a, b) => a[0] - b[0]))
+  for (const [status, set] of [...statuses].sort((a, b) => a[0] - b[0])) {
+    const codes = [...set].sort();
+    const { error } = ERROR_ENVELOPE.properties;
     out[String(status)] = {
       ...ERROR_ENVELOPE,
-      description: `Error: ${[...codes].map((c) => `\`${c}\``).join(", ")}.`,
+      properties: {
+        error: {
+          ...error,
+          properties: { ...error.properties, code: { ...error.properties.code, enum: codes } },
+        },
+      },
+      description: `Error: ${codes.map((c) => `\`${c}\``).join(", ")}.`,
     };
+  }
   return out;
 }

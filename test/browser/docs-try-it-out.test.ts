@@ -1,0 +1,95 @@
+import { createServer } from "node:net";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUser, type TestApp, testApp } from "../harness.js";
+import { CHROMIUM, needs } from "../services.js";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The API reference can be used: in /docs, "Try it out" signs in with the document's own example
+ * body, the CSRF token from its answer goes into Authorize → csrfToken, and an authenticated write made
+ * from the page then succeeds, all under the docs' CSP.
+ */
+describe.runIf(needs("chromium"))("/docs in a real browser", () => {
+  let t: TestApp;
+  let browser: Browser;
+  let base = "";
+  const violations: string[] = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    t = await testApp({ PORT: String(port), PUBLIC_URL: base, LOG_LEVEL: "silent" });
+    await t.app.listen({ port, host: "127.0.0.1" });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  /** The operation's block in Swagger UI, expanded, in "Try it out" mode. */
+  async function tryOut(page: Page, method: string, path: string): Promise<Locator> {
+    const block = page
+      .locator(`.opblock-${method}`)
+      .filter({ has: page.locator(`.opblock-summary-path[data-path="${path}"]`) });
+    await block.locator(".opblock-summary").first().click();
+    await block.locator("button.try-out__btn").click();
+    return block;
+  }
+  async function execute(block: Locator): Promise<{ status: string; body: string }> {
+    await block.locator("button.execute").click();
+    const row = block.locator(".live-responses-table tbody tr.response").first();
+    await expect.poll(() => row.locator(".response-col_status").textContent()).toMatch(/\d{3}/);
+    const status = (await row.locator(".response-col_status").textContent())?.trim() ?? "";
+    const body = (await row.locator(".response-col_description pre").first().textContent()) ?? "";
+    return { status, body };
+  }
+
+  it("sign in with the example body, authorize the CSRF token, and make an authenticated write", async () => {
+    // The account the sign-in example names, with the example's password: the example works as is.
+    await createUser(t, "ada@example.org", "violet-harbour-quarry-41");
+    const page = await browser.newPage();
+    page.on("console", (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    page.on("pageerror", (e) => violations.push(e.message));
+    expect((await page.goto(`${base}/docs/`))?.status()).toBe(200);
+    await page.locator(".opblock").first().waitFor();
+
+    const login = await tryOut(page, "post", "/v1/auth/login");
+    const signedIn = await execute(login);
+    expect(signedIn.status, signedIn.body).toBe("200");
+    const csrf = JSON.parse(signedIn.body).csrfToken as string;
+    expect(csrf).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    // Without the token, a write is refused: the cookie alone is not enough.
+    const create = await tryOut(page, "post", "/v1/orgs");
+    const refused = await execute(create);
+    expect(refused.status, refused.body).toBe("403");
+    expect(refused.body).toContain("CSRF_FAILED");
+
+    await page.locator("button.authorize").first().click();
+    const scheme = page.locator(".auth-container").filter({ hasText: "csrfToken" });
+    await scheme.locator("input").fill(csrf);
+    await scheme.locator("button.authorize").click();
+    await page.locator("button.btn-done, .close-modal").first().click();
+
+    const created = await execute(create);
+    expect(created.status, created.body).toBe("201");
+    expect(JSON.parse(created.body).org.name).toBe("Northwind Traders");
+    await page.close();
+    expect(violations).toEqual([]);
+  });
+});
