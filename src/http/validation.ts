@@ -22,6 +22,30 @@ type BuildValidator = NonNullable<
  * declared type ("5" → 5); a JSON body already has types, so it is taken as sent: `"priceCents":"5"` is
  * refused, never silently turned into a number.
  */
+type Validate = ((data: unknown) => boolean) & { errors?: unknown };
+
+/**
+ * Coercion turns "1e309" or "Infinity" into ±Infinity, which Ajv's number checks let through (minimum
+ * and maximum are skipped): a LIMIT Infinity then fails in the database. Path and query values must be
+ * finite numbers.
+ */
+function finiteOnly(validate: Validate): Validate {
+  const wrapped: Validate = (data) => {
+    const ok = validate(data);
+    wrapped.errors = validate.errors;
+    if (!ok || !data || typeof data !== "object") return ok;
+    for (const [key, value] of Object.entries(data))
+      if (typeof value === "number" && !Number.isFinite(value)) {
+        wrapped.errors = [
+          { instancePath: `/${key}`, keyword: "type", message: "must be a finite number", params: {} },
+        ];
+        return false;
+      }
+    return true;
+  };
+  return wrapped;
+}
+
 export function validatorFactory(): BuildValidator {
   const pool = AjvCompiler();
   return ((externalSchemas: unknown, serverOptions: { customOptions?: object }) => {
@@ -31,7 +55,8 @@ export function validatorFactory(): BuildValidator {
     });
     const coercing = pool(externalSchemas as never, opts(true) as never);
     const strict = pool(externalSchemas as never, opts(false) as never);
-    return (route: { httpPart?: string }) => (route.httpPart === "body" ? strict : coercing)(route as never);
+    return (route: { httpPart?: string }) =>
+      route.httpPart === "body" ? strict(route as never) : finiteOnly(coercing(route as never));
   }) as unknown as BuildValidator;
 }
 
@@ -77,7 +102,8 @@ function refuseBody(request: FastifyRequest, _reply: FastifyReply, done: (err?: 
 
 /** For a body whose every field is optional: no body at all means an empty object, not a 400. */
 function emptyBodyIsEmptyObject(request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
-  if (request.body === undefined || request.body === null) request.body = {};
+  // Only a missing body: a JSON `null` is a body, and the schema refuses it.
+  if (request.body === undefined) request.body = {};
   done();
 }
 
