@@ -32,3 +32,20 @@ export function needs(service: Service): boolean {
     );
   return ok;
 }
+
+/** Debian's Chromium, headless, with nothing that reaches the network on its own (no network in CI). */
+export async function launchChromium(): Promise<import("playwright-core").Browser> {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}

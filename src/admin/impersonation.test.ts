@@ -1,12 +1,6 @@
-import * as OTPAuth from "otpauth";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createAdmin, signedIn } from "../../test/admins.js";
 import { createUser, ENGINE, type TestApp, testApp } from "../../test/harness.js";
-import { Sealer } from "../crypto/seal.js";
-import { PasswordHasher } from "../identity/password.js";
-import { MfaService } from "../mfa/service.js";
-import { MfaStore } from "../mfa/store.js";
-import { AdminService } from "./service.js";
-import { AdminStore } from "./store.js";
 
 const PW = "impersonation passphrase";
 
@@ -18,26 +12,15 @@ describe(`impersonation (${ENGINE})`, () => {
   let userId = "";
   beforeAll(async () => {
     t = await testApp();
-    const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.secret), "localhost");
-    const created = await new AdminService(
-      new AdminStore(t.db.global),
-      new PasswordHasher(t.config.auth.argon2),
-      mfa,
-      t.config,
-    ).create("support@example.org", PW, true);
-    adminId = created.admin.id;
-    const code = new OTPAuth.TOTP({
-      secret: OTPAuth.Secret.fromBase32(created.secret!),
-      digits: 6,
-      period: 30,
-    }).generate();
-    const res = await t.app.inject({
-      method: "POST",
-      url: "/v1/admin/auth/login",
-      payload: { email: "support@example.org", password: PW, code },
+    const admin = await createAdmin(t, "support@example.org", PW);
+    adminId = admin.id;
+    const headers = await signedIn(t, "/v1/admin/auth/login", {
+      email: "support@example.org",
+      password: PW,
+      code: admin.code(),
     });
-    adminCookie = String(res.headers["set-cookie"]).split(";")[0]!;
-    adminCsrf = res.json().csrfToken;
+    adminCookie = headers.cookie;
+    adminCsrf = headers["x-csrf-token"];
     userId = await createUser(t, "customer@example.org", PW);
   });
   afterAll(() => t.close());

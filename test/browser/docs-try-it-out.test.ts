@@ -1,8 +1,8 @@
 import { createServer } from "node:net";
-import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser, type TestApp, testApp } from "../harness.js";
-import { CHROMIUM, needs } from "../services.js";
+import { launchChromium, needs } from "../services.js";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -29,10 +29,7 @@ describe.runIf(needs("chromium"))("/docs in a real browser", () => {
     base = `http://127.0.0.1:${port}`;
     t = await testApp({ PORT: String(port), PUBLIC_URL: base, LOG_LEVEL: "silent" });
     await t.app.listen({ port, host: "127.0.0.1" });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,8 +1,8 @@
 import { createServer } from "node:net";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser, login, type TestApp, testApp } from "../harness.js";
-import { CHROMIUM, needs } from "../services.js";
+import { launchChromium, needs } from "../services.js";
 import { startSmtpReceiver } from "../smtp.js";
 
 /** Debian's Chromium (installed by .ci/run); the test is skipped where it is absent. */
@@ -34,18 +34,7 @@ describe.runIf(needs("chromium"))("mail links in a real browser", () => {
     base = `http://127.0.0.1:${port}`;
     t = await testApp({ SMTP_URL: smtp.url, PORT: String(port), PUBLIC_URL: base, LOG_LEVEL: "silent" });
     await t.app.listen({ port, host: "127.0.0.1" });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

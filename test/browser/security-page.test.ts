@@ -1,7 +1,6 @@
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestApp, testApp } from "../harness.js";
-import { CHROMIUM, needs } from "../services.js";
+import { launchChromium, needs } from "../services.js";
 
 /** Debian's Chromium (installed by .ci/run); the test is skipped where it is absent. */
 
@@ -15,18 +14,7 @@ describe.runIf(needs("chromium"))("security page in a real browser", () => {
   afterAll(() => t.close());
 
   it("POST-1: /security renders without JavaScript and passes its own CSP (no violation, styles applied)", async () => {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext({ javaScriptEnabled: false });
       const page = await context.newPage();
