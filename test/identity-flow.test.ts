@@ -208,7 +208,7 @@ describe(`identity end to end over HTTP with a real SMTP receiver (${ENGINE})`, 
     expect(typeof res.json.checks.smtp.latencyMs).toBe("number");
   });
 
-  it("AUTH-1/OBS-2: no plaintext password or token is in the database or in any log line", async () => {
+  it("AUTH-1/AUTH-4/AUTH-5/AUTH-8/OBS-2: no plaintext password, mailed token, session token, TOTP secret or backup code is in the database or any log line", async () => {
     const tables = ["users", "email_tokens", "sessions", "mfa_totp", "mfa_backup_codes", "mfa_challenges"];
     let dump = "";
     for (const table of tables) {

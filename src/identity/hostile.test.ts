@@ -128,4 +128,29 @@ describe.each(PROFILES)("account routes under hostile use (%s)", (profile, env) 
     });
     expect(crossed.json().error.code).toBe("CSRF_FAILED");
   });
+
+  it("AUTH-2: the longest password allowed is accepted, one character more is refused", async () => {
+    const { maxLength } = t.config.auth.password;
+    const long = (n: number) => Array.from({ length: n }, (_, i) => "violet umbrella 42 "[i % 19]).join("");
+    expect((await signup("longest@example.org", long(maxLength), "192.0.2.70")).statusCode).toBe(202);
+    const over = await signup("too.long@example.org", long(maxLength + 1), "192.0.2.71");
+    expect(over.json().error.details).toEqual([
+      { in: "body", field: "password", message: `must be at most ${maxLength} characters` },
+    ]);
+  });
+
+  it("AUTH-12: in the default open mode anyone may sign up, from any domain, and must verify first", async () => {
+    expect(t.config.auth.signupMode).toBe("open");
+    expect(
+      (await signup("someone@any-domain.example", "violet umbrella carries 43 stones", "192.0.2.72"))
+        .statusCode,
+    ).toBe(202);
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      remoteAddress: "192.0.2.72",
+      payload: { email: "someone@any-domain.example", password: "violet umbrella carries 43 stones" },
+    });
+    expect(res.json().error.code).toBe("EMAIL_NOT_VERIFIED");
+  });
 });

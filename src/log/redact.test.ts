@@ -74,4 +74,21 @@ describe("log redaction at any depth (OBS-2)", () => {
     expect(text()).not.toContain(tail);
     expect(JSON.parse(text()).note.split(" ")).toEqual(secrets.map(() => "[REDACTED]"));
   });
+
+  it("OBS-2: every line the server writes is one JSON object, the access line included", async () => {
+    const { testApp } = await import("../../test/harness.js");
+    const t = await testApp({ ACCESS_LOG: "all" });
+    try {
+      await t.app.inject({ url: "/health/live" });
+      await t.app.inject({ url: "/nope?token=bwv_x" });
+      expect(t.rawLogs.length).toBeGreaterThan(1);
+      for (const line of t.rawLogs) {
+        expect(line.endsWith("\n")).toBe(true);
+        expect(line.trimEnd().includes("\n")).toBe(false);
+        expect(typeof JSON.parse(line)).toBe("object");
+      }
+    } finally {
+      await t.close();
+    }
+  });
 });
