@@ -34,13 +34,17 @@ function finiteOnly(validate: Validate): Validate {
     const ok = validate(data);
     wrapped.errors = validate.errors;
     if (!ok || !data || typeof data !== "object") return ok;
-    for (const [key, value] of Object.entries(data))
+    // Every request with params or a query passes here: no allocation on the way through.
+    const values = data as Record<string, unknown>;
+    for (const key in values) {
+      const value = values[key];
       if (typeof value === "number" && !Number.isFinite(value)) {
         wrapped.errors = [
           { instancePath: `/${key}`, keyword: "type", message: "must be a finite number", params: {} },
         ];
         return false;
       }
+    }
     return true;
   };
   return wrapped;
