@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
 import { sessionOf } from "../identity/principal.js";
+import { NoContent } from "../identity/schemas.js";
 import type { IdentityService } from "../identity/service.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
@@ -70,19 +71,23 @@ export async function impersonationRoutes(
     },
   );
 
-  r.delete("/v1/admin/impersonations/current", { schema: { tags } }, async (req, reply) => {
-    const admin = sessionOf(req);
-    const users = await sessions.revokeImpersonations(admin.user_id);
-    if (users.length === 0) throw new AppError("NOT_FOUND");
-    req.log.warn(
-      {
-        event: "impersonation.stop",
-        adminId: admin.user_id,
-        adminEmail: admin.email,
-        userIds: users,
-      },
-      "impersonation stopped",
-    );
-    return reply.header("set-cookie", clearCookie(config, "portal")).code(204).send();
-  });
+  r.delete(
+    "/v1/admin/impersonations/current",
+    { schema: { tags, response: NoContent } },
+    async (req, reply) => {
+      const admin = sessionOf(req);
+      const users = await sessions.revokeImpersonations(admin.user_id);
+      if (users.length === 0) throw new AppError("NOT_FOUND");
+      req.log.warn(
+        {
+          event: "impersonation.stop",
+          adminId: admin.user_id,
+          adminEmail: admin.email,
+          userIds: users,
+        },
+        "impersonation stopped",
+      );
+      return reply.header("set-cookie", clearCookie(config, "portal")).code(204).send();
+    },
+  );
 }

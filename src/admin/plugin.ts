@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
-import { Email, MfaCode, Password } from "../identity/schemas.js";
+import { Email, MfaCode, NoContent, Password } from "../identity/schemas.js";
 import type { IdentityService } from "../identity/service.js";
 import type { OrgService } from "../orgs/service.js";
 import { type AuthLimiters, limitedSignIn } from "../ratelimit/auth-limits.js";
@@ -59,7 +59,7 @@ export async function adminRoutes(
 
   r.post(
     "/v1/admin/auth/logout",
-    { schema: { tags, body: Type.Optional(Type.Object({})) } },
+    { schema: { tags, body: Type.Optional(Type.Object({})), response: NoContent } },
     async (req, reply) => {
       const session = req.principal?.session;
       if (session) await sessions.revoke(session);

@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { AppError } from "../http/errors.js";
 import type { SessionService } from "../sessions/service.js";
 import { sessionOf } from "./principal.js";
-import { Accepted, Password, User } from "./schemas.js";
+import { Accepted, NoContent, Password, User } from "./schemas.js";
 import type { IdentityService } from "./service.js";
 
 const tags = ["me"];
@@ -64,12 +64,16 @@ export async function meRoutes(
     }),
   );
 
-  r.delete("/v1/me/sessions/:id", { schema: { tags, params: SessionId } }, async (req, reply) => {
-    const session = sessionOf(req);
-    if (!(await sessions.revokeByPublicId(session.user_id, session.kind, req.params.id)))
-      throw new AppError("NOT_FOUND");
-    return reply.code(204).send();
-  });
+  r.delete(
+    "/v1/me/sessions/:id",
+    { schema: { tags, params: SessionId, response: NoContent } },
+    async (req, reply) => {
+      const session = sessionOf(req);
+      if (!(await sessions.revokeByPublicId(session.user_id, session.kind, req.params.id)))
+        throw new AppError("NOT_FOUND");
+      return reply.code(204).send();
+    },
+  );
 
   r.delete(
     "/v1/me/sessions",

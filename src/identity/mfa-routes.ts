@@ -6,7 +6,7 @@ import { templates } from "../mail/templates.js";
 import type { MfaService } from "../mfa/service.js";
 import { type AuthLimiters, limitedAttempt } from "../ratelimit/auth-limits.js";
 import { sessionOf } from "./principal.js";
-import { MfaCode, Password } from "./schemas.js";
+import { MfaCode, NoContent, Password } from "./schemas.js";
 import type { IdentityService } from "./service.js";
 
 const tags = ["me"];
@@ -66,7 +66,7 @@ export async function mfaRoutes(
 
   r.delete(
     "/v1/me/mfa/totp",
-    { schema: { tags, body: Type.Object({ password: Password, code: MfaCode }) } },
+    { schema: { tags, body: Type.Object({ password: Password, code: MfaCode }), response: NoContent } },
     async (req, reply) => {
       const user = await identity.confirmPassword(sessionOf(req), req.body.password);
       await secondFactor(user.id, req.body.code);

@@ -8,7 +8,7 @@ import type { MfaService } from "../mfa/service.js";
 import { type AuthLimiters, enforce, limitedAttempt, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
-import { Accepted, Email, MfaCode, Password, Token, User } from "./schemas.js";
+import { Accepted, Email, MfaCode, NoContent, Password, Token, User } from "./schemas.js";
 import { type IdentityService, normaliseEmail, publicUser } from "./service.js";
 import type { UserRow } from "./tables.js";
 
@@ -116,7 +116,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
 
   r.post(
     "/v1/auth/logout",
-    { schema: { tags, body: Type.Optional(Type.Object({})) } },
+    { schema: { tags, body: Type.Optional(Type.Object({})), response: NoContent } },
     async (req, reply) => {
       const session = req.principal?.session;
       if (session) await sessions.revoke(session);

@@ -10,3 +10,5 @@ export const MfaCode = Type.String({ minLength: 6, maxLength: 16, pattern: "^[0-
 
 export const User = Type.Object({ id: Type.String(), email: Type.String(), emailVerified: Type.Boolean() });
 export const Accepted = Type.Object({ status: Type.String() });
+/** A route that answers 204: declared, so /openapi.json states it (never Swagger's default 200). */
+export const NoContent = { 204: { type: "null", description: "Done; no content." } };

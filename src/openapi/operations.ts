@@ -25,17 +25,6 @@ const op = (summary: string, description: string, errors?: readonly string[], me
 const HTML = "text/html";
 const TEXT = "text/plain";
 
-/** Core routes that answer 204 (done, no content) and declare no response schema for it. */
-export const NO_CONTENT: ReadonlySet<string> = new Set([
-  "POST /v1/auth/logout",
-  "DELETE /v1/me/sessions/:id",
-  "DELETE /v1/me/mfa/totp",
-  "DELETE /v1/orgs/:orgId/members/:userId",
-  "DELETE /v1/orgs/:orgId/invitations/:id",
-  "POST /v1/admin/auth/logout",
-  "DELETE /v1/admin/impersonations/current",
-]);
-
 export const OPERATIONS: Readonly<Record<string, Operation>> = {
   "GET /health/live": op("Liveness", "Answers while the process can serve; never touches a dependency."),
   "GET /health": op(

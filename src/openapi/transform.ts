@@ -3,7 +3,7 @@ import type { Config } from "../config/load.js";
 import { errorDefinition } from "../http/errors.js";
 import { cookieName } from "../sessions/cookies.js";
 import { withExamples } from "./examples.js";
-import { NO_CONTENT, OPERATIONS } from "./operations.js";
+import { OPERATIONS } from "./operations.js";
 import { errorResponseSchemas, errorStatuses } from "./responses.js";
 
 /** The description of a route that brought none: visible in /docs, and caught by the reference test. */
@@ -96,16 +96,14 @@ export function operationSchema(
       r.description || !SUCCESS[status] ? r : { ...r, description: SUCCESS[status] },
       url,
     );
-  // Without a declared success the document would claim none (or Swagger's default 200 for a 204).
+  // Without a declared success the document would claim none. (A 204 route declares its 204 itself.)
   const success = Object.keys(declared).some((k) => k.startsWith("2"))
     ? {}
-    : NO_CONTENT.has(key)
-      ? { 204: { type: "null", description: SUCCESS[204] } }
-      : {
-          200: op?.media
-            ? { description: SUCCESS[200], content: { [op.media]: { schema: { type: "string" } } } }
-            : { description: SUCCESS[200] },
-        };
+    : {
+        200: op?.media
+          ? { description: SUCCESS[200], content: { [op.media]: { schema: { type: "string" } } } }
+          : { description: SUCCESS[200] },
+      };
   // HTTPS_POLICY=redirect: plain HTTP to a host that is not loopback is sent to HTTPS (no body).
   const redirect =
     config.http.httpsPolicy === "redirect" && sec.https === "required"

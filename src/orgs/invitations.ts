@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
-import { Email, Password, Token } from "../identity/schemas.js";
+import { Email, NoContent, Password, Token } from "../identity/schemas.js";
 import { sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
 import type { InvitationService } from "./invitation-service.js";
@@ -67,10 +67,14 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
     async (req) => ({ invitations: (await d.invitations.pending(req.tenant!.orgId)).map(view) }),
   );
 
-  r.delete("/v1/orgs/:orgId/invitations/:id", { schema: { tags, params: InvParams } }, async (req, reply) => {
-    await d.invitations.revoke(req.tenant!.orgId, req.params.id);
-    return reply.code(204).send();
-  });
+  r.delete(
+    "/v1/orgs/:orgId/invitations/:id",
+    { schema: { tags, params: InvParams, response: NoContent } },
+    async (req, reply) => {
+      await d.invitations.revoke(req.tenant!.orgId, req.params.id);
+      return reply.code(204).send();
+    },
+  );
 
   r.post(
     "/v1/orgs/:orgId/invitations/:id/resend",

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "../http/errors.js";
+import { NoContent } from "../identity/schemas.js";
 import type { Role } from "./permissions.js";
 import { RoleSchema } from "./schemas.js";
 import type { OrgService } from "./service.js";
@@ -132,7 +133,7 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
   // Any member may leave; removing someone else needs members:remove (the service checks it).
   r.delete(
     "/v1/orgs/:orgId/members/:userId",
-    { schema: { tags, params: MemberParams } },
+    { schema: { tags, params: MemberParams, response: NoContent } },
     async (req, reply) => {
       await orgs.removeMember(req.tenant!.orgId, actorOf(req), req.params.userId);
       return reply.code(204).send();
