@@ -6,6 +6,7 @@ import type { DestinationStream } from "pino";
 import { adminCapability } from "./admin/capability.js";
 import { type Capability, capabilityMigrations } from "./capability.js";
 import type { Config } from "./config/load.js";
+import { consoleCapability } from "./console/capability.js";
 import { createContext } from "./create-context.js";
 import type { Database } from "./db/database.js";
 import type { MigrationContext } from "./db/migrations.js";
@@ -28,7 +29,6 @@ import { openapiPlugin } from "./openapi/plugin.js";
 import { orgsCapability } from "./orgs/capability.js";
 import { type Extension, extensionCapability } from "./orgs/extension.js";
 import type { DenialSink } from "./orgs/tenant-check.js";
-import { pagesCapability } from "./pages/capability.js";
 import { posturePlugin } from "./posture/plugin.js";
 import { rateLimitCapability } from "./ratelimit/capability.js";
 import { sessionsCapability } from "./sessions/capability.js";
@@ -75,7 +75,7 @@ export function capabilities(
     identityCapability,
     orgsCapability(options.denials),
     adminCapability,
-    pagesCapability,
+    consoleCapability(),
     ...(options.extensions ?? []).map(extensionCapability),
   ];
 }

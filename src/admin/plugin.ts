@@ -68,6 +68,51 @@ export async function adminRoutes(
   );
 
   r.get(
+    "/v1/admin/auth/session",
+    {
+      schema: {
+        tags,
+        summary: "Which platform admin is signed in, if any",
+        description:
+          "For the admin console: 200 with `signedIn: false` when no admin session is presented (a portal session is not one, AUTH-6), and the admin's current impersonation, if any.",
+        response: {
+          200: Type.Union([
+            Type.Object({
+              signedIn: Type.Literal(true),
+              admin: Type.Object({ id: Type.String(), email: Type.String() }),
+              impersonation: Type.Union([
+                Type.Object({ userId: Type.String(), userEmail: Type.String(), expiresAt: Type.String() }),
+                Type.Null(),
+              ]),
+              csrfToken: Type.String(),
+            }),
+            Type.Object({ signedIn: Type.Literal(false) }),
+          ]),
+        },
+      },
+    },
+    async (req) => {
+      const session = req.principal?.session;
+      if (!session?.email) return { signedIn: false as const };
+      const current = await sessions.currentImpersonation(session.user_id);
+      const user = current ? await identity.findUser(current.user_id) : undefined;
+      return {
+        signedIn: true as const,
+        admin: { id: session.user_id, email: session.email },
+        impersonation:
+          current && user
+            ? {
+                userId: user.id,
+                userEmail: user.email,
+                expiresAt: new Date(current.expires_at).toISOString(),
+              }
+            : null,
+        csrfToken: sessions.csrfToken(session),
+      };
+    },
+  );
+
+  r.get(
     "/v1/admin/users",
     {
       schema: {
@@ -75,6 +120,9 @@ export async function adminRoutes(
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
           after: Type.Optional(Type.String({ pattern: "^usr_[0-9A-Z]{26}$" })),
+          q: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 254, description: "Part of the email address." }),
+          ),
         }),
         response: {
           200: Type.Object({
@@ -93,7 +141,7 @@ export async function adminRoutes(
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const rows = await identity.listUsers(limit, req.query.after);
+      const rows = await identity.listUsers(limit, req.query.after, req.query.q);
       return {
         users: rows.map((u) => ({
           id: u.id,
@@ -114,6 +162,9 @@ export async function adminRoutes(
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
           after: Type.Optional(Type.String({ pattern: "^org_[0-9A-Z]{26}$" })),
+          q: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 100, description: "Part of the name or the slug." }),
+          ),
         }),
         response: {
           200: Type.Object({
@@ -133,7 +184,7 @@ export async function adminRoutes(
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const rows = await orgs.listAll(limit, req.query.after);
+      const rows = await orgs.listAll(limit, req.query.after, req.query.q);
       return {
         orgs: rows.map((o) => ({
           id: o.id,

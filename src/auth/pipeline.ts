@@ -59,7 +59,8 @@ type Done = (err?: Error) => void;
  *
  *   1. authenticate   the first accepted kind whose credential is present proves it (401 otherwise)
  *   2. csrf           cookie principals on unsafe methods: same-site and the session's token (403)
- *   3. impersonation  rows that refuse it close to an impersonating admin (403)
+ *   3. impersonation  rows that refuse it close to an impersonating admin (403); so do re-auth rows: an
+ *                     admin cannot prove the user's password, so "recently re-authenticated" never holds
  *   4. reauth         rows that need it: a recent password proof (403)
  *   5. tenant         rows with an action: the organisation and the permission (404 / 403)
  *
@@ -89,6 +90,16 @@ export class GuardPipeline {
 
   setTenantCheck(check: TenantCheck): void {
     this.tenantCheck = check;
+  }
+
+  /**
+   * Has the principal proved its password within the re-auth window (AUTH-14)? Never while impersonated
+   * (AUTHZ-4), nor for a kind whose resolver cannot tell. For handlers whose rule depends on the request
+   * (weakening a setting, not changing it): the same answer step 4 gives a `reauth` row.
+   */
+  recentlyAuthenticated(principal: Principal): boolean {
+    if (principal.impersonator) return false;
+    return this.resolvers.get(principal.kind)?.recentlyAuthenticated?.(principal) ?? false;
   }
 
   /** Start-up check: every kind a row accepts has a resolver, and tenant rows have the tenant check. */
@@ -137,8 +148,10 @@ export class GuardPipeline {
     principal: Principal | null,
     done: Done,
   ): void {
+    // An unknown, expired or revoked credential proves no one: on a route open to anyone too, the caller is
+    // anonymous (a browser still holding a dead cookie is simply signed out).
     if (!principal) {
-      done(new AppError("UNAUTHENTICATED"));
+      done(sec.optional ? undefined : new AppError("UNAUTHENTICATED"));
       return;
     }
     // AUTHZ-4: every response to an impersonating admin says so, naming the admin.
@@ -178,7 +191,8 @@ export class GuardPipeline {
       if (!resolver.checkCsrf?.(principal, typeof presented === "string" ? presented : undefined))
         return new AppError("CSRF_FAILED");
     }
-    if (principal.impersonator && sec.impersonation === "refuse")
+    // A re-auth row implies "refuse" (AUTHZ-4): whatever the row says, and whatever the session's clock.
+    if (principal.impersonator && (sec.impersonation === "refuse" || sec.reauth))
       return new AppError("IMPERSONATION_FORBIDDEN");
     if (sec.reauth && !resolver.recentlyAuthenticated?.(principal)) return new AppError("REAUTH_REQUIRED");
     return undefined;

@@ -26,7 +26,10 @@ export interface RouteSecurity {
   readonly optional?: boolean;
   /** The permission needed in the organisation of the path (AUTHZ-1): tenant routes only. */
   readonly action?: string;
-  /** A sensitive operation (AUTH-14): the principal must have proved its password within REAUTH_MINUTES. */
+  /**
+   * A sensitive operation (AUTH-14): the principal must have proved its password within REAUTH_MINUTES.
+   * Implies `impersonation: "refuse"` (AUTHZ-4): an impersonating admin never proved the user's password.
+   */
   readonly reauth?: boolean;
   /** `refuse`: closed to an admin impersonating a user (AUTHZ-4): credentials and second factors stay the user's. */
   readonly impersonation: "allow" | "refuse";

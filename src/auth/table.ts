@@ -29,12 +29,18 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /openapi.json": PUBLIC,
   "GET /docs*": PUBLIC,
   "OPTIONS /*": { ...PUBLIC, rate: "none" },
-  // Hosted pages the mails link to
+  // The console (src/console): hosted sign-in pages, the portal and the platform console. Static shells;
+  // what they show comes from the API, under that API's own rows.
+  "GET /": PUBLIC,
+  "GET /signup": PUBLIC,
   "GET /verify-email": PUBLIC,
   "GET /reset-password": PUBLIC,
   "GET /accept-invitation": PUBLIC,
   "GET /forgot-password": PUBLIC,
+  "GET /app*": PUBLIC,
+  "GET /admin*": PUBLIC,
   "GET /assets*": { ...PUBLIC, rate: "none" },
+  "GET /favicon.ico": { ...PUBLIC, rate: "none" },
 
   // Sign-up, sign-in and recovery (AUTH-3, AUTH-4, AUTH-7, AUTH-8)
   "POST /v1/auth/signup": AUTH_SURFACE,
@@ -49,6 +55,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
 
   // The signed-in user (AUTH-5, AUTH-8, AUTH-14)
   "GET /v1/me": USER,
+  "GET /v1/auth/session": { ...USER, optional: true },
+  "GET /v1/me/mfa": USER,
   "GET /v1/me/sessions": USER,
   // Ending the user's own sessions could lock them out: not while impersonated (AUTHZ-4).
   "DELETE /v1/me/sessions/:id": { ...USER, impersonation: "refuse" },
@@ -79,6 +87,7 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   // Platform admins (AUTH-6, AUTHZ-3, AUTHZ-4)
   "POST /v1/admin/auth/login": AUTH_SURFACE,
   "POST /v1/admin/auth/logout": ADMIN,
+  "GET /v1/admin/auth/session": { ...ADMIN, optional: true },
   "GET /v1/admin/users": ADMIN,
   "GET /v1/admin/orgs": ADMIN,
   "POST /v1/admin/impersonations": { ...ADMIN, rate: "sensitive" },
@@ -141,6 +150,8 @@ export class RouteTable {
     // A copy per route: `"tenant"` rows are completed by `finalize` once every credential kind is known.
     const security = {
       ...row,
+      // A re-auth row is closed to impersonation (AUTHZ-4): the effective row, and so the docs, say so.
+      impersonation: row.reauth ? ("refuse" as const) : row.impersonation,
       accepts: row.accepts === "tenant" ? [] : [...row.accepts],
       tenantKinds: row.accepts === "tenant",
     };

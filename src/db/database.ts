@@ -110,6 +110,11 @@ export class Database {
     sqlite.exec(
       "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
     );
+    // SQLite's own lower() folds ASCII only; PostgreSQL's folds every script. Searches compare lower(x) with
+    // a pattern lower-cased in JavaScript, so both engines must fold alike ("Ärztekammer" found by "ärzte").
+    sqlite.function("lower", { deterministic: true }, (v: unknown) =>
+      typeof v === "string" ? v.toLowerCase() : v,
+    );
     const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
     const ctx: MigrationContext = { engine: "sqlite", schema: "main", appRole: "" };
     return new Database(

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { AppError } from "../http/errors.js";
+import type { SessionEntry } from "../sessions/cache.js";
 import type { SessionService } from "../sessions/service.js";
 import { sessionOf } from "./principal.js";
 import { Accepted, NoContent, Password, User } from "./schemas.js";
@@ -21,6 +22,29 @@ const SessionInfo = Type.Object({
 });
 const SessionId = Type.Object({ id: Type.String({ pattern: "^ses_[0-9A-Z]{26}$" }) });
 
+const SignedInView = Type.Object({
+  signedIn: Type.Literal(true),
+  user: User,
+  session: Type.Object({ id: Type.String(), expiresAt: Type.String() }),
+  impersonation: Type.Union(
+    [Type.Object({ adminId: Type.String(), expiresAt: Type.String() }), Type.Null()],
+    { description: "Set while a platform admin acts as the user (AUTHZ-4): the console shows a banner." },
+  ),
+  csrfToken: Type.String(),
+});
+
+function signedInView(sessions: SessionService, session: SessionEntry) {
+  if (!session.email) throw new AppError("UNAUTHENTICATED");
+  const expiresAt = new Date(session.expires_at).toISOString();
+  return {
+    signedIn: true as const,
+    user: { id: session.user_id, email: session.email, emailVerified: session.email_verified_at !== null },
+    session: { id: session.public_id, expiresAt },
+    impersonation: session.impersonator_id ? { adminId: session.impersonator_id, expiresAt } : null,
+    csrfToken: sessions.csrfToken(session),
+  };
+}
+
 /** The signed-in user: profile, sessions (AUTH-5) and password change: `/v1/me*`. */
 export async function meRoutes(
   app: FastifyInstance,
@@ -31,28 +55,25 @@ export async function meRoutes(
 
   r.get(
     "/v1/me",
+    { schema: { tags, response: { 200: SignedInView } } },
+    // Served from the session cache: the session row carries the owner's public fields.
+    async (req) => signedInView(sessions, sessionOf(req)),
+  );
+
+  r.get(
+    "/v1/auth/session",
     {
       schema: {
-        tags,
-        response: {
-          200: Type.Object({
-            user: User,
-            session: Type.Object({ id: Type.String(), expiresAt: Type.String() }),
-            csrfToken: Type.String(),
-          }),
-        },
+        tags: ["auth"],
+        summary: "Who is signed in, if anyone",
+        description:
+          "`GET /v1/me` for a page that does not know yet whether anyone is signed in: 200 with `signedIn: false` instead of a 401, so a sign-in page can ask without an error.",
+        response: { 200: Type.Union([SignedInView, Type.Object({ signedIn: Type.Literal(false) })]) },
       },
     },
     async (req) => {
-      // Served from the session cache: the session row carries the owner's public fields.
-      const session = sessionOf(req);
-      const userId = session.user_id;
-      if (!session.email) throw new AppError("UNAUTHENTICATED");
-      return {
-        user: { id: userId, email: session.email, emailVerified: session.email_verified_at !== null },
-        session: { id: session.public_id, expiresAt: new Date(session.expires_at).toISOString() },
-        csrfToken: sessions.csrfToken(session),
-      };
+      const session = req.principal?.session;
+      return session ? signedInView(sessions, session) : { signedIn: false as const };
     },
   );
 

@@ -31,6 +31,20 @@ export async function mfaRoutes(
       if (!(await mfa.verify(userId, code))) throw new AppError("MFA_CODE_INVALID");
     });
 
+  r.get(
+    "/v1/me/mfa",
+    {
+      schema: {
+        tags,
+        summary: "Second-factor status",
+        description:
+          "Whether TOTP is on, and how many unused backup codes are left (the account screen shows both).",
+        response: { 200: Type.Object({ totp: Type.Boolean(), backupCodesLeft: Type.Integer() }) },
+      },
+    },
+    async (req) => mfa.status(sessionOf(req).user_id),
+  );
+
   r.post(
     "/v1/me/mfa/totp",
     {

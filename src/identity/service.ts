@@ -243,8 +243,8 @@ export class IdentityService {
   }
 
   /** Accounts by id, `limit` after the cursor `after` (platform admins' user list). */
-  listUsers(limit: number, after: string | undefined): Promise<UserRow[]> {
-    return this.d.store.listUsers(limit, after);
+  listUsers(limit: number, after: string | undefined, search?: string): Promise<UserRow[]> {
+    return this.d.store.listUsers(limit, after, search);
   }
 
   /** Sends without making the caller wait: mail latency must not reveal whether an account exists. */

@@ -1,4 +1,6 @@
+import { sql } from "kysely";
 import type { Db } from "../db/database.js";
+import { containsPattern } from "../db/search.js";
 import type { EmailTokenRow, UserRow } from "./tables.js";
 
 /** The only code that touches the `users` and `email_tokens` tables. */
@@ -85,9 +87,10 @@ export class IdentityStore {
       .execute();
   }
 
-  listUsers(limit: number, after: string | undefined): Promise<UserRow[]> {
+  listUsers(limit: number, after: string | undefined, search?: string): Promise<UserRow[]> {
     let q = this.db.selectFrom("users").selectAll().orderBy("id").limit(limit);
     if (after) q = q.where("id", ">", after);
+    if (search) q = q.where(sql<boolean>`email like ${containsPattern(search)} escape '\\'`);
     return q.execute();
   }
 }

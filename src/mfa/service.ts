@@ -61,6 +61,12 @@ export class MfaService {
     return on;
   }
 
+  /** What the account's own settings screen shows: whether TOTP is on, and how many backup codes are unused. */
+  async status(principalId: string): Promise<{ totp: boolean; backupCodesLeft: number }> {
+    const totp = (await this.store.getTotp(principalId))?.confirmed_at != null;
+    return { totp, backupCodesLeft: totp ? await this.store.unusedBackupCodes(principalId) : 0 };
+  }
+
   /** The cached answer of `isEnabled`, or undefined: the synchronous fast path of the tenant check. */
   isEnabledCached(principalId: string): boolean | undefined {
     return this.enabled.get(principalId, this.now());

@@ -57,30 +57,52 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     TEXT,
   ),
   "GET /openapi.json": op("OpenAPI document", "This document; /docs renders it."),
+  // The console (src/console): one static page whose script talks to this API; documented so that what
+  // each address answers is part of the published surface. Only the query parameters listed are accepted.
+  "GET /": op(
+    "Console: sign in",
+    "The sign-in page (password, then a TOTP or backup code when the account has one); signed in, it leads to the portal.",
+    undefined,
+    HTML,
+  ),
+  "GET /signup": op("Console: sign up", "Creates an account (POST /v1/auth/signup).", undefined, HTML),
   "GET /verify-email": op(
-    "Email verification page",
-    "The page the verification mail links to; its script posts the token to POST /v1/auth/verify-email.",
+    "Console: email verification",
+    "The page the verification mail links to; a button posts the token to POST /v1/auth/verify-email.",
     undefined,
     HTML,
   ),
   "GET /reset-password": op(
-    "Password reset page",
-    "The page the reset mail links to; its script posts to POST /v1/auth/password/reset.",
+    "Console: password reset",
+    "The page the reset mail links to; it posts to POST /v1/auth/password/reset.",
     undefined,
     HTML,
   ),
   "GET /accept-invitation": op(
-    "Invitation page",
-    "The page the invitation mail links to; its script posts to POST /v1/invitations/accept.",
+    "Console: invitation",
+    "The page the invitation mail links to; it posts to POST /v1/invitations/accept.",
     undefined,
     HTML,
   ),
   "GET /forgot-password": op(
-    "Forgotten password page",
+    "Console: forgotten password",
     "Asks for the address to send a reset link to (POST /v1/auth/password/forgot).",
     undefined,
     HTML,
   ),
+  "GET /app": op(
+    "Console: the portal",
+    "The tenant portal (portal session): account, sessions, organisations, members, invitations, the example catalog. Its screens live below /app/.",
+    undefined,
+    HTML,
+  ),
+  "GET /admin": op(
+    "Console: platform admin",
+    "The platform console (admin session, its own sign-in): users, organisations, impersonation. Its screens live below /admin/.",
+    undefined,
+    HTML,
+  ),
+  "GET /favicon.ico": op("Icon", "The console's icon (SVG).", undefined, "image/svg+xml"),
 
   "POST /v1/auth/signup": op(
     "Sign up",

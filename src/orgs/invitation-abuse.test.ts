@@ -64,7 +64,7 @@ describe.each(PROFILES)(
       expect(mail.text).toContain("Locked! visit evil.example");
     });
 
-    it("AUTHZ-5: an invitation is resent at most 3 times an hour", async () => {
+    it("AUTHZ-5: a resend is an invitation mail: with the first send, two resends use up the address's 3 a day", async () => {
       const sent = await post(`/v1/orgs/${orgId}/invitations`, { email: "again@corp.test", role: "MEMBER" });
       const id = sent.json().invitation.id;
       const codes: string[] = [];
@@ -72,7 +72,8 @@ describe.each(PROFILES)(
         const res = await post(`/v1/orgs/${orgId}/invitations/${id}/resend`, {});
         codes.push(res.statusCode === 202 ? "sent" : res.json().error.code);
       }
-      expect(codes).toEqual(["sent", "sent", "sent", "RATE_LIMITED"]);
+      // Within the 3 resends an hour one invitation allows, the recipient's limit closes first.
+      expect(codes).toEqual(["sent", "sent", "RATE_LIMITED", "RATE_LIMITED"]);
     });
 
     it("AUTHZ-5: one address receives at most 3 invitation mails a day, from any organisation", async () => {
@@ -94,9 +95,9 @@ describe.each(PROFILES)(
           (await post(`/v1/orgs/${orgId}/invitations`, { email: `n${i}@corp.test`, role: "VIEWER" }))
             .statusCode,
         );
-      // Five were sent above (first@, again@ and three to target@): 15 more fit in the hour.
-      expect(codes.filter((c) => c === 201)).toHaveLength(15);
-      expect(codes.slice(15).every((c) => c === 429)).toBe(true);
+      // Seven were sent above (first@, again@ and its two resends, three to target@): 13 more fit in the hour.
+      expect(codes.filter((c) => c === 201)).toHaveLength(13);
+      expect(codes.slice(13).every((c) => c === 429)).toBe(true);
     });
 
     it("AUTHZ-5: an organisation sends at most 100 invitations a day, whoever sends them", async () => {

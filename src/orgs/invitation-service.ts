@@ -30,6 +30,10 @@ export interface InvitationLimiters {
   readonly resend: Limiter;
 }
 
+/** Neither accepted, revoked nor expired at `now`: the only state in which a link works or is resent. */
+const isPending = (inv: InvitationRow, now: number): boolean =>
+  inv.accepted_at === null && inv.revoked_at === null && inv.expires_at > now;
+
 /** A higher role is a lower index in ROLES (OWNER first). */
 const higher = (a: Role, b: Role): Role => (ROLES.indexOf(a) <= ROLES.indexOf(b) ? a : b);
 
@@ -42,7 +46,8 @@ export const invitationLink = (publicUrl: string, orgId: string, token: string):
  * to the invited address: a signed-in account with another address cannot use it. Someone without an
  * account accepts by choosing a password: the token that reached their mailbox verifies the address.
  * The sign-up rules hold here too (AUTH-12: in `domains` mode no outside address is invited or joins).
- * Mails are limited per organisation, per sender and per recipient, and carry the organisation's name
+ * Mails (first sends and resends alike) are limited per organisation, per sender and per recipient, and
+ * a resend also per invitation; they carry the organisation's name
  * only quoted in the body, never in the subject. Every query runs in the organisation's transaction.
  */
 export class InvitationService {
@@ -61,18 +66,11 @@ export class InvitationService {
     return this.d.now?.() ?? Date.now();
   }
 
-  /** Invites `email` with `role` and mails the link. Only an OWNER invites an OWNER. */
+  /** Invites `email` with `role` and mails the link, under the rules of `assertMaySend` and the mail limits. */
   async invite(orgId: string, actor: Actor, email: string, role: Role): Promise<InvitationRow> {
-    if (role === "OWNER" && actor.role !== "OWNER")
-      throw new AppError("OWNER_REQUIRED", "Only an owner can invite an owner.");
-    this.d.identity.assertDomainAllowed(email);
+    this.assertMaySend(actor, email, role);
     const address = normaliseEmail(email);
-    const { limits } = this.d;
-    await this.limit([
-      [limits.org, orgId],
-      [limits.sender, actor.userId],
-      [limits.recipient, address],
-    ]);
+    await this.limit(this.mailKeys(orgId, actor, address));
     const now = this.now();
     const token = newSecret("bwi");
     const inv: InvitationRow = {
@@ -101,12 +99,24 @@ export class InvitationService {
       throw new AppError("NOT_FOUND");
   }
 
-  /** A fresh token and expiry for a pending invitation, mailed again (the old link stops working). */
-  async resend(orgId: string, publicId: string): Promise<InvitationRow> {
-    await this.limit([[this.d.limits.resend, publicId]]);
+  /**
+   * A fresh token and expiry for a pending invitation, mailed again (the old link stops working). A resend
+   * is an invitation mail sent by `actor` now, so every rule of `invite` applies as it stands now (only an
+   * OWNER sends an OWNER's invitation; the sign-up domains; the limits per organisation, sender and
+   * recipient), plus the limit per invitation. Accepted, revoked or expired: NOT_FOUND, and an expired
+   * invitation stays expired: a resend never revives it.
+   */
+  async resend(orgId: string, actor: Actor, publicId: string): Promise<InvitationRow> {
+    const found = await this.d.db.withOrg(orgId, (tx) => store.byPublicId(tx, orgId, publicId));
+    if (!found || !isPending(found, this.now())) throw new AppError("NOT_FOUND");
+    this.assertMaySend(actor, found.email, found.role);
+    await this.limit([...this.mailKeys(orgId, actor, found.email), [this.d.limits.resend, publicId]]);
     const token = newSecret("bwi");
+    const now = this.now();
     const inv = await this.d.db.withOrg(orgId, async (tx) => {
-      if (!(await store.retoken(tx, orgId, publicId, sha256(token), this.now() + TTL_MS))) return undefined;
+      // Checked again in the update itself: one accepted, revoked or expired meanwhile stays so.
+      const change = { id: sha256(token), expiresAt: now + TTL_MS, now };
+      if (!(await store.retoken(tx, orgId, publicId, change))) return undefined;
       return store.byPublicId(tx, orgId, publicId);
     });
     if (!inv) throw new AppError("NOT_FOUND");
@@ -129,8 +139,7 @@ export class InvitationService {
     const id = sha256(input.token);
     const now = this.now();
     const inv = await this.d.db.withOrg(orgId, (tx) => store.byTokenHash(tx, orgId, id));
-    if (!inv || inv.accepted_at !== null || inv.revoked_at !== null || inv.expires_at <= now)
-      throw new AppError("TOKEN_INVALID");
+    if (!inv || !isPending(inv, now)) throw new AppError("TOKEN_INVALID");
     let userId: string;
     let created = false;
     if (input.signedIn) {
@@ -158,6 +167,26 @@ export class InvitationService {
     });
     if (!accepted) throw new AppError("TOKEN_INVALID");
     return { role: accepted, ...(created ? { createdUserId: userId } : {}) };
+  }
+
+  /**
+   * The rules on who may send an invitation mail, for a first send and a resend alike: only an OWNER
+   * invites (or re-invites) an OWNER, and in `domains` sign-up mode no outside address is invited (AUTH-12).
+   */
+  private assertMaySend(actor: Actor, email: string, role: Role): void {
+    if (role === "OWNER" && actor.role !== "OWNER")
+      throw new AppError("OWNER_REQUIRED", "Only an owner can invite an owner.");
+    this.d.identity.assertDomainAllowed(email);
+  }
+
+  /** The limits every invitation mail counts against: per organisation, per sender, per recipient address. */
+  private mailKeys(orgId: string, actor: Actor, address: string): Array<readonly [Limiter, string]> {
+    const { limits } = this.d;
+    return [
+      [limits.org, orgId],
+      [limits.sender, actor.userId],
+      [limits.recipient, address],
+    ];
   }
 
   /** Counts one mail against every (limiter, key), or against none: refused (429) when any is full. */

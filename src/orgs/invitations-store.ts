@@ -27,6 +27,7 @@ export const invitationsStore = {
     await tx.insertInto("invitations").values(row).execute();
   },
 
+  /** Invitations neither accepted, revoked nor expired at `now`. */
   pending(tx: Db, orgId: string, now: number): Promise<InvitationRow[]> {
     return tx
       .selectFrom("invitations")
@@ -58,19 +59,31 @@ export const invitationsStore = {
   },
 
   revoke(tx: Db, orgId: string, publicId: string, now: number): Promise<boolean> {
-    return invitationsStore.updatePending(tx, orgId, publicId, { revoked_at: now });
+    return invitationsStore.updatePending(tx, orgId, publicId, now, { revoked_at: now });
   },
 
-  /** Replaces the token of a pending invitation (resend) and extends its life. */
-  retoken(tx: Db, orgId: string, publicId: string, id: string, expiresAt: number): Promise<boolean> {
-    return invitationsStore.updatePending(tx, orgId, publicId, { id, expires_at: expiresAt });
+  /**
+   * Replaces the token of a pending invitation (resend) and extends its life. An expired invitation is
+   * not pending: it stays expired (false), so a resend never revives it.
+   */
+  retoken(
+    tx: Db,
+    orgId: string,
+    publicId: string,
+    change: { id: string; expiresAt: number; now: number },
+  ): Promise<boolean> {
+    return invitationsStore.updatePending(tx, orgId, publicId, change.now, {
+      id: change.id,
+      expires_at: change.expiresAt,
+    });
   },
 
-  /** Changes an invitation that is neither accepted nor revoked; false if there is none. */
+  /** Changes a pending invitation (not accepted, revoked or expired at `now`); false if there is none. */
   async updatePending(
     tx: Db,
     orgId: string,
     publicId: string,
+    now: number,
     changes: Partial<InvitationRow>,
   ): Promise<boolean> {
     const r = await tx
@@ -80,6 +93,7 @@ export const invitationsStore = {
       .where("public_id", "=", publicId)
       .where("accepted_at", "is", null)
       .where("revoked_at", "is", null)
+      .where("expires_at", ">", now)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   },

@@ -87,7 +87,7 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
       },
     },
     async (req, reply) => {
-      const inv = await d.invitations.resend(req.tenant!.orgId, req.params.id);
+      const inv = await d.invitations.resend(req.tenant!.orgId, actorOf(req), req.params.id);
       return reply.code(202).send({ invitation: view(inv) });
     },
   );

@@ -163,7 +163,7 @@ describe(`organisations (${ENGINE})`, () => {
     const [won, lost] = [a, b].sort((x, y) => x.statusCode - y.statusCode);
     expect(won!.statusCode).toBe(200);
     expect(["FORBIDDEN", "LAST_OWNER"]).toContain(lost!.json().error.code);
-    const owners = (await store.listMembers(raceOrg)).filter((m) => m.role === "OWNER");
+    const owners = (await store.listMembers(raceOrg, 100, undefined)).filter((m) => m.role === "OWNER");
     expect(owners).toHaveLength(1);
   });
 

@@ -40,6 +40,7 @@ const view = (o: OrganizationRow, role?: Role) => ({
 /** Organisations and memberships (AUTHZ-1): `/v1/orgs*`. */
 export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }): Promise<void> {
   const { orgs } = opts;
+  const { guard } = app.bulwark;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
@@ -94,7 +95,12 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
     },
     async (req) => {
       const actor = actorOf(req);
-      const org = await orgs.update(req.tenant!.orgId, actor, req.body);
+      const principal = req.principal!;
+      const org = await orgs.update(req.tenant!.orgId, actor, req.body, {
+        impersonated: principal.impersonator !== undefined,
+        // The guard's own answer to "proved the password recently?" (AUTH-14), false while impersonated.
+        recentlyAuthenticated: guard.recentlyAuthenticated(principal),
+      });
       return { org: view(org, actor.role) };
     },
   );
@@ -102,16 +108,34 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
   r.get(
     "/v1/orgs/:orgId/members",
     {
-      schema: { tags, params: OrgParams, response: { 200: Type.Object({ members: Type.Array(Member) }) } },
+      schema: {
+        tags,
+        params: OrgParams,
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 100 })),
+          after: Type.Optional(Type.String({ pattern: "^usr_[0-9A-Z]{26}$" })),
+        }),
+        response: {
+          200: Type.Object({
+            members: Type.Array(Member),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
+      },
     },
-    async (req) => ({
-      members: (await orgs.listMembers(req.tenant!.orgId)).map((m) => ({
-        userId: m.user_id,
-        email: m.email,
-        role: m.role,
-        joinedAt: new Date(m.created_at).toISOString(),
-      })),
-    }),
+    async (req) => {
+      const limit = req.query.limit ?? 100;
+      const rows = await orgs.listMembers(req.tenant!.orgId, limit, req.query.after);
+      return {
+        members: rows.map((m) => ({
+          userId: m.user_id,
+          email: m.email,
+          role: m.role,
+          joinedAt: new Date(m.created_at).toISOString(),
+        })),
+        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.user_id ?? null) : null,
+      };
+    },
   );
 
   r.patch(

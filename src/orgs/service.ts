@@ -26,6 +26,16 @@ export interface Actor {
 }
 
 /**
+ * How strongly the caller is proved right now, for the rules that weaken an organisation's security: is
+ * an admin impersonating the user (AUTHZ-4), and did the caller prove the password within the re-auth
+ * window (AUTH-14)?
+ */
+export interface Assurance {
+  readonly impersonated: boolean;
+  readonly recentlyAuthenticated: boolean;
+}
+
+/**
  * Organisations and memberships (AUTHZ-1): creation, settings, roles and removal, with the rules that sit
  * on top of the permission table: only an OWNER grants, changes or removes an OWNER; an organisation
  * always keeps one; requiring MFA of everyone starts with yourself.
@@ -72,30 +82,46 @@ export class OrgService {
     return org;
   }
 
-  /** Renames, or requires MFA of every member (only once the actor has it: nobody locks themselves out). */
+  /**
+   * Renames, or requires MFA of every member (only once the actor has it: nobody locks themselves out).
+   * Turning the requirement off weakens every member's protection (AUTH-8), so it takes an OWNER, not
+   * impersonated (AUTHZ-4), who proved the password recently (AUTH-14); turning it on takes org:update.
+   */
   async update(
     orgId: string,
     actor: Actor,
     patch: { name?: string | undefined; requireMfa?: boolean | undefined },
+    assurance: Assurance,
   ): Promise<OrganizationRow> {
-    if (patch.requireMfa && !(await this.mfa.isEnabled(actor.userId)))
+    let requireMfa = patch.requireMfa;
+    if (requireMfa && !(await this.mfa.isEnabled(actor.userId)))
       throw new AppError(
         "MFA_ENROLMENT_REQUIRED",
         "Turn on two-factor authentication for yourself (POST /v1/me/mfa/totp) before requiring it of the organisation.",
       );
+    if (requireMfa === false) {
+      // Already off: nothing is weakened, so nothing is written either; a concurrent request turning it on
+      // is never undone by a caller who may not turn it off.
+      if ((await this.get(orgId)).require_mfa === 1) assertMayWeakenMfa(actor, assurance);
+      else requireMfa = undefined;
+    }
     await this.store.update(
       orgId,
       {
         ...(patch.name !== undefined ? { name: patch.name.trim() } : {}),
-        ...(patch.requireMfa !== undefined ? { require_mfa: patch.requireMfa ? 1 : 0 } : {}),
+        ...(requireMfa !== undefined ? { require_mfa: requireMfa ? 1 : 0 } : {}),
       },
       this.now(),
     );
     return this.get(orgId);
   }
 
-  listMembers(orgId: string): Promise<Array<MembershipRow & { email: string }>> {
-    return this.store.listMembers(orgId);
+  listMembers(
+    orgId: string,
+    limit: number,
+    after: string | undefined,
+  ): Promise<Array<MembershipRow & { email: string }>> {
+    return this.store.listMembers(orgId, limit, after);
   }
 
   /** Changes a member's role. Only an OWNER makes or changes an OWNER; the last OWNER stays. */
@@ -135,12 +161,28 @@ export class OrgService {
   }
 
   /** Every organisation with its member count, by id (platform admins' list, cursor pagination). */
-  listAll(limit: number, after: string | undefined) {
-    return this.store.listAll(limit, after);
+  listAll(limit: number, after: string | undefined, search?: string) {
+    return this.store.listAll(limit, after, search);
   }
 
   private settle(result: "ok" | "not_found" | "last_owner"): void {
     if (result === "not_found") throw new AppError("NOT_FOUND");
     if (result === "last_owner") throw new AppError("LAST_OWNER");
   }
+}
+
+/** Who may stop requiring MFA of an organisation's members: checked in this order, the first refusal wins. */
+function assertMayWeakenMfa(actor: Actor, assurance: Assurance): void {
+  if (assurance.impersonated)
+    throw new AppError(
+      "IMPERSONATION_FORBIDDEN",
+      "Not while impersonating: only the user can stop requiring two-factor authentication.",
+    );
+  if (actor.role !== "OWNER")
+    throw new AppError("OWNER_REQUIRED", "Only an owner can stop requiring two-factor authentication.");
+  if (!assurance.recentlyAuthenticated)
+    throw new AppError(
+      "REAUTH_REQUIRED",
+      "Confirm your password (POST /v1/auth/reauth) to stop requiring two-factor authentication.",
+    );
 }

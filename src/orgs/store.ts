@@ -1,4 +1,6 @@
+import { sql } from "kysely";
 import type { Db, Engine } from "../db/database.js";
+import { containsPattern } from "../db/search.js";
 import { type Access, AccessCache } from "./access-cache.js";
 import type { Role } from "./permissions.js";
 import type { MembershipRow, OrganizationRow } from "./tables.js";
@@ -90,15 +92,22 @@ export class OrgStore {
     this.cache.dropOrg(id);
   }
 
-  listMembers(orgId: string): Promise<Array<MembershipRow & { email: string }>> {
-    return this.db
+  /** An organisation's members with their email, by user id (cursor pagination: `after` a user id). */
+  listMembers(
+    orgId: string,
+    limit: number,
+    after: string | undefined,
+  ): Promise<Array<MembershipRow & { email: string }>> {
+    let q = this.db
       .selectFrom("memberships")
       .innerJoin("users", "users.id", "memberships.user_id")
       .selectAll("memberships")
       .select("users.email")
       .where("memberships.org_id", "=", orgId)
-      .orderBy("memberships.created_at")
-      .execute();
+      .orderBy("memberships.user_id")
+      .limit(limit);
+    if (after) q = q.where("memberships.user_id", ">", after);
+    return q.execute();
   }
 
   /** Adds a member; false if already one. `tx`: the invitation's transaction, so both commit together. */
@@ -176,8 +185,8 @@ export class OrgStore {
     });
   }
 
-  /** Every organisation with its member count, by id (cursor pagination). */
-  listAll(limit: number, after: string | undefined) {
+  /** Every organisation with its member count, by id (cursor pagination), optionally those whose name or slug contains `search`. */
+  listAll(limit: number, after: string | undefined, search?: string) {
     let q = this.db
       .selectFrom("organizations")
       .leftJoin("memberships", "memberships.org_id", "organizations.id")
@@ -192,6 +201,15 @@ export class OrgStore {
       .orderBy("organizations.id")
       .limit(limit);
     if (after) q = q.where("organizations.id", ">", after);
+    if (search) {
+      const pattern = containsPattern(search);
+      q = q.where((eb) =>
+        eb.or([
+          sql<boolean>`lower(organizations.name) like ${pattern} escape '\\'`,
+          sql<boolean>`organizations.slug like ${pattern} escape '\\'`,
+        ]),
+      );
+    }
     return q.execute();
   }
 }

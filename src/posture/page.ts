@@ -61,6 +61,6 @@ export function renderSecurityPage(
 <body><header><h1>${esc(meta.product)} security overview</h1>
 <p>Generated from the running configuration: every claim below is a control that is switched on, with the values it runs with. Each names its requirement ID; the machine-readable form is at <a href="/security.json">/security.json</a>.</p></header>
 ${sections.join("\n")}
-<footer>Generated ${esc(meta.generatedAt)} · profile ${esc(meta.profile)} · ${claims.length} controls · <a href="/.well-known/security.txt">security.txt</a></footer>
+<footer>Generated ${esc(meta.generatedAt)} · profile ${esc(meta.profile)} · ${claims.length} controls · <a href="/.well-known/security.txt">security.txt</a> · <a href="/">Sign in to the console</a></footer>
 </body></html>`;
 }

@@ -58,7 +58,9 @@ export class SessionService {
       created_at: now,
       last_seen_at: now,
       expires_at: now + (options.ttlMs ?? this.config.auth.sessionAbsoluteMs),
-      reauth_at: now,
+      // A sign-in proves the password, so it opens the re-auth window (AUTH-14). An impersonation proves
+      // nothing of the user's (AUTHZ-4): it never counts as recently re-authenticated.
+      reauth_at: options.impersonatorId ? 0 : now,
       ip: client.ip,
       user_agent: userAgent,
       impersonator_id: options.impersonatorId ?? null,
@@ -128,6 +130,11 @@ export class SessionService {
     const found = await this.store.deleteByPublicId(userId, kind, publicId);
     if (found) this.cache.dropPrincipal(userId);
     return found;
+  }
+
+  /** The impersonation an admin is running now, if any (the admin console shows it). */
+  currentImpersonation(adminId: string): Promise<SessionRow | undefined> {
+    return this.store.latestImpersonation(adminId, this.now());
   }
 
   /** Ends every impersonation session an admin opened (AUTHZ-4); returns the users acted as. */

@@ -64,6 +64,18 @@ export class SessionStore {
     return Number(res.numDeletedRows) > 0;
   }
 
+  /** The admin's newest impersonation session still running, if any. */
+  async latestImpersonation(adminId: string, now: number): Promise<SessionRow | undefined> {
+    return this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("impersonator_id", "=", adminId)
+      .where("expires_at", ">", now)
+      .orderBy("created_at", "desc")
+      .limit(1)
+      .executeTakeFirst();
+  }
+
   /** Deletes the impersonation sessions an admin opened; returns the impersonated users. */
   async deleteImpersonations(adminId: string): Promise<string[]> {
     const rows = await this.db

@@ -1,0 +1,96 @@
+import { Type } from "@sinclair/typebox";
+import type { Capability } from "../capability.js";
+import { type ConsoleBuild, loadConsoleBuild, renderShell } from "./build.js";
+
+/**
+ * The console (HDR-3, AUTHZ-3): hosted sign-in pages, the tenant portal under `/app/` and the platform
+ * console under `/admin/`, one single-page app built from `web/` into fingerprinted assets. Every page is
+ * the same static shell: no value from the request is ever written into it, so a token in a mail link's
+ * address never reaches the HTML. The shell is never cached and sends no referrer (mail-link addresses
+ * hold tokens); the assets are immutable. The CSP admits scripts, styles and connections from this
+ * origin only: nothing inline, nothing evaluated, never framed.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  // QR codes arrive as data: URLs of SVG images from the API.
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/**
+ * The query parameters the console's addresses carry, read by the page's script, never by the server:
+ * `token` and `orgId` from mail links, `next` after sign-in, `q` for admin searches. Closed like every
+ * other schema of Bulwark's: anything else is refused before the page is served.
+ */
+const Param = Type.Optional(Type.String({ maxLength: 2000 }));
+const ConsoleQuery = Type.Object({ token: Param, orgId: Param, org: Param, next: Param, q: Param });
+
+/** Every address the console answers: the hosted pages, then the portal and the admin console (and below). */
+export const CONSOLE_PAGES = [
+  "/",
+  "/signup",
+  "/verify-email",
+  "/forgot-password",
+  "/reset-password",
+  "/accept-invitation",
+  "/app",
+  "/app/*",
+  "/admin",
+  "/admin/*",
+] as const;
+
+/** Whether an Accept-Encoding header admits gzip (RFC 9110 §12.5.3: named, or `*`, with a weight above 0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  let star = false;
+  for (const part of header.toLowerCase().split(",")) {
+    const [coding = "", ...params] = part.split(";").map((p) => p.trim());
+    const q = params.find((p) => p.startsWith("q="));
+    const weight = q ? Number(q.slice(2)) : 1;
+    if (coding === "gzip" || coding === "x-gzip") return weight > 0;
+    if (coding === "*") star = weight > 0;
+  }
+  return star;
+}
+
+/** `build` defaults to the built console, read when the server is built (never for `bulwark migrate`). */
+export function consoleCapability(given?: ConsoleBuild): Capability {
+  return {
+    name: "console",
+    register(app) {
+      const build = given ?? loadConsoleBuild();
+      const html = renderShell(build);
+      for (const asset of build.assets) {
+        app.get(`/assets/${asset.name}`, { schema: { hide: true } }, (req, reply) => {
+          reply.header("cache-control", "public, max-age=31536000, immutable").type(asset.type);
+          reply.header("vary", "accept-encoding");
+          // Pre-compressed at build time: no compression work per request.
+          if (asset.gzip && acceptsGzip(req.headers["accept-encoding"]))
+            return reply.header("content-encoding", "gzip").send(asset.gzip);
+          return reply.send(asset.body);
+        });
+      }
+      // Browsers ask for /favicon.ico whatever the page says (the security page, the docs, a JSON error).
+      const icon = build.assets.find((a) => a.name === build.icon);
+      if (icon)
+        app.get("/favicon.ico", { schema: { hide: true } }, (_req, reply) =>
+          reply.header("cache-control", "public, max-age=86400").type(icon.type).send(icon.body),
+        );
+      for (const url of CONSOLE_PAGES) {
+        app.get(url, { schema: { hide: true, querystring: ConsoleQuery } }, (_req, reply) => {
+          reply
+            .header("content-security-policy", CONSOLE_CSP)
+            .header("referrer-policy", "no-referrer")
+            .header("cache-control", "no-store")
+            .type("text/html; charset=utf-8")
+            .send(html);
+        });
+      }
+    },
+  };
+}

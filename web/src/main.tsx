@@ -1,0 +1,114 @@
+import "./styles.css";
+import { render } from "preact";
+import { AdminFrame, PortalFrame, PublicFrame } from "./layout";
+import { Account } from "./pages/account";
+import { AdminOrgs, AdminSignIn, AdminUsers } from "./pages/admin";
+import { AcceptInvitation, ForgotPassword, ResetPassword, SignIn, SignUp, VerifyEmail } from "./pages/auth";
+import { Orders, Products } from "./pages/catalog";
+import { Invitations, Members } from "./pages/members";
+import { OrgSettings, Orgs, WithOrg } from "./pages/orgs";
+import { Sessions } from "./pages/sessions";
+import { match, navigate, useLocation } from "./router";
+import { useAdmin, useMe } from "./session";
+import { Loading, Page } from "./ui";
+
+const PUBLIC: Record<string, () => preact.JSX.Element | null> = {
+  "/": SignIn,
+  "/signup": SignUp,
+  "/verify-email": VerifyEmail,
+  "/forgot-password": ForgotPassword,
+  "/reset-password": ResetPassword,
+  "/accept-invitation": AcceptInvitation,
+};
+
+function NotFound() {
+  return (
+    <Page title="Page not found">
+      <p>
+        <a href="/">Go to the start</a>
+      </p>
+    </Page>
+  );
+}
+
+/** The portal (tenant users, portal cookie): signed out, it shows sign-in and comes back here after. */
+function Portal(props: { path: string }) {
+  const me = useMe();
+  if (me === undefined) return <Loading />;
+  if (me === null) {
+    navigate(`/?next=${encodeURIComponent(props.path + location.search)}`, true);
+    return null;
+  }
+  const { path } = props;
+  let screen: preact.ComponentChildren;
+  if (path === "/app") screen = <Orgs />;
+  else if (path === "/app/account") screen = <Account me={me} />;
+  else if (path === "/app/sessions") screen = <Sessions />;
+  else {
+    const m = match("/app/orgs/:orgId", path) ?? match("/app/orgs/:orgId/:tab", path);
+    const tab = m?.tab ? `/${m.tab}` : "";
+    screen = m?.orgId ? (
+      <WithOrg
+        orgId={m.orgId}
+        tab={tab}
+        render={(org, reload) =>
+          tab === "" ? (
+            <OrgSettings org={org} reload={reload} />
+          ) : tab === "/members" ? (
+            <Members org={org} me={me} />
+          ) : tab === "/invitations" ? (
+            <Invitations org={org} />
+          ) : tab === "/products" ? (
+            <Products org={org} />
+          ) : tab === "/orders" ? (
+            <Orders org={org} />
+          ) : (
+            <NotFound />
+          )
+        }
+      />
+    ) : (
+      <NotFound />
+    );
+  }
+  return <PortalFrame me={me}>{screen}</PortalFrame>;
+}
+
+/** The platform console (admin cookie only): a portal session never opens it (AUTH-6, AUTHZ-3). */
+function Admin(props: { path: string }) {
+  const admin = useAdmin();
+  if (admin === undefined) return <Loading />;
+  if (admin === null)
+    return (
+      <PublicFrame>
+        <AdminSignIn />
+      </PublicFrame>
+    );
+  const screen =
+    props.path === "/admin" || props.path === "/admin/users" ? (
+      <AdminUsers />
+    ) : props.path === "/admin/orgs" ? (
+      <AdminOrgs />
+    ) : (
+      <NotFound />
+    );
+  return <AdminFrame email={admin.admin.email}>{screen}</AdminFrame>;
+}
+
+function App() {
+  const { path } = useLocation();
+  if (path === "/app" || path.startsWith("/app/")) return <Portal path={path} />;
+  if (path === "/admin" || path.startsWith("/admin/")) return <Admin path={path} />;
+  const Screen = PUBLIC[path] ?? NotFound;
+  return (
+    <PublicFrame>
+      <Screen />
+    </PublicFrame>
+  );
+}
+
+const root = document.getElementById("app");
+if (root) {
+  root.textContent = "";
+  render(<App />, root);
+}

@@ -1,0 +1,243 @@
+import { useState } from "preact/hooks";
+import { api } from "../api";
+import type { Me } from "../session";
+import { Field, Form, Loading, Notice, Page, useLoad } from "../ui";
+
+const str = (d: FormData, k: string) => String(d.get(k) ?? "");
+interface Enrolment {
+  secret: string;
+  otpauthUri: string;
+  qrCode: string;
+}
+
+/** Backup codes, shown once: copy them now, they are stored hashed and never shown again. */
+function BackupCodes(props: { codes: string[]; onDone: () => void }) {
+  return (
+    <div class="card">
+      <h3>Your backup codes</h3>
+      <Notice kind="warn">
+        Keep these somewhere safe. Each works once, when you have no access to your app. They will not be
+        shown again.
+      </Notice>
+      <ul class="codes" aria-label="Backup codes">
+        {props.codes.map((c) => (
+          <li key={c}>
+            <code>{c}</code>
+          </li>
+        ))}
+      </ul>
+      <div class="actions">
+        <button type="button" class="primary" onClick={props.onDone}>
+          I have saved them
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * Two-factor authentication (AUTH-8): the password gate, then the QR code and otpauth URI, then a first
+ * code, then backup codes shown once; regenerating or turning it off needs the password and a code.
+ */
+function TwoFactor() {
+  const status = useLoad(() => api<{ totp: boolean; backupCodesLeft: number }>("GET", "/v1/me/mfa"), []);
+  const [enrolment, setEnrolment] = useState<Enrolment | null>(null);
+  const [codes, setCodes] = useState<string[] | null>(null);
+  if (codes)
+    return (
+      <BackupCodes
+        codes={codes}
+        onDone={() => {
+          setCodes(null);
+          status.reload();
+        }}
+      />
+    );
+  if (status.loading && !status.data) return <Loading />;
+  if (status.error) return <Notice kind="error">{status.error}</Notice>;
+  if (enrolment)
+    return (
+      <div class="card">
+        <h3>Scan the code</h3>
+        <p>
+          Scan this QR code with an authenticator app (1Password, Google Authenticator, Aegis…), then enter
+          the code it shows.
+        </p>
+        <img
+          class="qr"
+          src={enrolment.qrCode}
+          alt="QR code for your authenticator app"
+          width={192}
+          height={192}
+        />
+        <details>
+          <summary>Can't scan? Enter the key by hand</summary>
+          <p>
+            Key:{" "}
+            <code class="secret" data-testid="totp-secret">
+              {enrolment.secret}
+            </code>
+          </p>
+          <p class="wrap">
+            <a href={enrolment.otpauthUri}>Open in an authenticator app on this device</a>
+          </p>
+        </details>
+        <Form
+          submit="Turn on"
+          onSubmit={async (d) => {
+            const r = await api<{ backupCodes: string[] }>("POST", "/v1/me/mfa/totp/confirm", {
+              code: str(d, "code"),
+            });
+            setEnrolment(null);
+            setCodes(r.backupCodes);
+          }}
+        >
+          <Field
+            name="code"
+            label="Code from the app"
+            required
+            autoComplete="one-time-code"
+            inputMode="numeric"
+            minLength={6}
+            maxLength={6}
+          />
+        </Form>
+      </div>
+    );
+  if (!status.data?.totp)
+    return (
+      <div class="card">
+        <p>
+          Two-factor authentication is <strong>off</strong>. Turn it on so a stolen password is not enough to
+          sign in.
+        </p>
+        <Form
+          submit="Set up two-factor authentication"
+          label="Set up two-factor authentication"
+          onSubmit={async (d) =>
+            setEnrolment(await api<Enrolment>("POST", "/v1/me/mfa/totp", { password: str(d, "password") }))
+          }
+        >
+          <Field
+            name="password"
+            label="Your password"
+            type="password"
+            required
+            autoComplete="current-password"
+          />
+        </Form>
+      </div>
+    );
+  return (
+    <div class="card">
+      <p>
+        Two-factor authentication is <strong>on</strong>. Backup codes left: {status.data.backupCodesLeft}.
+      </p>
+      <h3>New backup codes</h3>
+      <Form
+        submit="Make new backup codes"
+        label="Make new backup codes"
+        onSubmit={async (d) => {
+          const r = await api<{ backupCodes: string[] }>("POST", "/v1/me/mfa/backup-codes", {
+            password: str(d, "password"),
+            code: str(d, "code"),
+          });
+          setCodes(r.backupCodes);
+        }}
+      >
+        <Field
+          name="password"
+          label="Your password"
+          type="password"
+          required
+          autoComplete="current-password"
+        />
+        <Field
+          name="code"
+          label="A current code"
+          required
+          autoComplete="one-time-code"
+          minLength={6}
+          maxLength={16}
+        />
+      </Form>
+      <h3>Turn off</h3>
+      <Form
+        submit="Turn off two-factor authentication"
+        label="Turn off two-factor authentication"
+        danger
+        onSubmit={async (d) => {
+          await api("DELETE", "/v1/me/mfa/totp", { password: str(d, "password"), code: str(d, "code") });
+          status.reload();
+        }}
+      >
+        <Field
+          name="password"
+          label="Your password"
+          type="password"
+          required
+          autoComplete="current-password"
+        />
+        <Field
+          name="code"
+          label="A current code"
+          required
+          autoComplete="one-time-code"
+          minLength={6}
+          maxLength={16}
+        />
+      </Form>
+    </div>
+  );
+}
+
+function PasswordChange() {
+  const [done, setDone] = useState(false);
+  return (
+    <div class="card">
+      {done ? (
+        <Notice kind="ok">Your password is changed. Your other sessions were signed out.</Notice>
+      ) : null}
+      <Form
+        submit="Change password"
+        label="Change password"
+        resetOnSuccess
+        onSubmit={async (d) => {
+          setDone(false);
+          await api("POST", "/v1/me/password", {
+            currentPassword: str(d, "currentPassword"),
+            newPassword: str(d, "newPassword"),
+          });
+          setDone(true);
+        }}
+      >
+        <Field
+          name="currentPassword"
+          label="Current password"
+          type="password"
+          required
+          autoComplete="current-password"
+        />
+        <Field
+          name="newPassword"
+          label="New password"
+          type="password"
+          required
+          autoComplete="new-password"
+          maxLength={1024}
+        />
+      </Form>
+    </div>
+  );
+}
+
+export function Account(props: { me: Me }) {
+  return (
+    <Page title="Account" lead={`Signed in as ${props.me.user.email}.`}>
+      <h2>Password</h2>
+      <PasswordChange />
+      <h2>Two-factor authentication</h2>
+      <TwoFactor />
+    </Page>
+  );
+}

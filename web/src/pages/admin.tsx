@@ -1,0 +1,209 @@
+import { useState } from "preact/hooks";
+import { api, withQuery } from "../api";
+import { navigate, useLocation } from "../router";
+import { refreshAdmin, refreshMe } from "../session";
+import { Field, Form, MoreButton, Notice, Page, usePaged, when } from "../ui";
+
+const str = (d: FormData, k: string) => String(d.get(k) ?? "");
+interface AdminUser {
+  id: string;
+  email: string;
+  emailVerified: boolean;
+  createdAt: string;
+}
+interface AdminOrg {
+  id: string;
+  name: string;
+  slug: string;
+  members: number;
+  createdAt: string;
+}
+
+/** The platform admins' own sign-in (AUTH-6): its own address, its own cookie, password and TOTP together. */
+export function AdminSignIn() {
+  return (
+    <Page
+      title="Platform admin sign-in"
+      lead="For Bulwark's operators. Tenant users sign in on the main page."
+      narrow
+    >
+      <Form
+        submit="Sign in"
+        onSubmit={async (d) => {
+          const code = str(d, "code").replaceAll(" ", "");
+          await api("POST", "/v1/admin/auth/login", {
+            email: str(d, "email"),
+            password: str(d, "password"),
+            ...(code ? { code } : {}),
+          });
+          await refreshAdmin();
+          navigate("/admin/users");
+        }}
+      >
+        <Field name="email" label="Email" type="email" required autoComplete="username" maxLength={254} />
+        <Field
+          name="password"
+          label="Password"
+          type="password"
+          required
+          autoComplete="current-password"
+          maxLength={1024}
+        />
+        <Field
+          name="code"
+          label="Authenticator code"
+          autoComplete="one-time-code"
+          minLength={6}
+          maxLength={16}
+          hint="Required when your admin account has two-factor authentication (always, in production)."
+        />
+      </Form>
+    </Page>
+  );
+}
+
+/** A search box bound to `?q=`: the query stays in the address, so a search can be shared or reloaded. */
+function Search(props: { label: string; placeholder: string }) {
+  const { path, query } = useLocation();
+  return (
+    <form
+      class="search"
+      aria-label="Search"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const q = String(new FormData(e.currentTarget).get("q") ?? "").trim();
+        navigate(withQuery(path, { q }));
+      }}
+    >
+      <label for="q">{props.label}</label>
+      <input
+        id="q"
+        name="q"
+        type="search"
+        value={query.get("q") ?? ""}
+        placeholder={props.placeholder}
+        maxLength={254}
+      />
+      <button type="submit">Search</button>
+    </form>
+  );
+}
+
+/** Impersonation (AUTHZ-4): a reason and a duration, then the portal as the user, under the banner. */
+function Impersonate(props: { user: AdminUser; onCancel: () => void }) {
+  return (
+    <div class="card">
+      <h3>Impersonate {props.user.email}</h3>
+      <p>
+        You will see the portal as this user. Credentials, second factors and memberships stay out of reach,
+        and the start and stop are recorded with your identity.
+      </p>
+      <Form
+        submit="Start impersonating"
+        onSubmit={async (d) => {
+          await api("POST", "/v1/admin/impersonations", {
+            userId: props.user.id,
+            reason: str(d, "reason"),
+            minutes: Number(str(d, "minutes")),
+          });
+          await refreshMe();
+          navigate("/app");
+        }}
+      >
+        <Field
+          name="reason"
+          label="Reason (recorded)"
+          required
+          minLength={10}
+          maxLength={500}
+          placeholder="Support ticket #1234: cannot see invoices"
+        />
+        <Field name="minutes" label="Minutes" type="number" required min={1} max={60} value="30" />
+      </Form>
+      <div class="actions">
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
+
+export function AdminUsers() {
+  const q = useLocation().query.get("q") ?? "";
+  const [target, setTarget] = useState<AdminUser | null>(null);
+  const list = usePaged(
+    async (after) => {
+      const r = await api<{ users: AdminUser[]; nextCursor: string | null }>(
+        "GET",
+        withQuery("/v1/admin/users", { q, after, limit: 50 }),
+      );
+      return { items: r.users, next: r.nextCursor };
+    },
+    [q],
+  );
+  return (
+    <Page title="Users">
+      <Search label="Find users by email" placeholder="name@example.com" />
+      {target ? <Impersonate user={target} onCancel={() => setTarget(null)} /> : null}
+      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
+      {!list.loading && list.items.length === 0 ? <p class="muted">No users match.</p> : null}
+      <ul class="rows" aria-label="Users">
+        {list.items.map((u) => (
+          <li key={u.id} class="row">
+            <div>
+              <strong>{u.email}</strong>
+              {u.emailVerified ? null : <span class="badge warn">unverified</span>}
+              <p class="muted">
+                {u.id} · since {when(u.createdAt)}
+              </p>
+            </div>
+            <button
+              type="button"
+              class="small"
+              onClick={() => setTarget(u)}
+              aria-label={`Impersonate ${u.email}`}
+            >
+              Impersonate
+            </button>
+          </li>
+        ))}
+      </ul>
+      <MoreButton more={list.more} loading={list.loading} />
+    </Page>
+  );
+}
+
+export function AdminOrgs() {
+  const q = useLocation().query.get("q") ?? "";
+  const list = usePaged(
+    async (after) => {
+      const r = await api<{ orgs: AdminOrg[]; nextCursor: string | null }>(
+        "GET",
+        withQuery("/v1/admin/orgs", { q, after, limit: 50 }),
+      );
+      return { items: r.orgs, next: r.nextCursor };
+    },
+    [q],
+  );
+  return (
+    <Page title="Organisations">
+      <Search label="Find organisations by name or short name" placeholder="acme" />
+      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
+      {!list.loading && list.items.length === 0 ? <p class="muted">No organisations match.</p> : null}
+      <ul class="rows" aria-label="Organisations">
+        {list.items.map((o) => (
+          <li key={o.id} class="row">
+            <div>
+              <strong>{o.name}</strong>
+              <p class="muted">
+                {o.slug} · {o.members} member{o.members === 1 ? "" : "s"} · since {when(o.createdAt)}
+              </p>
+            </div>
+          </li>
+        ))}
+      </ul>
+      <MoreButton more={list.more} loading={list.loading} />
+    </Page>
+  );
+}

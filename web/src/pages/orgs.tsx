@@ -1,0 +1,189 @@
+import { useState } from "preact/hooks";
+import { api } from "../api";
+import { navigate } from "../router";
+import { ConfirmButton, Field, Form, Loading, Notice, Page, useLoad } from "../ui";
+
+export type Role = "OWNER" | "ADMIN" | "MEMBER" | "VIEWER";
+export interface Org {
+  id: string;
+  name: string;
+  slug: string;
+  requireMfa: boolean;
+  role?: Role;
+}
+const str = (d: FormData, k: string) => String(d.get(k) ?? "");
+
+/** The user's organisations, and a new one. */
+export function Orgs() {
+  const list = useLoad(() => api<{ orgs: Org[] }>("GET", "/v1/orgs"), []);
+  const orgs = list.data?.orgs ?? [];
+  return (
+    <Page title="Organisations" lead="Each organisation's data is kept apart from every other's.">
+      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
+      {list.loading && !list.data ? <Loading /> : null}
+      {list.data && orgs.length === 0 ? (
+        <p class="muted">You don't belong to an organisation yet. Create one, or accept an invitation.</p>
+      ) : null}
+      <ul class="rows" aria-label="Your organisations">
+        {orgs.map((o) => (
+          <li key={o.id} class="row">
+            <div>
+              <a href={`/app/orgs/${o.id}`}>
+                <strong>{o.name}</strong>
+              </a>
+              <p class="muted">
+                {o.slug} · {o.role?.toLowerCase()}
+                {o.requireMfa ? " · two-factor required" : ""}
+              </p>
+            </div>
+          </li>
+        ))}
+      </ul>
+      <h2>New organisation</h2>
+      <div class="card">
+        <Form
+          submit="Create organisation"
+          label="New organisation"
+          onSubmit={async (d) => {
+            const slug = str(d, "slug");
+            const r = await api<{ org: Org }>("POST", "/v1/orgs", {
+              name: str(d, "name"),
+              ...(slug ? { slug } : {}),
+            });
+            navigate(`/app/orgs/${r.org.id}`);
+          }}
+        >
+          <Field name="name" label="Name" required maxLength={100} />
+          <Field
+            name="slug"
+            label="Short name (optional)"
+            pattern="[a-z0-9]([a-z0-9\-]{0,46}[a-z0-9])?"
+            hint="Lower-case letters, digits and dashes; made from the name when left empty."
+          />
+        </Form>
+      </div>
+    </Page>
+  );
+}
+
+/** Tabs of one organisation: each is its own address, so a link or a reload keeps the place. */
+export function OrgTabs(props: { org: Org; current: string }) {
+  const base = `/app/orgs/${props.org.id}`;
+  const tabs: Array<[string, string]> = [
+    ["", "Settings"],
+    ["/members", "Members"],
+    ["/invitations", "Invitations"],
+    ["/products", "Products"],
+    ["/orders", "Orders"],
+  ];
+  return (
+    <nav class="tabs" aria-label={`${props.org.name} sections`}>
+      {tabs.map(([path, label]) => (
+        <a key={path} href={base + path} aria-current={props.current === path ? "page" : undefined}>
+          {label}
+        </a>
+      ))}
+    </nav>
+  );
+}
+
+/** Loads one organisation for its screens; `render` receives it. */
+export function WithOrg(props: {
+  orgId: string;
+  tab: string;
+  render: (org: Org, reload: () => void) => preact.ComponentChildren;
+}) {
+  const org = useLoad(
+    () => api<{ org: Org }>("GET", `/v1/orgs/${encodeURIComponent(props.orgId)}`),
+    [props.orgId],
+  );
+  if (org.error)
+    return (
+      <Page title="Organisation">
+        <Notice kind="error">{org.error}</Notice>
+      </Page>
+    );
+  if (!org.data) return <Loading />;
+  return (
+    <>
+      <OrgTabs org={org.data.org} current={props.tab} />
+      {props.render(org.data.org, org.reload)}
+    </>
+  );
+}
+
+/** Settings (AUTH-8 for members): the name, and whether members need two-factor authentication. */
+export function OrgSettings(props: { org: Org; reload: () => void }) {
+  const { org } = props;
+  const [saved, setSaved] = useState("");
+  const canEdit = org.role === "OWNER" || org.role === "ADMIN";
+  return (
+    <Page title={org.name} lead={`Your role: ${org.role?.toLowerCase() ?? "member"}.`}>
+      {saved ? <Notice kind="ok">{saved}</Notice> : null}
+      {canEdit ? (
+        <>
+          <h2>Name</h2>
+          <div class="card">
+            <Form
+              submit="Save name"
+              label="Organisation name"
+              onSubmit={async (d) => {
+                await api("PATCH", `/v1/orgs/${org.id}`, { name: str(d, "name") });
+                setSaved("Saved.");
+                props.reload();
+              }}
+            >
+              <Field name="name" label="Name" required maxLength={100} value={org.name} />
+            </Form>
+          </div>
+          <h2>Two-factor authentication</h2>
+          <div class="card">
+            <p>
+              {org.requireMfa
+                ? "Members must use two-factor authentication to open this organisation's data."
+                : "Members may open this organisation's data without two-factor authentication."}
+            </p>
+            <Form
+              submit={org.requireMfa ? "Stop requiring two-factor" : "Require two-factor of every member"}
+              danger={org.requireMfa}
+              label="Two-factor requirement"
+              onSubmit={async () => {
+                await api("PATCH", `/v1/orgs/${org.id}`, { requireMfa: !org.requireMfa });
+                setSaved(
+                  org.requireMfa
+                    ? "Two-factor is no longer required."
+                    : "Two-factor is now required of every member.",
+                );
+                props.reload();
+              }}
+            />
+          </div>
+        </>
+      ) : (
+        <p class="muted">Only owners and admins change the settings.</p>
+      )}
+      <h2>Leave</h2>
+      <div class="card">
+        <p>You lose access to this organisation's data. An organisation keeps at least one owner.</p>
+        <LeaveOrg org={org} />
+      </div>
+    </Page>
+  );
+}
+
+function LeaveOrg(props: { org: Org }) {
+  return (
+    <ConfirmButton
+      label="Leave organisation"
+      title={`Leave ${props.org.name}?`}
+      confirm="Leave"
+      onConfirm={async () => {
+        const me = await api<{ user: { id: string } }>("GET", "/v1/me");
+        await api("DELETE", `/v1/orgs/${props.org.id}/members/${me.user.id}`);
+        navigate("/app");
+      }}
+    >
+      <p>To come back you will need a new invitation.</p>
+    </ConfirmButton>
+  );
+}

@@ -1,0 +1,292 @@
+import type { ComponentChildren, TargetedSubmitEvent } from "preact";
+import { createContext } from "preact";
+import { useCallback, useContext, useEffect, useId, useRef, useState } from "preact/hooks";
+import { ApiError } from "./api";
+import { describe, fieldMessage } from "./messages";
+
+/** A screen: its heading takes focus on arrival, so a screen reader announces where the person is. */
+export function Page(props: {
+  title: string;
+  lead?: ComponentChildren;
+  children?: ComponentChildren;
+  narrow?: boolean;
+}) {
+  const h1 = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${props.title} · Bulwark`;
+    h1.current?.focus({ preventScroll: true });
+  }, [props.title]);
+  return (
+    <section class={props.narrow ? "page narrow" : "page"}>
+      <h1 tabIndex={-1} ref={h1}>
+        {props.title}
+      </h1>
+      {props.lead ? <p class="lead">{props.lead}</p> : null}
+      {props.children}
+    </section>
+  );
+}
+
+export function Notice(props: { kind: "ok" | "error" | "info" | "warn"; children: ComponentChildren }) {
+  return (
+    <div class={`notice ${props.kind}`} role={props.kind === "error" ? "alert" : "status"}>
+      {props.children}
+    </div>
+  );
+}
+
+type Errors = Record<string, string>;
+const FieldErrors = createContext<Errors>({});
+
+/**
+ * A form whose action calls the API. The button is disabled while it runs; a failure is shown in words
+ * above the button, and each field error next to its field (VALIDATION_FAILED details name the field).
+ * Native validation (`required`, `type=email`, lengths) catches most mistakes before a request is made.
+ */
+export function Form(props: {
+  onSubmit: (data: FormData) => Promise<unknown>;
+  submit: string;
+  danger?: boolean;
+  children?: ComponentChildren;
+  label?: string;
+  resetOnSuccess?: boolean;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const [fields, setFields] = useState<Errors>({});
+  const onSubmit = async (event: TargetedSubmitEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    setBusy(true);
+    setError("");
+    setFields({});
+    try {
+      await props.onSubmit(new FormData(form));
+      if (props.resetOnSuccess) form.reset();
+    } catch (err) {
+      const byField: Errors = {};
+      if (err instanceof ApiError)
+        for (const f of err.fields) {
+          const name = f.field.split(".").pop() ?? f.field;
+          if (form.elements.namedItem(name)) byField[name] ??= fieldMessage(f);
+        }
+      setFields(byField);
+      setError(Object.keys(byField).length ? "Check the highlighted fields." : describe(err));
+      const first = Object.keys(byField)[0];
+      const el = first ? (form.elements.namedItem(first) as HTMLElement | null) : null;
+      el?.focus();
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="form" onSubmit={onSubmit} aria-label={props.label} noValidate={false}>
+      <FieldErrors.Provider value={fields}>{props.children}</FieldErrors.Provider>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      <div class="actions">
+        <button type="submit" class={props.danger ? "danger" : "primary"} disabled={busy} aria-busy={busy}>
+          {busy ? "Working…" : props.submit}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** The input attributes the console's forms use (a closed list keeps every field's markup predictable). */
+interface InputProps {
+  type?: "text" | "email" | "password" | "number" | "search";
+  required?: boolean;
+  autoComplete?: string;
+  autoFocus?: boolean;
+  inputMode?: "text" | "numeric" | "decimal" | "email";
+  minLength?: number;
+  maxLength?: number;
+  min?: number;
+  max?: number;
+  step?: string;
+  pattern?: string;
+  placeholder?: string;
+  value?: string;
+}
+
+export function Field(props: { name: string; label: string; hint?: ComponentChildren } & InputProps) {
+  const { name, label, hint, type, ...input } = props;
+  const id = useId();
+  const error = useContext(FieldErrors)[name];
+  const describedBy = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
+  return (
+    <div class={error ? "field invalid" : "field"}>
+      <label for={id}>{label}</label>
+      <input
+        id={id}
+        name={name}
+        // One cast: preact types each input type separately; the closed InputProps list is what matters.
+        type={(type ?? "text") as "text"}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy || undefined}
+        {...input}
+      />
+      {hint ? (
+        <p class="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+      {error ? (
+        <p class="field-error" id={`${id}-error`}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+export function Select(props: {
+  name: string;
+  label: string;
+  options: readonly string[];
+  value?: string;
+  onChange?: (value: string) => void;
+}) {
+  const id = useId();
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      <select
+        id={id}
+        name={props.name}
+        value={props.value}
+        onChange={(e) => props.onChange?.((e.currentTarget as HTMLSelectElement).value)}
+      >
+        {props.options.map((o) => (
+          <option value={o} key={o}>
+            {o.charAt(0) + o.slice(1).toLowerCase()}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/**
+ * A destructive action behind a confirmation dialog (a native modal `<dialog>`: focus is trapped and
+ * Escape cancels). The failure, if any, is shown in the dialog.
+ */
+export function ConfirmButton(props: {
+  label: string;
+  title: string;
+  children?: ComponentChildren;
+  confirm: string;
+  onConfirm: () => Promise<unknown>;
+  small?: boolean;
+}) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const titleId = useId();
+  const run = async () => {
+    setBusy(true);
+    setError("");
+    try {
+      await props.onConfirm();
+      dialog.current?.close();
+    } catch (err) {
+      setError(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        class={props.small ? "danger small" : "danger"}
+        onClick={() => dialog.current?.showModal()}
+      >
+        {props.label}
+      </button>
+      <dialog ref={dialog} aria-labelledby={titleId}>
+        <h2 id={titleId}>{props.title}</h2>
+        {props.children}
+        {error ? <Notice kind="error">{error}</Notice> : null}
+        <div class="actions">
+          <button type="button" onClick={() => dialog.current?.close()}>
+            Cancel
+          </button>
+          <button type="button" class="danger" disabled={busy} onClick={run}>
+            {busy ? "Working…" : props.confirm}
+          </button>
+        </div>
+      </dialog>
+    </>
+  );
+}
+
+/** Loads data for a screen; `reload` runs it again (after a change). */
+export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
+  const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({ loading: true });
+  const run = useCallback(() => {
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => setState({ data, loading: false }),
+      (err) => setState({ error: describe(err), loading: false }),
+    );
+  }, deps);
+  useEffect(run, [run]);
+  return { ...state, reload: run };
+}
+
+export function Loading() {
+  return (
+    <p class="muted" role="status">
+      Loading…
+    </p>
+  );
+}
+
+/** A list that pages with the API's cursor: "Show more" fetches the next page after the last item. */
+export function usePaged<T>(
+  load: (after: string | undefined) => Promise<{ items: T[]; next: string | null }>,
+  deps: readonly unknown[],
+) {
+  const [items, setItems] = useState<T[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  const [error, setError] = useState("");
+  const [loading, setLoading] = useState(true);
+  const fetchPage = useCallback((after: string | undefined, append: boolean) => {
+    setLoading(true);
+    load(after).then(
+      (page) => {
+        setItems((old) => (append ? [...old, ...page.items] : page.items));
+        setNext(page.next);
+        setError("");
+        setLoading(false);
+      },
+      (err) => {
+        setError(describe(err));
+        setLoading(false);
+      },
+    );
+  }, deps);
+  useEffect(() => fetchPage(undefined, false), [fetchPage]);
+  return {
+    items,
+    error,
+    loading,
+    reload: () => fetchPage(undefined, false),
+    more: next ? () => fetchPage(next, true) : undefined,
+  };
+}
+
+export function MoreButton(props: { more?: () => void; loading: boolean }) {
+  if (!props.more) return null;
+  return (
+    <div class="actions">
+      <button type="button" onClick={props.more} disabled={props.loading}>
+        {props.loading ? "Loading…" : "Show more"}
+      </button>
+    </div>
+  );
+}
+
+export const when = (iso: string): string =>
+  new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
