@@ -116,6 +116,8 @@ describe.runIf(needs("chromium"))("the console, as a person uses it", { timeout:
     await page.getByText("Can't scan? Enter the key by hand").click();
     const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
     totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+    // The password typed into the previous step never lingers in the next step's field.
+    expect(await page.getByLabel("Code from the app").inputValue()).toBe("");
     await checkPage(page, "account-totp-enrol");
     await page.getByLabel("Code from the app").fill(totp.generate());
     await page.getByRole("button", { name: "Turn on" }).click();

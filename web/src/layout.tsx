@@ -1,9 +1,9 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api } from "./api";
-import { describe } from "./messages";
-import { navigate, useLocation } from "./router";
-import { type Me, refreshAdmin, signedOut } from "./session";
+import { api } from "./api.js";
+import { describe } from "./messages.js";
+import { navigate, useLocation } from "./router.js";
+import { type Me, refreshAdmin, signedOut } from "./session.js";
 
 function useNow(everyMs: number): number {
   const [now, setNow] = useState(Date.now());

@@ -1,16 +1,23 @@
 import "./styles.css";
 import { render } from "preact";
-import { AdminFrame, PortalFrame, PublicFrame } from "./layout";
-import { Account } from "./pages/account";
-import { AdminOrgs, AdminSignIn, AdminUsers } from "./pages/admin";
-import { AcceptInvitation, ForgotPassword, ResetPassword, SignIn, SignUp, VerifyEmail } from "./pages/auth";
-import { Orders, Products } from "./pages/catalog";
-import { Invitations, Members } from "./pages/members";
-import { OrgSettings, Orgs, WithOrg } from "./pages/orgs";
-import { Sessions } from "./pages/sessions";
-import { match, navigate, useLocation } from "./router";
-import { useAdmin, useMe } from "./session";
-import { Loading, Page } from "./ui";
+import { AdminFrame, PortalFrame, PublicFrame } from "./layout.js";
+import { Account } from "./pages/account.js";
+import { AdminOrgs, AdminSignIn, AdminUsers } from "./pages/admin.js";
+import {
+  AcceptInvitation,
+  ForgotPassword,
+  ResetPassword,
+  SignIn,
+  SignUp,
+  VerifyEmail,
+} from "./pages/auth.js";
+import { Orders, Products } from "./pages/catalog.js";
+import { Invitations, Members } from "./pages/members.js";
+import { OrgSettings, Orgs, WithOrg } from "./pages/orgs.js";
+import { Sessions } from "./pages/sessions.js";
+import { match, navigate, useLocation } from "./router.js";
+import { useAdmin, useMe } from "./session.js";
+import { Loading, Page } from "./ui.js";
 
 const PUBLIC: Record<string, () => preact.JSX.Element | null> = {
   "/": SignIn,

@@ -1,4 +1,4 @@
-import { ApiError, type FieldError } from "./api";
+import { ApiError, type FieldError } from "./api.js";
 
 /**
  * What the API's error codes mean to a person. The API's own messages are written for developers (some

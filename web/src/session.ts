@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, setCsrf } from "./api";
+import { api, setCsrf } from "./api.js";
 
 export interface User {
   readonly id: string;

@@ -1,8 +1,8 @@
 import type { ComponentChildren, TargetedSubmitEvent } from "preact";
 import { createContext } from "preact";
 import { useCallback, useContext, useEffect, useId, useRef, useState } from "preact/hooks";
-import { ApiError } from "./api";
-import { describe, fieldMessage } from "./messages";
+import { ApiError } from "./api.js";
+import { describe, fieldMessage } from "./messages.js";
 
 /** A screen: its heading takes focus on arrival, so a screen reader announces where the person is. */
 export function Page(props: {
@@ -117,7 +117,10 @@ export function Field(props: { name: string; label: string; hint?: ComponentChil
   return (
     <div class={error ? "field invalid" : "field"}>
       <label for={id}>{label}</label>
+      {/* Keyed by name: when one form replaces another, a field never inherits the previous field's
+          element, so a typed password can never reappear in the next form's (visible) text field. */}
       <input
+        key={name}
         id={id}
         name={name}
         // One cast: preact types each input type separately; the closed InputProps list is what matters.

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
-import { api } from "../api";
-import type { Me } from "../session";
-import { Field, Form, Loading, Notice, Page, useLoad } from "../ui";
+import { api } from "../api.js";
+import type { Me } from "../session.js";
+import { Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
 
 const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 interface Enrolment {
@@ -57,7 +57,7 @@ function TwoFactor() {
   if (status.error) return <Notice kind="error">{status.error}</Notice>;
   if (enrolment)
     return (
-      <div class="card">
+      <div class="card" key="enrol">
         <h3>Scan the code</h3>
         <p>
           Scan this QR code with an authenticator app (1Password, Google Authenticator, Aegis…), then enter
@@ -106,7 +106,7 @@ function TwoFactor() {
     );
   if (!status.data?.totp)
     return (
-      <div class="card">
+      <div class="card" key="off">
         <p>
           Two-factor authentication is <strong>off</strong>. Turn it on so a stolen password is not enough to
           sign in.
@@ -129,7 +129,7 @@ function TwoFactor() {
       </div>
     );
   return (
-    <div class="card">
+    <div class="card" key="on">
       <p>
         Two-factor authentication is <strong>on</strong>. Backup codes left: {status.data.backupCodesLeft}.
       </p>

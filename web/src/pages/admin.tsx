@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
-import { api, withQuery } from "../api";
-import { navigate, useLocation } from "../router";
-import { refreshAdmin, refreshMe } from "../session";
-import { Field, Form, MoreButton, Notice, Page, usePaged, when } from "../ui";
+import { api, withQuery } from "../api.js";
+import { navigate, useLocation } from "../router.js";
+import { refreshAdmin, refreshMe } from "../session.js";
+import { Field, Form, MoreButton, Notice, Page, usePaged, when } from "../ui.js";
 
 const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 interface AdminUser {

@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
-import { ApiError, api } from "../api";
-import { navigate, safeNext, useLocation } from "../router";
-import { refreshMe, useMe } from "../session";
-import { Field, Form, Notice, Page } from "../ui";
+import { ApiError, api } from "../api.js";
+import { navigate, safeNext, useLocation } from "../router.js";
+import { refreshMe, useMe } from "../session.js";
+import { Field, Form, Notice, Page } from "../ui.js";
 
 const TOKEN = /^bw[a-z]_[A-Za-z0-9_-]{20,200}$/;
 const ORG = /^org_[0-9A-Z]{26}$/;

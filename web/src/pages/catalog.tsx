@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
-import { api } from "../api";
-import { describe } from "../messages";
-import { ConfirmButton, Field, Form, MoreButton, Notice, Page, useLoad, usePaged, when } from "../ui";
-import type { Org } from "./orgs";
+import { api } from "../api.js";
+import { describe } from "../messages.js";
+import { ConfirmButton, Field, Form, MoreButton, Notice, Page, useLoad, usePaged, when } from "../ui.js";
+import type { Org } from "./orgs.js";
 
 const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 interface Product {

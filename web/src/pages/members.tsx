@@ -1,9 +1,20 @@
 import { useState } from "preact/hooks";
-import { api } from "../api";
-import { describe } from "../messages";
-import type { Me } from "../session";
-import { ConfirmButton, Field, Form, MoreButton, Notice, Page, Select, useLoad, usePaged, when } from "../ui";
-import type { Org, Role } from "./orgs";
+import { api } from "../api.js";
+import { describe } from "../messages.js";
+import type { Me } from "../session.js";
+import {
+  ConfirmButton,
+  Field,
+  Form,
+  MoreButton,
+  Notice,
+  Page,
+  Select,
+  useLoad,
+  usePaged,
+  when,
+} from "../ui.js";
+import type { Org, Role } from "./orgs.js";
 
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER", "VIEWER"];
 const str = (d: FormData, k: string) => String(d.get(k) ?? "");

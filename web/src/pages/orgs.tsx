@@ -1,7 +1,7 @@
-import { useState } from "preact/hooks";
-import { api } from "../api";
-import { navigate } from "../router";
-import { ConfirmButton, Field, Form, Loading, Notice, Page, useLoad } from "../ui";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, api } from "../api.js";
+import { navigate } from "../router.js";
+import { ConfirmButton, Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
 
 export type Role = "OWNER" | "ADMIN" | "MEMBER" | "VIEWER";
 export interface Org {
@@ -66,15 +66,36 @@ export function Orgs() {
   );
 }
 
+/**
+ * Whether this server runs the example catalog (CATALOG_EXAMPLE, on in development, off in production):
+ * asked once, by reading one product; a 404 from a route that does not exist means it is not there.
+ */
+let catalog: Promise<boolean> | undefined;
+function hasCatalog(orgId: string): Promise<boolean> {
+  catalog ??= api("GET", `/v1/orgs/${orgId}/products?limit=1`).then(
+    () => true,
+    (err) => !(err instanceof ApiError && err.status === 404),
+  );
+  return catalog;
+}
+
 /** Tabs of one organisation: each is its own address, so a link or a reload keeps the place. */
 export function OrgTabs(props: { org: Org; current: string }) {
   const base = `/app/orgs/${props.org.id}`;
+  const [withCatalog, setWithCatalog] = useState(false);
+  useEffect(() => {
+    hasCatalog(props.org.id).then(setWithCatalog);
+  }, [props.org.id]);
   const tabs: Array<[string, string]> = [
     ["", "Settings"],
     ["/members", "Members"],
     ["/invitations", "Invitations"],
-    ["/products", "Products"],
-    ["/orders", "Orders"],
+    ...(withCatalog
+      ? ([
+          ["/products", "Products"],
+          ["/orders", "Orders"],
+        ] as Array<[string, string]>)
+      : []),
   ];
   return (
     <nav class="tabs" aria-label={`${props.org.name} sections`}>

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
-import { api } from "../api";
-import { ConfirmButton, Loading, Notice, Page, useLoad, when } from "../ui";
+import { api } from "../api.js";
+import { ConfirmButton, Loading, Notice, Page, useLoad, when } from "../ui.js";
 
 interface SessionInfo {
   id: string;
