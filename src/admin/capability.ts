@@ -54,7 +54,7 @@ export const adminCapability: Capability = {
       id: "AUTHZ-4",
       title: "Impersonation, marked and time-limited",
       claim:
-        "Platform admins can act as a user to debug, with a stated reason, for at most 60 minutes (30 by default); every response carries X-Bulwark-Impersonation naming the admin, and the session is marked in the user's own session list. Nothing that outlives it or locks the user out is allowed: credentials, second factors, invitations, role and membership changes and ending the user's sessions are refused. Start, stop and every write (allowed or refused) are recorded with both identities, and admins cannot be impersonated.",
+        "Platform admins can act as a user to debug, with a stated reason, for at most 60 minutes (30 by default); every response carries X-Bulwark-Impersonation naming the admin, every console page shows a banner with the time left, and the session is marked in the user's own session list. Nothing that outlives it or locks the user out is allowed: credentials, second factors, invitations, role and membership changes, ending the user's sessions, anything that needs a recent re-authentication and turning an organisation's two-factor requirement off are refused. Start, stop and every write (allowed or refused) are recorded with both identities, and admins cannot be impersonated.",
       settings: { defaultMinutes: 30, maxMinutes: 60 },
       enabled: true,
     });

@@ -94,7 +94,7 @@ export const identityCapability: Capability = {
     ctx.posture.register({
       id: "AUTH-14",
       title: "Re-authentication for sensitive operations",
-      claim: `Turning two-factor on or off and renewing backup codes each need the password: entered with the request, or, to confirm a new factor, within the last ${a.reauthMs / 60_000} minutes.`,
+      claim: `Turning two-factor on or off and renewing backup codes each need the password: entered with the request, or, to confirm a new factor or to lift an organisation's two-factor requirement, within the last ${a.reauthMs / 60_000} minutes.`,
       settings: { windowMinutes: a.reauthMs / 60_000 },
       enabled: true,
     });

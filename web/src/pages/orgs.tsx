@@ -168,7 +168,10 @@ export function OrgSettings(props: { org: Org; reload: () => void }) {
               submit={org.requireMfa ? "Stop requiring two-factor" : "Require two-factor of every member"}
               danger={org.requireMfa}
               label="Two-factor requirement"
-              onSubmit={async () => {
+              onSubmit={async (d) => {
+                // Lifting the requirement weakens every member's sign-in: the server wants an owner who
+                // has just confirmed the password (AUTH-14), so the password is asked for here.
+                if (org.requireMfa) await api("POST", "/v1/auth/reauth", { password: str(d, "password") });
                 await api("PATCH", `/v1/orgs/${org.id}`, { requireMfa: !org.requireMfa });
                 setSaved(
                   org.requireMfa
@@ -177,7 +180,17 @@ export function OrgSettings(props: { org: Org; reload: () => void }) {
                 );
                 props.reload();
               }}
-            />
+            >
+              {org.requireMfa ? (
+                <Field
+                  name="password"
+                  label="Your password"
+                  type="password"
+                  required
+                  autoComplete="current-password"
+                />
+              ) : null}
+            </Form>
           </div>
         </>
       ) : (
