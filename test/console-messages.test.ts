@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../web/src/api.js";
 import { fieldMessage, inWords, describe as inWordsOf } from "../web/src/messages.js";
+import { safeNext } from "../web/src/next.js";
 
 /**
  * What the console tells a person for each kind of API answer (its pages render exactly these strings):
@@ -46,5 +47,31 @@ describe("the console's words for API errors", () => {
         message: "is too easy to guess: add another word or two",
       }),
     ).toBe("Is too easy to guess: add another word or two.");
+  });
+});
+
+describe("where the console goes after sign-in (?next=)", () => {
+  const ORIGIN = "https://bulwark.example";
+  it("AUTH-3: a path on this origin is followed, with its query", () => {
+    expect(safeNext("/app/account", "/app", ORIGIN)).toBe("/app/account");
+    expect(safeNext("/accept-invitation?token=bwi_x&orgId=org_1", "/app", ORIGIN)).toBe(
+      "/accept-invitation?token=bwi_x&orgId=org_1",
+    );
+  });
+
+  it("AUTH-3: anything that leaves the origin, as the browser would read it, falls back", () => {
+    for (const next of [
+      "//evil.example/x",
+      "/\\evil.example",
+      "/\t/evil.example/x",
+      "/\n/evil.example",
+      "/\r\n/evil.example",
+      "https://evil.example/",
+      "javascript:alert(1)",
+      "evil.example",
+      "",
+      null,
+    ])
+      expect(safeNext(next, "/app", ORIGIN), JSON.stringify(next)).toBe("/app");
   });
 });

@@ -62,7 +62,11 @@ export async function adminRoutes(
     { schema: { tags, body: Type.Optional(Type.Object({})), response: NoContent } },
     async (req, reply) => {
       const session = req.principal?.session;
-      if (session) await sessions.revoke(session);
+      if (session) {
+        await sessions.revoke(session);
+        // An impersonation never outlives the admin session that started it (AUTHZ-4).
+        await sessions.revokeImpersonations(session.user_id);
+      }
       return reply.header("set-cookie", clearCookie(config, "admin")).code(204).send();
     },
   );
@@ -121,7 +125,12 @@ export async function adminRoutes(
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
           after: Type.Optional(Type.String({ pattern: "^usr_[0-9A-Z]{26}$" })),
           q: Type.Optional(
-            Type.String({ minLength: 1, maxLength: 254, description: "Part of the email address." }),
+            Type.String({
+              minLength: 1,
+              maxLength: 254,
+              pattern: "^[^\\u0000]+$",
+              description: "Part of the email address.",
+            }),
           ),
         }),
         response: {
@@ -163,7 +172,12 @@ export async function adminRoutes(
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
           after: Type.Optional(Type.String({ pattern: "^org_[0-9A-Z]{26}$" })),
           q: Type.Optional(
-            Type.String({ minLength: 1, maxLength: 100, description: "Part of the name or the slug." }),
+            Type.String({
+              minLength: 1,
+              maxLength: 100,
+              pattern: "^[^\\u0000]+$",
+              description: "Part of the name or the slug.",
+            }),
           ),
         }),
         response: {

@@ -26,6 +26,9 @@ describe("route table", () => {
     const other = await testApp({}, (app) => {
       expect(() => app.get("/docs-internal", async () => ({}))).toThrow(/not in the route table/);
       expect(() => app.get("/assetsx", async () => ({}))).toThrow(/not in the route table/);
+      // The console's wildcard screens are exact rows: an app's own route below /admin/ or /app/ is not theirs.
+      expect(() => app.get("/admin/export.csv", async () => ({}))).toThrow(/not in the route table/);
+      expect(() => app.get("/app/billing/:invoiceId", async () => ({}))).toThrow(/not in the route table/);
     });
     await other.close();
   });

@@ -37,8 +37,10 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /reset-password": PUBLIC,
   "GET /accept-invitation": PUBLIC,
   "GET /forgot-password": PUBLIC,
-  "GET /app*": PUBLIC,
-  "GET /admin*": PUBLIC,
+  "GET /app": PUBLIC,
+  "GET /admin": PUBLIC,
+  // The screens below /app/ and /admin/ are one wildcard route each, declared exactly by the console
+  // (src/console/capability.ts): an app's own route under /admin/ still needs a row of its own.
   "GET /assets*": { ...PUBLIC, rate: "none" },
   "GET /favicon.ico": { ...PUBLIC, rate: "none" },
 
@@ -117,11 +119,15 @@ export class RouteTable {
     for (const [key, row] of Object.entries(rows)) this.declare(key, row);
   }
 
-  /** Declares a row: `"METHOD /path/:param"`, or `"METHOD /prefix*"` for a route family (static files, docs). */
-  declare(key: string, security: RouteSecurity): void {
+  /**
+   * Declares a row: `"METHOD /path/:param"`, or `"METHOD /prefix*"` for a route family (static files, docs).
+   * `exact`: the key is one route even when it ends in `*` (a route's own inline row for its wildcard
+   * path, which must not open every sibling route below it).
+   */
+  declare(key: string, security: RouteSecurity, exact = false): void {
     const problems = problemsOf(key, security);
     if (problems.length) throw new Error(`Route table: ${key}: ${problems.join("; ")}`);
-    if (key.endsWith("*") && !key.startsWith("OPTIONS ")) {
+    if (!exact && key.endsWith("*") && !key.startsWith("OPTIONS ")) {
       this.prefixes.push([key.slice(0, -1), security]);
       return;
     }
@@ -137,7 +143,7 @@ export class RouteTable {
    */
   resolve(method: string, url: string, inline?: RouteSecurity): EffectiveSecurity {
     const key = `${method === "HEAD" ? "GET" : method} ${url}`;
-    if (inline) this.declare(key, inline);
+    if (inline) this.declare(key, inline, true);
     // A family row covers its path and what lies below it, never a sibling: "GET /docs*" is /docs and
     // /docs/…, not /docs-admin.
     const row =

@@ -1,5 +1,8 @@
 import { Type } from "@sinclair/typebox";
+import type { FastifyRequest } from "fastify";
+import { PUBLIC } from "../auth/requirements.js";
 import type { Capability } from "../capability.js";
+import { AppError } from "../http/errors.js";
 import { type ConsoleBuild, loadConsoleBuild, renderShell } from "./build.js";
 
 /**
@@ -22,13 +25,21 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+// Looked up in a map of the built files: any other name, the empty one included, is a 404.
+const AssetName = Type.Object({ name: Type.String({ maxLength: 100 }) });
+
 /**
  * The query parameters the console's addresses carry, read by the page's script, never by the server:
- * `token` and `orgId` from mail links, `next` after sign-in, `q` for admin searches. Closed like every
- * other schema of Bulwark's: anything else is refused before the page is served.
+ * `token` and `orgId` from mail links, `next` after sign-in, `q` for admin searches. Unlike the API's
+ * closed schemas, others are let through (bounded) and ignored: a mail gateway or click tracker that
+ * appends `utm_source` must not turn a verification link into a JSON error. The shell is static, so no
+ * parameter can reach it.
  */
 const Param = Type.Optional(Type.String({ maxLength: 2000 }));
-const ConsoleQuery = Type.Object({ token: Param, orgId: Param, org: Param, next: Param, q: Param });
+const ConsoleQuery = Type.Object(
+  { token: Param, orgId: Param, org: Param, next: Param, q: Param },
+  { additionalProperties: Type.String({ maxLength: 2000 }), maxProperties: 30 },
+);
 
 /** Every address the console answers: the hosted pages, then the portal and the admin console (and below). */
 export const CONSOLE_PAGES = [
@@ -65,16 +76,22 @@ export function consoleCapability(given?: ConsoleBuild): Capability {
     register(app) {
       const build = given ?? loadConsoleBuild();
       const html = renderShell(build);
-      for (const asset of build.assets) {
-        app.get(`/assets/${asset.name}`, { schema: { hide: true } }, (req, reply) => {
+      // One route for every asset (the names change with every build; the route table and docs do not).
+      const assets = new Map(build.assets.map((a) => [a.name, a]));
+      app.get(
+        "/assets/:name",
+        { schema: { hide: true, params: AssetName } },
+        (req: FastifyRequest<{ Params: { name: string } }>, reply) => {
+          const asset = assets.get(req.params.name);
+          if (!asset) throw new AppError("NOT_FOUND");
           reply.header("cache-control", "public, max-age=31536000, immutable").type(asset.type);
           reply.header("vary", "accept-encoding");
           // Pre-compressed at build time: no compression work per request.
           if (asset.gzip && acceptsGzip(req.headers["accept-encoding"]))
             return reply.header("content-encoding", "gzip").send(asset.gzip);
           return reply.send(asset.body);
-        });
-      }
+        },
+      );
       // Browsers ask for /favicon.ico whatever the page says (the security page, the docs, a JSON error).
       const icon = build.assets.find((a) => a.name === build.icon);
       if (icon)
@@ -82,7 +99,9 @@ export function consoleCapability(given?: ConsoleBuild): Capability {
           reply.header("cache-control", "public, max-age=86400").type(icon.type).send(icon.body),
         );
       for (const url of CONSOLE_PAGES) {
-        app.get(url, { schema: { hide: true, querystring: ConsoleQuery } }, (_req, reply) => {
+        // The wildcard screens declare their own exact row: a table prefix would open every route below.
+        const options = url.endsWith("/*") ? { config: { security: PUBLIC } } : {};
+        app.get(url, { schema: { hide: true, querystring: ConsoleQuery }, ...options }, (_req, reply) => {
           reply
             .header("content-security-policy", CONSOLE_CSP)
             .header("referrer-policy", "no-referrer")

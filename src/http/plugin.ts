@@ -61,6 +61,10 @@ export function installHttp(app: FastifyInstance, config: Config, table: RouteTa
     reply.headers(headers);
     reply.header("x-request-id", request.id);
     const security = request.routeOptions.config.guard;
+    // What a credential opens (or a sign-in answers: a session's CSRF token) is never kept by a browser
+    // or a shared cache.
+    if (security && (security.accepts.length > 0 || security.rate === "auth"))
+      reply.header("cache-control", "no-store");
     if (policy !== "off" && request.protocol !== "https" && security?.https !== "exempt") {
       const host = request.headers.host ?? "";
       if (policy === "reject") return done(new AppError("HTTPS_REQUIRED"));

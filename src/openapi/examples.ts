@@ -49,6 +49,7 @@ const BY_NAME: Readonly<Record<string, unknown>> = {
   limit: 50,
   sku: "SKU-0042",
   quantity: 2,
+  q: "northwind",
 };
 
 /** Whether `value` satisfies the keywords these schemas use (type, enum/const, pattern, lengths, bounds, anyOf). */

@@ -90,8 +90,8 @@ export class InvitationService {
     return inv;
   }
 
-  pending(orgId: string): Promise<InvitationRow[]> {
-    return this.d.db.withOrg(orgId, (tx) => store.pending(tx, orgId, this.now()));
+  pending(orgId: string, limit: number, after?: string): Promise<InvitationRow[]> {
+    return this.d.db.withOrg(orgId, (tx) => store.pending(tx, orgId, this.now(), limit, after));
   }
 
   async revoke(orgId: string, publicId: string): Promise<void> {

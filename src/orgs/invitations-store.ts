@@ -28,16 +28,19 @@ export const invitationsStore = {
   },
 
   /** Invitations neither accepted, revoked nor expired at `now`. */
-  pending(tx: Db, orgId: string, now: number): Promise<InvitationRow[]> {
-    return tx
+  /** Pending invitations by public id (cursor pagination: `after` a public id). */
+  pending(tx: Db, orgId: string, now: number, limit: number, after?: string): Promise<InvitationRow[]> {
+    let q = tx
       .selectFrom("invitations")
       .selectAll()
       .where("org_id", "=", orgId)
       .where("accepted_at", "is", null)
       .where("revoked_at", "is", null)
       .where("expires_at", ">", now)
-      .orderBy("created_at")
-      .execute();
+      .orderBy("public_id")
+      .limit(limit);
+    if (after) q = q.where("public_id", ">", after);
+    return q.execute();
   },
 
   byTokenHash(tx: Db, orgId: string, id: string): Promise<InvitationRow | undefined> {

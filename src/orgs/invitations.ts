@@ -61,10 +61,26 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
       schema: {
         tags,
         params: OrgParams,
-        response: { 200: Type.Object({ invitations: Type.Array(Invitation) }) },
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 100 })),
+          after: Type.Optional(Type.String({ pattern: "^inv_[0-9A-Z]{26}$" })),
+        }),
+        response: {
+          200: Type.Object({
+            invitations: Type.Array(Invitation),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
       },
     },
-    async (req) => ({ invitations: (await d.invitations.pending(req.tenant!.orgId)).map(view) }),
+    async (req) => {
+      const limit = req.query.limit ?? 100;
+      const rows = await d.invitations.pending(req.tenant!.orgId, limit, req.query.after);
+      return {
+        invitations: rows.map(view),
+        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.public_id ?? null) : null,
+      };
+    },
   );
 
   r.delete(

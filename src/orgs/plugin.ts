@@ -63,10 +63,26 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
 
   r.get(
     "/v1/orgs",
-    { schema: { tags, response: { 200: Type.Object({ orgs: Type.Array(Org) }) } } },
-    async (req) => ({
-      orgs: (await orgs.listForUser(userOf(req))).map((o) => view(o, o.role)),
-    }),
+    {
+      schema: {
+        tags,
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 100 })),
+          after: Type.Optional(Type.String({ pattern: "^org_[0-9A-Z]{26}$" })),
+        }),
+        response: {
+          200: Type.Object({ orgs: Type.Array(Org), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+        },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 100;
+      const rows = await orgs.listForUser(userOf(req), limit, req.query.after);
+      return {
+        orgs: rows.map((o) => view(o, o.role)),
+        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null,
+      };
+    },
   );
 
   r.get(

@@ -72,8 +72,12 @@ export class OrgService {
     throw new AppError("SERVICE_UNAVAILABLE", "Could not find a free slug; try again.");
   }
 
-  listForUser(userId: string): Promise<Array<OrganizationRow & { role: Role }>> {
-    return this.store.listForUser(userId);
+  listForUser(
+    userId: string,
+    limit: number,
+    after: string | undefined,
+  ): Promise<Array<OrganizationRow & { role: Role }>> {
+    return this.store.listForUser(userId, limit, after);
   }
 
   async get(orgId: string): Promise<OrganizationRow> {

@@ -68,15 +68,22 @@ export class OrgStore {
       .executeTakeFirst();
   }
 
-  listForUser(userId: string): Promise<Array<OrganizationRow & { role: Role }>> {
-    return this.db
+  /** The user's organisations with their role, by id (cursor pagination: `after` an organisation id). */
+  listForUser(
+    userId: string,
+    limit: number,
+    after: string | undefined,
+  ): Promise<Array<OrganizationRow & { role: Role }>> {
+    let q = this.db
       .selectFrom("memberships")
       .innerJoin("organizations", "organizations.id", "memberships.org_id")
       .selectAll("organizations")
       .select("memberships.role")
       .where("memberships.user_id", "=", userId)
-      .orderBy("organizations.created_at")
-      .execute();
+      .orderBy("organizations.id")
+      .limit(limit);
+    if (after) q = q.where("organizations.id", ">", after);
+    return q.execute();
   }
 
   async update(

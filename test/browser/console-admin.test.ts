@@ -118,6 +118,29 @@ describe.runIf(needs("chromium"))("the admin console, as platform staff use it",
     expect(await banner.count()).toBe(0);
   });
 
+  it("AUTHZ-4: after impersonating and going back, signing out of the admin console really ends both sessions", async () => {
+    await admin.getByRole("button", { name: `Impersonate ${USER}` }).click();
+    await admin.getByLabel("Reason (recorded)").fill("Support ticket 4712: back, then sign out");
+    await admin.getByRole("button", { name: "Start impersonating" }).click();
+    await admin.getByRole("region", { name: "Impersonation" }).waitFor();
+    await admin.goBack();
+    await heading(admin, "Users").waitFor();
+    await admin.getByRole("button", { name: "Sign out" }).click();
+    await heading(admin, "Platform admin sign-in").waitFor();
+    // The server agrees: a reload still shows the sign-in, and the impersonation ended with the admin session.
+    await admin.reload();
+    await heading(admin, "Platform admin sign-in").waitFor();
+    await admin.goto(`${base}/app`);
+    await heading(admin, "Sign in").waitFor();
+    // Signed in again for the next test (each TOTP step's code signs in once: the next step's).
+    await admin.goto(`${base}/admin`);
+    await admin.getByLabel("Email").fill(ADMIN);
+    await admin.getByLabel("Password").fill(PW);
+    await admin.getByLabel("Authenticator code").fill(totp.code(30_000));
+    await admin.getByRole("button", { name: "Sign in" }).click();
+    await heading(admin, "Users").waitFor();
+  });
+
   it("AUTH-6: an admin session never opens the portal, and a portal session never opens the admin console", async () => {
     // The admin, signed in to the admin console only (the impersonation's portal cookie is gone).
     await admin.goto(`${base}/app`);

@@ -201,7 +201,7 @@ describe.runIf(needs("chromium"))("the console, as a person uses it", { timeout:
     await page
       .getByLabel(/Description/)
       .fill(
-        '<p><b>Strong</b> and <a href="javascript:alert(1)">sly</a></p><script>window.__pwned = 1</script><p onclick="x()">tail</p>',
+        '<p><b>Strong</b> and <a href="javascript:alert(1)">sly</a></p><script>window.__pwned = 1</script><p onclick="x()">tail</p><p><img src="https://cdn.example/logo.png" alt="logo"></p>',
       );
     await page.getByRole("button", { name: "Add product" }).click();
     await page.getByText("Sprocket was added.").waitFor();
@@ -210,6 +210,9 @@ describe.runIf(needs("chromium"))("the console, as a person uses it", { timeout:
     expect(await description.locator("script").count()).toBe(0);
     expect(await description.locator("[onclick]").count()).toBe(0);
     expect(await description.locator("a").getAttribute("href")).toBeNull();
+    // An image from another origin would break the CSP and tell that origin who looks: its alt text instead.
+    expect(await description.locator("img").count()).toBe(0);
+    expect(await description.textContent()).toContain("[image: logo]");
     expect(
       await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
     ).toBeUndefined();

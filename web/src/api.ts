@@ -34,8 +34,9 @@ const surfaceOf = (path: string): Surface => (path.startsWith("/v1/admin/") ? "a
 
 /**
  * Calls the API. Bodies are JSON; a 204 resolves to undefined; any other non-2xx rejects with ApiError
- * (a network failure too, as code NETWORK). Writes carry the surface's CSRF token; `csrfToken` in an
- * answer replaces it (sign-in, impersonation).
+ * (a network failure too, as code NETWORK). Writes carry the surface's CSRF token. Tokens are set only
+ * from each surface's own session route (session.ts): an answer that carries another surface's token
+ * (starting an impersonation returns the portal session's) can never replace this surface's.
  */
 export async function api<T = unknown>(
   method: "GET" | "POST" | "PATCH" | "DELETE",
@@ -70,7 +71,6 @@ export async function api<T = unknown>(
       Number.isFinite(retry) && retry > 0 ? retry : undefined,
     );
   }
-  if (json && typeof json.csrfToken === "string") csrf[surface] = json.csrfToken;
   return json as T;
 }
 

@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "./api.js";
 import { describe } from "./messages.js";
 import { navigate, useLocation } from "./router.js";
-import { type Me, refreshAdmin, signedOut } from "./session.js";
+import { type Me, refreshAdmin, refreshMe, signedOut } from "./session.js";
 
 function useNow(everyMs: number): number {
   const [now, setNow] = useState(Date.now());
@@ -29,10 +29,12 @@ function ImpersonationBanner(props: { me: Me }) {
   const imp = props.me.impersonation;
   if (!imp) return null;
   const stop = async () => {
+    setError("");
     try {
-      // Stopping is the admin's act: it needs the admin session and its CSRF token.
-      if (!(await refreshAdmin())) throw new Error("signed out");
-      await api("DELETE", "/v1/admin/impersonations/current");
+      // Stopping is the admin's act, recorded as such: with the admin session and its CSRF token. If that
+      // session is gone, the impersonation session is ended from inside (a sign-out of it), never left on.
+      if (await refreshAdmin()) await api("DELETE", "/v1/admin/impersonations/current");
+      else await api("POST", "/v1/auth/logout");
       signedOut("portal");
       navigate("/admin/users");
     } catch (err) {
@@ -65,10 +67,18 @@ function NavLink(props: { href: string; children: ComponentChildren; exact?: boo
 
 /** The portal's frame: brand, navigation, the signed-in user, and the impersonation banner when there is one. */
 export function PortalFrame(props: { me: Me; children: ComponentChildren }) {
+  const [error, setError] = useState("");
   const signOut = async () => {
-    await api("POST", "/v1/auth/logout").catch(() => undefined);
-    signedOut("portal");
-    navigate("/");
+    setError("");
+    try {
+      await api("POST", "/v1/auth/logout");
+      signedOut("portal");
+      navigate("/");
+    } catch (err) {
+      // Never show "signed out" unless the server says so: ask again, and say what failed.
+      if (!(await refreshMe())) navigate("/");
+      else setError(describe(err));
+    }
   };
   return (
     <>
@@ -93,6 +103,11 @@ export function PortalFrame(props: { me: Me; children: ComponentChildren }) {
             Sign out
           </button>
         </div>
+        {error ? (
+          <p role="alert" class="field-error">
+            {error}
+          </p>
+        ) : null}
       </header>
       <main id="main">{props.children}</main>
       <Footer />
@@ -101,10 +116,18 @@ export function PortalFrame(props: { me: Me; children: ComponentChildren }) {
 }
 
 export function AdminFrame(props: { email: string; children: ComponentChildren }) {
+  const [error, setError] = useState("");
   const signOut = async () => {
-    await api("POST", "/v1/admin/auth/logout").catch(() => undefined);
-    signedOut("admin");
-    navigate("/admin");
+    setError("");
+    try {
+      await api("POST", "/v1/admin/auth/logout");
+      signedOut("admin");
+      signedOut("portal");
+      navigate("/admin");
+    } catch (err) {
+      if (!(await refreshAdmin())) navigate("/admin");
+      else setError(describe(err));
+    }
   };
   return (
     <>
@@ -125,6 +148,11 @@ export function AdminFrame(props: { email: string; children: ComponentChildren }
             Sign out
           </button>
         </div>
+        {error ? (
+          <p role="alert" class="field-error">
+            {error}
+          </p>
+        ) : null}
       </header>
       <main id="main">{props.children}</main>
       <Footer />

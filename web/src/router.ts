@@ -36,20 +36,22 @@ export function match(pattern: string, path: string): Record<string, string> | n
   const params: Record<string, string> = {};
   for (let i = 0; i < p.length; i++) {
     const part = p[i] as string;
-    if (part.startsWith(":")) params[part.slice(1)] = decodeURIComponent(s[i] as string);
-    else if (part !== s[i]) return null;
+    if (part.startsWith(":")) {
+      try {
+        params[part.slice(1)] = decodeURIComponent(s[i] as string);
+      } catch {
+        return null; // A malformed escape ("%E0") matches nothing: the screen says "not found".
+      }
+    } else if (part !== s[i]) return null;
   }
   return params;
 }
 
-/**
- * A local address to continue to after signing in, from `?next=`: only a path on this origin (never
- * `//host` or a scheme), so a crafted link cannot send a person elsewhere after they sign in.
- */
-export function safeNext(value: string | null, fallback: string): string {
-  if (!value?.startsWith("/") || value.startsWith("//") || value.includes("\\")) return fallback;
-  return value;
-}
+import { safeNext as safeNextFrom } from "./next.js";
+
+/** `?next=` made safe to follow on this origin (next.ts). */
+export const safeNext = (value: string | null, fallback: string): string =>
+  safeNextFrom(value, fallback, location.origin);
 
 /** Same-origin links are followed without a page load; modified clicks keep the browser's behaviour. */
 document.addEventListener("click", (event) => {

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { api } from "../api.js";
 import { describe } from "../messages.js";
+import { localImagesOnly } from "../rich-text.js";
 import { ConfirmButton, Field, Form, MoreButton, Notice, Page, useLoad, usePaged, when } from "../ui.js";
 import type { Org } from "./orgs.js";
 
@@ -62,7 +63,7 @@ export function Products(props: { org: Org }) {
               <div
                 class="rich"
                 data-testid="description"
-                dangerouslySetInnerHTML={{ __html: p.descriptionHtml }}
+                dangerouslySetInnerHTML={{ __html: localImagesOnly(p.descriptionHtml) }}
               />
             </div>
             {canWrite(org) ? (

@@ -1,19 +1,8 @@
 import { useState } from "preact/hooks";
-import { api } from "../api.js";
+import { api, withQuery } from "../api.js";
 import { describe } from "../messages.js";
 import type { Me } from "../session.js";
-import {
-  ConfirmButton,
-  Field,
-  Form,
-  MoreButton,
-  Notice,
-  Page,
-  Select,
-  useLoad,
-  usePaged,
-  when,
-} from "../ui.js";
+import { ConfirmButton, Field, Form, MoreButton, Notice, Page, Select, usePaged, when } from "../ui.js";
 import type { Org, Role } from "./orgs.js";
 
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER", "VIEWER"];
@@ -138,11 +127,17 @@ export function Members(props: { org: Org; me: Me }) {
 export function Invitations(props: { org: Org }) {
   const { org } = props;
   const [message, setMessage] = useState("");
-  const list = useLoad(
-    () => api<{ invitations: Invitation[] }>("GET", `/v1/orgs/${org.id}/invitations`),
+  const list = usePaged(
+    async (after) => {
+      const r = await api<{ invitations: Invitation[]; nextCursor: string | null }>(
+        "GET",
+        withQuery(`/v1/orgs/${org.id}/invitations`, { limit: 50, after }),
+      );
+      return { items: r.invitations, next: r.nextCursor };
+    },
     [org.id],
   );
-  const pending = list.data?.invitations ?? [];
+  const pending = list.items;
   const done = (m: string) => {
     setMessage(m);
     list.reload();
@@ -170,7 +165,9 @@ export function Invitations(props: { org: Org }) {
       </div>
       <h2>Pending</h2>
       {list.error ? <Notice kind="error">{list.error}</Notice> : null}
-      {list.data && pending.length === 0 ? <p class="muted">No pending invitations.</p> : null}
+      {!list.loading && !list.error && pending.length === 0 ? (
+        <p class="muted">No pending invitations.</p>
+      ) : null}
       <ul class="rows" aria-label="Pending invitations">
         {pending.map((i) => (
           <li key={i.id} class="row">
@@ -203,6 +200,7 @@ export function Invitations(props: { org: Org }) {
           </li>
         ))}
       </ul>
+      <MoreButton more={list.more} loading={list.loading} />
     </Page>
   );
 }

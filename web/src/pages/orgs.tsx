@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, api } from "../api.js";
+import { ApiError, api, withQuery } from "../api.js";
 import { navigate } from "../router.js";
-import { ConfirmButton, Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
+import { ConfirmButton, Field, Form, Loading, MoreButton, Notice, Page, useLoad, usePaged } from "../ui.js";
 
 export type Role = "OWNER" | "ADMIN" | "MEMBER" | "VIEWER";
 export interface Org {
@@ -15,13 +15,19 @@ const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 
 /** The user's organisations, and a new one. */
 export function Orgs() {
-  const list = useLoad(() => api<{ orgs: Org[] }>("GET", "/v1/orgs"), []);
-  const orgs = list.data?.orgs ?? [];
+  const list = usePaged(async (after) => {
+    const r = await api<{ orgs: Org[]; nextCursor: string | null }>(
+      "GET",
+      withQuery("/v1/orgs", { limit: 50, after }),
+    );
+    return { items: r.orgs, next: r.nextCursor };
+  }, []);
+  const orgs = list.items;
   return (
     <Page title="Organisations" lead="Each organisation's data is kept apart from every other's.">
       {list.error ? <Notice kind="error">{list.error}</Notice> : null}
-      {list.loading && !list.data ? <Loading /> : null}
-      {list.data && orgs.length === 0 ? (
+      {list.loading && orgs.length === 0 ? <Loading /> : null}
+      {!list.loading && !list.error && orgs.length === 0 ? (
         <p class="muted">You don't belong to an organisation yet. Create one, or accept an invitation.</p>
       ) : null}
       <ul class="rows" aria-label="Your organisations">
@@ -39,6 +45,7 @@ export function Orgs() {
           </li>
         ))}
       </ul>
+      <MoreButton more={list.more} loading={list.loading} />
       <h2>New organisation</h2>
       <div class="card">
         <Form
