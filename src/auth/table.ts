@@ -57,6 +57,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
 
   // The signed-in user (AUTH-5, AUTH-8, AUTH-14)
   "GET /v1/me": USER,
+  // A name outlives an impersonation: the user's own, never the admin's to change (AUTHZ-4).
+  "PATCH /v1/me": { ...USER, impersonation: "refuse" },
   "GET /v1/auth/session": { ...USER, optional: true },
   "GET /v1/me/mfa": USER,
   "GET /v1/me/sessions": USER,

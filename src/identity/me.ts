@@ -6,7 +6,7 @@ import type { SessionEntry } from "../sessions/cache.js";
 import type { SessionService } from "../sessions/service.js";
 import { sessionOf } from "./principal.js";
 import { Accepted, NoContent, Password, User } from "./schemas.js";
-import type { IdentityService } from "./service.js";
+import { type IdentityService, publicUser } from "./service.js";
 
 const tags = ["me"];
 const SessionInfo = Type.Object({
@@ -38,7 +38,12 @@ function signedInView(sessions: SessionService, session: SessionEntry) {
   const expiresAt = new Date(session.expires_at).toISOString();
   return {
     signedIn: true as const,
-    user: { id: session.user_id, email: session.email, emailVerified: session.email_verified_at !== null },
+    user: {
+      id: session.user_id,
+      email: session.email,
+      name: session.name ?? null,
+      emailVerified: session.email_verified_at !== null,
+    },
     session: { id: session.public_id, expiresAt },
     impersonation: session.impersonator_id ? { adminId: session.impersonator_id, expiresAt } : null,
     csrfToken: sessions.csrfToken(session),
@@ -74,6 +79,35 @@ export async function meRoutes(
     async (req) => {
       const session = req.principal?.session;
       return session ? signedInView(sessions, session) : { signedIn: false as const };
+    },
+  );
+
+  r.patch(
+    "/v1/me",
+    {
+      schema: {
+        tags,
+        summary: "Change your name",
+        description:
+          "The name you go by in the console (display only; your email identifies you). null clears it.",
+        body: Type.Object({
+          name: Type.Union([Type.String({ minLength: 1, maxLength: 100, pattern: "\\S" }), Type.Null()]),
+        }),
+        response: { 200: Type.Object({ user: User }) },
+      },
+    },
+    async (req) => {
+      const session = sessionOf(req);
+      // Control characters (including bidi overrides) have no place in a name shown to colleagues.
+      const name = req.body.name === null ? null : req.body.name.trim().replace(/[\p{Cc}\p{Cf}]/gu, "");
+      if (name !== null && name.length === 0)
+        throw new AppError("VALIDATION_FAILED", undefined, [
+          { in: "body", field: "name", message: "must not be blank" },
+        ]);
+      await identity.rename(session.user_id, name);
+      const user = await identity.findUser(session.user_id);
+      if (!user) throw new AppError("UNAUTHENTICATED");
+      return { user: publicUser(user) };
     },
   );
 

@@ -50,5 +50,11 @@ export function identityMigrations(ctx: MigrationContext): Record<string, Migrat
           await grantApp(db, ctx, t, ["SELECT", "INSERT", "UPDATE", "DELETE"]);
       },
     },
+    // The name a person goes by, shown in the console; optional, never used to identify anyone.
+    "0007_user_names": {
+      async up(db: AnyDb) {
+        await db.schema.alterTable("users").addColumn("name", "text").execute();
+      },
+    },
   };
 }

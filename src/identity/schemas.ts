@@ -8,7 +8,12 @@ export const Token = Type.String({ minLength: 10, maxLength: 200, pattern: "^[A-
 /** A 6-digit TOTP code or a backup code (`xxxxx-xxxxx`). */
 export const MfaCode = Type.String({ minLength: 6, maxLength: 16, pattern: "^[0-9A-Za-z-]+$" });
 
-export const User = Type.Object({ id: Type.String(), email: Type.String(), emailVerified: Type.Boolean() });
+export const User = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()], { description: "The name the person goes by, if set." }),
+  emailVerified: Type.Boolean(),
+});
 export const Accepted = Type.Object({ status: Type.String() });
 /** A route that answers 204: declared, so /openapi.json states it (never Swagger's default 200). */
 export const NoContent = { 204: { type: "null", description: "Done; no content." } };

@@ -16,12 +16,14 @@ import type { EmailTokenRow, UserRow } from "./tables.js";
 export interface PublicUser {
   readonly id: string;
   readonly email: string;
+  readonly name: string | null;
   readonly emailVerified: boolean;
 }
 
 export const publicUser = (u: UserRow): PublicUser => ({
   id: u.id,
   email: u.email,
+  name: u.name ?? null,
   emailVerified: u.email_verified_at !== null,
 });
 
@@ -180,6 +182,12 @@ export class IdentityService {
     await this.d.sessions.revokeAll(userId, "portal");
     const user = await this.d.store.findUserById(userId);
     if (user) this.mail(templates.passwordChanged(user.email));
+  }
+
+  /** Sets (or, with null, clears) the name the user goes by; every node's cached sessions show it at once. */
+  async rename(userId: string, name: string | null): Promise<void> {
+    await this.d.store.setName(userId, name, this.now());
+    this.d.sessions.forget(userId);
   }
 
   /** Changes the password after checking the current one; other sessions are revoked, this one kept. */

@@ -85,7 +85,7 @@ describe(`GET /v1/auth/session and GET /v1/me/mfa (${ENGINE})`, () => {
     expect(listed).toHaveLength(1);
     const expected = {
       signedIn: true,
-      user: { id: userId, email: "portal@example.org", emailVerified: true },
+      user: { id: userId, email: "portal@example.org", name: null, emailVerified: true },
       session: { id: listed[0].id, expiresAt: new Date(t0 + t.config.auth.sessionAbsoluteMs).toISOString() },
       impersonation: null,
       csrfToken: s.csrf,
@@ -121,7 +121,7 @@ describe(`GET /v1/auth/session and GET /v1/me/mfa (${ENGINE})`, () => {
       expect(res.headers["x-bulwark-impersonation"]).toBe(adminId);
       expect(res.json()).toEqual({
         signedIn: true,
-        user: { id: userId, email: "impersonated@example.org", emailVerified: true },
+        user: { id: userId, email: "impersonated@example.org", name: null, emailVerified: true },
         session: { id: expect.stringMatching(/^ses_[0-9A-Z]{26}$/), expiresAt },
         impersonation: { adminId, expiresAt },
         csrfToken: started.json().csrfToken,

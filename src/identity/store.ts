@@ -34,6 +34,10 @@ export class IdentityStore {
       .execute();
   }
 
+  async setName(userId: string, name: string | null, now: number): Promise<void> {
+    await this.db.updateTable("users").set({ name, updated_at: now }).where("id", "=", userId).execute();
+  }
+
   async setPasswordHash(userId: string, hash: string, now: number): Promise<void> {
     await this.db
       .updateTable("users")

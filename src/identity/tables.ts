@@ -4,6 +4,8 @@ export interface UserRow {
   /** Normalised: trimmed and lower-cased. Unique. */
   email: string;
   email_verified_at: number | null;
+  /** The name the person goes by (display only); null until set. */
+  name?: string | null;
   /** argon2id PHC string, or a bcrypt hash imported from another system (upgraded on next login). */
   password_hash: string | null;
   created_at: number;

@@ -6,6 +6,8 @@ import type { SessionRow } from "./tables.js";
 export interface SessionEntry extends SessionRow {
   email: string | null;
   email_verified_at: number | null;
+  /** The user's display name (null for admins and for users who set none). */
+  name?: string | null;
 }
 
 const CHANNEL = "bulwark:sessions:revoked";

@@ -132,6 +132,11 @@ export class SessionService {
     return found;
   }
 
+  /** Drops the cached sessions of a principal here and on every node (its public fields changed). */
+  forget(principalId: string): void {
+    this.cache.dropPrincipal(principalId);
+  }
+
   /** The impersonation an admin is running now, if any (the admin console shows it). */
   currentImpersonation(adminId: string): Promise<SessionRow | undefined> {
     return this.store.latestImpersonation(adminId, this.now());

@@ -20,6 +20,7 @@ export class SessionStore {
       .select((eb) => [
         eb.fn.coalesce("users.email", "platform_admins.email").as("email"),
         "users.email_verified_at",
+        "users.name",
       ])
       .where("sessions.id", "=", id)
       .executeTakeFirst();

@@ -109,6 +109,9 @@ describe.runIf(needs("chromium"))("the console, as a person uses it", { timeout:
     const page = owner;
     await page.getByRole("link", { name: "Account", exact: true }).click();
     await heading(page, "Account").waitFor();
+    await page.getByLabel("Name", { exact: true }).fill("Ada Owner");
+    await page.getByRole("button", { name: "Save name" }).click();
+    await page.getByRole("banner").getByText("Ada Owner").waitFor();
     await checkPage(page, "account");
     await page.getByLabel("Your password").fill(PW);
     await page.getByRole("button", { name: "Set up two-factor authentication" }).click();

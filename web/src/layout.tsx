@@ -98,7 +98,9 @@ export function PortalFrame(props: { me: Me; children: ComponentChildren }) {
           <NavLink href="/app/sessions">Sessions</NavLink>
         </nav>
         <div class="who">
-          <span class="email">{props.me.user.email}</span>
+          <span class="email" title={props.me.user.email}>
+            {props.me.user.name ?? props.me.user.email}
+          </span>
           <button type="button" class="link" onClick={signOut}>
             Sign out
           </button>

@@ -4,6 +4,7 @@ import { api, setCsrf } from "./api.js";
 export interface User {
   readonly id: string;
   readonly email: string;
+  readonly name: string | null;
   readonly emailVerified: boolean;
 }
 export interface Me {

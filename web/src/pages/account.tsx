@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api } from "../api.js";
-import type { Me } from "../session.js";
+import { type Me, refreshMe } from "../session.js";
 import { Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
 
 const str = (d: FormData, k: string) => String(d.get(k) ?? "");
@@ -231,9 +231,40 @@ function PasswordChange() {
   );
 }
 
+/** The name colleagues see; the email stays what identifies the account. */
+function NameChange(props: { me: Me }) {
+  const [done, setDone] = useState(false);
+  return (
+    <div class="card">
+      {done ? <Notice kind="ok">Saved.</Notice> : null}
+      <Form
+        submit="Save name"
+        label="Your name"
+        onSubmit={async (d) => {
+          setDone(false);
+          const name = str(d, "name").trim();
+          await api("PATCH", "/v1/me", { name: name === "" ? null : name });
+          await refreshMe();
+          setDone(true);
+        }}
+      >
+        <Field
+          name="name"
+          label="Name"
+          maxLength={100}
+          autoComplete="name"
+          value={props.me.user.name ?? ""}
+        />
+      </Form>
+    </div>
+  );
+}
+
 export function Account(props: { me: Me }) {
   return (
     <Page title="Account" lead={`Signed in as ${props.me.user.email}.`}>
+      <h2>Name</h2>
+      <NameChange me={props.me} />
       <h2>Password</h2>
       <PasswordChange />
       <h2>Two-factor authentication</h2>
