@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
+import { nextCursor, pageParams } from "../http/paging.js";
 import { Email, MfaCode, NoContent, Password } from "../identity/schemas.js";
 import type { IdentityService } from "../identity/service.js";
 import type { OrgService } from "../orgs/service.js";
@@ -122,8 +123,7 @@ export async function adminRoutes(
       schema: {
         tags,
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-          after: Type.Optional(Type.String({ pattern: "^usr_[0-9A-Z]{26}$" })),
+          ...pageParams("^usr_[0-9A-Z]{26}$", 50),
           q: Type.Optional(
             Type.String({
               minLength: 1,
@@ -158,7 +158,7 @@ export async function adminRoutes(
           emailVerified: u.email_verified_at !== null,
           createdAt: new Date(u.created_at).toISOString(),
         })),
-        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null,
+        nextCursor: nextCursor(rows, limit, (r) => r.id),
       };
     },
   );
@@ -169,8 +169,7 @@ export async function adminRoutes(
       schema: {
         tags,
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-          after: Type.Optional(Type.String({ pattern: "^org_[0-9A-Z]{26}$" })),
+          ...pageParams("^org_[0-9A-Z]{26}$", 50),
           q: Type.Optional(
             Type.String({
               minLength: 1,
@@ -207,7 +206,7 @@ export async function adminRoutes(
           members: Number(o.members),
           createdAt: new Date(o.created_at).toISOString(),
         })),
-        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null,
+        nextCursor: nextCursor(rows, limit, (r) => r.id),
       };
     },
   );

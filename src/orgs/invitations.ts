@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
+import { nextCursor, pageParams } from "../http/paging.js";
 import { Email, NoContent, Password, Token } from "../identity/schemas.js";
 import { sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
@@ -62,8 +63,7 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
         tags,
         params: OrgParams,
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 100 })),
-          after: Type.Optional(Type.String({ pattern: "^inv_[0-9A-Z]{26}$" })),
+          ...pageParams("^inv_[0-9A-Z]{26}$", 100),
         }),
         response: {
           200: Type.Object({
@@ -78,7 +78,7 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
       const rows = await d.invitations.pending(req.tenant!.orgId, limit, req.query.after);
       return {
         invitations: rows.map(view),
-        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.public_id ?? null) : null,
+        nextCursor: nextCursor(rows, limit, (r) => r.public_id),
       };
     },
   );

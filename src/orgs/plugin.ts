@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "../http/errors.js";
+import { nextCursor, pageParams } from "../http/paging.js";
 import { NoContent } from "../identity/schemas.js";
 import type { Role } from "./permissions.js";
 import { RoleSchema } from "./schemas.js";
@@ -67,8 +68,7 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
       schema: {
         tags,
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 100 })),
-          after: Type.Optional(Type.String({ pattern: "^org_[0-9A-Z]{26}$" })),
+          ...pageParams("^org_[0-9A-Z]{26}$", 100),
         }),
         response: {
           200: Type.Object({ orgs: Type.Array(Org), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
@@ -80,7 +80,7 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
       const rows = await orgs.listForUser(userOf(req), limit, req.query.after);
       return {
         orgs: rows.map((o) => view(o, o.role)),
-        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null,
+        nextCursor: nextCursor(rows, limit, (r) => r.id),
       };
     },
   );
@@ -128,8 +128,7 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
         tags,
         params: OrgParams,
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 100 })),
-          after: Type.Optional(Type.String({ pattern: "^usr_[0-9A-Z]{26}$" })),
+          ...pageParams("^usr_[0-9A-Z]{26}$", 100),
         }),
         response: {
           200: Type.Object({
@@ -149,7 +148,7 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
           role: m.role,
           joinedAt: new Date(m.created_at).toISOString(),
         })),
-        nextCursor: rows.length === limit ? (rows[rows.length - 1]?.user_id ?? null) : null,
+        nextCursor: nextCursor(rows, limit, (r) => r.user_id),
       };
     },
   );

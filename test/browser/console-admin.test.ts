@@ -1,9 +1,9 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdmin } from "../admins.js";
-import { createUser, login, type TestApp, testApp } from "../harness.js";
+import { createUser, login, type TestApp } from "../harness.js";
 import { launchChromium, needs } from "../services.js";
-import { checkPage, freePort, type Watched, watchedContext } from "./console-kit.js";
+import { checkPage, servedApp, type Watched, watchedContext } from "./console-kit.js";
 
 const ADMIN = "ops@platform.example";
 const USER = "customer@example.org";
@@ -23,10 +23,7 @@ describe.runIf(needs("chromium"))("the admin console, as platform staff use it",
   const contexts: Watched[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await testApp({ PORT: String(port), PUBLIC_URL: base, LOG_LEVEL: "silent" });
-    await t.app.listen({ port, host: "127.0.0.1" });
+    ({ t, base } = await servedApp());
     browser = await launchChromium();
     totp = await createAdmin(t, ADMIN, PW);
     await createUser(t, USER, PW);

@@ -2,10 +2,10 @@ import * as OTPAuth from "otpauth";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog } from "../../examples/catalog/index.js";
-import { type TestApp, testApp } from "../harness.js";
+import type { TestApp } from "../harness.js";
 import { launchChromium, needs } from "../services.js";
 import { startSmtpReceiver } from "../smtp.js";
-import { checkPage, freePort, type Watched, watchedContext } from "./console-kit.js";
+import { checkPage, servedApp, type Watched, watchedContext } from "./console-kit.js";
 
 const OWNER = "owner@example.org";
 const INVITEE = "colleague@example.org";
@@ -28,16 +28,7 @@ describe.runIf(needs("chromium"))("the console, as a person uses it", { timeout:
 
   beforeAll(async () => {
     smtp = await startSmtpReceiver();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await testApp(
-      { SMTP_URL: smtp.url, PORT: String(port), PUBLIC_URL: base, LOG_LEVEL: "silent" },
-      undefined,
-      {
-        extensions: [catalog],
-      },
-    );
-    await t.app.listen({ port, host: "127.0.0.1" });
+    ({ t, base } = await servedApp({ SMTP_URL: smtp.url }, { extensions: [catalog] }));
     browser = await launchChromium();
   });
   afterAll(async () => {

@@ -3,13 +3,33 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { expect } from "vitest";
+import { type TestApp, testApp } from "../harness.js";
 
 /** Where the browser tests leave their screenshots (git-ignored): each page, light and dark, desktop and phone. */
 export const SHOTS = new URL("../../test-results/screenshots/", import.meta.url);
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
-export async function freePort(): Promise<number> {
+/**
+ * Bulwark listening on a free loopback port, as a browser reaches it: PUBLIC_URL (the links in its mail)
+ * is that address. `env` and `options` go to testApp.
+ */
+export async function servedApp(
+  env: Record<string, string> = {},
+  options: Parameters<typeof testApp>[2] = {},
+): Promise<{ t: TestApp; base: string }> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const t = await testApp(
+    { PORT: String(port), PUBLIC_URL: base, LOG_LEVEL: "silent", ...env },
+    undefined,
+    options,
+  );
+  await t.app.listen({ port, host: "127.0.0.1" });
+  return { t, base };
+}
+
+async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
       const { port } = s.address() as { port: number };

@@ -1,17 +1,8 @@
-import { createServer } from "node:net";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser, type TestApp, testApp } from "../harness.js";
+import { createUser, type TestApp } from "../harness.js";
 import { launchChromium, needs } from "../services.js";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { servedApp } from "./console-kit.js";
 
 /**
  * The API reference can be used: in /docs, "Try it out" signs in with the document's own example
@@ -25,10 +16,7 @@ describe.runIf(needs("chromium"))("/docs in a real browser", () => {
   const violations: string[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    t = await testApp({ PORT: String(port), PUBLIC_URL: base, LOG_LEVEL: "silent" });
-    await t.app.listen({ port, host: "127.0.0.1" });
+    ({ t, base } = await servedApp());
     browser = await launchChromium();
   });
   afterAll(async () => {
