@@ -49,9 +49,10 @@ writeFileSync(
   new URL("manifest.json", out),
   `${JSON.stringify({ js, css, icon, files: [js, css, icon], sizes }, null, 2)}\n`,
 );
-if (!process.env.npm_config_silent && process.env.WEB_BUILD_QUIET !== "1")
-  console.log(
+// On stderr: `npm pack --json` (scripts/pack-test.mjs) runs this build through `prepare` and reads stdout.
+if (process.env.WEB_BUILD_QUIET !== "1")
+  process.stderr.write(
     `console: ${Object.entries(sizes)
       .map(([n, s]) => `${n} ${(s.gzip / 1024).toFixed(1)} kB gzip`)
-      .join(", ")}`,
+      .join(", ")}\n`,
   );
