@@ -1,9 +1,10 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api } from "./api.js";
+import { api, type Surface } from "./api.js";
 import { describe } from "./messages.js";
 import { navigate, useLocation } from "./router.js";
 import { type Me, refreshAdmin, refreshMe, signedOut } from "./session.js";
+import { InlineError } from "./ui.js";
 
 function useNow(everyMs: number): number {
   const [now, setNow] = useState(Date.now());
@@ -65,18 +66,36 @@ function NavLink(props: { href: string; children: ComponentChildren; exact?: boo
   );
 }
 
-/** The portal's frame: brand, navigation, the signed-in user, and the impersonation banner when there is one. */
-export function PortalFrame(props: { me: Me; children: ComponentChildren }) {
+/**
+ * The signed-in frame of both surfaces: skip link, header (brand, navigation, who is signed in, sign-out),
+ * the screen, the footer. Each surface brings its own session: what signing out calls, how to ask whether
+ * the session is still there, and where to go once it is not.
+ */
+function Frame(props: {
+  surface: Surface;
+  home: string;
+  tag?: string;
+  navLabel: string;
+  links: ReadonlyArray<{ href: string; label: string; exact?: boolean }>;
+  who: string;
+  whoTitle?: string;
+  banner?: ComponentChildren;
+  /** Ends the session on the server and forgets it here. */
+  signOut: () => Promise<unknown>;
+  /** Asks the server for the session again: null when there is none. */
+  session: () => Promise<unknown>;
+  after: string;
+  children: ComponentChildren;
+}) {
   const [error, setError] = useState("");
   const signOut = async () => {
     setError("");
     try {
-      await api("POST", "/v1/auth/logout");
-      signedOut("portal");
-      navigate("/");
+      await props.signOut();
+      navigate(props.after);
     } catch (err) {
       // Never show "signed out" unless the server says so: ask again, and say what failed.
-      if (!(await refreshMe())) navigate("/");
+      if (!(await props.session())) navigate(props.after);
       else setError(describe(err));
     }
   };
@@ -85,31 +104,33 @@ export function PortalFrame(props: { me: Me; children: ComponentChildren }) {
       <a class="skip" href="#main">
         Skip to content
       </a>
-      <ImpersonationBanner me={props.me} />
-      <header class="top">
-        <a class="brand" href="/app">
-          Bulwark
+      {props.banner}
+      <header class={props.surface === "admin" ? "top admin" : "top"}>
+        <a class="brand" href={props.home}>
+          {props.tag ? (
+            <>
+              Bulwark <span class="tag">{props.tag}</span>
+            </>
+          ) : (
+            "Bulwark"
+          )}
         </a>
-        <nav aria-label="Main">
-          <NavLink href="/app" exact>
-            Organisations
-          </NavLink>
-          <NavLink href="/app/account">Account</NavLink>
-          <NavLink href="/app/sessions">Sessions</NavLink>
+        <nav aria-label={props.navLabel}>
+          {props.links.map((l) => (
+            <NavLink key={l.href} href={l.href} exact={l.exact}>
+              {l.label}
+            </NavLink>
+          ))}
         </nav>
         <div class="who">
-          <span class="email" title={props.me.user.email}>
-            {props.me.user.name ?? props.me.user.email}
+          <span class="email" title={props.whoTitle}>
+            {props.who}
           </span>
           <button type="button" class="link" onClick={signOut}>
             Sign out
           </button>
         </div>
-        {error ? (
-          <p role="alert" class="field-error">
-            {error}
-          </p>
-        ) : null}
+        <InlineError error={error} />
       </header>
       <main id="main">{props.children}</main>
       <Footer />
@@ -117,48 +138,59 @@ export function PortalFrame(props: { me: Me; children: ComponentChildren }) {
   );
 }
 
-export function AdminFrame(props: { email: string; children: ComponentChildren }) {
-  const [error, setError] = useState("");
-  const signOut = async () => {
-    setError("");
-    try {
-      await api("POST", "/v1/admin/auth/logout");
-      signedOut("admin");
-      signedOut("portal");
-      navigate("/admin");
-    } catch (err) {
-      if (!(await refreshAdmin())) navigate("/admin");
-      else setError(describe(err));
-    }
-  };
+const PORTAL_LINKS = [
+  { href: "/app", label: "Organisations", exact: true },
+  { href: "/app/account", label: "Account" },
+  { href: "/app/sessions", label: "Sessions" },
+];
+const ADMIN_LINKS = [
+  { href: "/admin/users", label: "Users" },
+  { href: "/admin/orgs", label: "Organisations" },
+];
+
+/** The portal's frame: the signed-in user, and the impersonation banner when there is one. */
+export function PortalFrame(props: { me: Me; children: ComponentChildren }) {
   return (
-    <>
-      <a class="skip" href="#main">
-        Skip to content
-      </a>
-      <header class="top admin">
-        <a class="brand" href="/admin">
-          Bulwark <span class="tag">Platform admin</span>
-        </a>
-        <nav aria-label="Admin">
-          <NavLink href="/admin/users">Users</NavLink>
-          <NavLink href="/admin/orgs">Organisations</NavLink>
-        </nav>
-        <div class="who">
-          <span class="email">{props.email}</span>
-          <button type="button" class="link" onClick={signOut}>
-            Sign out
-          </button>
-        </div>
-        {error ? (
-          <p role="alert" class="field-error">
-            {error}
-          </p>
-        ) : null}
-      </header>
-      <main id="main">{props.children}</main>
-      <Footer />
-    </>
+    <Frame
+      surface="portal"
+      home="/app"
+      navLabel="Main"
+      links={PORTAL_LINKS}
+      who={props.me.user.name ?? props.me.user.email}
+      whoTitle={props.me.user.email}
+      banner={<ImpersonationBanner me={props.me} />}
+      signOut={async () => {
+        await api("POST", "/v1/auth/logout");
+        signedOut("portal");
+      }}
+      session={refreshMe}
+      after="/"
+    >
+      {props.children}
+    </Frame>
+  );
+}
+
+/** The platform console's frame. Signing out of it ends an impersonation too, so both surfaces are forgotten. */
+export function AdminFrame(props: { email: string; children: ComponentChildren }) {
+  return (
+    <Frame
+      surface="admin"
+      home="/admin"
+      tag="Platform admin"
+      navLabel="Admin"
+      links={ADMIN_LINKS}
+      who={props.email}
+      signOut={async () => {
+        await api("POST", "/v1/admin/auth/logout");
+        signedOut("admin");
+        signedOut("portal");
+      }}
+      session={refreshAdmin}
+      after="/admin"
+    >
+      {props.children}
+    </Frame>
   );
 }
 

@@ -238,56 +238,21 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]) {
   return { ...state, reload: run };
 }
 
+/** A failure of a small inline action (a button in a row, the header's sign-out), next to it. */
+export function InlineError(props: { error: string }) {
+  if (!props.error) return null;
+  return (
+    <p class="field-error" role="alert">
+      {props.error}
+    </p>
+  );
+}
+
 export function Loading() {
   return (
     <p class="muted" role="status">
       Loading…
     </p>
-  );
-}
-
-/** A list that pages with the API's cursor: "Show more" fetches the next page after the last item. */
-export function usePaged<T>(
-  load: (after: string | undefined) => Promise<{ items: T[]; next: string | null }>,
-  deps: readonly unknown[],
-) {
-  const [items, setItems] = useState<T[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState("");
-  const [loading, setLoading] = useState(true);
-  const fetchPage = useCallback((after: string | undefined, append: boolean) => {
-    setLoading(true);
-    load(after).then(
-      (page) => {
-        setItems((old) => (append ? [...old, ...page.items] : page.items));
-        setNext(page.next);
-        setError("");
-        setLoading(false);
-      },
-      (err) => {
-        setError(describe(err));
-        setLoading(false);
-      },
-    );
-  }, deps);
-  useEffect(() => fetchPage(undefined, false), [fetchPage]);
-  return {
-    items,
-    error,
-    loading,
-    reload: () => fetchPage(undefined, false),
-    more: next ? () => fetchPage(next, true) : undefined,
-  };
-}
-
-export function MoreButton(props: { more?: () => void; loading: boolean }) {
-  if (!props.more) return null;
-  return (
-    <div class="actions">
-      <button type="button" onClick={props.more} disabled={props.loading}>
-        {props.loading ? "Loading…" : "Show more"}
-      </button>
-    </div>
   );
 }
 

@@ -1,9 +1,9 @@
 import { useState } from "preact/hooks";
 import { api } from "../api.js";
+import { PasswordAndCodeFields, str, YourPasswordField } from "../fields.js";
 import { type Me, refreshMe } from "../session.js";
 import { Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
 
-const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 interface Enrolment {
   secret: string;
   otpauthUri: string;
@@ -118,13 +118,7 @@ function TwoFactor() {
             setEnrolment(await api<Enrolment>("POST", "/v1/me/mfa/totp", { password: str(d, "password") }))
           }
         >
-          <Field
-            name="password"
-            label="Your password"
-            type="password"
-            required
-            autoComplete="current-password"
-          />
+          <YourPasswordField />
         </Form>
       </div>
     );
@@ -145,21 +139,7 @@ function TwoFactor() {
           setCodes(r.backupCodes);
         }}
       >
-        <Field
-          name="password"
-          label="Your password"
-          type="password"
-          required
-          autoComplete="current-password"
-        />
-        <Field
-          name="code"
-          label="A current code"
-          required
-          autoComplete="one-time-code"
-          minLength={6}
-          maxLength={16}
-        />
+        <PasswordAndCodeFields />
       </Form>
       <h3>Turn off</h3>
       <Form
@@ -171,21 +151,7 @@ function TwoFactor() {
           status.reload();
         }}
       >
-        <Field
-          name="password"
-          label="Your password"
-          type="password"
-          required
-          autoComplete="current-password"
-        />
-        <Field
-          name="code"
-          label="A current code"
-          required
-          autoComplete="one-time-code"
-          minLength={6}
-          maxLength={16}
-        />
+        <PasswordAndCodeFields />
       </Form>
     </div>
   );

@@ -1,10 +1,11 @@
 import { useState } from "preact/hooks";
 import { api, withQuery } from "../api.js";
+import { SignInFields, str } from "../fields.js";
+import { PagedRows, usePaged } from "../paged.js";
 import { navigate, useLocation } from "../router.js";
 import { refreshAdmin, refreshMe } from "../session.js";
-import { Field, Form, MoreButton, Notice, Page, usePaged, when } from "../ui.js";
+import { Field, Form, Page, when } from "../ui.js";
 
-const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 interface AdminUser {
   id: string;
   email: string;
@@ -40,15 +41,7 @@ export function AdminSignIn() {
           navigate("/admin/users");
         }}
       >
-        <Field name="email" label="Email" type="email" required autoComplete="username" maxLength={254} />
-        <Field
-          name="password"
-          label="Password"
-          type="password"
-          required
-          autoComplete="current-password"
-          maxLength={1024}
-        />
+        <SignInFields />
         <Field
           name="code"
           label="Authenticator code"
@@ -71,7 +64,7 @@ function Search(props: { label: string; placeholder: string }) {
       aria-label="Search"
       onSubmit={(e) => {
         e.preventDefault();
-        const q = String(new FormData(e.currentTarget).get("q") ?? "").trim();
+        const q = str(new FormData(e.currentTarget), "q").trim();
         navigate(withQuery(path, { q }));
       }}
     >
@@ -132,24 +125,20 @@ function Impersonate(props: { user: AdminUser; onCancel: () => void }) {
 export function AdminUsers() {
   const q = useLocation().query.get("q") ?? "";
   const [target, setTarget] = useState<AdminUser | null>(null);
-  const list = usePaged(
-    async (after) => {
-      const r = await api<{ users: AdminUser[]; nextCursor: string | null }>(
-        "GET",
-        withQuery("/v1/admin/users", { q, after, limit: 50 }),
-      );
-      return { items: r.users, next: r.nextCursor };
-    },
+  const list = usePaged<AdminUser>(
+    "users",
+    (after) => withQuery("/v1/admin/users", { q, after, limit: 50 }),
     [q],
   );
   return (
     <Page title="Users">
       <Search label="Find users by email" placeholder="name@example.com" />
       {target ? <Impersonate user={target} onCancel={() => setTarget(null)} /> : null}
-      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
-      {!list.loading && list.items.length === 0 ? <p class="muted">No users match.</p> : null}
-      <ul class="rows" aria-label="Users">
-        {list.items.map((u) => (
+      <PagedRows
+        list={list}
+        label="Users"
+        empty="No users match."
+        row={(u) => (
           <li key={u.id} class="row">
             <div>
               <strong>{u.email}</strong>
@@ -167,32 +156,25 @@ export function AdminUsers() {
               Impersonate
             </button>
           </li>
-        ))}
-      </ul>
-      <MoreButton more={list.more} loading={list.loading} />
+        )}
+      />
     </Page>
   );
 }
 
 export function AdminOrgs() {
   const q = useLocation().query.get("q") ?? "";
-  const list = usePaged(
-    async (after) => {
-      const r = await api<{ orgs: AdminOrg[]; nextCursor: string | null }>(
-        "GET",
-        withQuery("/v1/admin/orgs", { q, after, limit: 50 }),
-      );
-      return { items: r.orgs, next: r.nextCursor };
-    },
-    [q],
-  );
+  const list = usePaged<AdminOrg>("orgs", (after) => withQuery("/v1/admin/orgs", { q, after, limit: 50 }), [
+    q,
+  ]);
   return (
     <Page title="Organisations">
       <Search label="Find organisations by name or short name" placeholder="acme" />
-      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
-      {!list.loading && list.items.length === 0 ? <p class="muted">No organisations match.</p> : null}
-      <ul class="rows" aria-label="Organisations">
-        {list.items.map((o) => (
+      <PagedRows
+        list={list}
+        label="Organisations"
+        empty="No organisations match."
+        row={(o) => (
           <li key={o.id} class="row">
             <div>
               <strong>{o.name}</strong>
@@ -201,9 +183,8 @@ export function AdminOrgs() {
               </p>
             </div>
           </li>
-        ))}
-      </ul>
-      <MoreButton more={list.more} loading={list.loading} />
+        )}
+      />
     </Page>
   );
 }

@@ -1,12 +1,12 @@
 import { useState } from "preact/hooks";
-import { ApiError, api } from "../api.js";
+import { api } from "../api.js";
+import { EmailField, NewPasswordFields, repeatedPassword, SignInFields, str } from "../fields.js";
 import { navigate, safeNext, useLocation } from "../router.js";
 import { refreshMe, useMe } from "../session.js";
 import { Field, Form, Notice, Page } from "../ui.js";
 
 const TOKEN = /^bw[a-z]_[A-Za-z0-9_-]{20,200}$/;
 const ORG = /^org_[0-9A-Z]{26}$/;
-const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 
 type Login = { mfaRequired: true; challengeToken: string } | { user: unknown; csrfToken: string };
 
@@ -72,15 +72,7 @@ export function SignIn() {
           else await done();
         }}
       >
-        <Field name="email" label="Email" type="email" required autoComplete="username" maxLength={254} />
-        <Field
-          name="password"
-          label="Password"
-          type="password"
-          required
-          autoComplete="current-password"
-          maxLength={1024}
-        />
+        <SignInFields />
       </Form>
       <p class="links">
         <a href="/forgot-password">Forgot your password?</a>
@@ -102,28 +94,17 @@ export function SignUp() {
         <Form
           submit="Create account"
           onSubmit={async (d) => {
-            if (str(d, "password") !== str(d, "confirm")) throw confirmMismatch();
-            await api("POST", "/v1/auth/signup", { email: str(d, "email"), password: str(d, "password") });
+            const password = repeatedPassword(d);
+            await api("POST", "/v1/auth/signup", { email: str(d, "email"), password });
             setSent(str(d, "email"));
           }}
         >
-          <Field name="email" label="Email" type="email" required autoComplete="email" maxLength={254} />
-          <Field
-            name="password"
+          <EmailField autoComplete="email" />
+          <NewPasswordFields
             label="Password"
-            type="password"
-            required
-            autoComplete="new-password"
+            repeatLabel="Repeat the password"
             minLength={8}
-            maxLength={1024}
             hint="At least 12 characters is a good start; a few unrelated words work well."
-          />
-          <Field
-            name="confirm"
-            label="Repeat the password"
-            type="password"
-            required
-            autoComplete="new-password"
           />
         </Form>
       )}
@@ -132,13 +113,6 @@ export function SignUp() {
       </p>
     </Page>
   );
-}
-
-/** A mismatch between a password and its repetition, shown next to the repetition. */
-function confirmMismatch(): ApiError {
-  return new ApiError(400, "VALIDATION_FAILED", "The two passwords differ.", [
-    { in: "body", field: "confirm", message: "The two passwords differ." },
-  ]);
 }
 
 function BadLink() {
@@ -197,7 +171,7 @@ export function ForgotPassword() {
             setDone(true);
           }}
         >
-          <Field name="email" label="Email" type="email" required autoComplete="email" maxLength={254} />
+          <EmailField autoComplete="email" />
         </Form>
       )}
       <p class="links">
@@ -227,26 +201,12 @@ export function ResetPassword() {
         <Form
           submit="Set the new password"
           onSubmit={async (d) => {
-            if (str(d, "password") !== str(d, "confirm")) throw confirmMismatch();
-            await api("POST", "/v1/auth/password/reset", { token, password: str(d, "password") });
+            const password = repeatedPassword(d);
+            await api("POST", "/v1/auth/password/reset", { token, password });
             setDone(true);
           }}
         >
-          <Field
-            name="password"
-            label="New password"
-            type="password"
-            required
-            autoComplete="new-password"
-            maxLength={1024}
-          />
-          <Field
-            name="confirm"
-            label="Repeat the new password"
-            type="password"
-            required
-            autoComplete="new-password"
-          />
+          <NewPasswordFields label="New password" repeatLabel="Repeat the new password" />
         </Form>
       )}
     </Page>
@@ -285,25 +245,10 @@ export function AcceptInvitation() {
       <Form
         submit="Create account and join"
         onSubmit={async (d) => {
-          if (str(d, "password") !== str(d, "confirm")) throw confirmMismatch();
-          await accepted(str(d, "password"));
+          await accepted(repeatedPassword(d));
         }}
       >
-        <Field
-          name="password"
-          label="Password"
-          type="password"
-          required
-          autoComplete="new-password"
-          maxLength={1024}
-        />
-        <Field
-          name="confirm"
-          label="Repeat the password"
-          type="password"
-          required
-          autoComplete="new-password"
-        />
+        <NewPasswordFields label="Password" repeatLabel="Repeat the password" />
       </Form>
       <p class="links">
         <a href={`/?next=${encodeURIComponent(here)}`}>I already have an account: sign in first</a>

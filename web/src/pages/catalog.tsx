@@ -1,11 +1,12 @@
 import { useState } from "preact/hooks";
 import { api } from "../api.js";
+import { str } from "../fields.js";
 import { describe } from "../messages.js";
+import { PagedRows, usePaged } from "../paged.js";
 import { localImagesOnly } from "../rich-text.js";
-import { ConfirmButton, Field, Form, MoreButton, Notice, Page, useLoad, usePaged, when } from "../ui.js";
+import { ConfirmButton, Field, Form, Notice, Page, useLoad, when } from "../ui.js";
 import type { Org } from "./orgs.js";
 
-const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 interface Product {
   id: string;
   name: string;
@@ -33,14 +34,9 @@ const canWrite = (org: Org) => org.role !== "VIEWER";
 export function Products(props: { org: Org }) {
   const { org } = props;
   const [message, setMessage] = useState("");
-  const list = usePaged(
-    async (after) => {
-      const r = await api<{ products: Product[]; nextCursor: string | null }>(
-        "GET",
-        `/v1/orgs/${org.id}/products?limit=20${after ? `&after=${after}` : ""}`,
-      );
-      return { items: r.products, next: r.nextCursor };
-    },
+  const list = usePaged<Product>(
+    "products",
+    (after) => `/v1/orgs/${org.id}/products?limit=20${after ? `&after=${after}` : ""}`,
     [org.id],
   );
   return (
@@ -49,10 +45,11 @@ export function Products(props: { org: Org }) {
       lead="The example catalog: an app's own tenant data, on Bulwark's extension API."
     >
       {message ? <Notice kind="ok">{message}</Notice> : null}
-      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
-      {!list.loading && list.items.length === 0 && !list.error ? <p class="muted">No products yet.</p> : null}
-      <ul class="rows" aria-label="Products">
-        {list.items.map((p) => (
+      <PagedRows
+        list={list}
+        label="Products"
+        empty="No products yet."
+        row={(p) => (
           <li key={p.id} class="row product">
             <div>
               <strong>{p.name}</strong> <span class="muted">{p.sku}</span>
@@ -82,9 +79,8 @@ export function Products(props: { org: Org }) {
               </ConfirmButton>
             ) : null}
           </li>
-        ))}
-      </ul>
-      <MoreButton more={list.more} loading={list.loading} />
+        )}
+      />
       {canWrite(org) ? (
         <>
           <h2>New product</h2>

@@ -1,12 +1,13 @@
 import { useState } from "preact/hooks";
 import { api, withQuery } from "../api.js";
+import { EmailField, str } from "../fields.js";
 import { describe } from "../messages.js";
+import { PagedRows, usePaged } from "../paged.js";
 import type { Me } from "../session.js";
-import { ConfirmButton, Field, Form, MoreButton, Notice, Page, Select, usePaged, when } from "../ui.js";
+import { ConfirmButton, Form, InlineError, Notice, Page, Select, when } from "../ui.js";
 import type { Org, Role } from "./orgs.js";
 
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER", "VIEWER"];
-const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 interface Member {
   userId: string;
   email: string;
@@ -49,11 +50,7 @@ function RoleEditor(props: { org: Org; member: Member; onChanged: (message: stri
       <button type="submit" class="small" disabled={!changed}>
         Save role
       </button>
-      {error ? (
-        <p class="field-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <InlineError error={error} />
     </form>
   );
 }
@@ -65,14 +62,9 @@ function RoleEditor(props: { org: Org; member: Member; onChanged: (message: stri
 export function Members(props: { org: Org; me: Me }) {
   const { org } = props;
   const [message, setMessage] = useState("");
-  const list = usePaged(
-    async (after) => {
-      const r = await api<{ members: Member[]; nextCursor?: string | null }>(
-        "GET",
-        `/v1/orgs/${org.id}/members?limit=50${after ? `&after=${after}` : ""}`,
-      );
-      return { items: r.members, next: r.nextCursor ?? null };
-    },
+  const list = usePaged<Member>(
+    "members",
+    (after) => `/v1/orgs/${org.id}/members?limit=50${after ? `&after=${after}` : ""}`,
     [org.id],
   );
   const manage = org.role === "OWNER" || org.role === "ADMIN";
@@ -87,9 +79,10 @@ export function Members(props: { org: Org; me: Me }) {
         owner first.
       </p>
       {message ? <Notice kind="ok">{message}</Notice> : null}
-      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
-      <ul class="rows" aria-label="Members">
-        {list.items.map((m) => (
+      <PagedRows
+        list={list}
+        label="Members"
+        row={(m) => (
           <li key={m.userId} class="row">
             <div>
               <strong>{m.email}</strong>
@@ -116,9 +109,8 @@ export function Members(props: { org: Org; me: Me }) {
               </div>
             ) : null}
           </li>
-        ))}
-      </ul>
-      <MoreButton more={list.more} loading={list.loading} />
+        )}
+      />
     </Page>
   );
 }
@@ -127,17 +119,11 @@ export function Members(props: { org: Org; me: Me }) {
 export function Invitations(props: { org: Org }) {
   const { org } = props;
   const [message, setMessage] = useState("");
-  const list = usePaged(
-    async (after) => {
-      const r = await api<{ invitations: Invitation[]; nextCursor: string | null }>(
-        "GET",
-        withQuery(`/v1/orgs/${org.id}/invitations`, { limit: 50, after }),
-      );
-      return { items: r.invitations, next: r.nextCursor };
-    },
+  const list = usePaged<Invitation>(
+    "invitations",
+    (after) => withQuery(`/v1/orgs/${org.id}/invitations`, { limit: 50, after }),
     [org.id],
   );
-  const pending = list.items;
   const done = (m: string) => {
     setMessage(m);
     list.reload();
@@ -159,17 +145,16 @@ export function Invitations(props: { org: Org }) {
             done(`An invitation is on its way to ${r.invitation.email}.`);
           }}
         >
-          <Field name="email" label="Email" type="email" required maxLength={254} autoComplete="off" />
+          <EmailField autoComplete="off" />
           <Select name="role" label="Role" options={ROLES} value="MEMBER" />
         </Form>
       </div>
       <h2>Pending</h2>
-      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
-      {!list.loading && !list.error && pending.length === 0 ? (
-        <p class="muted">No pending invitations.</p>
-      ) : null}
-      <ul class="rows" aria-label="Pending invitations">
-        {pending.map((i) => (
+      <PagedRows
+        list={list}
+        label="Pending invitations"
+        empty="No pending invitations."
+        row={(i) => (
           <li key={i.id} class="row">
             <div>
               <strong>{i.email}</strong>
@@ -198,9 +183,8 @@ export function Invitations(props: { org: Org }) {
               </ConfirmButton>
             </div>
           </li>
-        ))}
-      </ul>
-      <MoreButton more={list.more} loading={list.loading} />
+        )}
+      />
     </Page>
   );
 }
@@ -228,11 +212,7 @@ function ResendButton(props: { onResend: () => Promise<void> }) {
       >
         Resend
       </button>
-      {error ? (
-        <p class="field-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <InlineError error={error} />
     </>
   );
 }

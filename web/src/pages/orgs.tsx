@@ -1,7 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, withQuery } from "../api.js";
+import { str, YourPasswordField } from "../fields.js";
+import { PagedRows, usePaged } from "../paged.js";
 import { navigate } from "../router.js";
-import { ConfirmButton, Field, Form, Loading, MoreButton, Notice, Page, useLoad, usePaged } from "../ui.js";
+import { ConfirmButton, Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
 
 export type Role = "OWNER" | "ADMIN" | "MEMBER" | "VIEWER";
 export interface Org {
@@ -11,27 +13,18 @@ export interface Org {
   requireMfa: boolean;
   role?: Role;
 }
-const str = (d: FormData, k: string) => String(d.get(k) ?? "");
 
 /** The user's organisations, and a new one. */
 export function Orgs() {
-  const list = usePaged(async (after) => {
-    const r = await api<{ orgs: Org[]; nextCursor: string | null }>(
-      "GET",
-      withQuery("/v1/orgs", { limit: 50, after }),
-    );
-    return { items: r.orgs, next: r.nextCursor };
-  }, []);
-  const orgs = list.items;
+  const list = usePaged<Org>("orgs", (after) => withQuery("/v1/orgs", { limit: 50, after }), []);
   return (
     <Page title="Organisations" lead="Each organisation's data is kept apart from every other's.">
-      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
-      {list.loading && orgs.length === 0 ? <Loading /> : null}
-      {!list.loading && !list.error && orgs.length === 0 ? (
-        <p class="muted">You don't belong to an organisation yet. Create one, or accept an invitation.</p>
-      ) : null}
-      <ul class="rows" aria-label="Your organisations">
-        {orgs.map((o) => (
+      <PagedRows
+        list={list}
+        label="Your organisations"
+        showLoading
+        empty="You don't belong to an organisation yet. Create one, or accept an invitation."
+        row={(o) => (
           <li key={o.id} class="row">
             <div>
               <a href={`/app/orgs/${o.id}`}>
@@ -43,9 +36,8 @@ export function Orgs() {
               </p>
             </div>
           </li>
-        ))}
-      </ul>
-      <MoreButton more={list.more} loading={list.loading} />
+        )}
+      />
       <h2>New organisation</h2>
       <div class="card">
         <Form
@@ -188,15 +180,7 @@ export function OrgSettings(props: { org: Org; reload: () => void }) {
                 props.reload();
               }}
             >
-              {org.requireMfa ? (
-                <Field
-                  name="password"
-                  label="Your password"
-                  type="password"
-                  required
-                  autoComplete="current-password"
-                />
-              ) : null}
+              {org.requireMfa ? <YourPasswordField /> : null}
             </Form>
           </div>
         </>
