@@ -278,7 +278,7 @@ describe.runIf(needs("chromium"))("the console, as a person uses it", { timeout:
     await heading(page, "Organisations").waitFor();
   });
 
-  it("HDR-3: a mail link cut short says so, under the console's CSP", async () => {
+  it("HDR-3/POST-1: a mail link cut short says so under the console's CSP, and /security links into the console", async () => {
     const page = await newPage();
     const res = await page.goto(`${base}/reset-password?token=short`);
     expect(res?.headers()["content-security-policy"]).toContain("script-src 'self'");
