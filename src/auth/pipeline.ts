@@ -191,8 +191,8 @@ export class GuardPipeline {
       if (!resolver.checkCsrf?.(principal, typeof presented === "string" ? presented : undefined))
         return new AppError("CSRF_FAILED");
     }
-    // A re-auth row implies "refuse" (AUTHZ-4): whatever the row says, and whatever the session's clock.
-    if (principal.impersonator && (sec.impersonation === "refuse" || sec.reauth))
+    // A re-auth row is "refuse" here already: RouteTable.resolve makes reauth imply it (AUTHZ-4).
+    if (principal.impersonator && sec.impersonation === "refuse")
       return new AppError("IMPERSONATION_FORBIDDEN");
     if (sec.reauth && !resolver.recentlyAuthenticated?.(principal)) return new AppError("REAUTH_REQUIRED");
     return undefined;

@@ -29,18 +29,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /openapi.json": PUBLIC,
   "GET /docs*": PUBLIC,
   "OPTIONS /*": { ...PUBLIC, rate: "none" },
-  // The console (src/console): hosted sign-in pages, the portal and the platform console. Static shells;
-  // what they show comes from the API, under that API's own rows.
-  "GET /": PUBLIC,
-  "GET /signup": PUBLIC,
-  "GET /verify-email": PUBLIC,
-  "GET /reset-password": PUBLIC,
-  "GET /accept-invitation": PUBLIC,
-  "GET /forgot-password": PUBLIC,
-  "GET /app": PUBLIC,
-  "GET /admin": PUBLIC,
-  // The screens below /app/ and /admin/ are one wildcard route each, declared exactly by the console
-  // (src/console/capability.ts): an app's own route under /admin/ still needs a row of its own.
+  // The console's pages declare their own exact rows (src/console/capability.ts, CONSOLE_PAGES): public,
+  // static shells; what they show comes from the API, under that API's own rows.
   "GET /assets*": { ...PUBLIC, rate: "none" },
   "GET /favicon.ico": { ...PUBLIC, rate: "none" },
 

@@ -99,9 +99,10 @@ export function consoleCapability(given?: ConsoleBuild): Capability {
           reply.header("cache-control", "public, max-age=86400").type(icon.type).send(icon.body),
         );
       for (const url of CONSOLE_PAGES) {
-        // The wildcard screens declare their own exact row: a table prefix would open every route below.
-        const options = url.endsWith("/*") ? { config: { security: PUBLIC } } : {};
-        app.get(url, { schema: { hide: true, querystring: ConsoleQuery }, ...options }, (_req, reply) => {
+        // Each page declares its own exact row (one list of pages): a table prefix for the wildcard screens
+        // would open every route below /app/ or /admin/, an app's own included.
+        const config = { security: PUBLIC };
+        app.get(url, { schema: { hide: true, querystring: ConsoleQuery }, config }, (_req, reply) => {
           reply
             .header("content-security-policy", CONSOLE_CSP)
             .header("referrer-policy", "no-referrer")

@@ -27,8 +27,7 @@ export const invitationsStore = {
     await tx.insertInto("invitations").values(row).execute();
   },
 
-  /** Invitations neither accepted, revoked nor expired at `now`. */
-  /** Pending invitations by public id (cursor pagination: `after` a public id). */
+  /** Invitations neither accepted, revoked nor expired at `now`, by public id (cursor: `after` a public id). */
   pending(tx: Db, orgId: string, now: number, limit: number, after?: string): Promise<InvitationRow[]> {
     let q = tx
       .selectFrom("invitations")
