@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import type { Migration } from "kysely";
 import type { DestinationStream } from "pino";
 import { adminCapability } from "./admin/capability.js";
+import { apiKeysCapability } from "./apikeys/capability.js";
 import { type Capability, capabilityMigrations } from "./capability.js";
 import type { Config } from "./config/load.js";
 import { consoleCapability } from "./console/capability.js";
@@ -74,6 +75,7 @@ export function capabilities(
     mfaCapability,
     identityCapability,
     orgsCapability(options.denials),
+    apiKeysCapability,
     adminCapability,
     consoleCapability(),
     ...(options.extensions ?? []).map(extensionCapability),
@@ -171,7 +173,11 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
     registerHttpControls(
       ctx.posture,
       config,
-      ctx.routes.filter((r) => r.security.cors === "public" && r.method !== "HEAD").length,
+      // CORS-2: routes open to any origin, and those answering an API key (public for such requests).
+      ctx.routes.filter(
+        (r) =>
+          (r.security.cors === "public" || r.security.accepts.includes("api_key")) && r.method !== "HEAD",
+      ).length,
       options.db.engine,
     );
   });

@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ApiKeyCache } from "../src/apikeys/cache.js";
+import { ApiKeyStore } from "../src/apikeys/store.js";
 import type { Extension } from "../src/orgs/extension.js";
 import { ROLES, type Role } from "../src/orgs/permissions.js";
 import { OrgStore } from "../src/orgs/store.js";
+import { apiKeyFixture } from "./api-key-fixture.js";
 import { createUser, ENGINE, login, type TestApp, testApp } from "./harness.js";
 
 /**
@@ -26,8 +29,9 @@ export interface World {
     url: string,
     headers: Headers,
     payload?: object,
+    remoteAddress?: string,
     // biome-ignore lint/suspicious/noExplicitAny: the suite reads arbitrary JSON bodies.
-  ): Promise<{ statusCode: number; json(): any }>;
+  ): Promise<{ statusCode: number; body: string; json(): any }>;
 }
 
 /** How the suite obtains credentials of one principal kind. */
@@ -66,7 +70,7 @@ const PW = "security suite passphrase";
 export function securitySuite(name: string, options: SuiteOptions = {}): void {
   describe(`shared route security suite: ${name} (${ENGINE})`, () => {
     const fixtures = new Map<string, CredentialFixture>(
-      [userFixture, ...(options.fixtures ?? [])].map((f) => [f.kind, f]),
+      [userFixture, apiKeyFixture, ...(options.fixtures ?? [])].map((f) => [f.kind, f]),
     );
     let w: World;
     /** A resource of organisation B per path parameter, to plant in organisation A's URLs. */
@@ -82,8 +86,14 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
         const s = await login(t, email, PW);
         sessions[who] = { cookie: s.cookie, "x-csrf-token": s.csrf };
       }
-      const call: World["call"] = (method, url, headers, payload) =>
-        t.app.inject({ method: method as "GET", url, headers, ...(payload ? { payload } : {}) });
+      const call: World["call"] = (method, url, headers, payload, remoteAddress) =>
+        t.app.inject({
+          method: method as "GET",
+          url,
+          headers,
+          ...(payload ? { payload } : {}),
+          ...(remoteAddress ? { remoteAddress } : {}),
+        });
       const orgA = (await call("POST", "/v1/orgs", sessions.ownerA!, { name: "Org A" })).json().org.id;
       const orgB = (await call("POST", "/v1/orgs", sessions.ownerB!, { name: "Org B" })).json().org.id;
       const store = new OrgStore(t.db.global, t.db.engine);
@@ -104,6 +114,11 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
         role: "VIEWER",
       });
       foreign["invitations/:id"] = inv.json().invitation.id;
+      const key = await world.call("POST", `/v1/orgs/${world.orgB}/api-keys`, b, {
+        name: "B's key",
+        scopes: ["org:read"],
+      });
+      foreign["api-keys/:id"] = key.json().apiKey.id;
       if (has("/v1/orgs/:orgId/products/:id")) {
         const p = await world.call("POST", `/v1/orgs/${world.orgB}/products`, b, {
           name: "B's secret",
@@ -134,6 +149,8 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
     const body = (method: string, url: string): object | undefined => {
       if (!["POST", "PUT", "PATCH"].includes(method)) return undefined;
       if (url.endsWith("/resend")) return {};
+      if (url.endsWith("/rotate")) return { gracePeriodSeconds: 0 };
+      if (url.includes("/api-keys")) return { name: "probe", scopes: ["org:read"] };
       if (url.includes("/orders"))
         return method === "PATCH"
           ? { status: "paid" }
@@ -205,6 +222,37 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
         }
       }
       expect(checked).toBeGreaterThan(0);
+    });
+
+    it("KEY-4, KEY-5, KEY-6, KEY-7, CORS-3: every route accepting API keys refuses revoked, expired, rotated-past-grace, pinned and malformed keys; a malformed key costs no lookup", async () => {
+      let refusals: Awaited<ReturnType<typeof apiKeyFixture.refusals>>;
+      try {
+        refusals = await apiKeyFixture.refusals(w);
+        const routes = tenantRoutes().filter((r) => r.security.accepts.includes("api_key"));
+        expect(routes.length).toBeGreaterThanOrEqual(3);
+        const lookups = vi.spyOn(ApiKeyStore.prototype, "byHash");
+        const cacheReads = vi.spyOn(ApiKeyCache.prototype, "get");
+        for (const r of routes)
+          for (const x of refusals) {
+            const before = lookups.mock.calls.length + cacheReads.mock.calls.length;
+            const res = await w.call(
+              r.method,
+              fill(r.url, w.orgA),
+              x.headers,
+              body(r.method, r.url),
+              x.remoteAddress,
+            );
+            const label = `${x.label}: ${r.method} ${r.url}`;
+            expect(res.statusCode, label).toBe(x.status);
+            expect(res.json().error.code, label).toBe(x.code);
+            if (x.label === "malformed" || x.label === "bad checksum")
+              expect(lookups.mock.calls.length + cacheReads.mock.calls.length, label).toBe(before);
+          }
+        lookups.mockRestore();
+        cacheReads.mockRestore();
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it("AUTHZ-2: another organisation's resource id in the path is not found, even with every right", async () => {

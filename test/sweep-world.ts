@@ -16,8 +16,8 @@ import { throughProxy } from "./profiles.js";
  */
 
 /** The surfaces a request can come from: each is a real principal (or none). */
-export type Surface = "anonymous" | "portal" | "impersonation" | "admin";
-export const SURFACES: readonly Surface[] = ["anonymous", "portal", "impersonation", "admin"];
+export type Surface = "anonymous" | "portal" | "impersonation" | "admin" | "apikey";
+export const SURFACES: readonly Surface[] = ["anonymous", "portal", "impersonation", "admin", "apikey"];
 
 export const PW = "hostile sweep passphrase 9";
 
@@ -34,6 +34,8 @@ export interface Ids {
   invitation: string;
   product: string;
   order: string;
+  /** A key of `org` for the key management routes (not the one the apikey surface calls with). */
+  apiKey: string;
 }
 
 /** One request of the sweep and what became of it. */
@@ -84,6 +86,7 @@ export class SweepWorld {
     portal: {},
     impersonation: {},
     admin: {},
+    apikey: {},
   };
   doc!: Doc;
   private adminCode!: (offsetMs?: number) => string;
@@ -155,6 +158,7 @@ export class SweepWorld {
       if (s.impersonation === "allow") out.push("impersonation");
     }
     if (s.accepts.includes("admin")) out.push("admin");
+    if (s.accepts.includes("api_key")) out.push("apikey");
     return out;
   }
 
@@ -165,6 +169,7 @@ export class SweepWorld {
       .replace(":userId", this.ids.member)
       .replace(/\/sessions\/:id$/, `/sessions/${this.ids.session}`)
       .replace(/\/invitations\/:id/, `/invitations/${this.ids.invitation}`)
+      .replace(/\/api-keys\/:id/, `/api-keys/${this.ids.apiKey}`)
       .replace(/\/products\/:id$/, `/products/${this.ids.product}`)
       .replace(/\/orders\/:id$/, `/orders/${this.ids.order}`);
   }
@@ -288,7 +293,7 @@ export class SweepWorld {
 
   /** Signs a surface in again if an earlier request ended its session (sign-out, "end other sessions"). */
   async ensure(surface: Surface): Promise<void> {
-    if (surface === "anonymous") return;
+    if (surface === "anonymous" || surface === "apikey") return;
     const probe = surface === "admin" ? "/v1/admin/orgs" : "/v1/me";
     if ((await this.call("GET", probe, surface)).status === 200) return;
     if (surface === "impersonation") {
@@ -345,6 +350,13 @@ export class SweepWorld {
         lines: [{ productId: this.ids.product, quantity: 1 }],
       })
     ).order!.id!;
+    // The apikey surface: a key holding every scope; and a second key for the management routes' :id.
+    const scopes = t.app.bulwark.permissions.actions;
+    const key = await as("POST", "/v1/orgs/:orgId/api-keys", { name: "sweep", scopes } as unknown as Json);
+    this.headers.apikey = { "x-api-key": key.key as unknown as string };
+    this.ids.apiKey = (
+      await as("POST", "/v1/orgs/:orgId/api-keys", { name: "managed", scopes: ["org:read"] })
+    ).apiKey!.id!;
     await this.impersonate();
     const doc = await this.call("GET", "/openapi.json", "anonymous");
     if (doc.status !== 200) throw new Error(`/openapi.json: ${doc.status}`);

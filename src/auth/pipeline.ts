@@ -74,13 +74,17 @@ export class GuardPipeline {
 
   /**
    * Registers a credential kind. `tenant`: its principals can act in an organisation, so every tenant
-   * route (rows declared `accepts: "tenant"`) accepts it, in registration order.
+   * route (rows declared `accepts: "tenant"`) accepts it, in registration order; `first` puts it ahead of
+   * the kinds registered before (a credential presented on purpose, in a header, wins over a cookie the
+   * browser sent by itself).
    */
-  addCredential(resolver: CredentialResolver, options: { tenant?: boolean } = {}): void {
+  addCredential(resolver: CredentialResolver, options: { tenant?: boolean; first?: boolean } = {}): void {
     if (this.resolvers.has(resolver.kind))
       throw new Error(`credential kind "${resolver.kind}" registered twice`);
     this.resolvers.set(resolver.kind, resolver);
-    if (options.tenant) this.tenant.push(resolver.kind);
+    if (options.tenant)
+      if (options.first) this.tenant.unshift(resolver.kind);
+      else this.tenant.push(resolver.kind);
   }
 
   /** The kinds that can act in an organisation. */
@@ -133,7 +137,14 @@ export class GuardPipeline {
       done(sec.optional ? undefined : new AppError("UNAUTHENTICATED"));
       return;
     }
-    const found = resolver.resolve(credential, request);
+    let found: MaybePromise<Principal | null>;
+    try {
+      // A resolver may refuse a real credential outright (a pinned API key from another origin: 403).
+      found = resolver.resolve(credential, request);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
     const r = resolver;
     if (found instanceof Promise) found.then((p) => this.admit(request, reply, sec, r, p, done), done);
     else this.admit(request, reply, sec, r, found, done);

@@ -66,6 +66,14 @@ export function tenant(action: string, overrides: Partial<RouteSecurity> = {}): 
   return { ...base, accepts: "tenant", rate: "general", ...overrides, action };
 }
 
+/**
+ * A tenant route for members only (portal sessions): its rules name a person (owner rules, who invited
+ * whom), so no organisation-bound credential (an API key) can act there.
+ */
+export function member(action: string, overrides: Partial<RouteSecurity> = {}): RouteSecurity {
+  return tenant(action, { ...overrides, accepts: ["user"] });
+}
+
 /** The problems with a declared row, for the start-up check (empty: fine). */
 export function problemsOf(route: string, s: RouteSecurity): string[] {
   const p: string[] = [];

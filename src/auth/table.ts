@@ -3,6 +3,7 @@ import {
   ADMIN,
   AUTH_SURFACE,
   type EffectiveSecurity,
+  member,
   PROBE,
   PUBLIC,
   problemsOf,
@@ -65,17 +66,24 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/orgs": USER,
   "GET /v1/orgs": USER,
   "GET /v1/orgs/:orgId": tenant("org:read"),
-  "PATCH /v1/orgs/:orgId": tenant("org:update"),
+  // Settings, memberships and invitations follow owner rules that name a person: members only.
+  "PATCH /v1/orgs/:orgId": member("org:update"),
   "GET /v1/orgs/:orgId/members": tenant("members:read"),
   // Who belongs to an organisation, and with what role, outlives an impersonation: never while impersonated
   // (AUTHZ-4), or an admin could invite themselves as OWNER "from" the user.
-  "PATCH /v1/orgs/:orgId/members/:userId": tenant("members:update", { impersonation: "refuse" }),
+  "PATCH /v1/orgs/:orgId/members/:userId": member("members:update", { impersonation: "refuse" }),
   // Any member may leave; removing someone else also needs members:remove (checked by the service).
-  "DELETE /v1/orgs/:orgId/members/:userId": tenant("members:read", { impersonation: "refuse" }),
-  "POST /v1/orgs/:orgId/invitations": tenant("members:invite", { impersonation: "refuse" }),
+  "DELETE /v1/orgs/:orgId/members/:userId": member("members:read", { impersonation: "refuse" }),
+  "POST /v1/orgs/:orgId/invitations": member("members:invite", { impersonation: "refuse" }),
   "GET /v1/orgs/:orgId/invitations": tenant("members:invite"),
-  "DELETE /v1/orgs/:orgId/invitations/:id": tenant("members:invite", { impersonation: "refuse" }),
-  "POST /v1/orgs/:orgId/invitations/:id/resend": tenant("members:invite", { impersonation: "refuse" }),
+  "DELETE /v1/orgs/:orgId/invitations/:id": member("members:invite", { impersonation: "refuse" }),
+  "POST /v1/orgs/:orgId/invitations/:id/resend": member("members:invite", { impersonation: "refuse" }),
+  // API keys (KEY-1…KEY-7): managed by members only, never by a key; minting a credential outlives an
+  // impersonation, so not while impersonated (AUTHZ-4). Revoking one stays open to support staff.
+  "GET /v1/orgs/:orgId/api-keys": member("apikeys:manage"),
+  "POST /v1/orgs/:orgId/api-keys": member("apikeys:manage", { impersonation: "refuse" }),
+  "POST /v1/orgs/:orgId/api-keys/:id/rotate": member("apikeys:manage", { impersonation: "refuse" }),
+  "DELETE /v1/orgs/:orgId/api-keys/:id": member("apikeys:manage"),
   "POST /v1/invitations/accept": { ...USER, optional: true, rate: "auth", impersonation: "refuse" },
 
   // Platform admins (AUTH-6, AUTHZ-3, AUTHZ-4)

@@ -34,10 +34,11 @@ export type Db = Kysely<Tables>;
 
 /**
  * Tables that carry `org_id` but are not tenant data. `memberships` says which organisations a principal
- * may enter, so it is read before any tenant context exists (to resolve one); its writes are guarded by
- * the organisations service. Every other table with `org_id` is tenant data, scoped twice.
+ * may enter, and `api_keys` which organisation a key acts in: both are read before any tenant context
+ * exists (to resolve one), and their writes are guarded by their services, every query naming the
+ * organisation. Every other table with `org_id` is tenant data, scoped twice.
  */
-export const TENANT_EXEMPT: ReadonlySet<string> = new Set(["memberships"]);
+export const TENANT_EXEMPT: ReadonlySet<string> = new Set(["memberships", "api_keys"]);
 
 /** Refuses every statement but SELECT: the guard of `readOrg`'s transaction-less scope on SQLite. */
 class SelectOnly implements KyselyPlugin {

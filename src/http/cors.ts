@@ -15,6 +15,33 @@ const EXPOSED_HEADERS =
  * route echoes an origin only when it is in the allowlist (or is the server's own), and refuses every
  * other origin with 403, so an empty allowlist in production means no cross-origin access at all.
  */
+/**
+ * Principal kinds whose credential the caller sets in a header on purpose (an API key; later an access
+ * token). A request presenting one, on a route accepting it, is answered as a public API request (CORS-2):
+ * any origin, never with credentials, so a browser never sends a cookie along with it.
+ */
+const HEADER_KINDS: ReadonlySet<string> = new Set(["api_key"]);
+
+/** Whether a route accepts a header credential kind. */
+export const acceptsHeaderCredential = (accepts: readonly string[]): boolean =>
+  accepts.some((k) => HEADER_KINDS.has(k));
+
+/** Whether a request presents a header credential (`X-API-Key`, or `Authorization: Bearer …`). */
+export function presentsHeaderCredential(headers: Record<string, string | string[] | undefined>): boolean {
+  if (headers["x-api-key"] !== undefined) return true;
+  const auth = headers.authorization;
+  return typeof auth === "string" && auth.startsWith("Bearer ");
+}
+
+/** Whether a preflight announces a header credential in Access-Control-Request-Headers. */
+export function announcesHeaderCredential(requested: string | string[] | undefined): boolean {
+  const list = String(requested ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((h) => h.trim());
+  return list.includes("x-api-key") || list.includes("authorization");
+}
+
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d{1,5})?$/;
 
 export class Cors {

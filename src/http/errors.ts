@@ -32,6 +32,8 @@ export const ERRORS = {
     status: 403,
     message: "Not while impersonating: credentials and second factors belong to the user.",
   },
+  API_KEY_ORIGIN_DENIED: { status: 403, message: "This API key is not allowed from this origin." },
+  API_KEY_IP_DENIED: { status: 403, message: "This API key is not allowed from this address." },
   SCOPE_MISSING: { status: 403, message: "This credential lacks the scope the operation needs." },
   OWNER_REQUIRED: { status: 403, message: "Only an owner of the organisation can do this." },
   LAST_OWNER: { status: 409, message: "An organisation must keep at least one owner." },

@@ -1,8 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import FindMyWay, { type HTTPMethod } from "find-my-way";
+import type { EffectiveSecurity } from "../auth/requirements.js";
 import type { RouteTable } from "../auth/table.js";
 import type { Config } from "../config/load.js";
-import { Cors, type CorsPolicy } from "./cors.js";
+import {
+  acceptsHeaderCredential,
+  announcesHeaderCredential,
+  Cors,
+  presentsHeaderCredential,
+} from "./cors.js";
 import { installErrorHandler, installNotFound, sendError } from "./error-handler.js";
 import { AppError } from "./errors.js";
 import { securityHeaders } from "./headers.js";
@@ -39,7 +45,7 @@ export function installHttp(app: FastifyInstance, config: Config, table: RouteTa
     for (const m of methods) {
       if (m === "OPTIONS") continue;
       try {
-        mirror.on(m, route.url, () => {}, { cors: security.cors });
+        mirror.on(m, route.url, () => {}, { security });
       } catch {
         // The same path registered with constraints twice; the first registration is enough for lookups.
       }
@@ -76,7 +82,14 @@ export function installHttp(app: FastifyInstance, config: Config, table: RouteTa
     const origin = request.headers.origin;
     if (origin !== undefined && request.method !== "OPTIONS") {
       try {
-        cors.apply(origin, security?.cors ?? "session", reply, request.headers.host);
+        // CORS-2: an API-key request is a public API request, whatever the route's session policy.
+        const policy =
+          security &&
+          (security.cors === "public" ||
+            (acceptsHeaderCredential(security.accepts) && presentsHeaderCredential(request.headers)))
+            ? "public"
+            : "session";
+        cors.apply(origin, policy, reply, request.headers.host);
       } catch (err) {
         return done(err as Error);
       }
@@ -96,8 +109,17 @@ export function installHttp(app: FastifyInstance, config: Config, table: RouteTa
         .header("allow", [...methods, "OPTIONS"].join(", "))
         .send();
     }
-    const store = mirror.find(wanted as HTTPMethod, path)?.store as { cors: CorsPolicy } | undefined;
-    return cors.preflight(request, reply, store?.cors ?? "session", methods);
+    const target = (
+      mirror.find(wanted as HTTPMethod, path)?.store as { security: EffectiveSecurity } | undefined
+    )?.security;
+    const policy =
+      target &&
+      (target.cors === "public" ||
+        (acceptsHeaderCredential(target.accepts) &&
+          announcesHeaderCredential(request.headers["access-control-request-headers"])))
+        ? "public"
+        : "session";
+    return cors.preflight(request, reply, policy, methods);
   });
 
   return { finish: () => installNotFound(app, methodsFor) };

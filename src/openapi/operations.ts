@@ -209,6 +209,23 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "A fresh link and expiry; the old link stops working. At most 3 an hour.",
     ["RATE_LIMITED"],
   ),
+  "GET /v1/orgs/:orgId/api-keys": op(
+    "API keys",
+    "The organisation's keys, newest first, with their status (active, grace, revoked, expired) and last use; never the keys themselves. `scopes` lists what the caller may grant.",
+  ),
+  "POST /v1/orgs/:orgId/api-keys": op(
+    "Create an API key",
+    "A key with the given scopes (only actions the caller's role holds), optional expiry, allowed origins and IP/CIDR allowlist. The answer carries the key itself, once: only its SHA-256 is kept.",
+  ),
+  "POST /v1/orgs/:orgId/api-keys/:id/rotate": op(
+    "Rotate an API key",
+    "A new key with the same settings, working at once; the old one keeps working for `gracePeriodSeconds` (never past its own expiry; 0 revokes it now). A key is rotated once.",
+    ["CONFLICT"],
+  ),
+  "DELETE /v1/orgs/:orgId/api-keys/:id": op(
+    "Revoke an API key",
+    "Refused from the next request on, on every node; ends a rotation's grace period too.",
+  ),
   "POST /v1/invitations/accept": op(
     "Accept an invitation",
     "Signed in as the invited address, or by choosing a password (which creates the account, under the sign-up rules and the password policy, and signs it in).",

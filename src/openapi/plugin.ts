@@ -68,6 +68,13 @@ export const openapiPlugin = fp(
               name: admin,
               description: "A platform admin session: set by the admin sign-in, HttpOnly.",
             },
+            apiKey: {
+              type: "apiKey",
+              in: "header",
+              name: "X-API-Key",
+              description:
+                "An organisation API key (`bwk_…`), also accepted as `Authorization: Bearer bwk_…`. Acts in its organisation with its scopes; no CSRF token, any origin (unless the key is pinned).",
+            },
             // Offered only where a token is configured: otherwise no route accepts one.
             ...(opts.config.metricsToken
               ? {

@@ -10,9 +10,11 @@ import { errorResponseSchemas, errorStatuses } from "./responses.js";
 export const UNDOCUMENTED = "Not documented: give the route schema a summary and a description.";
 
 /** The OpenAPI security scheme of each credential kind, and the cookie it names. */
-export const SCHEMES: Readonly<Record<string, { scheme: string; surface: "portal" | "admin" }>> = {
+export const SCHEMES: Readonly<Record<string, { scheme: string; surface?: "portal" | "admin" }>> = {
   user: { scheme: "portalSession", surface: "portal" },
   admin: { scheme: "adminSession", surface: "admin" },
+  // A header credential: no cookie, so no CSRF token.
+  api_key: { scheme: "apiKey" },
 };
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -36,17 +38,19 @@ function byStatus(codes: readonly string[] = []): Record<number, string[]> {
 
 /** Who may call the operation, in words, for its description in /docs. */
 function accessText(method: string, sec: EffectiveSecurity, config: Config): string {
+  const csrf = UNSAFE.has(method) ? ", with its CSRF token in `X-CSRF-Token`" : "";
   const credentials = sec.accepts.map((k) => {
-    const s = SCHEMES[k];
-    const name = s ? `\`${cookieName(config, s.surface)}\`` : k;
-    return k === "admin" ? `a platform admin session (cookie ${name})` : `a portal session (cookie ${name})`;
+    const surface = SCHEMES[k]?.surface;
+    if (!surface)
+      return k === "api_key"
+        ? "an organisation API key (`X-API-Key`, or `Authorization: Bearer bwk_…`) holding the permission as a scope"
+        : k;
+    const name = `\`${cookieName(config, surface)}\``;
+    return `${k === "admin" ? "a platform admin session" : "a portal session"} (cookie ${name})${csrf}`;
   });
   const lines: string[] = [];
   if (credentials.length === 0) lines.push("anyone");
-  else {
-    const csrf = UNSAFE.has(method) ? ", with its CSRF token in `X-CSRF-Token`" : "";
-    lines.push(`${credentials.join(" or ")}${csrf}${sec.optional ? ", or anyone (optional)" : ""}`);
-  }
+  else lines.push(`${credentials.join(" or ")}${sec.optional ? ", or anyone (optional)" : ""}`);
   if (sec.action) lines.push(`permission \`${sec.action}\` in the organisation of the path`);
   if (sec.reauth)
     lines.push(
@@ -118,7 +122,7 @@ export function operationSchema(
   // A credential kind without a scheme here yet (added by a later capability) is named by its kind.
   const security = sec.accepts.map((k) => ({
     [SCHEMES[k]?.scheme ?? k]: [],
-    ...(UNSAFE.has(method) && SCHEMES[k] ? { csrfToken: [] } : {}),
+    ...(UNSAFE.has(method) && SCHEMES[k]?.surface ? { csrfToken: [] } : {}),
   }));
   const { hide: _hidden, ...rest } = schema;
   return {

@@ -59,6 +59,8 @@ describe("security page", () => {
         "AUTHZ-4",
         "AUTHZ-5",
         "CORS-1",
+        // Tenant routes answer API keys for any origin, without credentials.
+        "CORS-2",
         "DATA-4",
         "HDR-1",
         "HDR-2",
@@ -67,6 +69,10 @@ describe("security page", () => {
         "INPUT-2",
         "INPUT-3",
         "INPUT-5",
+        "KEY-1",
+        "KEY-3",
+        "KEY-4",
+        "KEY-6",
         "OBS-1",
         "OBS-4",
         "OBS-5",
@@ -83,9 +89,8 @@ describe("security page", () => {
     expect(byId["HDR-2"]?.claim).toContain("365 days");
     expect(byId["INPUT-5"]?.settings.bodyLimitBytes).toBe(65536);
     expect(byId["HDR-1"]?.settings.policy).toBe("reject");
-    // No built-in TLS and no public routes configured: neither is claimed.
+    // No built-in TLS configured: not claimed.
     expect(byId["HDR-4"]).toBeUndefined();
-    expect(byId["CORS-2"]).toBeUndefined();
   });
 
   it("POST-1: turning a control off in configuration removes its claim", async () => {

@@ -33,8 +33,9 @@ export class BroadcastCache<V> {
     this.map.set(key, value, now);
   }
 
-  invalidate(message: string): void {
+  /** Applies the message here at once; the promise settles when other nodes have been sent it. */
+  invalidate(message: string): Promise<void> {
     this.onMessage(this.map, message);
-    this.bus?.publish(this.channel, message);
+    return this.bus?.publish(this.channel, message) ?? Promise.resolve();
   }
 }

@@ -37,8 +37,13 @@ export class InvalidationBus {
       );
   }
 
-  publish(channel: string, message: string): void {
-    this.redis?.publish(channel, message).catch(() => {});
+  /**
+   * Publishes a change. Resolves once Redis has passed it to every subscribed node (or has failed: a lost
+   * message is bounded by the caches' TTL), so a caller that awaits it answers only after other nodes
+   * have been told.
+   */
+  async publish(channel: string, message: string): Promise<void> {
+    await this.redis?.publish(channel, message).catch(() => {});
   }
 
   async close(): Promise<void> {
