@@ -33,11 +33,20 @@ export function testConfig(env: Record<string, string> = {}): Config {
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
     BULWARK_DATA_DIR: DATA_DIR,
-    // With TEST_REDIS_URL every app of the suite runs with Redis as its shared state (OPS-4). Redis holds
-    // no keys today, only the invalidation channels (src/state/bus.ts); channels are global in Redis,
-    // whatever the database number or key prefix, and their messages name random ids, so concurrent
-    // files and runs cannot disturb each other's caches.
+    // With TEST_REDIS_URL every app of the suite runs with Redis as its shared state (OPS-4). The
+    // invalidation channels (src/state/bus.ts) are global in Redis, whatever the key prefix, but their
+    // messages name random ids, so concurrent files and runs cannot disturb each other's caches.
     ...(REDIS_URL ? { REDIS_URL } : {}),
+    // Rate-limit counters live in Redis with TEST_REDIS_URL: each app gets keys of its own, so test files
+    // running at once never count each other's requests (two nodes of one test share theirs on purpose).
+    REDIS_PREFIX: `bw_t_${randomBytes(6).toString("hex")}:`,
+    // The API limits are out of the way of tests about something else (every inject comes from one
+    // address); the rate-limit tests set the limits they prove.
+    RATE_LIMIT_IP_PER_MINUTE: "1000000",
+    RATE_LIMIT_KEY_PER_MINUTE: "1000000",
+    RATE_LIMIT_USER_PER_MINUTE: "1000000",
+    RATE_LIMIT_ORG_PER_MINUTE: "1000000",
+    RATE_LIMIT_TIERS: "general=1000000/1m,sensitive=1000000/1m,admin=1000000/1m,export=1000000/1m",
     ...env,
   });
 }

@@ -51,26 +51,40 @@ export type TenantCheck = (
   action: string,
 ) => MaybePromise<TenantAccess>;
 
+/**
+ * The rate limits of a request (RATE-1…RATE-4), as the pipeline's first and last steps: `before` counts
+ * what is known before authentication (the client address), `after` what the proved principal adds (its
+ * key, user, organisation and the route's tier). Each rejects with the 429 when a limit is exhausted.
+ */
+export interface RequestLimits {
+  applies(sec: EffectiveSecurity): boolean;
+  before(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): Promise<void>;
+  after(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): Promise<void>;
+}
+
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 type Done = (err?: Error) => void;
 
 /**
  * The guard pipeline: one ordered list of checks, each reading only the route's row and the principal.
  *
+ *   0. limits         per client address, before anything else is spent on the request (429)
  *   1. authenticate   the first accepted kind whose credential is present proves it (401 otherwise)
  *   2. csrf           cookie principals on unsafe methods: same-site and the session's token (403)
  *   3. impersonation  rows that refuse it close to an impersonating admin (403); so do re-auth rows: an
  *                     admin cannot prove the user's password, so "recently re-authenticated" never holds
  *   4. reauth         rows that need it: a recent password proof (403)
  *   5. tenant         rows with an action: the organisation and the permission (404 / 403)
+ *   6. limits         per key, user, organisation and the row's rate tier (429)
  *
- * Rate-limit tiers are declared in the table and enforced by the rate-limit capability. New credential
- * kinds plug in with `addCredential`, never by touching a route.
+ * The limits come from the rate-limit capability (`setLimits`). New credential kinds plug in with
+ * `addCredential`, never by touching a route.
  */
 export class GuardPipeline {
   private readonly resolvers = new Map<PrincipalKind, CredentialResolver>();
   private readonly tenant: PrincipalKind[] = [];
   private tenantCheck: TenantCheck | undefined;
+  private limits: RequestLimits | undefined;
 
   /**
    * Registers a credential kind. `tenant`: its principals can act in an organisation, so every tenant
@@ -94,6 +108,10 @@ export class GuardPipeline {
 
   setTenantCheck(check: TenantCheck): void {
     this.tenantCheck = check;
+  }
+
+  setLimits(limits: RequestLimits): void {
+    this.limits = limits;
   }
 
   /**
@@ -122,7 +140,33 @@ export class GuardPipeline {
   /** The onRequest hook. Calls `done` exactly once, with the refusal if any. */
   readonly hook = (request: FastifyRequest, reply: FastifyReply, done: Done): void => {
     const sec = request.routeOptions.config.guard;
-    if (!sec || sec.accepts.length === 0) {
+    if (!sec) {
+      done();
+      return;
+    }
+    const limits = this.limits;
+    if (!limits?.applies(sec)) {
+      this.authenticate(request, reply, sec, done);
+      return;
+    }
+    limits.before(request, reply, sec).then(
+      () =>
+        this.authenticate(request, reply, sec, (err) => {
+          if (err) done(err);
+          else limits.after(request, reply, sec).then(() => done(), done);
+        }),
+      done,
+    );
+  };
+
+  /** Steps 1–5. */
+  private authenticate(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    sec: EffectiveSecurity,
+    done: Done,
+  ): void {
+    if (sec.accepts.length === 0) {
       done();
       return;
     }
@@ -148,7 +192,7 @@ export class GuardPipeline {
     const r = resolver;
     if (found instanceof Promise) found.then((p) => this.admit(request, reply, sec, r, p, done), done);
     else this.admit(request, reply, sec, r, found, done);
-  };
+  }
 
   /** Steps 2–5 for a proved credential (null: unknown, expired or revoked). */
   private admit(

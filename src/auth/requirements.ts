@@ -4,8 +4,8 @@ import type { PrincipalKind } from "./principal.js";
 export type { CorsPolicy };
 
 /**
- * The rate-limit tier a route belongs to (RATE-3). Declared now so the table is complete; the rate-limit
- * capability enforces it. `auth` surfaces have their own limiters (AUTH-7); `none` for probes.
+ * The rate-limit tier a route belongs to (RATE-3), enforced by the rate-limit capability's steps of the
+ * guard pipeline. `auth` surfaces have their own limiters (AUTH-7); `none` for probes and static files.
  */
 export type RateTier = "general" | "auth" | "sensitive" | "admin" | "export" | "none";
 export const RATE_TIERS: readonly RateTier[] = ["general", "auth", "sensitive", "admin", "export", "none"];
@@ -37,6 +37,8 @@ export interface RouteSecurity {
   /** `exempt`: served over plain HTTP even where HTTPS is enforced (probes come straight from the orchestrator). */
   readonly https: "required" | "exempt";
   readonly rate: RateTier;
+  /** What one request costs against its rate limits (default 1): an expensive route counts for more. */
+  readonly cost?: number;
 }
 
 /** A row as the pipeline reads it: `"tenant"` expanded to the kinds that can act in an organisation. */
@@ -87,6 +89,8 @@ export function problemsOf(route: string, s: RouteSecurity): string[] {
   if (!["session", "public"].includes(s.cors)) p.push(`cors "${s.cors}"`);
   if (!["required", "exempt"].includes(s.https)) p.push(`https "${s.https}"`);
   if (!RATE_TIERS.includes(s.rate)) p.push(`rate tier "${s.rate}"`);
+  if (s.cost !== undefined && !(Number.isInteger(s.cost) && s.cost >= 1 && s.cost <= 1000))
+    p.push("cost must be a whole number from 1 to 1000");
   if (route.includes("/v1/orgs/:orgId") && !s.action)
     p.push("every tenant route declares the action it needs (AUTHZ-1)");
   return p;

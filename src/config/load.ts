@@ -6,6 +6,11 @@ import { VarReader } from "./reader.js";
 import { developmentSecret, weakSecretReason } from "./secrets.js";
 import { VARIABLES, type VarName, type VarSpec } from "./variables.js";
 
+/** Route tiers with a configured limit (RATE-3); `auth` has its own limiters, `none` none. */
+export type LimitedTier = "general" | "sensitive" | "admin" | "export";
+const LIMITED_TIERS: readonly LimitedTier[] = ["general", "sensitive", "admin", "export"];
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
+
 export type Profile = "development" | "production" | "test";
 export type HttpsPolicy = "reject" | "redirect" | "off";
 
@@ -26,6 +31,18 @@ export interface Config {
     readonly waitSeconds: number;
   };
   readonly redisUrl: string | undefined;
+  readonly redisPrefix: string;
+  readonly cluster: boolean;
+  /** API limits (RATE-1…RATE-5); the authentication surfaces' own are under `auth`. */
+  readonly rate: {
+    readonly ipPerMinute: number;
+    readonly keyPerMinute: number;
+    readonly userPerMinute: number;
+    readonly orgPerMinute: number;
+    readonly tiers: Readonly<Record<LimitedTier, { readonly limit: number; readonly windowMs: number }>>;
+    readonly onStoreError: "open" | "closed";
+    readonly authOnStoreError: "open" | "closed";
+  };
   readonly logLevel: string;
   readonly accessLog: "all" | "writes" | "off";
   readonly http: {
@@ -212,6 +229,23 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push("SECURITY_CONTACT: required in production (your own security contact)");
   }
 
+  const tiers = {} as Record<LimitedTier, { limit: number; windowMs: number }>;
+  for (const entry of list("RATE_LIMIT_TIERS")) {
+    const m = /^(\w+)=(\d{1,9})\/(\d{1,6})([smh])$/.exec(entry);
+    const tier = m?.[1] as LimitedTier | undefined;
+    if (!m || !tier || !LIMITED_TIERS.includes(tier) || Number(m[2]) < 1 || Number(m[3]) < 1)
+      problems.push(
+        `RATE_LIMIT_TIERS: "${entry}" must be tier=count/window, e.g. sensitive=3/1h (tiers: ${LIMITED_TIERS.join(", ")})`,
+      );
+    else
+      tiers[tier] = { limit: Number(m[2]), windowMs: Number(m[3]) * UNIT_MS[m[4] as keyof typeof UNIT_MS] };
+  }
+  for (const tier of LIMITED_TIERS)
+    if (!tiers[tier]) problems.push(`RATE_LIMIT_TIERS: no limit for the ${tier} tier`);
+  const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
+  if (bool("BULWARK_CLUSTER") && !redisUrl)
+    problems.push("BULWARK_CLUSTER: several nodes need shared limits and revocations; set REDIS_URL");
+
   const config: Config = {
     profile,
     production,
@@ -227,7 +261,18 @@ export function loadConfig(env: Env = process.env): Config {
       poolMax: int("DATABASE_POOL_MAX"),
       waitSeconds: int("DATABASE_WAIT_SECONDS"),
     },
-    redisUrl: url("REDIS_URL", ["redis:", "rediss:"]),
+    redisUrl,
+    redisPrefix: str("REDIS_PREFIX") ?? "bulwark:",
+    cluster: bool("BULWARK_CLUSTER"),
+    rate: {
+      ipPerMinute: int("RATE_LIMIT_IP_PER_MINUTE"),
+      keyPerMinute: int("RATE_LIMIT_KEY_PER_MINUTE"),
+      userPerMinute: int("RATE_LIMIT_USER_PER_MINUTE"),
+      orgPerMinute: int("RATE_LIMIT_ORG_PER_MINUTE"),
+      tiers,
+      onStoreError: oneOf("RATE_LIMIT_ON_STORE_ERROR") as "open" | "closed",
+      authOnStoreError: oneOf("AUTH_RATE_LIMIT_ON_STORE_ERROR") as "open" | "closed",
+    },
     logLevel: oneOf("LOG_LEVEL"),
     accessLog: oneOf("ACCESS_LOG") as Config["accessLog"],
     http: {

@@ -81,6 +81,11 @@ describe("security page", () => {
         "OPS-3",
         "POST-1",
         "POST-2",
+        "RATE-1",
+        "RATE-2",
+        "RATE-3",
+        "RATE-4",
+        "RATE-5",
       ].sort(),
     );
     expect(byId["HDR-2"]?.settings["strict-transport-security"]).toBe(

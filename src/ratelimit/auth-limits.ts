@@ -12,23 +12,27 @@ const HOUR = 3_600_000;
  */
 export function authLimiters(store: CounterStore, config: Config) {
   const { login, signupPerHour, emailPerHour } = config.auth;
+  // Fail closed by default when the store is down (RATE-5): guessing must never become unlimited.
+  const onError = config.rate.authOnStoreError;
+  const L = (name: string, limit: number, windowMs: number) =>
+    new Limiter(store, name, limit, windowMs, undefined, onError);
   return {
-    loginIp: new Limiter(store, "login-ip", login.maxAttempts, login.windowMs),
-    mfaIp: new Limiter(store, "mfa-ip", login.maxAttempts * 2, login.windowMs),
+    loginIp: L("login-ip", login.maxAttempts, login.windowMs),
+    mfaIp: L("mfa-ip", login.maxAttempts * 2, login.windowMs),
     // A signed-in caller re-entering a password or a code (re-authentication, password change, two-factor
     // settings): per account, so a stolen session cannot guess at full speed.
-    passwordCheck: new Limiter(store, "password-check", login.maxAttempts, login.windowMs),
-    codeCheck: new Limiter(store, "code-check", login.maxAttempts, login.windowMs),
+    passwordCheck: L("password-check", login.maxAttempts, login.windowMs),
+    codeCheck: L("code-check", login.maxAttempts, login.windowMs),
     // Mailed tokens (verification, reset): unguessable, but a flood of guesses is still refused.
-    tokenIp: new Limiter(store, "token-ip", login.maxAttempts * 4, login.windowMs),
-    signupIp: new Limiter(store, "signup-ip", signupPerHour, HOUR),
-    resetIp: new Limiter(store, "reset-ip", emailPerHour, HOUR),
-    resetEmail: new Limiter(store, "reset-email", emailPerHour, HOUR),
-    verifyIp: new Limiter(store, "verify-ip", emailPerHour, HOUR),
-    verifyEmail: new Limiter(store, "verify-email", emailPerHour, HOUR),
+    tokenIp: L("token-ip", login.maxAttempts * 4, login.windowMs),
+    signupIp: L("signup-ip", signupPerHour, HOUR),
+    resetIp: L("reset-ip", emailPerHour, HOUR),
+    resetEmail: L("reset-email", emailPerHour, HOUR),
+    verifyIp: L("verify-ip", emailPerHour, HOUR),
+    verifyEmail: L("verify-email", emailPerHour, HOUR),
     // "Someone tried to sign up with your address": anyone can type an address, so its owner is told
     // at most twice a day.
-    accountNotice: new Limiter(store, "account-notice", 2, 24 * HOUR),
+    accountNotice: L("account-notice", 2, 24 * HOUR),
   };
 }
 export type AuthLimiters = ReturnType<typeof authLimiters>;
@@ -97,17 +101,23 @@ export async function enforce(limiter: Limiter, key: string): Promise<void> {
   if (!d.allowed) throw rateLimited(d);
 }
 
-export function registerAuthLimitControls(posture: PostureRegistry, config: Config): void {
+export function registerAuthLimitControls(
+  posture: PostureRegistry,
+  config: Config,
+  backend: "redis" | "memory",
+): void {
   const { login, signupPerHour, emailPerHour } = config.auth;
   posture.register({
     id: "AUTH-7",
     title: "Brute-force limits on every authentication surface",
-    claim: `Sign-in allows ${login.maxAttempts} failed attempts per ${login.windowMs / 60_000} minutes per client address, with no account-wide lockout (an attacker cannot lock the owner out); attempts are counted before they are checked, so guesses sent at once get no further than guesses sent one by one. While signed in, re-entering the password or a two-factor code (re-authentication, password change, two-factor settings) allows ${login.maxAttempts} failures per ${login.windowMs / 60_000} minutes per account. Sign-up ${signupPerHour} per hour per IP; reset and verification mails ${emailPerHour} per hour per IP and per address, each with its own limiter. Counters are kept in each server process: with several nodes, each counts on its own.`,
+    claim: `Sign-in allows ${login.maxAttempts} failed attempts per ${login.windowMs / 60_000} minutes per client address, with no account-wide lockout (an attacker cannot lock the owner out); attempts are counted before they are checked, so guesses sent at once get no further than guesses sent one by one. While signed in, re-entering the password or a two-factor code (re-authentication, password change, two-factor settings) allows ${login.maxAttempts} failures per ${login.windowMs / 60_000} minutes per account. Sign-up ${signupPerHour} per hour per IP; reset and verification mails ${emailPerHour} per hour per IP and per address, each with its own limiter. ${backend === "redis" ? "Counters live in Redis, so every node counts together" : "Counters are kept in the server process (a single node)"}; if the counter store cannot be reached, these limits ${config.rate.authOnStoreError === "closed" ? "refuse with 503 rather than let guesses through unlimited" : "let requests through uncounted (configured open)"}.`,
     settings: {
       loginAttempts: login.maxAttempts,
       loginWindowMinutes: login.windowMs / 60_000,
       signupPerHour,
       emailPerHour,
+      store: backend,
+      onStoreError: config.rate.authOnStoreError,
     },
     enabled: true,
   });

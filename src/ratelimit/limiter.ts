@@ -1,3 +1,5 @@
+import { AppError } from "../http/errors.js";
+
 /**
  * The counter store behind every limiter: a sliding-window counter (the current fixed window plus the
  * previous one, weighted by how much of it still overlaps the sliding window). It is exact enough for
@@ -83,14 +85,30 @@ export interface Decision {
   readonly remaining: number;
   /** Milliseconds until one more hit would be allowed (0 when allowed now). */
   readonly retryAfterMs: number;
+  /** Milliseconds until the current fixed window ends and its count starts to decay. */
+  readonly resetMs: number;
+  /** The store could not be reached and the limiter fails open: nothing was counted. */
+  readonly unchecked?: true;
 }
+
+/** What a limiter does when its store cannot be reached (RATE-5). */
+export type OnStoreError = "open" | "closed";
 
 /** A reserved hit: the decision, and when it was taken (to refund it from the right window). */
 export interface Reservation extends Decision {
   readonly at: number;
 }
 
-/** One named limit: `limit` hits per `windowMs` per key. */
+/**
+ * One named limit: `limit` hits per `windowMs` per key, on the two-bucket sliding-window counter. Its
+ * error bound: the previous window's hits are assumed spread evenly, so a burst at the very end of one
+ * window and the start of the next can admit up to `limit` × (1 + the previous window's weight) in the
+ * worst case over a window that straddles both, never more than 2 × `limit`; with evenly spread traffic
+ * the count is exact. Within one fixed window it is exact: N allowed, N + 1 refused.
+ *
+ * When the store cannot be reached, `onStoreError` decides (RATE-5): `open` admits the request uncounted,
+ * `closed` refuses it with 503; undoing a reservation is best-effort either way.
+ */
 export class Limiter {
   constructor(
     private readonly store: CounterStore,
@@ -98,6 +116,7 @@ export class Limiter {
     readonly limit: number,
     readonly windowMs: number,
     private readonly now: () => number = () => Date.now(),
+    readonly onStoreError: OnStoreError = "closed",
   ) {}
 
   /** Reads the key's state without counting: for limits that count failures only (sign-in). */
@@ -125,15 +144,37 @@ export class Limiter {
 
   /** Takes back a reservation made at `at` (no-op once it has aged out of the window). */
   refund(key: string, at: number): Promise<void> {
-    return this.store.refund(`${this.name}:${key}`, this.windowMs, at, this.now());
+    return this.store.refund(`${this.name}:${key}`, this.windowMs, at, this.now()).catch(() => {});
   }
 
   reset(key: string): Promise<void> {
-    return this.store.reset(`${this.name}:${key}`);
+    return this.store.reset(`${this.name}:${key}`).catch(() => {});
+  }
+
+  /** Counts `by` hits (the route's cost) and decides. */
+  take(key: string, by = 1): Promise<Decision> {
+    return this.decide(key, by);
   }
 
   private async decide(key: string, by: number, now = this.now()): Promise<Decision> {
-    const s = await this.store.add(`${this.name}:${key}`, this.windowMs, now, by, this.limit);
+    let s: Awaited<ReturnType<CounterStore["add"]>>;
+    try {
+      s = await this.store.add(`${this.name}:${key}`, this.windowMs, now, by, this.limit);
+    } catch {
+      if (this.onStoreError === "open")
+        return {
+          allowed: true,
+          limit: this.limit,
+          remaining: this.limit,
+          retryAfterMs: 0,
+          resetMs: 0,
+          unchecked: true,
+        };
+      throw new AppError("SERVICE_UNAVAILABLE", "Rate limiting is unavailable; retry shortly.", undefined, {
+        "retry-after": "5",
+      });
+    }
+    const resetMs = s.windowStart + this.windowMs - now;
     const allowed = by === 0 ? s.count < this.limit : s.added;
     if (allowed)
       return {
@@ -141,12 +182,14 @@ export class Limiter {
         limit: this.limit,
         remaining: Math.max(0, Math.floor(this.limit - s.count)),
         retryAfterMs: 0,
+        resetMs,
       };
     return {
       allowed,
       limit: this.limit,
       remaining: 0,
       retryAfterMs: Math.max(1000, Math.ceil(this.reopensAt(s.windowStart, s.previous, s.current) - now)),
+      resetMs,
     };
   }
 
