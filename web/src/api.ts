@@ -62,16 +62,23 @@ export async function api<T = unknown>(
   const json = (await res.json().catch(() => null)) as Record<string, unknown> | null;
   if (!res.ok) {
     const e = (json?.error ?? {}) as { code?: string; message?: string; details?: unknown };
-    const retry = Number(res.headers.get("retry-after"));
+    const retry = retryAfter(res.headers.get("retry-after"));
     throw new ApiError(
       res.status,
       e.code ?? `HTTP_${res.status}`,
       e.message ?? `The request failed (${res.status}).`,
       Array.isArray(e.details) ? (e.details as FieldError[]) : [],
-      Number.isFinite(retry) && retry > 0 ? retry : undefined,
+      retry,
     );
   }
   return json as T;
+}
+
+/** Retry-After in whole seconds: delay-seconds (what Bulwark sends) or an HTTP date; undefined if neither. */
+export function retryAfter(header: string | null, now: number = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const s = /^\s*\d+\s*$/.test(header) ? Number(header) : Math.ceil((Date.parse(header) - now) / 1000);
+  return Number.isFinite(s) && s > 0 ? s : undefined;
 }
 
 /** A path with query parameters; undefined and empty values are left out. */

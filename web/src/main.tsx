@@ -3,6 +3,7 @@ import { render } from "preact";
 import { AdminFrame, PortalFrame, PublicFrame } from "./layout.js";
 import { Account } from "./pages/account.js";
 import { AdminOrgs, AdminSignIn, AdminUsers } from "./pages/admin.js";
+import { ApiKeys } from "./pages/apikeys.js";
 import {
   AcceptInvitation,
   ForgotPassword,
@@ -65,6 +66,8 @@ function Portal(props: { path: string }) {
             <Members org={org} me={me} />
           ) : tab === "/invitations" ? (
             <Invitations org={org} />
+          ) : tab === "/api-keys" ? (
+            <ApiKeys org={org} me={me} />
           ) : tab === "/products" ? (
             <Products org={org} />
           ) : tab === "/orders" ? (

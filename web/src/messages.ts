@@ -31,6 +31,10 @@ const BY_CODE: Record<string, string> = {
   NOT_FOUND: "This no longer exists, or you don't have access to it.",
   NETWORK: "The server could not be reached. Check your connection and try again.",
   SERVICE_UNAVAILABLE: "The service is briefly unavailable. Try again in a moment.",
+  API_KEY_ORIGIN_DENIED: "This API key may not be used from this website: it is limited to other origins.",
+  API_KEY_IP_DENIED: "This API key may not be used from this network address: it is limited to other IPs.",
+  SCOPE_MISSING: "This API key lacks the scope this needs. Create a key with that scope.",
+  QUOTA_EXCEEDED: "The organisation's monthly quota is used up.",
   INTERNAL: "Something went wrong on our side. Try again; if it persists, tell your administrator.",
 };
 
@@ -39,21 +43,34 @@ const FIELD_WORDS: Record<string, string> = {
   slug: "Use lower-case letters, digits and dashes.",
   sku: "Use letters, digits, dots, dashes and underscores.",
   code: "Enter the 6-digit code, or a backup code.",
+  expiresAt: "Enter a valid date.",
 };
 
-/** Waiting time in words: "in 45 seconds", "in 3 minutes". */
+/** Fields holding a list of values (one per line in the form), whose messages start with the bad value. */
+const VALUE_LISTS = new Set(["allowedOrigins", "allowedIps"]);
+
+/** Waiting time in words: "in 45 seconds", "in 3 minutes", "in 5 hours", "in 12 days". */
 export function inWords(seconds: number): string {
   if (seconds < 90) return `in ${seconds} second${seconds === 1 ? "" : "s"}`;
   const minutes = Math.ceil(seconds / 60);
   if (minutes < 90) return `in ${minutes} minutes`;
-  return `in ${Math.ceil(minutes / 60)} hours`;
+  const hours = Math.ceil(minutes / 60);
+  if (hours < 48) return `in ${hours} hours`;
+  return `in ${Math.ceil(hours / 24)} days`;
 }
 
-/** The sentence to show for a failure, with the wait for a rate-limit answer. */
+/**
+ * The sentence to show for a failure. A 429 always says when to try again (from Retry-After): a spent
+ * quota in its own words, any other 429 (RATE_LIMITED, or a code this console does not know) as too many
+ * attempts.
+ */
 export function describe(err: unknown): string {
   if (!(err instanceof ApiError)) return BY_CODE.INTERNAL as string;
-  if (err.status === 429)
-    return `Too many attempts. Try again ${err.retryAfterSeconds ? inWords(err.retryAfterSeconds) : "later"}.`;
+  const wait = err.retryAfterSeconds ? inWords(err.retryAfterSeconds) : "later";
+  if (err.code === "QUOTA_EXCEEDED") return `${BY_CODE.QUOTA_EXCEEDED} Try again ${wait}.`;
+  if (err.status === 429) return `Too many attempts. Try again ${wait}.`;
+  if (err.code === "SERVICE_UNAVAILABLE" && err.retryAfterSeconds)
+    return `The service is briefly unavailable. Try again ${wait}.`;
   if (err.code === "VALIDATION_FAILED" && err.fields.length) return "Check the highlighted fields.";
   return BY_CODE[err.code] ?? err.message;
 }
@@ -68,5 +85,11 @@ export function fieldMessage(f: FieldError): string {
   if (/^must have required property/.test(f.message) || f.message === "is required")
     return "This is required.";
   if (/^must be (<=|>=|integer|number)/.test(f.message)) return "Enter a whole number in range.";
+  // A list of values typed one per line ("10.0.0.x is not an IPv4 or IPv6 address or CIDR"): the
+  // entry is quoted as typed, never capitalised.
+  const entry = VALUE_LISTS.has(f.field.split(".")[0] ?? "")
+    ? /^(\S+) (is not .*?)\.?$/.exec(f.message)
+    : null;
+  if (entry) return `“${entry[1]}” ${entry[2]}.`;
   return f.message.charAt(0).toUpperCase() + f.message.slice(1) + (/[.!?]$/.test(f.message) ? "" : ".");
 }

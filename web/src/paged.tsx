@@ -7,6 +7,8 @@ import { Loading, Notice } from "./ui.js";
 /** A list as `usePaged` keeps it: the items so far, the last failure, and the next page if there is one. */
 export interface Paged<T> {
   items: T[];
+  /** The last answer as a whole, for what a list route sends besides its items (the grantable scopes). */
+  page?: Record<string, unknown>;
   error: string;
   loading: boolean;
   reload: () => void;
@@ -24,6 +26,7 @@ export function usePaged<T>(
   deps: readonly unknown[],
 ): Paged<T> {
   const [items, setItems] = useState<T[]>([]);
+  const [last, setLast] = useState<Record<string, unknown>>();
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState("");
   const [loading, setLoading] = useState(true);
@@ -33,6 +36,7 @@ export function usePaged<T>(
       (page) => {
         const got = page[key] as T[];
         setItems((old) => (append ? [...old, ...got] : got));
+        setLast(page);
         setNext(page.nextCursor ?? null);
         setError("");
         setLoading(false);
@@ -46,6 +50,7 @@ export function usePaged<T>(
   useEffect(() => fetchPage(undefined, false), [fetchPage]);
   return {
     items,
+    page: last,
     error,
     loading,
     reload: () => fetchPage(undefined, false),

@@ -67,14 +67,18 @@ export function Form(props: {
       const byField: Errors = {};
       if (err instanceof ApiError)
         for (const f of err.fields) {
-          const name = f.field.split(".").pop() ?? f.field;
-          if (form.elements.namedItem(name)) byField[name] ??= fieldMessage(f);
+          const name = fieldOf(form, f.field);
+          if (name) byField[name] ??= fieldMessage(f);
         }
       setFields(byField);
       setError(Object.keys(byField).length ? "Check the highlighted fields." : describe(err));
       const first = Object.keys(byField)[0];
-      const el = first ? (form.elements.namedItem(first) as HTMLElement | null) : null;
-      el?.focus();
+      const el = first ? form.elements.namedItem(first) : null;
+      // A group of checkboxes shares one name: the first of them takes the focus.
+      (el instanceof RadioNodeList
+        ? (el[0] as HTMLElement | undefined)
+        : (el as HTMLElement | null)
+      )?.focus();
     } finally {
       setBusy(false);
     }
@@ -92,43 +96,39 @@ export function Form(props: {
   );
 }
 
+/**
+ * The form control an API field error belongs to: the path's last part ("lines.0.quantity" is the
+ * quantity field), else the whole path, else its first part ("allowedIps.3", one line of a list field).
+ */
+function fieldOf(form: HTMLFormElement, path: string): string | undefined {
+  const parts = path.split(".");
+  return [parts[parts.length - 1], path, parts[0]].find((n) => n && form.elements.namedItem(n));
+}
+
 /** The input attributes the console's forms use (a closed list keeps every field's markup predictable). */
 interface InputProps {
-  type?: "text" | "email" | "password" | "number" | "search";
+  type?: "text" | "email" | "password" | "number" | "search" | "date";
   required?: boolean;
   autoComplete?: string;
   autoFocus?: boolean;
   inputMode?: "text" | "numeric" | "decimal" | "email";
   minLength?: number;
   maxLength?: number;
-  min?: number;
-  max?: number;
+  min?: number | string;
+  max?: number | string;
   step?: string;
   pattern?: string;
   placeholder?: string;
   value?: string;
 }
 
-export function Field(props: { name: string; label: string; hint?: ComponentChildren } & InputProps) {
-  const { name, label, hint, type, ...input } = props;
+/** What every field shows under its control: the hint, and the error the last submission got. */
+function useFieldNotes(name: string, hint: ComponentChildren) {
   const id = useId();
   const error = useContext(FieldErrors)[name];
   const describedBy = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
-  return (
-    <div class={error ? "field invalid" : "field"}>
-      <label for={id}>{label}</label>
-      {/* Keyed by name: when one form replaces another, a field never inherits the previous field's
-          element, so a typed password can never reappear in the next form's (visible) text field. */}
-      <input
-        key={name}
-        id={id}
-        name={name}
-        // One cast: preact types each input type separately; the closed InputProps list is what matters.
-        type={(type ?? "text") as "text"}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy || undefined}
-        {...input}
-      />
+  const notes = (
+    <>
       {hint ? (
         <p class="hint" id={`${id}-hint`}>
           {hint}
@@ -139,7 +139,92 @@ export function Field(props: { name: string; label: string; hint?: ComponentChil
           {error}
         </p>
       ) : null}
+    </>
+  );
+  return {
+    id,
+    error,
+    notes,
+    wrapper: error ? "field invalid" : "field",
+    aria: { "aria-invalid": error ? true : undefined, "aria-describedby": describedBy || undefined },
+  };
+}
+
+export function Field(props: { name: string; label: string; hint?: ComponentChildren } & InputProps) {
+  const { name, label, hint, type, ...input } = props;
+  const f = useFieldNotes(name, hint);
+  return (
+    <div class={f.wrapper}>
+      <label for={f.id}>{label}</label>
+      {/* Keyed by name: when one form replaces another, a field never inherits the previous field's
+          element, so a typed password can never reappear in the next form's (visible) text field. */}
+      <input
+        key={name}
+        id={f.id}
+        name={name}
+        // One cast: preact types each input type separately; the closed InputProps list is what matters.
+        type={(type ?? "text") as "text"}
+        {...f.aria}
+        {...input}
+      />
+      {f.notes}
     </div>
+  );
+}
+
+/** A text area of a Form: for values typed one per line, with its hint and error like a Field's. */
+export function TextArea(props: {
+  name: string;
+  label: string;
+  hint?: ComponentChildren;
+  rows?: number;
+  maxLength?: number;
+  placeholder?: string;
+}) {
+  const { name, label, hint, ...area } = props;
+  const f = useFieldNotes(name, hint);
+  return (
+    <div class={f.wrapper}>
+      <label for={f.id}>{label}</label>
+      <textarea
+        key={name}
+        id={f.id}
+        name={name}
+        spellcheck={false}
+        autoComplete="off"
+        {...f.aria}
+        {...area}
+      />
+      {f.notes}
+    </div>
+  );
+}
+
+/**
+ * Checkboxes sharing one name (FormData.getAll gives the checked values), under a legend; the group's
+ * hint and error are announced with the group. `code` shows each value as code (scope names).
+ */
+export function Checkboxes(props: {
+  name: string;
+  legend: string;
+  options: readonly string[];
+  hint?: ComponentChildren;
+  code?: boolean;
+}) {
+  const f = useFieldNotes(props.name, props.hint);
+  return (
+    <fieldset class={`${f.wrapper} checks`} aria-describedby={f.aria["aria-describedby"]}>
+      <legend>{props.legend}</legend>
+      <div class="check-list">
+        {props.options.map((o) => (
+          <label key={o} class="check">
+            <input type="checkbox" name={props.name} value={o} />
+            {props.code ? <code>{o}</code> : o}
+          </label>
+        ))}
+      </div>
+      {f.notes}
+    </fieldset>
   );
 }
 
@@ -147,6 +232,8 @@ export function Select(props: {
   name: string;
   label: string;
   options: readonly string[];
+  /** A value's visible words; without one, the value in sentence case ("OWNER": "Owner"). */
+  labels?: Readonly<Record<string, string>>;
   value?: string;
   onChange?: (value: string) => void;
 }) {
@@ -162,7 +249,7 @@ export function Select(props: {
       >
         {props.options.map((o) => (
           <option value={o} key={o}>
-            {o.charAt(0) + o.slice(1).toLowerCase()}
+            {props.labels?.[o] ?? o.charAt(0) + o.slice(1).toLowerCase()}
           </option>
         ))}
       </select>
@@ -181,7 +268,10 @@ export function ConfirmButton(props: {
   confirm: string;
   onConfirm: () => Promise<unknown>;
   small?: boolean;
+  /** "plain" for a change that is not a loss (a rotation): the buttons are not painted as danger. */
+  tone?: "danger" | "plain";
 }) {
+  const danger = props.tone !== "plain";
   const dialog = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
@@ -202,7 +292,7 @@ export function ConfirmButton(props: {
     <>
       <button
         type="button"
-        class={props.small ? "danger small" : "danger"}
+        class={[danger ? "danger" : "", props.small ? "small" : ""].join(" ").trim() || undefined}
         onClick={() => dialog.current?.showModal()}
       >
         {props.label}
@@ -215,7 +305,7 @@ export function ConfirmButton(props: {
           <button type="button" onClick={() => dialog.current?.close()}>
             Cancel
           </button>
-          <button type="button" class="danger" disabled={busy} onClick={run}>
+          <button type="button" class={danger ? "danger" : "primary"} disabled={busy} onClick={run}>
             {busy ? "Working…" : props.confirm}
           </button>
         </div>

@@ -14,6 +14,9 @@ export interface Org {
   role?: Role;
 }
 
+/** Owners and admins: they change the settings and manage API keys (`apikeys:manage`). */
+export const isManager = (org: Org): boolean => org.role === "OWNER" || org.role === "ADMIN";
+
 /** The user's organisations, and a new one. */
 export function Orgs() {
   const list = usePaged<Org>("orgs", (after) => withQuery("/v1/orgs", { limit: 50, after }), []);
@@ -89,6 +92,7 @@ export function OrgTabs(props: { org: Org; current: string }) {
     ["", "Settings"],
     ["/members", "Members"],
     ["/invitations", "Invitations"],
+    ...(isManager(props.org) ? ([["/api-keys", "API keys"]] as Array<[string, string]>) : []),
     ...(withCatalog
       ? ([
           ["/products", "Products"],
@@ -136,7 +140,7 @@ export function WithOrg(props: {
 export function OrgSettings(props: { org: Org; reload: () => void }) {
   const { org } = props;
   const [saved, setSaved] = useState("");
-  const canEdit = org.role === "OWNER" || org.role === "ADMIN";
+  const canEdit = isManager(org);
   return (
     <Page title={org.name} lead={`Your role: ${org.role?.toLowerCase() ?? "member"}.`}>
       {saved ? <Notice kind="ok">{saved}</Notice> : null}
