@@ -31,6 +31,7 @@ import { orgsCapability } from "./orgs/capability.js";
 import { type Extension, extensionCapability } from "./orgs/extension.js";
 import type { DenialSink } from "./orgs/tenant-check.js";
 import { posturePlugin } from "./posture/plugin.js";
+import { quotasCapability } from "./quotas/capability.js";
 import { rateLimitCapability } from "./ratelimit/capability.js";
 import { sessionsCapability } from "./sessions/capability.js";
 
@@ -76,6 +77,7 @@ export function capabilities(
     identityCapability,
     orgsCapability(options.denials),
     apiKeysCapability,
+    quotasCapability,
     adminCapability,
     consoleCapability(),
     ...(options.extensions ?? []).map(extensionCapability),

@@ -44,7 +44,7 @@ export function keyFor(
   return key;
 }
 
-const all = (w: World) => w.t.app.bulwark.permissions.actions;
+const all = (w: World) => [...w.t.app.bulwark.service("apiKeys").scopes()];
 const bearer = (key: string): Headers => ({ authorization: `Bearer ${key}` });
 
 /** Organisation API keys (KEY-1, KEY-2): a key with every scope; for a missing action, every scope but it. */

@@ -11,6 +11,7 @@ import { type Config, loadConfig } from "../src/config/load.js";
 import { Database } from "../src/db/database.js";
 import type { MigrationContext } from "../src/db/migrations.js";
 import { createLogger } from "../src/log/logger.js";
+import type { Mailer } from "../src/mail/mailer.js";
 import type { Extension } from "../src/orgs/extension.js";
 import { connectRedis } from "../src/state/redis.js";
 
@@ -131,7 +132,7 @@ export interface TestApp {
 export async function testApp(
   env: Record<string, string> = {},
   setup?: (app: FastifyInstance) => void | Promise<void>,
-  options: { extensions?: readonly Extension[] } = {},
+  options: { extensions?: readonly Extension[]; mailer?: Mailer } = {},
 ): Promise<TestApp> {
   const extensions = options.extensions ?? [];
   const t = await testDb(bulwarkMigrations(extensions));
@@ -142,6 +143,7 @@ export async function testApp(
     db: t.db,
     ...(redis ? { redis } : {}),
     extensions,
+    ...(options.mailer ? { mailer: options.mailer } : {}),
     logStream: { write: (s: string) => void rawLogs.push(s) },
   });
   // Routes a test adds under /test/ are public unless they declare otherwise (config.security).

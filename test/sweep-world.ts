@@ -170,6 +170,7 @@ export class SweepWorld {
       .replace(/\/sessions\/:id$/, `/sessions/${this.ids.session}`)
       .replace(/\/invitations\/:id/, `/invitations/${this.ids.invitation}`)
       .replace(/\/api-keys\/:id/, `/api-keys/${this.ids.apiKey}`)
+      .replace(/\/quotas\/:unit$/, "/quotas/api_requests")
       .replace(/\/products\/:id$/, `/products/${this.ids.product}`)
       .replace(/\/orders\/:id$/, `/orders/${this.ids.order}`);
   }
@@ -351,7 +352,7 @@ export class SweepWorld {
       })
     ).order!.id!;
     // The apikey surface: a key holding every scope; and a second key for the management routes' :id.
-    const scopes = t.app.bulwark.permissions.actions;
+    const scopes = t.app.bulwark.service("apiKeys").scopes();
     const key = await as("POST", "/v1/orgs/:orgId/api-keys", { name: "sweep", scopes } as unknown as Json);
     this.headers.apikey = { "x-api-key": key.key as unknown as string };
     this.ids.apiKey = (

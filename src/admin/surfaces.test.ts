@@ -46,7 +46,7 @@ describe("platform staff and tenants never share a door (production)", () => {
     expect(wrong).toEqual([]);
   });
 
-  it("AUTHZ-3: no HTTP route creates an admin: the only admin writes are sign-in, sign-out and impersonation", () => {
+  it("AUTHZ-3: no HTTP route creates an admin: the only admin writes are sign-in, sign-out, impersonation and an organisation's quota", () => {
     const writes = t.app.bulwark.routes
       .filter((r) => r.url.startsWith("/v1/admin") && !["GET", "HEAD", "OPTIONS"].includes(r.method))
       .map((r) => `${r.method} ${r.url}`)
@@ -56,6 +56,7 @@ describe("platform staff and tenants never share a door (production)", () => {
       "POST /v1/admin/auth/login",
       "POST /v1/admin/auth/logout",
       "POST /v1/admin/impersonations",
+      "PUT /v1/admin/orgs/:orgId/quotas/:unit",
     ]);
   });
 

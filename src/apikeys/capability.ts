@@ -20,10 +20,20 @@ export const apiKeysCapability: Capability = {
   name: "apikeys",
   migrations: apiKeyMigrations,
   async register(app, ctx) {
+    let usable: string[] | undefined;
     const keys = new ApiKeyService(
       new ApiKeyStore(ctx.db.global),
       new ApiKeyCache(ctx.bus),
       ctx.permissions,
+      // Read once every route is registered (the first key request comes after start-up).
+      () =>
+        (usable ??= [
+          ...new Set(
+            ctx.routes.flatMap((r) =>
+              r.security.action && r.security.accepts.includes("api_key") ? [r.security.action] : [],
+            ),
+          ),
+        ]),
       ctx.log,
     );
     ctx.provide("apiKeys", keys);
@@ -47,8 +57,8 @@ export const apiKeysCapability: Capability = {
       id: "KEY-1",
       title: "Organisation API keys",
       claim:
-        "An API key belongs to one organisation and reaches that organisation's data only: a key on another organisation's path gets the same 404 as an unknown organisation. Scopes of the form resource:action, drawn from the permission table, are checked on every request, and a creator can grant only actions their own role holds.",
-      settings: { scopes: ctx.permissions.actions.length },
+        "An API key belongs to one organisation and reaches that organisation's data only: a key on another organisation's path gets the same 404 as an unknown organisation. Scopes of the form resource:action, the actions of the routes that accept keys, are checked on every request, and a creator can grant only actions their own role holds.",
+      settings: {},
       enabled: true,
     });
     ctx.posture.register({

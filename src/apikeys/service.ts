@@ -41,6 +41,8 @@ export class ApiKeyService {
     private readonly store: ApiKeyStore,
     private readonly cache: ApiKeyCache,
     private readonly permissions: PermissionTable,
+    /** The actions of the routes that accept an API key: the only scopes worth granting. */
+    private readonly usable: () => readonly string[],
     private readonly log: Logger,
     private readonly now: () => number = () => Date.now(),
   ) {}
@@ -55,9 +57,9 @@ export class ApiKeyService {
     return { row, key };
   }
 
-  /** Every scope a key can hold: the permission table's actions, an extension's included. */
+  /** Every scope a key can use: the actions of routes that accept API keys, an extension's included. */
   scopes(): readonly string[] {
-    return this.permissions.actions;
+    return this.usable();
   }
 
   list(orgId: string, limit: number, before?: string): Promise<ApiKeyRow[]> {
@@ -241,7 +243,13 @@ export class ApiKeyService {
     const name = input.name.trim();
     if (!name) bad("name", "must not be blank");
     const scopes = [...new Set(input.scopes)];
-    for (const s of scopes) if (!this.permissions.has(s)) bad("scopes", `unknown scope ${s}`);
+    const usable = new Set(this.usable());
+    for (const s of scopes)
+      if (!usable.has(s))
+        bad(
+          "scopes",
+          this.permissions.has(s) ? `no route accepts an API key for ${s}` : `unknown scope ${s}`,
+        );
     if (input.expiresAt != null && input.expiresAt <= now) bad("expiresAt", "must be in the future");
     const origins = [...new Set(input.allowedOrigins ?? [])];
     for (const o of origins)

@@ -84,6 +84,9 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/orgs/:orgId/api-keys": member("apikeys:manage", { impersonation: "refuse" }),
   "POST /v1/orgs/:orgId/api-keys/:id/rotate": member("apikeys:manage", { impersonation: "refuse" }),
   "DELETE /v1/orgs/:orgId/api-keys/:id": member("apikeys:manage"),
+  // Usage quotas (RATE-6): any member or key reads its organisation's usage; apps meter their own units.
+  "GET /v1/orgs/:orgId/usage": tenant("org:read"),
+  "POST /v1/orgs/:orgId/usage": tenant("usage:record"),
   "POST /v1/invitations/accept": { ...USER, optional: true, rate: "auth", impersonation: "refuse" },
 
   // Platform admins (AUTH-6, AUTHZ-3, AUTHZ-4)
@@ -94,6 +97,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /v1/admin/orgs": ADMIN,
   "POST /v1/admin/impersonations": { ...ADMIN, rate: "sensitive" },
   "DELETE /v1/admin/impersonations/current": ADMIN,
+  "GET /v1/admin/orgs/:orgId/usage": ADMIN,
+  "PUT /v1/admin/orgs/:orgId/quotas/:unit": ADMIN,
 };
 
 /** One registered route with its requirements: an entry of `ctx.routes`. */

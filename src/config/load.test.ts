@@ -16,6 +16,36 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe("configuration", () => {
+  it("OPS-4: cluster mode refuses to start without Redis and without one shared secret", () => {
+    const cluster = {
+      NODE_ENV: "development",
+      BULWARK_DATA_DIR: "/tmp/bulwark-cluster",
+      BULWARK_CLUSTER: "true",
+    };
+    expect(problems(cluster).join("\n")).toMatch(/BULWARK_CLUSTER: .*REDIS_URL/);
+    expect(problems(cluster).join("\n")).toMatch(/BULWARK_CLUSTER: .*BULWARK_SECRET/);
+    expect(
+      problems({
+        ...cluster,
+        REDIS_URL: "redis://127.0.0.1:6379",
+        BULWARK_SECRET: "q7Vd2mX9pL4rT8wZ1cF6hJ3nB5kS0yGe",
+      }),
+    ).toEqual([]);
+  });
+
+  it("RATE-3, RATE-6: tiers and quotas are read from configuration, and a malformed entry is named", () => {
+    const dev = { NODE_ENV: "development", BULWARK_DATA_DIR: "/tmp/bulwark-cluster" };
+    expect(
+      problems({ ...dev, RATE_LIMIT_TIERS: "general=100/15m,sensitive=3/1h,admin=30/1m,export=five" }),
+    ).toEqual([
+      'RATE_LIMIT_TIERS: "export=five" must be tier=count/window, e.g. sensitive=3/1h (tiers: general, sensitive, admin, export)',
+      "RATE_LIMIT_TIERS: no limit for the export tier",
+    ]);
+    expect(problems({ ...dev, QUOTAS: "tokens=1000:warn,Bad=1" })).toEqual([
+      'QUOTAS: "Bad=1" must be unit=allowance or unit=allowance:warn (unit: lower case, digits, _)',
+    ]);
+  });
+
   it("DATA-4: production refuses to start without BULWARK_SECRET, naming the variable", () => {
     const { BULWARK_SECRET: _, ...env } = PRODUCTION_ENV;
     expect(problems(env)).toEqual([expect.stringMatching(/^BULWARK_SECRET: required in production/)]);

@@ -42,6 +42,10 @@ export interface Config {
     readonly tiers: Readonly<Record<LimitedTier, { readonly limit: number; readonly windowMs: number }>>;
     readonly onStoreError: "open" | "closed";
     readonly authOnStoreError: "open" | "closed";
+    /** Monthly allowances per organisation and unit (RATE-6). */
+    readonly quotas: Readonly<
+      Record<string, { readonly allowance: number; readonly mode: "refuse" | "warn" }>
+    >;
   };
   readonly logLevel: string;
   readonly accessLog: "all" | "writes" | "off";
@@ -167,6 +171,12 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   let secret = raw.BULWARK_SECRET;
+  // Nodes of one cluster must share the secret (CSRF tokens, sealed second factors): a generated
+  // development secret is per data directory, so each node would have its own.
+  if (bool("BULWARK_CLUSTER") && !secret)
+    problems.push(
+      "BULWARK_CLUSTER: every node needs the same BULWARK_SECRET (or BULWARK_SECRET_FILE); set it",
+    );
   if (production) {
     if (!secret) problems.push("BULWARK_SECRET: required in production (set it or BULWARK_SECRET_FILE)");
     else {
@@ -242,6 +252,15 @@ export function loadConfig(env: Env = process.env): Config {
   }
   for (const tier of LIMITED_TIERS)
     if (!tiers[tier]) problems.push(`RATE_LIMIT_TIERS: no limit for the ${tier} tier`);
+  const quotas: Record<string, { allowance: number; mode: "refuse" | "warn" }> = {};
+  for (const entry of list("QUOTAS")) {
+    const m = /^([a-z][a-z0-9_]{0,30})=(\d{1,12})(?::(warn|refuse))?$/.exec(entry);
+    if (!m)
+      problems.push(
+        `QUOTAS: "${entry}" must be unit=allowance or unit=allowance:warn (unit: lower case, digits, _)`,
+      );
+    else quotas[m[1]!] = { allowance: Number(m[2]), mode: (m[3] ?? "refuse") as "refuse" | "warn" };
+  }
   const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
   if (bool("BULWARK_CLUSTER") && !redisUrl)
     problems.push("BULWARK_CLUSTER: several nodes need shared limits and revocations; set REDIS_URL");
@@ -272,6 +291,7 @@ export function loadConfig(env: Env = process.env): Config {
       tiers,
       onStoreError: oneOf("RATE_LIMIT_ON_STORE_ERROR") as "open" | "closed",
       authOnStoreError: oneOf("AUTH_RATE_LIMIT_ON_STORE_ERROR") as "open" | "closed",
+      quotas,
     },
     logLevel: oneOf("LOG_LEVEL"),
     accessLog: oneOf("ACCESS_LOG") as Config["accessLog"],

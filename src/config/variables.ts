@@ -103,7 +103,7 @@ export const VARIABLES = [
     name: "BULWARK_CLUSTER",
     kind: "bool",
     dev: "false",
-    doc: "Several nodes serve together: REDIS_URL becomes required (limits and revocations must be shared), and the server refuses to start without it.",
+    doc: "Several nodes serve together: REDIS_URL and one BULWARK_SECRET shared by every node become required (limits, revocations, CSRF tokens and sealed secrets must agree), and the server refuses to start without them.",
   },
   {
     name: "LOG_LEVEL",
@@ -394,6 +394,12 @@ export const VARIABLES = [
     values: ["open", "closed"],
     dev: "closed",
     doc: "The same for sign-in, sign-up, recovery and every other authentication limit: closed by default, so guessing is never unlimited.",
+  },
+  {
+    name: "QUOTAS",
+    kind: "list",
+    dev: "",
+    doc: "Monthly allowances per organisation, `unit=allowance` or `unit=allowance:warn` (warn: mail only, never refuse). `api_requests` counts every organisation API request; other units are an app's own (`POST /v1/orgs/{orgId}/usage`, `ctx.meter`). Owners and admins are mailed at 80 % and 100 %. A platform admin can set an organisation's own.",
   },
   {
     name: "SMTP_URL",

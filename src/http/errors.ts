@@ -77,6 +77,7 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Content-Type; send application/json." },
   UNPROCESSABLE: { status: 422, message: "The request is well-formed but cannot be processed." },
   RATE_LIMITED: { status: 429, message: "Too many requests; retry later." },
+  QUOTA_EXCEEDED: { status: 429, message: "The organisation's monthly quota is used up." },
   INTERNAL: { status: 500, message: "An internal error occurred." },
   TENANT_CONTEXT_REQUIRED: { status: 500, message: "An internal error occurred." },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, message: "The request headers are too large." },

@@ -75,6 +75,30 @@ export const templates = {
       ],
       { url, label: "Accept the invitation" },
     ),
+  /** The organisation's name is a tenant's text: quoted in the body, never in the subject. */
+  quotaNotice: (
+    to: string,
+    orgName: string,
+    unit: string,
+    percent: number,
+    used: number,
+    allowance: number,
+    mode: "refuse" | "warn",
+  ): Mail =>
+    compose(
+      to,
+      percent >= 100
+        ? "Your organisation's monthly quota is used up"
+        : `Your organisation has used ${percent} % of a monthly quota`,
+      [
+        `The organisation “${quoted(orgName)}” has used ${used} of its ${allowance} ${unit} this month (${percent} %).`,
+        percent >= 100
+          ? mode === "refuse"
+            ? "Further use is refused until the quota renews on the 1st of next month (UTC), unless a platform admin raises it."
+            : "Use continues past the allowance; the quota renews on the 1st of next month (UTC)."
+          : "You will get one more mail if it is used up this month.",
+      ],
+    ),
   mfaChanged: (to: string, change: string): Mail =>
     compose(to, "Two-factor authentication changed", [
       `Two-factor authentication on ${to} was ${change}. If this was not you, reset your password now.`,

@@ -226,6 +226,25 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "Revoke an API key",
     "Refused from the next request on, on every node; ends a rotation's grace period too.",
   ),
+  "GET /v1/orgs/:orgId/usage": op(
+    "Usage this month",
+    "Each metered unit with an allowance (QUOTAS, or an admin's for this organisation): used this UTC month, the allowance and whether past it is refused or only announced.",
+  ),
+  "POST /v1/orgs/:orgId/usage": op(
+    "Record usage",
+    "Adds `quantity` of one of the app's own metered units (an API key holding `usage:record`). Past a `refuse` allowance the answer is 429 QUOTA_EXCEEDED and nothing is counted; owners and admins are mailed at 80 % and 100 %, once each per month.",
+    ["QUOTA_EXCEEDED"],
+  ),
+  "GET /v1/admin/orgs/:orgId/usage": op(
+    "An organisation's usage",
+    "The organisation's usage this month, as its members see it.",
+    ["NOT_FOUND"],
+  ),
+  "PUT /v1/admin/orgs/:orgId/quotas/:unit": op(
+    "Set an organisation's allowance",
+    "Replaces the configured monthly allowance of `unit` for this organisation (0 refuses all use with `refuse`); takes effect within 30 seconds on every node.",
+    ["NOT_FOUND"],
+  ),
   "POST /v1/invitations/accept": op(
     "Accept an invitation",
     "Signed in as the invited address, or by choosing a password (which creates the account, under the sign-up rules and the password policy, and signs it in).",

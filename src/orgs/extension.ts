@@ -23,6 +23,12 @@ export interface TenantContext<P, Q, B> {
   readonly userId: string | undefined;
   /** Whether the caller may also perform another action here (role table or scopes). */
   can(action: Action): boolean;
+  /**
+   * Counts `quantity` (default 1) of one of the app's metered units for this organisation (RATE-6, units
+   * from QUOTAS or set by a platform admin; a unit without an allowance counts nothing). Throws
+   * QUOTA_EXCEEDED (429) when the organisation's `refuse` quota would be exceeded: meter before the work.
+   */
+  meter(unit: string, quantity?: number): Promise<void>;
   /** The request's clock: one reading per request, so a handler never calls Date.now(). */
   readonly now: number;
   readonly params: P;
@@ -127,6 +133,8 @@ export class TenantRouter {
             actorId: principal.id,
             userId: principal.userId,
             can: (action) => (role ? permissions.can(role, action) : access.can(action)),
+            meter: async (unit, quantity) =>
+              void (await this.ctx.service("quotas").meter(access.orgId, unit, quantity)),
             now: this.clock(),
             params: request.params as Static<P>,
             query: request.query as Static<Q>,

@@ -22,6 +22,7 @@ const EXPECTED: Record<Role, string[]> = {
     "apikeys:manage",
     "audit:read",
     "webhooks:manage",
+    "usage:record",
   ],
   MEMBER: ["org:read", "members:read"],
   VIEWER: ["org:read", "members:read"],

@@ -20,6 +20,7 @@ export interface Actions {
   "apikeys:manage": true;
   "audit:read": true;
   "webhooks:manage": true;
+  "usage:record": true;
 }
 export type Action = keyof Actions & string;
 
@@ -38,6 +39,8 @@ const CORE: Readonly<Record<string, readonly Role[]>> = {
   "apikeys:manage": MANAGERS,
   "audit:read": MANAGERS,
   "webhooks:manage": MANAGERS,
+  // An app's own metered units (RATE-6), recorded with an API key holding this scope.
+  "usage:record": MANAGERS,
 };
 export const CORE_ACTIONS: readonly Action[] = Object.keys(CORE) as Action[];
 
