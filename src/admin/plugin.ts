@@ -7,6 +7,7 @@ import { Email, MfaCode, NoContent, Password } from "../identity/schemas.js";
 import type { IdentityService } from "../identity/service.js";
 import type { OrgService } from "../orgs/service.js";
 import { type AuthLimiters, limitedSignIn } from "../ratelimit/auth-limits.js";
+import { addressKey } from "../ratelimit/request-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
 import type { AdminService } from "./service.js";
@@ -46,7 +47,7 @@ export async function adminRoutes(
       },
     },
     async (req, reply) => {
-      const admin = await limitedSignIn(limits, req.ip, () =>
+      const admin = await limitedSignIn(limits, addressKey(req.ip), () =>
         admins.authenticate(req.body.email, req.body.password, req.body.code),
       );
       const { token, row } = await sessions.create(admin.id, "admin", {

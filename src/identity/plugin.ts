@@ -6,6 +6,7 @@ import { AppError } from "../http/errors.js";
 import { templates } from "../mail/templates.js";
 import type { MfaService } from "../mfa/service.js";
 import { type AuthLimiters, enforce, limitedAttempt, limitedSignIn } from "../ratelimit/auth-limits.js";
+import { addressKey } from "../ratelimit/request-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
 import { Accepted, Email, MfaCode, NoContent, Password, Token, User } from "./schemas.js";
@@ -48,7 +49,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       schema: { tags, body: Type.Object({ email: Email, password: Password }), response: { 202: Accepted } },
     },
     async (req, reply) => {
-      await enforce(limits.signupIp, req.ip);
+      await enforce(limits.signupIp, addressKey(req.ip));
       await identity.signup(req.body.email, req.body.password);
       // The same answer whether or not the address already had an account (no enumeration).
       return reply.code(202).send({ status: "verification_sent" });
@@ -59,7 +60,9 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
     "/v1/auth/verify-email",
     { schema: { tags, body: Type.Object({ token: Token }), response: { 200: Type.Object({ user: User }) } } },
     async (req) => ({
-      user: await limitedAttempt([[limits.tokenIp, req.ip]], () => identity.verifyEmail(req.body.token)),
+      user: await limitedAttempt([[limits.tokenIp, addressKey(req.ip)]], () =>
+        identity.verifyEmail(req.body.token),
+      ),
     }),
   );
 
@@ -67,7 +70,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
     "/v1/auth/verify-email/resend",
     { schema: { tags, body: Type.Object({ email: Email }), response: { 202: Accepted } } },
     async (req, reply) => {
-      await enforce(limits.verifyIp, req.ip);
+      await enforce(limits.verifyIp, addressKey(req.ip));
       // Past the per-address limit the answer stays the same; only the mail is not sent.
       if ((await limits.verifyEmail.hit(normaliseEmail(req.body.email))).allowed)
         await identity.resendVerification(req.body.email);
@@ -85,7 +88,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       },
     },
     async (req, reply) => {
-      const user = await limitedSignIn(limits, req.ip, () =>
+      const user = await limitedSignIn(limits, addressKey(req.ip), () =>
         identity.authenticate(req.body.email, req.body.password),
       );
       // AUTH-8: with a second factor on, the password only earns a short-lived challenge, not a session.
@@ -105,7 +108,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       },
     },
     async (req, reply) => {
-      const userId = await limitedAttempt([[limits.mfaIp, req.ip]], () =>
+      const userId = await limitedAttempt([[limits.mfaIp, addressKey(req.ip)]], () =>
         mfa.redeemChallenge(req.body.challengeToken, req.body.code, "portal"),
       );
       const user = await identity.findUser(userId);
@@ -128,7 +131,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
     "/v1/auth/password/forgot",
     { schema: { tags, body: Type.Object({ email: Email }), response: { 202: Accepted } } },
     async (req, reply) => {
-      await enforce(limits.resetIp, req.ip);
+      await enforce(limits.resetIp, addressKey(req.ip));
       if ((await limits.resetEmail.hit(normaliseEmail(req.body.email))).allowed)
         await identity.forgotPassword(req.body.email);
       return reply.code(202).send({ status: "reset_mail_sent_if_account_exists" });
@@ -141,7 +144,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       schema: { tags, body: Type.Object({ token: Token, password: Password }), response: { 200: Accepted } },
     },
     async (req) => {
-      await limitedAttempt([[limits.tokenIp, req.ip]], () =>
+      await limitedAttempt([[limits.tokenIp, addressKey(req.ip)]], () =>
         identity.resetPassword(req.body.token, req.body.password),
       );
       return { status: "password_reset" };

@@ -126,6 +126,28 @@ describe("API rate limits", () => {
     expect(tries[3]).toBe(429);
   });
 
+  it("AUTH-7, RATE-2: failed sign-ins from anywhere in one IPv6 /64 count together", async () => {
+    const tries: number[] = [];
+    for (let i = 1; i <= 6; i++) {
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/v1/auth/login",
+        payload: { email: "owner@example.org", password: "not the passphrase" },
+        remoteAddress: `2001:db8:9:9::${i.toString(16)}`,
+      });
+      tries.push(res.statusCode);
+    }
+    expect(tries).toEqual([401, 401, 401, 401, 401, 429]);
+    // Another /64 is another client.
+    const elsewhere = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { email: "owner@example.org", password: "not the passphrase" },
+      remoteAddress: "2001:db8:9:a::1",
+    });
+    expect(elsewhere.statusCode).toBe(401);
+  });
+
   it("RATE-2: IPv6 callers are counted per /64", () => {
     expect(addressKey("2001:db8:1:2:aaaa::1")).toBe(addressKey("2001:db8:1:2:bbbb:cccc:dddd:eeee"));
     expect(addressKey("2001:db8:1:2::1")).toBe("2001:db8:1:2::/64");
