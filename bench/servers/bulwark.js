@@ -1,6 +1,15 @@
 // Bulwark with its full hook stack in the production profile: request id, security headers, HTTPS policy
-// (behind a trusted proxy on loopback), CORS, metrics and access logging at the production default.
-// With BENCH_SESSION=1 it also creates a verified user and a session, and hands the cookie to the runner.
+// (behind a trusted proxy on loopback), CORS, rate limits, metrics and access logging at the production
+// default. With BENCH_SESSION=1 it also creates a verified user, a session (its cookie goes to the
+// runner), an organisation and one product; BENCH_APIKEY=1 adds an API key of that organisation holding
+// products:read (the key goes to the runner, sent as X-API-Key).
+//
+// Rate limits run on every API request (per address, key, user, organisation and tier). A load generator
+// hammers one route from one address, so the limits are raised far out of reach: every limiter still
+// counts every request and writes its headers, it just never refuses. A case's env can lower them.
+//
+// BENCH_DATABASE_URL runs the server on PostgreSQL, in a schema of its own (dropped at exit); REDIS_URL
+// (with a REDIS_PREFIX of its own starting "bench-", whose keys are deleted at exit) puts the limits' counters in Redis.
 import "./cpu.js";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
@@ -13,7 +22,16 @@ import { cookieName } from "../../dist/src/sessions/cookies.js";
 import { SessionService } from "../../dist/src/sessions/service.js";
 import { SessionStore } from "../../dist/src/sessions/store.js";
 
+const UNREACHABLE = "999999999"; // RATE_LIMIT_TIERS takes at most 9 digits
+const schema = `bench_${process.pid}`;
 const config = loadConfig({
+  RATE_LIMIT_IP_PER_MINUTE: UNREACHABLE,
+  RATE_LIMIT_KEY_PER_MINUTE: UNREACHABLE,
+  RATE_LIMIT_USER_PER_MINUTE: UNREACHABLE,
+  RATE_LIMIT_ORG_PER_MINUTE: UNREACHABLE,
+  RATE_LIMIT_TIERS: ["general", "sensitive", "admin", "export"]
+    .map((t) => `${t}=${UNREACHABLE}/1m`)
+    .join(","),
   ...process.env,
   NODE_ENV: "production",
   PORT: "0",
@@ -25,16 +43,48 @@ const config = loadConfig({
   TRUSTED_PROXIES: "127.0.0.1",
   BULWARK_DATA_DIR: process.env.BULWARK_DATA_DIR ?? mkdtempSync(join(tmpdir(), "bulwark-bench-")),
   LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-  // BENCH_DATABASE_URL runs the case on PostgreSQL, in a schema of its own.
   ...(process.env.BENCH_DATABASE_URL
-    ? { DATABASE_URL: process.env.BENCH_DATABASE_URL, DATABASE_SCHEMA: `bench_${process.pid}` }
+    ? { DATABASE_URL: process.env.BENCH_DATABASE_URL, DATABASE_SCHEMA: schema }
     : {}),
 });
+
+/** Drops what this server put in PostgreSQL and Redis. */
+async function cleanUp() {
+  if (process.env.BENCH_DATABASE_URL) {
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: process.env.BENCH_DATABASE_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  }
+  // Only a prefix the runner made up for this run: never another deployment's keys.
+  if (config.redisUrl && config.redisPrefix.startsWith("bench-")) {
+    const { Redis } = await import("ioredis");
+    const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${config.redisPrefix}*`, "COUNT", 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+    await redis.quit();
+  }
+}
+
+const seeded = process.env.BENCH_SESSION === "1" || process.env.BENCH_APIKEY === "1";
 const { catalog } = await import("../../dist/examples/catalog/index.js");
-const running = await start(config, { extensions: process.env.BENCH_SESSION === "1" ? [catalog] : [] });
+let running;
+try {
+  running = await start(config, { extensions: seeded ? [catalog] : [] });
+} catch (err) {
+  await cleanUp().catch(() => {});
+  throw err;
+}
 const message = { port: Number(new URL(running.url).port) };
-if (process.env.BENCH_SESSION === "1") {
-  const db = running.app.bulwark.db.global;
+if (seeded) {
+  const ctx = running.app.bulwark;
+  const db = ctx.db.global;
   const now = Date.now();
   const id = `usr_bench${now}`;
   const hash = await new PasswordHasher(config.auth.argon2).hash("bench passphrase 123");
@@ -51,15 +101,15 @@ if (process.env.BENCH_SESSION === "1") {
     userAgent: "bench",
   });
   message.cookie = `${cookieName(config, "portal")}=${token}`;
-  // An organisation with one product, for the tenant-route case.
+  // An organisation with one product, for the tenant-route cases.
   const { OrgStore } = await import("../../dist/src/orgs/store.js");
   const orgId = "org_01BENCH00000000000000000000".slice(0, 30);
-  await new OrgStore(db, running.app.bulwark.db.engine).create(
+  await new OrgStore(db, ctx.db.engine).create(
     { id: orgId, name: "Bench", slug: "bench", require_mfa: 0, created_at: now, updated_at: now },
     id,
   );
   const productId = "prd_01BENCH00000000000000000000".slice(0, 30);
-  await running.app.bulwark.db.withOrg(orgId, (tx) =>
+  await ctx.db.withOrg(orgId, (tx) =>
     tx
       .insertInto("products")
       .values({
@@ -76,18 +126,19 @@ if (process.env.BENCH_SESSION === "1") {
       .execute(),
   );
   message.paths = { product: `/v1/orgs/${orgId}/products/${productId}` };
+  if (process.env.BENCH_APIKEY === "1") {
+    // Through the service, as POST /v1/orgs/:orgId/api-keys would (the owner may grant products:read).
+    const { key } = await ctx
+      .service("apiKeys")
+      .create(orgId, { id, can: () => true }, { name: "bench", scopes: ["products:read"] });
+    message.apiKey = key;
+  }
 }
 process.send?.(message);
 
-// On SIGTERM (the runner stops each case), drain and, on PostgreSQL, drop the bench schema.
+// On SIGTERM (the runner stops each case): drain, then drop the bench schema and Redis keys.
 process.once("SIGTERM", async () => {
   await running.close();
-  if (process.env.BENCH_DATABASE_URL) {
-    const { default: pg } = await import("pg");
-    const client = new pg.Client({ connectionString: process.env.BENCH_DATABASE_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "bench_${process.pid}" CASCADE`);
-    await client.end();
-  }
+  await cleanUp().catch((err) => console.error(`bench clean-up failed: ${err.message}`));
   process.exit(0);
 });
