@@ -399,7 +399,7 @@ export const VARIABLES = [
     name: "QUOTAS",
     kind: "list",
     dev: "",
-    doc: "Monthly allowances per organisation, `unit=allowance` or `unit=allowance:warn` (warn: mail only, never refuse). `api_requests` counts every organisation API request; other units are an app's own (`POST /v1/orgs/{orgId}/usage`, `ctx.meter`). Owners and admins are mailed at 80 % and 100 %. A platform admin can set an organisation's own.",
+    doc: "Monthly allowances per organisation, `unit=allowance` or `unit=allowance:warn` (warn: mail only, never refuse). `api_requests` counts every request made with an organisation's API keys; other units are an app's own (`POST /v1/orgs/{orgId}/usage`, `ctx.meter`). Owners and admins are mailed at 80 % and 100 %. A platform admin can set an organisation's own.",
   },
   {
     name: "SMTP_URL",

@@ -13,7 +13,7 @@ declare module "../context.js" {
 
 /**
  * Monthly usage quotas per organisation (RATE-6). `api_requests`, when it has an allowance, counts every
- * validated request to an organisation's routes; an app meters its own units through the extension API
+ * validated request an organisation's API keys make; an app meters its own units through the extension API
  * (`ctx.meter`) or `POST /v1/orgs/{orgId}/usage` with an API key holding `usage:record`.
  */
 export const quotasCapability: Capability = {
@@ -32,9 +32,11 @@ export const quotasCapability: Capability = {
     });
     ctx.provide("quotas", quotas);
     await app.register(quotaRoutes, { quotas });
-    // Validated requests only: a request refused as malformed consumes nothing.
+    // Programmatic use only (API keys), and validated requests only: a request refused as malformed
+    // consumes nothing, and a used-up allowance never locks members out of their own console.
     app.addHook("preHandler", async (request) => {
-      if (request.tenant) await quotas.meter(request.tenant.orgId, API_REQUESTS, 1);
+      if (request.tenant && request.principal?.kind === "api_key")
+        await quotas.meter(request.tenant.orgId, API_REQUESTS, 1);
     });
     app.addHook("onClose", async () => quotas.settled());
     const list = [...configured].map(

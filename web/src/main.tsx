@@ -16,6 +16,7 @@ import { Orders, Products } from "./pages/catalog.js";
 import { Invitations, Members } from "./pages/members.js";
 import { OrgSettings, Orgs, WithOrg } from "./pages/orgs.js";
 import { Sessions } from "./pages/sessions.js";
+import { OrgUsage } from "./pages/usage.js";
 import { match, navigate, useLocation } from "./router.js";
 import { useAdmin, useMe } from "./session.js";
 import { Loading, Page } from "./ui.js";
@@ -66,6 +67,8 @@ function Portal(props: { path: string }) {
             <Members org={org} me={me} />
           ) : tab === "/invitations" ? (
             <Invitations org={org} />
+          ) : tab === "/usage" ? (
+            <OrgUsage org={org} />
           ) : tab === "/api-keys" ? (
             <ApiKeys org={org} me={me} />
           ) : tab === "/products" ? (

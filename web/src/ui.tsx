@@ -348,3 +348,7 @@ export function Loading() {
 
 export const when = (iso: string): string =>
   new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/** A day in the person's time zone and language: when a monthly count starts again. */
+export const day = (iso: string): string =>
+  new Date(iso).toLocaleDateString(undefined, { dateStyle: "medium" });

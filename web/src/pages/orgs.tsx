@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, api, withQuery } from "../api.js";
 import { str, YourPasswordField } from "../fields.js";
 import { PagedRows, usePaged } from "../paged.js";
@@ -85,13 +85,26 @@ function hasCatalog(orgId: string): Promise<boolean> {
 export function OrgTabs(props: { org: Org; current: string }) {
   const base = `/app/orgs/${props.org.id}`;
   const [withCatalog, setWithCatalog] = useState(false);
+  const nav = useRef<HTMLElement>(null);
   useEffect(() => {
     hasCatalog(props.org.id).then(setWithCatalog);
   }, [props.org.id]);
+  // On a phone the tabs scroll sideways: the current one is brought into view (sideways only, the page
+  // itself stays where it is), so the place is never hidden.
+  useEffect(() => {
+    const n = nav.current;
+    const a = n?.querySelector('[aria-current="page"]');
+    if (!n || !a) return;
+    const box = n.getBoundingClientRect();
+    const tab = a.getBoundingClientRect();
+    if (tab.right > box.right) n.scrollLeft += Math.ceil(tab.right - box.right);
+    else if (tab.left < box.left) n.scrollLeft -= Math.ceil(box.left - tab.left);
+  }, [props.current, withCatalog]);
   const tabs: Array<[string, string]> = [
     ["", "Settings"],
     ["/members", "Members"],
     ["/invitations", "Invitations"],
+    ["/usage", "Usage"],
     ...(isManager(props.org) ? ([["/api-keys", "API keys"]] as Array<[string, string]>) : []),
     ...(withCatalog
       ? ([
@@ -101,7 +114,7 @@ export function OrgTabs(props: { org: Org; current: string }) {
       : []),
   ];
   return (
-    <nav class="tabs" aria-label={`${props.org.name} sections`}>
+    <nav class="tabs" ref={nav} aria-label={`${props.org.name} sections`}>
       {tabs.map(([path, label]) => (
         <a key={path} href={base + path} aria-current={props.current === path ? "page" : undefined}>
           {label}
