@@ -4,17 +4,40 @@ import { BlockList, isIP } from "node:net";
 const MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 const plain = (ip: string): string => MAPPED.exec(ip)?.[1] ?? ip;
 
+/** An address as a number (IPv4: 32 bits, IPv6: 128), for the host-bits check. */
+function toBig(addr: string, family: number): bigint {
+  if (family === 4) return addr.split(".").reduce((n, o) => (n << 8n) | BigInt(o), 0n);
+  const [head = "", tail = ""] = addr.split("::");
+  const part = (s: string) => (s ? s.split(":") : []);
+  let groups = addr.includes("::")
+    ? [...part(head), ...Array(8 - part(head).length - part(tail).length).fill("0"), ...part(tail)]
+    : part(head);
+  // An embedded IPv4 tail (::ffff:192.0.2.1) is two groups.
+  const last = groups[groups.length - 1] ?? "";
+  if (last.includes(".")) {
+    const v4 = toBig(last, 4);
+    groups = [...groups.slice(0, -1), (v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16)];
+    if (groups.length > 8) groups.splice(groups.length - 3, 1);
+  }
+  return groups.reduce((n, g) => (n << 16n) | BigInt(`0x${g || "0"}`), 0n);
+}
+
 /**
  * Parses one allowlist entry (KEY-6): an IPv4 or IPv6 address or CIDR. Returns the canonical text, or
- * undefined when the entry is not one (the API answers 400 naming it).
+ * undefined when the entry is not one (the API answers 400 naming it). A CIDR with host bits set
+ * (`10.0.0.1/0`) is refused: it reads like one address and allows a whole range.
  */
 export function parseIpEntry(entry: string): string | undefined {
   const [addr = "", bits, extra] = entry.trim().split("/");
-  if (extra !== undefined) return undefined;
+  // A zone id (fe80::1%eth0) names an interface of this host, not a caller.
+  if (extra !== undefined || addr.includes("%")) return undefined;
   const family = isIP(addr);
   if (family === 0) return undefined;
   if (bits === undefined) return addr.toLowerCase();
-  if (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) return undefined;
+  const width = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > width) return undefined;
+  const host = (1n << BigInt(width - Number(bits))) - 1n;
+  if ((toBig(addr, family) & host) !== 0n) return undefined;
   return `${addr.toLowerCase()}/${Number(bits)}`;
 }
 

@@ -82,6 +82,25 @@ describe("API keys", () => {
     expect(t.logs.some((l) => l.event === "apikey.created" && l.apiKeyId === made.apiKey.id)).toBe(true);
   });
 
+  it("KEY-3: a key pasted into a URL is not written to the access log", async () => {
+    const { key } = await create({ scopes: ["org:read"] });
+    await call("GET", `/v1/orgs/${org}?apikey=${key}`, { "x-api-key": key });
+    await call("GET", `/v1/orgs/${org}/${key}`, {});
+    expect(t.rawLogs.join("\n")).not.toContain(key.slice(12));
+  });
+
+  it("KEY-6: an allowlist entry must be an address or a CIDR without host bits", async () => {
+    for (const bad of ["10.0.0.1/0", "2001:db8::1/32", "fe80::1%eth0", "10.0.0.0/33"]) {
+      const res = await call("POST", `/v1/orgs/${org}/api-keys`, owner, {
+        name: "x",
+        scopes: ["org:read"],
+        allowedIps: [bad],
+      });
+      expect(res.statusCode, bad).toBe(400);
+    }
+    await create({ scopes: ["org:read"], allowedIps: ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"] });
+  });
+
   it("KEY-1, KEY-2: a key acts in its organisation only, with exactly its scopes; a missing scope is 403 naming it", async () => {
     const { key } = await create({ scopes: ["org:read"] });
     const other = (await call("POST", "/v1/orgs", owner, { name: "Other Inc" })).json().org.id;
@@ -243,6 +262,17 @@ describe("API keys", () => {
     });
     expect(away.statusCode).toBe(403);
     expect(away.json().error.code).toBe("API_KEY_ORIGIN_DENIED");
+  });
+
+  it("CORS-1: a Bearer value that is not an API key never makes a cookie request public", async () => {
+    const res = await call("GET", `/v1/orgs/${org}`, {
+      ...owner,
+      authorization: "Bearer not-a-key",
+      origin: "https://evil.example",
+    });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error.code).toBe("CORS_ORIGIN_DENIED");
+    expect(res.headers["access-control-allow-origin"]).toBeUndefined();
   });
 
   it("CORS-2: a key and a session cookie together: the key acts, and no CSRF token is asked for", async () => {

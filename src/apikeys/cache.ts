@@ -23,9 +23,16 @@ const CHANNEL = "bulwark:apikeys:changed";
  */
 export class ApiKeyCache {
   private readonly cache: BroadcastCache<VerifiedKey>;
+  /**
+   * Bumped by every invalidation, here or from another node. A lookup that read the database before an
+   * invalidation must not cache what it read after it (the row may predate the revoke): `set` takes the
+   * generation seen before the read and stores nothing if it has moved.
+   */
+  private gen = 0;
 
   constructor(bus: InvalidationBus | undefined, ttlMs = 10_000, max = 50_000) {
     this.cache = new BroadcastCache<VerifiedKey>(CHANNEL, ttlMs, max, bus, (map, message) => {
+      this.gen++;
       if (message.startsWith("k:")) {
         const id = message.slice(2);
         map.deleteWhere((_, v) => v.row.id === id);
@@ -37,8 +44,13 @@ export class ApiKeyCache {
     return this.cache.get(hash, now);
   }
 
-  set(hash: string, key: VerifiedKey, now: number): void {
-    this.cache.set(hash, key, now);
+  /** The invalidation generation, to pass back to `set` after a database read. */
+  get generation(): number {
+    return this.gen;
+  }
+
+  set(hash: string, key: VerifiedKey, now: number, generation: number): void {
+    if (generation === this.gen) this.cache.set(hash, key, now);
   }
 
   /** Forgets a key here and on every node: its next use reads the database. */

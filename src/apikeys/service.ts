@@ -122,10 +122,11 @@ export class ApiKeyService {
     const now = this.now();
     const cached = this.cache.get(hash, now);
     if (cached) return cached;
+    const generation = this.cache.generation;
     return this.store.byHash(hash).then((row) => {
       if (!row) return null;
       const verified = this.compile(row);
-      this.cache.set(hash, verified, this.now());
+      this.cache.set(hash, verified, this.now(), generation);
       return verified;
     });
   }

@@ -58,8 +58,22 @@ export type TenantCheck = (
  */
 export interface RequestLimits {
   applies(sec: EffectiveSecurity): boolean;
-  before(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): Promise<void>;
-  after(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): Promise<void>;
+  /** Synchronous (returns or throws) when the counters are in process; a promise otherwise. */
+  before(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): MaybePromise<void>;
+  after(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): MaybePromise<void>;
+}
+
+/** Runs a step that may throw, return, or settle later, then `next` once with its outcome. */
+function settle(step: () => MaybePromise<void>, next: (err?: Error) => void): void {
+  let result: MaybePromise<void>;
+  try {
+    result = step();
+  } catch (err) {
+    next(err as Error);
+    return;
+  }
+  if (result instanceof Promise) result.then(() => next(), next);
+  else next();
 }
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -149,13 +163,16 @@ export class GuardPipeline {
       this.authenticate(request, reply, sec, done);
       return;
     }
-    limits.before(request, reply, sec).then(
-      () =>
-        this.authenticate(request, reply, sec, (err) => {
-          if (err) done(err);
-          else limits.after(request, reply, sec).then(() => done(), done);
-        }),
-      done,
+    settle(
+      () => limits.before(request, reply, sec),
+      (err) => {
+        if (err) done(err);
+        else
+          this.authenticate(request, reply, sec, (refused) => {
+            if (refused) done(refused);
+            else settle(() => limits.after(request, reply, sec), done);
+          });
+      },
     );
   };
 

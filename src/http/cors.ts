@@ -26,11 +26,15 @@ const HEADER_KINDS: ReadonlySet<string> = new Set(["api_key"]);
 export const acceptsHeaderCredential = (accepts: readonly string[]): boolean =>
   accepts.some((k) => HEADER_KINDS.has(k));
 
-/** Whether a request presents a header credential (`X-API-Key`, or `Authorization: Bearer …`). */
+/**
+ * Whether a request presents a header credential: exactly what the API-key credential reads
+ * (`X-API-Key`, or `Authorization: Bearer bwk_…`). Any other Bearer value is no credential of a header
+ * kind, so it cannot turn a cookie request into a public one.
+ */
 export function presentsHeaderCredential(headers: Record<string, string | string[] | undefined>): boolean {
   if (headers["x-api-key"] !== undefined) return true;
   const auth = headers.authorization;
-  return typeof auth === "string" && auth.startsWith("Bearer ");
+  return typeof auth === "string" && auth.startsWith("Bearer bwk_");
 }
 
 /** Whether a preflight announces a header credential in Access-Control-Request-Headers. */

@@ -100,7 +100,11 @@ function summary(value: object, depth: number, seen: WeakSet<object>): unknown {
   return `[${value.constructor?.name ?? "object"}]`;
 }
 
-/** A URL safe to log: secret query values replaced. Cheap when there is no query string. */
+/**
+ * A URL safe to log: secret query values replaced, and any of Bulwark's own secrets wherever they stand
+ * (a key pasted into a path or an unexpected parameter). Cheap when there is neither.
+ */
 export function redactUrl(url: string): string {
-  return url.includes("?") ? url.replace(SECRET_PARAMS, `$1${CENSOR}`) : url;
+  const q = url.includes("?") ? url.replace(SECRET_PARAMS, `$1${CENSOR}`) : url;
+  return q.includes("_") ? q.replace(SECRET_VALUE, CENSOR) : q;
 }

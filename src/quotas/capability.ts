@@ -29,6 +29,8 @@ export const quotasCapability: Capability = {
       orgs: ctx.service("orgs"),
       mailer: ctx.service("mailer"),
       log: ctx.log,
+      onStoreError: config.rate.onStoreError,
+      bus: ctx.bus,
     });
     ctx.provide("quotas", quotas);
     await app.register(quotaRoutes, { quotas });

@@ -116,6 +116,19 @@ describe("monthly usage quotas", () => {
     expect(notices("80 %")).toHaveLength(4);
   });
 
+  it("RATE-6: usage refused short of 100 % (metered in chunks) still tells the owners, once; a quantity must be a whole number", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.UTC(2027, 2, 10) });
+    const before = mails.filter((m) => m.subject.includes("used up")).length;
+    const sizes: number[] = [];
+    for (let i = 0; i < 5; i++) sizes.push((await record(a.app, 30)).statusCode);
+    expect(sizes).toEqual([200, 200, 200, 429, 429]);
+    await a.app.bulwark.service("quotas").settled();
+    expect(mails.filter((m) => m.subject.includes("used up")).length - before).toBe(2);
+    const quotas = a.app.bulwark.service("quotas");
+    await expect(quotas.meter(org, "tokens", Number.NaN)).rejects.toThrow(RangeError);
+    await expect(quotas.meter(org, "tokens", -5)).rejects.toThrow(RangeError);
+  });
+
   it("RATE-6: API requests are metered per organisation; a platform admin's allowance replaces the configured one", async () => {
     // February: a month of its own (December's and January's requests counted in theirs).
     vi.useFakeTimers({ toFake: ["Date"], now: Date.UTC(2027, 1, 10) });

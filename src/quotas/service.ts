@@ -3,7 +3,8 @@ import type { Logger } from "../log/logger.js";
 import type { Mailer } from "../mail/mailer.js";
 import { templates } from "../mail/templates.js";
 import type { OrgService } from "../orgs/service.js";
-import { TtlMap } from "../state/ttl-map.js";
+import { BroadcastCache } from "../state/broadcast-cache.js";
+import type { InvalidationBus } from "../state/bus.js";
 import type { QuotaStore } from "./store.js";
 import type { UsageStore } from "./usage-store.js";
 
@@ -22,6 +23,7 @@ export interface Usage extends Quota {
 export const API_REQUESTS = "api_requests";
 const THRESHOLDS = [80, 100] as const;
 const DAY = 86_400_000;
+const CHANNEL = "bulwark:quotas:changed";
 
 /** The UTC month of a moment, `YYYY-MM`: usage starts from zero on the 1st, 00:00 UTC. */
 export const monthOf = (now: number): string => new Date(now).toISOString().slice(0, 7);
@@ -40,7 +42,10 @@ export function nextMonth(now: number): number {
  * QUOTA_EXCEEDED (the refused units are given back); a `warn` quota only mails.
  */
 export class QuotaService {
-  private readonly cache = new TtlMap<Map<string, Quota>>(30_000, 10_000);
+  /** An organisation's quotas, per node; an admin's change drops them on every node (the bus). */
+  private readonly cache: BroadcastCache<Map<string, Quota>>;
+  /** Since when the usage store has been unreachable (logged once per outage). */
+  private downSince: number | undefined;
 
   constructor(
     private readonly d: {
@@ -50,9 +55,14 @@ export class QuotaService {
       readonly orgs: OrgService;
       readonly mailer: Mailer;
       readonly log: Logger;
+      /** What metering does while the usage store is unreachable (RATE-5's general policy). */
+      readonly onStoreError: "open" | "closed";
+      readonly bus?: InvalidationBus;
       readonly now?: () => number;
     },
-  ) {}
+  ) {
+    this.cache = new BroadcastCache(CHANNEL, 30_000, 10_000, d.bus, (map, orgId) => map.delete(orgId));
+  }
 
   private now(): number {
     return this.d.now?.() ?? Date.now();
@@ -84,7 +94,7 @@ export class QuotaService {
   /** Sets an organisation's allowance for a unit (platform admins). */
   async set(orgId: string, unit: string, quota: Quota): Promise<void> {
     await this.d.store.setOverride({ org_id: orgId, unit, ...quota, updated_at: this.now() });
-    this.cache.delete(orgId);
+    await this.cache.invalidate(orgId);
   }
 
   /** This month's usage of every unit with an allowance. */
@@ -106,15 +116,26 @@ export class QuotaService {
     unit: string,
     quantity = 1,
   ): Promise<{ used: number; allowance: number } | undefined> {
+    if (!Number.isInteger(quantity) || quantity < 1)
+      throw new RangeError(`meter: quantity must be a whole number of at least 1 (got ${quantity})`);
     const q = (await this.quotas(orgId)).get(unit);
     if (!q) return undefined;
     const now = this.now();
     const month = monthOf(now);
     const key = `${orgId}:${unit}:${month}`;
-    const used = await this.d.usage.add(key, quantity, nextMonth(now) - now + 7 * DAY);
+    const ttl = nextMonth(now) - now + 7 * DAY;
+    let used: number;
+    try {
+      used = await this.d.usage.add(key, quantity, ttl);
+      this.reachable();
+    } catch (err) {
+      return this.unreachable(err as Error);
+    }
     const before = used - quantity;
     if (q.mode === "refuse" && used > q.allowance) {
-      await this.d.usage.add(key, -quantity, nextMonth(now) - now + 7 * DAY);
+      await this.d.usage.add(key, -quantity, ttl).catch(() => {});
+      // Metered in chunks, usage can stop short of 100 % and be refused: the owners still hear of it.
+      this.notify(orgId, unit, month, 100, before, q);
       const days = Math.max(1, Math.ceil((nextMonth(now) - now) / DAY));
       throw new AppError(
         "QUOTA_EXCEEDED",
@@ -128,6 +149,24 @@ export class QuotaService {
       if (before < mark && used >= mark) this.notify(orgId, unit, month, pct, used, q);
     }
     return { used, allowance: q.allowance };
+  }
+
+  /** The usage store failed: meter nothing (open) or refuse with 503 (closed); logged once per outage. */
+  private unreachable(err: Error): undefined {
+    if (this.downSince === undefined) {
+      this.downSince = Date.now();
+      this.d.log.warn({ reason: err.message }, "usage store unreachable: quotas not counted");
+    }
+    if (this.d.onStoreError === "open") return undefined;
+    throw new AppError("SERVICE_UNAVAILABLE", "Usage metering is unavailable; retry shortly.", undefined, {
+      "retry-after": "5",
+    });
+  }
+
+  private reachable(): void {
+    if (this.downSince === undefined) return;
+    this.d.log.info({ downMs: Date.now() - this.downSince }, "usage store reachable again");
+    this.downSince = undefined;
   }
 
   /** Mails the owners and admins once per month per threshold; never delays or fails the request. */

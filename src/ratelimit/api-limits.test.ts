@@ -5,9 +5,15 @@ import { addressKey } from "./request-limits.js";
 
 const PW = "rate limits passphrase";
 const N = 7;
-/** A frozen clock one second into a minute: every request of a test falls in one fixed window. */
+/**
+ * A frozen clock one second into a minute: every request of a test falls in one fixed window, and each
+ * test gets a minute of its own, two after the last (so nothing of an earlier test weighs on it).
+ */
+const BASE = Math.floor(Date.now() / 60_000) * 60_000;
+let minutes = 0;
 const freeze = () => {
-  const t = Math.floor(Date.now() / 60_000) * 60_000 + 60_000 + 1000;
+  minutes += 2;
+  const t = BASE + minutes * 60_000 + 1000;
   vi.useFakeTimers({ toFake: ["Date"], now: t });
   return t;
 };
@@ -35,6 +41,7 @@ describe("API rate limits", () => {
     t = await testApp({
       RATE_LIMIT_KEY_PER_MINUTE: String(N),
       RATE_LIMIT_IP_PER_MINUTE: String(N + 3),
+      RATE_LIMIT_ORG_PER_MINUTE: String(3 * N),
       RATE_LIMIT_TIERS: "general=4/15m,sensitive=3/1h,admin=30/1m,export=5/1h",
     });
     await createUser(t, "owner@example.org", PW);
@@ -85,6 +92,20 @@ describe("API rate limits", () => {
     expect(statuses).toEqual([200, 200, 429, 429]);
     const byIp = await get(`/v1/orgs/${org}`, { "x-api-key": other }, address);
     expect(parseItem(String(byIp.headers.ratelimit))[0]).toBe("ip");
+  });
+
+  it("RATE-2: a key refused by its own limit does not go on spending its organisation's budget", async () => {
+    freeze();
+    const key = await keyWith(["org:read"]);
+    for (let i = 0; i < 3 * N; i++) await get(`/v1/orgs/${org}`, { "x-api-key": key });
+    // The organisation counted only the N requests served: its policy still has room.
+    const other = await keyWith(["org:read"]);
+    const res = await get(`/v1/orgs/${org}`, { "x-api-key": other });
+    expect(res.statusCode).toBe(200);
+    const policies = new Map(
+      parseList(String(res.headers["ratelimit-policy"])).map(([n]) => [String(n), true]),
+    );
+    expect(policies.has("org")).toBe(true);
   });
 
   it("RATE-4: both header families are present, consistent and parseable as RFC 9651 structured fields", async () => {

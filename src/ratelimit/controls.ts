@@ -27,7 +27,7 @@ export function registerRateControls(
   posture.register({
     id: "RATE-2",
     title: "Per key, per address, per user and per organisation",
-    claim: `Each API key may make ${r.keyPerMinute} requests a minute and each client address ${r.ipPerMinute} (IPv6 counted per /64), whichever is reached first; each signed-in user ${r.userPerMinute} a minute and each organisation ${r.orgPerMinute} a minute across all its users and keys.`,
+    claim: `Each API key may make ${r.keyPerMinute} requests a minute and each client address ${r.ipPerMinute} (IPv6 counted per /64), whichever is reached first (a request one limit refuses is not counted by the others); each signed-in user ${r.userPerMinute} a minute and each organisation ${r.orgPerMinute} a minute across all its users and keys.`,
     settings: {
       perKeyPerMinute: r.keyPerMinute,
       perIpPerMinute: r.ipPerMinute,
@@ -39,7 +39,7 @@ export function registerRateControls(
   posture.register({
     id: "RATE-3",
     title: "Tiers declared per route",
-    claim: `Every route declares its tier in the route table: general (anonymous callers, ${t.general.limit} per ${per(t.general.windowMs)} per address), sensitive operations (${t.sensitive.limit} per ${per(t.sensitive.windowMs)}), admin (${t.admin.limit} per ${per(t.admin.windowMs)}) and exports (${t.export.limit} per ${per(t.export.windowMs)}), each per principal; authentication surfaces have their own limits (AUTH-7).`,
+    claim: `Every route declares its tier in the route table: general (anonymous callers, ${t.general.limit} per ${per(t.general.windowMs)} per address), sensitive operations (${t.sensitive.limit} per ${per(t.sensitive.windowMs)}), admin (${t.admin.limit} per ${per(t.admin.windowMs)}) and exports (${t.export.limit} per ${per(t.export.windowMs)}), each per principal and operation; authentication surfaces have their own limits (AUTH-7).`,
     settings: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, `${v.limit}/${v.windowMs / 1000}s`])),
     enabled: true,
   });

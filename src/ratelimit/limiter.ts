@@ -25,25 +25,69 @@ export interface CounterStore {
    */
   refund(key: string, windowMs: number, at: number, now: number): Promise<void>;
   reset(key: string): Promise<void>;
+  /**
+   * `add`, answered at once, by a store that holds its counters in process: the hot path of a single
+   * node then costs no promise. Absent on stores that must ask another process (Redis).
+   */
+  addNow?(key: string, windowMs: number, now: number, by: number, cap?: number): Counted;
 }
 
-/** In-process counters: the default single-node store. Bounded: stale keys are swept as it grows. */
+/** What a store answers for one `add`. */
+export interface Counted {
+  count: number;
+  windowStart: number;
+  previous: number;
+  current: number;
+  added: boolean;
+}
+
+interface Entry {
+  start: number;
+  current: number;
+  previous: number;
+  windowMs: number;
+}
+
+/**
+ * In-process counters: the default single-node store. Bounded per limiter (the name before the first
+ * `:` of a key), so a flood of one limiter's keys (API traffic from many addresses) never evicts another's
+ * counters (sign-in failures). Past `max` keys a limiter's map drops the entries whose own window has
+ * passed, and if that is not enough, its oldest tenth: a flood of distinct keys costs a sweep per tenth of
+ * `max`, never one per request. A counter never rolls backwards (as in the Redis store).
+ */
 export class MemoryCounterStore implements CounterStore {
-  private readonly map = new Map<string, { start: number; current: number; previous: number }>();
+  private readonly maps = new Map<string, Map<string, Entry>>();
+
+  constructor(private readonly max = 100_000) {}
+
+  private mapOf(key: string): Map<string, Entry> {
+    const name = key.slice(0, key.indexOf(":") + 1);
+    let m = this.maps.get(name);
+    if (!m) {
+      m = new Map();
+      this.maps.set(name, m);
+    }
+    return m;
+  }
 
   async add(key: string, windowMs: number, now: number, by: number, cap = Number.POSITIVE_INFINITY) {
+    return this.addNow(key, windowMs, now, by, cap);
+  }
+
+  addNow(key: string, windowMs: number, now: number, by: number, cap = Number.POSITIVE_INFINITY): Counted {
     const start = now - (now % windowMs);
-    let e = this.map.get(key);
+    const map = this.mapOf(key);
+    let e = map.get(key);
     if (!e) {
-      e = { start, current: 0, previous: 0 };
-      if (this.map.size > 100_000) this.sweep(now, windowMs);
-      this.map.set(key, e);
-    } else if (e.start !== start) {
+      e = { start, current: 0, previous: 0, windowMs };
+      if (map.size >= this.max) this.sweep(map, now);
+      map.set(key, e);
+    } else if (start > e.start) {
       e.previous = e.start === start - windowMs ? e.current : 0;
       e.current = 0;
       e.start = start;
     }
-    const weight = 1 - (now - start) / windowMs;
+    const weight = start < e.start ? 1 : 1 - (now - start) / windowMs;
     const added = e.previous * weight + e.current + by <= cap;
     if (added) e.current += by;
     return {
@@ -56,9 +100,13 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   async refund(key: string, windowMs: number, at: number, now: number): Promise<void> {
-    const e = this.map.get(key);
+    const e = this.mapOf(key).get(key);
     if (!e) return;
     const start = now - (now % windowMs);
+    if (start < e.start) {
+      e.current = Math.max(0, e.current - 1);
+      return;
+    }
     if (e.start !== start) {
       // Roll the entry forward first, exactly as add() would.
       e.previous = e.start === start - windowMs ? e.current : 0;
@@ -71,11 +119,18 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   async reset(key: string): Promise<void> {
-    this.map.delete(key);
+    this.mapOf(key).delete(key);
   }
 
-  private sweep(now: number, windowMs: number): void {
-    for (const [k, v] of this.map) if (v.start < now - 2 * windowMs) this.map.delete(k);
+  /** Drops entries no window weighs any more; then, if still full, the oldest tenth (insertion order). */
+  private sweep(map: Map<string, Entry>, now: number): void {
+    for (const [k, v] of map) if (v.start + 2 * v.windowMs <= now) map.delete(k);
+    if (map.size < this.max * 0.9) return;
+    let drop = map.size - Math.floor(this.max * 0.9);
+    for (const k of map.keys()) {
+      if (drop-- <= 0) break;
+      map.delete(k);
+    }
   }
 }
 
@@ -89,6 +144,8 @@ export interface Decision {
   readonly resetMs: number;
   /** The store could not be reached and the limiter fails open: nothing was counted. */
   readonly unchecked?: true;
+  /** When it was counted (the limiter's clock), to refund it from the right window. */
+  readonly at?: number;
 }
 
 /** What a limiter does when its store cannot be reached (RATE-5). */
@@ -151,29 +208,48 @@ export class Limiter {
     return this.store.reset(`${this.name}:${key}`).catch(() => {});
   }
 
-  /** Counts `by` hits (the route's cost) and decides. */
-  take(key: string, by = 1): Promise<Decision> {
-    return this.decide(key, by);
+  /**
+   * Counts `by` hits (the route's cost) and decides: at once on an in-process store, otherwise through
+   * the store's promise. Throws (or rejects) 503 when a closed limiter's store is unreachable.
+   */
+  take(key: string, by = 1): Decision | Promise<Decision> {
+    const now = this.now();
+    const k = `${this.name}:${key}`;
+    if (this.store.addNow)
+      return this.judge(this.store.addNow(k, this.windowMs, now, by, this.limit), by, now);
+    return this.store.add(k, this.windowMs, now, by, this.limit).then(
+      (s) => this.judge(s, by, now),
+      () => this.unreachable(),
+    );
   }
 
   private async decide(key: string, by: number, now = this.now()): Promise<Decision> {
-    let s: Awaited<ReturnType<CounterStore["add"]>>;
+    let s: Counted;
     try {
       s = await this.store.add(`${this.name}:${key}`, this.windowMs, now, by, this.limit);
     } catch {
-      if (this.onStoreError === "open")
-        return {
-          allowed: true,
-          limit: this.limit,
-          remaining: this.limit,
-          retryAfterMs: 0,
-          resetMs: 0,
-          unchecked: true,
-        };
-      throw new AppError("SERVICE_UNAVAILABLE", "Rate limiting is unavailable; retry shortly.", undefined, {
-        "retry-after": "5",
-      });
+      return this.unreachable();
     }
+    return this.judge(s, by, now);
+  }
+
+  /** The store could not be reached: admit uncounted (open) or refuse with 503 (closed). */
+  private unreachable(): Decision {
+    if (this.onStoreError === "open")
+      return {
+        allowed: true,
+        limit: this.limit,
+        remaining: this.limit,
+        retryAfterMs: 0,
+        resetMs: 0,
+        unchecked: true,
+      };
+    throw new AppError("SERVICE_UNAVAILABLE", "Rate limiting is unavailable; retry shortly.", undefined, {
+      "retry-after": "5",
+    });
+  }
+
+  private judge(s: Counted, by: number, now: number): Decision {
     const resetMs = s.windowStart + this.windowMs - now;
     const allowed = by === 0 ? s.count < this.limit : s.added;
     if (allowed)
@@ -183,6 +259,7 @@ export class Limiter {
         remaining: Math.max(0, Math.floor(this.limit - s.count)),
         retryAfterMs: 0,
         resetMs,
+        at: now,
       };
     return {
       allowed,

@@ -12,11 +12,16 @@ export class MonitoredStore implements CounterStore {
   private lastError = "";
   errors = 0;
 
+  /** An in-process store cannot become unreachable: its synchronous path is offered as is. */
+  readonly addNow?: CounterStore["addNow"];
+
   constructor(
     private readonly inner: CounterStore,
     private readonly log: Logger,
     private readonly backend: string,
-  ) {}
+  ) {
+    if (inner.addNow) this.addNow = inner.addNow.bind(inner);
+  }
 
   /** Whether the last command reached the store. */
   get up(): boolean {

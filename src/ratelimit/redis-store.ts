@@ -6,11 +6,15 @@ import type { CounterStore } from "./limiter.js";
  * window just ended becomes `previous`, anything older is forgotten. Window starts are compared as the
  * strings the caller sent (JavaScript's round-trip spelling), never as Lua numbers: Lua prints numbers
  * with 14 significant digits, which would make equal windows look different on a fractional clock.
+ * A counter never rolls backwards: a node whose clock is behind (its window older than the stored one)
+ * counts into the stored window at full weight, so clock skew between nodes cannot reset a count. (Which
+ * is later is decided on the numbers, exact for these integer millisecond starts.)
  */
 const ROLL = `
 local h = redis.call("HMGET", KEYS[1], "start", "current", "previous")
 local current, previous = tonumber(h[2]) or 0, tonumber(h[3]) or 0
-local rolled = h[1] ~= ARGV[1]
+local behind = h[1] ~= false and tonumber(h[1]) > tonumber(ARGV[1])
+local rolled = not behind and h[1] ~= ARGV[1]
 if rolled then
   if h[1] == ARGV[2] then previous = current else previous = 0 end
   current = 0
@@ -26,28 +30,30 @@ end
  */
 const ADD = `${ROLL}
 local by, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
-local added = cap == nil or previous * tonumber(ARGV[3]) + current + by <= cap
+local weight = tonumber(ARGV[3])
+if behind then weight = 1 end
+local added = cap == nil or previous * weight + current + by <= cap
 if added then current = current + by end
 if (rolled and h[1]) or (added and by ~= 0) then
-  redis.call("HSET", KEYS[1], "start", ARGV[1], "current", current, "previous", previous)
+  redis.call("HSET", KEYS[1], "start", behind and h[1] or ARGV[1], "current", current, "previous", previous)
   redis.call("PEXPIRE", KEYS[1], ARGV[6])
 end
-return {previous, current, added and 1 or 0}
+return {previous, current, added and 1 or 0, behind and 1 or 0}
 `;
 
 /** ARGV: start, previous start, the refunded hit's window start, ttl. A missing key has nothing to give back. */
 const REFUND = `${ROLL}
 if not h[1] then return 0 end
-if ARGV[3] == ARGV[1] then current = math.max(0, current - 1)
+if behind or ARGV[3] == ARGV[1] then current = math.max(0, current - 1)
 elseif ARGV[3] == ARGV[2] then previous = math.max(0, previous - 1) end
-redis.call("HSET", KEYS[1], "start", ARGV[1], "current", current, "previous", previous)
+redis.call("HSET", KEYS[1], "start", behind and h[1] or ARGV[1], "current", current, "previous", previous)
 redis.call("PEXPIRE", KEYS[1], ARGV[4])
 return 1
 `;
 
 type Arg = string | number;
 interface Scripted {
-  bulwarkRateAdd(key: string, ...args: Arg[]): Promise<[number, number, number]>;
+  bulwarkRateAdd(key: string, ...args: Arg[]): Promise<[number, number, number, number]>;
   bulwarkRateRefund(key: string, ...args: Arg[]): Promise<number>;
 }
 
@@ -78,16 +84,17 @@ export class RedisCounterStore implements CounterStore {
 
   async add(key: string, windowMs: number, now: number, by: number, cap = Number.POSITIVE_INFINITY) {
     const start = now - (now % windowMs);
-    const weight = 1 - (now - start) / windowMs;
-    const [previous, current, added] = await this.redis.bulwarkRateAdd(
+    const own = 1 - (now - start) / windowMs;
+    const [previous, current, added, behind] = await this.redis.bulwarkRateAdd(
       this.key(key),
       String(start),
       String(start - windowMs),
-      String(weight),
+      String(own),
       String(by),
       Number.isFinite(cap) ? String(cap) : "",
       Math.ceil(2 * windowMs),
     );
+    const weight = behind === 1 ? 1 : own;
     return {
       count: previous * weight + current + (added ? 0 : by),
       windowStart: start,

@@ -72,11 +72,11 @@ export class ApiLimits implements RequestLimits {
     return sec.rate !== "none" && sec.rate !== "auth";
   }
 
-  before(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): Promise<void> {
+  before(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): void | Promise<void> {
     return this.count(request, reply, [[this.ip, addressKey(request.ip)]], sec.cost ?? 1);
   }
 
-  after(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): Promise<void> {
+  after(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): void | Promise<void> {
     const p = request.principal;
     const address = addressKey(request.ip);
     const checks: Array<[Limiter, string]> = [];
@@ -92,22 +92,61 @@ export class ApiLimits implements RequestLimits {
     return this.count(request, reply, checks, sec.cost ?? 1);
   }
 
-  private async count(
+  /** Takes every check; synchronous when every store answers at once (in process). */
+  private count(
     request: Tracked,
     reply: FastifyReply,
     checks: ReadonlyArray<readonly [Limiter, string]>,
     cost: number,
-  ): Promise<void> {
-    const decisions = await Promise.all(checks.map(([l, k]) => l.take(k, cost)));
+  ): void | Promise<void> {
+    const taken = checks.map(([l, k]) => l.take(k, cost));
+    if (taken.some((d) => d instanceof Promise))
+      return Promise.all(taken).then((decisions) => this.settle(request, reply, checks, decisions, cost));
+    this.settle(request, reply, checks, taken as Decision[], cost);
+  }
+
+  private settle(
+    request: Tracked,
+    reply: FastifyReply,
+    checks: ReadonlyArray<readonly [Limiter, string]>,
+    decisions: readonly Decision[],
+    cost: number,
+  ): void {
     const counted = request[COUNTED] ?? [];
     request[COUNTED] = counted;
     decisions.forEach((decision, i) => {
       if (!decision.unchecked) counted.push({ policy: checks[i]![0], decision });
     });
-    const refused = decisions.filter((d) => !d.allowed).sort((a, b) => b.retryAfterMs - a.retryAfterMs)[0];
+    let refused: Decision | undefined;
+    for (const d of decisions)
+      if (!d.allowed && (!refused || d.retryAfterMs > refused.retryAfterMs)) refused = d;
+    // A request one policy refuses is not served: the others give back what it took, so a key past its
+    // own limit cannot go on spending its organisation's budget (and lock the organisation's members out).
+    if (refused)
+      decisions.forEach((d, i) => {
+        if (!d.allowed || d.unchecked || d.at === undefined) return;
+        const [limiter, key] = checks[i]!;
+        for (let n = 0; n < cost; n++) void limiter.refund(key, d.at);
+      });
     writeHeaders(reply, counted, refused);
     if (refused) throw rateLimited(refused);
   }
+}
+
+const POLICY_FIELDS = new Map<string, string>();
+
+/** `RateLimit-Policy` for a set of policies: a handful of sets exist, each built once. */
+function policyField(counted: readonly Counted[]): string {
+  let key = "";
+  for (const c of counted) key += `${c.policy.name},`;
+  let field = POLICY_FIELDS.get(key);
+  if (field === undefined) {
+    field = counted
+      .map((c) => `"${c.policy.name}";q=${c.policy.limit};w=${c.policy.windowMs / 1000}`)
+      .join(", ");
+    if (POLICY_FIELDS.size < 1000) POLICY_FIELDS.set(key, field);
+  }
+  return field;
 }
 
 /** The binding policy: a refusal first, else the least remaining (as a share of its limit). */
@@ -136,9 +175,6 @@ function writeHeaders(reply: FastifyReply, counted: readonly Counted[], refused:
     .header("x-ratelimit-limit", String(b.policy.limit))
     .header("x-ratelimit-remaining", String(d.remaining))
     .header("x-ratelimit-reset", String(t))
-    .header(
-      "ratelimit-policy",
-      counted.map((c) => `"${c.policy.name}";q=${c.policy.limit};w=${c.policy.windowMs / 1000}`).join(", "),
-    )
+    .header("ratelimit-policy", policyField(counted))
     .header("ratelimit", `"${b.policy.name}";r=${d.remaining};t=${t}`);
 }

@@ -46,6 +46,8 @@ describe.runIf(needs("redis"))("rate-limit store outage (Redis)", () => {
   let t: TestApp;
   let port: number;
   let redis: ChildProcess;
+  let org: string;
+  let key: string;
   const login = () =>
     t.app.inject({
       method: "POST",
@@ -59,8 +61,24 @@ describe.runIf(needs("redis"))("rate-limit store outage (Redis)", () => {
   beforeAll(async () => {
     port = await freePort();
     redis = await startRedis(port);
-    t = await testApp({ REDIS_URL: `redis://127.0.0.1:${port}` });
+    t = await testApp({ REDIS_URL: `redis://127.0.0.1:${port}`, QUOTAS: "api_requests=100000" });
     await createUser(t, "outage@example.org", PW);
+    const s = await login();
+    const owner = {
+      cookie: String(s.headers["set-cookie"]).split(";")[0]!,
+      "x-csrf-token": s.json().csrfToken,
+    };
+    org = (
+      await t.app.inject({ method: "POST", url: "/v1/orgs", headers: owner, payload: { name: "Outage" } })
+    ).json().org.id;
+    key = (
+      await t.app.inject({
+        method: "POST",
+        url: `/v1/orgs/${org}/api-keys`,
+        headers: owner,
+        payload: { name: "outage", scopes: ["org:read"] },
+      })
+    ).json().key;
   });
   afterAll(async () => {
     await t.close();
@@ -74,6 +92,10 @@ describe.runIf(needs("redis"))("rate-limit store outage (Redis)", () => {
     redis.kill("SIGKILL");
     await new Promise((r) => redis.once("exit", r));
     for (let i = 0; i < 3; i++) expect((await t.app.inject({ url: "/security.json" })).statusCode).toBe(200);
+    // An API-key read too: its limits and its organisation's usage quota are let through uncounted.
+    expect((await t.app.inject({ url: `/v1/orgs/${org}`, headers: { "x-api-key": key } })).statusCode).toBe(
+      200,
+    );
     const refused = await login();
     expect(refused.statusCode).toBe(503);
     expect(refused.json().error.code).toBe("SERVICE_UNAVAILABLE");

@@ -52,6 +52,17 @@ describe.each(stores)("$name counter store", ({ make }) => {
     expect(await store.add("k", W, 11 * W + W / 2, 0)).toMatchObject({ previous: 0, current: 1, count: 1 });
   });
 
+  it("RATE-1, OPS-4: a node whose clock is a second behind cannot reset a shared count at a window boundary", async () => {
+    const store = make();
+    // Node A is just past a minute boundary; node B's clock still reads the previous minute.
+    const t = 20 * W + 200;
+    const a = new Limiter(store, "skew", 5, W, () => t);
+    const b = new Limiter(store, "skew", 5, W, () => t - 1000);
+    let allowed = 0;
+    for (let i = 0; i < 20; i++) if ((await (i % 2 ? b : a).hit("k")).allowed) allowed++;
+    expect(allowed).toBe(5);
+  });
+
   it("RATE-1: a refund on an unknown key is a no-op, and reset forgets the key", async () => {
     const store = make();
     await store.refund("none", W, 10 * W, 10 * W);
@@ -138,4 +149,22 @@ it("RATE-1: a Redis error rejects, so the caller applies its fail-open or fail-c
   await expect(store.refund("k", W, 10 * W, 10 * W)).rejects.toThrow();
   await expect(store.reset("k")).rejects.toThrow();
   redis.disconnect();
+});
+
+describe("in-process counter store bounds", () => {
+  it("AUTH-7: a flood of one limiter's keys never evicts another limiter's counts, and stays bounded", async () => {
+    const store = new MemoryCounterStore(1000);
+    const t = 30 * W;
+    const login = new Limiter(store, "login-ip", 3, 15 * W, () => t);
+    for (let i = 0; i < 3; i++) await login.hit("198.51.100.1");
+    expect((await login.hit("198.51.100.1")).allowed).toBe(false);
+    // 20,000 fresh addresses on another limiter, a few minutes later.
+    const api = new Limiter(store, "ip", 100, W, () => t + 3 * W);
+    for (let i = 0; i < 20_000; i++) await api.hit(`10.0.${i >> 8}.${i & 255}`);
+    const later = new Limiter(store, "login-ip", 3, 15 * W, () => t + 3 * W);
+    expect((await later.hit("198.51.100.1")).allowed).toBe(false);
+    expect(
+      (store as unknown as { maps: Map<string, Map<string, unknown>> }).maps.get("ip:")!.size,
+    ).toBeLessThanOrEqual(1000);
+  });
 });

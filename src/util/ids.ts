@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, timingSafeEqual } from "node:crypto";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -26,7 +26,8 @@ export function newSecret(prefix: string): string {
 
 /** SHA-256 hex of a secret: what the database keeps, so a database leak reveals no usable token. */
 export function sha256(value: string): string {
-  return createHash("sha256").update(value).digest("hex");
+  // One-shot hash (no Hash object): this runs on every API-key and session request.
+  return hash("sha256", value, "hex");
 }
 
 /** Constant-time string comparison, so response timing reveals nothing about how much of a secret matched. */
