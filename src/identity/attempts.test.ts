@@ -207,6 +207,53 @@ describe(`the second factor cannot be replaced with the password alone (${ENGINE
     }
   });
 
+  it("AUTH-7: second-factor codes are limited per account: fresh challenges from many addresses buy no fresh guesses", async () => {
+    const email = "second-factor@example.org";
+    await createUser(t, email, PW);
+    const s = await signIn(t, email, "198.51.100.200");
+    const post = (url: string, payload: object) =>
+      t.app.inject({
+        method: "POST",
+        url,
+        payload,
+        headers: { ...via("198.51.100.200"), cookie: s.cookie, "x-csrf-token": s.csrf },
+      });
+    const { secret } = (await post("/v1/me/mfa/totp", { password: PW })).json();
+    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+    expect((await post("/v1/me/mfa/totp/confirm", { code: totp.generate() })).statusCode).toBe(200);
+    // The attacker knows the password: every sign-in succeeds and opens a challenge of 5 tries.
+    const challenge = async (ip: string) =>
+      (
+        await t.app.inject({
+          method: "POST",
+          url: "/v1/auth/login",
+          remoteAddress: ip,
+          headers: via(ip),
+          payload: { email, password: PW },
+        })
+      ).json().challengeToken as string;
+    const verify = (ip: string, challengeToken: string, code: string) =>
+      t.app.inject({
+        method: "POST",
+        url: "/v1/auth/mfa/verify",
+        remoteAddress: ip,
+        headers: via(ip),
+        payload: { challengeToken, code },
+      });
+    const wrong = totp.generate({ timestamp: Date.now() + 10 * 60_000 });
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const ip = `203.0.113.${10 + i}`;
+      const c = await challenge(ip);
+      for (let j = 0; j < 2; j++) codes.push((await verify(ip, c, wrong)).json().error.code);
+    }
+    // 2 per address, never the address limit (10): the account's 10 are spent.
+    expect(codes).toEqual(Array(10).fill("MFA_CODE_INVALID"));
+    const last = await challenge("203.0.113.99");
+    const right = await verify("203.0.113.99", last, totp.generate({ timestamp: Date.now() + 30_000 }));
+    expect(right.json().error.code).toBe("RATE_LIMITED");
+  });
+
   it("AUTH-8: turning TOTP off needs the right password and a current code", async () => {
     await createUser(t, "switch@example.org", PW);
     const s = await login(t, "switch@example.org", PW);
@@ -297,7 +344,7 @@ describe(`reset and verification mails under their limits (${ENGINE})`, () => {
 });
 
 describe(`two nodes on one database (${ENGINE})`, () => {
-  it("AUTH-7: counters are kept in each server process: failures on one node do not count on another", async () => {
+  it("AUTH-7: without Redis, counters are kept in each server process: failures on one node do not count on another", async () => {
     const { buildApp } = await import("../app.js");
     const { testConfig, testDb } = await import("../../test/harness.js");
     const d = await testDb();

@@ -108,8 +108,10 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       },
     },
     async (req, reply) => {
-      const userId = await limitedAttempt([[limits.mfaIp, addressKey(req.ip)]], () =>
-        mfa.redeemChallenge(req.body.challengeToken, req.body.code, "portal"),
+      const account = await mfa.challengePrincipal(req.body.challengeToken);
+      const userId = await limitedAttempt(
+        [[limits.mfaIp, addressKey(req.ip)], ...(account ? [[limits.mfaAccount, account] as const] : [])],
+        () => mfa.redeemChallenge(req.body.challengeToken, req.body.code, "portal"),
       );
       const user = await identity.findUser(userId);
       if (!user) throw new AppError("UNAUTHENTICATED");

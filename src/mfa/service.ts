@@ -157,6 +157,11 @@ export class MfaService {
     return token;
   }
 
+  /** Whose sign-in a challenge continues (undefined when it is unknown, spent or expired): for per-account limits. */
+  challengePrincipal(token: string): Promise<string | undefined> {
+    return this.store.challengePrincipal(sha256(token), this.now());
+  }
+
   /** Redeems a challenge with a code; returns the principal. Five wrong codes spend the challenge. */
   async redeemChallenge(token: string, code: string, kind: MfaChallengeRow["kind"]): Promise<string> {
     const id = sha256(token);

@@ -82,6 +82,18 @@ export class MfaStore {
     await this.db.insertInto("mfa_challenges").values(row).execute();
   }
 
+  /** The principal of a live, unspent challenge (read only: nothing is counted). */
+  async challengePrincipal(id: string, now: number): Promise<string | undefined> {
+    const r = await this.db
+      .selectFrom("mfa_challenges")
+      .select("principal_id")
+      .where("id", "=", id)
+      .where("consumed_at", "is", null)
+      .where("expires_at", ">", now)
+      .executeTakeFirst();
+    return r?.principal_id;
+  }
+
   /** Counts one attempt on a live challenge; returns it, or undefined if it is spent, expired or out of attempts. */
   async attemptChallenge(id: string, now: number, maxAttempts: number): Promise<MfaChallengeRow | undefined> {
     const r = await this.db

@@ -19,6 +19,9 @@ export function authLimiters(store: CounterStore, config: Config) {
   return {
     loginIp: L("login-ip", login.maxAttempts, login.windowMs),
     mfaIp: L("mfa-ip", login.maxAttempts * 2, login.windowMs),
+    // Second-factor codes after a right password, per account: a stolen password tried from many
+    // addresses gets as many fresh challenges as sign-ins, so the codes are limited where they belong.
+    mfaAccount: L("mfa-account", login.maxAttempts * 2, login.windowMs),
     // A signed-in caller re-entering a password or a code (re-authentication, password change, two-factor
     // settings): per account, so a stolen session cannot guess at full speed.
     passwordCheck: L("password-check", login.maxAttempts, login.windowMs),
@@ -110,7 +113,7 @@ export function registerAuthLimitControls(
   posture.register({
     id: "AUTH-7",
     title: "Brute-force limits on every authentication surface",
-    claim: `Sign-in allows ${login.maxAttempts} failed attempts per ${login.windowMs / 60_000} minutes per client address (IPv6 per /64), with no account-wide lockout (an attacker cannot lock the owner out); attempts are counted before they are checked, so guesses sent at once get no further than guesses sent one by one. While signed in, re-entering the password or a two-factor code (re-authentication, password change, two-factor settings) allows ${login.maxAttempts} failures per ${login.windowMs / 60_000} minutes per account. Sign-up ${signupPerHour} per hour per IP; reset and verification mails ${emailPerHour} per hour per IP and per address, each with its own limiter. ${backend === "redis" ? "Counters live in Redis, so every node counts together" : "Counters are kept in the server process (a single node)"}; if the counter store cannot be reached, these limits ${config.rate.authOnStoreError === "closed" ? "refuse with 503 rather than let guesses through unlimited" : "let requests through uncounted (configured open)"}.`,
+    claim: `Sign-in allows ${login.maxAttempts} failed attempts per ${login.windowMs / 60_000} minutes per client address (IPv6 per /64), with no account-wide lockout (an attacker cannot lock the owner out); attempts are counted before they are checked, so guesses sent at once get no further than guesses sent one by one. Second-factor codes after a right password: ${login.maxAttempts * 2} failures per ${login.windowMs / 60_000} minutes per address and per account. While signed in, re-entering the password or a two-factor code (re-authentication, password change, two-factor settings) allows ${login.maxAttempts} failures per ${login.windowMs / 60_000} minutes per account. Sign-up ${signupPerHour} per hour per IP; reset and verification mails ${emailPerHour} per hour per IP and per address, each with its own limiter. ${backend === "redis" ? "Counters live in Redis, so every node counts together" : "Counters are kept in the server process (a single node)"}; if the counter store cannot be reached, these limits ${config.rate.authOnStoreError === "closed" ? "refuse with 503 rather than let guesses through unlimited" : "let requests through uncounted (configured open)"}.`,
     settings: {
       loginAttempts: login.maxAttempts,
       loginWindowMinutes: login.windowMs / 60_000,
