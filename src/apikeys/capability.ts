@@ -72,7 +72,7 @@ export const apiKeysCapability: Capability = {
     ctx.posture.register({
       id: "KEY-4",
       title: "Revocation, rotation and expiry",
-      claim: `A revoked key is refused from the next request on, on every node (should Redis be unreachable at that moment, other nodes drop it within 10 seconds); a rotated key's successor works at once and the old key for a chosen grace period (0 revokes it now), never past its own expiry. Expiry is checked on every request. Last use is recorded every ${LAST_USED_FLUSH_MS / 1000} seconds, not written per request.`,
+      claim: `A revoked key is refused from the next request on, on every node; a rotated key's successor works at once and the old key for a chosen grace period (0 revokes it now), never past its own expiry. Expiry is checked on every request. Last use is gathered in memory and written in batches, not per request.`,
       settings: { lastUsedFlushSeconds: LAST_USED_FLUSH_MS / 1000, crossNode: ctx.redis !== undefined },
       enabled: true,
     });

@@ -169,6 +169,48 @@ describe("API rate limits", () => {
     expect(elsewhere.statusCode).toBe(401);
   });
 
+  it("RATE-2: each signed-in user and each organisation has a budget of its own", async () => {
+    const u = await testApp({ RATE_LIMIT_USER_PER_MINUTE: "4", RATE_LIMIT_ORG_PER_MINUTE: "5" });
+    try {
+      const sessionOf = async (email: string) => {
+        const id = await createUser(u, email, PW);
+        const s = await login(u, email, PW);
+        return { id, headers: { cookie: s.cookie, "x-csrf-token": s.csrf } };
+      };
+      const alice = await sessionOf("alice@example.org");
+      const bob = await sessionOf("bob@example.org");
+      const orgId = (
+        await u.app.inject({
+          method: "POST",
+          url: "/v1/orgs",
+          headers: bob.headers,
+          payload: { name: "Shared" },
+        })
+      ).json().org.id;
+      const { OrgStore } = await import("../orgs/store.js");
+      await new OrgStore(u.db.global, u.db.engine).addMember(orgId, alice.id, "MEMBER", Date.now());
+
+      freeze();
+      const me = (h: Record<string, string>) =>
+        u.app.inject({ url: "/v1/me", headers: h, remoteAddress: ip() });
+      const mine: number[] = [];
+      for (let i = 0; i < 5; i++) mine.push((await me(alice.headers)).statusCode);
+      expect(mine).toEqual([200, 200, 200, 200, 429]);
+      expect((await me(bob.headers)).statusCode).toBe(200);
+
+      // A fresh minute: 3 reads each, 6 in all, each user within its 4; the organisation allows 5.
+      freeze();
+      const read = (h: Record<string, string>) =>
+        u.app.inject({ url: `/v1/orgs/${orgId}`, headers: h, remoteAddress: ip() });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await read(alice.headers)).statusCode);
+      for (let i = 0; i < 3; i++) statuses.push((await read(bob.headers)).statusCode);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    } finally {
+      await u.close();
+    }
+  });
+
   it("RATE-2: IPv6 callers are counted per /64", () => {
     expect(addressKey("2001:db8:1:2:aaaa::1")).toBe(addressKey("2001:db8:1:2:bbbb:cccc:dddd:eeee"));
     expect(addressKey("2001:db8:1:2::1")).toBe("2001:db8:1:2::/64");

@@ -20,7 +20,7 @@ interface Usage {
 /** What a unit Bulwark counts itself means; an app's own units are shown by their name alone. */
 const ABOUT: Record<string, string> = {
   api_requests:
-    "Every request to this organisation's data counts: the console's, and your programs' with API keys.",
+    "Every request your programs make with this organisation's API keys counts; using the console does not.",
 };
 
 /** Where a unit stands: under 80 %, from 80 % (the first mail to owners and admins), at or past 100 %. */
