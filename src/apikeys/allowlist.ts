@@ -1,24 +1,10 @@
 import { BlockList, isIP } from "node:net";
-
-/** An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, what a dual-stack socket reports) as plain IPv4. */
-const MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
-const plain = (ip: string): string => MAPPED.exec(ip)?.[1] ?? ip;
+import { ipv6Groups, plainIp } from "../util/ip.js";
 
 /** An address as a number (IPv4: 32 bits, IPv6: 128), for the host-bits check. */
 function toBig(addr: string, family: number): bigint {
   if (family === 4) return addr.split(".").reduce((n, o) => (n << 8n) | BigInt(o), 0n);
-  const [head = "", tail = ""] = addr.split("::");
-  const part = (s: string) => (s ? s.split(":") : []);
-  let groups = addr.includes("::")
-    ? [...part(head), ...Array(8 - part(head).length - part(tail).length).fill("0"), ...part(tail)]
-    : part(head);
-  // An embedded IPv4 tail (::ffff:192.0.2.1) is two groups.
-  const last = groups[groups.length - 1] ?? "";
-  if (last.includes(".")) {
-    const v4 = toBig(last, 4);
-    groups = [...groups.slice(0, -1), (v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16)];
-    if (groups.length > 8) groups.splice(groups.length - 3, 1);
-  }
+  const groups = ipv6Groups(addr);
   return groups.reduce((n, g) => (n << 16n) | BigInt(`0x${g || "0"}`), 0n);
 }
 
@@ -62,7 +48,7 @@ export class IpAllowlist {
 
   allows(ip: string): boolean {
     if (!this.list) return true;
-    const address = plain(ip);
+    const address = plainIp(ip);
     const family = isIP(address);
     if (family === 0) return false;
     return this.list.check(address, family === 6 ? "ipv6" : "ipv4");

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { RequestLimits } from "../auth/pipeline.js";
 import type { EffectiveSecurity } from "../auth/requirements.js";
 import type { Config, LimitedTier } from "../config/load.js";
+import { ipv6Groups, plainIp } from "../util/ip.js";
 import { rateLimited } from "./auth-limits.js";
 import { type CounterStore, type Decision, Limiter } from "./limiter.js";
 
@@ -22,14 +23,9 @@ type Tracked = FastifyRequest & { [COUNTED]?: Counted[] };
  */
 export function addressKey(ip: string): string {
   if (!ip.includes(":")) return ip;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  const [head = "", tail = ""] = ip.toLowerCase().split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups = ip.includes("::")
-    ? [...left, ...Array(8 - left.length - right.length).fill("0"), ...right]
-    : left;
+  const v4 = plainIp(ip);
+  if (v4 !== ip) return v4;
+  const groups = ipv6Groups(ip);
   return `${groups
     .slice(0, 4)
     .map((g) => g.replace(/^0+(?=.)/, ""))
