@@ -90,7 +90,14 @@ describe("API keys", () => {
   });
 
   it("KEY-6: an allowlist entry must be an address or a CIDR without host bits", async () => {
-    for (const bad of ["10.0.0.1/0", "2001:db8::1/32", "fe80::1%eth0", "10.0.0.0/33"]) {
+    for (const bad of [
+      "10.0.0.1/0",
+      "2001:db8::1/32",
+      "fe80::1%eth0",
+      "10.0.0.0/33",
+      "::ffff:0.0.0.0/80",
+      "::1:0.0.0.0/64",
+    ]) {
       const res = await call("POST", `/v1/orgs/${org}/api-keys`, owner, {
         name: "x",
         scopes: ["org:read"],

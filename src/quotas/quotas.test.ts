@@ -119,6 +119,10 @@ describe("monthly usage quotas", () => {
   it("RATE-6: usage refused short of 100 % (metered in chunks) still tells the owners, once; a quantity must be a whole number", async () => {
     vi.useFakeTimers({ toFake: ["Date"], now: Date.UTC(2027, 2, 10) });
     const before = mails.filter((m) => m.subject.includes("used up")).length;
+    // One oversized request on a fresh month is refused, and tells nobody it is used up.
+    expect((await record(a.app, 1000)).statusCode).toBe(429);
+    await a.app.bulwark.service("quotas").settled();
+    expect(mails.filter((m) => m.subject.includes("used up")).length).toBe(before);
     const sizes: number[] = [];
     for (let i = 0; i < 5; i++) sizes.push((await record(a.app, 30)).statusCode);
     expect(sizes).toEqual([200, 200, 200, 429, 429]);

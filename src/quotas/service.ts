@@ -134,8 +134,9 @@ export class QuotaService {
     const before = used - quantity;
     if (q.mode === "refuse" && used > q.allowance) {
       await this.d.usage.add(key, -quantity, ttl).catch(() => {});
-      // Metered in chunks, usage can stop short of 100 % and be refused: the owners still hear of it.
-      this.notify(orgId, unit, month, 100, before, q);
+      // Metered in chunks, usage can stop short of 100 % and be refused: once it is past 80 %, the
+      // owners hear of it as used up (an oversized request on a fresh month mails nobody).
+      if (before >= q.allowance * 0.8) this.notify(orgId, unit, month, 100, before, q);
       const days = Math.max(1, Math.ceil((nextMonth(now) - now) / DAY));
       throw new AppError(
         "QUOTA_EXCEEDED",

@@ -27,7 +27,7 @@ export function registerRateControls(
   posture.register({
     id: "RATE-2",
     title: "Per key, per address, per user and per organisation",
-    claim: `Each API key may make ${r.keyPerMinute} requests a minute and each client address ${r.ipPerMinute} (IPv6 counted per /64), whichever is reached first (a request one limit refuses is not counted by the others); each signed-in user ${r.userPerMinute} a minute and each organisation ${r.orgPerMinute} a minute across all its users and keys.`,
+    claim: `Each API key may make ${r.keyPerMinute} requests a minute and each client address ${r.ipPerMinute} (IPv6 counted per /64), whichever is reached first (a request refused by the key, user, organisation or tier limit is not counted by the others; it still counts against its address); each signed-in user ${r.userPerMinute} a minute and each organisation ${r.orgPerMinute} a minute across all its users and keys.`,
     settings: {
       perKeyPerMinute: r.keyPerMinute,
       perIpPerMinute: r.ipPerMinute,

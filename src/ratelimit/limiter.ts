@@ -41,6 +41,14 @@ export interface Counted {
   added: boolean;
 }
 
+/**
+ * Whether a caller's window is behind a stored one by clock skew (at most one window): it then counts
+ * into the stored window. A stored window further ahead came from a clock that jumped and was put back;
+ * it is reset rather than honoured, or it would hold the counter closed until the wall clock caught up.
+ */
+const behind = (start: number, stored: number, windowMs: number): boolean =>
+  start < stored && stored - start <= windowMs;
+
 interface Entry {
   start: number;
   current: number;
@@ -82,7 +90,7 @@ export class MemoryCounterStore implements CounterStore {
       e = { start, current: 0, previous: 0, windowMs };
       if (map.size >= this.max) this.sweep(map, now);
       map.set(key, e);
-    } else if (start > e.start) {
+    } else if (start !== e.start && !behind(start, e.start, windowMs)) {
       e.previous = e.start === start - windowMs ? e.current : 0;
       e.current = 0;
       e.start = start;
@@ -103,7 +111,7 @@ export class MemoryCounterStore implements CounterStore {
     const e = this.mapOf(key).get(key);
     if (!e) return;
     const start = now - (now % windowMs);
-    if (start < e.start) {
+    if (behind(start, e.start, windowMs)) {
       e.current = Math.max(0, e.current - 1);
       return;
     }

@@ -6,14 +6,16 @@ import type { CounterStore } from "./limiter.js";
  * window just ended becomes `previous`, anything older is forgotten. Window starts are compared as the
  * strings the caller sent (JavaScript's round-trip spelling), never as Lua numbers: Lua prints numbers
  * with 14 significant digits, which would make equal windows look different on a fractional clock.
- * A counter never rolls backwards: a node whose clock is behind (its window older than the stored one)
- * counts into the stored window at full weight, so clock skew between nodes cannot reset a count. (Which
+ * A counter never rolls backwards by skew: a node whose clock is behind (its window at most one window
+ * older than the stored one) counts into the stored window at full weight, so clock skew between nodes
+ * cannot reset a count; a stored window further ahead (a clock that jumped and was put back) is reset. (Which
  * is later is decided on the numbers, exact for these integer millisecond starts.)
  */
 const ROLL = `
 local h = redis.call("HMGET", KEYS[1], "start", "current", "previous")
 local current, previous = tonumber(h[2]) or 0, tonumber(h[3]) or 0
 local behind = h[1] ~= false and tonumber(h[1]) > tonumber(ARGV[1])
+  and tonumber(h[1]) - tonumber(ARGV[1]) <= tonumber(ARGV[1]) - tonumber(ARGV[2])
 local rolled = not behind and h[1] ~= ARGV[1]
 if rolled then
   if h[1] == ARGV[2] then previous = current else previous = 0 end

@@ -63,6 +63,16 @@ describe.each(stores)("$name counter store", ({ make }) => {
     expect(allowed).toBe(5);
   });
 
+  it("RATE-1: a clock that jumped a day ahead and was put back does not hold a counter closed", async () => {
+    const store = make();
+    const t = 40 * W + 1000;
+    await new Limiter(store, "jump", 5, W, () => t + 86_400_000).hit("k");
+    const back = new Limiter(store, "jump", 5, W, () => t + 5 * W);
+    const allowed: boolean[] = [];
+    for (let i = 0; i < 6; i++) allowed.push((await back.hit("k")).allowed);
+    expect(allowed).toEqual([true, true, true, true, true, false]);
+  });
+
   it("RATE-1: a refund on an unknown key is a no-op, and reset forgets the key", async () => {
     const store = make();
     await store.refund("none", W, 10 * W, 10 * W);
