@@ -5,6 +5,7 @@ import type { Migration } from "kysely";
 import type { DestinationStream } from "pino";
 import { adminCapability } from "./admin/capability.js";
 import { apiKeysCapability } from "./apikeys/capability.js";
+import { auditCapability } from "./audit/capability.js";
 import { type Capability, capabilityMigrations } from "./capability.js";
 import type { Config } from "./config/load.js";
 import { consoleCapability } from "./console/capability.js";
@@ -21,6 +22,7 @@ import { requestId } from "./http/request-id.js";
 import { trustProxyFn } from "./http/trust-proxy.js";
 import { AJV_OPTIONS, validatorFactory } from "./http/validation.js";
 import { identityCapability } from "./identity/capability.js";
+import { jobsCapability } from "./jobs/capability.js";
 import { createLogger, type Logger, lazyChild } from "./log/logger.js";
 import { mailCapability } from "./mail/capability.js";
 import type { Mailer } from "./mail/mailer.js";
@@ -72,6 +74,8 @@ export function capabilities(
   return [
     mailCapability(options.mailer),
     rateLimitCapability,
+    jobsCapability,
+    auditCapability,
     sessionsCapability,
     mfaCapability,
     identityCapability,

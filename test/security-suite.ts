@@ -119,6 +119,9 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
         scopes: ["org:read"],
       });
       foreign["api-keys/:id"] = key.json().apiKey.id;
+      const audit = world.t.app.bulwark.service("audit");
+      await audit.flush();
+      foreign["audit-events/:id"] = (await audit.query({ log: world.orgB }, 1))[0]!.id;
       if (has("/v1/orgs/:orgId/products/:id")) {
         const p = await world.call("POST", `/v1/orgs/${world.orgB}/products`, b, {
           name: "B's secret",

@@ -36,6 +36,8 @@ export interface Ids {
   order: string;
   /** A key of `org` for the key management routes (not the one the apikey surface calls with). */
   apiKey: string;
+  /** An entry of the organisation's audit log. */
+  auditEvent: string;
 }
 
 /** One request of the sweep and what became of it. */
@@ -170,6 +172,7 @@ export class SweepWorld {
       .replace(/\/sessions\/:id$/, `/sessions/${this.ids.session}`)
       .replace(/\/invitations\/:id/, `/invitations/${this.ids.invitation}`)
       .replace(/\/api-keys\/:id/, `/api-keys/${this.ids.apiKey}`)
+      .replace(/\/audit-events\/:id/, `/audit-events/${this.ids.auditEvent}`)
       .replace(/\/quotas\/:unit$/, "/quotas/api_requests")
       .replace(/\/products\/:id$/, `/products/${this.ids.product}`)
       .replace(/\/orders\/:id$/, `/orders/${this.ids.order}`);
@@ -358,6 +361,9 @@ export class SweepWorld {
     this.ids.apiKey = (
       await as("POST", "/v1/orgs/:orgId/api-keys", { name: "managed", scopes: ["org:read"] })
     ).apiKey!.id!;
+    const audit = t.app.bulwark.service("audit");
+    await audit.flush();
+    this.ids.auditEvent = (await audit.query({ log: this.ids.org }, 1))[0]!.id;
     await this.impersonate();
     const doc = await this.call("GET", "/openapi.json", "anonymous");
     if (doc.status !== 200) throw new Error(`/openapi.json: ${doc.status}`);

@@ -27,6 +27,7 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /security": PUBLIC,
   "GET /security.json": PUBLIC,
   "GET /.well-known/security.txt": PUBLIC,
+  "GET /.well-known/audit-keys.json": PUBLIC,
   "GET /openapi.json": PUBLIC,
   "GET /docs*": PUBLIC,
   "OPTIONS /*": { ...PUBLIC, rate: "none" },
@@ -87,6 +88,14 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   // Usage quotas (RATE-6): any member or key reads its organisation's usage; apps meter their own units.
   "GET /v1/orgs/:orgId/usage": tenant("org:read"),
   "POST /v1/orgs/:orgId/usage": tenant("usage:record"),
+  // The audit log (AUDIT-4, AUDIT-5): read and proved by managers or keys holding audit:read; apps record
+  // their own events with audit:write. Exports stream whole logs: their own, tighter tier.
+  "GET /v1/orgs/:orgId/audit-events": tenant("audit:read"),
+  "POST /v1/orgs/:orgId/audit-events": tenant("audit:write"),
+  "GET /v1/orgs/:orgId/audit-events/export": tenant("audit:read", { rate: "export" }),
+  "GET /v1/orgs/:orgId/audit-events/:id/proof": tenant("audit:read"),
+  "GET /v1/orgs/:orgId/audit-checkpoints": tenant("audit:read"),
+  "GET /v1/orgs/:orgId/audit-checkpoints/consistency": tenant("audit:read"),
   "POST /v1/invitations/accept": { ...USER, optional: true, rate: "auth", impersonation: "refuse" },
 
   // Platform admins (AUTH-6, AUTHZ-3, AUTHZ-4)
@@ -99,6 +108,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "DELETE /v1/admin/impersonations/current": ADMIN,
   "GET /v1/admin/orgs/:orgId/usage": ADMIN,
   "PUT /v1/admin/orgs/:orgId/quotas/:unit": ADMIN,
+  "GET /v1/admin/audit-events": ADMIN,
+  "GET /v1/admin/jobs": ADMIN,
 };
 
 /** One registered route with its requirements: an entry of `ctx.routes`. */

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { AdminService } from "../admin/service.js";
 import { AdminStore } from "../admin/store.js";
 import { bulwarkMigrations } from "../app.js";
+import { verifyBundle, verifyDatabase } from "../audit/cli.js";
 import { type Config, ConfigError, loadConfig } from "../config/load.js";
 import { Sealer } from "../crypto/seal.js";
 import { Database, MissingRoleError } from "../db/database.js";
@@ -23,6 +24,12 @@ Commands:
   admin create --email E --password-stdin [--no-totp]
                          Create a platform admin (password read from standard input). A TOTP factor is
                          enrolled and printed once; --no-totp is refused in production.
+  audit verify [--org ID]
+                         Verify every audit log (or one organisation's) against its signed checkpoints;
+                         names the first modified, deleted, inserted or reordered entry (exit code 1).
+  audit verify --bundle FILE [--key VKEY]
+                         Verify an organisation's export bundle offline, with no database. --key pins
+                         the signing key (from /.well-known/audit-keys.json).
 
 Configuration comes from environment variables (see README.md), optionally from BULWARK_CONFIG.`;
 
@@ -69,6 +76,9 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
       email: { type: "string" },
       "password-stdin": { type: "boolean" },
       "no-totp": { type: "boolean" },
+      org: { type: "string" },
+      bundle: { type: "string" },
+      key: { type: "string" },
     },
   });
   const command = positionals[0];
@@ -76,6 +86,9 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
     stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
   }
+  if (command === "audit" && positionals[1] === "verify" && values.bundle)
+    // Offline: no configuration, no database (what a customer's auditor runs).
+    return verifyBundle(values.bundle, { key: values.key, stdout, stderr });
   const config = loadConfig(options.env ?? process.env);
   const log = options.log ?? createLogger({ level: config.logLevel });
   const exts = await extensions(config, options.extensions ?? [], log);
@@ -142,6 +155,19 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
         await db.close();
       }
       return 0;
+    }
+    case "audit": {
+      if (positionals[1] !== "verify") {
+        stderr.write(`${USAGE}\n`);
+        return 2;
+      }
+      const db = Database.open(config, log);
+      try {
+        await waitForDatabase(db, config.database.waitSeconds, log);
+        return await verifyDatabase(db, config, { org: values.org, stdout, stderr });
+      } finally {
+        await db.close();
+      }
     }
     default:
       stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);

@@ -95,6 +95,14 @@ export interface Config {
   };
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly catalogExample: boolean;
+  readonly audit: {
+    readonly enabled: boolean;
+    readonly retentionDays: number;
+    readonly checkpointEntries: number;
+    readonly checkpointSeconds: number;
+    /** The checkpoint signing key's 32-byte seed, when set apart from BULWARK_SECRET. */
+    readonly signingKey: string | undefined;
+  };
   /** Non-fatal findings, printed at start-up (e.g. production without a CORS allowlist). */
   readonly warnings: readonly string[];
 }
@@ -261,6 +269,12 @@ export function loadConfig(env: Env = process.env): Config {
       );
     else quotas[m[1]!] = { allowance: Number(m[2]), mode: (m[3] ?? "refuse") as "refuse" | "warn" };
   }
+  if (production && oneOf("AUDIT_LOG") === "off") problems.push("AUDIT_LOG: cannot be off in production");
+  const auditKey = raw.AUDIT_SIGNING_KEY;
+  if (auditKey !== undefined && Buffer.from(auditKey, "base64").length !== 32)
+    problems.push(
+      "AUDIT_SIGNING_KEY: must be 32 bytes in base64 (an Ed25519 seed), e.g. `openssl rand -base64 32`",
+    );
   const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
   if (bool("BULWARK_CLUSTER") && !redisUrl)
     problems.push("BULWARK_CLUSTER: several nodes need shared limits and revocations; set REDIS_URL");
@@ -340,6 +354,13 @@ export function loadConfig(env: Env = process.env): Config {
       emailPerHour: int("EMAIL_MAX_PER_HOUR"),
     },
     catalogExample: bool("CATALOG_EXAMPLE"),
+    audit: {
+      enabled: oneOf("AUDIT_LOG") === "on",
+      retentionDays: int("AUDIT_RETENTION_DAYS"),
+      checkpointEntries: int("AUDIT_CHECKPOINT_ENTRIES"),
+      checkpointSeconds: int("AUDIT_CHECKPOINT_SECONDS"),
+      signingKey: auditKey,
+    },
     mail: {
       smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),
       from: str("MAIL_FROM") ?? "Bulwark <no-reply@localhost>",

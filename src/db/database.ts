@@ -293,6 +293,21 @@ export class Database {
   }
 
   /**
+   * Runs `fn` with the schema owner's rights (the migrating login role on PostgreSQL, not the app role):
+   * for the few jobs the app role is denied on purpose, such as audit retention (AUDIT-6). SQLite has one
+   * role; the handle is the unguarded base one.
+   */
+  async asOwner<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    if (this.engine !== "postgres") return fn(this.base);
+    const owner = this.migrationDb();
+    try {
+      return await fn(owner);
+    } finally {
+      await owner.destroy();
+    }
+  }
+
+  /**
    * Round-trip latency in milliseconds; throws if the database does not answer within `timeoutMs`.
    * `as: "owner"` pings with the migrating user's own connection rather than as the app role: start-up
    * waits that way, because on a fresh database the app role exists only once the first migration ran.

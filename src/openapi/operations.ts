@@ -209,6 +209,12 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "A fresh link and expiry; the old link stops working. At most 3 an hour.",
     ["RATE_LIMITED"],
   ),
+  "GET /v1/orgs/:orgId/audit-events/export": op(
+    "Export the organisation's audit log",
+    "Owners and admins, or an API key holding audit:read; its own rate tier (export). Streams the log oldest first: `ndjson` (one stored entry per line; an empty log is an empty body), `csv` (the columns of docs/audit.md; text/csv), or `bundle` (entries, leaf hashes, signed checkpoints and keys, NDJSON: what `bulwark audit verify --bundle` checks offline; filters do not apply).",
+    undefined,
+    "application/x-ndjson",
+  ),
   "GET /v1/orgs/:orgId/api-keys": op(
     "API keys",
     "The organisation's keys, newest first, with their status (active, grace, revoked, expired) and last use; never the keys themselves. `scopes` lists what the caller may grant.",

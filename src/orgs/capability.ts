@@ -17,7 +17,7 @@ declare module "../context.js" {
 }
 
 /** Organisations, memberships, invitations and the tenant check of the guard pipeline. */
-export function orgsCapability(denials: DenialSink = logDenials): Capability {
+export function orgsCapability(sink?: DenialSink): Capability {
   return {
     name: "orgs",
     migrations: orgMigrations,
@@ -42,6 +42,14 @@ export function orgsCapability(denials: DenialSink = logDenials): Capability {
       });
       ctx.provide("orgs", orgs);
       ctx.provide("invitations", invitations);
+      // AUTHZ-6: refusals are logged and written to the audit log (an embedding app may route them itself).
+      const audit = ctx.service("audit");
+      const denials: DenialSink = sink ?? {
+        record(d, request) {
+          logDenials.record(d, request);
+          audit.recordDenial(d, request, d.reason !== "not_member");
+        },
+      };
       ctx.guard.setTenantCheck(tenantCheck(orgs, mfa, ctx.permissions, denials));
 
       await app.register(orgRoutes, { orgs });

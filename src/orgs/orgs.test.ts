@@ -21,6 +21,7 @@ const EXPECTED: Record<Role, string[]> = {
     "members:remove",
     "apikeys:manage",
     "audit:read",
+    "audit:write",
     "webhooks:manage",
     "usage:record",
   ],

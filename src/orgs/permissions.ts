@@ -19,6 +19,7 @@ export interface Actions {
   "members:remove": true;
   "apikeys:manage": true;
   "audit:read": true;
+  "audit:write": true;
   "webhooks:manage": true;
   "usage:record": true;
 }
@@ -38,6 +39,8 @@ const CORE: Readonly<Record<string, readonly Role[]>> = {
   "members:remove": MANAGERS,
   "apikeys:manage": MANAGERS,
   "audit:read": MANAGERS,
+  // An app's own audit events (AUDIT-2), recorded with an API key holding this scope.
+  "audit:write": MANAGERS,
   "webhooks:manage": MANAGERS,
   // An app's own metered units (RATE-6), recorded with an API key holding this scope.
   "usage:record": MANAGERS,

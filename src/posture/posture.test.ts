@@ -43,6 +43,12 @@ describe("security page", () => {
     const byId = Object.fromEntries(controls.map((c) => [c.id, c]));
     expect(Object.keys(byId).sort()).toEqual(
       [
+        "AUDIT-1",
+        "AUDIT-2",
+        "AUDIT-3",
+        "AUDIT-4",
+        "AUDIT-5",
+        "AUDIT-6",
         "AUTH-1",
         "AUTH-2",
         "AUTH-3",
@@ -58,6 +64,7 @@ describe("security page", () => {
         "AUTHZ-3",
         "AUTHZ-4",
         "AUTHZ-5",
+        "AUTHZ-6",
         "CORS-1",
         // Tenant routes answer API keys for any origin, without credentials.
         "CORS-2",

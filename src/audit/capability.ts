@@ -1,0 +1,97 @@
+import type { Capability } from "../capability.js";
+import { actorOf } from "./actor.js";
+import { auditControls } from "./controls.js";
+import { auditOrigin, auditSigner } from "./keys.js";
+import { auditMigrations } from "./migrations.js";
+import { auditRoutes } from "./plugin.js";
+import { purgeAudit } from "./retention.js";
+import { AuditService, FLUSH_MS } from "./service.js";
+import { AuditStore } from "./store.js";
+
+declare module "../context.js" {
+  interface Services {
+    audit: AuditService;
+  }
+}
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+const DAY_MS = 86_400_000;
+
+/**
+ * The audit log (AUDIT-1…AUDIT-6). Registered before every capability that records into it. Request
+ * records come from one onResponse hook on every route (AUDIT-1); domain events from the services, in
+ * their transactions (AUDIT-2). Timers: the flush of buffered records, checkpoints, the daily purge.
+ */
+export const auditCapability: Capability = {
+  name: "audit",
+  migrations: auditMigrations,
+  async register(app, ctx) {
+    const c = ctx.config.audit;
+    const audit = new AuditService(
+      new AuditStore(ctx.db.global),
+      ctx.db.global,
+      auditSigner(ctx.config),
+      (log) => auditOrigin(ctx.config, log),
+      {
+        enabled: c.enabled,
+        checkpointEntries: c.checkpointEntries,
+        checkpointMs: c.checkpointSeconds * 1000,
+        retentionDays: c.retentionDays,
+      },
+      ctx.log,
+    );
+    ctx.provide("audit", audit);
+
+    // AUDIT-1: every state-changing request that reached a route, whatever its outcome. Reads are not.
+    if (c.enabled)
+      app.addHook("onResponse", (request, reply, done) => {
+        const route = request.routeOptions.url;
+        if (!SAFE.has(request.method) && route !== undefined) {
+          const ua = request.headers["user-agent"];
+          audit.recordSoon({
+            action: "http.request",
+            actor: actorOf(request.principal),
+            impersonator: request.principal?.impersonator ?? null,
+            orgId: request.tenant?.orgId,
+            request: {
+              method: request.method,
+              route,
+              status: reply.statusCode,
+              durationMs: Math.round(reply.elapsedTime * 100) / 100,
+              ip: request.ip,
+              userAgent: typeof ua === "string" ? ua.slice(0, 256) : null,
+              requestId: request.id,
+            },
+          });
+        }
+        done();
+      });
+
+    await app.register(auditRoutes, { audit });
+
+    const jobs = ctx.service("jobs");
+    const timers: NodeJS.Timeout[] = [];
+    const every = (ms: number, fn: () => Promise<unknown>) => {
+      const t = setInterval(
+        () => void fn().catch((err: Error) => ctx.log.error({ reason: err.message }, "audit job failed")),
+        ms,
+      );
+      t.unref();
+      timers.push(t);
+    };
+    app.addHook("onReady", async () => {
+      await audit.publishKey();
+      if (!c.enabled) return;
+      every(FLUSH_MS, () => audit.flush());
+      every(Math.min(1000, c.checkpointSeconds * 1000), () => audit.checkpointDue());
+      every(DAY_MS, () => jobs.run("audit.retention", () => purgeAudit(ctx.db, audit.retentionCutoff())));
+    });
+    app.addHook("onClose", async () => {
+      for (const t of timers) clearInterval(t);
+      await audit.flush();
+    });
+
+    ctx.metrics.gauge("bulwark_audit_buffered", "Audit records waiting to be written.", () => audit.waiting);
+    auditControls(ctx.posture, ctx.config, audit);
+  },
+};

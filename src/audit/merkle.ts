@@ -1,0 +1,145 @@
+import { createHash } from "node:crypto";
+
+/**
+ * The Merkle tree of RFC 9162 (Certificate Transparency 2.0), section 2.1, over SHA-256:
+ *
+ *   leaf hash   = SHA-256(0x00 ‖ entry bytes)
+ *   node hash   = SHA-256(0x01 ‖ left ‖ right)
+ *   MTH({})     = SHA-256()
+ *   MTH(D[n])   = node(MTH(D[0:k]), MTH(D[k:n])), k the largest power of two below n
+ *
+ * Every function here takes leaf hashes (32-byte Buffers), never entries: retention drops an entry's
+ * content and keeps its leaf, so proofs and roots never need the content.
+ */
+export type Hash = Buffer;
+
+const LEAF = Buffer.from([0]);
+const NODE = Buffer.from([1]);
+
+export function leafHash(entry: Buffer | string): Hash {
+  return createHash("sha256").update(LEAF).update(entry).digest();
+}
+
+export function nodeHash(left: Hash, right: Hash): Hash {
+  return createHash("sha256").update(NODE).update(left).update(right).digest();
+}
+
+export const EMPTY_ROOT: Hash = createHash("sha256").digest();
+
+/** The largest power of two strictly below n (n ≥ 2). */
+function split(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** MTH over leaves[from, to). */
+export function rootOf(leaves: readonly Hash[], from = 0, to = leaves.length): Hash {
+  const n = to - from;
+  if (n === 0) return EMPTY_ROOT;
+  if (n === 1) return leaves[from]!;
+  const k = split(n);
+  return nodeHash(rootOf(leaves, from, from + k), rootOf(leaves, from + k, to));
+}
+
+/** PATH(m, D[n]) of RFC 9162 2.1.3.1: the audit path of leaf `index` in the tree of the first `size` leaves. */
+export function inclusionProof(leaves: readonly Hash[], index: number, size = leaves.length): Hash[] {
+  if (index < 0 || index >= size || size > leaves.length) throw new RangeError("leaf outside the tree");
+  const path: Hash[] = [];
+  const walk = (m: number, from: number, to: number): void => {
+    const n = to - from;
+    if (n <= 1) return;
+    const k = split(n);
+    if (m < k) {
+      walk(m, from, from + k);
+      path.push(rootOf(leaves, from + k, to));
+    } else {
+      walk(m - k, from + k, to);
+      path.push(rootOf(leaves, from, from + k));
+    }
+  };
+  walk(index, 0, size);
+  return path;
+}
+
+/** PROOF(m, D[n]) of RFC 9162 2.1.4.1: that the tree of `oldSize` leaves is a prefix of the tree of `newSize`. */
+export function consistencyProof(leaves: readonly Hash[], oldSize: number, newSize: number): Hash[] {
+  if (oldSize < 0 || oldSize > newSize || newSize > leaves.length) throw new RangeError("bad tree sizes");
+  if (oldSize === 0 || oldSize === newSize) return [];
+  const proof: Hash[] = [];
+  const sub = (m: number, from: number, to: number, complete: boolean): void => {
+    const n = to - from;
+    if (m === n) {
+      if (!complete) proof.push(rootOf(leaves, from, to));
+      return;
+    }
+    const k = split(n);
+    if (m <= k) {
+      sub(m, from, from + k, complete);
+      proof.push(rootOf(leaves, from + k, to));
+    } else {
+      sub(m - k, from + k, to, false);
+      proof.push(rootOf(leaves, from, from + k));
+    }
+  };
+  sub(oldSize, 0, newSize, true);
+  return proof;
+}
+
+/**
+ * The right edge of a growing tree: the roots of its perfect subtrees, largest first (at most log2 n
+ * hashes). Appending a leaf and reading the root cost O(log n), so a checkpoint extends the previous one
+ * with only the new leaves, and the verifier walks a log of any length in one pass of constant memory.
+ */
+export class CompactRange {
+  private readonly hashes: Hash[] = [];
+  private readonly heights: number[] = [];
+  size = 0;
+
+  static from(size: number, hashes: readonly Hash[]): CompactRange {
+    const r = new CompactRange();
+    // The perfect subtrees of a tree of `size` leaves are the set bits of size, high to low.
+    let bit = 52;
+    for (const h of hashes) {
+      while (bit >= 0 && Math.floor(size / 2 ** bit) % 2 === 0) bit--;
+      if (bit < 0) throw new Error("compact range: more hashes than the size has subtrees");
+      r.hashes.push(h);
+      r.heights.push(bit);
+      bit--;
+    }
+    r.size = size;
+    if (r.hashes.length !== popcount(size)) throw new Error("compact range does not match its size");
+    return r;
+  }
+
+  append(leaf: Hash): void {
+    let h = leaf;
+    let height = 0;
+    while (this.heights.length > 0 && this.heights[this.heights.length - 1] === height) {
+      this.heights.pop();
+      h = nodeHash(this.hashes.pop()!, h);
+      height++;
+    }
+    this.hashes.push(h);
+    this.heights.push(height);
+    this.size++;
+  }
+
+  root(): Hash {
+    if (this.hashes.length === 0) return EMPTY_ROOT;
+    let h = this.hashes[this.hashes.length - 1]!;
+    for (let i = this.hashes.length - 2; i >= 0; i--) h = nodeHash(this.hashes[i]!, h);
+    return h;
+  }
+
+  /** The subtree roots, for storing beside a checkpoint. */
+  edge(): Hash[] {
+    return [...this.hashes];
+  }
+}
+
+function popcount(n: number): number {
+  let c = 0;
+  for (let x = n; x > 0; x = Math.floor(x / 2)) c += x % 2;
+  return c;
+}

@@ -1,0 +1,121 @@
+import { type Kysely, type Migration, sql } from "kysely";
+import { grantApp, type MigrationContext } from "../db/migrations.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed table map exists.
+type AnyDb = Kysely<any>;
+
+/**
+ * The audit log (AUDIT-3: append-only). On PostgreSQL the app role may only SELECT and INSERT the log's
+ * tables, and triggers refuse UPDATE, DELETE and TRUNCATE to every role; the one exception is retention
+ * (AUDIT-6), which runs as the schema owner with `bulwark.audit_purge` set and may only blank an old
+ * entry's content, never its leaf, position or id. On SQLite (one process owns the file) the same
+ * triggers refuse them unless the purge gate row exists inside the purge's own transaction.
+ */
+export function auditMigrations(ctx: MigrationContext): Record<string, Migration> {
+  return {
+    "0010_audit": {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable("audit_events")
+          .addColumn("log_id", "text", (c) => c.notNull())
+          .addColumn("seq", "bigint", (c) => c.notNull())
+          .addColumn("id", "text", (c) => c.notNull().unique())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("type", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("actor_type", "text", (c) => c.notNull())
+          .addColumn("actor_id", "text")
+          .addColumn("entity_type", "text")
+          .addColumn("entity_id", "text")
+          .addColumn("leaf", "text", (c) => c.notNull())
+          .addColumn("entry", "text")
+          .addPrimaryKeyConstraint("audit_events_pk", ["log_id", "seq"])
+          .execute();
+        for (const [name, columns] of [
+          ["audit_events_actor", ["log_id", "actor_id", "seq"]],
+          ["audit_events_action", ["log_id", "action", "seq"]],
+          ["audit_events_entity", ["log_id", "entity_type", "entity_id", "seq"]],
+          ["audit_events_time", ["created_at"]],
+        ] as const)
+          await db.schema
+            .createIndex(name)
+            .on("audit_events")
+            .columns([...columns])
+            .execute();
+        await db.schema
+          .createTable("audit_heads")
+          .addColumn("log_id", "text", (c) => c.primaryKey())
+          .addColumn("size", "bigint", (c) => c.notNull())
+          .addColumn("updated_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("audit_checkpoints")
+          .addColumn("log_id", "text", (c) => c.notNull())
+          .addColumn("size", "bigint", (c) => c.notNull())
+          .addColumn("root", "text", (c) => c.notNull())
+          .addColumn("key_id", "text", (c) => c.notNull())
+          .addColumn("note", "text", (c) => c.notNull())
+          .addColumn("edge", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addPrimaryKeyConstraint("audit_checkpoints_pk", ["log_id", "size"])
+          .execute();
+        await db.schema
+          .createTable("audit_keys")
+          .addColumn("key_id", "text", (c) => c.primaryKey())
+          .addColumn("vkey", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .execute();
+        await grantApp(db, ctx, "audit_events", ["SELECT", "INSERT"]);
+        await grantApp(db, ctx, "audit_checkpoints", ["SELECT", "INSERT"]);
+        await grantApp(db, ctx, "audit_keys", ["SELECT", "INSERT"]);
+        await grantApp(db, ctx, "audit_heads", ["SELECT", "INSERT", "UPDATE"]);
+        if (ctx.engine === "postgres") await postgresTriggers(db, ctx.schema);
+        else await sqliteTriggers(db);
+      },
+    },
+  };
+}
+
+/** A purge may blank content and the personal query columns of a row; nothing else of it may change. */
+const PURGE_SHAPE = `NEW.entry IS NULL AND NEW.actor_id IS NULL AND NEW.entity_id IS NULL
+  AND NEW.log_id = OLD.log_id AND NEW.seq = OLD.seq AND NEW.id = OLD.id AND NEW.leaf = OLD.leaf
+  AND NEW.created_at = OLD.created_at AND NEW.action = OLD.action AND NEW.type = OLD.type`;
+
+async function postgresTriggers(db: AnyDb, schema: string): Promise<void> {
+  const fn = sql.id(schema, "audit_append_only");
+  await sql`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_events'
+         AND current_setting('bulwark.audit_purge', true) = 'on' AND ${sql.raw(PURGE_SHAPE)} THEN
+        RETURN NEW;
+      END IF;
+      RAISE EXCEPTION 'the audit log is append-only (% on %)', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+    END $$`.execute(db);
+  for (const table of ["audit_events", "audit_checkpoints", "audit_keys"]) {
+    const t = sql.id(schema, table);
+    await sql`CREATE TRIGGER ${sql.id(`${table}_append_only`)} BEFORE UPDATE OR DELETE ON ${t}
+      FOR EACH ROW EXECUTE FUNCTION ${fn}()`.execute(db);
+    await sql`CREATE TRIGGER ${sql.id(`${table}_no_truncate`)} BEFORE TRUNCATE ON ${t}
+      FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`.execute(db);
+  }
+}
+
+async function sqliteTriggers(db: AnyDb): Promise<void> {
+  // The gate is a row the purge inserts and deletes inside its own transaction.
+  await sql`CREATE TABLE audit_purge_gate (open INTEGER NOT NULL)`.execute(db);
+  await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+    WHEN NOT (EXISTS (SELECT 1 FROM audit_purge_gate) AND ${sql.raw(PURGE_SHAPE)})
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only (UPDATE on audit_events)'); END`.execute(db);
+  for (const table of ["audit_events", "audit_checkpoints", "audit_keys"]) {
+    if (table !== "audit_events")
+      await sql`CREATE TRIGGER ${sql.id(`${table}_no_update`)} BEFORE UPDATE ON ${sql.id(table)}
+        BEGIN SELECT RAISE(ABORT, ${sql.lit(`the audit log is append-only (UPDATE on ${table})`)}); END`.execute(
+        db,
+      );
+    await sql`CREATE TRIGGER ${sql.id(`${table}_no_delete`)} BEFORE DELETE ON ${sql.id(table)}
+      BEGIN SELECT RAISE(ABORT, ${sql.lit(`the audit log is append-only (DELETE on ${table})`)}); END`.execute(
+      db,
+    );
+  }
+}

@@ -1,0 +1,217 @@
+import { CompactRange, type Hash, leafHash } from "./merkle.js";
+import { openNote, parseCheckpoint, parseVkey, type Verifier } from "./note.js";
+
+/** A row of a log as the verifier reads it: from the database, or from an export bundle. */
+export interface VerifyRow {
+  readonly seq: number;
+  readonly id: string;
+  readonly created_at: number;
+  readonly leaf: string;
+  readonly entry: string | null;
+  /** The query columns, checked against the entry when present (database mode). */
+  readonly columns?: {
+    readonly action: string;
+    readonly actor_id: string | null;
+    readonly entity_type: string | null;
+    readonly entity_id: string | null;
+  };
+}
+
+export interface VerifySource {
+  readonly log: string;
+  readonly origin: string;
+  /** The log's rows in seq order, in batches. */
+  rows(): AsyncIterable<readonly VerifyRow[]>;
+  readonly checkpoints: readonly { readonly size: number; readonly note: string }[];
+  /** Verifier keys (C2SP vkey strings) trusted to sign this log's checkpoints. */
+  readonly vkeys: readonly string[];
+  /** The log's size as its head row says (database mode). */
+  readonly headSize?: number;
+  /** Content may be missing (purged) only for entries older than this (epoch ms). */
+  readonly retentionCutoff: number;
+}
+
+export type Problem = "modified" | "deleted" | "inserted" | "reordered" | "checkpoint";
+
+export interface Finding {
+  readonly problem: Problem;
+  readonly seq: number | null;
+  readonly id: string | null;
+  readonly message: string;
+}
+
+export interface VerifyResult {
+  readonly log: string;
+  readonly entries: number;
+  readonly checkpoints: number;
+  /** The largest checkpoint whose root the entries reproduced. */
+  readonly verifiedSize: number;
+  /** The first problem, if any: verification of a log stops there. */
+  readonly finding: Finding | undefined;
+}
+
+const unhex = (s: string) => Buffer.from(s, "hex");
+
+/**
+ * Walks one log and checks, in one pass of constant memory (AUDIT-4):
+ *
+ * 1. every checkpoint is signed by a trusted key, names this log's origin, and its root is the Merkle
+ *    root of the first `size` leaves;
+ * 2. seq runs 0, 1, 2… with no gap (a deleted row) and each entry names its own seq and log (a row moved,
+ *    swapped or inserted does not);
+ * 3. each entry hashes to its stored leaf (an edited entry does not) and, in the database, its query
+ *    columns say what the entry says;
+ * 4. content is missing only where retention dropped it, and no row outlives the head or the checkpoints.
+ *
+ * An edit that also rewrites the leaf is caught by (1) at the next checkpoint, which bounds where it is.
+ */
+export async function verifyLog(
+  src: VerifySource,
+  progress?: (entries: number) => void,
+): Promise<VerifyResult> {
+  let verifiers: Verifier[];
+  const fail = (finding: Finding, entries = 0, verifiedSize = 0): VerifyResult => ({
+    log: src.log,
+    entries,
+    checkpoints: src.checkpoints.length,
+    verifiedSize,
+    finding,
+  });
+  try {
+    verifiers = src.vkeys.map(parseVkey);
+  } catch (err) {
+    return fail({ problem: "checkpoint", seq: null, id: null, message: (err as Error).message });
+  }
+  const roots = new Map<number, Hash>();
+  for (const cp of src.checkpoints) {
+    try {
+      const { text } = openNote(cp.note, verifiers);
+      const parsed = parseCheckpoint(text);
+      if (parsed.origin !== src.origin) throw new Error(`names origin ${parsed.origin}, not ${src.origin}`);
+      if (parsed.size !== cp.size) throw new Error(`says size ${parsed.size}, stored as ${cp.size}`);
+      roots.set(cp.size, parsed.root);
+    } catch (err) {
+      return fail({
+        problem: "checkpoint",
+        seq: null,
+        id: null,
+        message: `checkpoint of size ${cp.size}: ${(err as Error).message}`,
+      });
+    }
+  }
+  const sizes = [...roots.keys()].sort((a, b) => a - b);
+  const range = new CompactRange();
+  let verified = 0;
+  let next = 0;
+  const at = (f: Finding) => fail(f, range.size, verified);
+
+  for await (const batch of src.rows()) {
+    for (const row of batch) {
+      if (row.seq !== range.size)
+        return at({
+          problem: "deleted",
+          seq: range.size,
+          id: null,
+          message: `entry ${range.size} is missing: the next row is entry ${row.seq} (deleted, or the rows were renumbered)`,
+        });
+      if (row.entry !== null) {
+        if (leafHash(row.entry).toString("hex") !== row.leaf)
+          return at({
+            problem: "modified",
+            seq: row.seq,
+            id: row.id,
+            message: `entry ${row.seq} (${row.id}) was modified: its content no longer hashes to its leaf`,
+          });
+        let e: {
+          seq?: unknown;
+          log?: unknown;
+          id?: unknown;
+          time?: unknown;
+          action?: unknown;
+          actor?: { id?: unknown };
+          entity?: { type?: unknown; id?: unknown } | null;
+        };
+        try {
+          e = JSON.parse(row.entry);
+        } catch {
+          return at({
+            problem: "modified",
+            seq: row.seq,
+            id: row.id,
+            message: `entry ${row.seq} is not JSON`,
+          });
+        }
+        if (e.seq !== row.seq || e.log !== src.log)
+          return at({
+            problem:
+              e.log === src.log && typeof e.seq === "number" && e.seq < row.seq ? "inserted" : "reordered",
+            seq: row.seq,
+            id: row.id,
+            message: `the row at seq ${row.seq} holds entry ${String(e.seq)} of log ${String(e.log)}: rows were inserted, swapped or moved`,
+          });
+        const c = row.columns;
+        if (
+          e.id !== row.id ||
+          Date.parse(String(e.time)) !== row.created_at ||
+          (c &&
+            (e.action !== c.action ||
+              (e.actor?.id ?? null) !== c.actor_id ||
+              (e.entity?.type ?? null) !== c.entity_type ||
+              (e.entity?.id ?? null) !== c.entity_id))
+        )
+          return at({
+            problem: "modified",
+            seq: row.seq,
+            id: row.id,
+            message: `entry ${row.seq} (${row.id}) was modified: its stored columns disagree with its signed content`,
+          });
+      } else if (row.created_at >= src.retentionCutoff)
+        return at({
+          problem: "deleted",
+          seq: row.seq,
+          id: row.id,
+          message: `entry ${row.seq} (${row.id}) lost its content before its retention period ended`,
+        });
+      range.append(unhex(row.leaf));
+      const want = roots.get(range.size);
+      if (want) {
+        if (!range.root().equals(want))
+          return at({
+            problem: "modified",
+            seq: null,
+            id: null,
+            message: `the first ${range.size} entries do not match their signed checkpoint: an entry from ${verified} to ${range.size - 1} was altered together with its leaf`,
+          });
+        verified = range.size;
+        next++;
+      }
+    }
+    progress?.(range.size);
+  }
+  const last = sizes[sizes.length - 1] ?? 0;
+  if (last > range.size)
+    return at({
+      problem: "deleted",
+      seq: range.size,
+      id: null,
+      message: `entries from ${range.size} on are missing: a signed checkpoint covers ${last}`,
+    });
+  if (src.headSize !== undefined && src.headSize !== range.size)
+    return at({
+      problem: src.headSize > range.size ? "deleted" : "inserted",
+      seq: Math.min(src.headSize, range.size),
+      id: null,
+      message:
+        src.headSize > range.size
+          ? `entries from ${range.size} on are missing: the log's head counts ${src.headSize}`
+          : `entries from ${src.headSize} on were inserted: the log's head counts ${src.headSize}`,
+    });
+  void next;
+  return {
+    log: src.log,
+    entries: range.size,
+    checkpoints: sizes.length,
+    verifiedSize: verified,
+    finding: undefined,
+  };
+}

@@ -1,0 +1,63 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import type { Capability } from "../capability.js";
+import { jobMigrations } from "./migrations.js";
+import { JobsService } from "./service.js";
+
+declare module "../context.js" {
+  interface Services {
+    jobs: JobsService;
+  }
+}
+
+const Run = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  status: Type.String(),
+  startedAt: Type.String(),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+  durationMs: Type.Union([Type.Integer(), Type.Null()]),
+  rows: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  node: Type.String(),
+});
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+/** Background job runs (OBS-6): recorded by every job, listed for platform admins. */
+export const jobsCapability: Capability = {
+  name: "jobs",
+  migrations: jobMigrations,
+  async register(app, ctx) {
+    const jobs = new JobsService(ctx.db.global, ctx.log, ctx.metrics);
+    ctx.provide("jobs", jobs);
+    app.withTypeProvider<TypeBoxTypeProvider>().get(
+      "/v1/admin/jobs",
+      {
+        schema: {
+          tags: ["admin"],
+          summary: "Recent background job runs",
+          description:
+            "Platform admins only. Each run of a background job (audit retention, …) with its status, duration and rows, newest first (OBS-6).",
+          querystring: Type.Object({
+            name: Type.Optional(Type.String({ maxLength: 64 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+          }),
+          response: { 200: Type.Object({ items: Type.Array(Run) }) },
+        },
+      },
+      async (req) => ({
+        items: (await jobs.list(req.query.limit ?? 50, req.query.name)).map((r) => ({
+          id: r.id,
+          name: r.name,
+          status: r.status,
+          startedAt: new Date(r.started_at).toISOString(),
+          finishedAt: iso(r.finished_at),
+          durationMs: r.duration_ms,
+          rows: r.rows,
+          error: r.error,
+          node: r.node,
+        })),
+      }),
+    );
+  },
+};

@@ -1,0 +1,20 @@
+/** One run of a background job (OBS-6): what ran, how it ended, how long it took, how much it did. */
+export interface JobRunRow {
+  id: string;
+  name: string;
+  status: "running" | "succeeded" | "failed";
+  started_at: number;
+  finished_at: number | null;
+  duration_ms: number | null;
+  rows: number | null;
+  /** The failure's message (never a stack, never data). */
+  error: string | null;
+  /** Which process ran it: host and pid. */
+  node: string;
+}
+
+declare module "../db/tables.js" {
+  interface Tables {
+    job_runs: JobRunRow;
+  }
+}
