@@ -11,6 +11,11 @@
 //
 // Every answer must be 2xx: a case that gets anything else (a 429 from a limit left in reach, a 503 from
 // an unreachable Redis) is reported at once, with a sample answer, and the run exits non-zero.
+//
+// The audit log: a write (POST products with an API key) with AUDIT_LOG=on against the same with
+// AUDIT_LOG=off, and then (bench/audit-verify.js, its own process) the speed of `bulwark audit verify`
+// over an SQLite log of --verify-entries entries (0 skips it). `--only audit` runs just these (and the
+// baselines); `--only verify` just the verification.
 import { fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -25,6 +30,7 @@ const { values } = parseArgs({
     // Every case this many times, round after round; the table shows each figure's median.
     rounds: { type: "string", default: "1" },
     only: { type: "string" },
+    "verify-entries": { type: "string", default: "300000" },
     pg: { type: "boolean", default: false },
     "pg-url": {
       type: "string",
@@ -49,6 +55,19 @@ const onPg = () => ({
   REDIS_PREFIX: `bench-${randomBytes(6).toString("hex")}:`,
   RATE_LIMIT_ON_STORE_ERROR: "closed",
 });
+
+let sku = 0;
+/** A new product per request: SKUs are unique in an organisation (a repeat is a 409 SKU_TAKEN). */
+const newProduct = () =>
+  JSON.stringify({
+    name: "Teapot",
+    sku: `BENCH-${process.pid}-${++sku}`,
+    priceCents: 2500,
+    stock: 10,
+    descriptionHtml: "<p>Fine porcelain</p>",
+  });
+/** An API key that may write products (the audit write cases). */
+const WRITE_KEY = { BENCH_APIKEY: "1", BENCH_APIKEY_SCOPES: "products:read,products:write" };
 
 /** The cases; baselines first. Later issues add theirs here. */
 const CASES = [
@@ -116,6 +135,31 @@ const CASES = [
     // Sign-in reserves an attempt per address before hashing (AUTH-7): at most 5 in flight per client
     // address. 50 connections from one address would measure 429s; real sign-ins come from many.
     spreadAddresses: true,
+  },
+  {
+    // What auditing a write costs (AUDIT-1): the request record, buffered and written in batches, against
+    // the same write with the audit log off. A case's name must contain "audit" for --only audit.
+    name: "bulwark POST products (key, audit on)",
+    server: "servers/bulwark.js",
+    path: "@products",
+    method: "POST",
+    body: newProduct,
+    headers: { ...PROXIED, "content-type": "application/json" },
+    env: { ...WRITE_KEY, AUDIT_LOG: "on" },
+    apiKey: true,
+    policies: KEY_POLICIES,
+    target: { of: "  same, audit off", ratio: 0.85 },
+  },
+  {
+    name: "  same, audit off",
+    server: "servers/bulwark.js",
+    path: "@products",
+    method: "POST",
+    body: newProduct,
+    headers: { ...PROXIED, "content-type": "application/json" },
+    env: { ...WRITE_KEY, AUDIT_LOG: "off" },
+    apiKey: true,
+    policies: KEY_POLICIES,
   },
   // --pg: the same API-key read on PostgreSQL (row-level security, a transaction per read) with the
   // limits' counters in Redis, against bare Fastify doing the same SELECT through `pg`.
@@ -213,7 +257,14 @@ function cpuOf(child) {
   });
 }
 
+/** A case's body: a string, or a function making each request's own (e.g. a unique SKU). */
+const bodyOf = (c) => (typeof c.body === "function" ? c.body() : c.body);
+
 function measure(url, headers, seconds, c = {}) {
+  const setups = [
+    ...(c.spreadAddresses ? [fromManyAddresses] : []),
+    ...(typeof c.body === "function" ? [(req) => ({ ...req, body: c.body() })] : []),
+  ];
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -222,8 +273,10 @@ function measure(url, headers, seconds, c = {}) {
         duration: seconds,
         headers,
         method: c.method ?? "GET",
-        body: c.body,
-        ...(c.spreadAddresses ? { requests: [{ setupRequest: fromManyAddresses }] } : {}),
+        body: bodyOf(c),
+        ...(setups.length
+          ? { requests: [{ setupRequest: (req) => setups.reduce((r, setup) => setup(r), req) }] }
+          : {}),
       },
       (err, result) => (err ? reject(err) : resolve(result)),
     );
@@ -236,7 +289,7 @@ function measure(url, headers, seconds, c = {}) {
  * header: the case would measure less than it claims).
  */
 async function probe(c, url, headers) {
-  const res = await fetch(url, { method: c.method ?? "GET", headers, body: c.body });
+  const res = await fetch(url, { method: c.method ?? "GET", headers, body: bodyOf(c) });
   const body = await res.text();
   if (!res.ok) return `${res.status} ${body.slice(0, 300)}`;
   const applied = res.headers.get("ratelimit-policy") ?? "";
@@ -249,7 +302,7 @@ async function probe(c, url, headers) {
 /** One answer that was not 2xx, to say why (the status alone rarely does). */
 async function sample(url, headers, c) {
   try {
-    const res = await fetch(url, { method: c.method ?? "GET", headers, body: c.body });
+    const res = await fetch(url, { method: c.method ?? "GET", headers, body: bodyOf(c) });
     return `${res.status} ${(await res.text()).slice(0, 300)}`;
   } catch (err) {
     return err.message;
@@ -258,7 +311,8 @@ async function sample(url, headers, c) {
 
 const runs = new Map(CASES.map((c) => [c, []]));
 const failures = new Set();
-for (let round = 0; round < rounds; round++) {
+const verifyOnly = values.only === "verify";
+for (let round = 0; round < rounds && !verifyOnly; round++) {
   for (const c of CASES) {
     if (c.pg && !values.pg) continue;
     if (values.only && !c.baseline && !c.name.includes(values.only)) continue;
@@ -313,6 +367,35 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
+/**
+ * `bulwark audit verify` over a filled SQLite log (bench/audit-verify.js, in a process of its own): with
+ * no --only, --only audit or --only verify, and --verify-entries above 0.
+ */
+async function measureVerify(entries) {
+  const child = fork(new URL("audit-verify.js", import.meta.url), ["--entries", String(entries)], {
+    execArgv: process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
+  });
+  let out = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  const code = await new Promise((resolve) => child.once("exit", resolve));
+  const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+  if (code !== 0 || !line) throw new Error(`bench/audit-verify.js exited with ${code}: ${out.slice(0, 300)}`);
+  return JSON.parse(line.slice("RESULT ".length));
+}
+const verifyEntries = Number(values["verify-entries"]);
+let verified;
+if (verifyEntries > 0 && (!values.only || /audit|verify/.test(values.only))) {
+  try {
+    verified = await measureVerify(verifyEntries);
+  } catch (err) {
+    console.error(`\n✗ audit verify: ${err.message}`);
+    failures.add("audit verify");
+  }
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -326,45 +409,56 @@ const results = [...runs]
     cpuPerReq: median(rs.map((r) => r.cpuPerReq)),
     bad: rs.reduce((n, r) => n + r.bad, 0),
   }));
+if (verified) {
+  const v = verified;
+  console.log(
+    `\naudit verify: ${v.entries} entries (${v.checkpoints} signed checkpoints) in ${v.verifySeconds.toFixed(2)} s: ` +
+      `${Math.round(v.perSecond)} entries/s (target ≥ ${v.target}: ${v.met ? "met" : "NOT MET"}), ` +
+      `${Math.round(v.perCpuSecond)} per CPU-second; filled in ${v.fillSeconds.toFixed(1)} s`,
+  );
+}
 const node = results.find((r) => r.name === "node:http");
 const fastify = results.find((r) => r.name === "fastify (bare)");
 const floor = results.find((r) => r.floor);
 const pad = (s, n) => String(s).padEnd(n);
-console.log(
-  `\n${duration} s per case, ${connections} connections, Node ${process.version}${rounds > 1 ? `, medians of ${rounds} rounds` : ""}\n`,
-);
-console.log(
-  `${pad("case", 42)}${pad("req/s", 10)}${pad("p99 ms", 8)}${pad("vs node", 9)}${pad("vs fastify", 12)}${pad("vs +headers", 13)}${pad("cpu µs/req", 12)}${pad("cpu vs fastify", 16)}non-2xx`,
-);
-for (const r of results) {
+if (node && fastify && floor) {
   console.log(
-    `${pad(r.name, 42)}${pad(Math.round(r.rps), 10)}${pad(r.p99, 8)}${pad((r.rps / node.rps).toFixed(2), 9)}${pad((r.rps / fastify.rps).toFixed(2), 12)}${pad((r.rps / floor.rps).toFixed(2), 13)}${pad(r.cpuPerReq.toFixed(1), 12)}${pad((r.cpuPerReq / fastify.cpuPerReq).toFixed(2), 16)}${r.bad}`,
+    `\n${duration} s per case, ${connections} connections, Node ${process.version}${rounds > 1 ? `, medians of ${rounds} rounds` : ""}\n`,
+  );
+  console.log(
+    `${pad("case", 42)}${pad("req/s", 10)}${pad("p99 ms", 8)}${pad("vs node", 9)}${pad("vs fastify", 12)}${pad("vs +headers", 13)}${pad("cpu µs/req", 12)}${pad("cpu vs fastify", 16)}non-2xx`,
+  );
+  for (const r of results) {
+    console.log(
+      `${pad(r.name, 42)}${pad(Math.round(r.rps), 10)}${pad(r.p99, 8)}${pad((r.rps / node.rps).toFixed(2), 9)}${pad((r.rps / fastify.rps).toFixed(2), 12)}${pad((r.rps / floor.rps).toFixed(2), 13)}${pad(r.cpuPerReq.toFixed(1), 12)}${pad((r.cpuPerReq / fastify.cpuPerReq).toFixed(2), 16)}${r.bad}`,
+    );
+  }
+  const byName = (name) => results.find((r) => r.name === name);
+  for (const r of results) {
+    if (r.target) {
+      const base = byName(r.target.of);
+      if (!base) continue;
+      const ratio = r.rps / base.rps;
+      console.log(
+        `\n${r.name.trim()}: ${ratio.toFixed(2)} of ${r.target.of.trim()} in req/s (target ≥ ${r.target.ratio}: ${ratio >= r.target.ratio ? "met" : "NOT MET"}), ` +
+          `${r.cpuPerReq.toFixed(1)} vs ${base.cpuPerReq.toFixed(1)} cpu µs/req (${(r.cpuPerReq / base.cpuPerReq).toFixed(2)}×)`,
+      );
+    }
+    if (r.against) {
+      const base = byName(r.against);
+      if (!base) continue;
+      console.log(
+        `\n${r.name.trim()}: ${(r.rps / base.rps).toFixed(2)} of ${r.against} in req/s (${Math.round(r.rps)} vs ${Math.round(base.rps)}), ` +
+          `${r.cpuPerReq.toFixed(1)} vs ${base.cpuPerReq.toFixed(1)} cpu µs/req (${(r.cpuPerReq / base.cpuPerReq).toFixed(2)}×)`,
+      );
+    }
+  }
+  console.log(
+    "\ncpu µs/req: the server process's user+system CPU over the measured window per request; cpu vs fastify > 1 is costlier." +
+      "\nvs +headers: against bare Fastify sending the same security headers, the floor no Bulwark route can beat." +
+      "\nRate limits run on every Bulwark case, raised out of reach so that they count but never refuse.",
   );
 }
-const byName = (name) => results.find((r) => r.name === name);
-for (const r of results) {
-  if (r.target) {
-    const base = byName(r.target.of);
-    const ratio = r.rps / base.rps;
-    console.log(
-      `\n${r.name.trim()}: ${ratio.toFixed(2)} of ${r.target.of} in req/s (target ≥ ${r.target.ratio}: ${ratio >= r.target.ratio ? "met" : "NOT MET"}), ` +
-        `${r.cpuPerReq.toFixed(1)} vs ${base.cpuPerReq.toFixed(1)} cpu µs/req (${(r.cpuPerReq / base.cpuPerReq).toFixed(2)}×)`,
-    );
-  }
-  if (r.against) {
-    const base = byName(r.against);
-    if (!base) continue;
-    console.log(
-      `\n${r.name.trim()}: ${(r.rps / base.rps).toFixed(2)} of ${r.against} in req/s (${Math.round(r.rps)} vs ${Math.round(base.rps)}), ` +
-        `${r.cpuPerReq.toFixed(1)} vs ${base.cpuPerReq.toFixed(1)} cpu µs/req (${(r.cpuPerReq / base.cpuPerReq).toFixed(2)}×)`,
-    );
-  }
-}
-console.log(
-  "\ncpu µs/req: the server process's user+system CPU over the measured window per request; cpu vs fastify > 1 is costlier." +
-    "\nvs +headers: against bare Fastify sending the same security headers, the floor no Bulwark route can beat." +
-    "\nRate limits run on every Bulwark case, raised out of reach so that they count but never refuse.",
-);
 if (failures.size > 0) {
   console.error(
     `\n✗ Not every answer was 2xx in: ${[...failures].join("; ")}.\n  Their figures are not comparable (see above).`,

@@ -278,6 +278,38 @@ describe.runIf(needs("postgres") && needs("redis"))(
       expect((await use(one)).status).toBe(401);
     }, 60_000);
 
+    it("AUDIT-4: 8 concurrent writers × 500 events on one organisation, through both nodes, build one log that verifies", async () => {
+      const nodes = [one, two];
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let i = 0; i < 500; i++) {
+            const res = await call(nodes[(w + i) % 2]!, "POST", `/v1/orgs/${orgId}/audit-events`, {
+              headers: session,
+              body: { action: "load.written", metadata: { writer: w, i } },
+            });
+            if (res.status !== 201)
+              throw new Error(`writer ${w}, event ${i}: ${res.status} ${JSON.stringify(res.json)}`);
+          }
+        }),
+      );
+      // `bulwark audit verify` in a process of its own, on the database both nodes wrote (their request
+      // records, buffered, reach it within 100 ms).
+      await new Promise((r) => setTimeout(r, 500));
+      const { exited, output } = cli(
+        {
+          NODE_ENV: "development",
+          BULWARK_SECRET: SECRET,
+          DATABASE_URL: PG_URL ?? "",
+          DATABASE_SCHEMA: SCHEMA,
+          BULWARK_DATA_DIR: one.dataDir,
+        },
+        ["audit", "verify", "--org", orgId],
+      );
+      expect(await exited, output()).toBe(0);
+      const [, entries] = /^ok {3}org_\w+: (\d+) entries/m.exec(output()) ?? [];
+      expect(Number(entries), output()).toBeGreaterThanOrEqual(8000);
+    }, 180_000);
+
     it(`AUTH-7: the sign-in limit (${LOGIN_ATTEMPTS} failures per address) holds across both nodes together`, async () => {
       const nodes = [one, two];
       const attempt = (i: number, password: string) =>

@@ -2,7 +2,12 @@
 // (behind a trusted proxy on loopback), CORS, rate limits, metrics and access logging at the production
 // default. With BENCH_SESSION=1 it also creates a verified user, a session (its cookie goes to the
 // runner), an organisation and one product; BENCH_APIKEY=1 adds an API key of that organisation holding
-// products:read (the key goes to the runner, sent as X-API-Key).
+// products:read (the key goes to the runner, sent as X-API-Key); BENCH_APIKEY_SCOPES (comma-separated)
+// grants others instead, e.g. products:read,products:write for the write cases.
+//
+// AUDIT_LOG=off: the production profile refuses it (AUDIT_LOG cannot be off in production), so the
+// configuration is loaded with the log on and then switched off, exactly what AUDIT_LOG=off sets
+// (config.audit.enabled): every other production setting stays as the audit-on case has it.
 //
 // Rate limits run on every API request (per address, key, user, organisation and tier). A load generator
 // hammers one route from one address, so the limits are raised far out of reach: every limiter still
@@ -24,7 +29,8 @@ import { SessionStore } from "../../dist/src/sessions/store.js";
 
 const UNREACHABLE = "999999999"; // RATE_LIMIT_TIERS takes at most 9 digits
 const schema = `bench_${process.pid}`;
-const config = loadConfig({
+const { AUDIT_LOG: auditLog, ...env } = process.env;
+const loaded = loadConfig({
   RATE_LIMIT_IP_PER_MINUTE: UNREACHABLE,
   RATE_LIMIT_KEY_PER_MINUTE: UNREACHABLE,
   RATE_LIMIT_USER_PER_MINUTE: UNREACHABLE,
@@ -32,7 +38,7 @@ const config = loadConfig({
   RATE_LIMIT_TIERS: ["general", "sensitive", "admin", "export"]
     .map((t) => `${t}=${UNREACHABLE}/1m`)
     .join(","),
-  ...process.env,
+  ...env,
   NODE_ENV: "production",
   PORT: "0",
   HOST: "127.0.0.1",
@@ -46,7 +52,9 @@ const config = loadConfig({
   ...(process.env.BENCH_DATABASE_URL
     ? { DATABASE_URL: process.env.BENCH_DATABASE_URL, DATABASE_SCHEMA: schema }
     : {}),
+  ...(auditLog && auditLog !== "off" ? { AUDIT_LOG: auditLog } : {}),
 });
+const config = auditLog === "off" ? { ...loaded, audit: { ...loaded.audit, enabled: false } } : loaded;
 
 /** Drops what this server put in PostgreSQL and Redis. */
 async function cleanUp() {
@@ -125,12 +133,26 @@ if (seeded) {
       })
       .execute(),
   );
-  message.paths = { product: `/v1/orgs/${orgId}/products/${productId}` };
+  message.paths = {
+    product: `/v1/orgs/${orgId}/products/${productId}`,
+    products: `/v1/orgs/${orgId}/products`,
+  };
   if (process.env.BENCH_APIKEY === "1") {
-    // Through the service, as POST /v1/orgs/:orgId/api-keys would (the owner may grant products:read).
-    const { key } = await ctx
-      .service("apiKeys")
-      .create(orgId, { id, can: () => true }, { name: "bench", scopes: ["products:read"] });
+    // Through the service, as POST /v1/orgs/:orgId/api-keys would (the owner may grant these scopes).
+    const { key } = await ctx.service("apiKeys").create(
+      orgId,
+      { id, can: () => true },
+      {
+        name: "bench",
+        scopes: (process.env.BENCH_APIKEY_SCOPES ?? "products:read").split(","),
+      },
+      // Who created it, for the key's audit event (AUDIT-2): the bench user, as its request would say.
+      (event) => ({
+        ...event,
+        actor: event.actor ?? { type: "USER", id, email: "bench@example.org" },
+        impersonator: null,
+      }),
+    );
     message.apiKey = key;
   }
 }

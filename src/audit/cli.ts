@@ -54,6 +54,7 @@ export async function verifyDatabase(
     const src: VerifySource = {
       log,
       origin: auditOrigin(config, log),
+      anyHost: true,
       vkeys,
       headSize: size,
       retentionCutoff: cutoff,

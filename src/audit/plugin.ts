@@ -272,7 +272,8 @@ export async function auditRoutes(app: FastifyInstance, opts: { audit: AuditServ
         .type(format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson")
         .header("content-disposition", `attachment; filename="${name}"`)
         .header("cache-control", "no-store");
-      return reply.send(Readable.from(stream));
+      // One chunk (a batch of rows) ahead of the client at most: memory stays constant on any log.
+      return reply.send(Readable.from(stream, { highWaterMark: 1 }));
     },
   );
 

@@ -124,7 +124,8 @@ export class AuditService {
 
   /** Writes what is buffered; concurrent calls share one write. A failed write keeps the records for the next. */
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
+    // A write in flight holds an older batch: wait for it, then write what came since.
+    if (this.flushing) return this.flushing.then(() => this.flush());
     if (this.buffer.length === 0) return Promise.resolve();
     const batch = this.buffer;
     this.buffer = [];

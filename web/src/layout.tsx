@@ -146,6 +146,7 @@ const PORTAL_LINKS = [
 const ADMIN_LINKS = [
   { href: "/admin/users", label: "Users" },
   { href: "/admin/orgs", label: "Organisations" },
+  { href: "/admin/audit", label: "Audit log" },
 ];
 
 /** The portal's frame: the signed-in user, and the impersonation banner when there is one. */

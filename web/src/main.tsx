@@ -4,6 +4,7 @@ import { AdminFrame, PortalFrame, PublicFrame } from "./layout.js";
 import { Account } from "./pages/account.js";
 import { AdminOrgs, AdminSignIn, AdminUsers } from "./pages/admin.js";
 import { ApiKeys } from "./pages/apikeys.js";
+import { AdminAudit, OrgAudit } from "./pages/audit.js";
 import {
   AcceptInvitation,
   ForgotPassword,
@@ -71,6 +72,8 @@ function Portal(props: { path: string }) {
             <OrgUsage org={org} />
           ) : tab === "/api-keys" ? (
             <ApiKeys org={org} me={me} />
+          ) : tab === "/audit" ? (
+            <OrgAudit org={org} />
           ) : tab === "/products" ? (
             <Products org={org} />
           ) : tab === "/orders" ? (
@@ -102,6 +105,8 @@ function Admin(props: { path: string }) {
       <AdminUsers />
     ) : props.path === "/admin/orgs" ? (
       <AdminOrgs />
+    ) : props.path === "/admin/audit" ? (
+      <AdminAudit />
     ) : (
       <NotFound />
     );

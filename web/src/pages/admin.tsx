@@ -182,6 +182,9 @@ export function AdminOrgs() {
                 {o.slug} · {o.members} member{o.members === 1 ? "" : "s"} · since {when(o.createdAt)}
               </p>
             </div>
+            <a href={withQuery("/admin/audit", { log: o.id })} aria-label={`Audit log of ${o.name}`}>
+              Audit log
+            </a>
           </li>
         )}
       />

@@ -14,7 +14,7 @@ export interface Org {
   role?: Role;
 }
 
-/** Owners and admins: they change the settings and manage API keys (`apikeys:manage`). */
+/** Owners and admins: they change the settings, manage API keys (`apikeys:manage`) and read the audit log (`audit:read`). */
 export const isManager = (org: Org): boolean => org.role === "OWNER" || org.role === "ADMIN";
 
 /** The user's organisations, and a new one. */
@@ -105,7 +105,12 @@ export function OrgTabs(props: { org: Org; current: string }) {
     ["/members", "Members"],
     ["/invitations", "Invitations"],
     ["/usage", "Usage"],
-    ...(isManager(props.org) ? ([["/api-keys", "API keys"]] as Array<[string, string]>) : []),
+    ...(isManager(props.org)
+      ? ([
+          ["/api-keys", "API keys"],
+          ["/audit", "Audit log"],
+        ] as Array<[string, string]>)
+      : []),
     ...(withCatalog
       ? ([
           ["/products", "Products"],
