@@ -139,7 +139,7 @@ export function orderRoutes(tenant: TenantRouter): void {
       }),
       response: { 201: Type.Object({ order: Order }) },
     },
-    async handler({ tx, orgId, actorId, body, now }) {
+    async handler({ tx, orgId, actorId, body, now, audit }) {
       const ids = [...new Set(body.lines.map((l) => l.productId))];
       // Prices come from this organisation's products only: another organisation's product id is unknown here.
       const price = await store.prices(tx, orgId, ids);
@@ -168,7 +168,14 @@ export function orderRoutes(tenant: TenantRouter): void {
         unit_price_cents: price.get(l.productId) ?? 0,
       }));
       await store.insertOrder(tx, order, lines);
-      return { order: view(order, lines) };
+      const placed = view(order, lines);
+      // In the handler's transaction: the entry exists exactly when the order does.
+      await audit({
+        action: "order.created",
+        entity: { type: "order", id: order.id },
+        after: { status: placed.status, totalCents: placed.totalCents, lines: placed.lines },
+      });
+      return { order: placed };
     },
   });
 
@@ -185,7 +192,7 @@ export function orderRoutes(tenant: TenantRouter): void {
       body: Type.Object({ status: Status }),
       response: { 200: Type.Object({ order: Order }) },
     },
-    async handler({ tx, orgId, params, body, now }) {
+    async handler({ tx, orgId, params, body, now, audit }) {
       const order = await store.order(tx, orgId, params.id);
       if (!order) throw new AppError("NOT_FOUND");
       if (!TRANSITIONS[order.status].includes(body.status))
@@ -196,6 +203,12 @@ export function orderRoutes(tenant: TenantRouter): void {
       // Conditional on the status read: of two racing transitions only one applies.
       const updated = await store.setStatus(tx, orgId, params.id, order.status, body.status, now);
       if (!updated) throw new AppError("ORDER_CHANGED");
+      await audit({
+        action: "order.status_changed",
+        entity: { type: "order", id: params.id },
+        before: { status: order.status },
+        after: { status: updated.status },
+      });
       return { order: view(updated, await store.lines(tx, orgId, [params.id])) };
     },
   });

@@ -53,6 +53,25 @@ const Fields = {
   descriptionHtml: Type.String({ maxLength: 20_000 }),
 };
 
+/** What the audit log records of a product (AUDIT-2): its fields as the API names them, no timestamps. */
+const facts = (p: ProductRow): Record<string, unknown> => ({
+  name: p.name,
+  sku: p.sku,
+  priceCents: Number(p.price_cents),
+  stock: p.stock,
+  descriptionHtml: p.description_html,
+});
+
+/** The fields whose values differ, before and after: an update's audit entry records only those. */
+function changes(before: ProductRow, after: ProductRow) {
+  const [b, a] = [facts(before), facts(after)];
+  const keys = Object.keys(a).filter((k) => a[k] !== b[k]);
+  return {
+    before: Object.fromEntries(keys.map((k) => [k, b[k]])),
+    after: Object.fromEntries(keys.map((k) => [k, a[k]])),
+  };
+}
+
 const view = (p: ProductRow) => ({
   id: p.id,
   name: p.name,
@@ -109,7 +128,7 @@ export function productRoutes(tenant: TenantRouter): void {
       body: Type.Object({ ...Fields, descriptionHtml: Type.Optional(Fields.descriptionHtml) }),
       response: { 201: Type.Object({ product: Product }) },
     },
-    async handler({ tx, body, orgId, now }) {
+    async handler({ tx, body, orgId, now, audit }) {
       const row: ProductRow = {
         id: newId("prd", now),
         org_id: orgId,
@@ -123,6 +142,8 @@ export function productRoutes(tenant: TenantRouter): void {
       };
       if (!(await store.insertProduct(tx, row)))
         throw new AppError("SKU_TAKEN", `A product with SKU ${body.sku} exists.`);
+      // In the handler's transaction: the entry exists exactly when the product does.
+      await audit({ action: "product.created", entity: { type: "product", id: row.id }, after: facts(row) });
       return { product: view(row) };
     },
   });
@@ -159,7 +180,10 @@ export function productRoutes(tenant: TenantRouter): void {
       body: Type.Partial(Type.Object(Fields), { minProperties: 1 }),
       response: { 200: Type.Object({ product: Product }) },
     },
-    async handler({ tx, params, body, orgId, now }) {
+    async handler({ tx, params, body, orgId, now, audit }) {
+      // Read first, in the same transaction, for the entry's `before`.
+      const before = await store.product(tx, orgId, params.id);
+      if (!before) throw new AppError("NOT_FOUND");
       const patch = {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.sku !== undefined ? { sku: body.sku } : {}),
@@ -173,6 +197,9 @@ export function productRoutes(tenant: TenantRouter): void {
       const row = await store.updateProduct(tx, orgId, params.id, patch);
       if (row === "sku_taken") throw new AppError("SKU_TAKEN", "Another product has this SKU.");
       if (!row) throw new AppError("NOT_FOUND");
+      const diff = changes(before, row);
+      if (Object.keys(diff.after).length > 0)
+        await audit({ action: "product.updated", entity: { type: "product", id: row.id }, ...diff });
       return { product: view(row) };
     },
   });
@@ -189,9 +216,11 @@ export function productRoutes(tenant: TenantRouter): void {
       tags,
       params: Id,
     },
-    async handler({ tx, params, orgId, reply }) {
-      if (!(await store.deleteProduct(tx, orgId, params.id))) throw new AppError("NOT_FOUND");
-      reply.code(204).send();
+    async handler({ tx, params, orgId, audit }) {
+      const row = await store.deleteProduct(tx, orgId, params.id);
+      if (!row) throw new AppError("NOT_FOUND");
+      await audit({ action: "product.deleted", entity: { type: "product", id: row.id }, before: facts(row) });
+      // Answered (204, `status`) once the transaction committed, never before.
       return undefined;
     },
   });

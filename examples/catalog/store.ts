@@ -57,14 +57,14 @@ export const catalogStore = {
     }
   },
 
-  /** Deletes a product; false when there was none. */
-  async deleteProduct(tx: Db, orgId: string, id: string): Promise<boolean> {
-    const res = await tx
+  /** Deletes a product; returns the row it deleted (for the audit entry), undefined when there was none. */
+  deleteProduct(tx: Db, orgId: string, id: string): Promise<ProductRow | undefined> {
+    return tx
       .deleteFrom("products")
       .where("org_id", "=", orgId)
       .where("id", "=", id)
+      .returningAll()
       .executeTakeFirst();
-    return Number(res.numDeletedRows) > 0;
   },
 
   /** The prices of the organisation's products among `ids` (another organisation's ids are simply absent). */

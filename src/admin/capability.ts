@@ -24,6 +24,7 @@ export const adminCapability: Capability = {
       new PasswordHasher(config.auth.argon2),
       ctx.service("mfa"),
       config,
+      { audit: ctx.service("audit") },
     );
     ctx.provide("admins", admins);
     const deps = {

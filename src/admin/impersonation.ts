@@ -8,6 +8,7 @@ import { NoContent } from "../identity/schemas.js";
 import type { IdentityService } from "../identity/service.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
+import { adminEvents } from "./events.js";
 
 const tags = ["admin"];
 
@@ -48,7 +49,12 @@ export async function impersonationRoutes(
         user.id,
         "portal",
         { ip: req.ip, userAgent: req.headers["user-agent"] },
-        { impersonatorId: admin.user_id, ttlMs: minutes * 60_000 },
+        {
+          impersonatorId: admin.user_id,
+          ttlMs: minutes * 60_000,
+          // AUDIT-2: the start is recorded with the session it opens, or not at all.
+          record: (s) => adminEvents.impersonationStarted(req, user, s, { reason: req.body.reason, minutes }),
+        },
       );
       req.log.warn(
         {
@@ -76,7 +82,9 @@ export async function impersonationRoutes(
     { schema: { tags, response: NoContent } },
     async (req, reply) => {
       const admin = sessionOf(req);
-      const users = await sessions.revokeImpersonations(admin.user_id);
+      const users = await sessions.revokeImpersonations(admin.user_id, {
+        record: (ended) => ended.map((e) => adminEvents.impersonationStopped(req, e, "stopped")),
+      });
       if (users.length === 0) throw new AppError("NOT_FOUND");
       req.log.warn(
         {

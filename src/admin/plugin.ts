@@ -10,6 +10,7 @@ import { type AuthLimiters, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
 import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
+import { adminEvents } from "./events.js";
 import type { AdminService } from "./service.js";
 
 const tags = ["admin"];
@@ -48,12 +49,14 @@ export async function adminRoutes(
     },
     async (req, reply) => {
       const admin = await limitedSignIn(limits, addressKey(req.ip), () =>
-        admins.authenticate(req.body.email, req.body.password, req.body.code),
+        admins.authenticate(req.body.email, req.body.password, req.body.code, req),
       );
-      const { token, row } = await sessions.create(admin.id, "admin", {
-        ip: req.ip,
-        userAgent: req.headers["user-agent"],
-      });
+      const { token, row } = await sessions.create(
+        admin.id,
+        "admin",
+        { ip: req.ip, userAgent: req.headers["user-agent"] },
+        { record: (s) => adminEvents.loginSucceeded(req, admin, s) },
+      );
       reply.header("set-cookie", sessionCookie(config, "admin", token));
       return { admin: { id: admin.id, email: admin.email }, csrfToken: sessions.csrfToken(row) };
     },
@@ -65,9 +68,11 @@ export async function adminRoutes(
     async (req, reply) => {
       const session = req.principal?.session;
       if (session) {
-        await sessions.revoke(session);
+        await sessions.revoke(session, { record: adminEvents.logout(req, session) });
         // An impersonation never outlives the admin session that started it (AUTHZ-4).
-        await sessions.revokeImpersonations(session.user_id);
+        await sessions.revokeImpersonations(session.user_id, {
+          record: (ended) => ended.map((e) => adminEvents.impersonationStopped(req, e, "admin_signed_out")),
+        });
       }
       return reply.header("set-cookie", clearCookie(config, "admin")).code(204).send();
     },

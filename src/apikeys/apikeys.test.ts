@@ -79,7 +79,12 @@ describe("API keys", () => {
     const listed = await call("GET", `/v1/orgs/${org}/api-keys`, owner);
     expect(listed.body).not.toContain(made.key.slice(12));
     expect(t.rawLogs.join("\n")).not.toContain(made.key.slice(12));
-    expect(t.logs.some((l) => l.event === "apikey.created" && l.apiKeyId === made.apiKey.id)).toBe(true);
+    // AUDIT-2: the creation is an audit entry of the organisation, without the key.
+    const [entry] = await t.app.bulwark
+      .service("audit")
+      .query({ log: org, action: "apikey.created", entityId: made.apiKey.id }, 10);
+    expect(entry?.entry).toContain(made.apiKey.prefix);
+    expect(entry?.entry).not.toContain(made.key.slice(12));
   });
 
   it("KEY-3: a key pasted into a URL is not written to the access log", async () => {

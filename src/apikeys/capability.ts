@@ -34,7 +34,8 @@ export const apiKeysCapability: Capability = {
             ),
           ),
         ]),
-      ctx.log,
+      // AUDIT-2: key creation, rotation and revocation are recorded in their transactions.
+      ctx.service("audit"),
     );
     ctx.provide("apiKeys", keys);
     // Before the session kinds in tenant routes: a request that presents a key on purpose is the key's,

@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { nextCursor, pageParams } from "../http/paging.js";
 import { NoContent } from "../identity/schemas.js";
+import { stampOf } from "../orgs/stamp.js";
 import { KEY_PREFIX } from "./format.js";
 import type { ApiKeyService, KeyActor } from "./service.js";
 import type { ApiKeyRow } from "./tables.js";
@@ -137,10 +138,12 @@ export async function apiKeyRoutes(app: FastifyInstance, opts: { keys: ApiKeySer
     },
     async (req, reply) => {
       const { expiresAt, ...rest } = req.body;
-      const made = await keys.create(req.tenant!.orgId, actorOf(req), {
-        ...rest,
-        expiresAt: expiresAt ? Date.parse(expiresAt) : null,
-      });
+      const made = await keys.create(
+        req.tenant!.orgId,
+        actorOf(req),
+        { ...rest, expiresAt: expiresAt ? Date.parse(expiresAt) : null },
+        stampOf(req),
+      );
       return reply.code(201).send({ apiKey: view(made.row), key: made.key });
     },
   );
@@ -168,6 +171,7 @@ export async function apiKeyRoutes(app: FastifyInstance, opts: { keys: ApiKeySer
         req.params.id,
         actorOf(req),
         req.body.gracePeriodSeconds * 1000,
+        stampOf(req),
       );
       return reply.code(201).send({ apiKey: view(made.row), key: made.key, previous: view(made.old) });
     },
@@ -183,7 +187,7 @@ export async function apiKeyRoutes(app: FastifyInstance, opts: { keys: ApiKeySer
       },
     },
     async (req, reply) => {
-      await keys.revoke(req.tenant!.orgId, req.params.id, req.principal!.id);
+      await keys.revoke(req.tenant!.orgId, req.params.id, stampOf(req));
       return reply.code(204).send();
     },
   );

@@ -1,11 +1,13 @@
 import type { FastifyRequest } from "fastify";
+import type { AuditService } from "../audit/service.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError, type FieldError } from "../http/errors.js";
-import type { Logger } from "../log/logger.js";
 import type { PermissionTable } from "../orgs/permissions.js";
+import type { Stamp } from "../orgs/stamp.js";
 import { newId, sha256 } from "../util/ids.js";
 import { IpAllowlist, parseIpEntry } from "./allowlist.js";
 import type { ApiKeyCache, VerifiedKey } from "./cache.js";
+import { keyEvents } from "./events.js";
 import { displayPrefix, newApiKey } from "./format.js";
 import type { ApiKeyStore } from "./store.js";
 import type { ApiKeyRow } from "./tables.js";
@@ -32,7 +34,9 @@ const list = (json: string): string[] => JSON.parse(json) as string[];
 /**
  * Organisation API keys (KEY-1…KEY-7). The full key exists only in the answer to create or rotate; the
  * database keeps its SHA-256 and 8 display characters. A key is live while now < expires_at and now <
- * revoked_at (a future revoked_at is a rotation's grace), checked on every request.
+ * revoked_at (a future revoked_at is a rotation's grace), checked on every request. Creation, rotation
+ * and revocation are recorded in the organisation's audit log in the transaction that makes them
+ * (AUDIT-2), stamped `by` the caller's request.
  */
 export class ApiKeyService {
   private used = new Map<string, number>();
@@ -43,17 +47,24 @@ export class ApiKeyService {
     private readonly permissions: PermissionTable,
     /** The actions of the routes that accept an API key: the only scopes worth granting. */
     private readonly usable: () => readonly string[],
-    private readonly log: Logger,
+    private readonly audit: AuditService,
     private readonly now: () => number = () => Date.now(),
   ) {}
 
   /** Creates a key; returns its row and the key itself, which is never seen again. */
-  async create(orgId: string, actor: KeyActor, input: NewKey): Promise<{ row: ApiKeyRow; key: string }> {
+  async create(
+    orgId: string,
+    actor: KeyActor,
+    input: NewKey,
+    by: Stamp,
+  ): Promise<{ row: ApiKeyRow; key: string }> {
     const now = this.now();
     const clean = this.check(actor, input, now);
     const { row, key } = this.mint(orgId, actor.id, clean, now);
-    await this.store.insert(row);
-    this.event("apikey.created", row, actor.id);
+    await this.store.transaction(async (s, tx) => {
+      await s.insert(row);
+      await this.audit.record(tx, by(keyEvents.created(row)));
+    });
     return { row, key };
   }
 
@@ -71,7 +82,7 @@ export class ApiKeyService {
    * old one keeps working for `graceMs` (0: refused from now), never beyond its own expiry. A key is
    * rotated once; a revoked, expired or already rotated key answers 404 / 409.
    */
-  async rotate(orgId: string, id: string, actor: KeyActor, graceMs: number) {
+  async rotate(orgId: string, id: string, actor: KeyActor, graceMs: number, by: Stamp) {
     const now = this.now();
     const old = await this.store.get(orgId, id);
     if (!old || !this.live(old, now)) throw new AppError("NOT_FOUND");
@@ -92,25 +103,29 @@ export class ApiKeyService {
       now,
     );
     const graceEnds = Math.min(now + graceMs, old.expires_at ?? Number.POSITIVE_INFINITY);
-    const ok = await this.store.transaction(async (s) => {
+    const ok = await this.store.transaction(async (s, tx) => {
       if (!(await s.end(orgId, id, graceEnds, now, row.id))) return false;
       await s.insert(row);
+      await this.audit.record(tx, by(keyEvents.rotated(row, old, graceEnds)));
       return true;
     });
     if (!ok) throw new AppError("CONFLICT", "This key was already rotated; rotate its successor.");
     await this.cache.drop(id);
-    this.event("apikey.rotated", row, actor.id, { replaces: id, graceEndsAt: graceEnds });
     return { row, key, graceEndsAt: graceEnds, old: { ...old, revoked_at: graceEnds, rotated_to: row.id } };
   }
 
   /** Revokes a key (KEY-4): refused from the next request on, on every node; ends a rotation's grace too. */
-  async revoke(orgId: string, id: string, actorId: string): Promise<void> {
+  async revoke(orgId: string, id: string, by: Stamp): Promise<void> {
     const now = this.now();
-    const row = await this.store.get(orgId, id);
-    if (!row || !(await this.store.end(orgId, id, now, now))) throw new AppError("NOT_FOUND");
+    const row = await this.store.transaction(async (s, tx) => {
+      const found = await s.get(orgId, id);
+      if (!found || !(await s.end(orgId, id, now, now))) return undefined;
+      await this.audit.record(tx, by(keyEvents.revoked(found, now)));
+      return found;
+    });
+    if (!row) throw new AppError("NOT_FOUND");
     // Awaited: the answer goes out only once every node has been told (OPS-4).
     await this.cache.drop(id);
-    this.event("apikey.revoked", row, actorId);
   }
 
   /**
@@ -272,14 +287,6 @@ export class ApiKeyService {
       allowedOrigins: origins,
       allowedIps: [...new Set(ips)],
     };
-  }
-
-  /** Key events for the audit sink (logged until the audit log persists them; never the key itself). */
-  private event(event: string, row: ApiKeyRow, actorId: string, extra: Record<string, unknown> = {}): void {
-    this.log.info(
-      { event, orgId: row.org_id, apiKeyId: row.id, prefix: row.prefix, actorId, ...extra },
-      event,
-    );
   }
 }
 

@@ -5,9 +5,9 @@ import type { ApiKeyRow } from "./tables.js";
 export class ApiKeyStore {
   constructor(private readonly db: Db) {}
 
-  /** Runs `fn` in one transaction, with a store bound to it. */
-  transaction<T>(fn: (store: ApiKeyStore) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((tx) => fn(new ApiKeyStore(tx)));
+  /** Runs `fn` in one transaction, with a store bound to it and the transaction itself (for the audit log). */
+  transaction<T>(fn: (store: ApiKeyStore, tx: Db) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((tx) => fn(new ApiKeyStore(tx), tx));
   }
 
   insert(row: ApiKeyRow): Promise<unknown> {

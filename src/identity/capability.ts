@@ -6,6 +6,7 @@ import { identityMigrations } from "./migrations.js";
 import { PasswordHasher } from "./password.js";
 import { identityRoutes } from "./plugin.js";
 import { IdentityService } from "./service.js";
+import { SignIn } from "./sign-in.js";
 import { IdentityStore } from "./store.js";
 
 declare module "../context.js" {
@@ -29,19 +30,28 @@ export const identityCapability: Capability = {
     const range = config.auth.rangeUrl
       ? new RangeChecker(config.auth.rangeUrl, config.auth.rangeTimeoutMs, ctx.log)
       : undefined;
-    const identity = new IdentityService({
+    const deps = {
       store: new IdentityStore(ctx.db.global),
       hasher: new PasswordHasher(config.auth.argon2),
       sessions,
+      audit: ctx.service("audit"),
       mailer: ctx.service("mailer"),
       config,
       log: ctx.log,
       limits,
       ...(range ? { range } : {}),
-    });
+    };
+    const identity = new IdentityService(deps);
     ctx.provide("identity", identity);
 
-    await app.register(identityRoutes, { config, identity, sessions, limits, mfa });
+    await app.register(identityRoutes, {
+      config,
+      identity,
+      signIn: new SignIn(deps, identity),
+      sessions,
+      limits,
+      mfa,
+    });
     await app.register(mfaRoutes, { identity, mfa, limits });
     await app.register(meRoutes, { identity, sessions });
 

@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { AppError } from "../http/errors.js";
 import type { SessionEntry } from "../sessions/cache.js";
 import type { SessionService } from "../sessions/service.js";
+import { identityEvents } from "./events.js";
 import { sessionOf } from "./principal.js";
 import { Accepted, NoContent, Password, User } from "./schemas.js";
 import { type IdentityService, publicUser } from "./service.js";
@@ -124,8 +125,10 @@ export async function meRoutes(
     { schema: { tags, params: SessionId, response: NoContent } },
     async (req, reply) => {
       const session = sessionOf(req);
-      if (!(await sessions.revokeByPublicId(session.user_id, session.kind, req.params.id)))
-        throw new AppError("NOT_FOUND");
+      const revoked = await sessions.revokeByPublicId(session.user_id, session.kind, req.params.id, {
+        record: (row) => identityEvents.sessionRevoked(req, row),
+      });
+      if (!revoked) throw new AppError("NOT_FOUND");
       return reply.code(204).send();
     },
   );
@@ -133,9 +136,14 @@ export async function meRoutes(
   r.delete(
     "/v1/me/sessions",
     { schema: { tags, response: { 200: Type.Object({ revoked: Type.Integer() }) } } },
-    async (req) => ({
-      revoked: await sessions.revokeAll(sessionOf(req).user_id, sessionOf(req).kind, sessionOf(req)),
-    }),
+    async (req) => {
+      const session = sessionOf(req);
+      const revoked = await sessions.revokeAll(session.user_id, session.kind, {
+        keep: session,
+        record: (n) => identityEvents.sessionsRevoked(req, session.user_id, n, { reason: "by_user" }),
+      });
+      return { revoked };
+    },
   );
 
   r.post(
@@ -148,7 +156,7 @@ export async function meRoutes(
       },
     },
     async (req) => {
-      await identity.changePassword(sessionOf(req), req.body.currentPassword, req.body.newPassword);
+      await identity.changePassword(sessionOf(req), req.body.currentPassword, req.body.newPassword, req);
       return { status: "password_changed" };
     },
   );

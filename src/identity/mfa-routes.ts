@@ -70,7 +70,7 @@ export async function mfaRoutes(
     async (req) => {
       const userId = sessionOf(req).user_id;
       const backupCodes = await limitedAttempt([[limits.codeCheck, userId]], () =>
-        mfa.confirmEnrolment(userId, req.body.code),
+        mfa.confirmEnrolment(userId, req.body.code, req),
       );
       const user = await identity.findUser(sessionOf(req).user_id);
       if (user) identity.mail(templates.mfaChanged(user.email, "turned on"));
@@ -84,7 +84,7 @@ export async function mfaRoutes(
     async (req, reply) => {
       const user = await identity.confirmPassword(sessionOf(req), req.body.password);
       await secondFactor(user.id, req.body.code);
-      await mfa.disable(user.id);
+      await mfa.disable(user.id, req);
       identity.mail(templates.mfaChanged(user.email, "turned off"));
       return reply.code(204).send();
     },
@@ -103,7 +103,7 @@ export async function mfaRoutes(
       const user = await identity.confirmPassword(sessionOf(req), req.body.password);
       if (!(await mfa.isEnabled(user.id))) throw new AppError("MFA_NOT_ENABLED");
       await secondFactor(user.id, req.body.code);
-      const backupCodes = await mfa.regenerateBackupCodes(user.id);
+      const backupCodes = await mfa.regenerateBackupCodes(user.id, req);
       identity.mail(templates.mfaChanged(user.email, "given new backup codes"));
       return { backupCodes };
     },

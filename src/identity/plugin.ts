@@ -3,7 +3,6 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
-import { templates } from "../mail/templates.js";
 import type { MfaService } from "../mfa/service.js";
 import { type AuthLimiters, enforce, limitedAttempt, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
@@ -11,11 +10,13 @@ import { clearCookie, sessionCookie } from "../sessions/cookies.js";
 import type { SessionService } from "../sessions/service.js";
 import { Accepted, Email, MfaCode, NoContent, Password, Token, User } from "./schemas.js";
 import { type IdentityService, normaliseEmail, publicUser } from "./service.js";
+import type { SignIn } from "./sign-in.js";
 import type { UserRow } from "./tables.js";
 
 export interface IdentityRoutesOptions {
   readonly config: Config;
   readonly identity: IdentityService;
+  readonly signIn: SignIn;
   readonly sessions: SessionService;
   readonly limits: AuthLimiters;
   readonly mfa: MfaService;
@@ -28,17 +29,17 @@ const tags = ["auth"];
 
 /** Sign-up, verification, sign-in, sign-out and password recovery: `/v1/auth/*`. */
 export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesOptions): Promise<void> {
-  const { config, identity, sessions, limits, mfa } = opts;
+  const { config, identity, signIn, sessions, limits, mfa } = opts;
 
   /** Opens a portal session: the cookie carries the token, the body the CSRF token for this session. */
-  async function startSession(req: FastifyRequest, reply: FastifyReply, user: UserRow) {
-    const { token, row, familiar } = await sessions.create(user.id, "portal", {
-      ip: req.ip,
-      userAgent: req.headers["user-agent"],
-    });
+  async function startSession(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    user: UserRow,
+    secondFactor: boolean,
+  ) {
+    const { token, row } = await signIn.startSession(req, user, { secondFactor });
     reply.header("set-cookie", sessionCookie(config, "portal", token));
-    if (!familiar)
-      identity.mail(templates.newSignIn(user.email, req.ip, String(req.headers["user-agent"] ?? "")));
     return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
   }
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -89,12 +90,12 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
     },
     async (req, reply) => {
       const user = await limitedSignIn(limits, addressKey(req.ip), () =>
-        identity.authenticate(req.body.email, req.body.password),
+        signIn.authenticate(req.body.email, req.body.password, req),
       );
       // AUTH-8: with a second factor on, the password only earns a short-lived challenge, not a session.
       if (await mfa.isEnabled(user.id))
         return { mfaRequired: true as const, challengeToken: await mfa.createChallenge(user.id, "portal") };
-      return startSession(req, reply, user);
+      return startSession(req, reply, user, false);
     },
   );
 
@@ -111,11 +112,11 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       const account = await mfa.challengePrincipal(req.body.challengeToken);
       const userId = await limitedAttempt(
         [[limits.mfaIp, addressKey(req.ip)], ...(account ? [[limits.mfaAccount, account] as const] : [])],
-        () => mfa.redeemChallenge(req.body.challengeToken, req.body.code, "portal"),
+        () => mfa.redeemChallenge(req.body.challengeToken, req.body.code, "portal", req),
       );
       const user = await identity.findUser(userId);
       if (!user) throw new AppError("UNAUTHENTICATED");
-      return startSession(req, reply, user);
+      return startSession(req, reply, user, true);
     },
   );
 
@@ -124,7 +125,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
     { schema: { tags, body: Type.Optional(Type.Object({})), response: NoContent } },
     async (req, reply) => {
       const session = req.principal?.session;
-      if (session) await sessions.revoke(session);
+      if (session) await signIn.signOut(req, session);
       return reply.header("set-cookie", clearCookie(config, "portal")).code(204).send();
     },
   );
@@ -147,7 +148,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
     },
     async (req) => {
       await limitedAttempt([[limits.tokenIp, addressKey(req.ip)]], () =>
-        identity.resetPassword(req.body.token, req.body.password),
+        identity.resetPassword(req.body.token, req.body.password, req),
       );
       return { status: "password_reset" };
     },

@@ -1,3 +1,5 @@
+import type { FastifyRequest } from "fastify";
+import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
 import type { Logger } from "../log/logger.js";
@@ -8,6 +10,7 @@ import type { SessionService } from "../sessions/service.js";
 import type { SessionRow } from "../sessions/tables.js";
 import { newId, newSecret, sha256 } from "../util/ids.js";
 import type { RangeChecker } from "./breach.js";
+import { identityEvents, userActor } from "./events.js";
 import type { PasswordHasher } from "./password.js";
 import { checkPassword } from "./policy.js";
 import type { IdentityStore } from "./store.js";
@@ -47,6 +50,7 @@ export interface IdentityDeps {
   readonly store: IdentityStore;
   readonly hasher: PasswordHasher;
   readonly sessions: SessionService;
+  readonly audit: AuditService;
   readonly mailer: Mailer;
   readonly config: Config;
   readonly log: Logger;
@@ -119,26 +123,6 @@ export class IdentityService {
   }
 
   /**
-   * AUTH-1: checks email and password; upgrades a bcrypt (or weaker argon2) hash now that the plaintext
-   * is in hand. Throws INVALID_CREDENTIALS for an unknown address or a wrong password alike.
-   */
-  async authenticate(emailInput: string, password: string): Promise<UserRow> {
-    const user = await this.d.store.findUserByEmail(normaliseEmail(emailInput));
-    if (!user?.password_hash) {
-      await this.d.hasher.verifyDummy(password);
-      throw new AppError("INVALID_CREDENTIALS");
-    }
-    if (!(await this.d.hasher.verify(user.password_hash, password)))
-      throw new AppError("INVALID_CREDENTIALS");
-    if (this.d.hasher.needsRehash(user.password_hash)) {
-      await this.d.store.setPasswordHash(user.id, await this.d.hasher.hash(password), this.now());
-      this.d.log.info({ userId: user.id }, "password hash upgraded to argon2id");
-    }
-    if (user.email_verified_at === null) throw new AppError("EMAIL_NOT_VERIFIED");
-    return user;
-  }
-
-  /**
    * AUTH-4: mails a reset link if the address has an account. Same answer and same work either way:
    * both paths do one lookup before answering; the token is written and mailed after, off the request.
    */
@@ -163,8 +147,12 @@ export class IdentityService {
     );
   }
 
-  /** AUTH-4: a valid reset token sets the new password and revokes every session of the account. */
-  async resetPassword(token: string, password: string): Promise<void> {
+  /**
+   * AUTH-4: a valid reset token sets the new password and revokes every session of the account. The
+   * token, the password and the reset's audit record are one transaction; the revocation is the next,
+   * with its own record. Hashing happens before either (argon2 must not hold a transaction open).
+   */
+  async resetPassword(token: string, password: string, by: FastifyRequest): Promise<void> {
     // The token is read first (not spent) so the policy can know the account; a refused password leaves
     // the link usable for a better one.
     const owner = await this.d.store.liveTokenUser(sha256(token), "reset_password", this.now());
@@ -173,15 +161,21 @@ export class IdentityService {
     await this.assertPolicy(password, "password", account.email);
     const hash = await this.d.hasher.hash(password);
     const now = this.now();
-    const userId = await this.d.store.consumeToken(sha256(token), "reset_password", now);
-    if (!userId) throw new AppError("TOKEN_INVALID");
-    await this.d.store.setPasswordHash(userId, hash, now);
-    await this.d.store.consumeAllTokens(userId, "reset_password", now);
-    // Whoever controls the mailbox just proved it; that also verifies the address.
-    await this.d.store.markVerified(userId, now);
-    await this.d.sessions.revokeAll(userId, "portal");
-    const user = await this.d.store.findUserById(userId);
-    if (user) this.mail(templates.passwordChanged(user.email));
+    const userId = await this.d.store.transaction(async (store, tx) => {
+      const spent = await store.consumeToken(sha256(token), "reset_password", now);
+      if (!spent) throw new AppError("TOKEN_INVALID");
+      await store.setPasswordHash(spent, hash, now);
+      await store.consumeAllTokens(spent, "reset_password", now);
+      // Whoever controls the mailbox just proved it; that also verifies the address.
+      await store.markVerified(spent, now);
+      await this.d.audit.record(tx, identityEvents.passwordReset(by, { id: spent, email: account.email }));
+      return spent;
+    });
+    const actor = userActor({ id: userId, email: account.email });
+    await this.d.sessions.revokeAll(userId, "portal", {
+      record: (n) => identityEvents.sessionsRevoked(by, userId, n, { reason: "password_reset", actor }),
+    });
+    this.mail(templates.passwordChanged(account.email));
   }
 
   /** Sets (or, with null, clears) the name the user goes by; every node's cached sessions show it at once. */
@@ -190,13 +184,29 @@ export class IdentityService {
     this.d.sessions.forget(userId);
   }
 
-  /** Changes the password after checking the current one; other sessions are revoked, this one kept. */
-  async changePassword(session: SessionRow, current: string, next: string): Promise<void> {
+  /**
+   * Changes the password after checking the current one; other sessions are revoked, this one kept.
+   * The password and its audit record are one transaction, the revocation and its record the next.
+   */
+  async changePassword(
+    session: SessionRow,
+    current: string,
+    next: string,
+    by: FastifyRequest,
+  ): Promise<void> {
     const user = await this.checkPassword(session.user_id, current, "currentPassword");
     await this.assertPolicy(next, "newPassword", user.email);
-    await this.d.store.setPasswordHash(user.id, await this.d.hasher.hash(next), this.now());
-    await this.d.store.consumeAllTokens(user.id, "reset_password", this.now());
-    await this.d.sessions.revokeAll(user.id, "portal", session);
+    const hash = await this.d.hasher.hash(next);
+    const now = this.now();
+    await this.d.store.transaction(async (store, tx) => {
+      await store.setPasswordHash(user.id, hash, now);
+      await store.consumeAllTokens(user.id, "reset_password", now);
+      await this.d.audit.record(tx, identityEvents.passwordChanged(by, user));
+    });
+    await this.d.sessions.revokeAll(user.id, "portal", {
+      keep: session,
+      record: (n) => identityEvents.sessionsRevoked(by, user.id, n, { reason: "password_changed" }),
+    });
     await this.d.sessions.reauthenticated(session);
     this.mail(templates.passwordChanged(user.email));
   }

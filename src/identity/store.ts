@@ -7,6 +7,14 @@ import type { EmailTokenRow, UserRow } from "./tables.js";
 export class IdentityStore {
   constructor(private readonly db: Db) {}
 
+  /**
+   * Runs `fn` on one transaction: the store on it, and the handle itself for the audit record of the
+   * change (AUDIT-2), so the change and its record commit or roll back together.
+   */
+  transaction<T>(fn: (store: IdentityStore, tx: Db) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((tx) => fn(new IdentityStore(tx), tx));
+  }
+
   /** Inserts a user; returns false when the email is taken (unique constraint), true otherwise. */
   async createUser(row: UserRow): Promise<boolean> {
     const res = await this.db

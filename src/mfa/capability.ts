@@ -19,8 +19,7 @@ export const mfaCapability: Capability = {
       new MfaStore(ctx.db.global),
       new Sealer(ctx.config.secret),
       new URL(ctx.config.publicUrl).hostname,
-      undefined,
-      ctx.bus,
+      { bus: ctx.bus, audit: ctx.service("audit") },
     );
     ctx.provide("mfa", mfa);
     ctx.posture.register({

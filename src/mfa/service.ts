@@ -1,11 +1,16 @@
 import { randomBytes } from "node:crypto";
+import type { FastifyRequest } from "fastify";
 import * as OTPAuth from "otpauth";
 import QRCode from "qrcode";
+import type { AuditEvent } from "../audit/entry.js";
+import type { AuditService } from "../audit/service.js";
 import type { Sealer } from "../crypto/seal.js";
+import type { Db } from "../db/database.js";
 import { AppError } from "../http/errors.js";
 import { BroadcastCache } from "../state/broadcast-cache.js";
 import type { InvalidationBus } from "../state/bus.js";
 import { newId, newSecret, sha256 } from "../util/ids.js";
+import { mfaEvents } from "./events.js";
 import type { MfaStore } from "./store.js";
 import type { MfaChallengeRow } from "./tables.js";
 
@@ -30,6 +35,13 @@ function backupCode(): string {
 }
 const normaliseBackup = (code: string): string => code.replace(/[\s-]/g, "").toLowerCase();
 
+export interface MfaOptions {
+  readonly now?: () => number;
+  readonly bus?: InvalidationBus;
+  /** Where factor changes are recorded (AUDIT-2). Without it (the admin CLI, unit tests) nothing is. */
+  readonly audit?: AuditService;
+}
+
 /**
  * TOTP second factor (AUTH-8, RFC 6238: SHA-1, 6 digits, 30 s, one step of clock drift either way) and
  * single-use backup codes. A code is accepted once: the accepted time step is recorded and never
@@ -38,17 +50,29 @@ const normaliseBackup = (code: string): string => code.replace(/[\s-]/g, "").toL
 export class MfaService {
   /** Whether a principal has a confirmed factor: read on every request to an org that requires MFA. */
   private readonly enabled: BroadcastCache<boolean>;
+  private readonly now: () => number;
+  private readonly audit: AuditService | undefined;
 
   constructor(
     private readonly store: MfaStore,
     private readonly sealer: Sealer,
     private readonly issuer: string,
-    private readonly now: () => number = () => Date.now(),
-    bus?: InvalidationBus,
+    options: MfaOptions = {},
   ) {
-    this.enabled = new BroadcastCache<boolean>("bulwark:mfa:changed", 30_000, 100_000, bus, (map, id) =>
-      map.delete(id),
+    this.now = options.now ?? (() => Date.now());
+    this.audit = options.audit;
+    this.enabled = new BroadcastCache<boolean>(
+      "bulwark:mfa:changed",
+      30_000,
+      100_000,
+      options.bus,
+      (map, id) => map.delete(id),
     );
+  }
+
+  /** Records `event` in `tx` (AUDIT-2): always the transaction's last write, after the factor's rows. */
+  private async record(tx: Db, event: AuditEvent): Promise<void> {
+    await this.audit?.record(tx, event);
   }
 
   /** Whether the principal has a confirmed second factor. Cached for 30 s; every change drops it on every node. */
@@ -92,45 +116,73 @@ export class MfaService {
     };
   }
 
-  /** Confirms enrolment with a first code; returns the 10 backup codes, shown this once. */
-  async confirmEnrolment(principalId: string, code: string): Promise<string[]> {
+  /**
+   * Confirms enrolment with a first code; returns the 10 backup codes, shown this once. The factor, its
+   * codes and the `mfa.enabled` record are one transaction: there is no factor without codes.
+   */
+  async confirmEnrolment(principalId: string, code: string, by: FastifyRequest): Promise<string[]> {
     const row = await this.store.getTotp(principalId);
     if (!row || row.confirmed_at !== null) throw new AppError("MFA_ENROLMENT_NOT_STARTED");
     const step = this.matchStep(row.secret_sealed, principalId, code);
-    if (step === null || !(await this.store.confirm(principalId, this.now(), step)))
-      throw new AppError("MFA_CODE_INVALID");
+    if (step === null) throw new AppError("MFA_CODE_INVALID");
+    const codes = await this.store.transaction(async (store, tx) => {
+      if (!(await store.confirm(principalId, this.now(), step))) throw new AppError("MFA_CODE_INVALID");
+      const codes = await this.newBackupCodes(store, principalId);
+      await this.record(tx, mfaEvents.enabled(by, principalId, codes.length));
+      return codes;
+    });
     this.enabled.invalidate(principalId);
-    return this.regenerateBackupCodes(principalId);
+    return codes;
   }
 
   /** Confirms a pending enrolment without a code: for factors provisioned out of band (the admin CLI). */
   async enrolConfirmed(principalId: string): Promise<string[]> {
-    if (!(await this.store.confirm(principalId, this.now(), 0)))
-      throw new AppError("MFA_ENROLMENT_NOT_STARTED");
+    const codes = await this.store.transaction(async (store) => {
+      if (!(await store.confirm(principalId, this.now(), 0))) throw new AppError("MFA_ENROLMENT_NOT_STARTED");
+      return this.newBackupCodes(store, principalId);
+    });
     this.enabled.invalidate(principalId);
-    return this.regenerateBackupCodes(principalId);
+    return codes;
   }
 
   /** A TOTP code (once per time step) or an unused backup code. */
-  async verify(principalId: string, code: string): Promise<boolean> {
-    const row = await this.store.getTotp(principalId);
+  verify(principalId: string, code: string): Promise<boolean> {
+    return this.check(this.store, principalId, code);
+  }
+
+  /** `verify` on a given store (a transaction's, so the code is spent with what it unlocks). */
+  private async check(store: MfaStore, principalId: string, code: string): Promise<boolean> {
+    const row = await store.getTotp(principalId);
     if (!row || row.confirmed_at === null) return false;
     if (/^\d{6}$/.test(code)) {
       const step = this.matchStep(row.secret_sealed, principalId, code);
-      return step !== null && (await this.store.advanceStep(principalId, step));
+      return step !== null && (await store.advanceStep(principalId, step));
     }
-    return this.store.consumeBackupCode(principalId, sha256(normaliseBackup(code)), this.now());
+    return store.consumeBackupCode(principalId, sha256(normaliseBackup(code)), this.now());
   }
 
-  async disable(principalId: string): Promise<void> {
-    await this.store.deleteTotp(principalId);
+  /** Removes the factor and its backup codes, with the `mfa.disabled` record. */
+  async disable(principalId: string, by: FastifyRequest): Promise<void> {
+    await this.store.transaction(async (store, tx) => {
+      await store.deleteTotp(principalId);
+      await this.record(tx, mfaEvents.disabled(by, principalId));
+    });
     this.enabled.invalidate(principalId);
   }
 
-  async regenerateBackupCodes(principalId: string): Promise<string[]> {
+  /** Replaces every backup code with 10 new ones (shown this once), with the record of it. */
+  regenerateBackupCodes(principalId: string, by: FastifyRequest): Promise<string[]> {
+    return this.store.transaction(async (store, tx) => {
+      const codes = await this.newBackupCodes(store, principalId);
+      await this.record(tx, mfaEvents.backupCodesRegenerated(by, principalId, codes.length));
+      return codes;
+    });
+  }
+
+  private async newBackupCodes(store: MfaStore, principalId: string): Promise<string[]> {
     const now = this.now();
     const codes = Array.from({ length: BACKUP_CODES }, backupCode);
-    await this.store.replaceBackupCodes(
+    await store.replaceBackupCodes(
       principalId,
       codes.map((c) => ({
         id: newId("bkc", now),
@@ -162,15 +214,31 @@ export class MfaService {
     return this.store.challengePrincipal(sha256(token), this.now());
   }
 
-  /** Redeems a challenge with a code; returns the principal. Five wrong codes spend the challenge. */
-  async redeemChallenge(token: string, code: string, kind: MfaChallengeRow["kind"]): Promise<string> {
+  /**
+   * Redeems a challenge with a code; returns the principal. Five wrong codes spend the challenge. A wrong
+   * code is recorded as a failed sign-in in the transaction that counts the attempt: the refusal is
+   * returned out of it, not thrown, so the count and the record commit before the error is raised.
+   */
+  async redeemChallenge(
+    token: string,
+    code: string,
+    kind: MfaChallengeRow["kind"],
+    by: FastifyRequest,
+  ): Promise<string> {
     const id = sha256(token);
-    const challenge = await this.store.attemptChallenge(id, this.now(), CHALLENGE_ATTEMPTS);
-    if (!challenge || challenge.kind !== kind)
-      throw new AppError("TOKEN_INVALID", "This sign-in step expired or was used; sign in again.");
-    if (!(await this.verify(challenge.principal_id, code))) throw new AppError("MFA_CODE_INVALID");
-    if (!(await this.store.consumeChallenge(id, this.now()))) throw new AppError("TOKEN_INVALID");
-    return challenge.principal_id;
+    const outcome = await this.store.transaction(async (store, tx) => {
+      const challenge = await store.attemptChallenge(id, this.now(), CHALLENGE_ATTEMPTS);
+      if (!challenge || challenge.kind !== kind)
+        return new AppError("TOKEN_INVALID", "This sign-in step expired or was used; sign in again.");
+      if (!(await this.check(store, challenge.principal_id, code))) {
+        await this.record(tx, mfaEvents.signInCodeRefused(by, challenge));
+        return new AppError("MFA_CODE_INVALID");
+      }
+      if (!(await store.consumeChallenge(id, this.now()))) return new AppError("TOKEN_INVALID");
+      return challenge.principal_id;
+    });
+    if (outcome instanceof AppError) throw outcome;
+    return outcome;
   }
 
   private totp(secret: OTPAuth.Secret, label: string): OTPAuth.TOTP {

@@ -5,6 +5,14 @@ import type { BackupCodeRow, MfaChallengeRow, TotpRow } from "./tables.js";
 export class MfaStore {
   constructor(private readonly db: Db) {}
 
+  /**
+   * Runs `fn` on one transaction: the store on it, and the handle itself for the audit record of the
+   * change (AUDIT-2), so the change and its record commit or roll back together.
+   */
+  transaction<T>(fn: (store: MfaStore, tx: Db) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((tx) => fn(new MfaStore(tx), tx));
+  }
+
   getTotp(principalId: string): Promise<TotpRow | undefined> {
     return this.db
       .selectFrom("mfa_totp")

@@ -25,7 +25,8 @@ export function orgsCapability(sink?: DenialSink): Capability {
       const { config, db } = ctx;
       const mfa = ctx.service("mfa");
       const store = new OrgStore(db.global, db.engine, new AccessCache(30_000, 100_000, ctx.bus));
-      const orgs = new OrgService(store, mfa, ctx.permissions);
+      // AUDIT-2: every organisation, membership and invitation change is recorded in its transaction.
+      const orgs = new OrgService(store, mfa, ctx.permissions, ctx.service("audit"));
       const counters = ctx.service("counters");
       const HOUR = 3_600_000;
       const invitations = new InvitationService({
@@ -33,6 +34,7 @@ export function orgsCapability(sink?: DenialSink): Capability {
         db,
         orgs: store,
         identity: ctx.service("identity"),
+        audit: ctx.service("audit"),
         limits: {
           org: new Limiter(counters, "invite-org", L.perOrgPerDay, 24 * HOUR),
           sender: new Limiter(counters, "invite-sender", L.perSenderPerHour, HOUR),

@@ -1,6 +1,8 @@
 import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import type { Migration } from "kysely";
+import { byRequest } from "../audit/actor.js";
+import type { AuditEvent } from "../audit/entry.js";
 import type { Principal, PrincipalKind } from "../auth/principal.js";
 import { type RouteSecurity, tenant } from "../auth/requirements.js";
 import type { Capability } from "../capability.js";
@@ -10,6 +12,12 @@ import type { MigrationContext } from "../db/migrations.js";
 import { type ErrorDefinition, registerErrorCodes } from "../http/errors.js";
 import type { PostureRegistry } from "../posture/registry.js";
 import type { Action, Role } from "./permissions.js";
+
+/** A domain event an extension records (AUDIT-2); who, where and which organisation come from the request. */
+export type TenantAuditEvent = Pick<AuditEvent, "action" | "entity" | "before" | "after" | "metadata">;
+
+/** `entity.verb`, lower case, as Bulwark's own actions (`product.updated`, `order.status_changed`). */
+const ACTION = /^[a-z][a-z0-9_]{0,30}(\.[a-z][a-z0-9_]{0,30}){1,3}$/;
 
 /** What a tenant route's handler receives: the caller, its organisation, and the org's scoped database. */
 export interface TenantContext<P, Q, B> {
@@ -29,6 +37,16 @@ export interface TenantContext<P, Q, B> {
    * QUOTA_EXCEEDED (429) when the organisation's `refuse` quota would be exceeded: meter before the work.
    */
   meter(unit: string, quantity?: number): Promise<void>;
+  /**
+   * Records a domain event in this organisation's audit log (AUDIT-2) through `tx`, so the entry commits
+   * or rolls back with the handler's own writes: a handler that throws after recording leaves no entry, one
+   * that returns always has it. Record after the change succeeded, with `before` and `after` of what it
+   * changed. The actor, an impersonating admin, the request id and IP come from the request; `action` is
+   * `entity.verb`, lower case. Before, after and metadata are redacted of Bulwark's own secrets (by key name
+   * and format), not of yours: never put secrets in them. A GET handler's scope is read-only, so there it
+   * throws: a read changes nothing worth an event (the request log is AUDIT-1's).
+   */
+  audit(event: TenantAuditEvent): Promise<void>;
   /** The request's clock: one reading per request, so a handler never calls Date.now(). */
   readonly now: number;
   readonly params: P;
@@ -104,6 +122,8 @@ export class TenantRouter {
     };
     const db = this.ctx.db;
     const permissions = this.ctx.permissions;
+    const log = this.ctx.service("audit");
+    const readOnly = def.method === "GET";
     this.app.route({
       method: def.method,
       url,
@@ -135,6 +155,19 @@ export class TenantRouter {
             can: (action) => (role ? permissions.can(role, action) : access.can(action)),
             meter: async (unit, quantity) =>
               void (await this.ctx.service("quotas").meter(access.orgId, unit, quantity)),
+            audit: async (event) => {
+              if (readOnly)
+                throw new Error(
+                  `${def.method} ${url}: ctx.audit needs a writing route (a GET's scope is read-only)`,
+                );
+              if (!ACTION.test(event.action))
+                throw new Error(`ctx.audit: action "${event.action}" is not entity.verb in lower case`);
+              const { action, entity, before, after, metadata } = event;
+              await log.record(
+                tx,
+                byRequest(request, { action, orgId: access.orgId, entity, before, after, metadata }),
+              );
+            },
             now: this.clock(),
             params: request.params as Static<P>,
             query: request.query as Static<Q>,
@@ -144,10 +177,9 @@ export class TenantRouter {
             reply,
           });
         // Reads take the cheaper read-only scope; everything else one transaction.
-        const result =
-          def.method === "GET"
-            ? await db.readOrg(access.orgId, context)
-            : await db.withOrg(access.orgId, context);
+        const result = readOnly
+          ? await db.readOrg(access.orgId, context)
+          : await db.withOrg(access.orgId, context);
         if (reply.sent) return reply;
         return reply.code(def.status ?? 200).send(result);
       },

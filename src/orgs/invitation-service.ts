@@ -1,3 +1,4 @@
+import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config/load.js";
 import type { Database } from "../db/database.js";
 import { AppError } from "../http/errors.js";
@@ -9,6 +10,7 @@ import { newId, newSecret, sha256 } from "../util/ids.js";
 import { type InvitationRow, invitationsStore as store } from "./invitations-store.js";
 import { ROLES, type Role } from "./permissions.js";
 import type { Actor } from "./service.js";
+import type { Stamp } from "./stamp.js";
 import type { OrgStore } from "./store.js";
 
 const TTL_MS = 7 * 86_400_000;
@@ -41,6 +43,13 @@ const higher = (a: Role, b: Role): Role => (ROLES.indexOf(a) <= ROLES.indexOf(b)
 export const invitationLink = (publicUrl: string, orgId: string, token: string): string =>
   `${publicUrl}/accept-invitation?orgId=${orgId}&token=${token}`;
 
+/** What every invitation event says about it (AUDIT-2): never its token, nor the token's hash (`id`). */
+const facts = (inv: InvitationRow) => ({
+  entity: { type: "invitation", id: inv.public_id },
+  metadata: { email: inv.email, role: inv.role },
+});
+const iso = (t: number) => new Date(t).toISOString();
+
 /**
  * Invitations (AUTHZ-5): by email, with a role; the token is single-use, expires in 7 days, and is bound
  * to the invited address: a signed-in account with another address cannot use it. Someone without an
@@ -48,7 +57,8 @@ export const invitationLink = (publicUrl: string, orgId: string, token: string):
  * The sign-up rules hold here too (AUTH-12: in `domains` mode no outside address is invited or joins).
  * Mails (first sends and resends alike) are limited per organisation, per sender and per recipient, and
  * a resend also per invitation; they carry the organisation's name
- * only quoted in the body, never in the subject. Every query runs in the organisation's transaction.
+ * only quoted in the body, never in the subject. Every query runs in the organisation's transaction, and
+ * every change is recorded in the organisation's audit log in that same transaction (AUDIT-2).
  */
 export class InvitationService {
   constructor(
@@ -57,6 +67,7 @@ export class InvitationService {
       readonly db: Database;
       readonly orgs: OrgStore;
       readonly identity: IdentityService;
+      readonly audit: AuditService;
       readonly limits: InvitationLimiters;
       readonly now?: () => number;
     },
@@ -67,7 +78,7 @@ export class InvitationService {
   }
 
   /** Invites `email` with `role` and mails the link, under the rules of `assertMaySend` and the mail limits. */
-  async invite(orgId: string, actor: Actor, email: string, role: Role): Promise<InvitationRow> {
+  async invite(orgId: string, actor: Actor, email: string, role: Role, by: Stamp): Promise<InvitationRow> {
     this.assertMaySend(actor, email, role);
     const address = normaliseEmail(email);
     await this.limit(this.mailKeys(orgId, actor, address));
@@ -85,7 +96,13 @@ export class InvitationService {
       revoked_at: null,
       created_at: now,
     };
-    await this.d.db.withOrg(orgId, (tx) => store.insert(tx, inv));
+    await this.d.db.withOrg(orgId, async (tx) => {
+      await store.insert(tx, inv);
+      await this.d.audit.record(
+        tx,
+        by({ action: "invitation.created", orgId, ...facts(inv), after: { expiresAt: iso(inv.expires_at) } }),
+      );
+    });
     await this.send(orgId, inv, token);
     return inv;
   }
@@ -94,9 +111,15 @@ export class InvitationService {
     return this.d.db.withOrg(orgId, (tx) => store.pending(tx, orgId, this.now(), limit, after));
   }
 
-  async revoke(orgId: string, publicId: string): Promise<void> {
-    if (!(await this.d.db.withOrg(orgId, (tx) => store.revoke(tx, orgId, publicId, this.now()))))
-      throw new AppError("NOT_FOUND");
+  async revoke(orgId: string, publicId: string, by: Stamp): Promise<void> {
+    const now = this.now();
+    const revoked = await this.d.db.withOrg(orgId, async (tx) => {
+      const inv = await store.byPublicId(tx, orgId, publicId);
+      if (!inv || !(await store.revoke(tx, orgId, publicId, now))) return false;
+      await this.d.audit.record(tx, by({ action: "invitation.revoked", orgId, ...facts(inv) }));
+      return true;
+    });
+    if (!revoked) throw new AppError("NOT_FOUND");
   }
 
   /**
@@ -106,7 +129,7 @@ export class InvitationService {
    * recipient), plus the limit per invitation. Accepted, revoked or expired: NOT_FOUND, and an expired
    * invitation stays expired: a resend never revives it.
    */
-  async resend(orgId: string, actor: Actor, publicId: string): Promise<InvitationRow> {
+  async resend(orgId: string, actor: Actor, publicId: string, by: Stamp): Promise<InvitationRow> {
     const found = await this.d.db.withOrg(orgId, (tx) => store.byPublicId(tx, orgId, publicId));
     if (!found || !isPending(found, this.now())) throw new AppError("NOT_FOUND");
     this.assertMaySend(actor, found.email, found.role);
@@ -117,7 +140,19 @@ export class InvitationService {
       // Checked again in the update itself: one accepted, revoked or expired meanwhile stays so.
       const change = { id: sha256(token), expiresAt: now + TTL_MS, now };
       if (!(await store.retoken(tx, orgId, publicId, change))) return undefined;
-      return store.byPublicId(tx, orgId, publicId);
+      const renewed = await store.byPublicId(tx, orgId, publicId);
+      if (renewed)
+        await this.d.audit.record(
+          tx,
+          by({
+            action: "invitation.resent",
+            orgId,
+            ...facts(renewed),
+            before: { expiresAt: iso(found.expires_at) },
+            after: { expiresAt: iso(renewed.expires_at) },
+          }),
+        );
+      return renewed;
     });
     if (!inv) throw new AppError("NOT_FOUND");
     await this.send(orgId, inv, token);
@@ -127,14 +162,18 @@ export class InvitationService {
   /**
    * Spends the token and adds the membership, in one transaction. `signedIn`: the caller's account, which
    * must have the invited address; otherwise `password` creates a verified account for the address.
-   * Atomic and single-use: of two racing acceptances exactly one joins.
+   * Atomic and single-use: of two racing acceptances exactly one joins. Recorded as the joining user's
+   * act, with the role the membership had before (null: none) and has after.
    */
-  async accept(input: {
-    orgId: string;
-    token: string;
-    signedIn?: { userId: string; email: string | null } | undefined;
-    password?: string | undefined;
-  }): Promise<{ role: Role; createdUserId?: string }> {
+  async accept(
+    input: {
+      orgId: string;
+      token: string;
+      signedIn?: { userId: string; email: string | null } | undefined;
+      password?: string | undefined;
+    },
+    by: Stamp,
+  ): Promise<{ role: Role; createdUserId?: string }> {
     const { orgId } = input;
     const id = sha256(input.token);
     const now = this.now();
@@ -158,11 +197,26 @@ export class InvitationService {
     const accepted = await this.d.db.withOrg(orgId, async (tx) => {
       const used = await store.consume(tx, orgId, id, now);
       if (!used) return undefined;
-      if (await this.d.orgs.addMember(orgId, userId, used.role, now, tx)) return used.role;
-      // Already a member: the invitation can raise the role, never lower it.
-      const current = (await this.d.orgs.membership(orgId, userId, tx))?.role as Role | undefined;
-      const role = current ? higher(current, used.role) : used.role;
-      if (role !== current) await this.d.orgs.setRole(orgId, userId, role, tx);
+      let current: Role | undefined;
+      let role = used.role;
+      if (!(await this.d.orgs.addMember(orgId, userId, used.role, now, tx))) {
+        // Already a member: the invitation can raise the role, never lower it.
+        current = (await this.d.orgs.membership(orgId, userId, tx))?.role;
+        role = current ? higher(current, used.role) : used.role;
+        if (role !== current) await this.d.orgs.setRole(orgId, userId, role, tx);
+      }
+      await this.d.audit.record(
+        tx,
+        by({
+          action: "invitation.accepted",
+          orgId,
+          // The joining user acts, even when the request proved nobody yet (a newcomer choosing a password).
+          actor: { type: "USER", id: userId, email: used.email },
+          ...facts(used),
+          before: { role: current ?? null },
+          after: { role },
+        }),
+      );
       return role;
     });
     if (!accepted) throw new AppError("TOKEN_INVALID");

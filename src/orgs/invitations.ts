@@ -9,6 +9,7 @@ import type { SessionService } from "../sessions/service.js";
 import type { InvitationService } from "./invitation-service.js";
 import type { InvitationRow } from "./invitations-store.js";
 import { RoleSchema } from "./schemas.js";
+import { stampOf } from "./stamp.js";
 import { actorOf } from "./tenant-check.js";
 
 const tags = ["orgs"];
@@ -51,7 +52,13 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
       },
     },
     async (req, reply) => {
-      const inv = await d.invitations.invite(req.tenant!.orgId, actorOf(req), req.body.email, req.body.role);
+      const inv = await d.invitations.invite(
+        req.tenant!.orgId,
+        actorOf(req),
+        req.body.email,
+        req.body.role,
+        stampOf(req),
+      );
       return reply.code(201).send({ invitation: view(inv) });
     },
   );
@@ -87,7 +94,7 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
     "/v1/orgs/:orgId/invitations/:id",
     { schema: { tags, params: InvParams, response: NoContent } },
     async (req, reply) => {
-      await d.invitations.revoke(req.tenant!.orgId, req.params.id);
+      await d.invitations.revoke(req.tenant!.orgId, req.params.id, stampOf(req));
       return reply.code(204).send();
     },
   );
@@ -103,7 +110,7 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
       },
     },
     async (req, reply) => {
-      const inv = await d.invitations.resend(req.tenant!.orgId, actorOf(req), req.params.id);
+      const inv = await d.invitations.resend(req.tenant!.orgId, actorOf(req), req.params.id, stampOf(req));
       return reply.code(202).send({ invitation: view(inv) });
     },
   );
@@ -128,12 +135,15 @@ export async function invitationRoutes(app: FastifyInstance, d: InvitationRouteD
     },
     async (req, reply) => {
       const p = req.principal;
-      const { role, createdUserId } = await d.invitations.accept({
-        orgId: req.body.orgId,
-        token: req.body.token,
-        signedIn: p?.userId ? { userId: p.userId, email: p.email } : undefined,
-        password: req.body.password,
-      });
+      const { role, createdUserId } = await d.invitations.accept(
+        {
+          orgId: req.body.orgId,
+          token: req.body.token,
+          signedIn: p?.userId ? { userId: p.userId, email: p.email } : undefined,
+          password: req.body.password,
+        },
+        stampOf(req),
+      );
       const org = { id: req.body.orgId, role };
       if (!createdUserId) return { org };
       // A newcomer is signed in at once: the token that reached their mailbox proved the address.

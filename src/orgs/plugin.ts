@@ -7,6 +7,7 @@ import { NoContent } from "../identity/schemas.js";
 import type { Role } from "./permissions.js";
 import { RoleSchema } from "./schemas.js";
 import type { OrgService } from "./service.js";
+import { stampOf } from "./stamp.js";
 import type { OrganizationRow } from "./tables.js";
 import { actorOf } from "./tenant-check.js";
 
@@ -57,7 +58,7 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
       },
     },
     async (req, reply) => {
-      const org = await orgs.create(userOf(req), req.body.name, req.body.slug);
+      const org = await orgs.create(userOf(req), req.body, stampOf(req));
       return reply.code(201).send({ org: view(org, "OWNER") });
     },
   );
@@ -112,11 +113,12 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
     async (req) => {
       const actor = actorOf(req);
       const principal = req.principal!;
-      const org = await orgs.update(req.tenant!.orgId, actor, req.body, {
+      const assurance = {
         impersonated: principal.impersonator !== undefined,
         // The guard's own answer to "proved the password recently?" (AUTH-14), false while impersonated.
         recentlyAuthenticated: guard.recentlyAuthenticated(principal),
-      });
+      };
+      const org = await orgs.update(req.tenant!.orgId, actor, req.body, assurance, stampOf(req));
       return { org: view(org, actor.role) };
     },
   );
@@ -164,7 +166,7 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
       },
     },
     async (req) => {
-      await orgs.changeRole(req.tenant!.orgId, actorOf(req), req.params.userId, req.body.role);
+      await orgs.changeRole(req.tenant!.orgId, actorOf(req), req.params.userId, req.body.role, stampOf(req));
       return { member: { userId: req.params.userId, role: req.body.role } };
     },
   );
@@ -174,7 +176,7 @@ export async function orgRoutes(app: FastifyInstance, opts: { orgs: OrgService }
     "/v1/orgs/:orgId/members/:userId",
     { schema: { tags, params: MemberParams, response: NoContent } },
     async (req, reply) => {
-      await orgs.removeMember(req.tenant!.orgId, actorOf(req), req.params.userId);
+      await orgs.removeMember(req.tenant!.orgId, actorOf(req), req.params.userId, stampOf(req));
       return reply.code(204).send();
     },
   );

@@ -1,10 +1,13 @@
 import { randomBytes } from "node:crypto";
+import type { AuditService } from "../audit/service.js";
+import type { Db } from "../db/database.js";
 import { AppError } from "../http/errors.js";
 import type { MfaService } from "../mfa/service.js";
 import { newId } from "../util/ids.js";
 import type { Access } from "./access-cache.js";
 import type { PermissionTable, Role } from "./permissions.js";
-import type { OrgStore } from "./store.js";
+import type { Stamp } from "./stamp.js";
+import type { OrgStore, RoleChange } from "./store.js";
 import type { MembershipRow, OrganizationRow } from "./tables.js";
 
 /** A URL-safe slug from a name: lower-case ASCII letters, digits and single dashes. */
@@ -38,13 +41,15 @@ export interface Assurance {
 /**
  * Organisations and memberships (AUTHZ-1): creation, settings, roles and removal, with the rules that sit
  * on top of the permission table: only an OWNER grants, changes or removes an OWNER; an organisation
- * always keeps one; requiring MFA of everyone starts with yourself.
+ * always keeps one; requiring MFA of everyone starts with yourself. Every change is recorded in the
+ * organisation's audit log in the transaction that makes it (AUDIT-2), stamped `by` the caller's request.
  */
 export class OrgService {
   constructor(
     private readonly store: OrgStore,
     private readonly mfa: MfaService,
     readonly permissions: PermissionTable,
+    private readonly audit: AuditService,
     private readonly now: () => number = () => Date.now(),
   ) {}
 
@@ -54,19 +59,32 @@ export class OrgService {
    * without Latin letters, which all derive "org"), a random suffix makes it unique, so creating an
    * organisation never tells anyone which slugs other tenants hold.
    */
-  async create(ownerId: string, name: string, slug?: string): Promise<OrganizationRow> {
+  async create(
+    ownerId: string,
+    input: { name: string; slug?: string | undefined },
+    by: Stamp,
+  ): Promise<OrganizationRow> {
     const now = this.now();
-    const base = slug ?? slugify(name);
+    const { slug } = input;
+    const base = slug ?? slugify(input.name);
     for (let attempt = 0; attempt < 6; attempt++) {
       const org: OrganizationRow = {
         id: newId("org", now),
-        name: name.trim(),
+        name: input.name.trim(),
         slug: attempt === 0 ? base : `${base.slice(0, 40)}-${randomBytes(5).toString("hex").slice(0, 7)}`,
         require_mfa: 0,
         created_at: now,
         updated_at: now,
       };
-      if (await this.store.create(org, ownerId)) return org;
+      const created = await this.store.transaction(async (s, tx) => {
+        if (!(await s.create(org, ownerId))) return false;
+        await this.audit.record(
+          tx,
+          by({ action: "org.created", orgId: org.id, entity: orgEntity(org.id), after: settingsOf(org) }),
+        );
+        return true;
+      });
+      if (created) return org;
       if (slug) throw new AppError("SLUG_TAKEN", `The slug "${slug}" is taken.`);
     }
     throw new AppError("SERVICE_UNAVAILABLE", "Could not find a free slug; try again.");
@@ -96,28 +114,36 @@ export class OrgService {
     actor: Actor,
     patch: { name?: string | undefined; requireMfa?: boolean | undefined },
     assurance: Assurance,
+    by: Stamp,
   ): Promise<OrganizationRow> {
-    let requireMfa = patch.requireMfa;
-    if (requireMfa && !(await this.mfa.isEnabled(actor.userId)))
+    if (patch.requireMfa && !(await this.mfa.isEnabled(actor.userId)))
       throw new AppError(
         "MFA_ENROLMENT_REQUIRED",
         "Turn on two-factor authentication for yourself (POST /v1/me/mfa/totp) before requiring it of the organisation.",
       );
-    if (requireMfa === false) {
-      // Already off: nothing is weakened, so nothing is written either; a concurrent request turning it on
-      // is never undone by a caller who may not turn it off.
-      if ((await this.get(orgId)).require_mfa === 1) assertMayWeakenMfa(actor, assurance);
-      else requireMfa = undefined;
-    }
-    await this.store.update(
-      orgId,
-      {
+    const now = this.now();
+    return this.store.transaction(async (s, tx) => {
+      // Read under the row lock: the settings this change replaces are exactly the ones recorded.
+      const before = await s.findForUpdate(orgId);
+      if (!before) throw new AppError("NOT_FOUND");
+      let requireMfa = patch.requireMfa;
+      if (requireMfa === false) {
+        // Already off: nothing is weakened, so nothing is written either; a concurrent request turning it
+        // on is never undone by a caller who may not turn it off.
+        if (before.require_mfa === 1) assertMayWeakenMfa(actor, assurance);
+        else requireMfa = undefined;
+      }
+      const change = {
         ...(patch.name !== undefined ? { name: patch.name.trim() } : {}),
         ...(requireMfa !== undefined ? { require_mfa: requireMfa ? 1 : 0 } : {}),
-      },
-      this.now(),
-    );
-    return this.get(orgId);
+      };
+      await s.update(orgId, change, now);
+      const after: OrganizationRow = { ...before, ...change, updated_at: now };
+      const diff = changed(settingsOf(before), settingsOf(after));
+      if (diff)
+        await this.audit.record(tx, by({ action: "org.updated", orgId, entity: orgEntity(orgId), ...diff }));
+      return after;
+    });
   }
 
   listMembers(
@@ -129,24 +155,75 @@ export class OrgService {
   }
 
   /** Changes a member's role. Only an OWNER makes or changes an OWNER; the last OWNER stays. */
-  async changeRole(orgId: string, actor: Actor, userId: string, role: Role): Promise<void> {
+  async changeRole(orgId: string, actor: Actor, userId: string, role: Role, by: Stamp): Promise<void> {
     const target = await this.store.membership(orgId, userId);
     if (!target) throw new AppError("NOT_FOUND");
-    if ((role === "OWNER" || target.role === "OWNER") && actor.role !== "OWNER")
-      throw new AppError("OWNER_REQUIRED", "Only an owner can grant or change the owner role.");
-    this.settle(await this.store.changeMember(orgId, userId, role));
+    const ownerRule = (current: Role) => {
+      if ((role === "OWNER" || current === "OWNER") && actor.role !== "OWNER")
+        throw new AppError("OWNER_REQUIRED", "Only an owner can grant or change the owner role.");
+    };
+    ownerRule(target.role);
+    await this.changeMember(orgId, userId, role, async (before, tx) => {
+      // Checked again on the role the change replaced: it may have become OWNER meanwhile.
+      ownerRule(before);
+      if (before === role) return;
+      await this.audit.record(
+        tx,
+        by({
+          action: "member.role_changed",
+          orgId,
+          entity: memberEntity(userId),
+          before: { role: before },
+          after: { role },
+        }),
+      );
+    });
   }
 
   /** Removes a member. Anyone may leave; removing someone else needs members:remove, an OWNER an OWNER. */
-  async removeMember(orgId: string, actor: Actor, userId: string): Promise<void> {
+  async removeMember(orgId: string, actor: Actor, userId: string, by: Stamp): Promise<void> {
     const self = userId === actor.userId;
     const target = await this.store.membership(orgId, userId);
     if (!target) throw new AppError("NOT_FOUND");
     if (!self && !this.permissions.can(actor.role, "members:remove"))
       throw new AppError("FORBIDDEN", `Your role (${actor.role}) does not allow members:remove.`);
-    if (!self && target.role === "OWNER" && actor.role !== "OWNER")
-      throw new AppError("OWNER_REQUIRED", "Only an owner can remove an owner.");
-    this.settle(await this.store.changeMember(orgId, userId, null));
+    const ownerRule = (current: Role) => {
+      if (!self && current === "OWNER" && actor.role !== "OWNER")
+        throw new AppError("OWNER_REQUIRED", "Only an owner can remove an owner.");
+    };
+    ownerRule(target.role);
+    await this.changeMember(orgId, userId, null, async (before, tx) => {
+      ownerRule(before);
+      await this.audit.record(
+        tx,
+        by({
+          action: "member.removed",
+          orgId,
+          entity: memberEntity(userId),
+          before: { role: before },
+          metadata: { left: self },
+        }),
+      );
+    });
+  }
+
+  /**
+   * Changes or removes a membership (`role` null) and, in the same transaction, runs `also` with the role
+   * it replaced (the audit entry; a refusal there undoes the change). The store's refusals become errors.
+   */
+  private async changeMember(
+    orgId: string,
+    userId: string,
+    role: Role | null,
+    also: (before: Role, tx: Db) => Promise<void>,
+  ): Promise<void> {
+    const change: RoleChange = await this.store.transaction(async (s, tx) => {
+      const c = await s.changeMember(orgId, userId, role);
+      if (c.result === "ok") await also(c.before, tx);
+      return c;
+    });
+    if (change.result === "not_found") throw new AppError("NOT_FOUND");
+    if (change.result === "last_owner") throw new AppError("LAST_OWNER");
   }
 
   /** Adds a member (invitation acceptance, inside the organisation's transaction); false if already one. */
@@ -168,11 +245,27 @@ export class OrgService {
   listAll(limit: number, after: string | undefined, search?: string) {
     return this.store.listAll(limit, after, search);
   }
+}
 
-  private settle(result: "ok" | "not_found" | "last_owner"): void {
-    if (result === "not_found") throw new AppError("NOT_FOUND");
-    if (result === "last_owner") throw new AppError("LAST_OWNER");
-  }
+const orgEntity = (id: string) => ({ type: "org", id });
+const memberEntity = (userId: string) => ({ type: "member", id: userId });
+
+/** An organisation's settings as the API names them: what `org.created` and `org.updated` record. */
+function settingsOf(o: OrganizationRow): Record<string, unknown> {
+  return { name: o.name, slug: o.slug, requireMfa: o.require_mfa === 1 };
+}
+
+/** The fields whose values differ, before and after; undefined when none does (no event). */
+function changed(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): { before: Record<string, unknown>; after: Record<string, unknown> } | undefined {
+  const keys = Object.keys(after).filter((k) => before[k] !== after[k]);
+  if (keys.length === 0) return undefined;
+  return {
+    before: Object.fromEntries(keys.map((k) => [k, before[k]])),
+    after: Object.fromEntries(keys.map((k) => [k, after[k]])),
+  };
 }
 
 /** Who may stop requiring MFA of an organisation's members: checked in this order, the first refusal wins. */

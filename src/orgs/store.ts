@@ -5,16 +5,47 @@ import { type Access, AccessCache } from "./access-cache.js";
 import type { Role } from "./permissions.js";
 import type { MembershipRow, OrganizationRow } from "./tables.js";
 
-export type RoleChange = "ok" | "not_found" | "last_owner";
+/** The outcome of a role change or removal; `before`: the member's role it replaced. */
+export type RoleChange = { result: "ok"; before: Role } | { result: "not_found" | "last_owner" };
 
-/** The only code that touches `organizations` and `memberships`. */
+/**
+ * The only code that touches `organizations` and `memberships`. A store made by `transaction` is bound to
+ * that transaction: its writes commit with whatever else the caller does in it (the audit entry of the
+ * change, AUDIT-2).
+ */
 export class OrgStore {
   constructor(
     private readonly db: Db,
     private readonly engine: Engine,
     private readonly cache: AccessCache = new AccessCache(),
     private readonly now: () => number = () => Date.now(),
+    /** Set on a store bound to a transaction: cache drops to repeat once it commits. */
+    private readonly afterCommit?: Array<() => void>,
   ) {}
+
+  /** Runs `fn` in one transaction, with a store bound to it and the transaction itself (for the audit log). */
+  async transaction<T>(fn: (store: OrgStore, tx: Db) => Promise<T>): Promise<T> {
+    const drops: Array<() => void> = [];
+    const result = await this.db
+      .transaction()
+      .execute((tx) => fn(new OrgStore(tx, this.engine, this.cache, this.now, drops), tx));
+    for (const drop of drops) drop();
+    return result;
+  }
+
+  /** `fn` in the transaction this store is bound to, or in a new one. */
+  private atomically<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    return this.db.isTransaction ? fn(this.db) : this.db.transaction().execute(fn);
+  }
+
+  /**
+   * Drops cached access now and, inside a transaction, once more after it commits: a request reading the
+   * old row in between could otherwise cache it again for the cache's whole lifetime.
+   */
+  private drop(fn: () => void): void {
+    fn();
+    this.afterCommit?.push(fn);
+  }
 
   /** The cached access entry, if any (no query). */
   accessCached(orgId: string, userId: string): Access | undefined {
@@ -23,7 +54,7 @@ export class OrgStore {
 
   /** Creates the organisation and its first OWNER atomically; false if the slug is taken. */
   async create(org: OrganizationRow, ownerId: string): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.atomically(async (tx) => {
       const res = await tx
         .insertInto("organizations")
         .values(org)
@@ -40,6 +71,15 @@ export class OrgStore {
 
   find(id: string): Promise<OrganizationRow | undefined> {
     return this.db.selectFrom("organizations").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /**
+   * The organisation, locked until the transaction ends on PostgreSQL (SQLite serialises writers
+   * anyway): the settings a change replaces are exactly those it records as `before`.
+   */
+  findForUpdate(id: string): Promise<OrganizationRow | undefined> {
+    const q = this.db.selectFrom("organizations").selectAll().where("id", "=", id);
+    return (this.engine === "postgres" ? q.forUpdate() : q).executeTakeFirst();
   }
 
   /**
@@ -96,7 +136,7 @@ export class OrgStore {
       .set({ ...patch, updated_at: now })
       .where("id", "=", id)
       .execute();
-    this.cache.dropOrg(id);
+    this.drop(() => this.cache.dropOrg(id));
   }
 
   /** An organisation's members with their email, by user id (cursor pagination: `after` a user id). */
@@ -150,22 +190,23 @@ export class OrgStore {
       .where("org_id", "=", orgId)
       .where("user_id", "=", userId)
       .execute();
-    this.cache.dropMember(orgId, userId);
+    this.drop(() => this.cache.dropMember(orgId, userId));
   }
 
   /**
    * Changes a role (or removes the member, `role` null) unless that would leave no OWNER. Atomic: on
    * PostgreSQL the organisation's OWNER rows are locked for the transaction, so two owners demoting each
-   * other at once cannot both succeed; SQLite serialises transactions on its one connection.
+   * other at once cannot both succeed; SQLite serialises transactions on its one connection. In the
+   * transaction of a bound store, else in one of its own.
    */
   async changeMember(orgId: string, userId: string, role: Role | null): Promise<RoleChange> {
-    const result = await this.changeMemberTx(orgId, userId, role);
-    if (result === "ok") this.cache.dropMember(orgId, userId);
-    return result;
+    const change = await this.changeMemberTx(orgId, userId, role);
+    if (change.result === "ok") this.drop(() => this.cache.dropMember(orgId, userId));
+    return change;
   }
 
   private changeMemberTx(orgId: string, userId: string, role: Role | null): Promise<RoleChange> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.atomically(async (tx) => {
       let owners = tx
         .selectFrom("memberships")
         .select("user_id")
@@ -179,8 +220,9 @@ export class OrgStore {
         .where("org_id", "=", orgId)
         .where("user_id", "=", userId)
         .executeTakeFirst();
-      if (!target) return "not_found";
-      if (target.role === "OWNER" && role !== "OWNER" && ownerIds.length <= 1) return "last_owner";
+      if (!target) return { result: "not_found" };
+      if (target.role === "OWNER" && role !== "OWNER" && ownerIds.length <= 1)
+        return { result: "last_owner" };
       if (role === null)
         await tx
           .deleteFrom("memberships")
@@ -188,7 +230,7 @@ export class OrgStore {
           .where("user_id", "=", userId)
           .execute();
       else await this.setRole(orgId, userId, role, tx);
-      return "ok";
+      return { result: "ok", before: target.role };
     });
   }
 

@@ -26,6 +26,7 @@ export const sessionsCapability: Capability = {
     const sessions = new SessionService(
       new SessionStore(ctx.db.global),
       config,
+      ctx.service("audit"),
       undefined,
       new SessionCache(30_000, 50_000, ctx.bus),
     );

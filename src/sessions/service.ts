@@ -1,8 +1,10 @@
 import { createHmac } from "node:crypto";
+import type { AuditEvent } from "../audit/entry.js";
+import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config/load.js";
 import { newId, newSecret, safeEqual, sha256 } from "../util/ids.js";
 import { SessionCache, type SessionEntry } from "./cache.js";
-import type { SessionStore } from "./store.js";
+import type { EndedImpersonation, SessionStore } from "./store.js";
 import type { SessionRow } from "./tables.js";
 
 /** Writing last_seen on every request would make every read a write; once a minute is precise enough. */
@@ -20,6 +22,12 @@ export interface SessionInfo {
 }
 
 /**
+ * The audit events of a session change, built by the caller (who knows why it happened: a sign-in, a
+ * sign-out, an impersonation) from what changed; undefined records nothing.
+ */
+export type SessionEvents<T> = (changed: T) => AuditEvent | readonly AuditEvent[] | undefined;
+
+/**
  * Server-side sessions (AUTH-5). The cookie carries a 256-bit random token; the database keeps only its
  * SHA-256, so a leaked table opens no session. A session ends at its absolute lifetime, after the idle
  * timeout, or when revoked (deleted), and the next request sees it: there is no cache to go stale.
@@ -30,18 +38,37 @@ export class SessionService {
   constructor(
     private readonly store: SessionStore,
     private readonly config: Config,
+    private readonly audit: AuditService,
     private readonly now: () => number = () => Date.now(),
     private readonly cache: SessionCache = new SessionCache(),
   ) {
     this.csrfKey = createHmac("sha256", config.secret).update("bulwark/csrf/v1").digest();
   }
 
-  /** Creates a session; the returned token goes in the cookie and nowhere else. */
+  /**
+   * Runs `change` on the store, and, when `events` are given, in one transaction with the audit record
+   * of its outcome (AUDIT-2): both commit or neither. The record is the transaction's last write, so
+   * the log's head is locked only as long as the commit takes, and always after the session rows.
+   */
+  private async write<T>(change: (store: SessionStore) => Promise<T>, events?: SessionEvents<T>): Promise<T> {
+    if (!events) return change(this.store);
+    return this.store.transaction(async (store, tx) => {
+      const result = await change(store);
+      const recorded = events(result);
+      if (recorded) await this.audit.record(tx, recorded);
+      return result;
+    });
+  }
+
+  /**
+   * Creates a session; the returned token goes in the cookie and nowhere else. `record` builds the audit
+   * events of the sign-in (or impersonation) it opens, written with the session row.
+   */
   async create(
     userId: string,
     kind: SessionRow["kind"],
     client: { ip: string; userAgent: string | undefined },
-    options: { impersonatorId?: string; ttlMs?: number } = {},
+    options: { impersonatorId?: string; ttlMs?: number; record?: SessionEvents<SessionRow> } = {},
   ): Promise<{ token: string; row: SessionRow; familiar: boolean }> {
     const now = this.now();
     const userAgent = client.userAgent?.slice(0, 256) ?? null;
@@ -65,7 +92,8 @@ export class SessionService {
       user_agent: userAgent,
       impersonator_id: options.impersonatorId ?? null,
     };
-    await this.store.insert(row);
+    const { record } = options;
+    await this.write((store) => store.insert(row), record && (() => record(row)));
     return { token, row, familiar };
   }
 
@@ -120,16 +148,31 @@ export class SessionService {
     return this.now() - row.reauth_at < this.config.auth.reauthMs;
   }
 
-  /** Revocation is effective on the next request, on every node (the cache entry is dropped everywhere). */
-  async revoke(row: SessionRow): Promise<void> {
-    await this.store.delete(row.id);
+  /**
+   * Revocation is effective on the next request, on every node (the cache entry is dropped everywhere,
+   * after the commit: a node reading the row before it would otherwise cache it again). `record`: the
+   * event written with the deletion (a sign-out).
+   */
+  async revoke(row: SessionRow, options: { record?: AuditEvent } = {}): Promise<void> {
+    const { record } = options;
+    await this.write((store) => store.delete(row.id), record && (() => record));
     this.cache.dropSession(row.id);
   }
 
-  async revokeByPublicId(userId: string, kind: SessionRow["kind"], publicId: string): Promise<boolean> {
-    const found = await this.store.deleteByPublicId(userId, kind, publicId);
+  /** Revokes one of the user's sessions by its public id; false if there is none such. */
+  async revokeByPublicId(
+    userId: string,
+    kind: SessionRow["kind"],
+    publicId: string,
+    options: { record?: SessionEvents<SessionRow> } = {},
+  ): Promise<boolean> {
+    const { record } = options;
+    const found = await this.write(
+      (store) => store.deleteByPublicId(userId, kind, publicId),
+      record && ((row) => (row ? record(row) : undefined)),
+    );
     if (found) this.cache.dropPrincipal(userId);
-    return found;
+    return found !== undefined;
   }
 
   /** Drops the cached sessions of a principal here and on every node (its public fields changed). */
@@ -142,16 +185,38 @@ export class SessionService {
     return this.store.latestImpersonation(adminId, this.now());
   }
 
-  /** Ends every impersonation session an admin opened (AUTHZ-4); returns the users acted as. */
-  async revokeImpersonations(adminId: string): Promise<string[]> {
-    const users = await this.store.deleteImpersonations(adminId);
+  /**
+   * Ends every impersonation session an admin opened (AUTHZ-4); returns the users acted as. `record`
+   * builds the stop events from the sessions ended (none: nothing is recorded).
+   */
+  async revokeImpersonations(
+    adminId: string,
+    options: { record?: SessionEvents<EndedImpersonation[]> } = {},
+  ): Promise<string[]> {
+    const { record } = options;
+    const ended = await this.write(
+      (store) => store.deleteImpersonations(adminId),
+      record && ((rows) => (rows.length ? record(rows) : undefined)),
+    );
+    const users = [...new Set(ended.map((e) => e.userId))];
     for (const u of users) this.cache.dropPrincipal(u);
     return users;
   }
 
-  /** Revokes every session of the user of that kind, except `keep` when given. */
-  async revokeAll(userId: string, kind: SessionRow["kind"], keep?: SessionRow): Promise<number> {
-    const n = await this.store.deleteAllForUser(userId, kind, keep?.id);
+  /**
+   * Revokes every session of the user of that kind, except `keep` when given; returns how many.
+   * `record` builds the event from that count (none revoked: nothing is recorded).
+   */
+  async revokeAll(
+    userId: string,
+    kind: SessionRow["kind"],
+    options: { keep?: SessionRow; record?: SessionEvents<number> } = {},
+  ): Promise<number> {
+    const { keep, record } = options;
+    const n = await this.write(
+      (store) => store.deleteAllForUser(userId, kind, keep?.id),
+      record && ((count) => (count > 0 ? record(count) : undefined)),
+    );
     this.cache.dropPrincipal(userId);
     return n;
   }

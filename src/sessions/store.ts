@@ -2,9 +2,24 @@ import type { Db } from "../db/database.js";
 import type { SessionEntry } from "./cache.js";
 import type { SessionRow } from "./tables.js";
 
+/** An impersonation session ended by its admin: what its audit record names (AUTHZ-4). */
+export interface EndedImpersonation {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly userEmail: string | null;
+}
+
 /** The only code that touches the `sessions` table. */
 export class SessionStore {
   constructor(private readonly db: Db) {}
+
+  /**
+   * Runs `fn` on one transaction: the store on it, and the handle itself for the audit record of the
+   * change (AUDIT-2), so the change and its record commit or roll back together.
+   */
+  transaction<T>(fn: (store: SessionStore, tx: Db) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((tx) => fn(new SessionStore(tx), tx));
+  }
 
   async insert(row: SessionRow): Promise<void> {
     await this.db.insertInto("sessions").values(row).execute();
@@ -54,15 +69,19 @@ export class SessionStore {
       .execute();
   }
 
-  /** Deletes one of the user's sessions by public id; false if it is not theirs or does not exist. */
-  async deleteByPublicId(userId: string, kind: SessionRow["kind"], publicId: string): Promise<boolean> {
-    const res = await this.db
+  /** Deletes one of the user's sessions by public id; returns it, or undefined if it is not theirs or does not exist. */
+  deleteByPublicId(
+    userId: string,
+    kind: SessionRow["kind"],
+    publicId: string,
+  ): Promise<SessionRow | undefined> {
+    return this.db
       .deleteFrom("sessions")
       .where("user_id", "=", userId)
       .where("kind", "=", kind)
       .where("public_id", "=", publicId)
+      .returningAll()
       .executeTakeFirst();
-    return Number(res.numDeletedRows) > 0;
   }
 
   /** The admin's newest impersonation session still running, if any. */
@@ -77,14 +96,21 @@ export class SessionStore {
       .executeTakeFirst();
   }
 
-  /** Deletes the impersonation sessions an admin opened; returns the impersonated users. */
-  async deleteImpersonations(adminId: string): Promise<string[]> {
-    const rows = await this.db
+  /** Deletes the impersonation sessions an admin opened; returns them with each user's email, in one statement. */
+  deleteImpersonations(adminId: string): Promise<EndedImpersonation[]> {
+    return this.db
       .deleteFrom("sessions")
       .where("impersonator_id", "=", adminId)
-      .returning("user_id")
+      .returning((eb) => [
+        "sessions.public_id as sessionId",
+        "sessions.user_id as userId",
+        eb
+          .selectFrom("users")
+          .select("users.email")
+          .whereRef("users.id", "=", "sessions.user_id")
+          .as("userEmail"),
+      ])
       .execute();
-    return [...new Set(rows.map((r) => r.user_id))];
   }
 
   /** Deletes every session of the user of that kind, except `keepId` when given; returns how many. */

@@ -1,0 +1,79 @@
+import type { FastifyRequest } from "fastify";
+import { AppError } from "../http/errors.js";
+import { templates } from "../mail/templates.js";
+import type { SessionEntry } from "../sessions/cache.js";
+import type { SessionRow } from "../sessions/tables.js";
+import { identityEvents, type SignInRefusal } from "./events.js";
+import { type IdentityDeps, type IdentityService, normaliseEmail } from "./service.js";
+import type { UserRow } from "./tables.js";
+
+/**
+ * The portal's door (AUTH-1, AUTH-5): password check, session start and sign-out, each recorded in the
+ * platform log (AUDIT-2). A sign-in is recorded with the session row it opens, a sign-out with the
+ * deletion; a refused password is buffered, as it writes nothing else.
+ */
+export class SignIn {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly d: IdentityDeps,
+    private readonly identity: IdentityService,
+  ) {
+    this.now = d.now ?? (() => Date.now());
+  }
+
+  /**
+   * AUTH-1: checks email and password; upgrades a bcrypt (or weaker argon2) hash now that the plaintext
+   * is in hand. Throws INVALID_CREDENTIALS for an unknown address or a wrong password alike. A refusal is
+   * recorded (AUDIT-2) buffered: nothing else is written (the failure counter is the rate limiter's).
+   */
+  async authenticate(emailInput: string, password: string, by: FastifyRequest): Promise<UserRow> {
+    const email = normaliseEmail(emailInput);
+    const refuse = (
+      reason: SignInRefusal,
+      userId?: string,
+      code: "INVALID_CREDENTIALS" | "EMAIL_NOT_VERIFIED" = "INVALID_CREDENTIALS",
+    ) => {
+      this.d.audit.recordSoon(identityEvents.loginFailed(by, email, reason, userId));
+      return new AppError(code);
+    };
+    const user = await this.d.store.findUserByEmail(email);
+    if (!user?.password_hash) {
+      await this.d.hasher.verifyDummy(password);
+      throw refuse(user ? "no_password" : "unknown_email", user?.id);
+    }
+    if (!(await this.d.hasher.verify(user.password_hash, password))) throw refuse("wrong_password", user.id);
+    if (this.d.hasher.needsRehash(user.password_hash)) {
+      await this.d.store.setPasswordHash(user.id, await this.d.hasher.hash(password), this.now());
+      this.d.log.info({ userId: user.id }, "password hash upgraded to argon2id");
+    }
+    if (user.email_verified_at === null) throw refuse("email_not_verified", user.id, "EMAIL_NOT_VERIFIED");
+    return user;
+  }
+
+  /**
+   * Opens a portal session for a user who proved who they are (password, and the second factor when
+   * on); the sign-in is recorded with the session row (AUDIT-2). A device and address the account has
+   * no live session on earns the owner a new-sign-in notice.
+   */
+  async startSession(
+    by: FastifyRequest,
+    user: UserRow,
+    options: { secondFactor: boolean },
+  ): Promise<{ token: string; row: SessionRow }> {
+    const ua = by.headers["user-agent"];
+    const { token, row, familiar } = await this.d.sessions.create(
+      user.id,
+      "portal",
+      { ip: by.ip, userAgent: ua },
+      { record: (s) => identityEvents.loginSucceeded(by, user, s, options.secondFactor) },
+    );
+    if (!familiar) this.identity.mail(templates.newSignIn(user.email, by.ip, String(ua ?? "")));
+    return { token, row };
+  }
+
+  /** Ends the request's session; recorded with its deletion (an impersonation's as its stop). */
+  async signOut(by: FastifyRequest, session: SessionEntry): Promise<void> {
+    await this.d.sessions.revoke(session, { record: identityEvents.logout(by, session) });
+  }
+}
