@@ -51,7 +51,7 @@ await db.migrate({ extra: bulwarkMigrations() });
 await db.refreshTenantTables();
 
 const audit = new AuditService(
-  new AuditStore(db.global),
+  new AuditStore(db.global, db.engine),
   db.global,
   auditSigner(config),
   (l) => auditOrigin(config, l),

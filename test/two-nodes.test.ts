@@ -299,6 +299,8 @@ describe.runIf(needs("postgres") && needs("redis"))(
         {
           NODE_ENV: "development",
           BULWARK_SECRET: SECRET,
+          // The same PUBLIC_URL as the nodes (it follows PORT): the checkpoint key is named after its host.
+          PORT: "0",
           DATABASE_URL: PG_URL ?? "",
           DATABASE_SCHEMA: SCHEMA,
           BULWARK_DATA_DIR: one.dataDir,

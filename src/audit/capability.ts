@@ -15,6 +15,8 @@ declare module "../context.js" {
 }
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Refusals raised past the tenant check, by a service's rule or the impersonation check (AUTHZ-6). */
+const DENIALS = new Set(["FORBIDDEN", "OWNER_REQUIRED", "IMPERSONATION_FORBIDDEN"]);
 const DAY_MS = 86_400_000;
 
 /**
@@ -28,7 +30,7 @@ export const auditCapability: Capability = {
   async register(app, ctx) {
     const c = ctx.config.audit;
     const audit = new AuditService(
-      new AuditStore(ctx.db.global),
+      new AuditStore(ctx.db.global, ctx.db.engine),
       ctx.db.global,
       auditSigner(ctx.config),
       (log) => auditOrigin(ctx.config, log),
@@ -46,6 +48,18 @@ export const auditCapability: Capability = {
     if (c.enabled)
       app.addHook("onResponse", (request, reply, done) => {
         const route = request.routeOptions.url;
+        const code = request.errorCode;
+        if (code && DENIALS.has(code) && route !== undefined && !audit.deniedAlready(request))
+          audit.recordDenial(
+            {
+              orgId: (request.params as { orgId?: string } | undefined)?.orgId ?? "",
+              action: request.routeOptions.config.guard?.action ?? "",
+              resource: route,
+              reason: code.toLowerCase(),
+            },
+            request,
+            request.tenant !== undefined,
+          );
         if (!SAFE.has(request.method) && route !== undefined) {
           const ua = request.headers["user-agent"];
           audit.recordSoon({
@@ -84,7 +98,12 @@ export const auditCapability: Capability = {
       if (!c.enabled) return;
       every(FLUSH_MS, () => audit.flush());
       every(Math.min(1000, c.checkpointSeconds * 1000), () => audit.checkpointDue());
-      every(DAY_MS, () => jobs.run("audit.retention", () => purgeAudit(ctx.db, audit.retentionCutoff())));
+      // Retention: a minute after start (nodes restarted daily still purge), then daily.
+      const purge = () => jobs.run("audit.retention", () => purgeAudit(ctx.db, audit.retentionCutoff()));
+      const first = setTimeout(() => void purge(), 60_000 + Math.floor(Math.random() * 60_000));
+      first.unref();
+      timers.push(first);
+      every(DAY_MS, purge);
     });
     app.addHook("onClose", async () => {
       for (const t of timers) clearInterval(t);

@@ -3,7 +3,7 @@ import { createInterface } from "node:readline";
 import type { Config } from "../config/load.js";
 import type { Database } from "../db/database.js";
 import type { BundleHeader } from "./export.js";
-import { auditOrigin } from "./keys.js";
+import { auditOrigin, auditSigner } from "./keys.js";
 import { AuditStore } from "./store.js";
 import { type VerifyResult, type VerifyRow, type VerifySource, verifyLog } from "./verify.js";
 
@@ -39,16 +39,24 @@ function report(out: Out, r: VerifyResult): void {
 export async function verifyDatabase(
   db: Database,
   config: Config,
-  options: { org?: string | undefined; stdout: Out; stderr: Out },
+  options: { org?: string | undefined; keys?: readonly string[]; stdout: Out; stderr: Out },
 ): Promise<number> {
-  const store = new AuditStore(db.global);
+  const store = new AuditStore(db.global, db.engine);
+  // Trust comes from outside the database checked: this configuration's key and any --key given. Keys
+  // the database lists beside them (a signing key since changed, or one slipped in) are named, not trusted.
+  const vkeys = [auditSigner(config).vkey, ...(options.keys ?? [])];
+  for (const k of await store.keys())
+    if (!vkeys.includes(k.vkey))
+      options.stderr.write(`note: the database lists key ${k.vkey}; pass it with --key if you trust it\n`);
   const logs = (await store.logs()).filter((l) => !options.org || l.log_id === options.org);
   if (options.org && logs.length === 0) {
     options.stderr.write(`No audit log for ${options.org}.\n`);
     return 1;
   }
-  const vkeys = (await store.keys()).map((k) => k.vkey);
-  const cutoff = Date.now() - config.audit.retentionDays * 86_400_000;
+  const now = Date.now();
+  const cutoff = now - config.audit.retentionDays * 86_400_000;
+  // Checkpoints come every AUDIT_CHECKPOINT_SECONDS on a running server: allow that twice, and 5 minutes.
+  const coveredBefore = now - 2 * config.audit.checkpointSeconds * 1000 - 300_000;
   let failed = 0;
   for (const { log_id: log, size } of logs) {
     const src: VerifySource = {
@@ -58,27 +66,14 @@ export async function verifyDatabase(
       vkeys,
       headSize: size,
       retentionCutoff: cutoff,
+      coveredBefore,
       checkpoints: await store.allCheckpoints(log),
       async *rows() {
         // Past the head too, so a row inserted beyond it is seen.
         for (let from = 0; ; ) {
-          const batch = await store.range(log, from, 20_000);
+          const batch = await store.verifyRange(log, from, 5000);
           if (batch.length === 0) return;
-          yield batch.map(
-            (r): VerifyRow => ({
-              seq: r.seq,
-              id: r.id,
-              created_at: r.created_at,
-              leaf: r.leaf,
-              entry: r.entry,
-              columns: {
-                action: r.action,
-                actor_id: r.actor_id,
-                entity_type: r.entity_type,
-                entity_id: r.entity_id,
-              },
-            }),
-          );
+          yield batch;
           from = batch[batch.length - 1]!.seq + 1;
         }
       },
@@ -100,15 +95,25 @@ export async function verifyBundle(
   file: string,
   options: { key?: string | undefined; stdout: Out; stderr: Out },
 ): Promise<number> {
+  if (!options.key) {
+    options.stderr.write(
+      "Pin the key the log is signed with: --key VKEY (from /.well-known/audit-keys.json or the security page). A bundle's own keys prove nothing: whoever forged it would list theirs.\n",
+    );
+    return 2;
+  }
   const lines = createInterface({
     input: createReadStream(file, "utf8"),
     crlfDelay: Number.POSITIVE_INFINITY,
   })[Symbol.asyncIterator]();
-  const first = await lines.next();
+  const fail = (message: string): number => {
+    options.stdout.write(`FAIL ${file}: ${message}\n`);
+    return 1;
+  };
   let header: BundleHeader;
   try {
-    header = JSON.parse(first.value ?? "") as BundleHeader;
-    if (header.format !== "bulwark-audit-bundle" || header.version !== 1) throw new Error();
+    header = JSON.parse((await lines.next()).value ?? "") as BundleHeader;
+    if (header.format !== "bulwark-audit-bundle" || header.version !== 1 || typeof header.log !== "string")
+      throw new Error();
   } catch {
     options.stderr.write(`${file} is not a Bulwark audit bundle (version 1).\n`);
     return 1;
@@ -122,42 +127,54 @@ export async function verifyBundle(
       pending = next.value;
       break;
     }
-    const c = (JSON.parse(next.value) as { checkpoint: { size: number; note: string } }).checkpoint;
+    const c = parseLine(next.value, (v) => {
+      const cp = (v as { checkpoint?: { size?: unknown; note?: unknown } }).checkpoint;
+      return cp && Number.isSafeInteger(cp.size) && typeof cp.note === "string"
+        ? { size: cp.size as number, note: cp.note }
+        : undefined;
+    });
+    if (!c) return fail(`a checkpoint line is malformed: ${next.value.slice(0, 80)}`);
     checkpoints.push(c);
   }
   let malformed: string | undefined;
+  let purged = 0;
+  const cutoff = Date.parse(String(header.retentionCutoff));
   const src: VerifySource = {
     log: header.log,
-    origin: header.origin,
-    vkeys: options.key ? [options.key] : header.keys,
-    retentionCutoff: Date.parse(header.retentionCutoff),
+    origin: String(header.origin),
+    vkeys: [options.key],
+    retentionCutoff: Number.isNaN(cutoff) ? Number.NEGATIVE_INFINITY : cutoff,
+    // Every entry of a bundle is covered: the server checkpoints the whole log before exporting it.
+    coveredBefore: Number.POSITIVE_INFINITY,
     checkpoints,
     async *rows() {
       let batch: VerifyRow[] = [];
       const take = (line: string): boolean => {
         if (line === "") return true;
-        try {
-          const r = JSON.parse(line) as {
-            seq: number;
-            id: string;
-            time: number;
-            leaf: string;
-            entry: string | null;
-          };
-          if (typeof r.seq !== "number" || typeof r.leaf !== "string") throw new Error();
-          batch.push({ seq: r.seq, id: r.id, created_at: r.time, leaf: r.leaf, entry: r.entry });
-          return true;
-        } catch {
+        const row = parseLine(line, (v) => {
+          const r = v as { seq?: unknown; id?: unknown; time?: unknown; leaf?: unknown; entry?: unknown };
+          return Number.isSafeInteger(r.seq) &&
+            typeof r.id === "string" &&
+            Number.isSafeInteger(r.time) &&
+            typeof r.leaf === "string" &&
+            (typeof r.entry === "string" || r.entry === null)
+            ? { seq: r.seq as number, id: r.id, created_at: r.time as number, leaf: r.leaf, entry: r.entry }
+            : undefined;
+        });
+        if (!row) {
           malformed = line.slice(0, 80);
           return false;
         }
+        if (row.entry === null) purged++;
+        batch.push(row);
+        return true;
       };
       if (pending !== undefined && !take(pending)) return;
       for (;;) {
         const next = await lines.next();
         if (next.done) break;
         if (!take(next.value)) return;
-        if (batch.length >= 10_000) {
+        if (batch.length >= 5000) {
           yield batch;
           batch = [];
         }
@@ -165,21 +182,25 @@ export async function verifyBundle(
       if (batch.length) yield batch;
     },
   };
-  const result = await verifyLog(src, progressBar(options.stderr, header.log, header.size));
-  if (malformed !== undefined) {
-    options.stdout.write(`FAIL ${header.log}: a line of the bundle is not an entry: ${malformed}\n`);
-    return 1;
-  }
+  const result = await verifyLog(src, progressBar(options.stderr, header.log, Number(header.size) || 0));
+  if (malformed !== undefined) return fail(`a line of the bundle is not an entry: ${malformed}`);
   report(options.stdout, result);
-  if (!result.finding && result.entries !== header.size) {
+  if (result.finding) return 1;
+  if (result.entries !== header.size)
+    return fail(`the bundle holds ${result.entries} entries, its header says ${String(header.size)}`);
+  if (purged > 0)
     options.stdout.write(
-      `FAIL ${header.log}: the bundle holds ${result.entries} entries, its header says ${header.size}\n`,
+      `${purged} entries carry no content (dropped by retention before ${header.retentionCutoff}); their leaves verify.\n`,
     );
-    return 1;
+  return 0;
+}
+
+/** One JSON line through `shape`, or undefined when it is not JSON or not of that shape. */
+function parseLine<T>(line: string, shape: (v: unknown) => T | undefined): T | undefined {
+  try {
+    const v: unknown = JSON.parse(line);
+    return v && typeof v === "object" ? shape(v) : undefined;
+  } catch {
+    return undefined;
   }
-  if (!options.key && !result.finding)
-    options.stdout.write(
-      `Signed by ${header.keys.join(", ")}: compare with /.well-known/audit-keys.json, or pass --key to pin it.\n`,
-    );
-  return result.finding ? 1 : 0;
 }

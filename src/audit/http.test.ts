@@ -51,10 +51,22 @@ describe(`audit log over HTTP (${ENGINE})`, () => {
   });
   afterAll(() => t.close());
 
+  /** The admin's session, signed in again (with the next TOTP step: each is accepted once) if it ended. */
+  const adminSession = async () => {
+    if ((await t.app.inject({ url: "/v1/admin/orgs", headers: admin })).statusCode !== 200)
+      admin = await signedIn(t, "/v1/admin/auth/login", {
+        email: "root@example.org",
+        password: PW,
+        code: root.code(30_000),
+      });
+    return admin;
+  };
+
   /** Every entry of every log, oldest first. */
   const all = async () => {
     await audit.flush();
     const rows = await audit.query({}, 200);
+    // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON entries.
     return rows.reverse().map((r) => JSON.parse(r.entry!) as Record<string, any>);
   };
   const recordsOf = async (requestId: string) =>
@@ -186,6 +198,39 @@ describe(`audit log over HTTP (${ENGINE})`, () => {
     });
   });
 
+  it("AUTHZ-6, AUTHZ-4: a refusal by the impersonation rule is recorded with both identities", async () => {
+    const adm = await adminSession();
+    const started = await t.app.inject({
+      method: "POST",
+      url: "/v1/admin/impersonations",
+      headers: adm,
+      payload: { userId: ownerId, reason: "Customer ticket 4711: cannot see invoices" },
+    });
+    expect(started.statusCode).toBe(201);
+    const as = {
+      cookie: String(started.headers["set-cookie"]).split(";")[0]!,
+      "x-csrf-token": started.json().csrfToken,
+    };
+    const refused = await t.app.inject({
+      method: "POST",
+      url: `/v1/orgs/${org}/api-keys`,
+      headers: as,
+      payload: { name: "mine", scopes: ["org:read"] },
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.code).toBe("IMPERSONATION_FORBIDDEN");
+    const denial = (await all()).find(
+      (e) => e.action === "permission.denied" && e.metadata.requestId === refused.headers["x-request-id"],
+    );
+    // Refused before the tenant check ran (no membership proved): the platform's log, naming the org.
+    expect(denial).toMatchObject({
+      log: "platform",
+      actor: { type: "USER", id: ownerId },
+      impersonator: expect.stringMatching(/^adm_/),
+      metadata: { orgId: org, action: "apikeys:manage", reason: "impersonation_forbidden" },
+    });
+  });
+
   it("AUDIT-4: the API's inclusion and consistency proofs verify with an independent implementation and the published key", async () => {
     const keys = (await t.app.inject({ url: "/.well-known/audit-keys.json" })).json();
     const vkey = keys.keys.find((k: { current: boolean }) => k.current).vkey as string;
@@ -280,18 +325,38 @@ describe(`audit log over HTTP (${ENGINE})`, () => {
       writeFileSync(f, copy.join("\n"));
       return f;
     };
-    const edited = await run(flip(entryLine, "invoice.paid", "invoice.paie"));
+    const pinned = ["--key", vkey];
+    const edited = await run(flip(entryLine, "invoice.paid", "invoice.paie"), pinned);
     expect(edited.out).toMatch(/FAIL .*: entry \d+ \(aud_\w+\) was modified/);
     expect(edited.code).toBe(1);
     const cp = lines.findIndex((l) => l.startsWith('{"checkpoint"'));
     const sizeLine = /\\n(\d+)\\n/.exec(lines[cp]!)!;
-    const forgedNote = await run(flip(cp, sizeLine[0], `\\n${Number(sizeLine[1]) + 1}\\n`));
+    const forgedNote = await run(flip(cp, sizeLine[0], `\\n${Number(sizeLine[1]) + 1}\\n`), pinned);
     expect(forgedNote.out).toMatch(/checkpoint of size \d+: note: bad signature/);
     expect(forgedNote.code).toBe(1);
     const leafLine = lines.findIndex((l, i) => i > cp && l.includes('"leaf":"'));
     const leaf = /"leaf":"([0-9a-f])/.exec(lines[leafLine]!)![1]!;
-    const forgedLeaf = await run(flip(leafLine, `"leaf":"${leaf}`, `"leaf":"${leaf === "0" ? "1" : "0"}`));
+    const forgedLeaf = await run(
+      flip(leafLine, `"leaf":"${leaf}`, `"leaf":"${leaf === "0" ? "1" : "0"}`),
+      pinned,
+    );
     expect(forgedLeaf.code).toBe(1);
+    // Hidden content, a malformed line, an unsigned entry appended: each fails, none crashes.
+    const hidden = await run(
+      flip(entryLine, /"entry":"(?:[^"\\]|\\.)*"/.exec(lines[entryLine]!)![0], '"entry":null'),
+      pinned,
+    );
+    expect(hidden.out).toMatch(/lost its content before its retention period ended/);
+    expect(hidden.code).toBe(1);
+    expect((await run(flip(cp, '{"checkpoint":{', '{"checkpoint":null,"x":{'), pinned)).code).toBe(1);
+    const appended = join(dir, "appended.ndjson");
+    writeFileSync(
+      appended,
+      `${res.body}${lines[lines.length - 2]!.replace(/"seq":\d+/, `"seq":${lines.length}`)}\n`,
+    );
+    expect((await run(appended, pinned)).code).toBe(1);
+    // Without a pinned key there is nothing to trust: refused outright.
+    expect((await run(file)).code).toBe(2);
     // A bundle signed by a key the auditor does not trust is refused when the key is pinned.
     const other = await run(file, [
       "--key",
@@ -324,18 +389,23 @@ describe(`audit log over HTTP (${ENGINE})`, () => {
     ).toHaveLength(0);
     expect((await get(`actor=${ownerId}&action=product.updated`)).items).toHaveLength(5);
     expect((await get("from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z")).items).toHaveLength(0);
+    // An app's event is bounded: entries are kept for years.
+    const huge = await t.app.inject({
+      method: "POST",
+      url: `/v1/orgs/${org}/audit-events`,
+      headers: { "x-api-key": key },
+      payload: { action: "blob.stored", metadata: { blob: "x".repeat(20_000) } },
+    });
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json().error.code).toBe("PAYLOAD_TOO_LARGE");
     const bad = await t.app.inject({
       url: `/v1/orgs/${org}/audit-events?cursor=bm9wZQ`,
       headers: { "x-api-key": key },
     });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe("BAD_REQUEST");
-    // The platform admin sees every log, or one (signed in again: the first test signed it out).
-    admin = await signedIn(t, "/v1/admin/auth/login", {
-      email: "root@example.org",
-      password: PW,
-      code: root.code(30_000),
-    });
+    // The platform admin sees every log, or one.
+    admin = await adminSession();
     const adm = (
       await t.app.inject({ url: `/v1/admin/audit-events?log=${org}&action=product.updated`, headers: admin })
     ).json();

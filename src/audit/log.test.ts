@@ -26,7 +26,7 @@ const RETENTION_DAYS = config.audit.retentionDays;
 
 function serviceOn(db: Database): AuditService {
   return new AuditService(
-    new AuditStore(db.global),
+    new AuditStore(db.global, db.engine),
     db.global,
     auditSigner(config),
     (log) => auditOrigin(config, log),
@@ -112,7 +112,7 @@ describe(`audit log (${ENGINE})`, () => {
     writing = false;
     await checkpoints;
     await audit.checkpoint(ORG);
-    const rows = await new AuditStore(t.db.global).range(ORG, 0, 10_000);
+    const rows = await new AuditStore(t.db.global, t.db.engine).range(ORG, 0, 10_000);
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 4000 }, (_, i) => i));
     const result = await verify(t.db, ORG);
     expect(result.out).toMatch(
@@ -132,7 +132,7 @@ describe(`audit log (${ENGINE})`, () => {
     const vkey = audit.signer.vkey;
     const root = (note: string) => Buffer.from(openSignedNote(note, vkey).split("\n")[2]!, "base64");
     expect(root(second!.note).toString("hex")).toBe(second!.root);
-    const store = new AuditStore(t.db.global);
+    const store = new AuditStore(t.db.global, t.db.engine);
     for (const seq of [0, 1, 1999, first!.size - 1, second!.size - 1]) {
       const [row] = await store.range(ORG, seq, 1);
       const p = await audit.inclusion(ORG, row!.id);
@@ -189,7 +189,7 @@ describe(`audit log (${ENGINE})`, () => {
     expect(await purgeAudit(t.db, audit.retentionCutoff())).toBe(0);
     vi.setSystemTime(t0 + keep + 1);
     expect(await purgeAudit(t.db, audit.retentionCutoff())).toBe(2);
-    const rows = await new AuditStore(t.db.global).range(log, 0, 10);
+    const rows = await new AuditStore(t.db.global, t.db.engine).range(log, 0, 10);
     expect(rows.map((r) => [r.entry === null, r.actor_id === null, r.leaf.length])).toEqual([
       [true, true, 64],
       [true, true, 64],
@@ -217,7 +217,12 @@ describe(`audit verify names what was tampered with (${ENGINE})`, () => {
       return;
     }
     await t.db.asOwner(async (db) => {
-      for (const trigger of ["audit_events_no_update", "audit_events_no_delete"])
+      for (const trigger of [
+        "audit_events_no_update",
+        "audit_events_no_delete",
+        "audit_checkpoints_no_update",
+        "audit_checkpoints_no_delete",
+      ])
         await sql`DROP TRIGGER IF EXISTS ${sql.id(trigger)}`.execute(db);
       for (const one of statement.split("; ")) await sql.raw(one).execute(db);
     });
@@ -279,7 +284,7 @@ describe(`audit verify names what was tampered with (${ENGINE})`, () => {
   beforeAll(async () => {
     t = await testDb();
     audit = serviceOn(t.db);
-    store = new AuditStore(t.db.global);
+    store = new AuditStore(t.db.global, t.db.engine);
   });
   afterAll(() => t.cleanup());
 
@@ -299,4 +304,56 @@ describe(`audit verify names what was tampered with (${ENGINE})`, () => {
       expect(await store.size(log)).toBe(10);
     },
   );
+
+  it("AUDIT-4: a log whose checkpoints were deleted does not pass once its entries are old enough to have one", async () => {
+    const log = "org_01JF3Q5ZX9R7V2K8H4M6W1NOCP";
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) await t.db.withOrg(log, (tx) => audit.record(tx, event(i, log)));
+    await audit.checkpoint(log);
+    const entries = (await store.range(log, 0, 10)).map((r) => r.entry!);
+    const forged = entries[2]!.replace("owner@", "other@");
+    await tamper(
+      `UPDATE audit_events SET entry = '${forged}', leaf = '${leafHash(forged).toString("hex")}' WHERE log_id = '${log}' AND seq = 2; DELETE FROM audit_checkpoints WHERE log_id = '${log}'`,
+    );
+    // Fresh entries may still await their first checkpoint…
+    expect((await verify(t.db, log)).code).toBe(0);
+    // …but not an hour later.
+    vi.useFakeTimers({ toFake: ["Date"], now: t0 + 3_600_000 });
+    const result = await verify(t.db, log);
+    vi.useRealTimers();
+    expect(result.out).toMatch(/entries from 0 on are covered by no signed checkpoint/);
+    expect(result.code).toBe(1);
+  });
+
+  it("AUDIT-4: the server never signs over leaves rewritten in the database, nor trusts a checkpoint it did not sign", async () => {
+    const log = "org_01JF3Q5ZX9R7V2K8H4M6W1EDGE";
+    for (let i = 0; i < 4; i++) await t.db.withOrg(log, (tx) => audit.record(tx, event(i, log)));
+    const signed = await audit.checkpoint(log);
+    // A checkpoint row of another key, at a size past the log, inserted as the server's role could.
+    const other = noteSigner("localhost:3000/audit", Buffer.alloc(32, 7));
+    await t.db.global
+      .insertInto("audit_checkpoints")
+      .values({
+        log_id: log,
+        size: 99,
+        root: "00".repeat(32),
+        key_id: other.keyId,
+        note: other.sign(`x\n99\n${Buffer.alloc(32).toString("base64")}\n`),
+        edge: "[]",
+        created_at: Date.now(),
+      })
+      .execute();
+    const entries = (await store.range(log, 0, 10)).map((r) => r.entry!);
+    const forged = entries[1]!.replace("owner@", "other@");
+    const edge = JSON.stringify([leafHash("forged edge").toString("hex")]);
+    await tamper(
+      `UPDATE audit_events SET entry = '${forged}', leaf = '${leafHash(forged).toString("hex")}' WHERE log_id = '${log}' AND seq = 1; UPDATE audit_checkpoints SET edge = '${edge}' WHERE log_id = '${log}' AND size = ${signed!.size}`,
+    );
+    await t.db.withOrg(log, (tx) => audit.record(tx, event(9, log)));
+    await expect(audit.checkpoint(log)).rejects.toThrow(
+      /no longer reproduce the signed checkpoint of size 4; not signing/,
+    );
+    expect((await audit.checkpoints(log, 10)).map((c) => c.size)).toEqual([99, 4]);
+    expect((await verify(t.db, log)).code).toBe(1);
+  });
 });

@@ -30,12 +30,15 @@ export function auditMigrations(ctx: MigrationContext): Record<string, Migration
           .addColumn("leaf", "text", (c) => c.notNull())
           .addColumn("entry", "text")
           .addPrimaryKeyConstraint("audit_events_pk", ["log_id", "seq"])
+          // SQLite: the primary key is the table (no separate rowid tree to write on every append).
+          .$call((b) => (ctx.engine === "sqlite" ? b.modifyEnd(sql`WITHOUT ROWID`) : b))
           .execute();
+        // The query API's filters (AUDIT-5). Time ranges need none: ids are time-ordered, so a time range
+        // is a range of the id's own index.
         for (const [name, columns] of [
           ["audit_events_actor", ["log_id", "actor_id", "seq"]],
           ["audit_events_action", ["log_id", "action", "seq"]],
           ["audit_events_entity", ["log_id", "entity_type", "entity_id", "seq"]],
-          ["audit_events_time", ["created_at"]],
         ] as const)
           await db.schema
             .createIndex(name)
@@ -79,14 +82,16 @@ export function auditMigrations(ctx: MigrationContext): Record<string, Migration
 /** A purge may blank content and the personal query columns of a row; nothing else of it may change. */
 const PURGE_SHAPE = `NEW.entry IS NULL AND NEW.actor_id IS NULL AND NEW.entity_id IS NULL
   AND NEW.log_id = OLD.log_id AND NEW.seq = OLD.seq AND NEW.id = OLD.id AND NEW.leaf = OLD.leaf
-  AND NEW.created_at = OLD.created_at AND NEW.action = OLD.action AND NEW.type = OLD.type`;
+  AND NEW.created_at = OLD.created_at AND NEW.action = OLD.action AND NEW.type = OLD.type
+  AND NEW.actor_type = OLD.actor_type AND NEW.entity_type IS NOT DISTINCT FROM OLD.entity_type`;
 
 async function postgresTriggers(db: AnyDb, schema: string): Promise<void> {
   const fn = sql.id(schema, "audit_append_only");
   await sql`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_events'
-         AND current_setting('bulwark.audit_purge', true) = 'on' AND ${sql.raw(PURGE_SHAPE)} THEN
+         AND OLD.created_at < coalesce(nullif(current_setting('bulwark.audit_purge', true), ''), '0')::bigint
+         AND ${sql.raw(PURGE_SHAPE)} THEN
         RETURN NEW;
       END IF;
       RAISE EXCEPTION 'the audit log is append-only (% on %)', TG_OP, TG_TABLE_NAME
@@ -102,10 +107,10 @@ async function postgresTriggers(db: AnyDb, schema: string): Promise<void> {
 }
 
 async function sqliteTriggers(db: AnyDb): Promise<void> {
-  // The gate is a row the purge inserts and deletes inside its own transaction.
-  await sql`CREATE TABLE audit_purge_gate (open INTEGER NOT NULL)`.execute(db);
+  // The gate is a row the purge inserts and deletes inside its own transaction, holding its cutoff.
+  await sql`CREATE TABLE audit_purge_gate (before INTEGER NOT NULL)`.execute(db);
   await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-    WHEN NOT (EXISTS (SELECT 1 FROM audit_purge_gate) AND ${sql.raw(PURGE_SHAPE)})
+    WHEN NOT (EXISTS (SELECT 1 FROM audit_purge_gate WHERE OLD.created_at < before) AND ${sql.raw(PURGE_SHAPE.replace("IS NOT DISTINCT FROM", "IS"))})
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only (UPDATE on audit_events)'); END`.execute(db);
   for (const table of ["audit_events", "audit_checkpoints", "audit_keys"]) {
     if (table !== "audit_events")

@@ -6,103 +6,22 @@ import { AppError } from "../http/errors.js";
 import { byRequest } from "./actor.js";
 import { PLATFORM_LOG } from "./entry.js";
 import { bundle, csv, itemOf, ndjson } from "./export.js";
+import {
+  AUD_ID,
+  b64,
+  Checkpoint,
+  cp,
+  cursorOf,
+  Entry,
+  Filters,
+  filterOf,
+  Nullable,
+  OrgParams,
+  Page,
+  parseCursor,
+  tags,
+} from "./schemas.js";
 import type { AuditService } from "./service.js";
-import type { AuditFilter } from "./store.js";
-import type { AuditCheckpointRow, AuditEventRow } from "./tables.js";
-
-const tags = ["audit"];
-const AUD_ID = "^aud_[0-9A-Z]{26}$";
-const OrgParams = Type.Object({ orgId: Type.String({ maxLength: 40 }) });
-const Filters = {
-  actor: Type.Optional(Type.String({ maxLength: 64, description: "Actor id: usr_…, adm_…, key_…" })),
-  action: Type.Optional(Type.String({ maxLength: 64, examples: ["member.role_changed"] })),
-  entityType: Type.Optional(Type.String({ maxLength: 64 })),
-  entityId: Type.Optional(Type.String({ maxLength: 64 })),
-  from: Type.Optional(
-    Type.String({
-      format: "date-time",
-      description: "From this instant (inclusive).",
-      examples: ["2026-12-01T00:00:00Z"],
-    }),
-  ),
-  to: Type.Optional(
-    Type.String({
-      format: "date-time",
-      description: "Before this instant.",
-      examples: ["2027-01-01T00:00:00Z"],
-    }),
-  ),
-};
-const Page = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  cursor: Type.Optional(
-    Type.String({
-      pattern: "^[A-Za-z0-9_-]{1,200}$",
-      description: "`nextCursor` of the previous page.",
-      examples: ["MTc2NTAwMDAwMDAwMH5vcmdfMDFKRjNRNVpYOVI3VjJLOEg0TTZXMUIzQ0R-NDI"],
-    }),
-  ),
-};
-/** An entry: its documented fields (docs/audit.md); before, after and metadata are free-form objects. */
-const Entry = Type.Object(
-  {
-    v: Type.Integer(),
-    log: Type.String(),
-    seq: Type.Integer(),
-    id: Type.String(),
-    time: Type.String(),
-    type: Type.String(),
-    action: Type.String(),
-    actor: Type.Optional(Type.Object({ type: Type.String(), id: Nullable(), email: Nullable() })),
-    impersonator: Type.Optional(Nullable()),
-    org: Type.Optional(Nullable()),
-    entity: Type.Optional(Type.Union([Type.Object({ type: Type.String(), id: Type.String() }), Type.Null()])),
-    before: Type.Optional(Type.Unknown()),
-    after: Type.Optional(Type.Unknown()),
-    metadata: Type.Optional(Type.Unknown()),
-    request: Type.Optional(Type.Unknown()),
-    purged: Type.Optional(Type.Boolean({ description: "Retention dropped the content; the leaf remains." })),
-  },
-  { additionalProperties: false },
-);
-const Checkpoint = Type.Object({
-  size: Type.Integer(),
-  root: Type.String({ description: "Merkle root, base64." }),
-  keyId: Type.String(),
-  note: Type.String({ description: "The C2SP tlog-checkpoint signed note." }),
-  createdAt: Type.String(),
-});
-
-function Nullable() {
-  return Type.Union([Type.String(), Type.Null()]);
-}
-
-const b64 = (h: string) => Buffer.from(h, "hex").toString("base64");
-const cp = (c: AuditCheckpointRow) => ({
-  size: c.size,
-  root: b64(c.root),
-  keyId: c.key_id,
-  note: c.note,
-  createdAt: new Date(c.created_at).toISOString(),
-});
-
-/** Cursor: the last row's time, log and seq, opaque to clients. */
-function cursorOf(rows: readonly AuditEventRow[], limit: number): string | null {
-  const last = rows[rows.length - 1];
-  if (rows.length < limit || !last) return null;
-  return Buffer.from(`${last.created_at}~${last.log_id}~${last.seq}`).toString("base64url");
-}
-function parseCursor(c: string | undefined): { at: number; log: string; seq: number } | undefined {
-  if (c === undefined) return undefined;
-  const m = /^(\d{1,15})~([A-Za-z0-9_]{1,64})~(\d{1,15})$/.exec(Buffer.from(c, "base64url").toString());
-  if (!m) throw new AppError("BAD_REQUEST", "The cursor is not one this API gave out.");
-  return { at: Number(m[1]), log: m[2]!, seq: Number(m[3]) };
-}
-function filterOf(q: { [K in keyof typeof Filters]?: string }, log?: string): AuditFilter {
-  const from = q.from === undefined ? undefined : Date.parse(q.from);
-  const to = q.to === undefined ? undefined : Date.parse(q.to);
-  return { log, actor: q.actor, action: q.action, entityType: q.entityType, entityId: q.entityId, from, to };
-}
 
 /** Query, proofs, export and app events of the audit log (AUDIT-2, AUDIT-4, AUDIT-5). */
 export async function auditRoutes(app: FastifyInstance, opts: { audit: AuditService }): Promise<void> {
@@ -216,6 +135,7 @@ export async function auditRoutes(app: FastifyInstance, opts: { audit: AuditServ
         ),
         response: { 201: Type.Object({ id: Type.String(), seq: Type.Integer() }) },
       },
+      config: { errors: ["PAYLOAD_TOO_LARGE"] },
     },
     async (req, reply) => {
       const orgId = req.tenant!.orgId;

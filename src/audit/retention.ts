@@ -1,10 +1,11 @@
 import { sql } from "kysely";
 import type { Database } from "../db/database.js";
+import { idFloor } from "../util/ids.js";
 
 const BATCH = 5000;
 
 /**
- * AUDIT-6: blanks the content (and the personal query columns) of entries older than `cutoff`, in
+ * AUDIT-6: blanks the content (found by id: ids are time-ordered, so the id index ranges over time) (and the personal query columns) of entries older than `cutoff`, in
  * batches, as the schema owner; leaves, positions, ids and checkpoints stay, so every log still verifies.
  * The append-only triggers admit exactly this shape of update, and only with the purge flag set in the
  * same transaction (PostgreSQL: `bulwark.audit_purge`; SQLite: the gate row). Returns the rows purged.
@@ -14,11 +15,12 @@ export async function purgeAudit(db: Database, cutoff: number): Promise<number> 
     let total = 0;
     for (;;) {
       const n = await owner.transaction().execute(async (tx) => {
+        // The triggers admit the purge's update only for rows older than this cutoff.
         if (db.engine === "postgres")
-          await sql`SELECT set_config('bulwark.audit_purge', 'on', true)`.execute(tx);
-        else await sql`INSERT INTO audit_purge_gate (open) VALUES (1)`.execute(tx);
+          await sql`SELECT set_config('bulwark.audit_purge', ${String(cutoff)}, true)`.execute(tx);
+        else await sql`INSERT INTO audit_purge_gate (before) VALUES (${cutoff})`.execute(tx);
         const result = await sql`UPDATE audit_events SET entry = NULL, actor_id = NULL, entity_id = NULL
-          WHERE id IN (SELECT id FROM audit_events WHERE created_at < ${cutoff} AND entry IS NOT NULL LIMIT ${BATCH})`.execute(
+          WHERE id IN (SELECT id FROM audit_events WHERE id < ${idFloor("aud", cutoff)} AND entry IS NOT NULL LIMIT ${BATCH})`.execute(
           tx,
         );
         if (db.engine !== "postgres") await sql`DELETE FROM audit_purge_gate`.execute(tx);

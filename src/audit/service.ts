@@ -1,12 +1,20 @@
 import type { FastifyRequest } from "fastify";
 import type { Db } from "../db/database.js";
+import { AppError } from "../http/errors.js";
 import type { Logger } from "../log/logger.js";
 import { newId } from "../util/ids.js";
 import { type DenialFacts, denialEvent } from "./denials.js";
 import { type AuditEvent, canonical, entryOf, logOf } from "./entry.js";
 import { walk } from "./export.js";
-import { CompactRange, consistencyProof, type Hash, inclusionProof, leafHash } from "./merkle.js";
-import { checkpointText, type NoteSigner } from "./note.js";
+import { CompactRange, consistencySpans, type Hash, inclusionSpans, leafHash, type Span } from "./merkle.js";
+import {
+  checkpointText,
+  type NoteSigner,
+  openNote,
+  parseCheckpoint,
+  parseVkey,
+  type Verifier,
+} from "./note.js";
 import type { AuditFilter, AuditStore } from "./store.js";
 import type { AuditCheckpointRow, AuditEventRow } from "./tables.js";
 
@@ -27,6 +35,8 @@ const FLUSH_AT = 500;
 /** While the database refuses writes, at most this many records wait; older ones are dropped (and said so). */
 const BUFFER_MAX = 50_000;
 const LEAF_BATCH = 10_000;
+/** The largest canonical entry accepted (characters). */
+export const MAX_ENTRY = 16_384;
 
 const hex = (h: Hash) => h.toString("hex");
 const unhex = (s: string) => Buffer.from(s, "hex");
@@ -46,6 +56,9 @@ export class AuditService {
   private flushing: Promise<void> | undefined;
   private dropped = 0;
   private published = false;
+  private readonly denied = new WeakSet<FastifyRequest>();
+  private proofs: Promise<unknown> = Promise.resolve();
+  private readonly verifiers: Verifier[];
 
   constructor(
     private readonly store: AuditStore,
@@ -56,7 +69,9 @@ export class AuditService {
     readonly settings: AuditSettings,
     private readonly log: Logger,
     private readonly clock: () => number = () => Date.now(),
-  ) {}
+  ) {
+    this.verifiers = [parseVkey(signer.vkey)];
+  }
 
   /** Appends `events` in `tx`. Logs are locked in a fixed order, so two writers never deadlock. */
   async record(tx: Db, events: AuditEvent | readonly AuditEvent[]): Promise<{ id: string; seq: number }[]> {
@@ -97,6 +112,9 @@ export class AuditService {
   private row(e: AuditEvent, log: string, seq: number, now: number) {
     const id = newId("aud", now);
     const entry = canonical(entryOf(e, log, seq, id, now));
+    // Entries are kept for years and never deleted: one may not be a dumping ground.
+    if (entry.length > MAX_ENTRY)
+      throw new AppError("PAYLOAD_TOO_LARGE", `An audit entry is limited to ${MAX_ENTRY / 1024} KB.`);
     return {
       id,
       created_at: now,
@@ -122,37 +140,66 @@ export class AuditService {
     if (this.buffer.length >= FLUSH_AT) void this.flush();
   }
 
-  /** Writes what is buffered; concurrent calls share one write. A failed write keeps the records for the next. */
+  /**
+   * Writes what is buffered, one transaction per log (a log's head row is locked only for its own
+   * records, so one busy or slow log never holds another's), at most FLUSH_AT records per transaction.
+   * Concurrent calls share one write; records a failed write could not store wait for the next.
+   */
   flush(): Promise<void> {
     // A write in flight holds an older batch: wait for it, then write what came since.
     if (this.flushing) return this.flushing.then(() => this.flush());
     if (this.buffer.length === 0) return Promise.resolve();
     const batch = this.buffer;
     this.buffer = [];
-    this.flushing = this.db
-      .transaction()
-      .execute((tx) => this.record(tx, batch))
-      .then(() => undefined)
-      .catch((err: Error) => {
-        this.buffer = batch.concat(this.buffer).slice(-BUFFER_MAX);
-        this.log.error({ reason: err.message, waiting: this.buffer.length }, "audit records not written yet");
-      })
-      .finally(() => {
-        this.flushing = undefined;
-        if (this.dropped > 0) {
-          this.log.error(
-            { dropped: this.dropped },
-            "audit records dropped: the database refused writes too long",
-          );
-          this.dropped = 0;
-        }
-      });
+    this.flushing = this.writeBatch(batch).finally(() => {
+      this.flushing = undefined;
+      if (this.dropped > 0) {
+        this.log.error(
+          { dropped: this.dropped },
+          "audit records dropped: the database refused writes too long",
+        );
+        this.dropped = 0;
+      }
+    });
     return this.flushing;
+  }
+
+  private async writeBatch(batch: AuditEvent[]): Promise<void> {
+    const byLog = new Map<string, AuditEvent[]>();
+    for (const e of batch) {
+      const log = logOf(e);
+      const group = byLog.get(log);
+      if (group) group.push(e);
+      else byLog.set(log, [e]);
+    }
+    const failed: AuditEvent[] = [];
+    let reason = "";
+    for (const group of byLog.values())
+      for (let at = 0; at < group.length; at += FLUSH_AT) {
+        const part = group.slice(at, at + FLUSH_AT);
+        try {
+          await this.db.transaction().execute((tx) => this.record(tx, part));
+        } catch (err) {
+          failed.push(...part);
+          reason = (err as Error).message;
+        }
+      }
+    if (failed.length === 0) return;
+    const kept = failed.concat(this.buffer);
+    this.dropped += Math.max(0, kept.length - BUFFER_MAX);
+    this.buffer = kept.slice(-BUFFER_MAX);
+    this.log.error({ reason, waiting: this.buffer.length }, "audit records not written yet");
   }
 
   /** AUTHZ-6: records a refusal (buffered, like the request record of the refused request). */
   recordDenial(d: DenialFacts, request: FastifyRequest, member: boolean): void {
+    this.denied.add(request);
     this.recordSoon(denialEvent(d, request, member));
+  }
+
+  /** Whether a refusal of this request was recorded already (by the tenant check). */
+  deniedAlready(request: FastifyRequest): boolean {
+    return this.denied.has(request);
   }
 
   /** Records waiting for the next flush. */
@@ -168,11 +215,17 @@ export class AuditService {
       const behind = p.size - (p.cp_size ?? 0);
       if (
         behind >= this.settings.checkpointEntries ||
+        behind < 0 ||
         p.cp_at === null ||
         now - p.cp_at >= this.settings.checkpointMs
       ) {
-        await this.checkpoint(p.log_id);
-        made++;
+        // One log that cannot be checkpointed (tampered with, say) never stops the others'.
+        try {
+          await this.checkpoint(p.log_id);
+          made++;
+        } catch (err) {
+          this.log.error({ log: p.log_id, reason: (err as Error).message }, "audit checkpoint failed");
+        }
       }
     }
     return made;
@@ -184,15 +237,23 @@ export class AuditService {
    */
   async checkpoint(log: string): Promise<AuditCheckpointRow | undefined> {
     const size = await this.store.size(log);
-    const prev = await this.store.latestCheckpoint(log);
+    const prev = await this.trustedLatest(log);
     if (size === 0 || (prev && prev.size >= size)) return prev;
-    const range = prev
+    // The previous checkpoint's right edge is extended only when it reproduces that checkpoint's signed
+    // root: an edge (or leaves) rewritten in the database must not be signed over (AUDIT-4).
+    let range = prev
       ? CompactRange.from(prev.size, (JSON.parse(prev.edge) as string[]).map(unhex))
-      : new CompactRange();
-    for (let from = range.size; from < size; from += LEAF_BATCH) {
-      for (const leaf of await this.store.leaves(log, from, Math.min(size, from + LEAF_BATCH)))
-        range.append(unhex(leaf));
+      : undefined;
+    if (prev && !range!.root().equals(unhex(prev.root))) range = undefined;
+    if (!range) {
+      range = new CompactRange();
+      await this.extend(range, log, prev?.size ?? 0);
+      if (prev && !range.root().equals(unhex(prev.root)))
+        throw new Error(
+          `audit log ${log}: its leaves no longer reproduce the signed checkpoint of size ${prev.size}; not signing over them (run bulwark audit verify)`,
+        );
     }
+    await this.extend(range, log, size);
     if (range.size !== size)
       throw new Error(`audit log ${log}: ${range.size} leaves where the head says ${size}`);
     const root = range.root();
@@ -207,39 +268,95 @@ export class AuditService {
       created_at: this.clock(),
     };
     await this.store.addCheckpoint(row);
-    return (await this.store.checkpoint(log, size)) ?? row;
+    const stored = await this.store.checkpoint(log, size);
+    if (stored && stored.note !== row.note)
+      this.log.error({ log, size }, "a checkpoint row this server did not sign occupies this size; ignored");
+    return row;
   }
 
-  private async allLeaves(log: string, size: number): Promise<Hash[]> {
-    const out: Hash[] = [];
-    for (let from = 0; from < size; from += LEAF_BATCH)
+  /** Appends the leaves from `range.size` up to `size`. */
+  private async extend(range: CompactRange, log: string, size: number): Promise<void> {
+    for (let from = range.size; from < size; from += LEAF_BATCH)
       for (const leaf of await this.store.leaves(log, from, Math.min(size, from + LEAF_BATCH)))
-        out.push(unhex(leaf));
-    return out;
+        range.append(unhex(leaf));
   }
 
   /**
-   * The inclusion proof (RFC 9162 2.1.3) of entry `id` in a signed checkpoint of its log: the one of
-   * `size` when given, else the latest, signing a new one first when the entry is newer than it.
+   * The latest checkpoint of `log` this server's key signed, for this log and size, with a root that
+   * matches its row: rows the app role could insert (a junk or forged checkpoint) are passed over.
+   */
+  private async trustedLatest(log: string): Promise<AuditCheckpointRow | undefined> {
+    for (const row of await this.store.checkpoints(log, 20)) {
+      try {
+        const c = parseCheckpoint(openNote(row.note, this.verifiers).text);
+        if (c.size === row.size && c.root.equals(unhex(row.root)) && c.origin.endsWith(`/audit/${log}`))
+          return row;
+      } catch {
+        // not ours: skip it
+      }
+      this.log.warn({ log, size: row.size }, "audit checkpoint not signed by this server's key: skipped");
+    }
+    return undefined;
+  }
+
+  /**
+   * The inclusion proof (RFC 9162 2.1.3) of entry `id` in a checkpoint this server signed: the one of
+   * `size` when given, else the latest. An entry newer than the latest gets a new checkpoint, at most one
+   * a second per log (asking for proofs cannot fill the table with checkpoints).
    */
   async inclusion(log: string, id: string, size?: number) {
     const row = await this.store.byId(log, id);
     if (!row) return undefined;
-    let cp =
-      size === undefined ? await this.store.latestCheckpoint(log) : await this.store.checkpoint(log, size);
-    if (size !== undefined && !cp) return { row, checkpoint: undefined, proof: [] as string[] };
-    if (!cp || cp.size <= row.seq) cp = await this.checkpoint(log);
-    if (!cp || cp.size <= row.seq) return { row, checkpoint: cp, proof: [] as string[] };
-    const leaves = await this.allLeaves(log, cp.size);
-    return { row, checkpoint: cp, proof: inclusionProof(leaves, row.seq, cp.size).map(hex) };
+    let cp = size === undefined ? await this.trustedLatest(log) : await this.trusted(log, size);
+    if (size === undefined && (!cp || cp.size <= row.seq) && (!cp || this.clock() - cp.created_at >= 1000))
+      cp = await this.checkpoint(log);
+    if (!cp || cp.size <= row.seq) return { row, checkpoint: undefined, proof: [] as string[] };
+    const proof = await this.spanRoots(log, inclusionSpans(row.seq, cp.size));
+    return { row, checkpoint: cp, proof };
   }
 
-  /** The consistency proof (RFC 9162 2.1.4) between two signed checkpoints of `log`. */
+  /** The consistency proof (RFC 9162 2.1.4) between two checkpoints of `log` this server signed. */
   async consistency(log: string, from: number, to: number) {
-    const [a, b] = await Promise.all([this.store.checkpoint(log, from), this.store.checkpoint(log, to)]);
+    const [a, b] = await Promise.all([this.trusted(log, from), this.trusted(log, to)]);
     if (!a || !b) return undefined;
-    const leaves = await this.allLeaves(log, to);
-    return { from: a, to: b, proof: consistencyProof(leaves, from, to).map(hex) };
+    return { from: a, to: b, proof: await this.spanRoots(log, consistencySpans(from, to)) };
+  }
+
+  /** The checkpoint of `log` at `size`, if this server's key signed it. */
+  private async trusted(log: string, size: number): Promise<AuditCheckpointRow | undefined> {
+    const row = await this.store.checkpoint(log, size);
+    if (!row) return undefined;
+    try {
+      const c = parseCheckpoint(openNote(row.note, this.verifiers).text);
+      return c.size === size && c.root.equals(unhex(row.root)) ? row : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The roots of disjoint leaf spans, in the order given (a proof's hashes), from one pass over the leaves
+   * they cover, a batch at a time: memory stays O(log n) whatever the log's size. One proof at a time per
+   * process: each reads up to a whole log.
+   */
+  private spanRoots(log: string, spans: readonly Span[]): Promise<string[]> {
+    const run = async (): Promise<string[]> => {
+      const order = spans.map((s, i) => ({ s, i })).sort((x, y) => x.s[0] - y.s[0]);
+      const out = new Array<string>(spans.length);
+      for (const { s, i } of order) {
+        const range = new CompactRange();
+        for (let from = s[0]; from < s[1]; from += LEAF_BATCH)
+          for (const leaf of await this.store.leaves(log, from, Math.min(s[1], from + LEAF_BATCH)))
+            range.append(unhex(leaf));
+        if (range.size !== s[1] - s[0])
+          throw new Error(`audit log ${log}: leaves missing in ${s[0]}..${s[1]}`);
+        out[i] = hex(range.root());
+      }
+      return out;
+    };
+    const next = this.proofs.then(run, run);
+    this.proofs = next.catch(() => []);
+    return next;
   }
 
   checkpoints(log: string, limit: number, before?: number, order: "newest" | "oldest" = "newest") {
@@ -249,7 +366,7 @@ export class AuditService {
   query(
     filter: AuditFilter,
     limit: number,
-    cursor?: { log: string; seq: number; at: number },
+    cursor?: { log: string; seq: number; id: string },
   ): Promise<AuditEventRow[]> {
     return this.store.query(filter, limit, cursor);
   }

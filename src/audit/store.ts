@@ -1,6 +1,8 @@
-import { sql } from "kysely";
-import type { Db } from "../db/database.js";
+import { CompiledQuery, sql } from "kysely";
+import type { Db, Engine } from "../db/database.js";
+import { idFloor } from "../util/ids.js";
 import type { AuditCheckpointRow, AuditEventRow, AuditKeyRow } from "./tables.js";
+import type { VerifyRow } from "./verify.js";
 
 /** One row to append, without its position (the store assigns it under the head lock). */
 export type NewRow = Omit<AuditEventRow, "seq" | "log_id" | "leaf" | "entry">;
@@ -18,9 +20,41 @@ export interface AuditFilter {
   readonly to?: number | undefined;
 }
 
+/** Rows per INSERT: far below both engines' limits on bound parameters (12 a row). */
+const CHUNK = 500;
+const COLUMNS =
+  "log_id, seq, id, created_at, type, action, actor_type, actor_id, entity_type, entity_id, leaf, entry";
+
+/** The append's two statements in each engine's placeholders (the insert's, per row count, cached). */
+function statements(engine: Engine) {
+  const p = engine === "postgres" ? (n: number) => `$${n}` : () => "?";
+  const inserts = new Map<number, string>();
+  return {
+    head: `INSERT INTO audit_heads (log_id, size, updated_at) VALUES (${p(1)}, ${p(2)}, ${p(3)}) ON CONFLICT (log_id) DO UPDATE SET size = audit_heads.size + excluded.size, updated_at = excluded.updated_at RETURNING size`,
+    insert(rows: number): string {
+      let text = inserts.get(rows);
+      if (!text) {
+        const tuples: string[] = [];
+        for (let r = 0; r < rows; r++)
+          tuples.push(`(${Array.from({ length: 12 }, (_, c) => p(r * 12 + c + 1)).join(", ")})`);
+        text = `INSERT INTO audit_events (${COLUMNS}) VALUES ${tuples.join(", ")}`;
+        if (inserts.size < 64) inserts.set(rows, text);
+      }
+      return text;
+    },
+  };
+}
+
 /** The audit log's queries. Every one names its log; nothing here updates or deletes a row of the log. */
 export class AuditStore {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(
+    private readonly db: Db,
+    engine: Engine,
+  ) {
+    this.sql = statements(engine);
+  }
 
   /**
    * Appends `count` rows to `log` inside `tx` (the caller's transaction): takes `count` positions from the
@@ -34,19 +68,24 @@ export class AuditStore {
     now: number,
     build: (seq: number, i: number) => Pick<AuditEventRow, "leaf" | "entry"> & NewRow,
   ): Promise<{ id: string; seq: number }[]> {
-    const head = await tx
-      .insertInto("audit_heads")
-      .values({ log_id: log, size: count, updated_at: now })
-      .onConflict((oc) =>
-        oc.column("log_id").doUpdateSet({ size: sql`audit_heads.size + ${count}`, updated_at: now }),
-      )
-      .returning("size")
-      .executeTakeFirstOrThrow();
-    const first = Number(head.size) - count;
-    const rows: AuditEventRow[] = [];
-    for (let i = 0; i < count; i++) rows.push({ log_id: log, seq: first + i, ...build(first + i, i) });
-    await tx.insertInto("audit_events").values(rows).execute();
-    return rows.map((r) => ({ id: r.id, seq: r.seq }));
+    // Written as SQL compiled once (not through the query builder): this runs in every audited change.
+    const head = await tx.executeQuery<{ size: number | string }>(
+      CompiledQuery.raw(this.sql.head, [log, count, now]),
+    );
+    const first = Number(head.rows[0]!.size) - count;
+    const written: { id: string; seq: number }[] = [];
+    for (let at = 0; at < count; at += CHUNK) {
+      const n = Math.min(CHUNK, count - at);
+      const values: unknown[] = [];
+      for (let i = at; i < at + n; i++) {
+        const r = build(first + i, i);
+        values.push(log, first + i, r.id, r.created_at, r.type, r.action, r.actor_type, r.actor_id);
+        values.push(r.entity_type, r.entity_id, r.leaf, r.entry);
+        written.push({ id: r.id, seq: first + i });
+      }
+      await tx.executeQuery(CompiledQuery.raw(this.sql.insert(n), values));
+    }
+    return written;
   }
 
   /** Logs with entries no checkpoint covers yet, with their latest checkpoint. */
@@ -61,16 +100,19 @@ export class AuditStore {
         .limit(1);
     const rows = await this.db
       .selectFrom("audit_heads as h")
-      .select((eb) => ["h.log_id", "h.size", latest("size").as("cp_size"), latest("created_at").as("cp_at")])
+      .select(["h.log_id", "h.size", latest("size").as("cp_size"), latest("created_at").as("cp_at")])
       .execute();
-    return rows
-      .map((r) => ({
-        log_id: r.log_id,
-        size: Number(r.size),
-        cp_size: r.cp_size === null ? null : Number(r.cp_size),
-        cp_at: r.cp_at === null ? null : Number(r.cp_at),
-      }))
-      .filter((r) => r.cp_size === null || r.cp_size < r.size);
+    return (
+      rows
+        .map((r) => ({
+          log_id: r.log_id,
+          size: Number(r.size),
+          cp_size: r.cp_size === null ? null : Number(r.cp_size),
+          cp_at: r.cp_at === null ? null : Number(r.cp_at),
+        }))
+        // A checkpoint larger than the log is none of ours (the checkpointer then skips it).
+        .filter((r) => r.cp_size === null || r.cp_size !== r.size)
+    );
   }
 
   async size(log: string): Promise<number> {
@@ -176,13 +218,13 @@ export class AuditStore {
   }
 
   /**
-   * Entries matching `f`, newest first, before the entry `cursor` (its log and seq) when given. Across
-   * logs (the platform admin's view) the order is by time, then log and seq.
+   * Entries matching `f`, newest first, after the entry `cursor` when given: in one log by seq, across
+   * logs (the platform admin's view) by id, which is time-ordered.
    */
   async query(
     f: AuditFilter,
     limit: number,
-    cursor?: { log: string; seq: number; at: number },
+    cursor?: { log: string; seq: number; id: string },
   ): Promise<AuditEventRow[]> {
     let q = this.db.selectFrom("audit_events").selectAll();
     if (f.log !== undefined) q = q.where("log_id", "=", f.log);
@@ -190,26 +232,15 @@ export class AuditStore {
     if (f.action !== undefined) q = q.where("action", "=", f.action);
     if (f.entityType !== undefined) q = q.where("entity_type", "=", f.entityType);
     if (f.entityId !== undefined) q = q.where("entity_id", "=", f.entityId);
-    if (f.from !== undefined) q = q.where("created_at", ">=", f.from);
-    if (f.to !== undefined) q = q.where("created_at", "<", f.to);
+    // Ids are time-ordered: a time range is an id range, on the id's own index.
+    if (f.from !== undefined) q = q.where("id", ">=", idFloor("aud", f.from));
+    if (f.to !== undefined) q = q.where("id", "<", idFloor("aud", f.to));
     if (f.log !== undefined) {
       if (cursor) q = q.where("seq", "<", cursor.seq);
       q = q.orderBy("seq", "desc");
     } else {
-      if (cursor)
-        q = q.where((eb) =>
-          eb.or([
-            eb("created_at", "<", cursor.at),
-            eb.and([
-              eb("created_at", "=", cursor.at),
-              eb.or([
-                eb("log_id", "<", cursor.log),
-                eb.and([eb("log_id", "=", cursor.log), eb("seq", "<", cursor.seq)]),
-              ]),
-            ]),
-          ]),
-        );
-      q = q.orderBy("created_at", "desc").orderBy("log_id", "desc").orderBy("seq", "desc");
+      if (cursor) q = q.where("id", "<", cursor.id);
+      q = q.orderBy("id", "desc");
     }
     const rows = await q.limit(limit).execute();
     return rows.map((r) => ({ ...r, seq: Number(r.seq), created_at: Number(r.created_at) }));
@@ -228,14 +259,53 @@ export class AuditStore {
     return rows.map((r) => ({ ...r, seq: Number(r.seq), created_at: Number(r.created_at) }));
   }
 
-  /** Every log id with entries. */
-  async logs(): Promise<{ log_id: string; size: number }[]> {
-    const rows = await this.db
-      .selectFrom("audit_heads")
-      .select(["log_id", "size"])
-      .orderBy("log_id")
+  /**
+   * The verifier's walk: the columns it checks, from seq `from` on, past the head too (a row inserted
+   * beyond it is seen). Rows come as the driver gives them: this reads whole logs, one allocation a row.
+   */
+  async verifyRange(log: string, from: number, limit: number): Promise<VerifyRow[]> {
+    return this.db
+      .selectFrom("audit_events")
+      .select([
+        "seq",
+        "id",
+        "created_at",
+        "leaf",
+        "entry",
+        "type",
+        "action",
+        "actor_type",
+        "actor_id",
+        "entity_type",
+        "entity_id",
+      ])
+      .where("log_id", "=", log)
+      .where("seq", ">=", from)
+      .orderBy("seq")
+      .limit(limit)
       .execute();
-    return rows.map((r) => ({ log_id: r.log_id, size: Number(r.size) }));
+  }
+
+  /**
+   * Every log with a head, an entry or a checkpoint (a log whose head row was deleted is still walked),
+   * with its head's size (0 without one).
+   */
+  async logs(): Promise<{ log_id: string; size: number }[]> {
+    const ids = await this.db
+      .selectFrom("audit_heads")
+      .select("log_id")
+      .union(this.db.selectFrom("audit_events").select("log_id").distinct())
+      .union(this.db.selectFrom("audit_checkpoints").select("log_id").distinct())
+      .execute();
+    const heads = new Map(
+      (await this.db.selectFrom("audit_heads").select(["log_id", "size"]).execute()).map((h) => [
+        h.log_id,
+        Number(h.size),
+      ]),
+    );
+    return ids
+      .map((r) => ({ log_id: r.log_id, size: heads.get(r.log_id) ?? 0 }))
+      .sort((a, b) => (a.log_id < b.log_id ? -1 : 1));
   }
 }
 

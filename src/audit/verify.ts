@@ -1,20 +1,22 @@
 import { CompactRange, type Hash, leafHash } from "./merkle.js";
 import { openNote, parseCheckpoint, parseVkey, type Verifier } from "./note.js";
 
-/** A row of a log as the verifier reads it: from the database, or from an export bundle. */
+/**
+ * A row of a log as the verifier reads it: from the database (with its query columns, checked against
+ * the entry), or from an export bundle (without them).
+ */
 export interface VerifyRow {
   readonly seq: number;
   readonly id: string;
   readonly created_at: number;
   readonly leaf: string;
   readonly entry: string | null;
-  /** The query columns, checked against the entry when present (database mode). */
-  readonly columns?: {
-    readonly action: string;
-    readonly actor_id: string | null;
-    readonly entity_type: string | null;
-    readonly entity_id: string | null;
-  };
+  readonly type?: string;
+  readonly action?: string;
+  readonly actor_type?: string;
+  readonly actor_id?: string | null;
+  readonly entity_type?: string | null;
+  readonly entity_id?: string | null;
 }
 
 export interface VerifySource {
@@ -34,6 +36,11 @@ export interface VerifySource {
   readonly headSize?: number;
   /** Content may be missing (purged) only for entries older than this (epoch ms). */
   readonly retentionCutoff: number;
+  /**
+   * Entries created before this instant must be covered by a signed checkpoint (the database: a log
+   * whose checkpoints were deleted does not pass as "awaiting one"). A bundle requires every entry to be.
+   */
+  readonly coveredBefore: number;
 }
 
 export type Problem = "modified" | "deleted" | "inserted" | "reordered" | "checkpoint";
@@ -56,6 +63,7 @@ export interface VerifyResult {
 }
 
 const unhex = (s: string) => Buffer.from(s, "hex");
+const LEAF = /^[0-9a-f]{64}$/;
 
 /**
  * Walks one log and checks, in one pass of constant memory (AUDIT-4):
@@ -110,7 +118,8 @@ export async function verifyLog(
   const sizes = [...roots.keys()].sort((a, b) => a - b);
   const range = new CompactRange();
   let verified = 0;
-  let next = 0;
+  /** The oldest entry since the last checkpoint that matched: it must not be older than `coveredBefore`. */
+  let oldestUncovered: { seq: number; at: number } | undefined;
   const at = (f: Finding) => fail(f, range.size, verified);
 
   for await (const batch of src.rows()) {
@@ -122,65 +131,35 @@ export async function verifyLog(
           id: null,
           message: `entry ${range.size} is missing: the next row is entry ${row.seq} (deleted, or the rows were renumbered)`,
         });
+      if (!LEAF.test(row.leaf))
+        return at({
+          problem: "modified",
+          seq: row.seq,
+          id: row.id,
+          message: `entry ${row.seq} has no valid leaf hash`,
+        });
       if (row.entry !== null) {
-        if (leafHash(row.entry).toString("hex") !== row.leaf)
+        const leaf = unhex(row.leaf);
+        if (!leafHash(row.entry).equals(leaf))
           return at({
             problem: "modified",
             seq: row.seq,
             id: row.id,
             message: `entry ${row.seq} (${row.id}) was modified: its content no longer hashes to its leaf`,
           });
-        let e: {
-          seq?: unknown;
-          log?: unknown;
-          id?: unknown;
-          time?: unknown;
-          action?: unknown;
-          actor?: { id?: unknown };
-          entity?: { type?: unknown; id?: unknown } | null;
-        };
-        try {
-          e = JSON.parse(row.entry);
-        } catch {
-          return at({
-            problem: "modified",
-            seq: row.seq,
-            id: row.id,
-            message: `entry ${row.seq} is not JSON`,
-          });
-        }
-        if (e.seq !== row.seq || e.log !== src.log)
-          return at({
-            problem:
-              e.log === src.log && typeof e.seq === "number" && e.seq < row.seq ? "inserted" : "reordered",
-            seq: row.seq,
-            id: row.id,
-            message: `the row at seq ${row.seq} holds entry ${String(e.seq)} of log ${String(e.log)}: rows were inserted, swapped or moved`,
-          });
-        const c = row.columns;
-        if (
-          e.id !== row.id ||
-          Date.parse(String(e.time)) !== row.created_at ||
-          (c &&
-            (e.action !== c.action ||
-              (e.actor?.id ?? null) !== c.actor_id ||
-              (e.entity?.type ?? null) !== c.entity_type ||
-              (e.entity?.id ?? null) !== c.entity_id))
-        )
-          return at({
-            problem: "modified",
-            seq: row.seq,
-            id: row.id,
-            message: `entry ${row.seq} (${row.id}) was modified: its stored columns disagree with its signed content`,
-          });
-      } else if (row.created_at >= src.retentionCutoff)
+        // The entry says what its row says: checked on its canonical text first (cheap), and parsed only
+        // to name what is wrong when that fails.
+        const finding = disagreement(row, src.log);
+        if (finding) return at(finding);
+        range.append(leaf);
+      } else if (!(row.created_at < src.retentionCutoff))
         return at({
           problem: "deleted",
           seq: row.seq,
           id: row.id,
           message: `entry ${row.seq} (${row.id}) lost its content before its retention period ended`,
         });
-      range.append(unhex(row.leaf));
+      else range.append(unhex(row.leaf));
       const want = roots.get(range.size);
       if (want) {
         if (!range.root().equals(want))
@@ -191,8 +170,8 @@ export async function verifyLog(
             message: `the first ${range.size} entries do not match their signed checkpoint: an entry from ${verified} to ${range.size - 1} was altered together with its leaf`,
           });
         verified = range.size;
-        next++;
-      }
+        oldestUncovered = undefined;
+      } else if (!oldestUncovered) oldestUncovered = { seq: row.seq, at: row.created_at };
     }
     progress?.(range.size);
   }
@@ -204,6 +183,13 @@ export async function verifyLog(
       id: null,
       message: `entries from ${range.size} on are missing: a signed checkpoint covers ${last}`,
     });
+  if (oldestUncovered && !(oldestUncovered.at >= src.coveredBefore))
+    return at({
+      problem: "checkpoint",
+      seq: oldestUncovered.seq,
+      id: null,
+      message: `entries from ${oldestUncovered.seq} on are covered by no signed checkpoint, though old enough to be (checkpoints deleted, or entries added behind the signer's back)`,
+    });
   if (src.headSize !== undefined && src.headSize !== range.size)
     return at({
       problem: src.headSize > range.size ? "deleted" : "inserted",
@@ -214,12 +200,52 @@ export async function verifyLog(
           ? `entries from ${range.size} on are missing: the log's head counts ${src.headSize}`
           : `entries from ${src.headSize} on were inserted: the log's head counts ${src.headSize}`,
     });
-  void next;
   return {
     log: src.log,
     entries: range.size,
     checkpoints: sizes.length,
     verifiedSize: verified,
     finding: undefined,
+  };
+}
+
+/** How the entry disagrees with its row, parsed: its own seq, log, id, time and query columns (undefined: it agrees). */
+function disagreement(row: VerifyRow, log: string): Finding | undefined {
+  let e: {
+    seq?: unknown;
+    log?: unknown;
+    id?: unknown;
+    time?: unknown;
+    type?: unknown;
+    action?: unknown;
+    actor?: { id?: unknown; type?: unknown };
+    entity?: { type?: unknown; id?: unknown } | null;
+  };
+  try {
+    e = JSON.parse(row.entry!);
+  } catch {
+    return { problem: "modified", seq: row.seq, id: row.id, message: `entry ${row.seq} is not JSON` };
+  }
+  if (e.seq !== row.seq || e.log !== log)
+    return {
+      problem: e.log === log && typeof e.seq === "number" && e.seq < row.seq ? "inserted" : "reordered",
+      seq: row.seq,
+      id: row.id,
+      message: `the row at seq ${row.seq} holds entry ${String(e.seq)} of log ${String(e.log)}: rows were inserted, swapped or moved`,
+    };
+  const columns =
+    row.action === undefined ||
+    (e.action === row.action &&
+      (e.actor?.id ?? null) === row.actor_id &&
+      e.actor?.type === row.actor_type &&
+      (e.entity?.type ?? null) === row.entity_type &&
+      (e.entity?.id ?? null) === row.entity_id &&
+      e.type === row.type);
+  if (e.id === row.id && Date.parse(String(e.time)) === row.created_at && columns) return undefined;
+  return {
+    problem: "modified",
+    seq: row.seq,
+    id: row.id,
+    message: `entry ${row.seq} (${row.id}) was modified: its stored columns disagree with its signed content`,
   };
 }

@@ -24,12 +24,13 @@ Commands:
   admin create --email E --password-stdin [--no-totp]
                          Create a platform admin (password read from standard input). A TOTP factor is
                          enrolled and printed once; --no-totp is refused in production.
-  audit verify [--org ID]
-                         Verify every audit log (or one organisation's) against its signed checkpoints;
+  audit verify [--org ID] [--key VKEY]...
+                         Verify every audit log (or one organisation's) against checkpoints signed by
+                         this configuration's key (or a --key given: one the server signed with before);
                          names the first modified, deleted, inserted or reordered entry (exit code 1).
-  audit verify --bundle FILE [--key VKEY]
-                         Verify an organisation's export bundle offline, with no database. --key pins
-                         the signing key (from /.well-known/audit-keys.json).
+  audit verify --bundle FILE --key VKEY
+                         Verify an organisation's export bundle offline, with no database, against the
+                         signing key you trust (from /.well-known/audit-keys.json or the security page).
 
 Configuration comes from environment variables (see README.md), optionally from BULWARK_CONFIG.`;
 
@@ -78,7 +79,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
       "no-totp": { type: "boolean" },
       org: { type: "string" },
       bundle: { type: "string" },
-      key: { type: "string" },
+      key: { type: "string", multiple: true },
     },
   });
   const command = positionals[0];
@@ -88,7 +89,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
   }
   if (command === "audit" && positionals[1] === "verify" && values.bundle)
     // Offline: no configuration, no database (what a customer's auditor runs).
-    return verifyBundle(values.bundle, { key: values.key, stdout, stderr });
+    return verifyBundle(values.bundle, { key: values.key?.[0], stdout, stderr });
   const config = loadConfig(options.env ?? process.env);
   const log = options.log ?? createLogger({ level: config.logLevel });
   const exts = await extensions(config, options.extensions ?? [], log);
@@ -164,7 +165,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
       const db = Database.open(config, log);
       try {
         await waitForDatabase(db, config.database.waitSeconds, log);
-        return await verifyDatabase(db, config, { org: values.org, stdout, stderr });
+        return await verifyDatabase(db, config, { org: values.org, keys: values.key ?? [], stdout, stderr });
       } finally {
         await db.close();
       }

@@ -39,7 +39,9 @@ export const jobsCapability: Capability = {
           description:
             "Platform admins only. Each run of a background job (audit retention, …) with its status, duration and rows, newest first (OBS-6).",
           querystring: Type.Object({
-            name: Type.Optional(Type.String({ maxLength: 64 })),
+            name: Type.Optional(
+              Type.String({ pattern: "^[a-z0-9_.-]{1,64}$", examples: ["audit.retention"] }),
+            ),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
           }),
           response: { 200: Type.Object({ items: Type.Array(Run) }) },
