@@ -35,6 +35,51 @@ function report(out: Out, r: VerifyResult): void {
     );
 }
 
+const VERIFY_COLUMNS =
+  "seq, id, created_at, leaf, entry, type, action, actor_type, actor_id, entity_type, entity_id";
+
+/**
+ * On SQLite, the verifier's rows read as arrays (half the cost of the driver's row objects); undefined on
+ * PostgreSQL, which reads through the store.
+ */
+async function fastRange(db: Database, log: string, from: number): Promise<VerifyRow[] | undefined> {
+  const rows = db.selectRows(
+    `SELECT ${VERIFY_COLUMNS} FROM audit_events WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT 5000`,
+    [log, from],
+  );
+  if (!rows) return undefined;
+  const out = new Array<VerifyRow>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as [
+      number,
+      string,
+      number,
+      string,
+      string | null,
+      string,
+      string,
+      string,
+      string | null,
+      string | null,
+      string | null,
+    ];
+    out[i] = {
+      seq: r[0],
+      id: r[1],
+      created_at: r[2],
+      leaf: r[3],
+      entry: r[4],
+      type: r[5],
+      action: r[6],
+      actor_type: r[7],
+      actor_id: r[8],
+      entity_type: r[9],
+      entity_id: r[10],
+    };
+  }
+  return out;
+}
+
 /** `bulwark audit verify [--org ID]`: every log (or one) in the database. Exit code 1 on any finding. */
 export async function verifyDatabase(
   db: Database,
@@ -71,7 +116,7 @@ export async function verifyDatabase(
       async *rows() {
         // Past the head too, so a row inserted beyond it is seen.
         for (let from = 0; ; ) {
-          const batch = await store.verifyRange(log, from, 5000);
+          const batch = (await fastRange(db, log, from)) ?? (await store.verifyRange(log, from, 5000));
           if (batch.length === 0) return;
           yield batch;
           from = batch[batch.length - 1]!.seq + 1;

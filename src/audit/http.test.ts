@@ -365,6 +365,11 @@ describe(`audit log over HTTP (${ENGINE})`, () => {
     expect(other.out).toMatch(/no signature by a known key/);
     expect(other.code).toBe(1);
     expect(readFileSync(file, "utf8")).toBe(res.body);
+    expect((await all()).filter((e) => e.action === "audit.exported").at(-1)).toMatchObject({
+      log: org,
+      actor: { type: "API_KEY", id: keyId },
+      metadata: { format: "bundle", filters: {} },
+    });
   });
 
   it("AUDIT-5: the query filters by actor, action, entity and time, newest first, and pages with a cursor", async () => {

@@ -163,6 +163,11 @@ export async function auditRoutes(app: FastifyInstance, opts: { audit: AuditServ
     async (req, reply) => {
       const log = req.tenant!.orgId;
       const format = req.query.format ?? "ndjson";
+      // AUDIT-2: a data export is itself an event of the organisation's log.
+      const { format: _format, ...filters } = req.query;
+      audit.recordSoon(
+        byRequest(req, { action: "audit.exported", orgId: log, metadata: { format, filters } }),
+      );
       let stream: AsyncIterable<string>;
       if (format === "bundle") {
         // A checkpoint at the current size first, so the whole bundle is covered by a signature.

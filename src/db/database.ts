@@ -24,7 +24,7 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 import type { Config } from "../config/load.js";
 import type { Logger } from "../log/logger.js";
 import { type MigrationContext, migrationProvider } from "./migrations.js";
-import { cachingDatabase } from "./sqlite-cache.js";
+import { cachingDatabase, retain } from "./sqlite-cache.js";
 import type { Tables } from "./tables.js";
 import { TenantGuard } from "./tenant-guard.js";
 import { TenantScope } from "./tenant-scope.js";
@@ -81,6 +81,8 @@ export class Database {
   private readonly readOnly: Db;
   private readonly guard: TenantGuard;
   private readonly readScopes = new Map<string, Db>();
+  private readonly rawStatements = new Map<string, SQLite.Statement>();
+  private sqliteHandle: SQLite.Database | undefined;
 
   private constructor(
     readonly engine: Engine,
@@ -118,13 +120,15 @@ export class Database {
     );
     const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
     const ctx: MigrationContext = { engine: "sqlite", schema: "main", appRole: "" };
-    return new Database(
+    const database = new Database(
       "sqlite",
       db,
       ctx,
       () => db,
       async () => db.destroy(),
     );
+    database.sqliteHandle = sqlite;
+    return database;
   }
 
   private static postgres(config: Config, log: Logger): Database {
@@ -290,6 +294,25 @@ export class Database {
       this.readScopes.set(orgId, scoped);
     }
     return fn(scoped);
+  }
+
+  /**
+   * SQLite only (undefined on PostgreSQL): the rows of a SELECT as arrays, with no object per row, for
+   * reads of whole logs (a full audit verification reads every row, and building objects costs more than
+   * the read). SELECT only, and never naming a tenant table: those are reached through `withOrg` alone.
+   */
+  selectRows(text: string, params: readonly unknown[]): unknown[][] | undefined {
+    if (!this.sqliteHandle) return undefined;
+    if (!/^\s*SELECT\b/i.test(text) || /;/.test(text)) throw new Error("selectRows: one SELECT only");
+    for (const table of this.guard.tenantTables)
+      if (new RegExp(`\\b${table}\\b`, "i").test(text))
+        throw new Error(`selectRows: ${table} is a tenant table`);
+    let stmt = this.rawStatements.get(text);
+    if (!stmt) {
+      stmt = retain(this.sqliteHandle.prepare(text)).raw(true);
+      this.rawStatements.set(text, stmt);
+    }
+    return stmt.all(...params) as unknown[][];
   }
 
   /**

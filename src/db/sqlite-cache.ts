@@ -19,6 +19,12 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
  */
 const keepAlive: unknown[] = [];
 
+/** Keeps a better-sqlite3 object alive for the life of the process (see above). */
+export function retain<T>(object: T): T {
+  keepAlive.push(object);
+  return object;
+}
+
 export function cachingDatabase(db: SQLite.Database, max = 1000): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();
   keepAlive.push(db);

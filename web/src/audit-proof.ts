@@ -161,7 +161,8 @@ async function checkNote(cp: Checkpoint, keys: readonly AuditKey[], origin: stri
     const id = [...blob.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join("");
     const key = keys.find((k) => k.keyId === id && k.vkey.startsWith(`${m[1]}+${id}+`));
     if (!key) continue;
-    const raw = fromBase64(key.vkey.slice(key.vkey.lastIndexOf("+") + 1));
+    // After "<name>+<id>+": the base64 key may itself hold a "+".
+    const raw = fromBase64(key.vkey.slice(`${m[1]}+${id}+`.length));
     if (raw.length !== 33 || raw[0] !== 1) continue;
     let good: boolean;
     try {

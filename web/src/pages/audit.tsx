@@ -346,19 +346,31 @@ function ProofStatus(props: { orgId: string; e: Entry }) {
   const [proof, setProof] = useState<Proof>();
   useEffect(() => {
     let live = true;
-    keys ??= api<{ keys: AuditKey[]; origin: string }>("GET", "/.well-known/audit-keys.json").catch((err) => {
-      keys = undefined;
-      throw err;
-    });
-    Promise.all([api<Proof>("GET", `/v1/orgs/${props.orgId}/audit-events/${e.id}/proof`), keys])
-      .then(async ([p, k]) => {
+    const loadKeys = (fresh: boolean) => {
+      if (fresh) keys = undefined;
+      keys ??= api<{ keys: AuditKey[]; origin: string }>("GET", "/.well-known/audit-keys.json").catch(
+        (err) => {
+          keys = undefined;
+          throw err;
+        },
+      );
+      return keys;
+    };
+    api<Proof>("GET", `/v1/orgs/${props.orgId}/audit-events/${e.id}/proof`)
+      .then(async (p) => {
         if (live) setProof(p);
-        return verifyProof(
-          e as unknown as Record<string, unknown>,
-          p,
-          k.keys,
-          k.origin.replace("{log}", e.log),
-        );
+        const check = async (fresh: boolean) => {
+          const k = await loadKeys(fresh);
+          return verifyProof(
+            e as unknown as Record<string, unknown>,
+            p,
+            k.keys,
+            k.origin.replace("{log}", e.log),
+          );
+        };
+        // The keys are cached for the page; a key first used after they were fetched is fetched again.
+        const v = await check(false);
+        return !v.ok && v.reason.includes("published key") ? check(true) : v;
       })
       .then(
         (v) => live && setState(v),
