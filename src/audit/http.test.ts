@@ -417,6 +417,27 @@ describe(`audit log over HTTP (${ENGINE})`, () => {
     expect(adm.items).toHaveLength(5);
   });
 
+  it("AUDIT-6, OBS-6: the retention job's runs are recorded with status, duration and rows, and listed for admins", async () => {
+    const jobs = t.app.bulwark.service("jobs");
+    const { purgeAudit } = await import("./retention.js");
+    const run = await jobs.run("audit.retention", () => purgeAudit(t.db, audit.retentionCutoff()));
+    expect(run).toMatchObject({ name: "audit.retention", status: "succeeded", rows: 0 });
+    const failed = await jobs.run("audit.retention", async () => {
+      throw new Error("storage unreachable");
+    });
+    expect(failed).toMatchObject({ status: "failed", error: "storage unreachable" });
+    const listed = (
+      await t.app.inject({ url: "/v1/admin/jobs?name=audit.retention", headers: await adminSession() })
+    ).json();
+    const items = listed.items as Array<{ status: string }>;
+    expect(items.map((r) => r.status).sort()).toEqual(["failed", "succeeded"]);
+    expect(items.find((r) => r.status === "succeeded")).toMatchObject({
+      rows: 0,
+      durationMs: expect.any(Number),
+      finishedAt: expect.any(String),
+    });
+  });
+
   it("AUDIT-5: an export of 100,000 events streams with bounded memory and parses back to the same entries", async () => {
     const big = (
       await t.app.inject({ method: "POST", url: "/v1/orgs", headers: owner, payload: { name: "Big" } })

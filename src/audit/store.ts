@@ -214,7 +214,7 @@ export class AuditStore {
       .where("log_id", "=", log)
       .where("id", "=", id)
       .executeTakeFirst()
-      .then((r) => (r ? { ...r, seq: Number(r.seq), created_at: Number(r.created_at) } : undefined));
+      .then((r) => (r ? event(r) : undefined));
   }
 
   /**
@@ -243,7 +243,7 @@ export class AuditStore {
       q = q.orderBy("id", "desc");
     }
     const rows = await q.limit(limit).execute();
-    return rows.map((r) => ({ ...r, seq: Number(r.seq), created_at: Number(r.created_at) }));
+    return rows.map(event);
   }
 
   /** Rows of `log` from seq `from` on, in order, matching `f`: the export and verify walk, batch by batch. */
@@ -256,7 +256,7 @@ export class AuditStore {
     if (f.from !== undefined) q = q.where("created_at", ">=", f.from);
     if (f.to !== undefined) q = q.where("created_at", "<", f.to);
     const rows = await q.orderBy("seq").limit(limit).execute();
-    return rows.map((r) => ({ ...r, seq: Number(r.seq), created_at: Number(r.created_at) }));
+    return rows.map(event);
   }
 
   /**
@@ -311,4 +311,9 @@ export class AuditStore {
 
 function numbered(r: AuditCheckpointRow | undefined): AuditCheckpointRow | undefined {
   return r ? { ...r, size: Number(r.size), created_at: Number(r.created_at) } : undefined;
+}
+
+/** An event row with its bigint columns as numbers (PostgreSQL's driver may give strings). */
+function event(r: AuditEventRow): AuditEventRow {
+  return { ...r, seq: Number(r.seq), created_at: Number(r.created_at) };
 }
