@@ -52,7 +52,7 @@ export function auditControls(posture: PostureRegistry, config: Config, audit: A
   posture.register({
     id: "AUDIT-6",
     title: "Retention",
-    claim: `Entries are kept ${retentionDays} days; a daily job then drops their content and keeps their leaf hashes, so every log and checkpoint still verifies. Each run is recorded with its status, duration and row count.`,
+    claim: `Entries are kept ${retentionDays} days; the retention job then drops their content and keeps their leaf hashes, so every log and checkpoint still verifies. Each run is recorded with its status, duration and row count.`,
     settings: { retentionDays },
     enabled: on,
   });
