@@ -5,10 +5,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { register } from "node:module";
 import { fileURLToPath } from "node:url";
-import { isMainThread } from "node:worker_threads";
+import { isMainThread, workerData } from "node:worker_threads";
 
 // The same file is the loader: registered from the main thread, loaded again in the hooks thread.
-if (isMainThread) register(import.meta.url);
+if (isMainThread || workerData?.typescript === true) register(import.meta.url);
 
 /** @type {import("typescript") | undefined} */
 let ts;

@@ -30,7 +30,7 @@ export const auditCapability: Capability = {
   async register(app, ctx) {
     const c = ctx.config.audit;
     const audit = new AuditService(
-      new AuditStore(ctx.db.global, ctx.db.engine),
+      new AuditStore(ctx.db.global, ctx.db.engine, (text, params) => ctx.db.selectRows(text, params)),
       ctx.db.global,
       auditSigner(ctx.config),
       (log) => auditOrigin(ctx.config, log),

@@ -5,7 +5,15 @@ import type { Database } from "../db/database.js";
 import type { BundleHeader } from "./export.js";
 import { auditOrigin, auditSigner } from "./keys.js";
 import { AuditStore } from "./store.js";
-import { type VerifyResult, type VerifyRow, type VerifySource, verifyLog } from "./verify.js";
+import {
+  type CheckedBatch,
+  type VerifyResult,
+  type VerifyRow,
+  type VerifySource,
+  verifyLog,
+} from "./verify.js";
+import { CHUNK, checkedInParallel } from "./verify-pool.js";
+import { checkChunk } from "./verify-sqlite.js";
 
 interface Out {
   write(s: string): unknown;
@@ -35,56 +43,56 @@ function report(out: Out, r: VerifyResult): void {
     );
 }
 
-const VERIFY_COLUMNS =
-  "seq, id, created_at, leaf, entry, type, action, actor_type, actor_id, entity_type, entity_id";
+/** Logs this long or longer are checked on worker threads (below, starting them costs more than it saves). */
+const PARALLEL_FROM = 50_000;
 
 /**
- * On SQLite, the verifier's rows read as arrays (half the cost of the driver's row objects); undefined on
- * PostgreSQL, which reads through the store.
+ * An SQLite log's rows, checked chunk by chunk (verify-sqlite.ts): on worker threads for a long log in a
+ * file, else on this thread. Undefined on PostgreSQL, which reads through the store.
  */
-async function fastRange(db: Database, log: string, from: number): Promise<VerifyRow[] | undefined> {
-  const rows = db.selectRows(
-    `SELECT ${VERIFY_COLUMNS} FROM audit_events WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT 5000`,
-    [log, from],
-  );
-  if (!rows) return undefined;
-  const out = new Array<VerifyRow>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i] as [
-      number,
-      string,
-      number,
-      string,
-      string | null,
-      string,
-      string,
-      string,
-      string | null,
-      string | null,
-      string | null,
-    ];
-    out[i] = {
-      seq: r[0],
-      id: r[1],
-      created_at: r[2],
-      leaf: r[3],
-      entry: r[4],
-      type: r[5],
-      action: r[6],
-      actor_type: r[7],
-      actor_id: r[8],
-      entity_type: r[9],
-      entity_id: r[10],
-    };
-  }
-  return out;
+function sqliteChunks(
+  db: Database,
+  log: string,
+  size: number,
+  retentionCutoff: number,
+  parallel: ParallelOptions,
+): AsyncIterable<CheckedBatch> | undefined {
+  const select = (text: string, params: readonly unknown[]) => db.selectRows(text, params)!;
+  const max = db.selectRows("SELECT max(seq) FROM audit_events WHERE log_id = ?", [log])?.[0]?.[0];
+  if (max === undefined) return undefined;
+  // Past the head too, so a row inserted beyond it is seen.
+  const end = Math.max(size, typeof max === "number" ? max + 1 : 0);
+  const file = db.sqliteFile;
+  if (file && end >= (parallel.from ?? PARALLEL_FROM))
+    return checkedInParallel(file, log, end, retentionCutoff, parallel);
+  return (async function* () {
+    const size = parallel.chunk ?? CHUNK;
+    for (let from = 0; from < end; from += size) {
+      const batch = checkChunk(select, { log, from, to: Math.min(end, from + size), retentionCutoff });
+      yield batch;
+      if (batch.finding) return;
+    }
+  })();
+}
+
+/** When verification goes to worker threads: from this many entries (tests lower it), in chunks of `chunk`. */
+export interface ParallelOptions {
+  readonly from?: number;
+  readonly chunk?: number;
+  readonly workers?: number;
 }
 
 /** `bulwark audit verify [--org ID]`: every log (or one) in the database. Exit code 1 on any finding. */
 export async function verifyDatabase(
   db: Database,
   config: Config,
-  options: { org?: string | undefined; keys?: readonly string[]; stdout: Out; stderr: Out },
+  options: {
+    org?: string | undefined;
+    keys?: readonly string[];
+    stdout: Out;
+    stderr: Out;
+    parallel?: ParallelOptions;
+  },
 ): Promise<number> {
   const store = new AuditStore(db.global, db.engine);
   // Trust comes from outside the database checked: this configuration's key and any --key given. Keys
@@ -113,15 +121,17 @@ export async function verifyDatabase(
       retentionCutoff: cutoff,
       coveredBefore,
       checkpoints: await store.allCheckpoints(log),
-      async *rows() {
-        // Past the head too, so a row inserted beyond it is seen.
-        for (let from = 0; ; ) {
-          const batch = (await fastRange(db, log, from)) ?? (await store.verifyRange(log, from, 5000));
-          if (batch.length === 0) return;
-          yield batch;
-          from = batch[batch.length - 1]!.seq + 1;
-        }
-      },
+      rows: () =>
+        sqliteChunks(db, log, size, cutoff, options.parallel ?? {}) ??
+        (async function* () {
+          // Past the head too, so a row inserted beyond it is seen.
+          for (let from = 0; ; ) {
+            const batch = await store.verifyRange(log, from, 5000);
+            if (batch.length === 0) return;
+            yield batch;
+            from = batch[batch.length - 1]!.seq + 1;
+          }
+        })(),
     };
     const result = await verifyLog(src, progressBar(options.stderr, log, size));
     report(options.stdout, result);

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openSignedNote, verifyConsistency, verifyInclusion } from "../../test/audit-reference.js";
+import { TAMPERINGS } from "../../test/audit-tamper.js";
 import { ENGINE, PG_URL, silentLog, type TestDb, testConfig, testDb } from "../../test/harness.js";
 import type { Database } from "../db/database.js";
 import { verifyDatabase } from "./cli.js";
@@ -228,59 +229,6 @@ describe(`audit verify names what was tampered with (${ENGINE})`, () => {
     });
   };
 
-  const scenarios: Array<[string, (log: string, entries: string[]) => string, RegExp]> = [
-    [
-      "an edited entry",
-      (log) =>
-        `UPDATE audit_events SET entry = replace(entry, 'product.updated', 'product.viewed') WHERE log_id = '${log}' AND seq = 7`,
-      /entry 7 \(aud_\w+\) was modified: its content no longer hashes to its leaf/,
-    ],
-    [
-      "an edited entry whose leaf was recomputed",
-      (log) => {
-        const entry = JSON.stringify({ forged: log });
-        return `UPDATE audit_events SET entry = '${entry}', leaf = '${leafHash(entry).toString("hex")}' WHERE log_id = '${log}' AND seq = 7`;
-      },
-      // The forger made the row self-consistent: the signed checkpoint is what gives it away.
-      /entry 7 \(aud_\w+\) was modified: its stored columns disagree|the row at seq 7 holds entry undefined/,
-    ],
-    [
-      "an entry forged whole, its leaf recomputed",
-      (log, entries) => {
-        const forged = entries[7]!.replace("owner@", "other@");
-        return `UPDATE audit_events SET entry = '${forged}', leaf = '${leafHash(forged).toString("hex")}' WHERE log_id = '${log}' AND seq = 7`;
-      },
-      /the first 10 entries do not match their signed checkpoint: an entry from 0 to 9 was altered together with its leaf/,
-    ],
-    [
-      "an edited query column",
-      (log) => `UPDATE audit_events SET action = 'product.viewed' WHERE log_id = '${log}' AND seq = 4`,
-      /entry 4 \(aud_\w+\) was modified: its stored columns disagree/,
-    ],
-    [
-      "a deleted entry",
-      (log) => `DELETE FROM audit_events WHERE log_id = '${log}' AND seq = 5`,
-      /entry 5 is missing/,
-    ],
-    [
-      "the newest entries deleted",
-      (log) => `DELETE FROM audit_events WHERE log_id = '${log}' AND seq >= 9`,
-      /entries from 9 on are missing/,
-    ],
-    [
-      "two entries swapped",
-      (log) =>
-        `UPDATE audit_events SET seq = CASE seq WHEN 2 THEN 3 ELSE 2 END + 100 WHERE log_id = '${log}' AND seq IN (2, 3); UPDATE audit_events SET seq = seq - 100 WHERE log_id = '${log}' AND seq >= 100`,
-      /the row at seq 2 holds entry 3 .*: rows were inserted, swapped or moved/,
-    ],
-    [
-      "an entry inserted",
-      (log) =>
-        `UPDATE audit_events SET seq = seq + 1000 WHERE log_id = '${log}' AND seq >= 6; UPDATE audit_events SET seq = seq - 999 WHERE log_id = '${log}' AND seq >= 1000; INSERT INTO audit_events (log_id, seq, id, created_at, type, action, actor_type, leaf, entry) SELECT log_id, 6, 'aud_FORGED', created_at, type, action, actor_type, leaf, entry FROM audit_events WHERE log_id = '${log}' AND seq = 5`,
-      /the row at seq 6 holds entry 5 of log org_\w+: rows were inserted, swapped or moved/,
-    ],
-  ];
-
   beforeAll(async () => {
     t = await testDb();
     audit = serviceOn(t.db);
@@ -288,7 +236,7 @@ describe(`audit verify names what was tampered with (${ENGINE})`, () => {
   });
   afterAll(() => t.cleanup());
 
-  it.each(scenarios)(
+  it.each(TAMPERINGS)(
     "AUDIT-4: %s makes `bulwark audit verify` fail naming the entry",
     async (_name, statement, finding) => {
       const log = `org_01JF3Q5ZX9R7V2K8H4M6${Math.random().toString(36).slice(2, 6).toUpperCase().padEnd(4, "X")}`;

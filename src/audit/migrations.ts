@@ -76,6 +76,32 @@ export function auditMigrations(ctx: MigrationContext): Record<string, Migration
         else await sqliteTriggers(db);
       },
     },
+    // Domain events committed with their change, waiting to join their log's tree (service.ts): the
+    // change's transaction writes one small row here instead of locking the log's head and writing the
+    // log's five B-trees; the flush moves them in batches. Not part of the log, so rows are deleted.
+    "0012_audit_pending": {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable("audit_pending")
+          .addColumn("pending_id", ctx.engine === "postgres" ? "bigint" : "integer", (c) =>
+            ctx.engine === "postgres" ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey(),
+          )
+          .addColumn("log_id", "text", (c) => c.notNull())
+          .addColumn("id", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("type", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("actor_type", "text", (c) => c.notNull())
+          .addColumn("actor_id", "text")
+          .addColumn("entity_type", "text")
+          .addColumn("entity_id", "text")
+          .addColumn("entry", "text", (c) => c.notNull())
+          .execute();
+        // UPDATE only because PostgreSQL asks it of SELECT … FOR UPDATE (the movers' lock); no statement
+        // of the server updates a staged row.
+        await grantApp(db, ctx, "audit_pending", ["SELECT", "INSERT", "UPDATE", "DELETE"]);
+      },
+    },
   };
 }
 

@@ -163,6 +163,9 @@ export async function auditRoutes(app: FastifyInstance, opts: { audit: AuditServ
     async (req, reply) => {
       const log = req.tenant!.orgId;
       const format = req.query.format ?? "ndjson";
+      // The log as it is now (reading flushes what waits); the export's own event comes after it.
+      // A bundle is checkpointed at that size first, so the whole bundle is covered by a signature.
+      const size = format === "bundle" ? ((await audit.checkpoint(log))?.size ?? 0) : await audit.size(log);
       // AUDIT-2: a data export is itself an event of the organisation's log.
       const { format: _format, ...filters } = req.query;
       audit.recordSoon(
@@ -170,9 +173,6 @@ export async function auditRoutes(app: FastifyInstance, opts: { audit: AuditServ
       );
       let stream: AsyncIterable<string>;
       if (format === "bundle") {
-        // A checkpoint at the current size first, so the whole bundle is covered by a signature.
-        const head = await audit.checkpoint(log);
-        const size = head?.size ?? 0;
         const checkpoints = (await audit.allCheckpoints(log)).filter((c) => c.size <= size);
         stream = bundle(
           {
@@ -189,7 +189,7 @@ export async function auditRoutes(app: FastifyInstance, opts: { audit: AuditServ
           audit.rows(log, size),
         );
       } else {
-        const rows = audit.rows(log, await audit.size(log), filterOf(req.query));
+        const rows = audit.rows(log, size, filterOf(req.query));
         stream = format === "csv" ? csv(rows) : ndjson(rows);
       }
       const name = `audit-${log}-${new Date().toISOString().slice(0, 10)}.${format === "csv" ? "csv" : format === "bundle" ? "bundle.ndjson" : "ndjson"}`;

@@ -4,7 +4,7 @@ import { AppError } from "../http/errors.js";
 import type { Logger } from "../log/logger.js";
 import { newId } from "../util/ids.js";
 import { type DenialFacts, denialEvent } from "./denials.js";
-import { type AuditEvent, canonical, entryOf, logOf } from "./entry.js";
+import { type AuditEvent, entryOf, entryText, logOf } from "./entry.js";
 import { walk } from "./export.js";
 import { CompactRange, consistencySpans, type Hash, inclusionSpans, leafHash, type Span } from "./merkle.js";
 import {
@@ -15,7 +15,7 @@ import {
   parseVkey,
   type Verifier,
 } from "./note.js";
-import type { AuditFilter, AuditStore } from "./store.js";
+import type { AuditFilter, AuditStore, StagedRow } from "./store.js";
 import type { AuditCheckpointRow, AuditEventRow } from "./tables.js";
 
 export interface AuditSettings {
@@ -39,6 +39,15 @@ const LEAF_BATCH = 10_000;
 export const MAX_ENTRY = 16_384;
 
 const hex = (h: Hash) => h.toString("hex");
+
+/** Where a staged entry's seq goes: its canonical text has seq, time, type and v last (entry.ts). */
+const SEQ_0 = ',"seq":0,"time":"';
+
+/** A staged entry at position `seq`: the same canonical text, its seq written in. */
+function withSeq(entry: string, seq: number): string {
+  const at = entry.lastIndexOf(SEQ_0) + 7;
+  return `${entry.slice(0, at)}${seq}${entry.slice(at + 1)}`;
+}
 const unhex = (s: string) => Buffer.from(s, "hex");
 
 /**
@@ -53,6 +62,9 @@ const unhex = (s: string) => Buffer.from(s, "hex");
  */
 export class AuditService {
   private buffer: AuditEvent[] = [];
+  /** Whether this node staged events since it last moved them (or has not looked since it started). */
+  private maybeStaged = true;
+  private idleFlushes = 0;
   private flushing: Promise<void> | undefined;
   private dropped = 0;
   private published = false;
@@ -73,34 +85,66 @@ export class AuditService {
     this.verifiers = [parseVkey(signer.vkey)];
   }
 
-  /** Appends `events` in `tx`. Logs are locked in a fixed order, so two writers never deadlock. */
-  async record(tx: Db, events: AuditEvent | readonly AuditEvent[]): Promise<{ id: string; seq: number }[]> {
+  /**
+   * Records domain events in `tx`, the transaction of their change (AUDIT-2): each is staged there as the
+   * row it will be, so it commits or rolls back with the change, and joins its log's tree at the next
+   * flush (within FLUSH_MS; `query`, proofs and checkpoints flush first, so a reader never misses one).
+   * The change's transaction thus writes one small row and takes no lock of the log's: a busy log never
+   * slows the changes it records.
+   */
+  async record(tx: Db, events: AuditEvent | readonly AuditEvent[]): Promise<void> {
     const list = Array.isArray(events) ? (events as readonly AuditEvent[]) : [events as AuditEvent];
-    if (list.length === 0 || !this.settings.enabled) return [];
-    const written: { id: string; seq: number }[] = [];
-    const byLog = new Map<string, AuditEvent[]>();
-    for (const e of list) {
-      const log = logOf(e);
-      const group = byLog.get(log);
-      if (group) group.push(e);
-      else byLog.set(log, [e]);
-    }
-    for (const log of [...byLog.keys()].sort()) {
-      const group = byLog.get(log)!;
-      const now = this.clock();
-      written.push(
-        ...(await this.store.append(tx, log, group.length, now, (seq, i) =>
-          this.row(group[i]!, log, seq, now),
-        )),
-      );
-    }
-    return written;
+    if (list.length === 0 || !this.settings.enabled) return;
+    const now = this.clock();
+    await this.store.stage(
+      tx,
+      list.map((e) => this.staged(e, now)),
+    );
+    this.maybeStaged = true;
   }
 
   /** Appends one event in a transaction of its own (an app's event, POST …/audit-events): durable on return. */
   async append(event: AuditEvent): Promise<{ id: string; seq: number }> {
-    const [written] = await this.db.transaction().execute((tx) => this.record(tx, event));
-    if (!written) throw new Error("the audit log is off (AUDIT_LOG=off)");
+    if (!this.settings.enabled) throw new Error("the audit log is off (AUDIT_LOG=off)");
+    const row = this.staged(event, this.clock());
+    const [written] = await this.db.transaction().execute((tx) => this.write(tx, [row]));
+    return written!;
+  }
+
+  /**
+   * Appends `rows` to their logs in `tx`, positions taken from each log's head. Logs are locked in a fixed
+   * order, so two writers never deadlock.
+   */
+  private async write(tx: Db, rows: readonly StagedRow[]): Promise<{ id: string; seq: number }[]> {
+    const byLog = new Map<string, StagedRow[]>();
+    for (const r of rows) {
+      const group = byLog.get(r.log_id);
+      if (group) group.push(r);
+      else byLog.set(r.log_id, [r]);
+    }
+    const written: { id: string; seq: number }[] = [];
+    const now = this.clock();
+    for (const log of [...byLog.keys()].sort()) {
+      const group = byLog.get(log)!;
+      written.push(
+        ...(await this.store.append(tx, log, group.length, now, (seq, i) => {
+          const r = group[i]!;
+          const entry = withSeq(r.entry, seq);
+          return {
+            id: r.id,
+            created_at: r.created_at,
+            type: r.type,
+            action: r.action,
+            actor_type: r.actor_type,
+            actor_id: r.actor_id,
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            leaf: hex(leafHash(entry)),
+            entry,
+          };
+        })),
+      );
+    }
     return written;
   }
 
@@ -109,13 +153,16 @@ export class AuditService {
     return this.clock() - this.settings.retentionDays * 86_400_000;
   }
 
-  private row(e: AuditEvent, log: string, seq: number, now: number) {
+  /** The row `e` will be in its log, but for its position (its entry holds seq 0). */
+  private staged(e: AuditEvent, now: number): StagedRow {
+    const log = logOf(e);
     const id = newId("aud", now);
-    const entry = canonical(entryOf(e, log, seq, id, now));
+    const entry = entryText(entryOf(e, log, 0, id, now));
     // Entries are kept for years and never deleted: one may not be a dumping ground.
     if (entry.length > MAX_ENTRY)
       throw new AppError("PAYLOAD_TOO_LARGE", `An audit entry is limited to ${MAX_ENTRY / 1024} KB.`);
     return {
+      log_id: log,
       id,
       created_at: now,
       type: e.request ? "request" : "event",
@@ -124,7 +171,6 @@ export class AuditService {
       actor_id: e.actor.id,
       entity_type: e.entity?.type ?? null,
       entity_id: e.entity?.id ?? null,
-      leaf: hex(leafHash(entry)),
       entry,
     };
   }
@@ -148,23 +194,55 @@ export class AuditService {
   flush(): Promise<void> {
     // A write in flight holds an older batch: wait for it, then write what came since.
     if (this.flushing) return this.flushing.then(() => this.flush());
-    if (this.buffer.length === 0) return Promise.resolve();
+    // Staged events are looked for when this node staged some, and every second anyway (another node's
+    // left behind by a crash, or this one's before a restart).
+    const look = this.maybeStaged || ++this.idleFlushes * FLUSH_MS >= 1000;
+    if (this.buffer.length === 0 && !look) return Promise.resolve();
     const batch = this.buffer;
     this.buffer = [];
-    this.flushing = this.writeBatch(batch).finally(() => {
-      this.flushing = undefined;
-      if (this.dropped > 0) {
-        this.log.error(
-          { dropped: this.dropped },
-          "audit records dropped: the database refused writes too long",
-        );
-        this.dropped = 0;
-      }
-    });
+    this.flushing = (look ? this.moveStaged() : Promise.resolve())
+      .then(() => this.writeBatch(batch))
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.dropped > 0) {
+          this.log.error(
+            { dropped: this.dropped },
+            "audit records dropped: the database refused writes too long",
+          );
+          this.dropped = 0;
+        }
+      });
     return this.flushing;
   }
 
+  /**
+   * Moves staged domain events into their logs, oldest first, FLUSH_AT a transaction: each is appended
+   * and unstaged in the same transaction, so it is in the log exactly once whatever fails or runs at once.
+   */
+  private async moveStaged(): Promise<void> {
+    this.maybeStaged = false;
+    this.idleFlushes = 0;
+    if (!(await this.store.anyStaged())) return;
+    for (;;) {
+      const moved = await this.db.transaction().execute(async (tx) => {
+        const rows = await this.store.takeStaged(tx, FLUSH_AT);
+        if (rows.length === 0) return 0;
+        await this.write(
+          tx,
+          rows.map(({ pending_id: _, ...row }) => row),
+        );
+        await this.store.dropStaged(
+          tx,
+          rows.map((r) => r.pending_id),
+        );
+        return rows.length;
+      });
+      if (moved < FLUSH_AT) return;
+    }
+  }
+
   private async writeBatch(batch: AuditEvent[]): Promise<void> {
+    if (batch.length === 0) return;
     const byLog = new Map<string, AuditEvent[]>();
     for (const e of batch) {
       const log = logOf(e);
@@ -178,7 +256,13 @@ export class AuditService {
       for (let at = 0; at < group.length; at += FLUSH_AT) {
         const part = group.slice(at, at + FLUSH_AT);
         try {
-          await this.db.transaction().execute((tx) => this.record(tx, part));
+          const now = this.clock();
+          await this.db.transaction().execute((tx) =>
+            this.write(
+              tx,
+              part.map((e) => this.staged(e, now)),
+            ),
+          );
         } catch (err) {
           failed.push(...part);
           reason = (err as Error).message;
@@ -236,6 +320,7 @@ export class AuditService {
    * the leaves since the previous checkpoint are read: its stored right edge carries the rest.
    */
   async checkpoint(log: string): Promise<AuditCheckpointRow | undefined> {
+    await this.settle();
     const size = await this.store.size(log);
     const prev = await this.trustedLatest(log);
     if (size === 0 || (prev && prev.size >= size)) return prev;
@@ -305,6 +390,7 @@ export class AuditService {
    * a second per log (asking for proofs cannot fill the table with checkpoints).
    */
   async inclusion(log: string, id: string, size?: number) {
+    await this.settle();
     const row = await this.store.byId(log, id);
     if (!row) return undefined;
     let cp = size === undefined ? await this.trustedLatest(log) : await this.trusted(log, size);
@@ -363,15 +449,17 @@ export class AuditService {
     return this.store.checkpoints(log, limit, before, order);
   }
 
-  query(
+  async query(
     filter: AuditFilter,
     limit: number,
     cursor?: { log: string; seq: number; id: string },
   ): Promise<AuditEventRow[]> {
+    await this.settle();
     return this.store.query(filter, limit, cursor);
   }
 
-  byId(log: string, id: string) {
+  async byId(log: string, id: string) {
+    await this.settle();
     return this.store.byId(log, id);
   }
 
@@ -379,7 +467,8 @@ export class AuditService {
     return this.store.keys();
   }
 
-  size(log: string): Promise<number> {
+  async size(log: string): Promise<number> {
+    await this.settle();
     return this.store.size(log);
   }
 
@@ -390,6 +479,16 @@ export class AuditService {
   /** The rows of `log` below `size` matching `filter`, oldest first, in batches (exports, verification). */
   rows(log: string, size: number, filter: AuditFilter = {}): AsyncGenerator<AuditEventRow[]> {
     return walk(this.store, log, size, filter);
+  }
+
+  /**
+   * Flushes before a read, so what was recorded before it is in the log it reads (a reader never sees a
+   * domain event's change without the event). A failed flush is logged, not the read's failure.
+   */
+  private async settle(): Promise<void> {
+    await this.flush().catch((err: Error) =>
+      this.log.error({ reason: err.message }, "audit records not written yet"),
+    );
   }
 
   /** Publishes the signing key (kept for ever, so every checkpoint it signed stays verifiable). */

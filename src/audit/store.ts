@@ -1,7 +1,7 @@
 import { CompiledQuery, sql } from "kysely";
 import type { Db, Engine } from "../db/database.js";
 import { idFloor } from "../util/ids.js";
-import type { AuditCheckpointRow, AuditEventRow, AuditKeyRow } from "./tables.js";
+import type { AuditCheckpointRow, AuditEventRow, AuditKeyRow, AuditPendingRow } from "./tables.js";
 import type { VerifyRow } from "./verify.js";
 
 /** One row to append, without its position (the store assigns it under the head lock). */
@@ -25,11 +25,26 @@ const CHUNK = 500;
 const COLUMNS =
   "log_id, seq, id, created_at, type, action, actor_type, actor_id, entity_type, entity_id, leaf, entry";
 
-/** The append's two statements in each engine's placeholders (the insert's, per row count, cached). */
+/** A domain event waiting to join its log: the row it will be, its entry holding seq 0 (tables.ts). */
+export type StagedRow = Omit<AuditPendingRow, "pending_id">;
+
+const PENDING_COLUMNS =
+  "log_id, id, created_at, type, action, actor_type, actor_id, entity_type, entity_id, entry";
+
+/** The store's fixed statements in each engine's placeholders (the insert's, per row count, cached). */
 function statements(engine: Engine) {
   const p = engine === "postgres" ? (n: number) => `$${n}` : () => "?";
   const inserts = new Map<number, string>();
+  const pg = engine === "postgres";
   return {
+    stage: `INSERT INTO audit_pending (${PENDING_COLUMNS}) VALUES (${Array.from({ length: 10 }, (_, c) => p(c + 1)).join(", ")})`,
+    // Several nodes move at once on PostgreSQL: each takes rows no other has locked.
+    take: `SELECT pending_id, ${PENDING_COLUMNS} FROM audit_pending ORDER BY pending_id LIMIT ${p(1)}${pg ? " FOR UPDATE SKIP LOCKED" : ""}`,
+    // SQLite has one writer, so the rows up to the last one taken are exactly those taken.
+    drop: pg
+      ? "DELETE FROM audit_pending WHERE pending_id = ANY($1::bigint[])"
+      : "DELETE FROM audit_pending WHERE pending_id <= ?",
+    any: "SELECT 1 AS one FROM audit_pending LIMIT 1",
     head: `INSERT INTO audit_heads (log_id, size, updated_at) VALUES (${p(1)}, ${p(2)}, ${p(3)}) ON CONFLICT (log_id) DO UPDATE SET size = audit_heads.size + excluded.size, updated_at = excluded.updated_at RETURNING size`,
     insert(rows: number): string {
       let text = inserts.get(rows);
@@ -51,7 +66,9 @@ export class AuditStore {
 
   constructor(
     private readonly db: Db,
-    engine: Engine,
+    private readonly engine: Engine,
+    /** SQLite's rows as arrays (`Database.selectRows`), for reads of many rows; undefined: the builder. */
+    private readonly rawRows?: (text: string, params: readonly unknown[]) => unknown[][] | undefined,
   ) {
     this.sql = statements(engine);
   }
@@ -86,6 +103,46 @@ export class AuditStore {
       await tx.executeQuery(CompiledQuery.raw(this.sql.insert(n), values));
     }
     return written;
+  }
+
+  /** Stages domain events in `tx`, the transaction of their change (service.ts `record`). */
+  async stage(tx: Db, rows: readonly StagedRow[]): Promise<void> {
+    for (const r of rows)
+      await tx.executeQuery(
+        CompiledQuery.raw(this.sql.stage, [
+          r.log_id,
+          r.id,
+          r.created_at,
+          r.type,
+          r.action,
+          r.actor_type,
+          r.actor_id,
+          r.entity_type,
+          r.entity_id,
+          r.entry,
+        ]),
+      );
+  }
+
+  /** Up to `limit` staged events, oldest first, locked for `tx` (which moves and then drops them). */
+  async takeStaged(tx: Db, limit: number): Promise<AuditPendingRow[]> {
+    const r = await tx.executeQuery<AuditPendingRow>(CompiledQuery.raw(this.sql.take, [limit]));
+    return r.rows.map((row) => ({
+      ...row,
+      pending_id: Number(row.pending_id),
+      created_at: Number(row.created_at),
+    }));
+  }
+
+  async dropStaged(tx: Db, ids: readonly number[]): Promise<void> {
+    await tx.executeQuery(
+      CompiledQuery.raw(this.sql.drop, [this.engine === "postgres" ? ids : ids[ids.length - 1]]),
+    );
+  }
+
+  async anyStaged(): Promise<boolean> {
+    const r = await this.db.executeQuery(CompiledQuery.raw(this.sql.any, []));
+    return r.rows.length > 0;
   }
 
   /** Logs with entries no checkpoint covers yet, with their latest checkpoint. */
@@ -127,6 +184,12 @@ export class AuditStore {
   /** Leaf hashes of seq in [from, to), in order. */
   async leaves(log: string, from: number, to: number): Promise<string[]> {
     if (to <= from) return [];
+    // Every checkpoint reads the leaves added since the last: as arrays, where the engine allows.
+    const raw = this.rawRows?.(
+      "SELECT leaf FROM audit_events WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
+      [log, from, to],
+    );
+    if (raw) return raw.map((r) => r[0] as string);
     const rows = await this.db
       .selectFrom("audit_events")
       .select("leaf")

@@ -23,6 +23,15 @@ export interface AuditEventRow {
   entry: string | null;
 }
 
+/**
+ * A domain event committed with its change, before it joins its log (within the flush interval): the
+ * row it will be, but for its position; `entry` holds seq 0 where its seq will be.
+ */
+export interface AuditPendingRow extends Omit<AuditEventRow, "seq" | "leaf" | "entry"> {
+  pending_id: number;
+  entry: string;
+}
+
 /** Each log's size: the one row a writer locks (per log, never globally) to take the next seq. */
 export interface AuditHeadRow {
   log_id: string;
@@ -55,5 +64,6 @@ declare module "../db/tables.js" {
     audit_heads: AuditHeadRow;
     audit_checkpoints: AuditCheckpointRow;
     audit_keys: AuditKeyRow;
+    audit_pending: AuditPendingRow;
   }
 }

@@ -19,6 +19,22 @@ export interface VerifyRow {
   readonly entity_id?: string | null;
 }
 
+/**
+ * Consecutive rows checked one by one elsewhere (`checkRow`, in verify-sqlite.ts, possibly on worker
+ * threads): what is left for the tree is their leaf hashes, in order.
+ */
+export interface CheckedBatch {
+  /** The seq of the first row. */
+  readonly first: number;
+  readonly count: number;
+  /** `count` leaf hashes of 32 bytes each. */
+  readonly leaves: Uint8Array;
+  /** Each row's created_at (epoch ms). */
+  readonly createdAt: Float64Array;
+  /** The first row that failed its checks (index `at`; the rows before it passed), or the gap there. */
+  readonly finding?: { readonly at: number; readonly finding: Finding } | undefined;
+}
+
 export interface VerifySource {
   readonly log: string;
   readonly origin: string;
@@ -27,8 +43,8 @@ export interface VerifySource {
    * have changed since a checkpoint was signed; the log id may not).
    */
   readonly anyHost?: boolean;
-  /** The log's rows in seq order, in batches. */
-  rows(): AsyncIterable<readonly VerifyRow[]>;
+  /** The log's rows in seq order, in batches (or batches already checked row by row). */
+  rows(): AsyncIterable<readonly VerifyRow[] | CheckedBatch>;
   readonly checkpoints: readonly { readonly size: number; readonly note: string }[];
   /** Verifier keys (C2SP vkey strings) trusted to sign this log's checkpoints. */
   readonly vkeys: readonly string[];
@@ -122,56 +138,47 @@ export async function verifyLog(
   let oldestUncovered: { seq: number; at: number } | undefined;
   const at = (f: Finding) => fail(f, range.size, verified);
 
-  for await (const batch of src.rows()) {
-    for (const row of batch) {
-      if (row.seq !== range.size)
-        return at({
-          problem: "deleted",
-          seq: range.size,
-          id: null,
-          message: `entry ${range.size} is missing: the next row is entry ${row.seq} (deleted, or the rows were renumbered)`,
-        });
-      if (!LEAF.test(row.leaf))
-        return at({
+  /** After the leaf of entry `seq` (created at `createdAt`) joined the tree: its checkpoint, if one ends there. */
+  const joined = (seq: number, createdAt: number): Finding | undefined => {
+    const want = roots.get(range.size);
+    if (want) {
+      if (!range.root().equals(want))
+        return {
           problem: "modified",
-          seq: row.seq,
-          id: row.id,
-          message: `entry ${row.seq} has no valid leaf hash`,
-        });
-      if (row.entry !== null) {
-        const leaf = unhex(row.leaf);
-        if (!leafHash(row.entry).equals(leaf))
-          return at({
-            problem: "modified",
-            seq: row.seq,
-            id: row.id,
-            message: `entry ${row.seq} (${row.id}) was modified: its content no longer hashes to its leaf`,
-          });
-        // The entry says what its row says: checked on its canonical text first (cheap), and parsed only
-        // to name what is wrong when that fails.
-        const finding = disagreement(row, src.log);
+          seq: null,
+          id: null,
+          message: `the first ${range.size} entries do not match their signed checkpoint: an entry from ${verified} to ${range.size - 1} was altered together with its leaf`,
+        };
+      verified = range.size;
+      oldestUncovered = undefined;
+    } else if (!oldestUncovered) oldestUncovered = { seq, at: createdAt };
+    return undefined;
+  };
+
+  for await (const batch of src.rows()) {
+    if (!Array.isArray(batch)) {
+      // Rows already checked one by one (rules 2 to 4, by verify-sqlite.ts): only the tree is left.
+      const checked = batch as CheckedBatch;
+      // Past the end of the log (a short chunk before it said so): nothing, unless a finding.
+      if (checked.count === 0 && !checked.finding) continue;
+      if (checked.first !== range.size) return at(missing(range.size, checked.first));
+      const stop = checked.finding?.at ?? checked.count;
+      for (let i = 0; i < stop; i++) {
+        range.append(Buffer.from(checked.leaves.buffer, checked.leaves.byteOffset + i * 32, 32));
+        const finding = joined(checked.first + i, checked.createdAt[i]!);
         if (finding) return at(finding);
-        range.append(leaf);
-      } else if (!(row.created_at < src.retentionCutoff))
-        return at({
-          problem: "deleted",
-          seq: row.seq,
-          id: row.id,
-          message: `entry ${row.seq} (${row.id}) lost its content before its retention period ended`,
-        });
-      else range.append(unhex(row.leaf));
-      const want = roots.get(range.size);
-      if (want) {
-        if (!range.root().equals(want))
-          return at({
-            problem: "modified",
-            seq: null,
-            id: null,
-            message: `the first ${range.size} entries do not match their signed checkpoint: an entry from ${verified} to ${range.size - 1} was altered together with its leaf`,
-          });
-        verified = range.size;
-        oldestUncovered = undefined;
-      } else if (!oldestUncovered) oldestUncovered = { seq: row.seq, at: row.created_at };
+      }
+      if (checked.finding) return at(checked.finding.finding);
+      progress?.(range.size);
+      continue;
+    }
+    for (const row of batch as readonly VerifyRow[]) {
+      if (row.seq !== range.size) return at(missing(range.size, row.seq));
+      const leaf = checkRow(row, src.log, src.retentionCutoff);
+      if (!Buffer.isBuffer(leaf)) return at(leaf);
+      range.append(leaf);
+      const finding = joined(row.seq, row.created_at);
+      if (finding) return at(finding);
     }
     progress?.(range.size);
   }
@@ -207,6 +214,48 @@ export async function verifyLog(
     verifiedSize: verified,
     finding: undefined,
   };
+}
+
+/** Where the row of entry `expected` should be, the next row is entry `next`. */
+export function missing(expected: number, next: number): Finding {
+  return {
+    problem: "deleted",
+    seq: expected,
+    id: null,
+    message: `entry ${expected} is missing: the next row is entry ${next} (deleted, or the rows were renumbered)`,
+  };
+}
+
+/**
+ * Checks one row on its own (rules 3 and 4, and that its entry names its own position): its leaf hash
+ * when it holds, else what is wrong. Pure, so worker threads run it too (verify-sqlite.ts).
+ */
+export function checkRow(row: VerifyRow, log: string, retentionCutoff: number): Hash | Finding {
+  if (!LEAF.test(row.leaf))
+    return {
+      problem: "modified",
+      seq: row.seq,
+      id: row.id,
+      message: `entry ${row.seq} has no valid leaf hash`,
+    };
+  if (row.entry === null) {
+    if (row.created_at < retentionCutoff) return unhex(row.leaf);
+    return {
+      problem: "deleted",
+      seq: row.seq,
+      id: row.id,
+      message: `entry ${row.seq} (${row.id}) lost its content before its retention period ended`,
+    };
+  }
+  const leaf = leafHash(row.entry);
+  if (leaf.toString("hex") !== row.leaf)
+    return {
+      problem: "modified",
+      seq: row.seq,
+      id: row.id,
+      message: `entry ${row.seq} (${row.id}) was modified: its content no longer hashes to its leaf`,
+    };
+  return disagreement(row, log) ?? leaf;
 }
 
 /** How the entry disagrees with its row, parsed: its own seq, log, id, time and query columns (undefined: it agrees). */

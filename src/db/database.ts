@@ -296,6 +296,11 @@ export class Database {
     return fn(scoped);
   }
 
+  /** The SQLite database's file (undefined in memory and on PostgreSQL): for readers on other threads. */
+  get sqliteFile(): string | undefined {
+    return this.sqliteHandle && !this.sqliteHandle.memory ? this.sqliteHandle.name : undefined;
+  }
+
   /**
    * SQLite only (undefined on PostgreSQL): the rows of a SELECT as arrays, with no object per row, for
    * reads of whole logs (a full audit verification reads every row, and building objects costs more than

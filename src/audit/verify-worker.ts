@@ -1,0 +1,27 @@
+// A verification worker (verify-pool.ts): checks chunks of an SQLite log through a read-only handle of
+// its own and sends back their leaf hashes. Rows are immutable once written, so the chunks read by
+// different handles agree whatever each one's snapshot.
+
+import { parentPort, workerData } from "node:worker_threads";
+import SQLite from "better-sqlite3";
+import { type Chunk, checkChunk } from "./verify-sqlite.js";
+
+const db = new SQLite((workerData as { file: string }).file, { readonly: true, fileMustExist: true });
+const statements = new Map<string, SQLite.Statement>();
+const select = (text: string, params: readonly unknown[]): unknown[][] => {
+  let stmt = statements.get(text);
+  if (!stmt) {
+    stmt = db.prepare(text).raw(true);
+    statements.set(text, stmt);
+  }
+  return stmt.all(...params) as unknown[][];
+};
+
+parentPort!.on("message", (chunk: Chunk) => {
+  try {
+    const batch = checkChunk(select, chunk);
+    parentPort!.postMessage(batch, [batch.leaves.buffer, batch.createdAt.buffer] as ArrayBuffer[]);
+  } catch (err) {
+    parentPort!.postMessage({ error: (err as Error).message });
+  }
+});
