@@ -56,4 +56,10 @@ export const TAMPERINGS: Array<[string, (log: string, entries: string[]) => stri
       `UPDATE audit_events SET seq = seq + 1000 WHERE log_id = '${log}' AND seq >= 6; UPDATE audit_events SET seq = seq - 999 WHERE log_id = '${log}' AND seq >= 1000; INSERT INTO audit_events (log_id, seq, id, created_at, type, action, actor_type, leaf, entry) SELECT log_id, 6, 'aud_FORGED_${log}', created_at, type, action, actor_type, leaf, entry FROM audit_events WHERE log_id = '${log}' AND seq = 5`,
     /the row at seq 6 holds entry 5 of log org_\w+: rows were inserted, swapped or moved/,
   ],
+  [
+    "a row inserted at a position before the first",
+    (log) =>
+      `INSERT INTO audit_events (log_id, seq, id, created_at, type, action, actor_type, leaf, entry) SELECT log_id, -1, 'aud_NEGATIVE_${log}', created_at, type, 'member.role_changed', actor_type, leaf, entry FROM audit_events WHERE log_id = '${log}' AND seq = 9`,
+    /a row of this log \(aud_NEGATIVE_\w+\) holds position -1, outside 0 to 9: it was inserted behind the log's back/,
+  ],
 ];

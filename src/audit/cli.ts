@@ -63,16 +63,42 @@ function sqliteChunks(
   // Past the head too, so a row inserted beyond it is seen.
   const end = Math.max(size, typeof max === "number" ? max + 1 : 0);
   const file = db.sqliteFile;
-  if (file && end >= (parallel.from ?? PARALLEL_FROM))
-    return checkedInParallel(file, log, end, retentionCutoff, parallel);
+  const chunk = parallel.chunk ?? CHUNK;
+  const chunks =
+    file && end >= (parallel.from ?? PARALLEL_FROM)
+      ? checkedInParallel(file, log, end, retentionCutoff, parallel)
+      : (async function* () {
+          for (let from = 0; from < end; from += chunk)
+            yield checkChunk(select, { log, from, to: Math.min(end, from + chunk), retentionCutoff });
+        })();
   return (async function* () {
-    const size = parallel.chunk ?? CHUNK;
-    for (let from = 0; from < end; from += size) {
-      const batch = checkChunk(select, { log, from, to: Math.min(end, from + size), retentionCutoff });
+    for await (const batch of chunks) {
       yield batch;
       if (batch.finding) return;
     }
+    yield* strays(new AuditStore(db.global, db.engine), log, end);
   })();
+}
+
+/** A last batch naming a row the walk by position never met (store.ts `strayRow`), if there is one. */
+async function* strays(store: AuditStore, log: string, end: number): AsyncGenerator<CheckedBatch> {
+  const stray = await store.strayRow(log, end);
+  if (stray)
+    yield {
+      first: end,
+      count: 0,
+      leaves: new Uint8Array(0),
+      createdAt: new Float64Array(0),
+      finding: {
+        at: 0,
+        finding: {
+          problem: "inserted",
+          seq: null,
+          id: stray.id,
+          message: `a row of this log (${stray.id}) holds position ${String(stray.seq)}, outside 0 to ${end - 1}: it was inserted behind the log's back`,
+        },
+      },
+    };
 }
 
 /** When verification goes to worker threads: from this many entries (tests lower it), in chunks of `chunk`. */
@@ -125,12 +151,14 @@ export async function verifyDatabase(
         sqliteChunks(db, log, size, cutoff, options.parallel ?? {}) ??
         (async function* () {
           // Past the head too, so a row inserted beyond it is seen.
-          for (let from = 0; ; ) {
+          let from = 0;
+          for (;;) {
             const batch = await store.verifyRange(log, from, 5000);
-            if (batch.length === 0) return;
+            if (batch.length === 0) break;
             yield batch;
             from = batch[batch.length - 1]!.seq + 1;
           }
+          yield* strays(store, log, Math.max(from, size));
         })(),
     };
     const result = await verifyLog(src, progressBar(options.stderr, log, size));

@@ -97,9 +97,11 @@ export function auditMigrations(ctx: MigrationContext): Record<string, Migration
           .addColumn("entity_id", "text")
           .addColumn("entry", "text", (c) => c.notNull())
           .execute();
-        // UPDATE only because PostgreSQL asks it of SELECT … FOR UPDATE (the movers' lock); no statement
-        // of the server updates a staged row.
+        // UPDATE only because PostgreSQL asks it of SELECT … FOR UPDATE (the movers' lock): a trigger
+        // refuses every update, and every delete of an event its log does not hold yet (AUDIT-3: a
+        // committed event is no easier to change while it waits than once it is in its log).
         await grantApp(db, ctx, "audit_pending", ["SELECT", "INSERT", "UPDATE", "DELETE"]);
+        await stagingTriggers(db, ctx);
       },
     },
   };
@@ -130,6 +132,29 @@ async function postgresTriggers(db: AnyDb, schema: string): Promise<void> {
     await sql`CREATE TRIGGER ${sql.id(`${table}_no_truncate`)} BEFORE TRUNCATE ON ${t}
       FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`.execute(db);
   }
+}
+
+const STAGED_ONLY = "a staged audit event is never changed, and leaves only into its log";
+
+async function stagingTriggers(db: AnyDb, ctx: MigrationContext): Promise<void> {
+  if (ctx.engine === "postgres") {
+    const fn = sql.id(ctx.schema, "audit_pending_guard");
+    await sql`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM ${sql.id(ctx.schema, "audit_events")} WHERE id = OLD.id) THEN
+          RETURN OLD;
+        END IF;
+        RAISE EXCEPTION '${sql.raw(STAGED_ONLY)} (%)', TG_OP USING ERRCODE = 'insufficient_privilege';
+      END $$`.execute(db);
+    await sql`CREATE TRIGGER audit_pending_guard BEFORE UPDATE OR DELETE ON ${sql.id(ctx.schema, "audit_pending")}
+      FOR EACH ROW EXECUTE FUNCTION ${fn}()`.execute(db);
+    return;
+  }
+  await sql`CREATE TRIGGER audit_pending_no_update BEFORE UPDATE ON audit_pending
+    BEGIN SELECT RAISE(ABORT, ${sql.raw(`'${STAGED_ONLY}'`)}); END`.execute(db);
+  await sql`CREATE TRIGGER audit_pending_no_delete BEFORE DELETE ON audit_pending
+    WHEN NOT EXISTS (SELECT 1 FROM audit_events WHERE id = OLD.id)
+    BEGIN SELECT RAISE(ABORT, ${sql.raw(`'${STAGED_ONLY}'`)}); END`.execute(db);
 }
 
 async function sqliteTriggers(db: AnyDb): Promise<void> {

@@ -1,12 +1,10 @@
 import type { FastifyRequest } from "fastify";
 import type { Db } from "../db/database.js";
-import { AppError } from "../http/errors.js";
 import type { Logger } from "../log/logger.js";
-import { newId } from "../util/ids.js";
 import { type DenialFacts, denialEvent } from "./denials.js";
-import { type AuditEvent, entryOf, entryText, logOf } from "./entry.js";
+import { type AuditEvent, logOf } from "./entry.js";
 import { walk } from "./export.js";
-import { CompactRange, consistencySpans, type Hash, inclusionSpans, leafHash, type Span } from "./merkle.js";
+import { CompactRange, consistencySpans, type Hash, inclusionSpans, type Span } from "./merkle.js";
 import {
   checkpointText,
   type NoteSigner,
@@ -15,8 +13,9 @@ import {
   parseVkey,
   type Verifier,
 } from "./note.js";
-import type { AuditFilter, AuditStore, StagedRow } from "./store.js";
+import type { AuditFilter, AuditStore } from "./store.js";
 import type { AuditCheckpointRow, AuditEventRow } from "./tables.js";
+import { appendRows, StagedMover, stagedRow } from "./writer.js";
 
 export interface AuditSettings {
   /** AUDIT_LOG: off records nothing (benchmarks only; production refuses it). */
@@ -35,19 +34,9 @@ const FLUSH_AT = 500;
 /** While the database refuses writes, at most this many records wait; older ones are dropped (and said so). */
 const BUFFER_MAX = 50_000;
 const LEAF_BATCH = 10_000;
-/** The largest canonical entry accepted (characters). */
-export const MAX_ENTRY = 16_384;
 
 const hex = (h: Hash) => h.toString("hex");
 
-/** Where a staged entry's seq goes: its canonical text has seq, time, type and v last (entry.ts). */
-const SEQ_0 = ',"seq":0,"time":"';
-
-/** A staged entry at position `seq`: the same canonical text, its seq written in. */
-function withSeq(entry: string, seq: number): string {
-  const at = entry.lastIndexOf(SEQ_0) + 7;
-  return `${entry.slice(0, at)}${seq}${entry.slice(at + 1)}`;
-}
 const unhex = (s: string) => Buffer.from(s, "hex");
 
 /**
@@ -62,15 +51,13 @@ const unhex = (s: string) => Buffer.from(s, "hex");
  */
 export class AuditService {
   private buffer: AuditEvent[] = [];
-  /** Whether this node staged events since it last moved them (or has not looked since it started). */
-  private maybeStaged = true;
-  private idleFlushes = 0;
   private flushing: Promise<void> | undefined;
   private dropped = 0;
   private published = false;
   private readonly denied = new WeakSet<FastifyRequest>();
   private proofs: Promise<unknown> = Promise.resolve();
   private readonly verifiers: Verifier[];
+  private readonly mover: StagedMover;
 
   constructor(
     private readonly store: AuditStore,
@@ -83,6 +70,7 @@ export class AuditService {
     private readonly clock: () => number = () => Date.now(),
   ) {
     this.verifiers = [parseVkey(signer.vkey)];
+    this.mover = new StagedMover(store, db, log, clock);
   }
 
   /**
@@ -98,81 +86,23 @@ export class AuditService {
     const now = this.clock();
     await this.store.stage(
       tx,
-      list.map((e) => this.staged(e, now)),
+      list.map((e) => stagedRow(e, now)),
     );
-    this.maybeStaged = true;
   }
 
   /** Appends one event in a transaction of its own (an app's event, POST …/audit-events): durable on return. */
   async append(event: AuditEvent): Promise<{ id: string; seq: number }> {
     if (!this.settings.enabled) throw new Error("the audit log is off (AUDIT_LOG=off)");
-    const row = this.staged(event, this.clock());
-    const [written] = await this.db.transaction().execute((tx) => this.write(tx, [row]));
+    const row = stagedRow(event, this.clock());
+    const [written] = await this.db
+      .transaction()
+      .execute((tx) => appendRows(this.store, tx, [row], this.clock()));
     return written!;
-  }
-
-  /**
-   * Appends `rows` to their logs in `tx`, positions taken from each log's head. Logs are locked in a fixed
-   * order, so two writers never deadlock.
-   */
-  private async write(tx: Db, rows: readonly StagedRow[]): Promise<{ id: string; seq: number }[]> {
-    const byLog = new Map<string, StagedRow[]>();
-    for (const r of rows) {
-      const group = byLog.get(r.log_id);
-      if (group) group.push(r);
-      else byLog.set(r.log_id, [r]);
-    }
-    const written: { id: string; seq: number }[] = [];
-    const now = this.clock();
-    for (const log of [...byLog.keys()].sort()) {
-      const group = byLog.get(log)!;
-      written.push(
-        ...(await this.store.append(tx, log, group.length, now, (seq, i) => {
-          const r = group[i]!;
-          const entry = withSeq(r.entry, seq);
-          return {
-            id: r.id,
-            created_at: r.created_at,
-            type: r.type,
-            action: r.action,
-            actor_type: r.actor_type,
-            actor_id: r.actor_id,
-            entity_type: r.entity_type,
-            entity_id: r.entity_id,
-            leaf: hex(leafHash(entry)),
-            entry,
-          };
-        })),
-      );
-    }
-    return written;
   }
 
   /** Entries created before this instant may have lost their content to retention. */
   retentionCutoff(): number {
     return this.clock() - this.settings.retentionDays * 86_400_000;
-  }
-
-  /** The row `e` will be in its log, but for its position (its entry holds seq 0). */
-  private staged(e: AuditEvent, now: number): StagedRow {
-    const log = logOf(e);
-    const id = newId("aud", now);
-    const entry = entryText(entryOf(e, log, 0, id, now));
-    // Entries are kept for years and never deleted: one may not be a dumping ground.
-    if (entry.length > MAX_ENTRY)
-      throw new AppError("PAYLOAD_TOO_LARGE", `An audit entry is limited to ${MAX_ENTRY / 1024} KB.`);
-    return {
-      log_id: log,
-      id,
-      created_at: now,
-      type: e.request ? "request" : "event",
-      action: e.action,
-      actor_type: e.actor.type,
-      actor_id: e.actor.id,
-      entity_type: e.entity?.type ?? null,
-      entity_id: e.entity?.id ?? null,
-      entry,
-    };
   }
 
   /** Queues `event` for the next flush (request records, denials). */
@@ -191,16 +121,18 @@ export class AuditService {
    * records, so one busy or slow log never holds another's), at most FLUSH_AT records per transaction.
    * Concurrent calls share one write; records a failed write could not store wait for the next.
    */
-  flush(): Promise<void> {
+  flush(read = false): Promise<void> {
     // A write in flight holds an older batch: wait for it, then write what came since.
-    if (this.flushing) return this.flushing.then(() => this.flush());
-    // Staged events are looked for when this node staged some, and every second anyway (another node's
-    // left behind by a crash, or this one's before a restart).
-    const look = this.maybeStaged || ++this.idleFlushes * FLUSH_MS >= 1000;
-    if (this.buffer.length === 0 && !look) return Promise.resolve();
+    if (this.flushing) return this.flushing.then(() => this.flush(read));
     const batch = this.buffer;
     this.buffer = [];
-    this.flushing = (look ? this.moveStaged() : Promise.resolve())
+    // Staged events first (a request's record then follows its events); a move that fails never costs
+    // the buffered records their write.
+    this.flushing = this.mover
+      .move(read)
+      .catch((err: Error) =>
+        this.log.error({ reason: err.message }, "staged audit events not moved into their logs yet"),
+      )
       .then(() => this.writeBatch(batch))
       .finally(() => {
         this.flushing = undefined;
@@ -213,32 +145,6 @@ export class AuditService {
         }
       });
     return this.flushing;
-  }
-
-  /**
-   * Moves staged domain events into their logs, oldest first, FLUSH_AT a transaction: each is appended
-   * and unstaged in the same transaction, so it is in the log exactly once whatever fails or runs at once.
-   */
-  private async moveStaged(): Promise<void> {
-    this.maybeStaged = false;
-    this.idleFlushes = 0;
-    if (!(await this.store.anyStaged())) return;
-    for (;;) {
-      const moved = await this.db.transaction().execute(async (tx) => {
-        const rows = await this.store.takeStaged(tx, FLUSH_AT);
-        if (rows.length === 0) return 0;
-        await this.write(
-          tx,
-          rows.map(({ pending_id: _, ...row }) => row),
-        );
-        await this.store.dropStaged(
-          tx,
-          rows.map((r) => r.pending_id),
-        );
-        return rows.length;
-      });
-      if (moved < FLUSH_AT) return;
-    }
   }
 
   private async writeBatch(batch: AuditEvent[]): Promise<void> {
@@ -258,9 +164,11 @@ export class AuditService {
         try {
           const now = this.clock();
           await this.db.transaction().execute((tx) =>
-            this.write(
+            appendRows(
+              this.store,
               tx,
-              part.map((e) => this.staged(e, now)),
+              part.map((e) => stagedRow(e, now)),
+              now,
             ),
           );
         } catch (err) {
@@ -486,7 +394,7 @@ export class AuditService {
    * domain event's change without the event). A failed flush is logged, not the read's failure.
    */
   private async settle(): Promise<void> {
-    await this.flush().catch((err: Error) =>
+    await this.flush(true).catch((err: Error) =>
       this.log.error({ reason: err.message }, "audit records not written yet"),
     );
   }

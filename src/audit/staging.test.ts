@@ -104,4 +104,77 @@ describe(`audit: domain events staged in their change's transaction (${ENGINE})`
       expect(await verify(log)).toMatchObject({ code: 0 });
     }
   });
+
+  it("AUDIT-3: a staged event is no easier to change than a logged one: no update, and no delete before its log holds it", async () => {
+    const log = "org_01JF3Q5ZX9R7V2K8H4M6W1TMPR";
+    await t.db.withOrg(log, (tx) => node(t.db).record(tx, event(1, log)));
+    // As the server's own database role, as an attacker holding its credentials would.
+    await expect(
+      sql`UPDATE audit_pending SET entry = replace(entry, 'ord_1', 'ord_2')`.execute(t.db.global),
+    ).rejects.toThrow(/never changed/);
+    await expect(sql`DELETE FROM audit_pending`.execute(t.db.global)).rejects.toThrow(
+      /leaves only into its log/,
+    );
+    expect(await staged()).toBe(1);
+    await node(t.db).flush();
+    expect(await staged()).toBe(0);
+    expect((await entries(log)).map((e) => e.entity?.id)).toEqual(["ord_1"]);
+  });
+
+  it("AUDIT-1, AUDIT-2: an event that cannot join its log is set aside, staged, and holds up neither the events behind it nor the request records", async () => {
+    const log = "org_01JF3Q5ZX9R7V2K8H4M6W1PSNA";
+    const a = node(t.db);
+    await t.db.withOrg(log, (tx) => a.record(tx, event(1, log)));
+    await a.flush();
+    const [logged] = await store.range(log, 0, 1);
+    // Staged rows that can never move: their id is one the log holds already.
+    for (let i = 0; i < 2; i++)
+      await sql`INSERT INTO audit_pending (log_id, id, created_at, type, action, actor_type, entry)
+        VALUES (${log}, ${logged!.id}, ${clock}, 'event', 'order.created', 'SYSTEM', ${'{"seq":0,"time":"x"}'})`.execute(
+        t.db.global,
+      );
+    await t.db.withOrg(log, (tx) => a.record(tx, event(2, log)));
+    a.recordSoon({
+      action: "http.request",
+      actor: { type: "API_KEY", id: "key_01JF3Q5ZX9R7V2K8H4M6W1B3CD", email: null },
+      orgId: log,
+      request: {
+        method: "POST",
+        route: "/x",
+        status: 201,
+        durationMs: 1,
+        ip: "127.0.0.1",
+        userAgent: null,
+        requestId: "r1",
+      },
+    });
+    await a.flush();
+    expect((await entries(log)).map((e) => [e.seq, e.action, e.entity?.id ?? null])).toEqual([
+      [0, "order.created", "ord_1"],
+      [1, "order.created", "ord_2"],
+      [2, "http.request", null],
+    ]);
+    // The stuck ones wait, staged, for an operator (they are named in the server's log).
+    expect(await staged()).toBe(2);
+    // Another node's move fails outright (every row of its batch fails): its buffered records are
+    // written all the same.
+    const b = node(t.db);
+    b.recordSoon({
+      action: "http.request",
+      actor: { type: "ANONYMOUS", id: null, email: null },
+      orgId: log,
+      request: {
+        method: "POST",
+        route: "/y",
+        status: 401,
+        durationMs: 1,
+        ip: "127.0.0.1",
+        userAgent: null,
+        requestId: "r2",
+      },
+    });
+    await b.flush();
+    expect((await entries(log)).map((e) => e.request?.route ?? null)).toEqual([null, null, "/x", "/y"]);
+    expect(b.waiting).toBe(0);
+  });
 });

@@ -38,13 +38,25 @@ function statements(engine: Engine) {
   const pg = engine === "postgres";
   return {
     stage: `INSERT INTO audit_pending (${PENDING_COLUMNS}) VALUES (${Array.from({ length: 10 }, (_, c) => p(c + 1)).join(", ")})`,
-    // Several nodes move at once on PostgreSQL: each takes rows no other has locked.
-    take: `SELECT pending_id, ${PENDING_COLUMNS} FROM audit_pending ORDER BY pending_id LIMIT ${p(1)}${pg ? " FOR UPDATE SKIP LOCKED" : ""}`,
-    // SQLite has one writer, so the rows up to the last one taken are exactly those taken.
+    newest: "SELECT max(pending_id) AS newest FROM audit_pending",
+    takeOne: [false, true].map(
+      (wait) =>
+        `SELECT pending_id, ${PENDING_COLUMNS} FROM audit_pending WHERE pending_id = ${p(1)}${pg ? (wait ? " FOR UPDATE" : " FOR UPDATE SKIP LOCKED") : ""}`,
+    ) as [skipping: string, waiting: string],
+    /**
+     * Staged rows up to $1, oldest first, not among those set aside ($3), locked for the moving transaction.
+     * Several nodes move at once on PostgreSQL: the timer's mover skips rows another holds; a reader's
+     * waits for them (so that what it reads next includes them).
+     */
+    take: [false, true].map(
+      (wait) =>
+        `SELECT pending_id, ${PENDING_COLUMNS} FROM audit_pending WHERE pending_id <= ${p(1)} AND ${
+          pg ? "NOT (pending_id = ANY($3::bigint[]))" : "pending_id NOT IN (SELECT value FROM json_each(?))"
+        } ORDER BY pending_id LIMIT ${p(2)}${pg ? (wait ? " FOR UPDATE" : " FOR UPDATE SKIP LOCKED") : ""}`,
+    ) as [skipping: string, waiting: string],
     drop: pg
       ? "DELETE FROM audit_pending WHERE pending_id = ANY($1::bigint[])"
-      : "DELETE FROM audit_pending WHERE pending_id <= ?",
-    any: "SELECT 1 AS one FROM audit_pending LIMIT 1",
+      : "DELETE FROM audit_pending WHERE pending_id IN (SELECT value FROM json_each(?))",
     head: `INSERT INTO audit_heads (log_id, size, updated_at) VALUES (${p(1)}, ${p(2)}, ${p(3)}) ON CONFLICT (log_id) DO UPDATE SET size = audit_heads.size + excluded.size, updated_at = excluded.updated_at RETURNING size`,
     insert(rows: number): string {
       let text = inserts.get(rows);
@@ -60,7 +72,10 @@ function statements(engine: Engine) {
   };
 }
 
-/** The audit log's queries. Every one names its log; nothing here updates or deletes a row of the log. */
+/**
+ * The audit log's queries. Every one names its log; nothing here updates or deletes a row of the log (only
+ * staged events, once moved into it, are deleted from audit_pending).
+ */
 export class AuditStore {
   private readonly sql: ReturnType<typeof statements>;
 
@@ -124,9 +139,25 @@ export class AuditStore {
       );
   }
 
-  /** Up to `limit` staged events, oldest first, locked for `tx` (which moves and then drops them). */
-  async takeStaged(tx: Db, limit: number): Promise<AuditPendingRow[]> {
-    const r = await tx.executeQuery<AuditPendingRow>(CompiledQuery.raw(this.sql.take, [limit]));
+  /**
+   * Up to `limit` staged events with ids up to `upTo`, oldest first, but those in `aside`; locked for
+   * `tx`, which moves and then drops them. `wait`: wait for rows another node is moving, not skip them.
+   */
+  async takeStaged(
+    tx: Db,
+    upTo: number,
+    limit: number,
+    aside: readonly number[],
+    wait: boolean,
+  ): Promise<AuditPendingRow[]> {
+    const pg = this.engine === "postgres";
+    const r = await tx.executeQuery<AuditPendingRow>(
+      CompiledQuery.raw(this.sql.take[wait ? 1 : 0], [
+        upTo,
+        pg ? limit : JSON.stringify(aside),
+        pg ? aside : limit,
+      ]),
+    );
     return r.rows.map((row) => ({
       ...row,
       pending_id: Number(row.pending_id),
@@ -134,15 +165,45 @@ export class AuditStore {
     }));
   }
 
+  /** The staged event `id`, locked for `tx` (none when gone, or another node holds it and `wait` is false). */
+  async takeStagedOne(tx: Db, id: number, wait: boolean): Promise<AuditPendingRow[]> {
+    const r = await tx.executeQuery<AuditPendingRow>(CompiledQuery.raw(this.sql.takeOne[wait ? 1 : 0], [id]));
+    return r.rows.map((row) => ({
+      ...row,
+      pending_id: Number(row.pending_id),
+      created_at: Number(row.created_at),
+    }));
+  }
+
+  /** Unstages moved events (a trigger refuses to unstage one its log does not hold). */
   async dropStaged(tx: Db, ids: readonly number[]): Promise<void> {
     await tx.executeQuery(
-      CompiledQuery.raw(this.sql.drop, [this.engine === "postgres" ? ids : ids[ids.length - 1]]),
+      CompiledQuery.raw(this.sql.drop, [this.engine === "postgres" ? ids : JSON.stringify(ids)]),
     );
   }
 
-  async anyStaged(): Promise<boolean> {
-    const r = await this.db.executeQuery(CompiledQuery.raw(this.sql.any, []));
-    return r.rows.length > 0;
+  /** The newest staged event's id (undefined: none waits). */
+  async newestStaged(): Promise<number | undefined> {
+    const r = await this.db.executeQuery<{ newest: number | string | null }>(
+      CompiledQuery.raw(this.sql.newest, []),
+    );
+    const newest = r.rows[0]?.newest;
+    return newest === null || newest === undefined ? undefined : Number(newest);
+  }
+
+  /**
+   * A row of `log` at no position of 0 … end - 1 (a negative one, or on SQLite one that is no integer at
+   * all: the column would hold text): what a verifier reading positions in order would never see.
+   */
+  async strayRow(log: string, end: number): Promise<{ seq: unknown; id: string } | undefined> {
+    const where =
+      this.engine === "postgres"
+        ? "log_id = $1 AND (seq < 0 OR seq >= $2)"
+        : "log_id = ? AND NOT (typeof(seq) = 'integer' AND seq >= 0 AND seq < ?)";
+    const r = await this.db.executeQuery<{ seq: unknown; id: string }>(
+      CompiledQuery.raw(`SELECT seq, id FROM audit_events WHERE ${where} LIMIT 1`, [log, end]),
+    );
+    return r.rows[0];
   }
 
   /** Logs with entries no checkpoint covers yet, with their latest checkpoint. */

@@ -99,6 +99,23 @@ describe("audit verify on worker threads (an SQLite file)", () => {
     });
   });
 
+  it("AUDIT-4: a row whose position is not a number at all (SQLite stores text there) is found", async () => {
+    const log = newLog();
+    await fill(log, 10);
+    await db.asOwner((owner) =>
+      sql
+        .raw(
+          `INSERT INTO audit_events (log_id, seq, id, created_at, type, action, actor_type, leaf, entry) SELECT log_id, 'x', 'aud_TEXT_${log}', created_at, type, action, actor_type, leaf, entry FROM audit_events WHERE log_id = '${log}' AND seq = 9`,
+        )
+        .execute(owner),
+    );
+    for (const workers of [true, false])
+      expect(await verify(log, workers)).toEqual({
+        code: 1,
+        out: `FAIL ${log}: a row of this log (aud_TEXT_${log}) holds position x, outside 0 to 9: it was inserted behind the log's back\n`,
+      });
+  });
+
   it.each(
     TAMPERINGS.flatMap(([name, statement, finding]) =>
       [true, false].map(

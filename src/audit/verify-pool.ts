@@ -26,13 +26,21 @@ class ChunkWorker {
     this.worker.on("error", (err) => {
       for (const w of this.waiting.splice(0)) w.reject(err);
     });
+    // A worker gone without an error (killed, out of memory) must not leave verification waiting.
+    this.worker.on("exit", (code) => {
+      for (const w of this.waiting.splice(0))
+        w.reject(new Error(`a verification worker stopped (exit code ${code})`));
+    });
   }
 
   check(chunk: Chunk): Promise<CheckedBatch> {
-    return new Promise((resolve, reject) => {
+    const answer = new Promise<CheckedBatch>((resolve, reject) => {
       this.waiting.push({ resolve, reject });
       this.worker.postMessage(chunk);
     });
+    // Awaited in order, later: a failure before then is not an unhandled rejection meanwhile.
+    answer.catch(() => {});
+    return answer;
   }
 
   stop(): Promise<number> {
@@ -76,8 +84,7 @@ export async function* checkedInParallel(
       if (batch.finding) return;
     }
   } finally {
-    // Unanswered chunks are dropped with their workers; their promises must not reject unobserved.
-    for (const p of inflight) p.catch(() => {});
+    // Unanswered chunks are dropped with their workers.
     await Promise.all(pool.map((w) => w.stop()));
   }
 }

@@ -1,6 +1,7 @@
 // A verification worker (verify-pool.ts): checks chunks of an SQLite log through a read-only handle of
-// its own and sends back their leaf hashes. Rows are immutable once written, so the chunks read by
-// different handles agree whatever each one's snapshot.
+// its own and sends back their leaf hashes. A row's position, id and leaf never change once written
+// (retention only blanks old content), so chunks read by different handles agree whatever each one's
+// snapshot; verification checks the log as it stood when it began.
 
 import { parentPort, workerData } from "node:worker_threads";
 import SQLite from "better-sqlite3";

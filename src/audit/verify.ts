@@ -160,7 +160,10 @@ export async function verifyLog(
       // Rows already checked one by one (rules 2 to 4, by verify-sqlite.ts): only the tree is left.
       const checked = batch as CheckedBatch;
       // Past the end of the log (a short chunk before it said so): nothing, unless a finding.
-      if (checked.count === 0 && !checked.finding) continue;
+      if (checked.count === 0) {
+        if (checked.finding) return at(checked.finding.finding);
+        continue;
+      }
       if (checked.first !== range.size) return at(missing(range.size, checked.first));
       const stop = checked.finding?.at ?? checked.count;
       for (let i = 0; i < stop; i++) {
