@@ -60,6 +60,6 @@ export const TAMPERINGS: Array<[string, (log: string, entries: string[]) => stri
     "a row inserted at a position before the first",
     (log) =>
       `INSERT INTO audit_events (log_id, seq, id, created_at, type, action, actor_type, leaf, entry) SELECT log_id, -1, 'aud_NEGATIVE_${log}', created_at, type, 'member.role_changed', actor_type, leaf, entry FROM audit_events WHERE log_id = '${log}' AND seq = 9`,
-    /a row of this log \(aud_NEGATIVE_\w+\) holds position -1, outside 0 to 9: it was inserted behind the log's back/,
+    /a row of this log \(aud_NEGATIVE_\w+\) holds position -1, which no entry can hold: it was inserted behind the log's back/,
   ],
 ];

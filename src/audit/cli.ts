@@ -82,7 +82,7 @@ function sqliteChunks(
 
 /** A last batch naming a row the walk by position never met (store.ts `strayRow`), if there is one. */
 async function* strays(store: AuditStore, log: string, end: number): AsyncGenerator<CheckedBatch> {
-  const stray = await store.strayRow(log, end);
+  const stray = await store.strayRow(log);
   if (stray)
     yield {
       first: end,
@@ -95,7 +95,7 @@ async function* strays(store: AuditStore, log: string, end: number): AsyncGenera
           problem: "inserted",
           seq: null,
           id: stray.id,
-          message: `a row of this log (${stray.id}) holds position ${String(stray.seq)}, outside 0 to ${end - 1}: it was inserted behind the log's back`,
+          message: `a row of this log (${stray.id}) holds position ${String(stray.seq)}, which no entry can hold: it was inserted behind the log's back`,
         },
       },
     };

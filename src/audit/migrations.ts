@@ -97,10 +97,16 @@ export function auditMigrations(ctx: MigrationContext): Record<string, Migration
           .addColumn("entity_id", "text")
           .addColumn("entry", "text", (c) => c.notNull())
           .execute();
-        // UPDATE only because PostgreSQL asks it of SELECT … FOR UPDATE (the movers' lock): a trigger
-        // refuses every update, and every delete of an event its log does not hold yet (AUDIT-3: a
-        // committed event is no easier to change while it waits than once it is in its log).
+        // UPDATE only because PostgreSQL asks it of SELECT … FOR UPDATE (the movers' lock): see 0013.
         await grantApp(db, ctx, "audit_pending", ["SELECT", "INSERT", "UPDATE", "DELETE"]);
+      },
+    },
+    // AUDIT-3: a committed event is no easier to change while it waits than once it is in its log.
+    // Triggers refuse every update of a staged row, and every delete of one its log does not hold yet:
+    // the same id, in the same log, with the same time, action, actor, entity and length of entry (the
+    // entry's seq is the only difference the move makes).
+    "0013_audit_pending_guard": {
+      async up(db: AnyDb) {
         await stagingTriggers(db, ctx);
       },
     },
@@ -135,13 +141,21 @@ async function postgresTriggers(db: AnyDb, schema: string): Promise<void> {
 }
 
 const STAGED_ONLY = "a staged audit event is never changed, and leaves only into its log";
+/** The log row a staged row (OLD) became: found by its id, and the same but for the entry's seq. */
+const MOVED = `e.id = OLD.id AND e.log_id = OLD.log_id AND e.created_at = OLD.created_at
+  AND e.type = OLD.type AND e.action = OLD.action AND e.actor_type = OLD.actor_type
+  AND e.actor_id IS NOT DISTINCT FROM OLD.actor_id AND e.entity_type IS NOT DISTINCT FROM OLD.entity_type
+  AND e.entity_id IS NOT DISTINCT FROM OLD.entity_id
+  AND length(e.entry) = length(OLD.entry) - 1 + length(CAST(e.seq AS TEXT))`;
 
 async function stagingTriggers(db: AnyDb, ctx: MigrationContext): Promise<void> {
   if (ctx.engine === "postgres") {
     const fn = sql.id(ctx.schema, "audit_pending_guard");
     await sql`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM ${sql.id(ctx.schema, "audit_events")} WHERE id = OLD.id) THEN
+        -- By its id alone first (OFFSET 0 keeps the planner on the id's index, not a walk of the log).
+        IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM (SELECT * FROM ${sql.id(ctx.schema, "audit_events")}
+            WHERE id = OLD.id OFFSET 0) e WHERE ${sql.raw(MOVED)}) THEN
           RETURN OLD;
         END IF;
         RAISE EXCEPTION '${sql.raw(STAGED_ONLY)} (%)', TG_OP USING ERRCODE = 'insufficient_privilege';
@@ -153,7 +167,7 @@ async function stagingTriggers(db: AnyDb, ctx: MigrationContext): Promise<void> 
   await sql`CREATE TRIGGER audit_pending_no_update BEFORE UPDATE ON audit_pending
     BEGIN SELECT RAISE(ABORT, ${sql.raw(`'${STAGED_ONLY}'`)}); END`.execute(db);
   await sql`CREATE TRIGGER audit_pending_no_delete BEFORE DELETE ON audit_pending
-    WHEN NOT EXISTS (SELECT 1 FROM audit_events WHERE id = OLD.id)
+    WHEN NOT EXISTS (SELECT 1 FROM audit_events e WHERE ${sql.raw(MOVED)})
     BEGIN SELECT RAISE(ABORT, ${sql.raw(`'${STAGED_ONLY}'`)}); END`.execute(db);
 }
 

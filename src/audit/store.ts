@@ -182,6 +182,17 @@ export class AuditStore {
     );
   }
 
+  /** PostgreSQL: `tx` waits at most `ms` for a lock (then fails with 55P03). Nothing on SQLite. */
+  async waitAtMost(tx: Db, ms: number): Promise<void> {
+    if (this.engine === "postgres")
+      await tx.executeQuery(CompiledQuery.raw(`SET LOCAL lock_timeout = ${Math.floor(ms)}`, []));
+  }
+
+  /** Throws when the database does not answer. */
+  async ping(): Promise<void> {
+    await this.db.executeQuery(CompiledQuery.raw("SELECT 1", []));
+  }
+
   /** The newest staged event's id (undefined: none waits). */
   async newestStaged(): Promise<number | undefined> {
     const r = await this.db.executeQuery<{ newest: number | string | null }>(
@@ -192,16 +203,17 @@ export class AuditStore {
   }
 
   /**
-   * A row of `log` at no position of 0 … end - 1 (a negative one, or on SQLite one that is no integer at
-   * all: the column would hold text): what a verifier reading positions in order would never see.
+   * A row of `log` at a position no entry can have (a negative one, or on SQLite one that is no integer
+   * at all: the column would take text): what a verifier reading positions from 0 up would never meet.
+   * Rows past the end are met already (and may be appends made while it read).
    */
-  async strayRow(log: string, end: number): Promise<{ seq: unknown; id: string } | undefined> {
+  async strayRow(log: string): Promise<{ seq: unknown; id: string } | undefined> {
     const where =
       this.engine === "postgres"
-        ? "log_id = $1 AND (seq < 0 OR seq >= $2)"
-        : "log_id = ? AND NOT (typeof(seq) = 'integer' AND seq >= 0 AND seq < ?)";
+        ? "log_id = $1 AND seq < 0"
+        : "log_id = ? AND NOT (typeof(seq) = 'integer' AND seq >= 0)";
     const r = await this.db.executeQuery<{ seq: unknown; id: string }>(
-      CompiledQuery.raw(`SELECT seq, id FROM audit_events WHERE ${where} LIMIT 1`, [log, end]),
+      CompiledQuery.raw(`SELECT seq, id FROM audit_events WHERE ${where} LIMIT 1`, [log]),
     );
     return r.rows[0];
   }

@@ -84,19 +84,29 @@ export async function appendRows(
   return written;
 }
 
-/** A staged row that failed to move on its own is set aside this long before it is tried again. */
+/** A staged row that failed to move on its own this many times (the database answering) is set aside… */
+const STRIKES = 3;
+/** …this long, before it is tried again. */
 const ASIDE_MS = 60_000;
+/** How long a reader's move waits for rows another node is moving (PostgreSQL) before it reads anyway. */
+const WAIT_MS = 2_000;
+
+/** PostgreSQL's "lock not available": a wait for another node's move ran out. */
+const isLockTimeout = (err: unknown): boolean => (err as { code?: unknown }).code === "55P03";
 
 /**
  * Moves staged domain events (service.ts `record`) into their logs: oldest first, BATCH a transaction,
  * each appended and unstaged in the same transaction, so it is in its log exactly once whatever fails or
  * runs at once (several nodes on PostgreSQL). A move stops at the newest event staged when it began, so
- * it ends however fast events keep coming. A row that cannot move (it breaks a constraint, say) is set
- * aside for a while, staged and named in the log, instead of holding up every event behind it.
+ * it ends however fast events keep coming. A row that keeps failing on its own while the database
+ * answers (it breaks a constraint, say) is set aside for a while, staged and named in the log, instead of
+ * holding up every event behind it; a failing database sets nothing aside.
  */
 export class StagedMover {
   /** pending_id → when it was set aside. */
   private readonly aside = new Map<number, number>();
+  /** pending_id → how many times it failed on its own. */
+  private readonly strikes = new Map<number, number>();
 
   constructor(
     private readonly store: AuditStore,
@@ -105,29 +115,30 @@ export class StagedMover {
     private readonly clock: () => number,
   ) {}
 
-  /** `wait`: for rows another node is moving (a reader's move), rather than leave them to it. */
+  /** `wait`: for rows another node is moving (a reader's move, up to WAIT_MS), rather than leave them. */
   async move(wait: boolean): Promise<void> {
     const upTo = await this.store.newestStaged();
     if (upTo === undefined) return;
     const now = this.clock();
     for (const [id, at] of this.aside) if (now - at >= ASIDE_MS) this.aside.delete(id);
+    // Rows that failed in this move are not taken again by it.
+    const skip = new Set(this.aside.keys());
     for (;;) {
       let rows: Awaited<ReturnType<AuditStore["takeStaged"]>> = [];
       try {
         const moved = await this.db.transaction().execute(async (tx) => {
-          rows = await this.store.takeStaged(tx, upTo, BATCH, [...this.aside.keys()], wait);
+          if (wait) await this.store.waitAtMost(tx, WAIT_MS);
+          rows = await this.store.takeStaged(tx, upTo, BATCH, [...skip], wait);
           await this.moveRows(tx, rows);
           return rows.length;
         });
         if (moved === 0) return;
       } catch (err) {
+        // Another node is moving these and taking long: the reader goes on without waiting more.
+        if (isLockTimeout(err)) return;
         // The take failed (the database is away): the next flush tries again.
         if (rows.length === 0) throw err;
-        await this.oneByOne(
-          rows.map((r) => r.pending_id),
-          wait,
-          err as Error,
-        );
+        for (const id of await this.oneByOne(rows.map((r) => r.pending_id))) skip.add(id);
       }
     }
   }
@@ -147,26 +158,35 @@ export class StagedMover {
   }
 
   /**
-   * After a batch failed: each of its rows alone. When none moves, the database is failing, not a row
-   * (the error goes up); otherwise the rows that still fail are set aside.
+   * After a batch failed: each of its rows alone, without waiting for another node's. Returns the rows
+   * that still failed. When the database does not answer, the error goes up and nothing is counted.
    */
-  private async oneByOne(ids: readonly number[], wait: boolean, batchError: Error): Promise<void> {
+  private async oneByOne(ids: readonly number[]): Promise<number[]> {
     const failed: { id: number; reason: string }[] = [];
     for (const id of ids)
       try {
         await this.db
           .transaction()
-          .execute(async (tx) => this.moveRows(tx, await this.store.takeStagedOne(tx, id, wait)));
+          .execute(async (tx) => this.moveRows(tx, await this.store.takeStagedOne(tx, id, false)));
+        this.strikes.delete(id);
       } catch (err) {
         failed.push({ id, reason: (err as Error).message });
       }
-    if (failed.length === ids.length && ids.length > 1) throw batchError;
+    if (failed.length > 0) await this.store.ping();
+    if (this.strikes.size > 10_000) this.strikes.clear();
     for (const f of failed) {
+      const strikes = (this.strikes.get(f.id) ?? 0) + 1;
+      if (strikes < STRIKES) {
+        this.strikes.set(f.id, strikes);
+        continue;
+      }
+      this.strikes.delete(f.id);
       this.aside.set(f.id, this.clock());
       this.log.error(
         { pendingId: f.id, reason: f.reason },
         "a staged audit event cannot join its log: left staged, tried again in a minute",
       );
     }
+    return failed.map((f) => f.id);
   }
 }
