@@ -33,12 +33,32 @@ describe.runIf(needs("chromium"))("/docs in a real browser", () => {
     await block.locator("button.try-out__btn").click();
     return block;
   }
+  /**
+   * Clicks Execute and returns the answer, once the page shows it: the previous answer of the same
+   * operation stays on screen until the new one arrives, so the status shown is awaited to be this one's.
+   */
   async function execute(block: Locator): Promise<{ status: string; body: string }> {
+    const answered = block
+      .page()
+      .waitForResponse((r) => r.url().includes("/v1/") && r.request().method() !== "OPTIONS");
     await block.locator("button.execute").click();
+    const response = await answered;
+    const status = String(response.status());
     const row = block.locator(".live-responses-table tbody tr.response").first();
-    await expect.poll(() => row.locator(".response-col_status").textContent()).toMatch(/\d{3}/);
-    const status = (await row.locator(".response-col_status").textContent())?.trim() ?? "";
-    const body = (await row.locator(".response-col_description pre").first().textContent()) ?? "";
+    await expect
+      .poll(async () => (await row.locator(".response-col_status").textContent())?.trim())
+      .toBe(status);
+    // The body shown is this answer's too (Swagger UI indents it).
+    const body = await response.text();
+    const shown = async () => {
+      const text = (await row.locator(".response-col_description pre").first().textContent()) ?? "";
+      try {
+        return JSON.stringify(JSON.parse(text));
+      } catch {
+        return text;
+      }
+    };
+    await expect.poll(shown).toBe(JSON.stringify(JSON.parse(body)));
     return { status, body };
   }
 
