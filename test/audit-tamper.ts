@@ -35,6 +35,11 @@ export const TAMPERINGS: Array<[string, (log: string, entries: string[]) => stri
     /entry 4 \(aud_\w+\) was modified: its stored columns disagree/,
   ],
   [
+    "an edited time column",
+    (log) => `UPDATE audit_events SET created_at = created_at + 1 WHERE log_id = '${log}' AND seq = 3`,
+    /entry 3 \(aud_\w+\) was modified: its stored columns disagree/,
+  ],
+  [
     "a deleted entry",
     (log) => `DELETE FROM audit_events WHERE log_id = '${log}' AND seq = 5`,
     /entry 5 is missing/,
@@ -61,5 +66,15 @@ export const TAMPERINGS: Array<[string, (log: string, entries: string[]) => stri
     (log) =>
       `INSERT INTO audit_events (log_id, seq, id, created_at, type, action, actor_type, leaf, entry) SELECT log_id, -1, 'aud_NEGATIVE_${log}', created_at, type, 'member.role_changed', actor_type, leaf, entry FROM audit_events WHERE log_id = '${log}' AND seq = 9`,
     /a row of this log \(aud_NEGATIVE_\w+\) holds position -1, which no entry can hold: it was inserted behind the log's back/,
+  ],
+];
+
+/** Tamperings only SQLite allows (a column of another type than declared). */
+export const SQLITE_TAMPERINGS: typeof TAMPERINGS = [
+  [
+    "a time column made text",
+    (log) =>
+      `UPDATE audit_events SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at / 1000.0, 'unixepoch') WHERE log_id = '${log}' AND seq = 6`,
+    /entry 6 \(aud_\w+\) was modified: its stored columns disagree/,
   ],
 ];

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TAMPERINGS } from "../../test/audit-tamper.js";
+import { SQLITE_TAMPERINGS, TAMPERINGS } from "../../test/audit-tamper.js";
 import { silentLog, testConfig } from "../../test/harness.js";
 import { bulwarkMigrations } from "../app.js";
 import { Database } from "../db/database.js";
@@ -117,7 +117,7 @@ describe("audit verify on worker threads (an SQLite file)", () => {
   });
 
   it.each(
-    TAMPERINGS.flatMap(([name, statement, finding]) =>
+    [...TAMPERINGS, ...SQLITE_TAMPERINGS].flatMap(([name, statement, finding]) =>
       [true, false].map(
         (workers) =>
           [

@@ -8,6 +8,10 @@ import SQLite from "better-sqlite3";
 import { type Chunk, checkChunk } from "./verify-sqlite.js";
 
 const db = new SQLite((workerData as { file: string }).file, { readonly: true, fileMustExist: true });
+// Pages read through a memory map rather than one read() each: a worker reads the whole log once, and the
+// system calls were a tenth of its time. Read-only, so a map never writes; SQLite keeps it coherent with
+// writers (a running server's) as it does its page cache.
+db.pragma(`mmap_size = ${2 ** 30}`);
 const statements = new Map<string, SQLite.Statement>();
 const select = (text: string, params: readonly unknown[]): unknown[][] => {
   let stmt = statements.get(text);

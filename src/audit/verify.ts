@@ -234,14 +234,9 @@ export function missing(expected: number, next: number): Finding {
  * when it holds, else what is wrong. Pure, so worker threads run it too (verify-sqlite.ts).
  */
 export function checkRow(row: VerifyRow, log: string, retentionCutoff: number): Hash | Finding {
-  if (!LEAF.test(row.leaf))
-    return {
-      problem: "modified",
-      seq: row.seq,
-      id: row.id,
-      message: `entry ${row.seq} has no valid leaf hash`,
-    };
   if (row.entry === null) {
+    // With content, the leaf is checked by comparing it with the entry's hash; without, by its form.
+    if (!LEAF.test(row.leaf)) return noLeaf(row);
     if (row.created_at < retentionCutoff) return unhex(row.leaf);
     return {
       problem: "deleted",
@@ -251,14 +246,41 @@ export function checkRow(row: VerifyRow, log: string, retentionCutoff: number): 
     };
   }
   const leaf = leafHash(row.entry);
-  if (leaf.toString("hex") !== row.leaf)
+  if (leaf.toString("hex") !== row.leaf) {
+    if (!LEAF.test(row.leaf)) return noLeaf(row);
     return {
       problem: "modified",
       seq: row.seq,
       id: row.id,
       message: `entry ${row.seq} (${row.id}) was modified: its content no longer hashes to its leaf`,
     };
+  }
   return disagreement(row, log) ?? leaf;
+}
+
+function noLeaf(row: VerifyRow): Finding {
+  return {
+    problem: "modified",
+    seq: row.seq,
+    id: row.id,
+    message: `entry ${row.seq} has no valid leaf hash`,
+  };
+}
+
+/** The last instant `sameTime` rendered: rows written together share their time. */
+let lastTime = { at: Number.NaN, text: "" };
+
+/**
+ * Whether the entry's time is the row's `at` (epoch ms): compared as the writer renders it, which needs
+ * no parse for rows sharing a time, else parsed (any form Date.parse reads).
+ */
+function sameTime(text: unknown, at: number): boolean {
+  if (typeof at !== "number") return false;
+  if (lastTime.at !== at) {
+    const d = new Date(at);
+    lastTime = { at, text: Number.isNaN(d.getTime()) ? "" : d.toISOString() };
+  }
+  return (lastTime.text !== "" && text === lastTime.text) || Date.parse(String(text)) === at;
 }
 
 /** How the entry disagrees with its row, parsed: its own seq, log, id, time and query columns (undefined: it agrees). */
@@ -293,7 +315,7 @@ function disagreement(row: VerifyRow, log: string): Finding | undefined {
       (e.entity?.type ?? null) === row.entity_type &&
       (e.entity?.id ?? null) === row.entity_id &&
       e.type === row.type);
-  if (e.id === row.id && Date.parse(String(e.time)) === row.created_at && columns) return undefined;
+  if (e.id === row.id && sameTime(e.time, row.created_at) && columns) return undefined;
   return {
     problem: "modified",
     seq: row.seq,
