@@ -36,6 +36,7 @@ import { posturePlugin } from "./posture/plugin.js";
 import { quotasCapability } from "./quotas/capability.js";
 import { rateLimitCapability } from "./ratelimit/capability.js";
 import { sessionsCapability } from "./sessions/capability.js";
+import { type WebhookOptions, webhooksCapability } from "./webhooks/capability.js";
 
 /** The package version, from the nearest package.json (the module runs from src/ in tests, dist/src/ when built). */
 export const VERSION: string = (() => {
@@ -61,6 +62,8 @@ export interface BuildOptions {
   readonly extensions?: readonly Extension[];
   /** Where refused tenant actions go (AUTHZ-6); logged on the request's logger by default. */
   readonly denials?: DenialSink;
+  /** The webhook dispatcher's resolver, clock and jitter (tests). */
+  readonly webhooks?: WebhookOptions;
 }
 
 /**
@@ -69,7 +72,7 @@ export interface BuildOptions {
  * every CLI command know the same migrations.
  */
 export function capabilities(
-  options: Pick<BuildOptions, "mailer" | "extensions" | "denials"> = {},
+  options: Pick<BuildOptions, "mailer" | "extensions" | "denials" | "webhooks"> = {},
 ): Capability[] {
   return [
     mailCapability(options.mailer),
@@ -82,6 +85,7 @@ export function capabilities(
     orgsCapability(options.denials),
     apiKeysCapability,
     quotasCapability,
+    webhooksCapability(options.webhooks),
     adminCapability,
     consoleCapability(),
     ...(options.extensions ?? []).map(extensionCapability),

@@ -25,6 +25,11 @@ export interface StartOptions {
   readonly routes?: (app: FastifyInstance) => void | Promise<void>;
   /** Library mode: extensions (tenant routes, migrations, claims), e.g. the catalog example. */
   readonly extensions?: readonly Extension[];
+  /**
+   * `bulwark worker` (OPS-2): deliver webhooks and run background jobs, serve no HTTP. Several workers
+   * and servers share one PostgreSQL queue.
+   */
+  readonly worker?: boolean;
 }
 
 /** A start-up problem with one clear line to say (no stack trace). */
@@ -60,7 +65,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const log = options.log ?? createLogger({ level: config.logLevel });
   process.stderr.write(`\nBulwark starting\n${configSummary(config)}\n\n`);
   for (const w of config.warnings) log.warn(w);
-  await assertPortFree(config.port, config.host);
+  if (!options.worker) await assertPortFree(config.port, config.host);
 
   const db = Database.open(config, log);
   let redis: Redis | undefined;
@@ -80,6 +85,18 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       ...(redis ? { redis } : {}),
     });
     if (options.routes) await options.routes(app);
+    if (options.worker) {
+      await app.ready();
+      app.bulwark.service("webhookDispatcher").start();
+      log.info({ pid: process.pid }, "Bulwark worker running");
+      const close = async () => {
+        await app.close();
+        await db.close();
+        await redis?.quit().catch(() => {});
+      };
+      let closing: Promise<void> | undefined;
+      return { app, url: "", close: () => (closing ??= close()) };
+    }
     const url = await app
       .listen({ port: config.port, host: config.host })
       .catch((err: NodeJS.ErrnoException) => {

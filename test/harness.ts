@@ -14,6 +14,7 @@ import { createLogger } from "../src/log/logger.js";
 import type { Mailer } from "../src/mail/mailer.js";
 import type { Extension } from "../src/orgs/extension.js";
 import { connectRedis } from "../src/state/redis.js";
+import type { WebhookOptions } from "../src/webhooks/capability.js";
 
 /** The route-table row of the ad-hoc routes tests add under /test/: public, general tier. */
 const TEST_ROUTE = PUBLIC;
@@ -132,7 +133,7 @@ export interface TestApp {
 export async function testApp(
   env: Record<string, string> = {},
   setup?: (app: FastifyInstance) => void | Promise<void>,
-  options: { extensions?: readonly Extension[]; mailer?: Mailer } = {},
+  options: { extensions?: readonly Extension[]; mailer?: Mailer; webhooks?: WebhookOptions } = {},
 ): Promise<TestApp> {
   const extensions = options.extensions ?? [];
   const t = await testDb(bulwarkMigrations(extensions));
@@ -144,6 +145,7 @@ export async function testApp(
     ...(redis ? { redis } : {}),
     extensions,
     ...(options.mailer ? { mailer: options.mailer } : {}),
+    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     logStream: { write: (s: string) => void rawLogs.push(s) },
   });
   // Routes a test adds under /test/ are public unless they declare otherwise (config.security).

@@ -122,6 +122,20 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
       const audit = world.t.app.bulwark.service("audit");
       await audit.flush();
       foreign["audit-events/:id"] = (await audit.query({ log: world.orgB }, 1))[0]!.id;
+      const hook = await world.call("POST", `/v1/orgs/${world.orgB}/webhook-endpoints`, b, {
+        url: "https://93.184.216.34/hook",
+      });
+      foreign["webhook-endpoints/:id"] = hook.json().endpoint.id;
+      await world.call(
+        "POST",
+        `/v1/orgs/${world.orgB}/webhook-endpoints/${foreign["webhook-endpoints/:id"]}/test`,
+        b,
+        {},
+      );
+      await world.t.app.bulwark.service("webhookDispatcher").fanOut();
+      foreign["webhook-deliveries/:id"] = (
+        await world.call("GET", `/v1/orgs/${world.orgB}/webhook-deliveries`, b)
+      ).json().deliveries[0].id;
       if (has("/v1/orgs/:orgId/products/:id")) {
         const p = await world.call("POST", `/v1/orgs/${world.orgB}/products`, b, {
           name: "B's secret",
@@ -153,6 +167,12 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
       if (!["POST", "PUT", "PATCH"].includes(method)) return undefined;
       if (url.endsWith("/resend")) return {};
       if (url.endsWith("/rotate")) return { gracePeriodSeconds: 0 };
+      if (url.includes("/webhook-messages")) return { type: "probe.sent", data: {} };
+      if (url.includes("/webhook-endpoints"))
+        return url.endsWith("/:id") || url.endsWith("/webhook-endpoints")
+          ? { url: "https://93.184.216.34/probe", description: "probe" }
+          : {};
+      if (url.includes("/webhook-deliveries")) return {};
       if (url.includes("/api-keys")) return { name: "probe", scopes: ["org:read"] };
       if (url.includes("/orders"))
         return method === "PATCH"

@@ -38,6 +38,9 @@ export interface Ids {
   apiKey: string;
   /** An entry of the organisation's audit log. */
   auditEvent: string;
+  /** A webhook endpoint of `org`, and a delivery to it. */
+  webhookEndpoint: string;
+  webhookDelivery: string;
 }
 
 /** One request of the sweep and what became of it. */
@@ -173,6 +176,8 @@ export class SweepWorld {
       .replace(/\/invitations\/:id/, `/invitations/${this.ids.invitation}`)
       .replace(/\/api-keys\/:id/, `/api-keys/${this.ids.apiKey}`)
       .replace(/\/audit-events\/:id/, `/audit-events/${this.ids.auditEvent}`)
+      .replace(/\/webhook-endpoints\/:id/, `/webhook-endpoints/${this.ids.webhookEndpoint}`)
+      .replace(/\/webhook-deliveries\/:id/, `/webhook-deliveries/${this.ids.webhookDelivery}`)
       .replace(/\/quotas\/:unit$/, "/quotas/api_requests")
       .replace(/\/products\/:id$/, `/products/${this.ids.product}`)
       .replace(/\/orders\/:id$/, `/orders/${this.ids.order}`);
@@ -361,6 +366,15 @@ export class SweepWorld {
     this.ids.apiKey = (
       await as("POST", "/v1/orgs/:orgId/api-keys", { name: "managed", scopes: ["org:read"] })
     ).apiKey!.id!;
+    // A public address given literally: no resolver is asked (the sweep runs without a network).
+    this.ids.webhookEndpoint = (
+      await as("POST", "/v1/orgs/:orgId/webhook-endpoints", { url: "https://93.184.216.34/sweep" })
+    ).endpoint!.id!;
+    await as("POST", "/v1/orgs/:orgId/webhook-endpoints/:id/test", {});
+    await t.app.bulwark.service("webhookDispatcher").fanOut();
+    this.ids.webhookDelivery = (
+      (await as("GET", "/v1/orgs/:orgId/webhook-deliveries")).deliveries as unknown as { id: string }[]
+    )[0]!.id;
     const audit = t.app.bulwark.service("audit");
     await audit.flush();
     this.ids.auditEvent = (await audit.query({ log: this.ids.org }, 1))[0]!.id;

@@ -58,6 +58,7 @@ export class AuditService {
   private proofs: Promise<unknown> = Promise.resolve();
   private readonly verifiers: Verifier[];
   private readonly mover: StagedMover;
+  private readonly taps: ((tx: Db, events: readonly AuditEvent[]) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: AuditStore,
@@ -82,12 +83,22 @@ export class AuditService {
    */
   async record(tx: Db, events: AuditEvent | readonly AuditEvent[]): Promise<void> {
     const list = Array.isArray(events) ? (events as readonly AuditEvent[]) : [events as AuditEvent];
-    if (list.length === 0 || !this.settings.enabled) return;
+    if (list.length === 0) return;
+    for (const tap of this.taps) await tap(tx, list);
+    if (!this.settings.enabled) return;
     const now = this.clock();
     await this.store.stage(
       tx,
       list.map((e) => stagedRow(e, now)),
     );
+  }
+
+  /**
+   * Hands every domain event to `tap` too, in the same transaction (the webhook outbox, HOOK-6): what it
+   * writes commits or rolls back with the change, whether or not the audit log is on.
+   */
+  tap(listener: (tx: Db, events: readonly AuditEvent[]) => Promise<void>): void {
+    this.taps.push(listener);
   }
 
   /** Appends one event in a transaction of its own (an app's event, POST …/audit-events): durable on return. */

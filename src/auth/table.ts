@@ -96,6 +96,21 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /v1/orgs/:orgId/audit-events/:id/proof": tenant("audit:read"),
   "GET /v1/orgs/:orgId/audit-checkpoints": tenant("audit:read"),
   "GET /v1/orgs/:orgId/audit-checkpoints/consistency": tenant("audit:read"),
+  // Webhooks (HOOK-1…HOOK-5): managed by managers or keys holding webhooks:manage; an impersonating admin
+  // may look but not point an organisation's events somewhere or take its secret. Apps send their own
+  // events with webhooks:write.
+  "GET /v1/orgs/:orgId/webhook-endpoints": tenant("webhooks:manage"),
+  "POST /v1/orgs/:orgId/webhook-endpoints": tenant("webhooks:manage", { impersonation: "refuse" }),
+  "PATCH /v1/orgs/:orgId/webhook-endpoints/:id": tenant("webhooks:manage", { impersonation: "refuse" }),
+  "DELETE /v1/orgs/:orgId/webhook-endpoints/:id": tenant("webhooks:manage"),
+  "POST /v1/orgs/:orgId/webhook-endpoints/:id/rotate-secret": tenant("webhooks:manage", {
+    impersonation: "refuse",
+  }),
+  "POST /v1/orgs/:orgId/webhook-endpoints/:id/test": tenant("webhooks:manage"),
+  "GET /v1/orgs/:orgId/webhook-deliveries": tenant("webhooks:manage"),
+  "GET /v1/orgs/:orgId/webhook-deliveries/:id": tenant("webhooks:manage"),
+  "POST /v1/orgs/:orgId/webhook-deliveries/:id/replay": tenant("webhooks:manage"),
+  "POST /v1/orgs/:orgId/webhook-messages": tenant("webhooks:write"),
   "POST /v1/invitations/accept": { ...USER, optional: true, rate: "auth", impersonation: "refuse" },
 
   // Platform admins (AUTH-6, AUTHZ-3, AUTHZ-4)

@@ -20,6 +20,8 @@ const USAGE = `Usage: bulwark <command> [options]
 
 Commands:
   start [--no-migrate]   Migrate the database (unless --no-migrate) and serve HTTP.
+  worker [--no-migrate]  Deliver webhooks and run background jobs without serving HTTP (several may run
+                         against one PostgreSQL database; set WEBHOOK_WORKER=off on the servers then).
   migrate                Apply pending migrations and exit (idempotent).
   admin create --email E --password-stdin [--no-totp]
                          Create a platform admin (password read from standard input). A TOTP factor is
@@ -99,6 +101,16 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
         migrate: !values["no-migrate"],
         log,
         extensions: exts,
+      });
+      handleSignals(running, config, log);
+      return -1;
+    }
+    case "worker": {
+      const running = await start(config, {
+        migrate: !values["no-migrate"],
+        log,
+        extensions: exts,
+        worker: true,
       });
       handleSignals(running, config, log);
       return -1;

@@ -103,6 +103,22 @@ export interface Config {
     /** The checkpoint signing key's 32-byte seed, when set apart from BULWARK_SECRET. */
     readonly signingKey: string | undefined;
   };
+  readonly webhooks: {
+    /** Deliver from this process (`bulwark start`); `bulwark worker` always does. */
+    readonly worker: boolean;
+    /** Hosts, IPs and CIDRs reachable although not public (HOOK-7). */
+    readonly allowlist: readonly string[];
+    /** Waits before each retry, ms (HOOK-3). */
+    readonly retryScheduleMs: readonly number[];
+    readonly timeoutMs: number;
+    readonly secretGraceMs: number;
+    readonly breakerFailures: number;
+    readonly breakerCooldownMs: number;
+    readonly concurrency: number;
+    readonly endpointConcurrency: number;
+    /** Plain http allowed to any host (outside production). */
+    readonly allowHttp: boolean;
+  };
   /** Non-fatal findings, printed at start-up (e.g. production without a CORS allowlist). */
   readonly warnings: readonly string[];
 }
@@ -361,6 +377,18 @@ export function loadConfig(env: Env = process.env): Config {
       checkpointSeconds: int("AUDIT_CHECKPOINT_SECONDS"),
       signingKey: auditKey,
     },
+    webhooks: {
+      worker: oneOf("WEBHOOK_WORKER") === "on",
+      allowlist: list("BULWARK_WEBHOOK_ALLOWLIST"),
+      retryScheduleMs: durations("WEBHOOK_RETRY_SCHEDULE", list("WEBHOOK_RETRY_SCHEDULE"), problems),
+      timeoutMs: int("WEBHOOK_TIMEOUT_SECONDS") * 1000,
+      secretGraceMs: int("WEBHOOK_SECRET_GRACE_DAYS") * 86_400_000,
+      breakerFailures: int("WEBHOOK_BREAKER_FAILURES"),
+      breakerCooldownMs: int("WEBHOOK_BREAKER_COOLDOWN_SECONDS") * 1000,
+      concurrency: int("WEBHOOK_CONCURRENCY"),
+      endpointConcurrency: int("WEBHOOK_ENDPOINT_CONCURRENCY"),
+      allowHttp: !production,
+    },
     mail: {
       smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),
       from: str("MAIL_FROM") ?? "Bulwark <no-reply@localhost>",
@@ -381,4 +409,21 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
+}
+
+/** `5s`, `5m`, `2h` each as milliseconds; a malformed entry is a problem named after `name`. */
+function durations(name: string, entries: readonly string[], problems: string[]): number[] {
+  const unit = { s: 1000, m: 60_000, h: 3_600_000 } as const;
+  const out: number[] = [];
+  for (const e of entries) {
+    const m = /^(\d{1,6})(s|m|h)$/.exec(e.trim());
+    if (!m) {
+      problems.push(`${name}: "${e}" is not a duration such as 5s, 30m or 2h`);
+      continue;
+    }
+    out.push(Number(m[1]) * unit[m[2] as keyof typeof unit]);
+  }
+  if (entries.length === 0 || entries.length > 20)
+    problems.push(`${name}: give from 1 to 20 waits (e.g. 5s,5m,30m,2h,5h,10h,10h)`);
+  return out;
 }

@@ -38,7 +38,13 @@ export type Db = Kysely<Tables>;
  * exists (to resolve one), and their writes are guarded by their services, every query naming the
  * organisation. Every other table with `org_id` is tenant data, scoped twice.
  */
-export const TENANT_EXEMPT: ReadonlySet<string> = new Set(["memberships", "api_keys"]);
+export const TENANT_EXEMPT: ReadonlySet<string> = new Set([
+  "memberships",
+  "api_keys",
+  // The webhook outbox and delivery queue: the dispatcher claims work across organisations.
+  "webhook_messages",
+  "webhook_deliveries",
+]);
 
 /** Refuses every statement but SELECT: the guard of `readOrg`'s transaction-less scope on SQLite. */
 class SelectOnly implements KyselyPlugin {

@@ -232,6 +232,54 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "Revoke an API key",
     "Refused from the next request on, on every node; ends a rotation's grace period too.",
   ),
+  "GET /v1/orgs/:orgId/webhook-endpoints": op(
+    "List webhook endpoints",
+    "Every endpoint of the organisation with its event filter, state and circuit breaker (HOOK-5). Secrets are never shown again.",
+  ),
+  "POST /v1/orgs/:orgId/webhook-endpoints": op(
+    "Create a webhook endpoint",
+    "The URL must be https (http outside production) and resolve to public addresses only (HOOK-7); it is checked again whenever a connection to it opens. Answers with the signing secret (`whsec_…`), shown this once.",
+    ["VALIDATION_FAILED"],
+  ),
+  "PATCH /v1/orgs/:orgId/webhook-endpoints/:id": op(
+    "Change a webhook endpoint",
+    "URL, description, event filter, legacy signature, enabled. Enabling an endpoint closes its breaker and forgets its failures.",
+    ["NOT_FOUND", "VALIDATION_FAILED"],
+  ),
+  "DELETE /v1/orgs/:orgId/webhook-endpoints/:id": op(
+    "Delete a webhook endpoint",
+    "Its pending deliveries are dead-lettered when their turn comes.",
+    ["NOT_FOUND"],
+  ),
+  "POST /v1/orgs/:orgId/webhook-endpoints/:id/rotate-secret": op(
+    "Rotate an endpoint's secret",
+    "The new secret (shown this once) signs from now on; the previous one signs beside it for WEBHOOK_SECRET_GRACE_DAYS (HOOK-2).",
+    ["NOT_FOUND"],
+  ),
+  "POST /v1/orgs/:orgId/webhook-endpoints/:id/test": op(
+    "Send a test event",
+    "Queues a `webhook.test` event for this endpoint alone, whatever its filter; follow it in its deliveries.",
+    ["NOT_FOUND"],
+  ),
+  "GET /v1/orgs/:orgId/webhook-deliveries": op(
+    "List webhook deliveries",
+    "Newest first; filter by endpoint or status (`dead` lists the dead letters).",
+  ),
+  "GET /v1/orgs/:orgId/webhook-deliveries/:id": op(
+    "A delivery and its attempts",
+    "Every attempt with its time, duration, status, error and the first 4 KB of the answer (HOOK-3).",
+    ["NOT_FOUND"],
+  ),
+  "POST /v1/orgs/:orgId/webhook-deliveries/:id/replay": op(
+    "Replay a delivery",
+    "Sends a succeeded or dead-lettered delivery again, with the same webhook-id, from the first step of the retry schedule. 409 while it is still on its way.",
+    ["NOT_FOUND", "CONFLICT"],
+  ),
+  "POST /v1/orgs/:orgId/webhook-messages": op(
+    "Send an event to webhooks",
+    "An app's own event (an API key holding `webhooks:write`), delivered signed to every endpoint taking its type. Bulwark's own event types (org., member., apikey., …) are refused.",
+    ["UNPROCESSABLE"],
+  ),
   "GET /v1/orgs/:orgId/usage": op(
     "Usage this month",
     "Each metered unit with an allowance (QUOTAS, or an admin's for this organisation): used this UTC month, the allowance and whether past it is refused or only announced.",

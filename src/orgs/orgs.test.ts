@@ -23,6 +23,7 @@ const EXPECTED: Record<Role, string[]> = {
     "audit:read",
     "audit:write",
     "webhooks:manage",
+    "webhooks:write",
     "usage:record",
   ],
   MEMBER: ["org:read", "members:read"],

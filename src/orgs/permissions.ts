@@ -21,6 +21,7 @@ export interface Actions {
   "audit:read": true;
   "audit:write": true;
   "webhooks:manage": true;
+  "webhooks:write": true;
   "usage:record": true;
 }
 export type Action = keyof Actions & string;
@@ -42,6 +43,8 @@ const CORE: Readonly<Record<string, readonly Role[]>> = {
   // An app's own audit events (AUDIT-2), recorded with an API key holding this scope.
   "audit:write": MANAGERS,
   "webhooks:manage": MANAGERS,
+  // An app's own webhook events (HOOK-1), sent with an API key holding this scope.
+  "webhooks:write": MANAGERS,
   // An app's own metered units (RATE-6), recorded with an API key holding this scope.
   "usage:record": MANAGERS,
 };

@@ -1,0 +1,340 @@
+import { hostname } from "node:os";
+import type { Database, Db } from "../db/database.js";
+import type { Logger } from "../log/logger.js";
+import type { Counter, MetricsRegistry } from "../metrics/registry.js";
+import { newId } from "../util/ids.js";
+import type { AttemptOutcome, WebhookSender } from "./sender.js";
+import type { WebhookService } from "./service.js";
+import { signedHeaders } from "./signing.js";
+import type { WebhookStore } from "./store.js";
+import type { WebhookDeliveryRow, WebhookEndpointRow } from "./tables.js";
+
+export interface DispatchSettings {
+  readonly retryScheduleMs: readonly number[];
+  readonly timeoutMs: number;
+  readonly breakerFailures: number;
+  readonly breakerCooldownMs: number;
+  readonly concurrency: number;
+  readonly endpointConcurrency: number;
+  /** How often the queue is looked at when idle (a commit also wakes it, on this node). */
+  readonly pollMs?: number;
+}
+
+/** A claim outlives the attempt's timeout by this much before another worker may take it over. */
+const LEASE_MARGIN_MS = 30_000;
+/** Messages fanned out per organisation per transaction. */
+const FAN_OUT_BATCH = 500;
+/** While a half-open breaker's probe is out, the endpoint's other deliveries wait this long. */
+const PROBE_WAIT_MS = 5_000;
+
+/**
+ * The webhook dispatcher (HOOK-3…HOOK-6): turns outbox messages into one delivery per matching endpoint,
+ * claims due deliveries with a lease (on PostgreSQL with SKIP LOCKED, so several workers share the queue;
+ * a dead worker's claims are taken over once their lease ends), sends them signed with bounded
+ * concurrency overall and per endpoint, records every attempt, and reschedules, dead-letters, disables
+ * (410) or trips the endpoint's breaker. Runs inside `bulwark start` or alone as `bulwark worker`.
+ */
+export class WebhookDispatcher {
+  readonly node = `${hostname()}:${process.pid}`;
+  private readonly inflight = new Map<string, number>();
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+  private readonly work = new Set<Promise<void>>();
+  private readonly outcomes: Counter;
+  /** Endpoints this process last saw with an open breaker (for /metrics). */
+  private readonly open = new Set<string>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly store: WebhookStore,
+    private readonly service: WebhookService,
+    private readonly sender: WebhookSender,
+    private readonly settings: DispatchSettings,
+    private readonly log: Logger,
+    metrics: MetricsRegistry,
+    private readonly clock: () => number = () => Date.now(),
+    private readonly random: () => number = Math.random,
+  ) {
+    this.outcomes = metrics.counter(
+      "bulwark_webhook_attempts_total",
+      "Webhook delivery attempts, by outcome (succeeded, retry, dead, refused, gone).",
+      ["outcome"],
+    );
+    metrics.gauge(
+      "bulwark_webhook_breakers_open",
+      "Endpoints whose circuit breaker this process last saw open (HOOK-5).",
+      () => this.open.size,
+    );
+    metrics.gauge(
+      "bulwark_webhook_inflight",
+      "Webhook deliveries being sent by this process.",
+      () => this.running,
+    );
+  }
+
+  /** Starts the polling loop (idempotent: `bulwark worker` starts it whatever WEBHOOK_WORKER says). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.timer = setInterval(() => this.wake(), this.settings.pollMs ?? 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stops claiming; waits for deliveries in flight (at most one timeout) so none is left half-done (OPS-3). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.ticking;
+    await Promise.allSettled([...this.work]);
+  }
+
+  /** Looks at the queue now (after a commit that wrote messages, or on the timer). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = this.tick()
+      .catch((err: Error) => this.log.warn({ reason: err.message }, "webhook dispatch failed; retrying"))
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** One round: fan out new messages, then claim what there is room for and start sending it. */
+  async tick(): Promise<void> {
+    await this.fanOut();
+    const room = this.settings.concurrency - this.running;
+    if (room <= 0) return;
+    const full = [...this.inflight]
+      .filter(([, n]) => n >= this.settings.endpointConcurrency)
+      .map(([id]) => id);
+    const now = this.clock();
+    const claimed = await this.store.claim(
+      this.db.global,
+      now,
+      now + this.settings.timeoutMs + LEASE_MARGIN_MS,
+      this.node,
+      room,
+      full,
+    );
+    for (const d of claimed) {
+      this.running++;
+      this.inflight.set(d.endpoint_id, (this.inflight.get(d.endpoint_id) ?? 0) + 1);
+      const job = this.deliver(d)
+        .catch((err: Error) => {
+          this.log.error({ delivery: d.id, reason: err.message }, "webhook delivery could not be settled");
+        })
+        .finally(() => {
+          this.running--;
+          const left = (this.inflight.get(d.endpoint_id) ?? 1) - 1;
+          if (left > 0) this.inflight.set(d.endpoint_id, left);
+          else this.inflight.delete(d.endpoint_id);
+          this.work.delete(job);
+          this.wake();
+        });
+      this.work.add(job);
+    }
+    // A full batch: there may be more due right away.
+    if (claimed.length === room) this.again = true;
+  }
+
+  /** Runs rounds until nothing is pending or in flight, whether or not started (tests and benchmarks). */
+  async drain(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      await this.ticking;
+      await this.tick();
+      await Promise.allSettled([...this.work]);
+      const pending = await this.store.pendingCount(this.db.global);
+      if (
+        pending === 0 &&
+        this.work.size === 0 &&
+        (await this.store.pendingOrgs(this.db.global, 1)).length === 0
+      )
+        return;
+      if (Date.now() > until) throw new Error(`webhooks: ${pending} deliveries still pending`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Messages → deliveries, one transaction per organisation (its endpoints are read in its scope). */
+  async fanOut(): Promise<void> {
+    for (const orgId of await this.store.pendingOrgs(this.db.global, 50)) {
+      await this.db.withOrg(orgId, async (tx) => {
+        const messages = await this.store.takePending(tx, orgId, FAN_OUT_BATCH);
+        if (messages.length === 0) return;
+        const endpoints = (await this.store.endpoints(tx, orgId)).filter((e) => e.enabled === 1);
+        const now = this.clock();
+        const rows: WebhookDeliveryRow[] = [];
+        // An endpoint receives the events raised after it was created, not older ones still queued.
+        for (const m of messages)
+          for (const e of endpoints)
+            if (m.endpoint_id ? m.endpoint_id === e.id : e.created_at <= m.created_at && wants(e, m.type))
+              rows.push({
+                id: newId("whd", now),
+                org_id: orgId,
+                message_id: m.id,
+                endpoint_id: e.id,
+                status: "pending",
+                attempts: 0,
+                next_at: now,
+                lease_until: null,
+                claimed_by: null,
+                last_status: null,
+                last_error: null,
+                created_at: now,
+                updated_at: now,
+              });
+        await this.store.insertDeliveries(tx, rows);
+        await this.store.markFannedOut(
+          tx,
+          messages.map((m) => m.id),
+        );
+      });
+    }
+  }
+
+  /** One claimed delivery: the endpoint's state decides whether it is sent now, later, or not at all. */
+  private async deliver(d: WebhookDeliveryRow): Promise<void> {
+    const now = this.clock();
+    const prepared = await this.db.withOrg(d.org_id, async (tx) => {
+      const endpoint = await this.store.endpoint(tx, d.org_id, d.endpoint_id, true);
+      const message = await this.store.message(tx, d.org_id, d.message_id);
+      if (!endpoint || !message || endpoint.enabled !== 1) {
+        const why = !endpoint ? "the endpoint was deleted" : "the endpoint is disabled";
+        await this.store.settle(tx, d.id, this.node, { status: "dead", last_error: why, updated_at: now });
+        this.outcomes.inc(["dead"]);
+        return undefined;
+      }
+      // HOOK-5: an open breaker holds deliveries until its cooldown ends; then one probe goes out.
+      if (endpoint.breaker !== "closed") {
+        this.open.add(endpoint.id);
+        const until = endpoint.breaker_until ?? now;
+        if (endpoint.breaker === "open" && now < until) {
+          await this.store.settle(tx, d.id, this.node, {
+            status: "pending",
+            next_at: until,
+            updated_at: now,
+          });
+          return undefined;
+        }
+        if (endpoint.breaker === "half_open" && now < until) {
+          await this.store.settle(tx, d.id, this.node, {
+            status: "pending",
+            next_at: now + PROBE_WAIT_MS,
+            updated_at: now,
+          });
+          return undefined;
+        }
+        // This delivery is the probe; the others wait for its answer (or its timeout).
+        await this.store.updateEndpoint(tx, d.org_id, endpoint.id, {
+          breaker: "half_open",
+          breaker_until: now + this.settings.timeoutMs + PROBE_WAIT_MS,
+        });
+      }
+      return { endpoint, body: message.body, secrets: this.service.secrets(endpoint, now) };
+    });
+    if (!prepared) return;
+    const { endpoint, body, secrets } = prepared;
+    const headers = signedHeaders(
+      secrets,
+      d.message_id,
+      Math.floor(this.clock() / 1000),
+      body,
+      endpoint.legacy_signature === 1,
+    );
+    const outcome = await this.sender.send(endpoint.url, headers, body);
+    await this.settle(d, endpoint, outcome);
+  }
+
+  /** Records the attempt, then moves the delivery on and updates the endpoint, in one transaction. */
+  private async settle(
+    d: WebhookDeliveryRow,
+    endpoint: WebhookEndpointRow,
+    o: AttemptOutcome,
+  ): Promise<void> {
+    const now = this.clock();
+    const attempts = d.attempts + 1;
+    const ok = o.status !== undefined && o.status >= 200 && o.status < 300;
+    const gone = o.status === 410;
+    // Retried: no answer, 5xx and 429. Any other answer (a 4xx) is final: the receiver refused it.
+    const retryable = !ok && !gone && (o.status === undefined || o.status >= 500 || o.status === 429);
+    const wait = this.settings.retryScheduleMs[attempts - 1];
+    const last = !retryable || wait === undefined;
+    const outcome = ok ? "succeeded" : gone ? "gone" : o.refused ? "refused" : last ? "dead" : "retry";
+    this.outcomes.inc([outcome]);
+    await this.db.withOrg(d.org_id, async (tx: Db) => {
+      await this.store.insertAttempt(tx, {
+        id: newId("wha", now),
+        org_id: d.org_id,
+        delivery_id: d.id,
+        endpoint_id: endpoint.id,
+        at: now - o.durationMs,
+        duration_ms: o.durationMs,
+        status: o.status ?? null,
+        response: o.response ?? null,
+        error: o.error ?? null,
+      });
+      const next = last ? now : now + this.jittered(wait!, o.retryAfterMs);
+      await this.store.settle(tx, d.id, this.node, {
+        status: ok ? "succeeded" : last ? "dead" : "pending",
+        attempts,
+        next_at: next,
+        last_status: o.status ?? null,
+        last_error: o.error ?? (ok ? null : `HTTP ${o.status}`),
+        updated_at: now,
+      });
+      // Read again, locked: other deliveries to it may have settled since this one was sent.
+      const fresh = (await this.store.endpoint(tx, d.org_id, endpoint.id, true)) ?? endpoint;
+      await this.store.updateEndpoint(tx, d.org_id, endpoint.id, this.endpointAfter(fresh, ok, gone, now));
+    });
+    if (gone)
+      this.log.warn({ endpoint: endpoint.id, org: d.org_id }, "webhook endpoint answered 410 Gone: disabled");
+  }
+
+  /** The endpoint's failures and breaker after an attempt (HOOK-5), and 410's disabling. */
+  private endpointAfter(
+    e: WebhookEndpointRow,
+    ok: boolean,
+    gone: boolean,
+    now: number,
+  ): Partial<WebhookEndpointRow> {
+    if (gone) return { enabled: 0, disabled_reason: "gone", updated_at: now };
+    if (ok) {
+      this.open.delete(e.id);
+      return e.failures === 0 && e.breaker === "closed"
+        ? {}
+        : { failures: 0, breaker: "closed", breaker_until: null };
+    }
+    const failures = e.failures + 1;
+    if (e.breaker !== "closed" || failures >= this.settings.breakerFailures) {
+      this.open.add(e.id);
+      if (e.breaker === "closed")
+        this.log.warn({ endpoint: e.id, failures }, "webhook endpoint breaker opened");
+      return { failures, breaker: "open", breaker_until: now + this.settings.breakerCooldownMs };
+    }
+    return { failures };
+  }
+
+  /** The schedule's wait ±10 % (so retries of a burst spread out), never shorter than Retry-After. */
+  private jittered(wait: number, retryAfterMs: number | undefined): number {
+    const spread = Math.round(wait * (0.9 + 0.2 * this.random()));
+    return Math.min(Math.max(spread, retryAfterMs ?? 0), 86_400_000);
+  }
+}
+
+/** Whether an endpoint's filter takes `type` (an empty filter takes every type). */
+function wants(e: WebhookEndpointRow, type: string): boolean {
+  const types = JSON.parse(e.event_types) as string[];
+  return types.length === 0 || types.includes(type);
+}

@@ -1,0 +1,289 @@
+import { sql } from "kysely";
+import type { Db } from "../db/database.js";
+import type {
+  WebhookAttemptRow,
+  WebhookDeliveryRow,
+  WebhookEndpointRow,
+  WebhookMessageRow,
+} from "./tables.js";
+
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+function endpoint(r: WebhookEndpointRow): WebhookEndpointRow {
+  return {
+    ...r,
+    enabled: Number(r.enabled),
+    legacy_signature: Number(r.legacy_signature),
+    failures: Number(r.failures),
+    previous_until: num(r.previous_until),
+    breaker_until: num(r.breaker_until),
+    created_at: Number(r.created_at),
+    updated_at: Number(r.updated_at),
+  };
+}
+
+function delivery(r: WebhookDeliveryRow): WebhookDeliveryRow {
+  return {
+    ...r,
+    attempts: Number(r.attempts),
+    next_at: Number(r.next_at),
+    lease_until: num(r.lease_until),
+    last_status: num(r.last_status),
+    created_at: Number(r.created_at),
+    updated_at: Number(r.updated_at),
+  };
+}
+
+/** A delivery as it is listed: its row, and the message's type. */
+export type DeliveryListing = WebhookDeliveryRow & { type: string };
+
+/**
+ * Webhook queries. Endpoint and attempt queries take the organisation's scope (`withOrg`/`readOrg`);
+ * outbox and queue queries take any handle and name the organisation themselves when serving a route.
+ */
+export class WebhookStore {
+  constructor(private readonly engine: "sqlite" | "postgres") {}
+
+  // Endpoints (tenant scope)
+
+  async insertEndpoint(tx: Db, row: WebhookEndpointRow): Promise<void> {
+    await tx.insertInto("webhook_endpoints").values(row).execute();
+  }
+
+  async endpoints(tx: Db, orgId: string): Promise<WebhookEndpointRow[]> {
+    const rows = await tx
+      .selectFrom("webhook_endpoints")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .orderBy("id")
+      .execute();
+    return rows.map(endpoint);
+  }
+
+  /**
+   * One endpoint. `lock`: held until the transaction ends (PostgreSQL; SQLite's writer runs alone), so
+   * concurrent deliveries to it decide its breaker and count its failures one after another.
+   */
+  async endpoint(tx: Db, orgId: string, id: string, lock = false): Promise<WebhookEndpointRow | undefined> {
+    let q = tx.selectFrom("webhook_endpoints").selectAll().where("org_id", "=", orgId).where("id", "=", id);
+    if (lock && this.engine === "postgres") q = q.forUpdate();
+    const row = await q.executeTakeFirst();
+    return row && endpoint(row);
+  }
+
+  async updateEndpoint(
+    tx: Db,
+    orgId: string,
+    id: string,
+    set: Partial<Omit<WebhookEndpointRow, "id" | "org_id">>,
+  ): Promise<void> {
+    if (Object.keys(set).length === 0) return;
+    await tx
+      .updateTable("webhook_endpoints")
+      .set(set)
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .execute();
+  }
+
+  async deleteEndpoint(tx: Db, orgId: string, id: string): Promise<boolean> {
+    const r = await tx
+      .deleteFrom("webhook_endpoints")
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  // The outbox
+
+  async insertMessages(tx: Db, rows: readonly WebhookMessageRow[]): Promise<void> {
+    if (rows.length > 0)
+      await tx
+        .insertInto("webhook_messages")
+        .values([...rows])
+        .execute();
+  }
+
+  /** Organisations with messages not yet fanned out, oldest first. */
+  async pendingOrgs(db: Db, limit: number): Promise<string[]> {
+    const rows = await db
+      .selectFrom("webhook_messages")
+      .select("org_id")
+      .distinct()
+      .where("fanned_out", "=", 0)
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.org_id);
+  }
+
+  /** An organisation's messages awaiting fan-out, locked for this transaction (others skip them). */
+  async takePending(tx: Db, orgId: string, limit: number): Promise<WebhookMessageRow[]> {
+    let q = tx
+      .selectFrom("webhook_messages")
+      .selectAll()
+      .where("fanned_out", "=", 0)
+      .where("org_id", "=", orgId)
+      .orderBy("id")
+      .limit(limit);
+    if (this.engine === "postgres") q = q.forUpdate().skipLocked();
+    return (await q.execute()).map((r) => ({ ...r, created_at: Number(r.created_at) }));
+  }
+
+  async markFannedOut(tx: Db, ids: readonly string[]): Promise<void> {
+    if (ids.length > 0)
+      await tx
+        .updateTable("webhook_messages")
+        .set({ fanned_out: 1 })
+        .where("id", "in", [...ids])
+        .execute();
+  }
+
+  async message(db: Db, orgId: string, id: string): Promise<WebhookMessageRow | undefined> {
+    const row = await db
+      .selectFrom("webhook_messages")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return row && { ...row, created_at: Number(row.created_at) };
+  }
+
+  // The delivery queue
+
+  /** One delivery per (message, endpoint), whoever fans out twice. */
+  async insertDeliveries(tx: Db, rows: readonly WebhookDeliveryRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await tx
+      .insertInto("webhook_deliveries")
+      .values([...rows])
+      .onConflict((oc) => oc.columns(["message_id", "endpoint_id"]).doNothing())
+      .execute();
+  }
+
+  /**
+   * Claims up to `limit` due deliveries for `node` until `leaseUntil`: pending ones whose time has come,
+   * and claimed ones whose lease ran out (their worker died). Atomic: on PostgreSQL, workers skip each
+   * other's locked rows; on SQLite the statement runs alone.
+   */
+  async claim(
+    db: Db,
+    now: number,
+    leaseUntil: number,
+    node: string,
+    limit: number,
+    skipEndpoints: readonly string[],
+  ): Promise<WebhookDeliveryRow[]> {
+    const skip = skipEndpoints.length > 0 ? skipEndpoints : ["-"];
+    const due = sql`((status = 'pending' AND next_at <= ${now}) OR (status = 'sending' AND lease_until <= ${now})) AND endpoint_id NOT IN (${sql.join(skip)})`;
+    const lock = this.engine === "postgres" ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+    const rows = await sql<WebhookDeliveryRow>`UPDATE webhook_deliveries
+      SET status = 'sending', lease_until = ${leaseUntil}, claimed_by = ${node}, updated_at = ${now}
+      WHERE id IN (SELECT id FROM webhook_deliveries WHERE ${due} ORDER BY next_at LIMIT ${limit} ${lock})
+      RETURNING *`.execute(db);
+    return rows.rows.map(delivery);
+  }
+
+  /** Settles a claimed delivery; false when the claim was lost meanwhile (its lease ran out). */
+  async settle(
+    tx: Db,
+    id: string,
+    node: string,
+    set: Partial<
+      Pick<WebhookDeliveryRow, "status" | "attempts" | "next_at" | "last_status" | "last_error">
+    > & {
+      updated_at: number;
+    },
+  ): Promise<boolean> {
+    const r = await tx
+      .updateTable("webhook_deliveries")
+      .set({ ...set, lease_until: null, claimed_by: null })
+      .where("id", "=", id)
+      .where("status", "=", "sending")
+      .where("claimed_by", "=", node)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async deliveries(
+    db: Db,
+    orgId: string,
+    filter: { endpointId?: string | undefined; status?: string | undefined },
+    limit: number,
+    after?: string,
+  ): Promise<DeliveryListing[]> {
+    let q = db
+      .selectFrom("webhook_deliveries as d")
+      .innerJoin("webhook_messages as m", "m.id", "d.message_id")
+      .selectAll("d")
+      .select("m.type")
+      .where("d.org_id", "=", orgId);
+    if (filter.endpointId) q = q.where("d.endpoint_id", "=", filter.endpointId);
+    if (filter.status) q = q.where("d.status", "=", filter.status);
+    if (after) q = q.where("d.id", "<", after);
+    const rows = await q.orderBy("d.id", "desc").limit(limit).execute();
+    return rows.map((r) => ({ ...delivery(r as WebhookDeliveryRow), type: r.type }));
+  }
+
+  async delivery(db: Db, orgId: string, id: string): Promise<DeliveryListing | undefined> {
+    const rows = await this.deliveriesById(db, orgId, [id]);
+    return rows[0];
+  }
+
+  private async deliveriesById(db: Db, orgId: string, ids: readonly string[]): Promise<DeliveryListing[]> {
+    const rows = await db
+      .selectFrom("webhook_deliveries as d")
+      .innerJoin("webhook_messages as m", "m.id", "d.message_id")
+      .selectAll("d")
+      .select("m.type")
+      .where("d.org_id", "=", orgId)
+      .where("d.id", "in", [...ids])
+      .execute();
+    return rows.map((r) => ({ ...delivery(r as WebhookDeliveryRow), type: r.type }));
+  }
+
+  /** Makes a finished delivery due again now, its attempt count from zero; false if it is not finished. */
+  async replay(db: Db, orgId: string, id: string, now: number): Promise<boolean> {
+    const r = await db
+      .updateTable("webhook_deliveries")
+      .set({ status: "pending", attempts: 0, next_at: now, updated_at: now })
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .where("status", "in", ["succeeded", "dead"])
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Pending deliveries: for /metrics and the drain at shutdown. */
+  async pendingCount(db: Db): Promise<number> {
+    const r = await db
+      .selectFrom("webhook_deliveries")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("status", "in", ["pending", "sending"])
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  // Attempts (tenant scope)
+
+  async insertAttempt(tx: Db, row: WebhookAttemptRow): Promise<void> {
+    await tx.insertInto("webhook_attempts").values(row).execute();
+  }
+
+  async attempts(tx: Db, orgId: string, deliveryId: string): Promise<WebhookAttemptRow[]> {
+    const rows = await tx
+      .selectFrom("webhook_attempts")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("delivery_id", "=", deliveryId)
+      .orderBy("at")
+      .orderBy("id")
+      .execute();
+    return rows.map((r) => ({
+      ...r,
+      at: Number(r.at),
+      duration_ms: Number(r.duration_ms),
+      status: num(r.status),
+    }));
+  }
+}
