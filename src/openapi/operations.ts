@@ -238,8 +238,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   ),
   "POST /v1/orgs/:orgId/webhook-endpoints": op(
     "Create a webhook endpoint",
-    "The URL must be https (http outside production) and resolve to public addresses only (HOOK-7); it is checked again whenever a connection to it opens. Answers with the signing secret (`whsec_…`), shown this once.",
-    ["VALIDATION_FAILED"],
+    "The URL must be https (http outside production) and resolve to public addresses only (HOOK-7); it is checked again whenever a connection to it opens. Answers with the signing secret (`whsec_…`), shown this once. At most 50 endpoints per organisation (422).",
+    ["VALIDATION_FAILED", "UNPROCESSABLE"],
   ),
   "PATCH /v1/orgs/:orgId/webhook-endpoints/:id": op(
     "Change a webhook endpoint",
@@ -258,8 +258,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   ),
   "POST /v1/orgs/:orgId/webhook-endpoints/:id/test": op(
     "Send a test event",
-    "Queues a `webhook.test` event for this endpoint alone, whatever its filter; follow it in its deliveries.",
-    ["NOT_FOUND"],
+    "Queues a `webhook.test` event for this endpoint alone, whatever its filter; follow it in its deliveries. 409 when the endpoint is disabled.",
+    ["NOT_FOUND", "CONFLICT"],
   ),
   "GET /v1/orgs/:orgId/webhook-deliveries": op(
     "List webhook deliveries",
@@ -272,7 +272,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   ),
   "POST /v1/orgs/:orgId/webhook-deliveries/:id/replay": op(
     "Replay a delivery",
-    "Sends a succeeded or dead-lettered delivery again, with the same webhook-id, from the first step of the retry schedule. 409 while it is still on its way.",
+    "Sends a succeeded or dead-lettered delivery again, with the same webhook-id, from the first step of the retry schedule. 409 while it is still on its way, or when its endpoint is disabled or deleted.",
     ["NOT_FOUND", "CONFLICT"],
   ),
   "POST /v1/orgs/:orgId/webhook-messages": op(

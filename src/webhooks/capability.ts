@@ -47,7 +47,7 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
         { secretGraceMs: settings.secretGraceMs },
         clock,
       );
-      const sender = new WebhookSender(policy, settings.timeoutMs, settings.endpointConcurrency);
+      const sender = new WebhookSender(policy, settings.timeoutMs, settings.concurrency);
       const dispatcher = new WebhookDispatcher(
         ctx.db,
         store,

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Database, Db } from "../db/database.js";
 import type { Logger } from "../log/logger.js";
@@ -112,28 +113,40 @@ export class WebhookDispatcher {
 
   /** One round: fan out new messages, then claim what there is room for and start sending it. */
   async tick(): Promise<void> {
-    await this.fanOut();
+    // A failed fan-out (one organisation's) must not stop deliveries already queued for every other one.
+    await this.fanOut().catch((err: Error) =>
+      this.log.error({ reason: err.message }, "webhook fan-out failed; deliveries continue"),
+    );
     const room = this.settings.concurrency - this.running;
     if (room <= 0) return;
-    const full = [...this.inflight]
-      .filter(([, n]) => n >= this.settings.endpointConcurrency)
-      .map(([id]) => id);
+    const per = this.settings.endpointConcurrency;
+    const full = [...this.inflight].filter(([, n]) => n >= per).map(([id]) => id);
     const now = this.clock();
+    // One token per claim: a settle only counts for the claim it belongs to, not a later one of this node.
+    const token = `${this.node}:${randomBytes(6).toString("hex")}`;
     const claimed = await this.store.claim(
       this.db.global,
       now,
       now + this.settings.timeoutMs + LEASE_MARGIN_MS,
-      this.node,
+      token,
       room,
+      per,
       full,
     );
     for (const d of claimed) {
+      // An endpoint this process already sends to gets only what is left of its share; the rest waits.
+      if ((this.inflight.get(d.endpoint_id) ?? 0) >= per) {
+        await this.store.settle(this.db.global, d.id, token, {
+          status: "pending",
+          attempts: d.attempts - 1,
+          updated_at: now,
+        });
+        continue;
+      }
       this.running++;
       this.inflight.set(d.endpoint_id, (this.inflight.get(d.endpoint_id) ?? 0) + 1);
-      const job = this.deliver(d)
-        .catch((err: Error) => {
-          this.log.error({ delivery: d.id, reason: err.message }, "webhook delivery could not be settled");
-        })
+      const job = this.deliver(d, token)
+        .catch((err: Error) => this.failed(d, token, err))
         .finally(() => {
           this.running--;
           const left = (this.inflight.get(d.endpoint_id) ?? 1) - 1;
@@ -146,6 +159,30 @@ export class WebhookDispatcher {
     }
     // A full batch: there may be more due right away.
     if (claimed.length === room) this.again = true;
+  }
+
+  /**
+   * A delivery that could not be prepared or settled (a secret that no longer opens, an attempt the
+   * database refused): settled without an attempt row, retried on the schedule like a failed attempt,
+   * so it never stays claimed, and never loops past its retries.
+   */
+  private async failed(d: WebhookDeliveryRow, token: string, err: Error): Promise<void> {
+    this.log.error(
+      { delivery: d.id, org: d.org_id, reason: err.message },
+      "webhook delivery failed inside Bulwark",
+    );
+    const now = this.clock();
+    const wait = this.settings.retryScheduleMs[d.attempts - 1];
+    await this.store
+      .settle(this.db.global, d.id, token, {
+        status: wait === undefined ? "dead" : "pending",
+        next_at: wait === undefined ? now : now + this.jittered(wait, undefined),
+        last_error: `not sent: ${err.message}`.slice(0, 300),
+        updated_at: now,
+      })
+      .catch((e: Error) =>
+        this.log.error({ delivery: d.id, reason: e.message }, "webhook delivery not settled"),
+      );
   }
 
   /** Runs rounds until nothing is pending or in flight, whether or not started (tests and benchmarks). */
@@ -169,50 +206,55 @@ export class WebhookDispatcher {
 
   /** Messages → deliveries, one transaction per organisation (its endpoints are read in its scope). */
   async fanOut(): Promise<void> {
-    for (const orgId of await this.store.pendingOrgs(this.db.global, 50)) {
-      await this.db.withOrg(orgId, async (tx) => {
-        const messages = await this.store.takePending(tx, orgId, FAN_OUT_BATCH);
-        if (messages.length === 0) return;
-        const endpoints = (await this.store.endpoints(tx, orgId)).filter((e) => e.enabled === 1);
-        const now = this.clock();
-        const rows: WebhookDeliveryRow[] = [];
-        // An endpoint receives the events raised after it was created, not older ones still queued.
-        for (const m of messages)
-          for (const e of endpoints)
-            if (m.endpoint_id ? m.endpoint_id === e.id : e.created_at <= m.created_at && wants(e, m.type))
-              rows.push({
-                id: newId("whd", now),
-                org_id: orgId,
-                message_id: m.id,
-                endpoint_id: e.id,
-                status: "pending",
-                attempts: 0,
-                next_at: now,
-                lease_until: null,
-                claimed_by: null,
-                last_status: null,
-                last_error: null,
-                created_at: now,
-                updated_at: now,
-              });
-        await this.store.insertDeliveries(tx, rows);
-        await this.store.markFannedOut(
-          tx,
-          messages.map((m) => m.id),
-        );
-      });
-    }
+    for (const orgId of await this.store.pendingOrgs(this.db.global, 50))
+      await this.fanOutOrg(orgId).catch((err: Error) =>
+        this.log.error({ org: orgId, reason: err.message }, "webhook fan-out failed for an organisation"),
+      );
+  }
+
+  private async fanOutOrg(orgId: string): Promise<void> {
+    await this.db.withOrg(orgId, async (tx) => {
+      const messages = await this.store.takePending(tx, orgId, FAN_OUT_BATCH);
+      if (messages.length === 0) return;
+      const endpoints = (await this.store.endpoints(tx, orgId)).filter((e) => e.enabled === 1);
+      const now = this.clock();
+      const rows: WebhookDeliveryRow[] = [];
+      // An endpoint receives the events raised after it was created, not older ones still queued.
+      for (const m of messages)
+        for (const e of endpoints)
+          if (m.endpoint_id ? m.endpoint_id === e.id : e.created_at <= m.created_at && wants(e, m.type))
+            rows.push({
+              id: newId("whd", now),
+              org_id: orgId,
+              message_id: m.id,
+              endpoint_id: e.id,
+              status: "pending",
+              attempts: 0,
+              next_at: now,
+              lease_until: null,
+              claimed_by: null,
+              last_status: null,
+              last_error: null,
+              created_at: now,
+              updated_at: now,
+            });
+      await this.store.insertDeliveries(tx, rows);
+      await this.store.markFannedOut(
+        tx,
+        messages.map((m) => m.id),
+      );
+    });
   }
 
   /** One claimed delivery: the endpoint's state decides whether it is sent now, later, or not at all. */
-  private async deliver(d: WebhookDeliveryRow): Promise<void> {
+  private async deliver(d: WebhookDeliveryRow, token: string): Promise<void> {
     const now = this.clock();
     const prepared = await this.db.withOrg(d.org_id, async (tx) => {
       const endpoint = await this.store.endpoint(tx, d.org_id, d.endpoint_id, true);
       const message = await this.store.message(tx, d.org_id, d.message_id);
       if (!endpoint || !message || endpoint.enabled !== 1) {
         const why = !endpoint ? "the endpoint was deleted" : "the endpoint is disabled";
-        await this.store.settle(tx, d.id, this.node, { status: "dead", last_error: why, updated_at: now });
+        await this.store.settle(tx, d.id, token, { status: "dead", last_error: why, updated_at: now });
         this.outcomes.inc(["dead"]);
         return undefined;
       }
@@ -221,16 +263,18 @@ export class WebhookDispatcher {
         this.open.add(endpoint.id);
         const until = endpoint.breaker_until ?? now;
         if (endpoint.breaker === "open" && now < until) {
-          await this.store.settle(tx, d.id, this.node, {
+          await this.store.settle(tx, d.id, token, {
             status: "pending",
+            attempts: d.attempts - 1,
             next_at: until,
             updated_at: now,
           });
           return undefined;
         }
         if (endpoint.breaker === "half_open" && now < until) {
-          await this.store.settle(tx, d.id, this.node, {
+          await this.store.settle(tx, d.id, token, {
             status: "pending",
+            attempts: d.attempts - 1,
             next_at: now + PROBE_WAIT_MS,
             updated_at: now,
           });
@@ -254,17 +298,19 @@ export class WebhookDispatcher {
       endpoint.legacy_signature === 1,
     );
     const outcome = await this.sender.send(endpoint.url, headers, body);
-    await this.settle(d, endpoint, outcome);
+    await this.settle(d, token, endpoint, outcome);
   }
 
   /** Records the attempt, then moves the delivery on and updates the endpoint, in one transaction. */
   private async settle(
     d: WebhookDeliveryRow,
+    token: string,
     endpoint: WebhookEndpointRow,
     o: AttemptOutcome,
   ): Promise<void> {
     const now = this.clock();
-    const attempts = d.attempts + 1;
+    // The claim counted this attempt.
+    const attempts = d.attempts;
     const ok = o.status !== undefined && o.status >= 200 && o.status < 300;
     const gone = o.status === 410;
     // Retried: no answer, 5xx and 429. Any other answer (a 4xx) is final: the receiver refused it.
@@ -286,7 +332,7 @@ export class WebhookDispatcher {
         error: o.error ?? null,
       });
       const next = last ? now : now + this.jittered(wait!, o.retryAfterMs);
-      await this.store.settle(tx, d.id, this.node, {
+      const mine = await this.store.settle(tx, d.id, token, {
         status: ok ? "succeeded" : last ? "dead" : "pending",
         attempts,
         next_at: next,
@@ -294,6 +340,8 @@ export class WebhookDispatcher {
         last_error: o.error ?? (ok ? null : `HTTP ${o.status}`),
         updated_at: now,
       });
+      // The claim was lost (its lease ran out and another worker took it): that one decides the endpoint.
+      if (!mine) return;
       // Read again, locked: other deliveries to it may have settled since this one was sent.
       const fresh = (await this.store.endpoint(tx, d.org_id, endpoint.id, true)) ?? endpoint;
       await this.store.updateEndpoint(tx, d.org_id, endpoint.id, this.endpointAfter(fresh, ok, gone, now));

@@ -30,7 +30,8 @@ export class WebhookSender {
   constructor(
     private readonly policy: TargetPolicy,
     private readonly timeoutMs: number,
-    connections = 8,
+    /** Sockets per origin: as many as deliveries at once, so none waits in undici's queue while its timeout runs. */
+    connections = 32,
   ) {
     const lookup: LookupFunction = (host, options, callback) => {
       policy.check(new URL(`http://${host.includes(":") ? `[${host}]` : host}/`)).then(
@@ -106,7 +107,9 @@ async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): void }): P
       break;
     }
   }
-  return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString("utf8");
+  // NUL is the one character a text column of PostgreSQL refuses: a receiver must not be able to make
+  // its attempt unrecordable (and so retried for ever).
+  return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString("utf8").replaceAll("\0", "\uFFFD");
 }
 
 /** Retry-After as ms from now: delta-seconds or an HTTP date (RFC 9110 10.2.3); undefined if neither. */

@@ -37,6 +37,9 @@ const RESERVED =
 /** Whether a domain event goes out as a webhook (HOOK-1): its organisation's data changing. */
 export const isWebhookEvent = (e: AuditEvent): boolean => e.orgId !== undefined && !INTERNAL.test(e.action);
 
+/** Endpoints per organisation: each message becomes one delivery per endpoint. */
+export const MAX_ENDPOINTS = 50;
+
 /** The type a test delivery carries ("send test event"). */
 export const TEST_EVENT = "webhook.test";
 
@@ -133,6 +136,8 @@ export class WebhookService {
     by: Stamp,
   ): Promise<{ row: WebhookEndpointRow; secret: string }> {
     const url = await this.checkUrl(input.url);
+    if ((await this.list(orgId)).length >= MAX_ENDPOINTS)
+      throw new AppError("UNPROCESSABLE", `An organisation has at most ${MAX_ENDPOINTS} webhook endpoints.`);
     const now = this.clock();
     const id = newId("whe", now);
     const secret = newWebhookSecret();
@@ -223,12 +228,18 @@ export class WebhookService {
     return this.db.withOrg(orgId, async (tx) => {
       const old = await this.store.endpoint(tx, orgId, id);
       if (!old) throw new AppError("NOT_FOUND");
-      const graceful = this.settings.secretGraceMs > 0;
+      // A secret sealed under another BULWARK_SECRET no longer opens: rotating is how to recover, so the
+      // new secret then signs alone.
+      let previous: string | undefined;
+      try {
+        previous = this.sealer.open(old.secret, aad(id));
+      } catch {
+        previous = undefined;
+      }
+      const graceful = this.settings.secretGraceMs > 0 && previous !== undefined;
       const set = {
         secret: this.sealer.seal(secret, aad(id)),
-        previous_secret: graceful
-          ? this.sealer.seal(this.sealer.open(old.secret, aad(id)), aad(id, true))
-          : null,
+        previous_secret: graceful ? this.sealer.seal(previous!, aad(id, true)) : null,
         previous_until: graceful ? now + this.settings.secretGraceMs : null,
         updated_at: now,
       };
@@ -260,7 +271,13 @@ export class WebhookService {
   /** Queues a test event for one endpoint ("send test event"), whatever its filter. */
   async sendTest(orgId: string, id: string): Promise<string> {
     return this.db.withOrg(orgId, async (tx) => {
-      if (!(await this.store.endpoint(tx, orgId, id))) throw new AppError("NOT_FOUND");
+      const endpoint = await this.store.endpoint(tx, orgId, id);
+      if (!endpoint) throw new AppError("NOT_FOUND");
+      if (endpoint.enabled !== 1)
+        throw new AppError(
+          "CONFLICT",
+          "This endpoint is disabled: enable it before sending it a test event.",
+        );
       const [msg] = await this.enqueue(tx, orgId, [
         { type: TEST_EVENT, data: { endpointId: id, message: "A test event from Bulwark." }, endpointId: id },
       ]);
@@ -297,6 +314,14 @@ export class WebhookService {
     await this.db.withOrg(orgId, async (tx) => {
       const found = await this.store.delivery(tx, orgId, id);
       if (!found) throw new AppError("NOT_FOUND");
+      const endpoint = await this.store.endpoint(tx, orgId, found.endpoint_id);
+      if (endpoint?.enabled !== 1)
+        throw new AppError(
+          "CONFLICT",
+          endpoint
+            ? "This delivery's endpoint is disabled: enable it before replaying."
+            : "This delivery's endpoint was deleted.",
+        );
       if (!(await this.store.replay(tx, orgId, id, now)))
         throw new AppError(
           "CONFLICT",

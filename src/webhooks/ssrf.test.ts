@@ -27,6 +27,8 @@ const REFUSED: [string, string][] = [
   ["IPv4-mapped IPv6 loopback", "http://[::ffff:127.0.0.1]/hook"],
   ["IPv4-mapped IPv6 private", "http://[::ffff:10.0.0.1]/hook"],
   ["NAT64 of loopback", "http://[64:ff9b::7f00:1]/hook"],
+  ["IPv4-compatible IPv6", "http://[::127.0.0.1]/hook"],
+  ["IPv4-compatible IPv6 of a public address", "http://[::8.8.8.8]/hook"],
   ["6to4 of private", "http://[2002:c0a8:101::]/hook"],
   ["a name resolving to a private address", "http://private.example/hook"],
   ["a name resolving to the metadata address", "http://metadata.example/hook"],
@@ -111,9 +113,9 @@ describe("webhook targets (HOOK-7)", () => {
       await call("POST", `/v1/orgs/${org}/webhook-endpoints/${id}/test`);
       const dispatcher = t.app.bulwark.service("webhookDispatcher");
       await dispatcher.tick();
-      await until(async () => (await deliveriesOf(id))[0]?.attempts === 1);
+      await until(async () => (await deliveriesOf(id))[0]?.lastError != null);
       const [d] = await deliveriesOf(id);
-      expect(d.lastError).toBe("rebind.example resolves to a loopback address 127.0.0.1");
+      expect(d.lastError).toBe("rebind.example resolves to a loopback address");
       expect(loop.got).toHaveLength(0);
       await call("PATCH", `/v1/orgs/${org}/webhook-endpoints/${id}`, { enabled: false });
     } finally {
@@ -144,14 +146,14 @@ describe("webhook targets (HOOK-7)", () => {
     const id = made.json().endpoint.id;
     await call("POST", `/v1/orgs/${org}/webhook-endpoints/${id}/test`);
     await t.app.bulwark.service("webhookDispatcher").tick();
-    await until(async () => (await deliveriesOf(id))[0]?.attempts === 1);
+    await until(async () => (await deliveriesOf(id))[0]?.lastError != null);
     expect(rx.got).toHaveLength(1);
     expect((await deliveriesOf(id))[0]).toMatchObject({ status: "dead", lastStatus: 302 });
   });
 
   it("HOOK-7: every refused form is refused by the policy itself, also for a connection's lookup", async () => {
     const policy = new TargetPolicy([], true, resolve);
-    for (const [what, url] of REFUSED.slice(0, 25))
+    for (const [what, url] of REFUSED.filter(([, u]) => !u.includes("@") && !u.startsWith("ftp")))
       await expect(policy.check(policy.parse(url)), what).rejects.toThrow();
     expect(policy.refusal("93.184.216.34")).toBeUndefined();
     expect(policy.refusal("2606:4700::1111")).toBeUndefined();

@@ -98,10 +98,10 @@ export class WebhookStore {
   // The outbox
 
   async insertMessages(tx: Db, rows: readonly WebhookMessageRow[]): Promise<void> {
-    if (rows.length > 0)
+    for (let i = 0; i < rows.length; i += 100)
       await tx
         .insertInto("webhook_messages")
-        .values([...rows])
+        .values(rows.slice(i, i + 100))
         .execute();
   }
 
@@ -131,11 +131,11 @@ export class WebhookStore {
   }
 
   async markFannedOut(tx: Db, ids: readonly string[]): Promise<void> {
-    if (ids.length > 0)
+    for (let i = 0; i < ids.length; i += 500)
       await tx
         .updateTable("webhook_messages")
         .set({ fanned_out: 1 })
-        .where("id", "in", [...ids])
+        .where("id", "in", ids.slice(i, i + 500))
         .execute();
   }
 
@@ -153,33 +153,44 @@ export class WebhookStore {
 
   /** One delivery per (message, endpoint), whoever fans out twice. */
   async insertDeliveries(tx: Db, rows: readonly WebhookDeliveryRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await tx
-      .insertInto("webhook_deliveries")
-      .values([...rows])
-      .onConflict((oc) => oc.columns(["message_id", "endpoint_id"]).doNothing())
-      .execute();
+    // In chunks: one statement's parameters stay far below SQLite's and PostgreSQL's limits.
+    for (let i = 0; i < rows.length; i += 50)
+      await tx
+        .insertInto("webhook_deliveries")
+        .values(rows.slice(i, i + 50))
+        .onConflict((oc) => oc.columns(["message_id", "endpoint_id"]).doNothing())
+        .execute();
   }
 
   /**
-   * Claims up to `limit` due deliveries for `node` until `leaseUntil`: pending ones whose time has come,
-   * and claimed ones whose lease ran out (their worker died). Atomic: on PostgreSQL, workers skip each
-   * other's locked rows; on SQLite the statement runs alone.
+   * Claims up to `limit` due deliveries for `token` until `leaseUntil`: pending ones whose time has come,
+   * and claimed ones whose lease ran out (their worker died), at most `perEndpoint` per endpoint and none
+   * of `skipEndpoints`. A claim counts as an attempt, so a delivery whose worker keeps dying still runs out
+   * of retries. Atomic: on PostgreSQL, workers skip each other's locked rows; on SQLite it runs alone.
    */
   async claim(
     db: Db,
     now: number,
     leaseUntil: number,
-    node: string,
+    token: string,
     limit: number,
+    perEndpoint: number,
     skipEndpoints: readonly string[],
   ): Promise<WebhookDeliveryRow[]> {
     const skip = skipEndpoints.length > 0 ? skipEndpoints : ["-"];
-    const due = sql`((status = 'pending' AND next_at <= ${now}) OR (status = 'sending' AND lease_until <= ${now})) AND endpoint_id NOT IN (${sql.join(skip)})`;
     const lock = this.engine === "postgres" ? sql`FOR UPDATE SKIP LOCKED` : sql``;
-    const rows = await sql<WebhookDeliveryRow>`UPDATE webhook_deliveries
-      SET status = 'sending', lease_until = ${leaseUntil}, claimed_by = ${node}, updated_at = ${now}
-      WHERE id IN (SELECT id FROM webhook_deliveries WHERE ${due} ORDER BY next_at LIMIT ${limit} ${lock})
+    const rows = await sql<WebhookDeliveryRow>`WITH due AS (
+        SELECT id, endpoint_id, next_at FROM webhook_deliveries
+        WHERE ((status = 'pending' AND next_at <= ${now}) OR (status = 'sending' AND lease_until <= ${now}))
+          AND endpoint_id NOT IN (${sql.join(skip)})
+        ORDER BY next_at LIMIT ${limit * 4} ${lock}
+      ), ranked AS (
+        SELECT id, next_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_at, id) AS rn FROM due
+      )
+      UPDATE webhook_deliveries
+      SET status = 'sending', lease_until = ${leaseUntil}, claimed_by = ${token}, attempts = attempts + 1,
+        updated_at = ${now}
+      WHERE id IN (SELECT id FROM ranked WHERE rn <= ${perEndpoint} ORDER BY next_at LIMIT ${limit})
       RETURNING *`.execute(db);
     return rows.rows.map(delivery);
   }
@@ -188,7 +199,7 @@ export class WebhookStore {
   async settle(
     tx: Db,
     id: string,
-    node: string,
+    token: string,
     set: Partial<
       Pick<WebhookDeliveryRow, "status" | "attempts" | "next_at" | "last_status" | "last_error">
     > & {
@@ -200,7 +211,7 @@ export class WebhookStore {
       .set({ ...set, lease_until: null, claimed_by: null })
       .where("id", "=", id)
       .where("status", "=", "sending")
-      .where("claimed_by", "=", node)
+      .where("claimed_by", "=", token)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createUser, login, type TestApp, testApp } from "../../test/harness.js";
+import { Receiver } from "../../test/webhook-receiver.js";
+import type { WebhookDispatcher } from "./dispatcher.js";
+
+type H = Record<string, string>;
+
+/** What a receiver, the database or an operator can do to deliveries, and how Bulwark stays whole. */
+describe("webhook faults", () => {
+  let t: TestApp;
+  let owner: H;
+  let org: string;
+  let rx: Receiver;
+  let dispatcher: WebhookDispatcher;
+  const call = (method: string, url: string, payload?: object, headers: H = owner) =>
+    t.app.inject({ method: method as "GET", url, headers, ...(payload ? { payload } : {}) });
+  const endpoint = async (body: object = {}) => {
+    const res = await call("POST", `/v1/orgs/${org}/webhook-endpoints`, { url: `${rx.url}/hook`, ...body });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json().endpoint.id as string;
+  };
+  const deliveries = async (query = "") =>
+    (await call("GET", `/v1/orgs/${org}/webhook-deliveries?${query}`)).json().deliveries as {
+      id: string;
+      status: string;
+      attempts: number;
+      lastError: string | null;
+    }[];
+
+  beforeAll(async () => {
+    rx = await new Receiver().start();
+    t = await testApp({
+      BULWARK_WEBHOOK_ALLOWLIST: "127.0.0.1",
+      WEBHOOK_WORKER: "off",
+      WEBHOOK_ENDPOINT_CONCURRENCY: "2",
+      WEBHOOK_TIMEOUT_SECONDS: "5",
+    });
+    dispatcher = t.app.bulwark.service("webhookDispatcher");
+    await createUser(t, "owner@example.org", "webhook faults passphrase");
+    const o = await login(t, "owner@example.org", "webhook faults passphrase");
+    owner = { cookie: o.cookie, "x-csrf-token": o.csrf };
+    org = (await call("POST", "/v1/orgs", { name: "Faults Inc" })).json().org.id;
+  });
+  afterAll(async () => {
+    await t.close();
+    await rx.close();
+  });
+  beforeEach(async () => {
+    for (const e of (await call("GET", `/v1/orgs/${org}/webhook-endpoints`)).json().endpoints)
+      await call("DELETE", `/v1/orgs/${org}/webhook-endpoints/${e.id}`);
+    await dispatcher.fanOut();
+    await t.db.global
+      .updateTable("webhook_deliveries")
+      .set({ status: "dead" })
+      .where("status", "in", ["pending", "sending"])
+      .execute();
+    rx.got.length = 0;
+    rx.answer = () => ({ status: 204 });
+  });
+
+  it("HOOK-6: 500 messages to 8 endpoints fan out in one round (no statement outgrows the database's limits)", async () => {
+    for (let i = 0; i < 8; i++) await endpoint({ eventTypes: ["bulk.made"] });
+    const hooks = t.app.bulwark.service("webhooks");
+    await t.db.withOrg(org, (tx) =>
+      hooks.enqueue(
+        tx,
+        org,
+        Array.from({ length: 500 }, (_, n) => ({ type: "bulk.made", data: { n } })),
+      ),
+    );
+    await dispatcher.fanOut();
+    const count = await t.db.global
+      .selectFrom("webhook_deliveries")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("org_id", "=", org)
+      .where("status", "=", "pending")
+      .executeTakeFirstOrThrow();
+    expect(Number(count.n)).toBe(4000);
+  });
+
+  it("HOOK-4: one endpoint never gets more deliveries at once than its share, whatever is due", async () => {
+    let release!: () => void;
+    const held = new Promise<{ status: number }>((r) => {
+      release = () => r({ status: 200 });
+    });
+    rx.answer = () => held;
+    await endpoint();
+    for (let i = 0; i < 6; i++) await call("PATCH", `/v1/orgs/${org}`, { name: `Faults ${i}` });
+    await dispatcher.tick();
+    await until(() => rx.got.length === 2);
+    await dispatcher.tick();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(rx.got).toHaveLength(2);
+    expect(await deliveries("status=sending")).toHaveLength(2);
+    release();
+    await dispatcher.drain();
+    expect(rx.got).toHaveLength(6);
+  });
+
+  it("HOOK-3: a receiver's NUL byte in its answer is recorded, not a delivery stuck for ever", async () => {
+    rx.answer = () => ({ status: 200, body: "ok\u0000done" });
+    await endpoint();
+    await call("PATCH", `/v1/orgs/${org}`, { name: "Faults NUL" });
+    await dispatcher.drain();
+    const [d] = await deliveries();
+    expect(d).toMatchObject({ status: "succeeded", attempts: 1 });
+    const { attempts } = (await call("GET", `/v1/orgs/${org}/webhook-deliveries/${d!.id}`)).json();
+    expect(attempts[0].response).toBe("ok\uFFFDdone");
+  });
+
+  it("HOOK-2: a secret that no longer opens leaves the delivery retried, not claimed for ever; rotating recovers", async () => {
+    const id = await endpoint();
+    // As if BULWARK_SECRET had changed: the sealed secret is someone else's.
+    await t.db.withOrg(org, (tx) =>
+      tx
+        .updateTable("webhook_endpoints")
+        .set({ secret: "v1.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA" })
+        .where("id", "=", id)
+        .execute(),
+    );
+    await call("PATCH", `/v1/orgs/${org}`, { name: "Faults Sealed" });
+    await dispatcher.tick();
+    await until(async () => (await deliveries())[0]?.status === "pending");
+    const [d] = await deliveries();
+    expect(d!.attempts).toBe(1);
+    expect(d!.lastError).toMatch(/^not sent: /);
+    expect(rx.got).toHaveLength(0);
+    const rotated = await call("POST", `/v1/orgs/${org}/webhook-endpoints/${id}/rotate-secret`);
+    expect(rotated.statusCode).toBe(201);
+    expect(rotated.json().endpoint.previousSecretValidUntil).toBeNull();
+  });
+
+  it("HOOK-5: a test event or a replay for a disabled endpoint is refused, not accepted and dropped", async () => {
+    const id = await endpoint();
+    await call("POST", `/v1/orgs/${org}/webhook-endpoints/${id}/test`);
+    await dispatcher.drain();
+    const [d] = await deliveries();
+    await call("PATCH", `/v1/orgs/${org}/webhook-endpoints/${id}`, { enabled: false });
+    const test = await call("POST", `/v1/orgs/${org}/webhook-endpoints/${id}/test`);
+    expect(test.statusCode).toBe(409);
+    const replay = await call("POST", `/v1/orgs/${org}/webhook-deliveries/${d!.id}/replay`);
+    expect(replay.statusCode).toBe(409);
+    expect(replay.json().error.message).toContain("disabled");
+  });
+});
+
+async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
