@@ -21,6 +21,7 @@ import { installHttp } from "./http/plugin.js";
 import { requestId } from "./http/request-id.js";
 import { trustProxyFn } from "./http/trust-proxy.js";
 import { AJV_OPTIONS, validatorFactory } from "./http/validation.js";
+import { idempotencyCapability } from "./idempotency/capability.js";
 import { identityCapability } from "./identity/capability.js";
 import { jobsCapability } from "./jobs/capability.js";
 import { createLogger, type Logger, lazyChild } from "./log/logger.js";
@@ -83,6 +84,7 @@ export function capabilities(
     mfaCapability,
     identityCapability,
     orgsCapability(options.denials),
+    idempotencyCapability(),
     apiKeysCapability,
     quotasCapability,
     webhooksCapability(options.webhooks),

@@ -123,6 +123,8 @@ export function orderRoutes(tenant: TenantRouter): void {
     url: "/orders",
     action: "orders:write",
     status: 201,
+    // A client that lost the answer retries with the same Idempotency-Key: one order, not two.
+    idempotent: true,
     errors: ["PRODUCT_UNKNOWN"],
     schema: {
       summary: "Place an order",

@@ -135,7 +135,7 @@ export async function auditRoutes(app: FastifyInstance, opts: { audit: AuditServ
         ),
         response: { 201: Type.Object({ id: Type.String(), seq: Type.Integer() }) },
       },
-      config: { errors: ["PAYLOAD_TOO_LARGE"] },
+      config: { errors: ["PAYLOAD_TOO_LARGE"], idempotent: true },
     },
     async (req, reply) => {
       const orgId = req.tenant!.orgId;

@@ -103,6 +103,8 @@ export interface Config {
     /** The checkpoint signing key's 32-byte seed, when set apart from BULWARK_SECRET. */
     readonly signingKey: string | undefined;
   };
+  /** How long an Idempotency-Key is kept (IDEM-1). */
+  readonly idempotencyTtlMs: number;
   readonly webhooks: {
     /** Deliver from this process (`bulwark start`); `bulwark worker` always does. */
     readonly worker: boolean;
@@ -377,6 +379,7 @@ export function loadConfig(env: Env = process.env): Config {
       checkpointSeconds: int("AUDIT_CHECKPOINT_SECONDS"),
       signingKey: auditKey,
     },
+    idempotencyTtlMs: int("IDEMPOTENCY_TTL_HOURS") * 3_600_000,
     webhooks: {
       worker: oneOf("WEBHOOK_WORKER") === "on",
       allowlist: list("BULWARK_WEBHOOK_ALLOWLIST"),

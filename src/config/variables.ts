@@ -440,6 +440,14 @@ export const VARIABLES = [
     doc: "Ed25519 seed (32 bytes, base64) that signs audit checkpoints. Unset: derived from BULWARK_SECRET, so changing that secret changes the key (old checkpoints stay verifiable: every key that signed is kept and published).",
   },
   {
+    name: "IDEMPOTENCY_TTL_HOURS",
+    kind: "int",
+    dev: "24",
+    min: 1,
+    max: 720,
+    doc: "How long an Idempotency-Key and its stored answer are kept (IDEM-1); a retry after that runs again.",
+  },
+  {
     name: "WEBHOOK_WORKER",
     kind: "enum",
     values: ["on", "off"],

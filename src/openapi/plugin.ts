@@ -23,19 +23,24 @@ export const openapiPlugin = fp(
     await app.register(swagger, {
       // Each operation states its row of the route table: the facts the guard pipeline enforces.
       transform: ({ schema, url, route }) => {
-        const r = route as { config?: { guard?: EffectiveSecurity; errors?: readonly string[] } };
+        const r = route as {
+          config?: { guard?: EffectiveSecurity; errors?: readonly string[]; idempotent?: boolean };
+        };
         const sec = r.config?.guard;
         if (!sec || !schema) return { schema, url };
         const method = String(Array.isArray(route.method) ? route.method[0] : route.method);
+        const idempotent = r.config?.idempotent === true;
         return {
           url,
           schema: operationSchema(
             method,
             route.url,
-            schema as Record<string, unknown>,
+            idempotent
+              ? { ...(schema as Record<string, unknown>), headers: idempotencyHeader(opts.config) }
+              : (schema as Record<string, unknown>),
             sec,
             opts.config,
-            r.config?.errors,
+            idempotent ? [...(r.config?.errors ?? []), "CONFLICT", "UNPROCESSABLE"] : r.config?.errors,
           ),
         };
       },
@@ -111,3 +116,17 @@ export const openapiPlugin = fp(
   },
   { name: "bulwark-openapi" },
 );
+
+/** The `Idempotency-Key` request header of the routes that accept one (IDEM-1), with its expiry policy. */
+function idempotencyHeader(config: Config) {
+  return {
+    type: "object",
+    properties: {
+      "idempotency-key": {
+        type: "string",
+        description: `Optional (draft-ietf-httpapi-idempotency-key-header-07): a structured-field string such as \`"8e03978e-40d5-43e8-bc93-6894a57f9324"\`. The first answer is kept for ${config.idempotencyTtlMs / 3_600_000} hours under this organisation, caller, route and key, and replayed to a retry with \`Idempotent-Replayed: true\`; the same key with another body gets 422, a retry while the first runs gets 409.`,
+        examples: ['"8e03978e-40d5-43e8-bc93-6894a57f9324"'],
+      },
+    },
+  };
+}

@@ -85,6 +85,8 @@ export interface TenantRouteDefinition<P extends TObject, Q extends TObject, B e
   readonly errors?: readonly string[];
   /** Status of a successful response (default 200). */
   readonly status?: number;
+  /** Accepts `Idempotency-Key` (IDEM-1): a retry with the same key gets the first answer back. */
+  readonly idempotent?: boolean;
   handler(ctx: TenantContext<Static<P>, Static<Q>, Static<B>>): Promise<unknown>;
 }
 
@@ -127,7 +129,7 @@ export class TenantRouter {
     this.app.route({
       method: def.method,
       url,
-      config: { errors: def.errors ?? [] },
+      config: { errors: def.errors ?? [], ...(def.idempotent ? { idempotent: true } : {}) },
       schema: {
         params,
         ...(def.schema?.querystring ? { querystring: def.schema.querystring } : {}),

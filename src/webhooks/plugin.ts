@@ -291,6 +291,7 @@ export async function webhookRoutes(app: FastifyInstance, opts: { hooks: Webhook
         }),
         response: { 202: Type.Object({ messageId: Type.String() }) },
       },
+      config: { idempotent: true },
     },
     async (req, reply) => {
       const messageId = await hooks.publish(req.tenant!.orgId, req.body.type, req.body.data);
