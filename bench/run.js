@@ -15,7 +15,7 @@
 // The audit log: a write (POST products with an API key) with AUDIT_LOG=on against the same with
 // AUDIT_LOG=off, and then (bench/audit-verify.js, its own process) the speed of `bulwark audit verify`
 // over an SQLite log of --verify-entries entries (0 skips it). `--only audit` runs just these (and the
-// baselines); `--only verify` just the verification.
+// baselines); `--only verify` just the verification; `--only webhooks` just webhook delivery (bench/webhooks.js).
 import { fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -311,7 +311,7 @@ async function sample(url, headers, c) {
 
 const runs = new Map(CASES.map((c) => [c, []]));
 const failures = new Set();
-const verifyOnly = values.only === "verify";
+const verifyOnly = values.only === "verify" || values.only === "webhooks";
 for (let round = 0; round < rounds && !verifyOnly; round++) {
   for (const c of CASES) {
     if (c.pg && !values.pg) continue;
@@ -368,11 +368,11 @@ for (let round = 0; round < rounds && !verifyOnly; round++) {
 }
 
 /**
- * `bulwark audit verify` over a filled SQLite log (bench/audit-verify.js, in a process of its own): with
- * no --only, --only audit or --only verify, and --verify-entries above 0.
+ * A benchmark script of its own process (its heap and timers stay out of this one): its one line
+ * prefixed "RESULT ", parsed. BENCH_PROFILE profiles it too.
  */
-async function measureVerify(entries) {
-  const child = fork(new URL("audit-verify.js", import.meta.url), ["--entries", String(entries)], {
+async function measureChild(script, args = []) {
+  const child = fork(new URL(script, import.meta.url), args, {
     execArgv: process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
@@ -382,9 +382,15 @@ async function measureVerify(entries) {
   });
   const code = await new Promise((resolve) => child.once("exit", resolve));
   const line = out.split("\n").find((l) => l.startsWith("RESULT "));
-  if (code !== 0 || !line) throw new Error(`bench/audit-verify.js exited with ${code}: ${out.slice(0, 300)}`);
+  if (code !== 0 || !line) throw new Error(`bench/${script} exited with ${code}: ${out.slice(0, 300)}`);
   return JSON.parse(line.slice("RESULT ".length));
 }
+
+/**
+ * `bulwark audit verify` over a filled SQLite log (bench/audit-verify.js): with no --only, --only audit or
+ * --only verify, and --verify-entries above 0.
+ */
+const measureVerify = (entries) => measureChild("audit-verify.js", ["--entries", String(entries)]);
 const verifyEntries = Number(values["verify-entries"]);
 let verified;
 if (verifyEntries > 0 && (!values.only || /audit|verify/.test(values.only))) {
@@ -393,6 +399,23 @@ if (verifyEntries > 0 && (!values.only || /audit|verify/.test(values.only))) {
   } catch (err) {
     console.error(`\n✗ audit verify: ${err.message}`);
     failures.add("audit verify");
+  }
+}
+
+/** Webhook delivery throughput and commit-to-attempt latency (bench/webhooks.js). */
+const measureWebhooks = () => measureChild("webhooks.js");
+if (!values.only || values.only === "webhooks") {
+  try {
+    const w = await measureWebhooks();
+    console.log(
+      `\nwebhooks: ${w.delivered} signed, recorded deliveries at ${Math.round(w.bulwarkPerSecond)}/s vs a bare undici loop at ` +
+        `${Math.round(w.barePerSecond)}/s: ${w.ratio.toFixed(2)} (target ≥ ${w.target}: ${w.met ? "met" : "NOT MET"}), ` +
+        `${w.cpuMsPerDelivery.toFixed(2)} ms CPU per delivery; commit to first attempt under ${w.latency.published} ` +
+        `API messages: p50 ${w.latency.p50} ms, p99 ${w.latency.p99} ms`,
+    );
+  } catch (err) {
+    console.error(`\n✗ webhooks: ${err.message}`);
+    failures.add("webhooks");
   }
 }
 

@@ -49,3 +49,9 @@ export {
 export type { Control, PostureRegistry } from "./posture/registry.js";
 export { type Running, type StartOptions, start } from "./server.js";
 export { newId } from "./util/ids.js";
+export {
+  InboundSignatureError,
+  receiveOnce,
+  verifyStandardWebhook,
+  verifyStripe,
+} from "./webhooks/inbound.js";

@@ -132,10 +132,15 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
         b,
         {},
       );
-      await world.t.app.bulwark.service("webhookDispatcher").fanOut();
-      foreign["webhook-deliveries/:id"] = (
-        await world.call("GET", `/v1/orgs/${world.orgB}/webhook-deliveries`, b)
-      ).json().deliveries[0].id;
+      // The app's own dispatcher may be fanning the test event out at the same moment (on PostgreSQL
+      // this call then skips the locked message): wait for the delivery, whoever makes it.
+      await vi.waitFor(async () => {
+        await world.t.app.bulwark.service("webhookDispatcher").fanOut();
+        const [d] = (await world.call("GET", `/v1/orgs/${world.orgB}/webhook-deliveries`, b)).json()
+          .deliveries;
+        expect(d).toBeDefined();
+        foreign["webhook-deliveries/:id"] = d.id;
+      });
       if (has("/v1/orgs/:orgId/products/:id")) {
         const p = await world.call("POST", `/v1/orgs/${world.orgB}/products`, b, {
           name: "B's secret",

@@ -371,10 +371,16 @@ export class SweepWorld {
       await as("POST", "/v1/orgs/:orgId/webhook-endpoints", { url: "https://93.184.216.34/sweep" })
     ).endpoint!.id!;
     await as("POST", "/v1/orgs/:orgId/webhook-endpoints/:id/test", {});
-    await t.app.bulwark.service("webhookDispatcher").fanOut();
-    this.ids.webhookDelivery = (
-      (await as("GET", "/v1/orgs/:orgId/webhook-deliveries")).deliveries as unknown as { id: string }[]
-    )[0]!.id;
+    // The app's own dispatcher may be fanning it out at the same moment: wait for the delivery.
+    for (let tries = 0; !this.ids.webhookDelivery; tries++) {
+      await t.app.bulwark.service("webhookDispatcher").fanOut();
+      const list = (await as("GET", "/v1/orgs/:orgId/webhook-deliveries")).deliveries as unknown as {
+        id: string;
+      }[];
+      if (list[0]) this.ids.webhookDelivery = list[0].id;
+      else if (tries > 100) throw new Error("the sweep's webhook delivery never appeared");
+      else await new Promise((r) => setTimeout(r, 20));
+    }
     const audit = t.app.bulwark.service("audit");
     await audit.flush();
     this.ids.auditEvent = (await audit.query({ log: this.ids.org }, 1))[0]!.id;

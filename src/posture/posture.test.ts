@@ -79,6 +79,7 @@ describe("security page", () => {
         "HOOK-5",
         "HOOK-6",
         "HOOK-7",
+        "HOOK-8",
         "IDEM-1",
         "INPUT-1",
         "INPUT-2",

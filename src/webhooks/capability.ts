@@ -1,6 +1,7 @@
 import type { Capability } from "../capability.js";
 import { Sealer } from "../crypto/seal.js";
 import { WebhookDispatcher } from "./dispatcher.js";
+import { inboundMigrations } from "./inbound.js";
 import { webhookMigrations } from "./migrations.js";
 import { webhookRoutes } from "./plugin.js";
 import { WebhookSender } from "./sender.js";
@@ -31,7 +32,7 @@ export interface WebhookOptions {
 export function webhooksCapability(options: WebhookOptions = {}): Capability {
   return {
     name: "webhooks",
-    migrations: webhookMigrations,
+    migrations: (ctx) => ({ ...webhookMigrations(ctx), ...inboundMigrations(ctx) }),
     async register(app, ctx) {
       const settings = ctx.config.webhooks;
       const clock = options.clock ?? (() => Date.now());
@@ -132,6 +133,14 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
         title: "No webhooks to internal addresses",
         claim: `Endpoint URLs must be https${settings.allowHttp ? " (http is allowed outside production)" : ""} and resolve only to public addresses: loopback, private, link-local and cloud metadata, carrier-grade NAT, multicast, unique-local and IPv4-mapped forms of these are refused at creation and again when each connection opens, which connects to the address checked (no DNS rebinding). Redirects are not followed.${policy.hasExceptions ? " An allowlist set by the operator opens exceptions." : ""}`,
         settings: { exceptions: policy.hasExceptions, httpAllowed: settings.allowHttp },
+        enabled: true,
+      });
+      ctx.posture.register({
+        id: "HOOK-8",
+        title: "Inbound webhooks verified and deduplicated",
+        claim:
+          "Webhooks the app receives from providers go through Bulwark's helpers: Standard Webhooks and Stripe signatures are verified in constant time with a 5-minute timestamp tolerance, and each event's side effect runs once per event id, recorded in the same database transaction, even when the provider delivers it twice at once.",
+        settings: { toleranceSeconds: 300, schemes: "standard-webhooks, stripe" },
         enabled: true,
       });
     },

@@ -42,6 +42,9 @@ export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
+  private fanOutNext = false;
+  /** Attempts waiting to be settled, per organisation. */
+  private readonly settling = new Map<string, Settling[]>();
   private stopped = true;
   private readonly work = new Set<Promise<void>>();
   private readonly outcomes: Counter;
@@ -93,34 +96,40 @@ export class WebhookDispatcher {
     await Promise.allSettled([...this.work]);
   }
 
-  /** Looks at the queue now (after a commit that wrote messages, or on the timer). */
-  wake(): void {
+  /**
+   * Looks at the queue now: after a commit that may have written messages, or on the timer (`fanOut`),
+   * or because slots freed up (claiming only).
+   */
+  wake(fanOut = true): void {
     if (this.stopped) return;
+    this.fanOutNext ||= fanOut;
     if (this.ticking) {
       this.again = true;
       return;
     }
-    this.ticking = this.tick()
+    const fan = this.fanOutNext;
+    this.fanOutNext = false;
+    this.ticking = this.tick(fan)
       .catch((err: Error) => this.log.warn({ reason: err.message }, "webhook dispatch failed; retrying"))
       .finally(() => {
         this.ticking = undefined;
         if (this.again && !this.stopped) {
           this.again = false;
-          this.wake();
+          this.wake(false);
         }
       });
   }
 
   /** One round: fan out new messages, then claim what there is room for and start sending it. */
-  async tick(): Promise<void> {
+  async tick(fanOut = true): Promise<void> {
     // A failed fan-out (one organisation's) must not stop deliveries already queued for every other one.
-    await this.fanOut().catch((err: Error) =>
-      this.log.error({ reason: err.message }, "webhook fan-out failed; deliveries continue"),
-    );
+    if (fanOut)
+      await this.fanOut().catch((err: Error) =>
+        this.log.error({ reason: err.message }, "webhook fan-out failed; deliveries continue"),
+      );
     const room = this.settings.concurrency - this.running;
     if (room <= 0) return;
     const per = this.settings.endpointConcurrency;
-    const full = [...this.inflight].filter(([, n]) => n >= per).map(([id]) => id);
     const now = this.clock();
     // One token per claim: a settle only counts for the claim it belongs to, not a later one of this node.
     const token = `${this.node}:${randomBytes(6).toString("hex")}`;
@@ -131,8 +140,23 @@ export class WebhookDispatcher {
       token,
       room,
       per,
-      full,
+      this.inflight,
     );
+    // What the batch needs, read once per organisation (not two queries per delivery).
+    const seen = new Map<
+      string,
+      { endpoints: Map<string, WebhookEndpointRow>; bodies: Map<string, string> }
+    >();
+    for (const orgId of new Set(claimed.map((d) => d.org_id))) {
+      const ids = claimed.filter((d) => d.org_id === orgId).map((d) => d.message_id);
+      seen.set(
+        orgId,
+        await this.db.readOrg(orgId, async (tx) => ({
+          endpoints: new Map((await this.store.endpoints(tx, orgId)).map((e) => [e.id, e])),
+          bodies: await this.store.bodies(tx, orgId, ids),
+        })),
+      );
+    }
     for (const d of claimed) {
       // An endpoint this process already sends to gets only what is left of its share; the rest waits.
       if ((this.inflight.get(d.endpoint_id) ?? 0) >= per) {
@@ -145,7 +169,8 @@ export class WebhookDispatcher {
       }
       this.running++;
       this.inflight.set(d.endpoint_id, (this.inflight.get(d.endpoint_id) ?? 0) + 1);
-      const job = this.deliver(d, token)
+      const org = seen.get(d.org_id);
+      const job = this.deliver(d, token, org?.endpoints.get(d.endpoint_id), org?.bodies.get(d.message_id))
         .catch((err: Error) => this.failed(d, token, err))
         .finally(() => {
           this.running--;
@@ -153,7 +178,8 @@ export class WebhookDispatcher {
           if (left > 0) this.inflight.set(d.endpoint_id, left);
           else this.inflight.delete(d.endpoint_id);
           this.work.delete(job);
-          this.wake();
+          // Claim again for the free slots; claims never overlap, so slots freed meanwhile share the next.
+          this.wake(false);
         });
       this.work.add(job);
     }
@@ -216,6 +242,11 @@ export class WebhookDispatcher {
     await this.db.withOrg(orgId, async (tx) => {
       const messages = await this.store.takePending(tx, orgId, FAN_OUT_BATCH);
       if (messages.length === 0) return;
+      // A full batch: more are waiting; the next round fans out again rather than waiting for the timer.
+      if (messages.length === FAN_OUT_BATCH) {
+        this.fanOutNext = true;
+        this.again = true;
+      }
       const endpoints = (await this.store.endpoints(tx, orgId)).filter((e) => e.enabled === 1);
       const now = this.clock();
       const rows: WebhookDeliveryRow[] = [];
@@ -247,9 +278,37 @@ export class WebhookDispatcher {
   }
 
   /** One claimed delivery: the endpoint's state decides whether it is sent now, later, or not at all. */
-  private async deliver(d: WebhookDeliveryRow, token: string): Promise<void> {
+  private async deliver(
+    d: WebhookDeliveryRow,
+    token: string,
+    seenEndpoint: WebhookEndpointRow | undefined,
+    seenBody: string | undefined,
+  ): Promise<void> {
     const now = this.clock();
-    const prepared = await this.db.withOrg(d.org_id, async (tx) => {
+    // The common case, as read for the batch: an enabled endpoint whose breaker is closed.
+    const prepared =
+      seenEndpoint?.enabled === 1 && seenEndpoint.breaker === "closed" && seenBody !== undefined
+        ? { endpoint: seenEndpoint, body: seenBody, secrets: this.service.secrets(seenEndpoint, now) }
+        : await this.prepareLocked(d, token, now);
+    if (!prepared) return;
+    const { endpoint, body, secrets } = prepared;
+    const headers = signedHeaders(
+      secrets,
+      d.message_id,
+      Math.floor(this.clock() / 1000),
+      body,
+      endpoint.legacy_signature === 1,
+    );
+    const outcome = await this.sender.send(endpoint.url, headers, body);
+    await this.settle(d, token, endpoint, outcome);
+  }
+
+  /**
+   * A delivery to an endpoint that is gone, disabled or behind its breaker: decided with the endpoint
+   * locked, so concurrent deliveries to it send one probe between them.
+   */
+  private async prepareLocked(d: WebhookDeliveryRow, token: string, now: number) {
+    return this.db.withOrg(d.org_id, async (tx) => {
       const endpoint = await this.store.endpoint(tx, d.org_id, d.endpoint_id, true);
       const message = await this.store.message(tx, d.org_id, d.message_id);
       if (!endpoint || !message || endpoint.enabled !== 1) {
@@ -288,66 +347,91 @@ export class WebhookDispatcher {
       }
       return { endpoint, body: message.body, secrets: this.service.secrets(endpoint, now) };
     });
-    if (!prepared) return;
-    const { endpoint, body, secrets } = prepared;
-    const headers = signedHeaders(
-      secrets,
-      d.message_id,
-      Math.floor(this.clock() / 1000),
-      body,
-      endpoint.legacy_signature === 1,
-    );
-    const outcome = await this.sender.send(endpoint.url, headers, body);
-    await this.settle(d, token, endpoint, outcome);
   }
 
-  /** Records the attempt, then moves the delivery on and updates the endpoint, in one transaction. */
-  private async settle(
+  /**
+   * Records the attempt, moves the delivery on and updates the endpoint. Attempts that finish together
+   * are settled together, one transaction per organisation (a commit per delivery was most of the cost).
+   */
+  private settle(
     d: WebhookDeliveryRow,
     token: string,
     endpoint: WebhookEndpointRow,
     o: AttemptOutcome,
   ): Promise<void> {
-    const now = this.clock();
-    // The claim counted this attempt.
-    const attempts = d.attempts;
-    const ok = o.status !== undefined && o.status >= 200 && o.status < 300;
-    const gone = o.status === 410;
-    // Retried: no answer, 5xx and 429. Any other answer (a 4xx) is final: the receiver refused it.
-    const retryable = !ok && !gone && (o.status === undefined || o.status >= 500 || o.status === 429);
-    const wait = this.settings.retryScheduleMs[attempts - 1];
-    const last = !retryable || wait === undefined;
-    const outcome = ok ? "succeeded" : gone ? "gone" : o.refused ? "refused" : last ? "dead" : "retry";
-    this.outcomes.inc([outcome]);
-    await this.db.withOrg(d.org_id, async (tx: Db) => {
-      await this.store.insertAttempt(tx, {
-        id: newId("wha", now),
-        org_id: d.org_id,
-        delivery_id: d.id,
-        endpoint_id: endpoint.id,
-        at: now - o.durationMs,
-        duration_ms: o.durationMs,
-        status: o.status ?? null,
-        response: o.response ?? null,
-        error: o.error ?? null,
-      });
-      const next = last ? now : now + this.jittered(wait!, o.retryAfterMs);
-      const mine = await this.store.settle(tx, d.id, token, {
-        status: ok ? "succeeded" : last ? "dead" : "pending",
-        attempts,
-        next_at: next,
-        last_status: o.status ?? null,
-        last_error: o.error ?? (ok ? null : `HTTP ${o.status}`),
-        updated_at: now,
-      });
-      // The claim was lost (its lease ran out and another worker took it): that one decides the endpoint.
-      if (!mine) return;
-      // Read again, locked: other deliveries to it may have settled since this one was sent.
-      const fresh = (await this.store.endpoint(tx, d.org_id, endpoint.id, true)) ?? endpoint;
-      await this.store.updateEndpoint(tx, d.org_id, endpoint.id, this.endpointAfter(fresh, ok, gone, now));
+    return new Promise((resolve, reject) => {
+      const batch = this.settling.get(d.org_id) ?? [];
+      batch.push({ d, token, endpoint, o, now: this.clock(), resolve, reject });
+      this.settling.set(d.org_id, batch);
+      if (batch.length === 1) setImmediate(() => void this.settleBatch(d.org_id));
     });
-    if (gone)
-      this.log.warn({ endpoint: endpoint.id, org: d.org_id }, "webhook endpoint answered 410 Gone: disabled");
+  }
+
+  private async settleBatch(orgId: string): Promise<void> {
+    const batch = this.settling.get(orgId) ?? [];
+    this.settling.delete(orgId);
+    const gone: Settling[] = [];
+    try {
+      await this.db.withOrg(orgId, async (tx: Db) => {
+        await this.store.insertAttempts(
+          tx,
+          batch.map(({ d, endpoint, o, now }) => ({
+            id: newId("wha", now),
+            org_id: orgId,
+            delivery_id: d.id,
+            endpoint_id: endpoint.id,
+            at: now - o.durationMs,
+            duration_ms: o.durationMs,
+            status: o.status ?? null,
+            response: o.response ?? null,
+            error: o.error ?? null,
+          })),
+        );
+        const recovered = new Set<string>();
+        for (const item of batch) {
+          const { d, token, endpoint, o, now } = item;
+          // The claim counted this attempt.
+          const attempts = d.attempts;
+          const ok = o.status !== undefined && o.status >= 200 && o.status < 300;
+          const isGone = o.status === 410;
+          // Retried: no answer, 5xx and 429. Any other answer (a 4xx) is final: the receiver refused it.
+          const retryable = !ok && !isGone && (o.status === undefined || o.status >= 500 || o.status === 429);
+          const wait = this.settings.retryScheduleMs[attempts - 1];
+          const last = !retryable || wait === undefined;
+          this.outcomes.inc([
+            ok ? "succeeded" : isGone ? "gone" : o.refused ? "refused" : last ? "dead" : "retry",
+          ]);
+          const mine = await this.store.settle(tx, d.id, token, {
+            status: ok ? "succeeded" : last ? "dead" : "pending",
+            attempts,
+            next_at: last ? now : now + this.jittered(wait!, o.retryAfterMs),
+            last_status: o.status ?? null,
+            last_error: o.error ?? (ok ? null : `HTTP ${o.status}`),
+            updated_at: now,
+          });
+          // The claim was lost (its lease ran out and another worker took it): that one decides the endpoint.
+          if (!mine) continue;
+          if (isGone) gone.push(item);
+          // A success closes the breaker and ends the run of failures, without reading the endpoint.
+          if (ok) {
+            this.open.delete(endpoint.id);
+            if (!recovered.has(endpoint.id)) await this.store.recovered(tx, orgId, endpoint.id);
+            recovered.add(endpoint.id);
+            continue;
+          }
+          recovered.delete(endpoint.id);
+          // Read again, locked: other deliveries to it may have settled since this one was sent.
+          const fresh = (await this.store.endpoint(tx, orgId, endpoint.id, true)) ?? endpoint;
+          await this.store.updateEndpoint(tx, orgId, endpoint.id, this.endpointAfter(fresh, ok, isGone, now));
+        }
+      });
+    } catch (err) {
+      for (const item of batch) item.reject(err as Error);
+      return;
+    }
+    for (const { endpoint } of gone)
+      this.log.warn({ endpoint: endpoint.id, org: orgId }, "webhook endpoint answered 410 Gone: disabled");
+    for (const item of batch) item.resolve();
   }
 
   /** The endpoint's failures and breaker after an attempt (HOOK-5), and 410's disabling. */
@@ -385,4 +469,15 @@ export class WebhookDispatcher {
 function wants(e: WebhookEndpointRow, type: string): boolean {
   const types = JSON.parse(e.event_types) as string[];
   return types.length === 0 || types.includes(type);
+}
+
+/** A finished attempt waiting for its organisation's settling transaction. */
+interface Settling {
+  readonly d: WebhookDeliveryRow;
+  readonly token: string;
+  readonly endpoint: WebhookEndpointRow;
+  readonly o: AttemptOutcome;
+  readonly now: number;
+  resolve(): void;
+  reject(err: Error): void;
 }

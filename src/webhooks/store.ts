@@ -86,6 +86,17 @@ export class WebhookStore {
       .execute();
   }
 
+  /** After a success: failures back to 0 and the breaker closed; writes only when they were not. */
+  async recovered(tx: Db, orgId: string, id: string): Promise<void> {
+    await tx
+      .updateTable("webhook_endpoints")
+      .set({ failures: 0, breaker: "closed", breaker_until: null })
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .where((eb) => eb.or([eb("failures", "<>", 0), eb("breaker", "<>", "closed")]))
+      .execute();
+  }
+
   async deleteEndpoint(tx: Db, orgId: string, id: string): Promise<boolean> {
     const r = await tx
       .deleteFrom("webhook_endpoints")
@@ -149,6 +160,21 @@ export class WebhookStore {
     return row && { ...row, created_at: Number(row.created_at) };
   }
 
+  /** The bodies of some of an organisation's messages, by id. */
+  async bodies(db: Db, orgId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await db
+        .selectFrom("webhook_messages")
+        .select(["id", "body"])
+        .where("org_id", "=", orgId)
+        .where("id", "in", ids.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.set(r.id, r.body);
+    }
+    return out;
+  }
+
   // The delivery queue
 
   /** One delivery per (message, endpoint), whoever fans out twice. */
@@ -164,8 +190,8 @@ export class WebhookStore {
 
   /**
    * Claims up to `limit` due deliveries for `token` until `leaseUntil`: pending ones whose time has come,
-   * and claimed ones whose lease ran out (their worker died), at most `perEndpoint` per endpoint and none
-   * of `skipEndpoints`. A claim counts as an attempt, so a delivery whose worker keeps dying still runs out
+   * and claimed ones whose lease ran out (their worker died), at most `perEndpoint` per endpoint counting
+   * those already `busy`. A claim counts as an attempt, so a delivery whose worker keeps dying still runs out
    * of retries. Atomic: on PostgreSQL, workers skip each other's locked rows; on SQLite it runs alone.
    */
   async claim(
@@ -175,22 +201,41 @@ export class WebhookStore {
     token: string,
     limit: number,
     perEndpoint: number,
-    skipEndpoints: readonly string[],
+    /** Deliveries this worker is already sending, per endpoint: each endpoint gets what is left of its share. */
+    busy: ReadonlyMap<string, number> = new Map(),
   ): Promise<WebhookDeliveryRow[]> {
-    const skip = skipEndpoints.length > 0 ? skipEndpoints : ["-"];
+    const full = [...busy].filter(([, n]) => n >= perEndpoint).map(([id]) => id);
+    const skip = full.length > 0 ? full : ["-"];
+    const partly = [...busy].filter(([, n]) => n > 0 && n < perEndpoint);
+    const share =
+      partly.length === 0
+        ? sql`${perEndpoint}`
+        : sql`CASE endpoint_id ${sql.join(
+            partly.map(([id, n]) => sql`WHEN ${id} THEN ${perEndpoint - n}`),
+            sql` `,
+          )} ELSE ${perEndpoint} END`;
     const lock = this.engine === "postgres" ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+    // Two index range scans (status, next_at), each stopping at its limit: never a sort of the backlog.
     const rows = await sql<WebhookDeliveryRow>`WITH due AS (
-        SELECT id, endpoint_id, next_at FROM webhook_deliveries
-        WHERE ((status = 'pending' AND next_at <= ${now}) OR (status = 'sending' AND lease_until <= ${now}))
-          AND endpoint_id NOT IN (${sql.join(skip)})
-        ORDER BY next_at LIMIT ${limit * 4} ${lock}
+        SELECT * FROM (
+          SELECT id, endpoint_id, next_at FROM webhook_deliveries
+          WHERE status = 'pending' AND next_at <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
+          ORDER BY next_at LIMIT ${limit * 4} ${lock}
+        ) AS p
+        UNION ALL
+        SELECT * FROM (
+          SELECT id, endpoint_id, next_at FROM webhook_deliveries
+          WHERE status = 'sending' AND lease_until <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
+          LIMIT ${limit} ${lock}
+        ) AS s
       ), ranked AS (
-        SELECT id, next_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_at, id) AS rn FROM due
+        SELECT id, endpoint_id, next_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_at, id) AS rn
+        FROM due
       )
       UPDATE webhook_deliveries
       SET status = 'sending', lease_until = ${leaseUntil}, claimed_by = ${token}, attempts = attempts + 1,
         updated_at = ${now}
-      WHERE id IN (SELECT id FROM ranked WHERE rn <= ${perEndpoint} ORDER BY next_at LIMIT ${limit})
+      WHERE id IN (SELECT id FROM ranked WHERE rn <= ${share} ORDER BY next_at LIMIT ${limit})
       RETURNING *`.execute(db);
     return rows.rows.map(delivery);
   }
@@ -277,8 +322,12 @@ export class WebhookStore {
 
   // Attempts (tenant scope)
 
-  async insertAttempt(tx: Db, row: WebhookAttemptRow): Promise<void> {
-    await tx.insertInto("webhook_attempts").values(row).execute();
+  async insertAttempts(tx: Db, rows: readonly WebhookAttemptRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 50)
+      await tx
+        .insertInto("webhook_attempts")
+        .values(rows.slice(i, i + 50))
+        .execute();
   }
 
   async attempts(tx: Db, orgId: string, deliveryId: string): Promise<WebhookAttemptRow[]> {

@@ -155,7 +155,7 @@ describe("webhooks", () => {
     await dispatcher.fanOut();
     const { WebhookStore } = await import("./store.js");
     const store = new WebhookStore(t.db.engine);
-    const claimed = await store.claim(t.db.global, now, now + 32_000, "dead-worker:1", 10, 4, []);
+    const claimed = await store.claim(t.db.global, now, now + 32_000, "dead-worker:1", 10, 4);
     expect(claimed).toHaveLength(1);
     await dispatcher.tick();
     expect(rx.got).toHaveLength(0);
