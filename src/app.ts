@@ -84,9 +84,11 @@ export function capabilities(
     mfaCapability,
     identityCapability,
     orgsCapability(options.denials),
-    idempotencyCapability(),
     apiKeysCapability,
     quotasCapability,
+    // After quotas: its claim is the last preHandler, so an answer no handler gave (a quota's 429) is
+    // never stored and replayed.
+    idempotencyCapability(),
     webhooksCapability(options.webhooks),
     adminCapability,
     consoleCapability(),

@@ -54,7 +54,7 @@ export function idempotencyCapability(clock?: () => number): Capability {
           `${principal.kind}:${principal.id}`,
           `${request.method} ${request.routeOptions.url}`,
           key,
-          request.body,
+          { params: request.params, query: request.query, body: request.body },
         );
         if (decision.run) {
           request.idempotency = decision.claim;

@@ -22,6 +22,7 @@ async function slowRoute(app: FastifyInstance): Promise<void> {
         summary: "Make a slow thing",
         description: "Answers when the test says so.",
         params: Type.Object({ orgId: Type.String() }),
+        querystring: Type.Object({ for: Type.Optional(Type.String()) }),
         body: Type.Object({ n: Type.Integer(), fail: Type.Optional(Type.Boolean()) }),
       },
       config: { security: tenant("org:update"), idempotent: true },
@@ -103,13 +104,20 @@ describe("idempotency keys (IDEM-1)", () => {
     expect(other.json().error.code).toBe("UNPROCESSABLE");
   });
 
+  it("IDEM-1: the same key and body on another query string is another request (422)", async () => {
+    expect((await post(`/v1/orgs/${org}/slow-things?for=a`, { n: 9 }, '"query-key"')).statusCode).toBe(201);
+    const other = await post(`/v1/orgs/${org}/slow-things?for=b`, { n: 9 }, '"query-key"');
+    expect(other.statusCode).toBe(422);
+  });
+
   it("IDEM-1: a retry while the first request is still running gets 409; afterwards, the first answer", async () => {
     let release!: () => void;
     gate = new Promise((r) => {
       release = r;
     });
+    const before = calls;
     const first = post(`/v1/orgs/${org}/slow-things`, { n: 1 }, '"slow-1"');
-    await vi.waitFor(() => expect(calls).toBeGreaterThan(0));
+    await vi.waitFor(() => expect(calls).toBeGreaterThan(before));
     const during = await post(`/v1/orgs/${org}/slow-things`, { n: 1 }, '"slow-1"');
     expect(during.statusCode).toBe(409);
     expect(during.json().error.code).toBe("CONFLICT");

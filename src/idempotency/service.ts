@@ -4,8 +4,11 @@ import { AppError } from "../http/errors.js";
 import type { IdempotencyStore } from "./store.js";
 import type { IdempotencyKeyRow } from "./tables.js";
 
-/** A claim whose request has not answered after this long is taken to be abandoned (its process died). */
-export const ABANDONED_MS = 60_000;
+/**
+ * A claim whose request has not answered after this long is taken to be abandoned (its process died):
+ * longer than any request runs, so a slow first request is never run a second time beside itself.
+ */
+export const ABANDONED_MS = 5 * 60_000;
 /** A first answer larger than this is not kept: the claim is released, so a retry runs again. */
 export const MAX_STORED_BYTES = 256 * 1024;
 
@@ -48,7 +51,8 @@ export class IdempotencyService {
     principal: string,
     route: string,
     key: string,
-    body: unknown,
+    /** What the request asks: its path parameters, query and body (another of any is another request). */
+    request: { params: unknown; query: unknown; body: unknown },
   ): Promise<Decision> {
     const now = this.clock();
     const claim: IdempotencyKeyRow = {
@@ -56,7 +60,9 @@ export class IdempotencyService {
       principal,
       route,
       key_hash: sha256(key),
-      fingerprint: sha256(JSON.stringify(body ?? null)),
+      fingerprint: sha256(
+        JSON.stringify([request.params ?? null, request.query ?? null, request.body ?? null]),
+      ),
       state: "in_flight",
       status: null,
       body: null,

@@ -1,7 +1,7 @@
 import type { Db } from "../db/database.js";
 import type { IdempotencyKeyRow } from "./tables.js";
 
-type Key = Pick<IdempotencyKeyRow, "org_id" | "principal" | "route" | "key_hash">;
+type Key = Pick<IdempotencyKeyRow, "org_id" | "principal" | "route" | "key_hash" | "created_at">;
 
 const row = (r: IdempotencyKeyRow): IdempotencyKeyRow => ({
   ...r,
@@ -63,6 +63,8 @@ export class IdempotencyStore {
       .where("route", "=", k.route)
       .where("key_hash", "=", k.key_hash)
       .where("state", "=", "in_flight")
+      // This claim's, not one that replaced it after it was taken for abandoned.
+      .where("created_at", "=", k.created_at)
       .execute();
   }
 
@@ -74,6 +76,8 @@ export class IdempotencyStore {
       .where("route", "=", k.route)
       .where("key_hash", "=", k.key_hash)
       .where("state", "=", "in_flight")
+      // This claim's, not one that replaced it after it was taken for abandoned.
+      .where("created_at", "=", k.created_at)
       .execute();
   }
 

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { Database, Db } from "../db/database.js";
+import type { Database } from "../db/database.js";
 import type { Logger } from "../log/logger.js";
 import type { Counter, MetricsRegistry } from "../metrics/registry.js";
 import { newId } from "../util/ids.js";
-import type { AttemptOutcome, WebhookSender } from "./sender.js";
+import type { WebhookSender } from "./sender.js";
 import type { WebhookService } from "./service.js";
+import { AttemptSettler } from "./settler.js";
 import { signedHeaders } from "./signing.js";
 import type { WebhookStore } from "./store.js";
 import type { WebhookDeliveryRow, WebhookEndpointRow } from "./tables.js";
@@ -43,11 +44,10 @@ export class WebhookDispatcher {
   private ticking: Promise<void> | undefined;
   private again = false;
   private fanOutNext = false;
-  /** Attempts waiting to be settled, per organisation. */
-  private readonly settling = new Map<string, Settling[]>();
   private stopped = true;
   private readonly work = new Set<Promise<void>>();
   private readonly outcomes: Counter;
+  private readonly settler: AttemptSettler;
   /** Endpoints this process last saw with an open breaker (for /metrics). */
   private readonly open = new Set<string>();
 
@@ -60,13 +60,14 @@ export class WebhookDispatcher {
     private readonly log: Logger,
     metrics: MetricsRegistry,
     private readonly clock: () => number = () => Date.now(),
-    private readonly random: () => number = Math.random,
+    random: () => number = Math.random,
   ) {
     this.outcomes = metrics.counter(
       "bulwark_webhook_attempts_total",
       "Webhook delivery attempts, by outcome (succeeded, retry, dead, refused, gone).",
       ["outcome"],
     );
+    this.settler = new AttemptSettler(db, store, settings, log, this.outcomes, this.open, clock, random);
     metrics.gauge(
       "bulwark_webhook_breakers_open",
       "Endpoints whose circuit breaker this process last saw open (HOOK-5).",
@@ -202,7 +203,7 @@ export class WebhookDispatcher {
     await this.store
       .settle(this.db.global, d.id, token, {
         status: wait === undefined ? "dead" : "pending",
-        next_at: wait === undefined ? now : now + this.jittered(wait, undefined),
+        next_at: wait === undefined ? now : now + this.settler.jittered(wait, undefined),
         last_error: `not sent: ${err.message}`.slice(0, 300),
         updated_at: now,
       })
@@ -300,7 +301,7 @@ export class WebhookDispatcher {
       endpoint.legacy_signature === 1,
     );
     const outcome = await this.sender.send(endpoint.url, headers, body);
-    await this.settle(d, token, endpoint, outcome);
+    await this.settler.settle(d, token, endpoint, outcome);
   }
 
   /**
@@ -348,136 +349,10 @@ export class WebhookDispatcher {
       return { endpoint, body: message.body, secrets: this.service.secrets(endpoint, now) };
     });
   }
-
-  /**
-   * Records the attempt, moves the delivery on and updates the endpoint. Attempts that finish together
-   * are settled together, one transaction per organisation (a commit per delivery was most of the cost).
-   */
-  private settle(
-    d: WebhookDeliveryRow,
-    token: string,
-    endpoint: WebhookEndpointRow,
-    o: AttemptOutcome,
-  ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const batch = this.settling.get(d.org_id) ?? [];
-      batch.push({ d, token, endpoint, o, now: this.clock(), resolve, reject });
-      this.settling.set(d.org_id, batch);
-      if (batch.length === 1) setImmediate(() => void this.settleBatch(d.org_id));
-    });
-  }
-
-  private async settleBatch(orgId: string): Promise<void> {
-    const batch = this.settling.get(orgId) ?? [];
-    this.settling.delete(orgId);
-    const gone: Settling[] = [];
-    try {
-      await this.db.withOrg(orgId, async (tx: Db) => {
-        await this.store.insertAttempts(
-          tx,
-          batch.map(({ d, endpoint, o, now }) => ({
-            id: newId("wha", now),
-            org_id: orgId,
-            delivery_id: d.id,
-            endpoint_id: endpoint.id,
-            at: now - o.durationMs,
-            duration_ms: o.durationMs,
-            status: o.status ?? null,
-            response: o.response ?? null,
-            error: o.error ?? null,
-          })),
-        );
-        const recovered = new Set<string>();
-        for (const item of batch) {
-          const { d, token, endpoint, o, now } = item;
-          // The claim counted this attempt.
-          const attempts = d.attempts;
-          const ok = o.status !== undefined && o.status >= 200 && o.status < 300;
-          const isGone = o.status === 410;
-          // Retried: no answer, 5xx and 429. Any other answer (a 4xx) is final: the receiver refused it.
-          const retryable = !ok && !isGone && (o.status === undefined || o.status >= 500 || o.status === 429);
-          const wait = this.settings.retryScheduleMs[attempts - 1];
-          const last = !retryable || wait === undefined;
-          this.outcomes.inc([
-            ok ? "succeeded" : isGone ? "gone" : o.refused ? "refused" : last ? "dead" : "retry",
-          ]);
-          const mine = await this.store.settle(tx, d.id, token, {
-            status: ok ? "succeeded" : last ? "dead" : "pending",
-            attempts,
-            next_at: last ? now : now + this.jittered(wait!, o.retryAfterMs),
-            last_status: o.status ?? null,
-            last_error: o.error ?? (ok ? null : `HTTP ${o.status}`),
-            updated_at: now,
-          });
-          // The claim was lost (its lease ran out and another worker took it): that one decides the endpoint.
-          if (!mine) continue;
-          if (isGone) gone.push(item);
-          // A success closes the breaker and ends the run of failures, without reading the endpoint.
-          if (ok) {
-            this.open.delete(endpoint.id);
-            if (!recovered.has(endpoint.id)) await this.store.recovered(tx, orgId, endpoint.id);
-            recovered.add(endpoint.id);
-            continue;
-          }
-          recovered.delete(endpoint.id);
-          // Read again, locked: other deliveries to it may have settled since this one was sent.
-          const fresh = (await this.store.endpoint(tx, orgId, endpoint.id, true)) ?? endpoint;
-          await this.store.updateEndpoint(tx, orgId, endpoint.id, this.endpointAfter(fresh, ok, isGone, now));
-        }
-      });
-    } catch (err) {
-      for (const item of batch) item.reject(err as Error);
-      return;
-    }
-    for (const { endpoint } of gone)
-      this.log.warn({ endpoint: endpoint.id, org: orgId }, "webhook endpoint answered 410 Gone: disabled");
-    for (const item of batch) item.resolve();
-  }
-
-  /** The endpoint's failures and breaker after an attempt (HOOK-5), and 410's disabling. */
-  private endpointAfter(
-    e: WebhookEndpointRow,
-    ok: boolean,
-    gone: boolean,
-    now: number,
-  ): Partial<WebhookEndpointRow> {
-    if (gone) return { enabled: 0, disabled_reason: "gone", updated_at: now };
-    if (ok) {
-      this.open.delete(e.id);
-      return e.failures === 0 && e.breaker === "closed"
-        ? {}
-        : { failures: 0, breaker: "closed", breaker_until: null };
-    }
-    const failures = e.failures + 1;
-    if (e.breaker !== "closed" || failures >= this.settings.breakerFailures) {
-      this.open.add(e.id);
-      if (e.breaker === "closed")
-        this.log.warn({ endpoint: e.id, failures }, "webhook endpoint breaker opened");
-      return { failures, breaker: "open", breaker_until: now + this.settings.breakerCooldownMs };
-    }
-    return { failures };
-  }
-
-  /** The schedule's wait ±10 % (so retries of a burst spread out), never shorter than Retry-After. */
-  private jittered(wait: number, retryAfterMs: number | undefined): number {
-    const spread = Math.round(wait * (0.9 + 0.2 * this.random()));
-    return Math.min(Math.max(spread, retryAfterMs ?? 0), 86_400_000);
-  }
 }
 
 /** Whether an endpoint's filter takes `type` (an empty filter takes every type). */
 function wants(e: WebhookEndpointRow, type: string): boolean {
   const types = JSON.parse(e.event_types) as string[];
   return types.length === 0 || types.includes(type);
-}
-
-/** A finished attempt waiting for its organisation's settling transaction. */
-interface Settling {
-  readonly d: WebhookDeliveryRow;
-  readonly token: string;
-  readonly endpoint: WebhookEndpointRow;
-  readonly o: AttemptOutcome;
-  readonly now: number;
-  resolve(): void;
-  reject(err: Error): void;
 }

@@ -78,6 +78,24 @@ describe("webhook faults", () => {
     expect(Number(count.n)).toBe(4000);
   });
 
+  it("HOOK-4: a claim with an endpoint partly busy takes only the rest of its share, on either engine", async () => {
+    const id = await endpoint();
+    for (let i = 0; i < 4; i++) await call("PATCH", `/v1/orgs/${org}`, { name: `Share ${i}` });
+    await dispatcher.fanOut();
+    const { WebhookStore } = await import("./store.js");
+    const now = Date.now();
+    const claimed = await new WebhookStore(t.db.engine).claim(
+      t.db.global,
+      now,
+      now + 60_000,
+      "probe:1",
+      10,
+      2,
+      new Map([[id, 1]]),
+    );
+    expect(claimed).toHaveLength(1);
+  });
+
   it("HOOK-4: one endpoint never gets more deliveries at once than its share, whatever is due", async () => {
     let release!: () => void;
     const held = new Promise<{ status: number }>((r) => {

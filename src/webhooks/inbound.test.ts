@@ -22,9 +22,14 @@ describe("inbound webhooks (HOOK-8)", () => {
     expect(() => verifyStripe(secret, header, payload.replace("in_1", "in_2"))).toThrow(
       InboundSignatureError,
     );
-    expect(() => verifyStripe("whsec_other", header, payload)).toThrow(InboundSignatureError);
+    expect(() => verifyStripe("whsec_another_secret_entirely", header, payload)).toThrow(
+      InboundSignatureError,
+    );
     expect(() => verifyStripe(secret, header, payload, Date.now() + 301_000)).toThrow(/tolerance/);
     expect(() => verifyStripe(secret, undefined, payload)).toThrow(/missing/);
+    // An empty secret would make an HMAC anyone can compute: refused, never "verified".
+    const forged = stripe.webhooks.generateTestHeaderString({ payload, secret: "" });
+    expect(() => verifyStripe("", forged, payload)).toThrow(/whsec_/);
   });
 
   it("HOOK-8: a Standard Webhooks request verifies; a tampered one does not", () => {
@@ -59,6 +64,15 @@ describe("inbound webhooks (HOOK-8)", () => {
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
     expect((await receiveOnce(t.db, "stripe", "evt_concurrent", async () => ran++)).duplicate).toBe(true);
     expect(ran).toBe(1);
+  });
+
+  it("HOOK-8: with an organisation, the side effect runs in its scope and may change its tenant data", async () => {
+    const orgId = "org_01JF3Q5ZX9R7V2K8H4M6W1B3IN";
+    const read = (tx: import("../db/database.js").Db) =>
+      tx.selectFrom("webhook_endpoints").select("id").where("org_id", "=", orgId).execute();
+    await expect(receiveOnce(t.db, "stripe", "evt_unscoped", read)).rejects.toThrow();
+    const scoped = await receiveOnce(t.db, "stripe", "evt_scoped", read, { orgId });
+    expect(scoped).toEqual({ duplicate: false, result: [] });
   });
 
   it("HOOK-8: a side effect that fails records nothing, so the provider's retry runs it", async () => {

@@ -10,7 +10,7 @@ import { secretKey } from "./signing.js";
  * event id, even when the provider delivers it twice at the same moment. For an app's own routes:
  *
  *   const event = verifyStripe(process.env.STRIPE_WEBHOOK_SECRET, req.headers["stripe-signature"], rawBody);
- *   await receiveOnce(db, "stripe", event.id, (tx) => markInvoicePaid(tx, event));
+ *   await receiveOnce(db, "stripe", event.id, (tx) => markInvoicePaid(tx, event), { orgId });
  */
 
 /** A signature that does not verify, or is too old or malformed: answer 400 and do nothing. */
@@ -73,6 +73,9 @@ export function verifyStripe(
   now = Date.now(),
   tolerance = TOLERANCE_SECONDS,
 ): { id: string; type: string; [k: string]: unknown } {
+  // An empty or mistyped secret would make an HMAC anyone can compute: refuse it rather than verify.
+  if (!/^whsec_[A-Za-z0-9+/=_-]{16,}$/.test(secret))
+    throw new Error("verifyStripe: the secret must be the endpoint's whsec_… signing secret");
   if (typeof header !== "string") throw new InboundSignatureError("missing Stripe-Signature");
   const parts = header.split(",").map((p) => p.split("=", 2) as [string, string | undefined]);
   const t = Number(parts.find(([k]) => k === "t")?.[1]);
@@ -102,8 +105,12 @@ export async function receiveOnce<T>(
   provider: string,
   eventId: string,
   effect: (tx: Db) => Promise<T>,
+  /** The organisation whose data the effect changes: the effect then runs in its scope (`withOrg`). */
+  options: { orgId?: string } = {},
 ): Promise<{ duplicate: true } | { duplicate: false; result: T }> {
-  return db.global.transaction().execute(async (tx) => {
+  const inTx = (fn: (tx: Db) => Promise<{ duplicate: true } | { duplicate: false; result: T }>) =>
+    options.orgId ? db.withOrg(options.orgId, fn) : db.global.transaction().execute(fn);
+  return inTx(async (tx) => {
     const inserted =
       await sql`INSERT INTO inbound_events (provider, event_id, received_at) VALUES (${provider}, ${eventId}, ${Date.now()}) ON CONFLICT DO NOTHING`.execute(
         tx,

@@ -210,10 +210,11 @@ export class WebhookStore {
     const share =
       partly.length === 0
         ? sql`${perEndpoint}`
-        : sql`CASE endpoint_id ${sql.join(
+        : // Cast: PostgreSQL types a CASE of bare parameters as text, and bigint <= text is no operator.
+          sql`CAST(CASE endpoint_id ${sql.join(
             partly.map(([id, n]) => sql`WHEN ${id} THEN ${perEndpoint - n}`),
             sql` `,
-          )} ELSE ${perEndpoint} END`;
+          )} ELSE ${perEndpoint} END AS integer)`;
     const lock = this.engine === "postgres" ? sql`FOR UPDATE SKIP LOCKED` : sql``;
     // Two index range scans (status, next_at), each stopping at its limit: never a sort of the backlog.
     const rows = await sql<WebhookDeliveryRow>`WITH due AS (
