@@ -83,7 +83,7 @@ export function idempotencyCapability(clock?: () => number): Capability {
       ctx.posture.register({
         id: "IDEM-1",
         title: "Idempotent retries of writes",
-        claim: `Writes that create something (orders, app webhook messages, app audit events) accept an Idempotency-Key (draft-ietf-httpapi-idempotency-key-header-07). The first request's answer is stored under the organisation, the caller, the route and the key, with a fingerprint of the body, and a retry gets it back marked Idempotent-Replayed: true; the same key with another body is refused (422), and a retry while the first is still running gets 409. Keys are claimed atomically in the database, so two nodes never both run a request, and expire after ${hours} hours.`,
+        claim: `Writes that create something (orders, app webhook messages, app audit events) accept an Idempotency-Key (draft-ietf-httpapi-idempotency-key-header-07). The first request's answer is stored under the organisation, the caller, the route and the key, with a fingerprint of the request, and a retry gets it back marked Idempotent-Replayed: true; a server error is not stored, so its retry runs again. The same key with another body is refused (422), and a retry while the first is still running gets 409. Keys are claimed atomically in the database every node shares; a claim still unanswered after 5 minutes is taken as abandoned (its node died) and the next retry runs the request. Keys expire after ${hours} hours.`,
         settings: { ttlHours: hours },
         enabled: true,
       });

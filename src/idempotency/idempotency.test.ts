@@ -159,6 +159,31 @@ describe("idempotency keys (IDEM-1)", () => {
     expect(header.description ?? header.schema.description).toContain("24 hours");
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["409", "422"]));
   });
+  it("IDEM-1: a claim still unanswered after 5 minutes (its node died) is taken over by the next retry, not before", async () => {
+    let release!: () => void;
+    gate = new Promise((r) => {
+      release = r;
+    });
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    const before = calls;
+    const first = post(`/v1/orgs/${org}/slow-things`, { n: 7 }, '"abandoned-1"');
+    await vi.waitFor(() => expect(calls).toBe(before + 1));
+    vi.setSystemTime(start + 5 * 60_000 - 1);
+    expect((await post(`/v1/orgs/${org}/slow-things`, { n: 7 }, '"abandoned-1"')).statusCode).toBe(409);
+    vi.setSystemTime(start + 5 * 60_000);
+    const taken = post(`/v1/orgs/${org}/slow-things`, { n: 7 }, '"abandoned-1"');
+    await vi.waitFor(() => expect(calls).toBe(before + 2));
+    release();
+    const [late, second] = await Promise.all([first, taken]);
+    expect(second.statusCode).toBe(201);
+    expect(late.statusCode).toBe(201);
+    // The claim is the second request's: its answer is the one replayed, never the late first one's.
+    const replay = await post(`/v1/orgs/${org}/slow-things`, { n: 7 }, '"abandoned-1"');
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
+    expect(replay.body).toBe(second.body);
+  });
+
   it("IDEM-1: keys expire after 24 hours (frozen clock): a retry past then runs again", async () => {
     // An API key (sessions would expire idle over a day) and this test last (the clock moves on).
     const key = (

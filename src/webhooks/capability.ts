@@ -139,7 +139,7 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
         id: "HOOK-8",
         title: "Inbound webhooks verified and deduplicated",
         claim:
-          "Webhooks the app receives from providers go through Bulwark's helpers: Standard Webhooks and Stripe signatures are verified in constant time with a 5-minute timestamp tolerance, and each event's side effect runs once per event id, recorded in the same database transaction, even when the provider delivers it twice at once.",
+          "Webhooks the app receives from providers go through Bulwark's helpers: Standard Webhooks and Stripe signatures are verified, with a 5-minute timestamp tolerance, and each event's side effect runs once per event id, recorded in the same database transaction, even when the provider delivers it twice at once.",
         settings: { toleranceSeconds: 300, schemes: "standard-webhooks, stripe" },
         enabled: true,
       });

@@ -1,62 +1,30 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createUser, login, type TestApp, testApp } from "../../test/harness.js";
-import { Receiver } from "../../test/webhook-receiver.js";
+import type { TestApp } from "../../test/harness.js";
+import type { Receiver } from "../../test/webhook-receiver.js";
+import { until, type WebhookWorld, webhookWorld } from "../../test/webhook-world.js";
 import type { WebhookDispatcher } from "./dispatcher.js";
-
-type H = Record<string, string>;
 
 /** What a receiver, the database or an operator can do to deliveries, and how Bulwark stays whole. */
 describe("webhook faults", () => {
+  let w: WebhookWorld;
   let t: TestApp;
-  let owner: H;
   let org: string;
   let rx: Receiver;
   let dispatcher: WebhookDispatcher;
-  const call = (method: string, url: string, payload?: object, headers: H = owner) =>
-    t.app.inject({ method: method as "GET", url, headers, ...(payload ? { payload } : {}) });
-  const endpoint = async (body: object = {}) => {
-    const res = await call("POST", `/v1/orgs/${org}/webhook-endpoints`, { url: `${rx.url}/hook`, ...body });
-    expect(res.statusCode, res.body).toBe(201);
-    return res.json().endpoint.id as string;
-  };
-  const deliveries = async (query = "") =>
-    (await call("GET", `/v1/orgs/${org}/webhook-deliveries?${query}`)).json().deliveries as {
-      id: string;
-      status: string;
-      attempts: number;
-      lastError: string | null;
-    }[];
+  let call: WebhookWorld["call"];
+  let deliveries: WebhookWorld["deliveries"];
+  const endpoint = async (body: object = {}) => (await w.endpoint(body)).endpoint.id;
 
   beforeAll(async () => {
-    rx = await new Receiver().start();
-    t = await testApp({
-      BULWARK_WEBHOOK_ALLOWLIST: "127.0.0.1",
-      WEBHOOK_WORKER: "off",
+    w = await webhookWorld("Faults Inc", {
+      WEBHOOK_CONCURRENCY: "3",
       WEBHOOK_ENDPOINT_CONCURRENCY: "2",
       WEBHOOK_TIMEOUT_SECONDS: "5",
     });
-    dispatcher = t.app.bulwark.service("webhookDispatcher");
-    await createUser(t, "owner@example.org", "webhook faults passphrase");
-    const o = await login(t, "owner@example.org", "webhook faults passphrase");
-    owner = { cookie: o.cookie, "x-csrf-token": o.csrf };
-    org = (await call("POST", "/v1/orgs", { name: "Faults Inc" })).json().org.id;
+    ({ t, org, rx, dispatcher, call, deliveries } = w);
   });
-  afterAll(async () => {
-    await t.close();
-    await rx.close();
-  });
-  beforeEach(async () => {
-    for (const e of (await call("GET", `/v1/orgs/${org}/webhook-endpoints`)).json().endpoints)
-      await call("DELETE", `/v1/orgs/${org}/webhook-endpoints/${e.id}`);
-    await dispatcher.fanOut();
-    await t.db.global
-      .updateTable("webhook_deliveries")
-      .set({ status: "dead" })
-      .where("status", "in", ["pending", "sending"])
-      .execute();
-    rx.got.length = 0;
-    rx.answer = () => ({ status: 204 });
-  });
+  afterAll(() => w.close());
+  beforeEach(() => w.reset());
 
   it("HOOK-6: 500 messages to 8 endpoints fan out in one round (no statement outgrows the database's limits)", async () => {
     for (let i = 0; i < 8; i++) await endpoint({ eventTypes: ["bulk.made"] });
@@ -115,6 +83,26 @@ describe("webhook faults", () => {
     expect(rx.got).toHaveLength(6);
   });
 
+  it("HOOK-4: a process never sends more deliveries at once than its overall cap, across endpoints", async () => {
+    let release!: () => void;
+    const held = new Promise<{ status: number }>((r) => {
+      release = () => r({ status: 200 });
+    });
+    rx.answer = () => held;
+    for (let i = 0; i < 3; i++) await endpoint();
+    for (let i = 0; i < 3; i++) await call("PATCH", `/v1/orgs/${org}`, { name: `Cap ${i}` });
+    // Nine deliveries are due, three endpoints could each take two: the process cap (3) holds.
+    await dispatcher.tick();
+    await until(() => rx.got.length === 3);
+    await dispatcher.tick();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(rx.got).toHaveLength(3);
+    expect(await deliveries("status=sending")).toHaveLength(3);
+    release();
+    await dispatcher.drain();
+    expect(rx.got).toHaveLength(9);
+  });
+
   it("HOOK-3: a receiver's NUL byte in its answer is recorded, not a delivery stuck for ever", async () => {
     rx.answer = () => ({ status: 200, body: "ok\u0000done" });
     await endpoint();
@@ -161,11 +149,3 @@ describe("webhook faults", () => {
     expect(replay.json().error.message).toContain("disabled");
   });
 });
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser, login, PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
 import { Receiver } from "../../test/webhook-receiver.js";
+import { until } from "../../test/webhook-world.js";
 import { type Resolved, TargetPolicy } from "./ssrf.js";
 
 type H = Record<string, string>;
@@ -165,27 +166,48 @@ describe("webhook targets (HOOK-7)", () => {
 });
 
 describe("webhook targets in production (HOOK-7)", () => {
-  it("HOOK-7: production refuses plain http unless the host is allowlisted", async () => {
-    const t = await testApp({ ...PRODUCTION_ENV, WEBHOOK_WORKER: "off" }, undefined, {
-      webhooks: { resolve },
-    });
+  it("HOOK-7: production refuses a plain http endpoint through the API unless its host is allowlisted", async () => {
+    const t = await testApp(
+      {
+        ...PRODUCTION_ENV,
+        TRUSTED_PROXIES: "127.0.0.1",
+        WEBHOOK_WORKER: "off",
+        BULWARK_WEBHOOK_ALLOWLIST: "hooks.partner.example",
+      },
+      undefined,
+      { webhooks: { resolve: async () => [{ address: "93.184.216.34", family: 4 }] } },
+    );
     try {
-      const policy = new TargetPolicy(t.config.webhooks.allowlist, t.config.webhooks.allowHttp, resolve);
-      expect(t.config.webhooks.allowHttp).toBe(false);
-      expect(() => policy.parse("http://public.example/hook")).toThrow("the URL must be https");
-      expect(policy.parse("https://public.example/hook").href).toBe("https://public.example/hook");
-      const allowed = new TargetPolicy(["hooks.internal"], false, resolve);
-      expect(allowed.parse("http://hooks.internal/hook").protocol).toBe("http:");
+      const via = { "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9" };
+      await createUser(t, "prod-owner@example.org", "webhook targets passphrase");
+      const signed = await t.app.inject({
+        method: "POST",
+        url: "/v1/auth/login",
+        headers: via,
+        payload: { email: "prod-owner@example.org", password: "webhook targets passphrase" },
+      });
+      expect(signed.statusCode, signed.body).toBe(200);
+      const headers = {
+        ...via,
+        cookie: String(signed.headers["set-cookie"]).split(";")[0]!,
+        "x-csrf-token": signed.json().csrfToken,
+      };
+      const call = (url: string, payload: object) => t.app.inject({ method: "POST", url, headers, payload });
+      const org = (await call("/v1/orgs", { name: "Production Targets" })).json().org.id;
+      const plain = await call(`/v1/orgs/${org}/webhook-endpoints`, { url: "http://public.example/hook" });
+      expect(plain.statusCode, plain.body).toBe(400);
+      expect(plain.json().error).toMatchObject({
+        code: "VALIDATION_FAILED",
+        details: [{ field: "url", message: expect.stringContaining("https") }],
+      });
+      const tls = await call(`/v1/orgs/${org}/webhook-endpoints`, { url: "https://public.example/hook" });
+      expect(tls.statusCode, tls.body).toBe(201);
+      const listed = await call(`/v1/orgs/${org}/webhook-endpoints`, {
+        url: "http://hooks.partner.example/in",
+      });
+      expect(listed.statusCode, listed.body).toBe(201);
     } finally {
       await t.close();
     }
   });
 });
-
-async function until(check: () => boolean | Promise<boolean>, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
