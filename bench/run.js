@@ -408,7 +408,7 @@ if (!values.only || values.only === "webhooks") {
   try {
     const w = await measureWebhooks();
     console.log(
-      `\nwebhooks: ${w.delivered} signed, recorded deliveries at ${Math.round(w.bulwarkPerSecond)}/s vs a bare undici loop at ` +
+      `\nwebhooks: ${w.messages} signed, recorded deliveries (median of ${w.rounds} rounds: ${w.ratios.join(", ")}) at ${Math.round(w.bulwarkPerSecond)}/s vs a bare undici loop at ` +
         `${Math.round(w.barePerSecond)}/s: ${w.ratio.toFixed(2)} (target ≥ ${w.target}: ${w.met ? "met" : "NOT MET"}), ` +
         `${w.cpuMsPerDelivery.toFixed(2)} ms CPU per delivery; commit to first attempt under ${w.latency.published} ` +
         `API messages: p50 ${w.latency.p50} ms, p99 ${w.latency.p99} ms`,

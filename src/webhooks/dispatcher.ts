@@ -24,6 +24,11 @@ export interface DispatchSettings {
 
 /** A claim outlives the attempt's timeout by this much before another worker may take it over. */
 const LEASE_MARGIN_MS = 30_000;
+/**
+ * A busy process claims freed slots in batches: each claim is a write transaction, and one per finished
+ * delivery cost more than the delivery. A slot waits at most this long for others to free up.
+ */
+const CLAIM_BATCH_WAIT_MS = 2;
 /** Messages fanned out per organisation per transaction. */
 const FAN_OUT_BATCH = 500;
 /** While a half-open breaker's probe is out, the endpoint's other deliveries wait this long. */
@@ -41,6 +46,7 @@ export class WebhookDispatcher {
   private readonly inflight = new Map<string, number>();
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
+  private claimSoon: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
   private fanOutNext = false;
@@ -93,6 +99,7 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.claimSoon);
     await this.ticking;
     await Promise.allSettled([...this.work]);
   }
@@ -119,6 +126,24 @@ export class WebhookDispatcher {
           this.wake(false);
         }
       });
+  }
+
+  /**
+   * Claims again for the free slots: at once when half of them are free (or all: a quiet process answers
+   * a new delivery without delay), else after CLAIM_BATCH_WAIT_MS, so slots freed meanwhile share one
+   * claim. Claims never overlap either way.
+   */
+  private slotFreed(): void {
+    if ((this.settings.concurrency - this.running) * 2 >= this.settings.concurrency) {
+      clearTimeout(this.claimSoon);
+      this.claimSoon = undefined;
+      this.wake(false);
+      return;
+    }
+    this.claimSoon ??= setTimeout(() => {
+      this.claimSoon = undefined;
+      this.wake(false);
+    }, CLAIM_BATCH_WAIT_MS);
   }
 
   /** One round: fan out new messages, then claim what there is room for and start sending it. */
@@ -179,8 +204,7 @@ export class WebhookDispatcher {
           if (left > 0) this.inflight.set(d.endpoint_id, left);
           else this.inflight.delete(d.endpoint_id);
           this.work.delete(job);
-          // Claim again for the free slots; claims never overlap, so slots freed meanwhile share the next.
-          this.wake(false);
+          this.slotFreed();
         });
       this.work.add(job);
     }

@@ -49,6 +49,7 @@ export const TEST_EVENT = "webhook.test";
  * Endpoint changes are audit events in their own transaction (AUDIT-2).
  */
 export class WebhookService {
+  private readonly opened = new Map<string, string>();
   constructor(
     private readonly db: Database,
     private readonly store: WebhookStore,
@@ -259,13 +260,29 @@ export class WebhookService {
 
   /** The secrets a delivery to `endpoint` is signed with at `now` (the previous one only in its grace). */
   secrets(endpoint: WebhookEndpointRow, now: number): SigningSecrets {
-    const current = this.sealer.open(endpoint.secret, aad(endpoint.id));
+    const current = this.open(endpoint.secret, aad(endpoint.id));
     const inGrace =
       endpoint.previous_secret !== null && endpoint.previous_until !== null && now < endpoint.previous_until;
     return {
       current,
-      previous: inGrace ? this.sealer.open(endpoint.previous_secret!, aad(endpoint.id, true)) : undefined,
+      previous: inGrace ? this.open(endpoint.previous_secret!, aad(endpoint.id, true)) : undefined,
     };
+  }
+
+  /**
+   * Opens a sealed secret once per sealed form and binding, not once per delivery (AES-GCM was a tenth
+   * of a busy dispatcher's time). Keyed by both, so a sealed value copied to another row still fails;
+   * a rotated secret is another sealed form. Bounded: past the limit it starts afresh.
+   */
+  private open(sealed: string, binding: string): string {
+    const key = `${binding}\n${sealed}`;
+    let secret = this.opened.get(key);
+    if (secret === undefined) {
+      secret = this.sealer.open(sealed, binding);
+      if (this.opened.size >= 1_000) this.opened.clear();
+      this.opened.set(key, secret);
+    }
+    return secret;
   }
 
   /** Queues a test event for one endpoint ("send test event"), whatever its filter. */

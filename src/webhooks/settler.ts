@@ -83,30 +83,29 @@ export class AttemptSettler {
           error: o.error ?? null,
         })),
       );
+      // What becomes of each delivery depends only on its own attempt: decided first, written in one
+      // statement per claim and outcome, then the endpoints follow in arrival order.
+      // Final outcomes carry the batch's time, so deliveries that ended together share one statement.
+      const at = Math.max(...batch.map((i) => i.now));
+      const plans = batch.map((item) => ({ item, ...this.plan(item, at) }));
+      const mine = new Set<string>();
+      const groups = new Map<string, typeof plans>();
+      for (const p of plans) {
+        const key = JSON.stringify([p.item.token, p.set]);
+        const group = groups.get(key) ?? [];
+        group.push(p);
+        groups.set(key, group);
+      }
+      for (const group of groups.values()) {
+        const { item, set } = group[0]!;
+        const ids = group.map((p) => p.item.d.id);
+        for (const id of await this.store.settleMany(tx, ids, item.token, set)) mine.add(id);
+      }
       const recovered = new Set<string>();
-      for (const item of batch) {
-        const { d, token, endpoint, o, now } = item;
-        // The claim counted this attempt.
-        const attempts = d.attempts;
-        const ok = o.status !== undefined && o.status >= 200 && o.status < 300;
-        const isGone = o.status === 410;
-        // Retried: no answer, 5xx and 429. Any other answer (a 4xx) is final: the receiver refused it.
-        const retryable = !ok && !isGone && (o.status === undefined || o.status >= 500 || o.status === 429);
-        const wait = this.settings.retryScheduleMs[attempts - 1];
-        const last = !retryable || wait === undefined;
-        this.outcomes.inc([
-          ok ? "succeeded" : isGone ? "gone" : o.refused ? "refused" : last ? "dead" : "retry",
-        ]);
-        const mine = await this.store.settle(tx, d.id, token, {
-          status: ok ? "succeeded" : last ? "dead" : "pending",
-          attempts,
-          next_at: last ? now : now + this.jittered(wait!, o.retryAfterMs),
-          last_status: o.status ?? null,
-          last_error: o.error ?? (ok ? null : `HTTP ${o.status}`),
-          updated_at: now,
-        });
+      for (const { item, ok, isGone } of plans) {
+        const { d, endpoint, now } = item;
         // The claim was lost (its lease ran out and another worker took it): that one decides the endpoint.
-        if (!mine) continue;
+        if (!mine.has(d.id)) continue;
         if (isGone) gone.push(item);
         // A success closes the breaker and ends the run of failures, without reading the endpoint.
         if (ok) {
@@ -124,6 +123,31 @@ export class AttemptSettler {
     for (const { endpoint } of gone)
       this.log.warn({ endpoint: endpoint.id, org: orgId }, "webhook endpoint answered 410 Gone: disabled");
     for (const item of batch) item.resolve();
+  }
+
+  /**
+   * The delivery after its attempt (HOOK-3): succeeded, dead (a final answer or the schedule used up) or
+   * pending until its next turn. Counted in the metrics here, once per attempt.
+   */
+  private plan({ d, o, now }: Settling, at: number) {
+    // The claim counted this attempt.
+    const attempts = d.attempts;
+    const ok = o.status !== undefined && o.status >= 200 && o.status < 300;
+    const isGone = o.status === 410;
+    // Retried: no answer, 5xx and 429. Any other answer (a 4xx) is final: the receiver refused it.
+    const retryable = !ok && !isGone && (o.status === undefined || o.status >= 500 || o.status === 429);
+    const wait = this.settings.retryScheduleMs[attempts - 1];
+    const last = !retryable || wait === undefined;
+    this.outcomes.inc([ok ? "succeeded" : isGone ? "gone" : o.refused ? "refused" : last ? "dead" : "retry"]);
+    const set = {
+      status: ok ? "succeeded" : last ? "dead" : "pending",
+      attempts,
+      next_at: last ? at : now + this.jittered(wait!, o.retryAfterMs),
+      last_status: o.status ?? null,
+      last_error: o.error ?? (ok ? null : `HTTP ${o.status}`),
+      updated_at: last ? at : now,
+    };
+    return { ok, isGone, set };
   }
 
   /** The endpoint's failures and breaker after an attempt (HOOK-5), and 410's disabling. */

@@ -216,12 +216,22 @@ export class WebhookStore {
             sql` `,
           )} ELSE ${perEndpoint} END AS integer)`;
     const lock = this.engine === "postgres" ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+    // When no endpoint can reach its share within this claim, the share needs no ranking (the common
+    // case of few busy endpoints): the oldest due deliveries are simply taken.
+    const ranked = perEndpoint - Math.max(0, ...busy.values()) < limit;
+    const pick = ranked
+      ? sql`SELECT id FROM (
+          SELECT id, endpoint_id, next_at,
+            ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_at, id) AS rn
+          FROM due
+        ) AS r WHERE rn <= ${share} ORDER BY next_at LIMIT ${limit}`
+      : sql`SELECT id FROM due ORDER BY next_at LIMIT ${limit}`;
     // Two index range scans (status, next_at), each stopping at its limit: never a sort of the backlog.
     const rows = await sql<WebhookDeliveryRow>`WITH due AS (
         SELECT * FROM (
           SELECT id, endpoint_id, next_at FROM webhook_deliveries
           WHERE status = 'pending' AND next_at <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
-          ORDER BY next_at LIMIT ${limit * 4} ${lock}
+          ORDER BY next_at LIMIT ${ranked ? limit * 4 : limit} ${lock}
         ) AS p
         UNION ALL
         SELECT * FROM (
@@ -229,16 +239,36 @@ export class WebhookStore {
           WHERE status = 'sending' AND lease_until <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
           LIMIT ${limit} ${lock}
         ) AS s
-      ), ranked AS (
-        SELECT id, endpoint_id, next_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_at, id) AS rn
-        FROM due
       )
       UPDATE webhook_deliveries
       SET status = 'sending', lease_until = ${leaseUntil}, claimed_by = ${token}, attempts = attempts + 1,
         updated_at = ${now}
-      WHERE id IN (SELECT id FROM ranked WHERE rn <= ${share} ORDER BY next_at LIMIT ${limit})
+      WHERE id IN (${pick})
       RETURNING *`.execute(db);
     return rows.rows.map(delivery);
+  }
+
+  /**
+   * Settles claimed deliveries that end alike (same claim, same outcome) in one statement; returns the
+   * ids still held by their claim (a lost claim, its lease run out, is not among them).
+   */
+  async settleMany(
+    tx: Db,
+    ids: readonly string[],
+    token: string,
+    set: Pick<WebhookDeliveryRow, "status" | "attempts" | "next_at" | "last_status" | "last_error"> & {
+      updated_at: number;
+    },
+  ): Promise<string[]> {
+    const rows = await tx
+      .updateTable("webhook_deliveries")
+      .set({ ...set, lease_until: null, claimed_by: null })
+      .where("id", "in", ids)
+      .where("status", "=", "sending")
+      .where("claimed_by", "=", token)
+      .returning("id")
+      .execute();
+    return rows.map((r) => r.id);
   }
 
   /** Settles a claimed delivery; false when the claim was lost meanwhile (its lease ran out). */
