@@ -18,6 +18,7 @@ import { Invitations, Members } from "./pages/members.js";
 import { OrgSettings, Orgs, WithOrg } from "./pages/orgs.js";
 import { Sessions } from "./pages/sessions.js";
 import { OrgUsage } from "./pages/usage.js";
+import { Webhooks } from "./pages/webhooks.js";
 import { match, navigate, useLocation } from "./router.js";
 import { useAdmin, useMe } from "./session.js";
 import { Loading, Page } from "./ui.js";
@@ -74,6 +75,8 @@ function Portal(props: { path: string }) {
             <ApiKeys org={org} me={me} />
           ) : tab === "/audit" ? (
             <OrgAudit org={org} />
+          ) : tab === "/webhooks" ? (
+            <Webhooks org={org} />
           ) : tab === "/products" ? (
             <Products org={org} />
           ) : tab === "/orders" ? (

@@ -120,6 +120,8 @@ interface InputProps {
   pattern?: string;
   placeholder?: string;
   value?: string;
+  /** A starting value the person then edits (an edit form): unlike `value`, a re-render never resets it. */
+  defaultValue?: string;
 }
 
 /** What every field shows under its control: the hint, and the error the last submission got. */
@@ -180,6 +182,8 @@ export function TextArea(props: {
   rows?: number;
   maxLength?: number;
   placeholder?: string;
+  /** A starting value the person then edits, as Field's. */
+  defaultValue?: string;
 }) {
   const { name, label, hint, ...area } = props;
   const f = useFieldNotes(name, hint);

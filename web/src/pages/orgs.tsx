@@ -14,7 +14,10 @@ export interface Org {
   role?: Role;
 }
 
-/** Owners and admins: they change the settings, manage API keys (`apikeys:manage`) and read the audit log (`audit:read`). */
+/**
+ * Owners and admins: they change the settings, manage API keys (`apikeys:manage`) and webhooks
+ * (`webhooks:manage`), and read the audit log (`audit:read`).
+ */
 export const isManager = (org: Org): boolean => org.role === "OWNER" || org.role === "ADMIN";
 
 /** The user's organisations, and a new one. */
@@ -108,6 +111,7 @@ export function OrgTabs(props: { org: Org; current: string }) {
     ...(isManager(props.org)
       ? ([
           ["/api-keys", "API keys"],
+          ["/webhooks", "Webhooks"],
           ["/audit", "Audit log"],
         ] as Array<[string, string]>)
       : []),
