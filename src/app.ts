@@ -37,6 +37,7 @@ import { posturePlugin } from "./posture/plugin.js";
 import { quotasCapability } from "./quotas/capability.js";
 import { rateLimitCapability } from "./ratelimit/capability.js";
 import { sessionsCapability } from "./sessions/capability.js";
+import { tokensCapability } from "./tokens/capability.js";
 import { type WebhookOptions, webhooksCapability } from "./webhooks/capability.js";
 
 /** The package version, from the nearest package.json (the module runs from src/ in tests, dist/src/ when built). */
@@ -85,6 +86,7 @@ export function capabilities(
     identityCapability,
     orgsCapability(options.denials),
     apiKeysCapability,
+    tokensCapability(),
     quotasCapability,
     // After quotas: its claim is the last preHandler, so an answer no handler gave (a quota's 429) is
     // never stored and replayed.

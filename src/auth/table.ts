@@ -28,6 +28,7 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /security.json": PUBLIC,
   "GET /.well-known/security.txt": PUBLIC,
   "GET /.well-known/audit-keys.json": PUBLIC,
+  "GET /.well-known/jwks.json": PUBLIC,
   "GET /openapi.json": PUBLIC,
   "GET /docs*": PUBLIC,
   "OPTIONS /*": { ...PUBLIC, rate: "none" },

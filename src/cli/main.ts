@@ -15,6 +15,7 @@ import { MfaService } from "../mfa/service.js";
 import { MfaStore } from "../mfa/store.js";
 import type { Extension } from "../orgs/extension.js";
 import { handleSignals, StartError, start } from "../server.js";
+import { rotateKeys } from "../tokens/cli.js";
 
 const USAGE = `Usage: bulwark <command> [options]
 
@@ -26,6 +27,8 @@ Commands:
   admin create --email E --password-stdin [--no-totp]
                          Create a platform admin (password read from standard input). A TOTP factor is
                          enrolled and printed once; --no-totp is refused in production.
+  keys rotate            Let the next token signing key (already published) sign from now on; the
+                         previous one stays published while tokens it signed can be valid (AUTH-9).
   audit verify [--org ID] [--key VKEY]...
                          Verify every audit log (or one organisation's) against checkpoints signed by
                          this configuration's key (or a --key given: one the server signed with before);
@@ -164,6 +167,20 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
           );
         }
         stdout.write(`${lines.join("\n")}\n`);
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
+    case "keys": {
+      if (positionals[1] !== "rotate") {
+        stderr.write(`${USAGE}\n`);
+        return 2;
+      }
+      const db = Database.open(config, log);
+      try {
+        await waitForDatabase(db, config.database.waitSeconds, log);
+        stdout.write(await rotateKeys(db, config));
       } finally {
         await db.close();
       }

@@ -103,6 +103,11 @@ export interface Config {
     /** The checkpoint signing key's 32-byte seed, when set apart from BULWARK_SECRET. */
     readonly signingKey: string | undefined;
   };
+  /** Access tokens and their signing keys (AUTH-9). */
+  readonly tokens: {
+    readonly accessTtlMs: number;
+    readonly keyRotationMs: number;
+  };
   /** How long an Idempotency-Key is kept (IDEM-1). */
   readonly idempotencyTtlMs: number;
   readonly webhooks: {
@@ -378,6 +383,10 @@ export function loadConfig(env: Env = process.env): Config {
       checkpointEntries: int("AUDIT_CHECKPOINT_ENTRIES"),
       checkpointSeconds: int("AUDIT_CHECKPOINT_SECONDS"),
       signingKey: auditKey,
+    },
+    tokens: {
+      accessTtlMs: int("ACCESS_TOKEN_TTL_MINUTES") * 60_000,
+      keyRotationMs: int("TOKEN_KEY_ROTATION_DAYS") * 86_400_000,
     },
     idempotencyTtlMs: int("IDEMPOTENCY_TTL_HOURS") * 3_600_000,
     webhooks: {

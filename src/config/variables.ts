@@ -440,6 +440,22 @@ export const VARIABLES = [
     doc: "Ed25519 seed (32 bytes, base64) that signs audit checkpoints. Unset: derived from BULWARK_SECRET, so changing that secret changes the key (old checkpoints stay verifiable: every key that signed is kept and published).",
   },
   {
+    name: "ACCESS_TOKEN_TTL_MINUTES",
+    kind: "int",
+    dev: "15",
+    min: 1,
+    max: 60,
+    doc: "Lifetime of an access token (AUTH-9); a retired signing key stays published this long plus a minute, so every token it signed verifies until it expires.",
+  },
+  {
+    name: "TOKEN_KEY_ROTATION_DAYS",
+    kind: "int",
+    dev: "30",
+    min: 1,
+    max: 365,
+    doc: "How long a token signing key signs before the next one (already published) takes over (AUTH-9). `bulwark keys rotate` rotates at once.",
+  },
+  {
     name: "IDEMPOTENCY_TTL_HOURS",
     kind: "int",
     dev: "24",

@@ -57,6 +57,7 @@ describe("security page", () => {
         "AUTH-6",
         "AUTH-7",
         "AUTH-8",
+        "AUTH-9",
         "AUTH-12",
         "AUTH-14",
         "AUTHZ-1",
