@@ -28,11 +28,12 @@ async function slowRoute(app: FastifyInstance): Promise<void> {
       config: { security: tenant("org:update"), idempotent: true },
     },
     async (req, reply) => {
-      calls++;
+      // Each request answers with its own number: which answer was stored shows in a replay.
+      const mine = ++calls;
       await gate;
       const body = req.body as { n: number; fail?: boolean };
       if (body.fail) throw new Error("boom");
-      return reply.code(201).send({ n: body.n, call: calls });
+      return reply.code(201).send({ n: body.n, call: mine });
     },
   );
 }
@@ -160,28 +161,36 @@ describe("idempotency keys (IDEM-1)", () => {
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["409", "422"]));
   });
   it("IDEM-1: a claim still unanswered after 5 minutes (its node died) is taken over by the next retry, not before", async () => {
-    let release!: () => void;
-    gate = new Promise((r) => {
-      release = r;
-    });
+    let releaseFirst!: () => void;
+    let releaseSecond!: () => void;
     const start = Date.now();
     vi.useFakeTimers({ toFake: ["Date"], now: start });
     const before = calls;
+    gate = new Promise((r) => {
+      releaseFirst = r;
+    });
     const first = post(`/v1/orgs/${org}/slow-things`, { n: 7 }, '"abandoned-1"');
     await vi.waitFor(() => expect(calls).toBe(before + 1));
     vi.setSystemTime(start + 5 * 60_000 - 1);
     expect((await post(`/v1/orgs/${org}/slow-things`, { n: 7 }, '"abandoned-1"')).statusCode).toBe(409);
     vi.setSystemTime(start + 5 * 60_000);
+    gate = new Promise((r) => {
+      releaseSecond = r;
+    });
     const taken = post(`/v1/orgs/${org}/slow-things`, { n: 7 }, '"abandoned-1"');
     await vi.waitFor(() => expect(calls).toBe(before + 2));
-    release();
-    const [late, second] = await Promise.all([first, taken]);
+    // The first request, presumed dead, answers while the taker still runs: its answer must not take
+    // the taker's claim; the taker's answer is the one kept.
+    releaseFirst();
+    const late = await first;
+    releaseSecond();
+    const second = await taken;
     expect(second.statusCode).toBe(201);
-    expect(late.statusCode).toBe(201);
-    // The claim is the second request's: its answer is the one replayed, never the late first one's.
+    expect(second.json().call).toBe(before + 2);
+    expect(late.json().call).toBe(before + 1);
     const replay = await post(`/v1/orgs/${org}/slow-things`, { n: 7 }, '"abandoned-1"');
     expect(replay.headers["idempotent-replayed"]).toBe("true");
-    expect(replay.body).toBe(second.body);
+    expect(replay.json().call).toBe(before + 2);
   });
 
   it("IDEM-1: keys expire after 24 hours (frozen clock): a retry past then runs again", async () => {

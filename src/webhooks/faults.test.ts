@@ -103,6 +103,49 @@ describe("webhook faults", () => {
     expect(rx.got).toHaveLength(9);
   });
 
+  it("HOOK-3: attempts that end together each settle by their own answer: delivered, retried, final", async () => {
+    const answers: Record<string, number> = { "/ok": 200, "/busy": 503, "/refused": 400 };
+    let release!: () => void;
+    const together = new Promise<void>((r) => {
+      release = r;
+    });
+    rx.answer = async (r) => {
+      if (rx.got.length === 3) release();
+      await together;
+      return { status: answers[r.path]! };
+    };
+    const ids: Record<string, string> = {};
+    for (const path of Object.keys(answers)) ids[path] = await endpoint({ url: `${rx.url}${path}` });
+    await call("PATCH", `/v1/orgs/${org}`, { name: "Faults Together" });
+    await dispatcher.tick();
+    await until(async () => (await deliveries("status=sending")).length === 0 && rx.got.length === 3);
+    const byEndpoint = async (id: string) => (await deliveries(`endpointId=${id}`))[0]!;
+    expect(await byEndpoint(ids["/ok"]!)).toMatchObject({
+      status: "succeeded",
+      attempts: 1,
+      lastError: null,
+    });
+    expect(await byEndpoint(ids["/busy"]!)).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      lastError: "HTTP 503",
+    });
+    expect(await byEndpoint(ids["/refused"]!)).toMatchObject({
+      status: "dead",
+      attempts: 1,
+      lastError: "HTTP 400",
+    });
+    const failures = Object.fromEntries(
+      (await call("GET", `/v1/orgs/${org}/webhook-endpoints`))
+        .json()
+        .endpoints.map((e: { url: string; breaker: { consecutiveFailures: number } }) => [
+          new URL(e.url).pathname,
+          e.breaker.consecutiveFailures,
+        ]),
+    );
+    expect(failures).toEqual({ "/ok": 0, "/busy": 1, "/refused": 1 });
+  });
+
   it("HOOK-3: a receiver's NUL byte in its answer is recorded, not a delivery stuck for ever", async () => {
     rx.answer = () => ({ status: 200, body: "ok\u0000done" });
     await endpoint();

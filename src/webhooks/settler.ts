@@ -68,6 +68,7 @@ export class AttemptSettler {
 
   private async settleTogether(orgId: string, batch: readonly Settling[]): Promise<void> {
     const gone: Settling[] = [];
+    const outcomes: string[] = [];
     await this.db.withOrg(orgId, async (tx: Db) => {
       await this.store.insertAttempts(
         tx,
@@ -88,6 +89,8 @@ export class AttemptSettler {
       // Final outcomes carry the batch's time, so deliveries that ended together share one statement.
       const at = Math.max(...batch.map((i) => i.now));
       const plans = batch.map((item) => ({ item, ...this.plan(item, at) }));
+      outcomes.length = 0;
+      for (const p of plans) outcomes.push(p.outcome);
       const mine = new Set<string>();
       const groups = new Map<string, typeof plans>();
       for (const p of plans) {
@@ -122,12 +125,14 @@ export class AttemptSettler {
     });
     for (const { endpoint } of gone)
       this.log.warn({ endpoint: endpoint.id, org: orgId }, "webhook endpoint answered 410 Gone: disabled");
+    // Counted once committed: a batch that fails is settled again item by item, and counted then.
+    for (const outcome of outcomes) this.outcomes.inc([outcome]);
     for (const item of batch) item.resolve();
   }
 
   /**
    * The delivery after its attempt (HOOK-3): succeeded, dead (a final answer or the schedule used up) or
-   * pending until its next turn. Counted in the metrics here, once per attempt.
+   * pending until its next turn, and the outcome the metrics count.
    */
   private plan({ d, o, now }: Settling, at: number) {
     // The claim counted this attempt.
@@ -138,7 +143,7 @@ export class AttemptSettler {
     const retryable = !ok && !isGone && (o.status === undefined || o.status >= 500 || o.status === 429);
     const wait = this.settings.retryScheduleMs[attempts - 1];
     const last = !retryable || wait === undefined;
-    this.outcomes.inc([ok ? "succeeded" : isGone ? "gone" : o.refused ? "refused" : last ? "dead" : "retry"]);
+    const outcome = ok ? "succeeded" : isGone ? "gone" : o.refused ? "refused" : last ? "dead" : "retry";
     const set = {
       status: ok ? "succeeded" : last ? "dead" : "pending",
       attempts,
@@ -147,7 +152,7 @@ export class AttemptSettler {
       last_error: o.error ?? (ok ? null : `HTTP ${o.status}`),
       updated_at: last ? at : now,
     };
-    return { ok, isGone, set };
+    return { ok, isGone, set, outcome };
   }
 
   /** The endpoint's failures and breaker after an attempt (HOOK-5), and 410's disabling. */

@@ -44,8 +44,8 @@ function ManageWebhooks(props: { org: Org }) {
     setShown({ made, rotated });
     list.reload();
   };
+  // A row action leaves a secret on show alone: only "I have stored it" puts it away (it is never shown again).
   const done = (m: string, messageId?: string) => {
-    setShown(null);
     setMessage(m);
     if (messageId) setExpect(messageId);
     list.reload();
