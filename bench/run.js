@@ -125,6 +125,19 @@ const CASES = [
     against: SQLITE_FLOOR,
   },
   {
+    // An app's client with an access token (AUTH-9): the JWT (ES256, verified once, then its expiry and
+    // key checked per request), the member's current role, scopes, the limits and the scoped read.
+    name: "bulwark GET products/:id (Bearer JWT)",
+    server: "servers/bulwark.js",
+    path: "@product",
+    headers: PROXIED,
+    env: { BENCH_TOKEN: "1" },
+    bearer: true,
+    policies: ["ip", "user", "org"],
+    target: { of: "fastify (bare)", ratio: 0.4 },
+    against: SQLITE_FLOOR,
+  },
+  {
     name: "bulwark POST /v1/auth/login (argon2)",
     server: "servers/bulwark.js",
     path: "/v1/auth/login",
@@ -207,7 +220,14 @@ function startServer(script, env = {}) {
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
     child.once("message", (m) =>
-      resolve({ child, port: m.port, cookie: m.cookie, apiKey: m.apiKey, paths: m.paths ?? {} }),
+      resolve({
+        child,
+        port: m.port,
+        cookie: m.cookie,
+        apiKey: m.apiKey,
+        bearer: m.bearer,
+        paths: m.paths ?? {},
+      }),
     );
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
   });
@@ -317,12 +337,16 @@ for (let round = 0; round < rounds && !verifyOnly; round++) {
     if (c.pg && !values.pg) continue;
     if (values.only && !c.baseline && !c.name.includes(values.only)) continue;
     const env = typeof c.env === "function" ? c.env() : c.env;
-    const { child, port, cookie, apiKey, paths } = await startServer(c.server, env);
+    const { child, port, cookie, apiKey, bearer, paths } = await startServer(c.server, env);
     try {
       // "@name" paths are created by the server at start (ids of the fixtures it seeded).
       const url = `http://127.0.0.1:${port}${c.path.startsWith("@") ? paths[c.path.slice(1)] : c.path}`;
       const headers = { ...c.headers };
-      if (cookie && !c.apiKey) headers.cookie = cookie;
+      if (cookie && !c.apiKey && !c.bearer) headers.cookie = cookie;
+      if (c.bearer) {
+        if (!bearer) throw new Error(`${c.name}: the server handed over no access token`);
+        headers.authorization = `Bearer ${bearer}`;
+      }
       if (c.apiKey) {
         if (!apiKey) throw new Error(`${c.name}: the server handed over no API key`);
         headers["x-api-key"] = apiKey;

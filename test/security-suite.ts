@@ -4,6 +4,7 @@ import { ApiKeyStore } from "../src/apikeys/store.js";
 import type { Extension } from "../src/orgs/extension.js";
 import { ROLES, type Role } from "../src/orgs/permissions.js";
 import { OrgStore } from "../src/orgs/store.js";
+import { accessTokenFixture } from "./access-token-fixture.js";
 import { apiKeyFixture } from "./api-key-fixture.js";
 import { createUser, ENGINE, login, type TestApp, testApp } from "./harness.js";
 
@@ -70,7 +71,7 @@ const PW = "security suite passphrase";
 export function securitySuite(name: string, options: SuiteOptions = {}): void {
   describe(`shared route security suite: ${name} (${ENGINE})`, () => {
     const fixtures = new Map<string, CredentialFixture>(
-      [userFixture, apiKeyFixture, ...(options.fixtures ?? [])].map((f) => [f.kind, f]),
+      [userFixture, apiKeyFixture, accessTokenFixture, ...(options.fixtures ?? [])].map((f) => [f.kind, f]),
     );
     let w: World;
     /** A resource of organisation B per path parameter, to plant in organisation A's URLs. */

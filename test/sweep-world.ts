@@ -16,8 +16,15 @@ import { throughProxy } from "./profiles.js";
  */
 
 /** The surfaces a request can come from: each is a real principal (or none). */
-export type Surface = "anonymous" | "portal" | "impersonation" | "admin" | "apikey";
-export const SURFACES: readonly Surface[] = ["anonymous", "portal", "impersonation", "admin", "apikey"];
+export type Surface = "anonymous" | "portal" | "impersonation" | "admin" | "apikey" | "token";
+export const SURFACES: readonly Surface[] = [
+  "anonymous",
+  "portal",
+  "impersonation",
+  "admin",
+  "apikey",
+  "token",
+];
 
 export const PW = "hostile sweep passphrase 9";
 
@@ -92,6 +99,7 @@ export class SweepWorld {
     impersonation: {},
     admin: {},
     apikey: {},
+    token: {},
   };
   doc!: Doc;
   private adminCode!: (offsetMs?: number) => string;
@@ -164,6 +172,7 @@ export class SweepWorld {
     }
     if (s.accepts.includes("admin")) out.push("admin");
     if (s.accepts.includes("api_key")) out.push("apikey");
+    if (s.accepts.includes("access_token")) out.push("token");
     return out;
   }
 
@@ -302,7 +311,7 @@ export class SweepWorld {
 
   /** Signs a surface in again if an earlier request ended its session (sign-out, "end other sessions"). */
   async ensure(surface: Surface): Promise<void> {
-    if (surface === "anonymous" || surface === "apikey") return;
+    if (surface === "anonymous" || surface === "apikey" || surface === "token") return;
     const probe = surface === "admin" ? "/v1/admin/orgs" : "/v1/me";
     if ((await this.call("GET", probe, surface)).status === 200) return;
     if (surface === "impersonation") {
@@ -363,6 +372,9 @@ export class SweepWorld {
     const scopes = t.app.bulwark.service("apiKeys").scopes();
     const key = await as("POST", "/v1/orgs/:orgId/api-keys", { name: "sweep", scopes } as unknown as Json);
     this.headers.apikey = { "x-api-key": key.key as unknown as string };
+    // The token surface: the owner's access token with every scope (a JWT: no session to end).
+    const token = await as("POST", "/v1/auth/token", { orgId: this.ids.org });
+    this.headers.token = { authorization: `Bearer ${token.accessToken as unknown as string}` };
     this.ids.apiKey = (
       await as("POST", "/v1/orgs/:orgId/api-keys", { name: "managed", scopes: ["org:read"] })
     ).apiKey!.id!;

@@ -3,7 +3,8 @@
 // default. With BENCH_SESSION=1 it also creates a verified user, a session (its cookie goes to the
 // runner), an organisation and one product; BENCH_APIKEY=1 adds an API key of that organisation holding
 // products:read (the key goes to the runner, sent as X-API-Key); BENCH_APIKEY_SCOPES (comma-separated)
-// grants others instead, e.g. products:read,products:write for the write cases.
+// grants others instead, e.g. products:read,products:write for the write cases. BENCH_TOKEN=1 mints an
+// access token (AUTH-9) of that organisation for products:read (sent as Authorization: Bearer).
 //
 // AUDIT_LOG=off: the production profile refuses it (AUDIT_LOG cannot be off in production), so the
 // configuration is loaded with the log on and then switched off, exactly what AUDIT_LOG=off sets
@@ -80,7 +81,8 @@ async function cleanUp() {
   }
 }
 
-const seeded = process.env.BENCH_SESSION === "1" || process.env.BENCH_APIKEY === "1";
+const seeded =
+  process.env.BENCH_SESSION === "1" || process.env.BENCH_APIKEY === "1" || process.env.BENCH_TOKEN === "1";
 const { catalog } = await import("../../dist/examples/catalog/index.js");
 let running;
 try {
@@ -155,6 +157,18 @@ if (seeded) {
     );
     message.apiKey = key;
   }
+}
+if (process.env.BENCH_TOKEN === "1") {
+  // Through the service, as POST /v1/auth/token would from the owner's session: a token for products:read.
+  const ctx = running.app.bulwark;
+  const user = await ctx.db.global.selectFrom("users").select("id").executeTakeFirstOrThrow();
+  const orgId = message.paths.product.split("/")[3];
+  const { accessToken } = await ctx.service("tokens").issue(user.id, orgId, ["products:read"], (event) => ({
+    ...event,
+    actor: event.actor ?? { type: "USER", id: user.id, email: "bench@example.org" },
+    impersonator: null,
+  }));
+  message.bearer = accessToken;
 }
 process.send?.(message);
 

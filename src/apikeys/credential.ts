@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { CredentialResolver } from "../auth/pipeline.js";
-import { isWellFormedKey, KEY_PREFIX } from "./format.js";
+import { isWellFormedKey } from "./format.js";
 import type { ApiKeyService } from "./service.js";
 
 declare module "../auth/principal.js" {
@@ -10,8 +10,6 @@ declare module "../auth/principal.js" {
   }
 }
 
-const BEARER = `Bearer ${KEY_PREFIX}`;
-
 /**
  * The key a request presents, from `X-API-Key` or `Authorization: Bearer bwk_…`; undefined when it
  * presents none (another Bearer token is another kind's credential).
@@ -20,7 +18,8 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers["x-api-key"];
   if (typeof header === "string") return header;
   const auth = request.headers.authorization;
-  return auth?.startsWith(BEARER) ? auth.slice(7) : undefined;
+  // The scheme is case-insensitive (RFC 9110 11.1): `bearer bwk_…` is the key, never a cookie request.
+  return auth && /^bearer bwk_/i.test(auth) ? auth.slice(7) : undefined;
 }
 
 /**

@@ -19,12 +19,22 @@ export type PrincipalKind = keyof PrincipalKinds & string;
 /**
  * Where a principal may act:
  * - `memberships`: in the organisations its user belongs to, with the role held there (sessions).
- * - `organisation`: in one organisation only, with exactly the listed scopes (API keys, access tokens).
+ * - `organisation`: in one organisation only, with exactly the listed scopes (API keys, access tokens;
+ *   a token also only as far as its user's role there allows).
  * - `platform`: on no tenant at all (platform admins).
  */
 export type Tenancy =
   | { readonly kind: "memberships" }
-  | { readonly kind: "organisation"; readonly orgId: string; readonly scopes: ReadonlySet<string> }
+  | {
+      readonly kind: "organisation";
+      readonly orgId: string;
+      readonly scopes: ReadonlySet<string>;
+      /**
+       * The credential acts for its user (an access token): the user must still be a member, and their
+       * role must hold the action too. Absent: the credential is the organisation's own (an API key).
+       */
+      readonly member?: true;
+    }
   | { readonly kind: "platform" };
 
 /**

@@ -41,11 +41,11 @@ describe("route table", () => {
 
   it("AUTHZ-1: every tenant route accepts the tenant kinds once ready, and the OpenAPI document states each row", async () => {
     const tenantRoute = t.app.bulwark.routes.find((r) => r.url === "/v1/orgs/:orgId/products/:id")!;
-    // The API key first: a key presented on purpose wins over a cookie the browser sent by itself.
-    expect(tenantRoute.security.accepts).toEqual(["api_key", "user"]);
+    // Header credentials first: a token or key presented on purpose wins over a cookie the browser sent.
+    expect(tenantRoute.security.accepts).toEqual(["access_token", "api_key", "user"]);
     const doc = (await t.app.inject({ url: "/openapi.json" })).json();
     const op = doc.paths["/v1/orgs/{orgId}/products/{id}"].get;
     expect(op["x-bulwark-security"]).toMatchObject({ accepts: "tenant", action: "products:read" });
-    expect(op.security).toEqual([{ apiKey: [] }, { portalSession: [] }]);
+    expect(op.security).toEqual([{ accessToken: [] }, { apiKey: [] }, { portalSession: [] }]);
   });
 });

@@ -47,6 +47,11 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/auth/password/reset": AUTH_SURFACE,
   "POST /v1/auth/logout": USER,
   "POST /v1/auth/reauth": { ...USER_CREDENTIALS, rate: "auth" },
+  // Access and refresh tokens (AUTH-9): minted from the user's own session, never an impersonation.
+  // General tier: per user for minting, per client address for refresh and revocation.
+  "POST /v1/auth/token": { ...USER, impersonation: "refuse" },
+  "POST /v1/auth/token/refresh": PUBLIC,
+  "POST /v1/auth/token/revoke": PUBLIC,
 
   // The signed-in user (AUTH-5, AUTH-8, AUTH-14)
   "GET /v1/me": USER,

@@ -106,6 +106,7 @@ export interface Config {
   /** Access tokens and their signing keys (AUTH-9). */
   readonly tokens: {
     readonly accessTtlMs: number;
+    readonly refreshTtlMs: number;
     readonly keyRotationMs: number;
   };
   /** How long an Idempotency-Key is kept (IDEM-1). */
@@ -386,6 +387,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     tokens: {
       accessTtlMs: int("ACCESS_TOKEN_TTL_MINUTES") * 60_000,
+      refreshTtlMs: int("REFRESH_TOKEN_TTL_DAYS") * 86_400_000,
       keyRotationMs: int("TOKEN_KEY_ROTATION_DAYS") * 86_400_000,
     },
     idempotencyTtlMs: int("IDEMPOTENCY_TTL_HOURS") * 3_600_000,

@@ -448,6 +448,14 @@ export const VARIABLES = [
     doc: "Lifetime of an access token (AUTH-9); a retired signing key stays published this long plus a minute, so every token it signed verifies until it expires.",
   },
   {
+    name: "REFRESH_TOKEN_TTL_DAYS",
+    kind: "int",
+    dev: "30",
+    min: 1,
+    max: 365,
+    doc: "Lifetime of a refresh token (AUTH-9). Each use replaces it with a new one of this lifetime; one presented again after use revokes its whole family.",
+  },
+  {
     name: "TOKEN_KEY_ROTATION_DAYS",
     kind: "int",
     dev: "30",

@@ -41,6 +41,8 @@ export type Db = Kysely<Tables>;
 export const TENANT_EXEMPT: ReadonlySet<string> = new Set([
   "memberships",
   "api_keys",
+  // Refresh tokens are looked up by their hash before their organisation is known (AUTH-9).
+  "token_families",
   // The webhook outbox and delivery queue: the dispatcher claims work across organisations.
   "webhook_messages",
   "webhook_deliveries",

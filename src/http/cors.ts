@@ -16,25 +16,27 @@ const EXPOSED_HEADERS =
  * other origin with 403, so an empty allowlist in production means no cross-origin access at all.
  */
 /**
- * Principal kinds whose credential the caller sets in a header on purpose (an API key; later an access
+ * Principal kinds whose credential the caller sets in a header on purpose (an API key, an access
  * token). A request presenting one, on a route accepting it, is answered as a public API request (CORS-2):
  * any origin, never with credentials, so a browser never sends a cookie along with it.
  */
-const HEADER_KINDS: ReadonlySet<string> = new Set(["api_key"]);
+const HEADER_KINDS: ReadonlySet<string> = new Set(["api_key", "access_token"]);
 
 /** Whether a route accepts a header credential kind. */
 export const acceptsHeaderCredential = (accepts: readonly string[]): boolean =>
   accepts.some((k) => HEADER_KINDS.has(k));
 
 /**
- * Whether a request presents a header credential: exactly what the API-key credential reads
- * (`X-API-Key`, or `Authorization: Bearer bwk_…`). Any other Bearer value is no credential of a header
- * kind, so it cannot turn a cookie request into a public one.
+ * Whether a request presents a header credential: exactly what the API-key and access-token credentials
+ * read (`X-API-Key`, `Authorization: Bearer bwk_…`, `Authorization: Bearer eyJ…`). Any other Bearer
+ * value is no credential of a header kind, so it cannot turn a cookie request into a public one; and a
+ * request presenting one is proved by it or refused (401), never by a cookie sent along.
  */
 export function presentsHeaderCredential(headers: Record<string, string | string[] | undefined>): boolean {
   if (headers["x-api-key"] !== undefined) return true;
   const auth = headers.authorization;
-  return typeof auth === "string" && auth.startsWith("Bearer bwk_");
+  // An API key, or an access token (a compact JWS: its header is a JSON object, so it starts `eyJ`).
+  return typeof auth === "string" && /^bearer (bwk_|eyJ)/i.test(auth);
 }
 
 /** Whether a preflight announces a header credential in Access-Control-Request-Headers. */

@@ -16,6 +16,10 @@ export const ERRORS = {
   INVALID_CREDENTIALS: { status: 401, message: "The email or password is incorrect." },
   MFA_CODE_INVALID: { status: 401, message: "The code is incorrect or was already used." },
   TOKEN_INVALID: { status: 400, message: "This link is invalid, expired or already used." },
+  REFRESH_TOKEN_INVALID: {
+    status: 401,
+    message: "This refresh token is invalid, expired, revoked or was already used; sign in again.",
+  },
   FORBIDDEN: { status: 403, message: "You are not allowed to do this." },
   EMAIL_NOT_VERIFIED: { status: 403, message: "Confirm your email address first; we sent you a link." },
   SIGNUP_NOT_ALLOWED: { status: 403, message: "Sign-up is not open to this address." },

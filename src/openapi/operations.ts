@@ -132,6 +132,24 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "Sign out",
     "Ends the current session and clears its cookie. The body may be left out.",
   ),
+  "POST /v1/auth/token": op(
+    "Access and refresh tokens",
+    "Mints an access token (a JWT of ACCESS_TOKEN_TTL_MINUTES, ES256, for one organisation and the scopes asked for, each one your role there holds; all of them when none are asked for) and a refresh token (opaque, works once). The access token is sent as `Authorization: Bearer …` to the organisation's routes, without a cookie or CSRF token.",
+    ["NOT_FOUND", "FORBIDDEN"],
+  ),
+  "POST /v1/auth/token/refresh": op(
+    "Refresh the tokens",
+    "Exchanges a refresh token for a new pair; the token presented is used up. Presenting a used one again revokes its whole family (reuse detection), and is audited. A family ends REFRESH_TOKEN_TTL_DAYS after its sign-in, however often it is refreshed.",
+    ["REFRESH_TOKEN_INVALID"],
+  ),
+  "POST /v1/auth/token/revoke": op(
+    "Revoke a refresh token",
+    "Revokes the refresh token's whole family; an unknown or already revoked token answers the same.",
+  ),
+  "GET /.well-known/jwks.json": op(
+    "Token signing keys",
+    "A JWK Set (RFC 7517) of the ES256 keys access tokens are verified with: the one signing now, the next one (published before it signs) and retired ones for as long as a token they signed can be valid.",
+  ),
   "POST /v1/auth/password/forgot": op(
     "Forgotten password",
     "Mails a reset link if the address has an account; the answer never says which.",

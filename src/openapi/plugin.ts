@@ -80,6 +80,13 @@ export const openapiPlugin = fp(
               description:
                 "An organisation API key (`bwk_…`), also accepted as `Authorization: Bearer bwk_…`. Acts in its organisation with its scopes; no CSRF token, any origin (unless the key is pinned).",
             },
+            accessToken: {
+              type: "http",
+              scheme: "bearer",
+              bearerFormat: "JWT",
+              description:
+                "An access token from POST /v1/auth/token (ES256, verified against /.well-known/jwks.json): acts for its user in one organisation, with its scopes and never beyond the user's role there; no CSRF token, any origin.",
+            },
             // Offered only where a token is configured: otherwise no route accepts one.
             ...(opts.config.metricsToken
               ? {

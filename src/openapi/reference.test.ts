@@ -95,8 +95,9 @@ describe.each(PROFILES)("the API reference (%s)", (profile, env) => {
       { portalSession: [], csrfToken: [] },
     ]);
     expect(doc.paths["/v1/admin/users"]!.get!.security).toEqual([{ adminSession: [] }]);
-    // An API key first (no CSRF token: a header credential), or a session with its token.
+    // Header credentials first (no CSRF token), an access token or an API key, or a session with its token.
     expect(doc.paths["/v1/orgs/{orgId}/products"]!.post!.security).toEqual([
+      { accessToken: [] },
       { apiKey: [] },
       { portalSession: [], csrfToken: [] },
     ]);

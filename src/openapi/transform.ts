@@ -15,6 +15,7 @@ export const SCHEMES: Readonly<Record<string, { scheme: string; surface?: "porta
   admin: { scheme: "adminSession", surface: "admin" },
   // A header credential: no cookie, so no CSRF token.
   api_key: { scheme: "apiKey" },
+  access_token: { scheme: "accessToken" },
 };
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -44,7 +45,9 @@ function accessText(method: string, sec: EffectiveSecurity, config: Config): str
     if (!surface)
       return k === "api_key"
         ? "an organisation API key (`X-API-Key`, or `Authorization: Bearer bwk_…`) holding the permission as a scope"
-        : k;
+        : k === "access_token"
+          ? "an access token (`Authorization: Bearer eyJ…`) for the organisation, holding the permission as a scope"
+          : k;
     const name = `\`${cookieName(config, surface)}\``;
     return `${k === "admin" ? "a platform admin session" : "a portal session"} (cookie ${name})${csrf}`;
   });

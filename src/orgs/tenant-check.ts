@@ -32,9 +32,11 @@ class MemberAccess implements TenantAccess {
     readonly orgId: string,
     readonly role: Role,
     private readonly permissions: PermissionTable,
+    /** A member's credential with scopes (an access token): the role and the scopes must both allow. */
+    private readonly scopes?: ReadonlySet<string>,
   ) {}
   can(action: string): boolean {
-    return this.permissions.can(this.role, action);
+    return this.permissions.can(this.role, action) && (this.scopes?.has(action) ?? true);
   }
 }
 
@@ -85,8 +87,9 @@ export function tenantCheck(
       if (t.orgId !== orgId) throw deny("not_member", new AppError("NOT_FOUND"));
       if (!t.scopes.has(action))
         throw deny("scope", new AppError("SCOPE_MISSING", `This credential lacks the scope ${action}.`));
-      return new ScopedAccess(orgId, t.scopes);
+      if (!t.member) return new ScopedAccess(orgId, t.scopes);
     }
+    const scopes = t.kind === "organisation" ? t.scopes : undefined;
     const userId = principal.userId ?? "";
     const decide = (
       access: Access | undefined,
@@ -99,7 +102,7 @@ export function tenantCheck(
       }
       if (!permissions.can(access.role, action))
         throw deny("role", new AppError("FORBIDDEN", `Your role (${access.role}) does not allow ${action}.`));
-      return new MemberAccess(orgId, access.role, permissions);
+      return new MemberAccess(orgId, access.role, permissions, scopes);
     };
     const cached = orgs.accessCached(orgId, userId);
     if (cached) return decide(cached, cached.require_mfa ? mfa.isEnabledCached(userId) : undefined);

@@ -34,10 +34,11 @@ export const quotasCapability: Capability = {
     });
     ctx.provide("quotas", quotas);
     await app.register(quotaRoutes, { quotas });
-    // Programmatic use only (API keys), and validated requests only: a request refused as malformed
-    // consumes nothing, and a used-up allowance never locks members out of their own console.
+    // Programmatic use only (API keys, access tokens), and validated requests only: a request refused
+    // as malformed consumes nothing, and a used-up allowance never locks members out of their console.
     app.addHook("preHandler", async (request) => {
-      if (request.tenant && request.principal?.kind === "api_key")
+      const kind = request.principal?.kind;
+      if (request.tenant && (kind === "api_key" || kind === "access_token"))
         await quotas.meter(request.tenant.orgId, API_REQUESTS, 1);
     });
     app.addHook("onClose", async () => quotas.settled());

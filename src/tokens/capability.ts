@@ -1,12 +1,16 @@
 import type { Capability } from "../capability.js";
 import { signingKeys } from "./cli.js";
+import { accessTokenCredential } from "./credential.js";
 import type { SigningKeys } from "./keys.js";
 import { tokenMigrations } from "./migrations.js";
 import { tokenRoutes } from "./plugin.js";
+import { RefreshTokenStore } from "./refresh-store.js";
+import { TokenService } from "./service.js";
 
 declare module "../context.js" {
   interface Services {
     signingKeys: SigningKeys;
+    tokens: TokenService;
   }
 }
 
@@ -14,8 +18,9 @@ declare module "../context.js" {
 const ROTATION_CHECK_MS = 10 * 60_000;
 
 /**
- * Token signing keys (AUTH-9): created at the first start, published at /.well-known/jwks.json,
- * rotated on schedule with overlap (and by `bulwark keys rotate`).
+ * Access and refresh tokens (AUTH-9): signing keys created at the first start, published at
+ * /.well-known/jwks.json and rotated on schedule with overlap (and by `bulwark keys rotate`); tokens
+ * minted from a session; the Bearer access token as one more credential kind of every tenant route.
  */
 export function tokensCapability(options: { clock?: () => number } = {}): Capability {
   return {
@@ -25,7 +30,37 @@ export function tokensCapability(options: { clock?: () => number } = {}): Capabi
       const t = ctx.config.tokens;
       const keys = signingKeys(ctx.db, ctx.config, options.clock);
       ctx.provide("signingKeys", keys);
-      await app.register(tokenRoutes, { keys });
+      let usable: string[] | undefined;
+      const tokens = new TokenService(
+        ctx.db,
+        new RefreshTokenStore(ctx.db.engine),
+        keys,
+        ctx.service("orgs"),
+        ctx.permissions,
+        // Read once every route is registered: the actions of the tenant routes a token can call.
+        () =>
+          (usable ??= [
+            ...new Set(
+              ctx.routes.flatMap((r) =>
+                r.security.action && r.security.accepts.includes("access_token") ? [r.security.action] : [],
+              ),
+            ),
+          ]),
+        ctx.service("audit"),
+        {
+          issuer: ctx.config.publicUrl,
+          audience: `${ctx.config.publicUrl}/v1`,
+          accessTtlMs: t.accessTtlMs,
+          refreshTtlMs: t.refreshTtlMs,
+        },
+        options.clock,
+      );
+      ctx.provide("tokens", tokens);
+      // A password changed or reset, other sessions ended, a removal: their families end in that change.
+      ctx.service("audit").tap((tx, events) => tokens.onEvents(tx, events));
+      // Ahead of the cookie kinds, like API keys: a request presenting a token on purpose is the token's.
+      ctx.guard.addCredential(accessTokenCredential(tokens), { tenant: true, first: true });
+      await app.register(tokenRoutes, { keys, tokens });
 
       let timer: NodeJS.Timeout | undefined;
       app.addHook("onReady", async () => {
@@ -45,12 +80,13 @@ export function tokensCapability(options: { clock?: () => number } = {}): Capabi
 
       ctx.posture.register({
         id: "AUTH-9",
-        title: "Token signing keys",
-        claim: `Tokens are signed with ES256 keys named by their RFC 7638 thumbprint (kid) and published at /.well-known/jwks.json. The next key is published before it signs; a key signs for ${t.keyRotationMs / 86_400_000} days (or until \`bulwark keys rotate\`), then stays published for the ${t.accessTtlMs / 60_000}-minute token lifetime plus a minute, and no longer. Private keys are stored sealed with AES-256-GCM.`,
+        title: "Access and refresh tokens",
+        claim: `Access tokens are JWTs of ${t.accessTtlMs / 60_000} minutes for one organisation and a set of scopes, signed with ES256 keys named by their RFC 7638 thumbprint and published at /.well-known/jwks.json; verification accepts ES256 only and checks the signature, issuer, audience, type and expiry. A token acts only through its scopes and never beyond its user's role in the organisation at the time of each request: a removed member's token stops at once. Refresh tokens are opaque, stored as their SHA-256 only, and work once; a used one presented again revokes its whole family, and the reuse is audited. A family ends ${t.refreshTtlMs / 86_400_000} days after its sign-in however often it is refreshed, and at once when the user changes their password, ends their other sessions, or leaves the organisation. The next signing key is published before it signs; a key signs for ${t.keyRotationMs / 86_400_000} days (or until \`bulwark keys rotate\`), then stays published for the token lifetime plus a minute, and no longer. Private keys are stored sealed with AES-256-GCM.`,
         settings: {
           algorithm: "ES256",
           rotationDays: t.keyRotationMs / 86_400_000,
           accessTokenMinutes: t.accessTtlMs / 60_000,
+          refreshTokenDays: t.refreshTtlMs / 86_400_000,
         },
         enabled: true,
       });

@@ -44,6 +44,7 @@ export class TokenRefused extends Error {}
 export class SigningKeys {
   private keys: readonly LiveKey[] = [];
   private reloaded = 0;
+  private loading: Promise<void> | undefined;
 
   constructor(
     private readonly db: Database,
@@ -56,7 +57,7 @@ export class SigningKeys {
   /** Makes sure a current and a next key exist (the first start creates both), then loads the keys. */
   async ensure(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      await this.load();
+      await this.load(true);
       const current = this.keys.find((k) => k.state === "current");
       const next = this.keys.find((k) => k.state === "next");
       if (current && next) return;
@@ -83,7 +84,7 @@ export class SigningKeys {
    * rotate`, and the schedule). A rotation another node made meanwhile wins; this one then does nothing.
    */
   async rotate(): Promise<{ kid: string } | undefined> {
-    await this.load();
+    await this.load(true);
     const current = this.keys.find((k) => k.state === "current");
     const next = this.keys.find((k) => k.state === "next");
     if (!next) {
@@ -99,13 +100,13 @@ export class SigningKeys {
         return true;
       })
       .catch(() => false);
-    await this.load();
+    await this.load(true);
     return done ? { kid: next.kid } : undefined;
   }
 
   /** Rotates when the current key has signed for the rotation period (the scheduled job). */
   async rotateIfDue(): Promise<boolean> {
-    await this.load();
+    await this.load(true);
     const current = this.keys.find((k) => k.state === "current");
     if (!current || (current.activatedAt ?? 0) + this.settings.rotationMs > this.clock()) return false;
     return (await this.rotate()) !== undefined;
@@ -119,6 +120,9 @@ export class SigningKeys {
 
   /** Signs claims with the current key: a compact JWS with the key's `kid` and the given `typ`. */
   async sign(claims: JWTPayload, typ: string): Promise<string> {
+    // Keys read more than a minute ago may be stale (another node rotated): a retired key must not sign
+    // longer than a minute past its retirement, the margin its overlap has beyond the token lifetime.
+    if (this.clock() - this.reloaded >= 60_000) await this.load();
     const current = this.keys.find((k) => k.state === "current");
     if (!current?.signKey) throw new Error("no current signing key: call ensure() at start-up");
     return new SignJWT(claims)
@@ -165,11 +169,25 @@ export class SigningKeys {
   }
 
   /** Reads the live keys (every node: after a start, a rotation, or a token with an unknown kid). */
-  async load(): Promise<void> {
-    const now = this.clock();
-    const rows = await this.store.live(this.db.global, now - this.settings.overlapMs);
-    this.keys = await Promise.all(rows.map((r) => this.live(r)));
-    this.reloaded = now;
+  async load(fresh = false): Promise<void> {
+    // After a change of this node's (`fresh`), a read already under way may predate it: wait, read again.
+    if (fresh && this.loading) await this.loading.catch(() => {});
+    // One read at a time: a burst of tokens with unknown kids shares it rather than each starting one.
+    this.loading ??= (async () => {
+      const now = this.clock();
+      const rows = await this.store.live(this.db.global, now - this.settings.overlapMs);
+      this.keys = await Promise.all(rows.map((r) => this.live(r)));
+      this.reloaded = now;
+    })().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  /** Whether the key `kid` still verifies now (published: next, current, or retired within the overlap). */
+  verifies(kid: string): boolean {
+    const key = this.keys.find((k) => k.kid === kid);
+    return key !== undefined && this.published(key, this.clock());
   }
 
   private published(k: LiveKey, now: number): boolean {

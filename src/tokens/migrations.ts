@@ -29,5 +29,42 @@ export function tokenMigrations(ctx: MigrationContext): Record<string, Migration
         await grantApp(db, ctx, "signing_keys", ["SELECT", "INSERT", "UPDATE"]);
       },
     },
+    "0018_refresh_tokens": {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable("token_families")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("org_id", "text", (c) => c.notNull().references("organizations.id").onDelete("cascade"))
+          .addColumn("scopes", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("expires_at", "bigint", (c) => c.notNull())
+          .addColumn("revoked_at", "bigint")
+          .addColumn("revoked_reason", "text")
+          .execute();
+        await db.schema
+          .createIndex("token_families_user")
+          .on("token_families")
+          .columns(["user_id", "org_id"])
+          .execute();
+        await db.schema
+          .createTable("refresh_tokens")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("family_id", "text", (c) =>
+            c.notNull().references("token_families.id").onDelete("cascade"),
+          )
+          .addColumn("token_hash", "text", (c) => c.notNull().unique())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("used_at", "bigint")
+          .execute();
+        await db.schema
+          .createIndex("refresh_tokens_family")
+          .on("refresh_tokens")
+          .column("family_id")
+          .execute();
+        await grantApp(db, ctx, "token_families", ["SELECT", "INSERT", "UPDATE"]);
+        await grantApp(db, ctx, "refresh_tokens", ["SELECT", "INSERT", "UPDATE"]);
+      },
+    },
   };
 }

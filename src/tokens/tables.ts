@@ -20,8 +20,39 @@ export interface SigningKeyRow {
   retired_at: number | null;
 }
 
+/**
+ * A family of refresh tokens (AUTH-9): one sign-in of an app, for one user in one organisation. Its row
+ * is the lock every refresh and revocation takes first, so a revocation is never missed by a refresh
+ * running at the same moment; it ends at `expires_at` whatever its refreshes (an absolute lifetime).
+ * Read by the hash of a token before its organisation is known: exempt from the tenant scope.
+ */
+export interface TokenFamilyRow {
+  id: string;
+  user_id: string;
+  org_id: string;
+  /** JSON array of the scopes the family was issued with. */
+  scopes: string;
+  created_at: number;
+  expires_at: number;
+  /** When it was revoked (reuse, revocation, password change, removal from the organisation). */
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+/** One refresh token of a family: opaque, stored as its SHA-256 only, and used at most once. */
+export interface RefreshTokenRow {
+  id: string;
+  family_id: string;
+  token_hash: string;
+  created_at: number;
+  /** When it was exchanged for its successor; null while unused. */
+  used_at: number | null;
+}
+
 declare module "../db/tables.js" {
   interface Tables {
     signing_keys: SigningKeyRow;
+    token_families: TokenFamilyRow;
+    refresh_tokens: RefreshTokenRow;
   }
 }
