@@ -62,11 +62,19 @@ export function tokensCapability(options: { clock?: () => number } = {}): Capabi
       ctx.guard.addCredential(accessTokenCredential(tokens), { tenant: true, first: true });
       await app.register(tokenRoutes, { keys, tokens });
 
-      let timer: NodeJS.Timeout | undefined;
+      const timers: NodeJS.Timeout[] = [];
       app.addHook("onReady", async () => {
         await keys.ensure();
         await keys.rotateIfDue();
-        timer = setInterval(
+        // Ended families: a minute or two after start (nodes restarted daily still purge), then daily.
+        const jobs = ctx.service("jobs");
+        const purge = () => jobs.run("tokens.purge", () => tokens.purge());
+        const first = setTimeout(() => void purge(), 60_000 + Math.floor(Math.random() * 60_000));
+        const daily = setInterval(() => void purge(), 86_400_000);
+        first.unref();
+        daily.unref();
+        timers.push(first, daily);
+        const timer = setInterval(
           () =>
             void keys
               .rotateIfDue()
@@ -75,8 +83,11 @@ export function tokensCapability(options: { clock?: () => number } = {}): Capabi
           ROTATION_CHECK_MS,
         );
         timer.unref();
+        timers.push(timer);
       });
-      app.addHook("onClose", async () => clearInterval(timer));
+      app.addHook("onClose", async () => {
+        for (const timer of timers) clearInterval(timer);
+      });
 
       ctx.posture.register({
         id: "AUTH-9",

@@ -66,5 +66,12 @@ export function tokenMigrations(ctx: MigrationContext): Record<string, Migration
         await grantApp(db, ctx, "refresh_tokens", ["SELECT", "INSERT", "UPDATE"]);
       },
     },
+    // The daily purge of families ended long ago (and, by cascade, their tokens).
+    "0019_token_families_purge": {
+      async up(db: AnyDb) {
+        await grantApp(db, ctx, "token_families", ["DELETE"]);
+        await grantApp(db, ctx, "refresh_tokens", ["DELETE"]);
+      },
+    },
   };
 }

@@ -65,4 +65,13 @@ export class RefreshTokenStore {
     if (orgId !== undefined) q = q.where("org_id", "=", orgId);
     return q.returningAll().execute();
   }
+
+  /** Deletes families that expired or were revoked before `before` (their tokens go with them). */
+  async purge(db: Db, before: number): Promise<number> {
+    const r = await db
+      .deleteFrom("token_families")
+      .where((eb) => eb.or([eb("expires_at", "<", before), eb("revoked_at", "<", before)]))
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
 }

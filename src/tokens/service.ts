@@ -28,6 +28,9 @@ const ENDS_FAMILIES: Readonly<Record<string, string>> = {
 /** The family's user, as the actor of events a refresh request raises (it carries no session). */
 const userActor = (family: TokenFamilyRow): AuditActor => ({ type: "USER", id: family.user_id, email: null });
 
+/** Ended families are kept this long (a reuse within it is still recognised and audited as one). */
+const PURGE_AFTER_MS = 7 * 86_400_000;
+
 /** Verified access tokens remembered at once (a few MB at most). */
 const VERIFIED_CACHE = 10_000;
 
@@ -210,6 +213,14 @@ export class TokenService {
           })),
         );
     }
+  }
+
+  /**
+   * Deletes families that ended (expired or revoked) more than a week ago, with their tokens: a reused
+   * token of a purged family is then merely unknown (still refused). Returns how many went.
+   */
+  async purge(): Promise<number> {
+    return this.store.purge(this.db.global, this.clock() - PURGE_AFTER_MS);
   }
 
   /**

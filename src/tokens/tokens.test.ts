@@ -27,6 +27,14 @@ describe(`access and refresh tokens (${ENGINE})`, () => {
   const bearer = (token: string): H => ({ authorization: `Bearer ${token}` });
   const refresh = (refreshToken: string) => call("POST", "/v1/auth/token/refresh", {}, { refreshToken });
   const products = (token: string) => call("GET", `/v1/orgs/${org}/products`, bearer(token));
+  /** A new MEMBER of the organisation, signed in: their id and session headers. */
+  const newMember = async (email: string) => {
+    const id = await createUser(t, email, PW);
+    const { OrgStore } = await import("../orgs/store.js");
+    await new OrgStore(t.db.global, t.db.engine).addMember(org, id, "MEMBER", Date.now());
+    const s = await login(t, email, PW);
+    return { id, session: { cookie: s.cookie, "x-csrf-token": s.csrf } as H };
+  };
 
   beforeAll(async () => {
     t = await testApp({}, undefined, { extensions: [catalog] });
@@ -83,11 +91,8 @@ describe(`access and refresh tokens (${ENGINE})`, () => {
   });
 
   it("AUTH-9: a member removed from the organisation loses it at the next request, token or not", async () => {
-    const victimId = await createUser(t, "leaver@example.org", PW);
-    const { OrgStore } = await import("../orgs/store.js");
-    await new OrgStore(t.db.global, t.db.engine).addMember(org, victimId, "MEMBER", Date.now());
-    const v = await login(t, "leaver@example.org", PW);
-    const pair = await mint({ cookie: v.cookie, "x-csrf-token": v.csrf });
+    const { id: victimId, session } = await newMember("leaver@example.org");
+    const pair = await mint(session);
     expect((await products(pair.accessToken)).statusCode).toBe(200);
     expect((await call("DELETE", `/v1/orgs/${org}/members/${victimId}`, owner)).statusCode).toBeLessThan(300);
     expect((await products(pair.accessToken)).statusCode).toBe(404);
@@ -171,11 +176,8 @@ describe(`access and refresh tokens (${ENGINE})`, () => {
     ).toBe(204);
   });
   it("AUTH-9: a demoted member's token is bounded by the new role at once, and its refresh carries less", async () => {
-    const id = await createUser(t, "demoted@example.org", PW);
-    const { OrgStore } = await import("../orgs/store.js");
-    await new OrgStore(t.db.global, t.db.engine).addMember(org, id, "MEMBER", Date.now());
-    const d = await login(t, "demoted@example.org", PW);
-    const pair = await mint({ cookie: d.cookie, "x-csrf-token": d.csrf });
+    const { id, session } = await newMember("demoted@example.org");
+    const pair = await mint(session);
     expect(pair.scopes).toContain("products:write");
     const demoted = await call("PATCH", `/v1/orgs/${org}/members/${id}`, owner, { role: "VIEWER" });
     expect(demoted.statusCode, demoted.body).toBe(200);
@@ -195,18 +197,7 @@ describe(`access and refresh tokens (${ENGINE})`, () => {
   });
 
   it("AUTH-9: changing the password ends every refresh-token family of the user", async () => {
-    await createUser(t, "changer@example.org", PW);
-    const { OrgStore } = await import("../orgs/store.js");
-    const changerId = (
-      await t.db.global
-        .selectFrom("users")
-        .select("id")
-        .where("email", "=", "changer@example.org")
-        .executeTakeFirstOrThrow()
-    ).id;
-    await new OrgStore(t.db.global, t.db.engine).addMember(org, changerId, "MEMBER", Date.now());
-    const c = await login(t, "changer@example.org", PW);
-    const session = { cookie: c.cookie, "x-csrf-token": c.csrf };
+    const { session } = await newMember("changer@example.org");
     const pair = await mint(session);
     const changed = await call("POST", "/v1/me/password", session, {
       currentPassword: PW,
@@ -217,18 +208,7 @@ describe(`access and refresh tokens (${ENGINE})`, () => {
   });
 
   it("AUTH-9: ending every other session ends the user's refresh-token families too", async () => {
-    await createUser(t, "ender@example.org", PW);
-    const { OrgStore } = await import("../orgs/store.js");
-    const enderId = (
-      await t.db.global
-        .selectFrom("users")
-        .select("id")
-        .where("email", "=", "ender@example.org")
-        .executeTakeFirstOrThrow()
-    ).id;
-    await new OrgStore(t.db.global, t.db.engine).addMember(org, enderId, "MEMBER", Date.now());
-    const e = await login(t, "ender@example.org", PW);
-    const session = { cookie: e.cookie, "x-csrf-token": e.csrf };
+    const { session } = await newMember("ender@example.org");
     const pair = await mint(session);
     await login(t, "ender@example.org", PW);
     const ended = await call("DELETE", "/v1/me/sessions", session);
@@ -276,6 +256,31 @@ describe(`access and refresh tokens (${ENGINE})`, () => {
     await inFlight;
     expect((await replay).statusCode).toBe(401);
     expect((await refresh(successor)).statusCode).toBe(401);
+  });
+
+  it("AUTH-9: families ended a week ago are purged with their tokens; live ones stay (frozen clock)", async () => {
+    const live = await mint(member);
+    const ended = await mint(member);
+    const start = Date.now();
+    await call("POST", "/v1/auth/token/revoke", {}, { refreshToken: ended.refreshToken });
+    const familyOf = async (token: string) => {
+      const { sha256 } = await import("../util/ids.js");
+      return t.db.global
+        .selectFrom("refresh_tokens")
+        .select("family_id")
+        .where("token_hash", "=", sha256(token))
+        .executeTakeFirst();
+    };
+    const tokens = t.app.bulwark.service("tokens");
+    vi.useFakeTimers({ toFake: ["Date"], now: start + 7 * 86_400_000 - 1 });
+    await tokens.purge();
+    expect(await familyOf(ended.refreshToken)).toBeDefined();
+    vi.setSystemTime(start + 7 * 86_400_000 + 1_000);
+    expect(await tokens.purge()).toBeGreaterThanOrEqual(1);
+    expect(await familyOf(ended.refreshToken)).toBeUndefined();
+    expect(await familyOf(live.refreshToken)).toBeDefined();
+    expect((await refresh(ended.refreshToken)).statusCode).toBe(401);
+    expect((await refresh(live.refreshToken)).statusCode).toBe(200);
   });
 
   // Last: the clock moves 30 days on, past every session of this file.
