@@ -1,5 +1,6 @@
 import type { Capability } from "../capability.js";
 import { Sealer } from "../crypto/seal.js";
+import { DeliveryService } from "./deliveries.js";
 import { WebhookDispatcher } from "./dispatcher.js";
 import { inboundMigrations } from "./inbound.js";
 import { webhookMigrations } from "./migrations.js";
@@ -69,7 +70,10 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
         if (request.method !== "GET" && request.method !== "HEAD") dispatcher.wake();
         done();
       });
-      await app.register(webhookRoutes, { hooks });
+      await app.register(webhookRoutes, {
+        hooks,
+        deliveries: new DeliveryService(ctx.db, store, audit, clock),
+      });
       if (settings.worker) app.addHook("onReady", async () => dispatcher.start());
       app.addHook("onClose", async () => {
         await dispatcher.stop();

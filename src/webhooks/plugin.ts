@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { nextCursor, pageParams } from "../http/paging.js";
 import { NoContent } from "../identity/schemas.js";
 import { stampOf } from "../orgs/stamp.js";
+import type { DeliveryService } from "./deliveries.js";
 import type { WebhookService } from "./service.js";
 import type { DeliveryListing } from "./store.js";
 import type { WebhookAttemptRow, WebhookEndpointRow } from "./tables.js";
@@ -126,8 +127,11 @@ const attemptView = (a: WebhookAttemptRow) => ({
 });
 
 /** Webhook routes (HOOK-1…HOOK-5): `/v1/orgs/:orgId/webhook-*`. */
-export async function webhookRoutes(app: FastifyInstance, opts: { hooks: WebhookService }): Promise<void> {
-  const { hooks } = opts;
+export async function webhookRoutes(
+  app: FastifyInstance,
+  opts: { hooks: WebhookService; deliveries: DeliveryService },
+): Promise<void> {
+  const { hooks, deliveries } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const EndpointBody = {
     url: Type.String({ maxLength: 2048, examples: ["https://hooks.example.org/bulwark"] }),
@@ -237,7 +241,7 @@ export async function webhookRoutes(app: FastifyInstance, opts: { hooks: Webhook
     { schema: { tags, params: OrgParams, ...listDeliveries } },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const rows = await hooks.deliveries(
+      const rows = await deliveries.list(
         req.tenant!.orgId,
         { endpointId: req.query.endpointId, status: req.query.status },
         limit,
@@ -257,7 +261,7 @@ export async function webhookRoutes(app: FastifyInstance, opts: { hooks: Webhook
       },
     },
     async (req) => {
-      const { delivery, attempts } = await hooks.delivery(req.tenant!.orgId, req.params.id);
+      const { delivery, attempts } = await deliveries.get(req.tenant!.orgId, req.params.id);
       return { delivery: deliveryView(delivery), attempts: attempts.map(attemptView) };
     },
   );
@@ -273,7 +277,9 @@ export async function webhookRoutes(app: FastifyInstance, opts: { hooks: Webhook
       },
     },
     async (req, reply) =>
-      reply.code(202).send(deliveryView(await hooks.replay(req.tenant!.orgId, req.params.id, stampOf(req)))),
+      reply
+        .code(202)
+        .send(deliveryView(await deliveries.replay(req.tenant!.orgId, req.params.id, stampOf(req)))),
   );
 
   r.post(
