@@ -67,9 +67,13 @@ describe(`access and refresh tokens (${ENGINE})`, () => {
     // Another organisation's path: the same 404 as an unknown one.
     const other = (await call("POST", "/v1/orgs", owner, { name: "Other Inc" })).json().org.id;
     expect((await call("GET", `/v1/orgs/${other}/products`, bearer(pair.accessToken))).statusCode).toBe(404);
-    // Stored: the hash only.
-    const rows = await t.db.global.selectFrom("refresh_tokens").select("token_hash").execute();
+    // Stored: its SHA-256 only.
+    const { createHash } = await import("node:crypto");
+    const rows = await t.db.global.selectFrom("refresh_tokens").selectAll().execute();
     expect(JSON.stringify(rows)).not.toContain(pair.refreshToken.slice(4));
+    expect(rows.map((r) => r.token_hash)).toContain(
+      createHash("sha256").update(pair.refreshToken).digest("hex"),
+    );
   });
 
   it("AUTH-9: a token acts only through its scopes, and only scopes the role holds can be asked for", async () => {
@@ -158,9 +162,14 @@ describe(`access and refresh tokens (${ENGINE})`, () => {
     for (const token of [forged, otherAudience, notAccess, "eyJhbGciOiJub25lIn0.e30.", "eyJ.not.ajwt"]) {
       const res = await products(token);
       expect(res.statusCode, token.slice(0, 30)).toBe(401);
-      // Never the cookie instead: a request that presents a token is the token's.
+      // Never the cookie instead: a request that presents a token is the token's, whatever the case.
       const withCookie = await call("GET", `/v1/orgs/${org}/products`, { ...member, ...bearer(token) });
       expect(withCookie.statusCode).toBe(401);
+      const lower = await call("GET", `/v1/orgs/${org}/products`, {
+        ...member,
+        authorization: `bearer ${token}`,
+      });
+      expect(lower.statusCode).toBe(401);
     }
   });
 
