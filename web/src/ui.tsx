@@ -356,3 +356,27 @@ export const when = (iso: string): string =>
 /** A day in the person's time zone and language: when a monthly count starts again. */
 export const day = (iso: string): string =>
   new Date(iso).toLocaleDateString(undefined, { dateStyle: "medium" });
+
+/**
+ * A secret shown this once (an API key, a webhook secret): its heading takes focus when it appears, and
+ * `copy` puts it on the clipboard or, should the clipboard be refused, selects its text to copy by hand.
+ */
+export function useShownOnce(secret: string) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  const code = useRef<HTMLElement>(null);
+  const [copied, setCopied] = useState<"" | "yes" | "no">("");
+  useEffect(() => {
+    setCopied("");
+    heading.current?.focus();
+  }, [secret]);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      setCopied("yes");
+    } catch {
+      if (code.current) getSelection()?.selectAllChildren(code.current);
+      setCopied("no");
+    }
+  };
+  return { heading, code, copied, copy };
+}

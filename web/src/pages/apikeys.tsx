@@ -1,9 +1,20 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { ApiError, api, type FieldError, withQuery } from "../api.js";
 import { str } from "../fields.js";
 import { PagedRows, usePaged } from "../paged.js";
 import type { Me } from "../session.js";
-import { Checkboxes, ConfirmButton, Field, Form, Notice, Page, Select, TextArea, when } from "../ui.js";
+import {
+  Checkboxes,
+  ConfirmButton,
+  Field,
+  Form,
+  Notice,
+  Page,
+  Select,
+  TextArea,
+  useShownOnce,
+  when,
+} from "../ui.js";
 import { isManager, type Org } from "./orgs.js";
 
 interface ApiKey {
@@ -231,22 +242,7 @@ function ManageKeys(props: { org: Org; me: Me }) {
  */
 function NewKey(props: { minted: Minted; onDone: () => void }) {
   const { apiKey, key, previous } = props.minted;
-  const heading = useRef<HTMLHeadingElement>(null);
-  const code = useRef<HTMLElement>(null);
-  const [copied, setCopied] = useState<"" | "yes" | "no">("");
-  useEffect(() => {
-    setCopied("");
-    heading.current?.focus();
-  }, [key]);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(key);
-      setCopied("yes");
-    } catch {
-      if (code.current) getSelection()?.selectAllChildren(code.current);
-      setCopied("no");
-    }
-  };
+  const { heading, code, copied, copy } = useShownOnce(key);
   return (
     <section class="card reveal" aria-labelledby="new-key-title">
       <h2 id="new-key-title" tabIndex={-1} ref={heading}>

@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { api } from "../api.js";
-import { Form, Loading, Notice, Page, useLoad, when } from "../ui.js";
+import { Form, Loading, Notice, Page, useLoad, useShownOnce, when } from "../ui.js";
 import { isManager, type Org } from "./orgs.js";
 import { Deliveries } from "./webhook-deliveries.js";
 import {
@@ -117,22 +117,7 @@ function ManageWebhooks(props: { org: Org }) {
  */
 function NewSecret(props: { made: WithSecret; rotated: boolean; onDone: () => void }) {
   const { endpoint, secret } = props.made;
-  const heading = useRef<HTMLHeadingElement>(null);
-  const code = useRef<HTMLElement>(null);
-  const [copied, setCopied] = useState<"" | "yes" | "no">("");
-  useEffect(() => {
-    setCopied("");
-    heading.current?.focus();
-  }, [secret]);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(secret);
-      setCopied("yes");
-    } catch {
-      if (code.current) getSelection()?.selectAllChildren(code.current);
-      setCopied("no");
-    }
-  };
+  const { heading, code, copied, copy } = useShownOnce(secret);
   const until = endpoint.previousSecretValidUntil;
   return (
     <section class="card reveal" aria-labelledby="new-secret-title">
