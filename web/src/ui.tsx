@@ -358,10 +358,21 @@ export const day = (iso: string): string =>
   new Date(iso).toLocaleDateString(undefined, { dateStyle: "medium" });
 
 /**
- * A secret shown this once (an API key, a webhook secret): its heading takes focus when it appears, and
- * `copy` puts it on the clipboard or, should the clipboard be refused, selects its text to copy by hand.
+ * A secret shown this once (an API key, a webhook secret): its heading takes focus when it appears, a
+ * Copy button puts it on the clipboard or, should the clipboard be refused, selects its text to copy
+ * by hand. `warning` says why it matters; `children` what follows (a rotation's grace, how to use it).
  */
-export function useShownOnce(secret: string) {
+export function ShownOnce(props: {
+  id: string;
+  title: string;
+  secret: string;
+  noun: "key" | "secret";
+  testId: string;
+  warning: ComponentChildren;
+  onDone: () => void;
+  children?: ComponentChildren;
+}) {
+  const { secret, noun } = props;
   const heading = useRef<HTMLHeadingElement>(null);
   const code = useRef<HTMLElement>(null);
   const [copied, setCopied] = useState<"" | "yes" | "no">("");
@@ -378,5 +389,33 @@ export function useShownOnce(secret: string) {
       setCopied("no");
     }
   };
-  return { heading, code, copied, copy };
+  return (
+    <section class="card reveal" aria-labelledby={props.id}>
+      <h2 id={props.id} tabIndex={-1} ref={heading}>
+        {props.title}
+      </h2>
+      <Notice kind="warn">
+        <strong>Copy it now: it will not be shown again.</strong> {props.warning}
+      </Notice>
+      <code class="key" data-testid={props.testId} ref={code}>
+        {secret}
+      </code>
+      <div class="actions">
+        <button type="button" class="primary" onClick={copy}>
+          {copied === "yes" ? "Copied" : `Copy ${noun}`}
+        </button>
+        <button type="button" onClick={props.onDone}>
+          I have stored it
+        </button>
+      </div>
+      <p class="muted" role="status">
+        {copied === "yes"
+          ? `The ${noun} is on your clipboard.`
+          : copied === "no"
+            ? `Copying was blocked here: the ${noun} is selected, copy it with Ctrl+C (⌘C on a Mac).`
+            : ""}
+      </p>
+      {props.children}
+    </section>
+  );
 }

@@ -11,8 +11,8 @@ import {
   Notice,
   Page,
   Select,
+  ShownOnce,
   TextArea,
-  useShownOnce,
   when,
 } from "../ui.js";
 import { isManager, type Org } from "./orgs.js";
@@ -242,34 +242,16 @@ function ManageKeys(props: { org: Org; me: Me }) {
  */
 function NewKey(props: { minted: Minted; onDone: () => void }) {
   const { apiKey, key, previous } = props.minted;
-  const { heading, code, copied, copy } = useShownOnce(key);
   return (
-    <section class="card reveal" aria-labelledby="new-key-title">
-      <h2 id="new-key-title" tabIndex={-1} ref={heading}>
-        {previous ? `The new key for ${apiKey.name}` : `Your new key: ${apiKey.name}`}
-      </h2>
-      <Notice kind="warn">
-        <strong>Copy it now: it will not be shown again.</strong> Bulwark keeps only a hash of it. Store it in
-        your secret manager; if it is lost, rotate the key.
-      </Notice>
-      <code class="key" data-testid="new-key" ref={code}>
-        {key}
-      </code>
-      <div class="actions">
-        <button type="button" class="primary" onClick={copy}>
-          {copied === "yes" ? "Copied" : "Copy key"}
-        </button>
-        <button type="button" onClick={props.onDone}>
-          I have stored it
-        </button>
-      </div>
-      <p class="muted" role="status">
-        {copied === "yes"
-          ? "The key is on your clipboard."
-          : copied === "no"
-            ? "Copying was blocked here: the key is selected, copy it with Ctrl+C (⌘C on a Mac)."
-            : ""}
-      </p>
+    <ShownOnce
+      id="new-key-title"
+      title={previous ? `The new key for ${apiKey.name}` : `Your new key: ${apiKey.name}`}
+      secret={key}
+      noun="key"
+      testId="new-key"
+      warning="Bulwark keeps only a hash of it. Store it in your secret manager; if it is lost, rotate the key."
+      onDone={props.onDone}
+    >
       {previous ? (
         <p>
           The old key <code>{previous.prefix}…</code>{" "}
@@ -281,7 +263,7 @@ function NewKey(props: { minted: Minted; onDone: () => void }) {
       <p class="muted">
         Send it in the <code>X-API-Key</code> header, or as <code>Authorization: Bearer …</code>.
       </p>
-    </section>
+    </ShownOnce>
   );
 }
 

@@ -1,6 +1,6 @@
 import { useRef, useState } from "preact/hooks";
 import { api } from "../api.js";
-import { Form, Loading, Notice, Page, useLoad, useShownOnce, when } from "../ui.js";
+import { Form, Loading, Notice, Page, ShownOnce, useLoad, when } from "../ui.js";
 import { isManager, type Org } from "./orgs.js";
 import { Deliveries } from "./webhook-deliveries.js";
 import {
@@ -117,37 +117,21 @@ function ManageWebhooks(props: { org: Org }) {
  */
 function NewSecret(props: { made: WithSecret; rotated: boolean; onDone: () => void }) {
   const { endpoint, secret } = props.made;
-  const { heading, code, copied, copy } = useShownOnce(secret);
   const until = endpoint.previousSecretValidUntil;
   return (
-    <section class="card reveal" aria-labelledby="new-secret-title">
-      <h2 id="new-secret-title" tabIndex={-1} ref={heading}>
-        {props.rotated
+    <ShownOnce
+      id="new-secret-title"
+      title={
+        props.rotated
           ? `The new signing secret of ${nameOf(endpoint)}`
-          : `Signing secret of ${nameOf(endpoint)}`}
-      </h2>
-      <Notice kind="warn">
-        <strong>Copy it now: it will not be shown again.</strong> Your server needs it to check each
-        delivery's signature. If it is lost, rotate the secret.
-      </Notice>
-      <code class="key" data-testid="new-secret" ref={code}>
-        {secret}
-      </code>
-      <div class="actions">
-        <button type="button" class="primary" onClick={copy}>
-          {copied === "yes" ? "Copied" : "Copy secret"}
-        </button>
-        <button type="button" onClick={props.onDone}>
-          I have stored it
-        </button>
-      </div>
-      <p class="muted" role="status">
-        {copied === "yes"
-          ? "The secret is on your clipboard."
-          : copied === "no"
-            ? "Copying was blocked here: the secret is selected, copy it with Ctrl+C (⌘C on a Mac)."
-            : ""}
-      </p>
+          : `Signing secret of ${nameOf(endpoint)}`
+      }
+      secret={secret}
+      noun="secret"
+      testId="new-secret"
+      warning="Your server needs it to check each delivery's signature. If it is lost, rotate the secret."
+      onDone={props.onDone}
+    >
       {props.rotated ? (
         <p>
           {until
@@ -159,6 +143,6 @@ function NewSecret(props: { made: WithSecret; rotated: boolean; onDone: () => vo
         Check deliveries with any Standard Webhooks library:{" "}
         <code>new Webhook(secret).verify(body, headers)</code>.
       </p>
-    </section>
+    </ShownOnce>
   );
 }
