@@ -34,11 +34,11 @@ export const quotasCapability: Capability = {
     });
     ctx.provide("quotas", quotas);
     await app.register(quotaRoutes, { quotas });
-    // Programmatic use only (API keys, access tokens), and validated requests only: a request refused
-    // as malformed consumes nothing, and a used-up allowance never locks members out of their console.
+    // Programmatic use only (a credential set in a header on purpose: API keys, access tokens), and
+    // validated requests only: a request refused as malformed consumes nothing, and a used-up allowance
+    // never locks members out of their own console (a cookie session).
     app.addHook("preHandler", async (request) => {
-      const kind = request.principal?.kind;
-      if (request.tenant && (kind === "api_key" || kind === "access_token"))
+      if (request.tenant && request.principal?.via === "header")
         await quotas.meter(request.tenant.orgId, API_REQUESTS, 1);
     });
     app.addHook("onClose", async () => quotas.settled());

@@ -292,6 +292,16 @@ describe(`access and refresh tokens (${ENGINE})`, () => {
     expect((await refresh(live.refreshToken)).statusCode).toBe(200);
   });
 
+  it("RATE-6, AUTH-9: token requests count against the organisation's monthly API quota, like API-key ones", async () => {
+    const metered = (await call("POST", "/v1/orgs", owner, { name: "Metered Tokens" })).json().org.id;
+    await t.app.bulwark.service("quotas").set(metered, "api_requests", { allowance: 2, mode: "refuse" });
+    const minted = await call("POST", "/v1/auth/token", owner, { orgId: metered });
+    expect(minted.statusCode, minted.body).toBe(201);
+    const read = async () =>
+      (await call("GET", `/v1/orgs/${metered}/products`, bearer(minted.json().accessToken))).statusCode;
+    expect([await read(), await read(), await read()]).toEqual([200, 200, 429]);
+  });
+
   // Last: the clock moves 30 days on, past every session of this file.
   it("AUTH-9: an access token works until the second it expires (frozen clock); a refresh token until its 30 days end", async () => {
     const start = Date.now();
