@@ -419,3 +419,28 @@ export function ShownOnce(props: {
     </section>
   );
 }
+
+/**
+ * The button that opens and closes a row's details below it (a list's "Details", "Attempts"): it says
+ * whether they are open and which element they are, and is described by the row's summary.
+ */
+export function DisclosureButton(props: {
+  id: string;
+  open: boolean;
+  onToggle: () => void;
+  show: string;
+  hide: string;
+}) {
+  return (
+    <button
+      type="button"
+      class="small"
+      aria-expanded={props.open}
+      aria-controls={`${props.id}-detail`}
+      aria-describedby={`${props.id}-sum`}
+      onClick={props.onToggle}
+    >
+      {props.open ? props.hide : props.show}
+    </button>
+  );
+}

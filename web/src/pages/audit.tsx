@@ -4,7 +4,7 @@ import { type AuditKey, type Proof, type Verdict, verifyProof } from "../audit-p
 import { describe } from "../messages.js";
 import { PagedRows, usePaged } from "../paged.js";
 import { navigate, useLocation } from "../router.js";
-import { Page } from "../ui.js";
+import { DisclosureButton, Page } from "../ui.js";
 import { isManager, type Org } from "./orgs.js";
 
 interface Actor {
@@ -236,16 +236,13 @@ function EntryRow(props: { e: Entry; orgId?: string; showLog?: boolean }) {
           {props.showLog ? ` · log ${e.log}` : ""}
         </p>
       </div>
-      <button
-        type="button"
-        class="small"
-        aria-expanded={open}
-        aria-controls={`${id}-detail`}
-        aria-describedby={`${id}-sum`}
-        onClick={() => setOpen(!open)}
-      >
-        {open ? "Hide details" : "Details"}
-      </button>
+      <DisclosureButton
+        id={id}
+        open={open}
+        onToggle={() => setOpen(!open)}
+        show="Details"
+        hide="Hide details"
+      />
       {open ? <Detail id={`${id}-detail`} e={e} orgId={props.orgId} /> : null}
     </li>
   );

@@ -3,7 +3,7 @@ import { api, withQuery } from "../api.js";
 import { describe } from "../messages.js";
 import { PagedRows, usePaged } from "../paged.js";
 import { navigate, useLocation } from "../router.js";
-import { InlineError, Select } from "../ui.js";
+import { DisclosureButton, InlineError, Select } from "../ui.js";
 import type { Endpoint } from "./webhook-endpoint.js";
 
 /** A delivery as the API lists it (src/webhooks/plugin.ts): one message to one endpoint. */
@@ -185,16 +185,13 @@ function DeliveryRow(props: { d: Delivery; orgId: string; to?: string; onReplaye
           {d.nextAttemptAt ? ` · next attempt ${stamp(d.nextAttemptAt)}` : ""}
         </p>
       </div>
-      <button
-        type="button"
-        class="small"
-        aria-expanded={open}
-        aria-controls={`${id}-detail`}
-        aria-describedby={`${id}-sum`}
-        onClick={() => setOpen(!open)}
-      >
-        {open ? "Hide attempts" : "Attempts"}
-      </button>
+      <DisclosureButton
+        id={id}
+        open={open}
+        onToggle={() => setOpen(!open)}
+        show="Attempts"
+        hide="Hide attempts"
+      />
       {open ? <Detail id={`${id}-detail`} d={d} orgId={props.orgId} onReplayed={props.onReplayed} /> : null}
     </li>
   );
