@@ -29,6 +29,7 @@ import { mailCapability } from "./mail/capability.js";
 import type { Mailer } from "./mail/mailer.js";
 import { observabilityPlugin } from "./metrics/plugin.js";
 import { mfaCapability } from "./mfa/capability.js";
+import { oidcCapability } from "./oidc/capability.js";
 import { openapiPlugin } from "./openapi/plugin.js";
 import { orgsCapability } from "./orgs/capability.js";
 import { type Extension, extensionCapability } from "./orgs/extension.js";
@@ -87,6 +88,7 @@ export function capabilities(
     orgsCapability(options.denials),
     apiKeysCapability,
     tokensCapability(),
+    oidcCapability(),
     quotasCapability,
     // After quotas: its claim is the last preHandler, so an answer no handler gave (a quota's 429) is
     // never stored and replayed.

@@ -142,6 +142,12 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
         expect(d).toBeDefined();
         foreign["webhook-deliveries/:id"] = d.id;
       });
+      const client = await world.call("POST", `/v1/orgs/${world.orgB}/oidc-clients`, b, {
+        name: "B's app",
+        type: "confidential",
+        redirectUris: ["https://b.example.org/callback"],
+      });
+      foreign["oidc-clients/:id"] = client.json().client.id;
       if (has("/v1/orgs/:orgId/products/:id")) {
         const p = await world.call("POST", `/v1/orgs/${world.orgB}/products`, b, {
           name: "B's secret",
@@ -180,6 +186,12 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
           : {};
       if (url.includes("/webhook-deliveries")) return {};
       if (url.includes("/api-keys")) return { name: "probe", scopes: ["org:read"] };
+      if (url.includes("/oidc-clients"))
+        return url.endsWith("/oidc-clients")
+          ? { name: "probe", type: "public", redirectUris: ["https://probe.example.org/cb"] }
+          : url.endsWith("/:id")
+            ? { name: "probe" }
+            : {};
       if (url.includes("/orders"))
         return method === "PATCH"
           ? { status: "paid" }

@@ -48,6 +48,8 @@ export interface Ids {
   /** A webhook endpoint of `org`, and a delivery to it. */
   webhookEndpoint: string;
   webhookDelivery: string;
+  /** An OpenID Connect client of `org`. */
+  oidcClient: string;
 }
 
 /** One request of the sweep and what became of it. */
@@ -178,18 +180,23 @@ export class SweepWorld {
 
   /** The route's URL with real ids in its path parameters. */
   realUrl(template: string): string {
-    return template
-      .replace(":orgId", this.ids.org)
-      .replace(":userId", this.ids.member)
-      .replace(/\/sessions\/:id$/, `/sessions/${this.ids.session}`)
-      .replace(/\/invitations\/:id/, `/invitations/${this.ids.invitation}`)
-      .replace(/\/api-keys\/:id/, `/api-keys/${this.ids.apiKey}`)
-      .replace(/\/audit-events\/:id/, `/audit-events/${this.ids.auditEvent}`)
-      .replace(/\/webhook-endpoints\/:id/, `/webhook-endpoints/${this.ids.webhookEndpoint}`)
-      .replace(/\/webhook-deliveries\/:id/, `/webhook-deliveries/${this.ids.webhookDelivery}`)
-      .replace(/\/quotas\/:unit$/, "/quotas/api_requests")
-      .replace(/\/products\/:id$/, `/products/${this.ids.product}`)
-      .replace(/\/orders\/:id$/, `/orders/${this.ids.order}`);
+    return (
+      template
+        .replace(":orgId", this.ids.org)
+        .replace(":userId", this.ids.member)
+        .replace(/\/sessions\/:id$/, `/sessions/${this.ids.session}`)
+        .replace(/\/invitations\/:id/, `/invitations/${this.ids.invitation}`)
+        .replace(/\/api-keys\/:id/, `/api-keys/${this.ids.apiKey}`)
+        .replace(/\/audit-events\/:id/, `/audit-events/${this.ids.auditEvent}`)
+        .replace(/\/webhook-endpoints\/:id/, `/webhook-endpoints/${this.ids.webhookEndpoint}`)
+        .replace(/\/oidc-clients\/:id/, `/oidc-clients/${this.ids.oidcClient}`)
+        // No sign-in request is under way: the handler answers that it has expired.
+        .replace(/^\/authorize\/:uid/, "/authorize/yQ3kX9bLr2TnW8cVd5HmA")
+        .replace(/\/webhook-deliveries\/:id/, `/webhook-deliveries/${this.ids.webhookDelivery}`)
+        .replace(/\/quotas\/:unit$/, "/quotas/api_requests")
+        .replace(/\/products\/:id$/, `/products/${this.ids.product}`)
+        .replace(/\/orders\/:id$/, `/orders/${this.ids.order}`)
+    );
   }
 
   /** The document's operation for a route. */
@@ -383,6 +390,13 @@ export class SweepWorld {
       await as("POST", "/v1/orgs/:orgId/webhook-endpoints", { url: "https://93.184.216.34/sweep" })
     ).endpoint!.id!;
     await as("POST", "/v1/orgs/:orgId/webhook-endpoints/:id/test", {});
+    this.ids.oidcClient = (
+      await as("POST", "/v1/orgs/:orgId/oidc-clients", {
+        name: "sweep",
+        type: "confidential",
+        redirectUris: ["https://app.example.org/callback"],
+      })
+    ).client!.id!;
     // The app's own dispatcher may be fanning it out at the same moment: wait for the delivery.
     for (let tries = 0; !this.ids.webhookDelivery; tries++) {
       await t.app.bulwark.service("webhookDispatcher").fanOut();

@@ -52,6 +52,15 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/auth/token": { ...USER, impersonation: "refuse" },
   "POST /v1/auth/token/refresh": PUBLIC,
   "POST /v1/auth/token/revoke": PUBLIC,
+  // The OpenID Connect provider (AUTH-10): its own protocol checks (client authentication, PKCE, tokens)
+  // behind the general limits; the hosted sign-in page's JSON under the page's path (its cookie's scope).
+  "GET /.well-known/openid-configuration": PUBLIC,
+  "GET /.well-known/oauth-authorization-server": PUBLIC,
+  "GET /oidc/*": PUBLIC,
+  "POST /oidc/*": PUBLIC,
+  "GET /authorize/:uid/details": { ...USER, impersonation: "refuse" },
+  "POST /authorize/:uid/allow": { ...USER, impersonation: "refuse" },
+  "POST /authorize/:uid/deny": { ...USER, impersonation: "refuse" },
 
   // The signed-in user (AUTH-5, AUTH-8, AUTH-14)
   "GET /v1/me": USER,
@@ -117,6 +126,13 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /v1/orgs/:orgId/webhook-deliveries/:id": tenant("webhooks:manage"),
   "POST /v1/orgs/:orgId/webhook-deliveries/:id/replay": tenant("webhooks:manage"),
   "POST /v1/orgs/:orgId/webhook-messages": tenant("webhooks:write"),
+  // OpenID Connect clients (AUTH-10): like API keys, managers only; a secret is never set while impersonating.
+  "GET /v1/orgs/:orgId/oidc-clients": tenant("oidc:manage"),
+  "GET /v1/orgs/:orgId/oidc-clients/:id": tenant("oidc:manage"),
+  "POST /v1/orgs/:orgId/oidc-clients": tenant("oidc:manage", { impersonation: "refuse" }),
+  "PATCH /v1/orgs/:orgId/oidc-clients/:id": tenant("oidc:manage", { impersonation: "refuse" }),
+  "POST /v1/orgs/:orgId/oidc-clients/:id/rotate-secret": tenant("oidc:manage", { impersonation: "refuse" }),
+  "DELETE /v1/orgs/:orgId/oidc-clients/:id": tenant("oidc:manage"),
   "POST /v1/invitations/accept": { ...USER, optional: true, rate: "auth", impersonation: "refuse" },
 
   // Platform admins (AUTH-6, AUTHZ-3, AUTHZ-4)

@@ -43,6 +43,8 @@ export const TENANT_EXEMPT: ReadonlySet<string> = new Set([
   "api_keys",
   // Refresh tokens are looked up by their hash before their organisation is known (AUTH-9).
   "token_families",
+  // OpenID Connect clients are resolved by client_id before their organisation is known (AUTH-10).
+  "oidc_clients",
   // The webhook outbox and delivery queue: the dispatcher claims work across organisations.
   "webhook_messages",
   "webhook_deliveries",

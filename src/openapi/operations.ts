@@ -150,6 +150,29 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "Token signing keys",
     "A JWK Set (RFC 7517) of the ES256 keys access tokens are verified with: the one signing now, the next one (published before it signs) and retired ones for as long as a token they signed can be valid.",
   ),
+  "GET /.well-known/openid-configuration": op(
+    "OpenID Connect discovery",
+    "The provider's metadata (OpenID Connect Discovery 1.0): its endpoints under /oidc/, the code flow only, PKCE S256, ES256 ID tokens. The provider's own endpoints speak OAuth 2.0 and OpenID Connect, with their errors in those protocols' terms.",
+  ),
+  "GET /.well-known/oauth-authorization-server": op(
+    "OAuth 2.0 authorization server metadata",
+    "The same document as /.well-known/openid-configuration, under RFC 8414's name.",
+  ),
+  "GET /authorize/:uid/details": op(
+    "A sign-in request",
+    "For the hosted sign-in page: the app (an organisation's OpenID Connect client), its organisation, the scopes asked for, whether the password must be proved again (the app asked for `prompt=login` or a `max_age`), and why this account cannot continue, if it cannot. Found only with the request's own cookie, in the browser that started it.",
+    ["NOT_FOUND"],
+  ),
+  "POST /authorize/:uid/allow": op(
+    "Allow a sign-in request",
+    "Signs the person in to the app and grants the scopes it asked for; answers where the browser goes next (the provider, then the app). Only members of the app's organisation (enrolled in two-factor authentication when it requires it), with a fresh password proof when the app asked for one.",
+    ["NOT_FOUND", "FORBIDDEN", "REAUTH_REQUIRED"],
+  ),
+  "POST /authorize/:uid/deny": op(
+    "Decline a sign-in request",
+    "The app receives `access_denied`; answers where the browser goes next.",
+    ["NOT_FOUND"],
+  ),
   "POST /v1/auth/password/forgot": op(
     "Forgotten password",
     "Mails a reset link if the address has an account; the answer never says which.",
@@ -278,6 +301,35 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "Send a test event",
     "Queues a `webhook.test` event for this endpoint alone, whatever its filter; follow it in its deliveries. 409 when the endpoint is disabled.",
     ["NOT_FOUND", "CONFLICT"],
+  ),
+  "GET /v1/orgs/:orgId/oidc-clients": op(
+    "List OpenID Connect clients",
+    "The organisation's apps that sign its members in through Bulwark (AUTH-10). Secrets are never shown again.",
+  ),
+  "GET /v1/orgs/:orgId/oidc-clients/:id": op(
+    "An OpenID Connect client",
+    "Its type and exact redirect URIs.",
+    ["NOT_FOUND"],
+  ),
+  "POST /v1/orgs/:orgId/oidc-clients": op(
+    "Register an OpenID Connect client",
+    "`confidential` for a server (answers with its secret, `ocs_…`, shown this once and stored as its SHA-256), `public` for a browser or native app (PKCE alone). Redirect URIs are exact: HTTPS, or HTTP to localhost, 127.0.0.1 or [::1]; no fragment. At most 50 clients per organisation (422).",
+    ["VALIDATION_FAILED", "UNPROCESSABLE"],
+  ),
+  "PATCH /v1/orgs/:orgId/oidc-clients/:id": op(
+    "Change an OpenID Connect client",
+    "Its name, redirect URIs or sign-out addresses; takes effect at the client's next request.",
+    ["NOT_FOUND", "VALIDATION_FAILED", "UNPROCESSABLE"],
+  ),
+  "POST /v1/orgs/:orgId/oidc-clients/:id/rotate-secret": op(
+    "Rotate a client's secret",
+    "A new secret, shown this once; the old one stops working at once. A public client has none (422).",
+    ["NOT_FOUND", "UNPROCESSABLE"],
+  ),
+  "DELETE /v1/orgs/:orgId/oidc-clients/:id": op(
+    "Delete an OpenID Connect client",
+    "Its tokens stop working at their next use.",
+    ["NOT_FOUND"],
   ),
   "GET /v1/orgs/:orgId/webhook-deliveries": op(
     "List webhook deliveries",

@@ -24,6 +24,7 @@ const EXPECTED: Record<Role, string[]> = {
     "audit:write",
     "webhooks:manage",
     "webhooks:write",
+    "oidc:manage",
     "usage:record",
   ],
   MEMBER: ["org:read", "members:read"],

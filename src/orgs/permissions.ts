@@ -22,6 +22,7 @@ export interface Actions {
   "audit:write": true;
   "webhooks:manage": true;
   "webhooks:write": true;
+  "oidc:manage": true;
   "usage:record": true;
 }
 export type Action = keyof Actions & string;
@@ -45,6 +46,8 @@ const CORE: Readonly<Record<string, readonly Role[]>> = {
   "webhooks:manage": MANAGERS,
   // An app's own webhook events (HOOK-1), sent with an API key holding this scope.
   "webhooks:write": MANAGERS,
+  // The organisation's OpenID Connect clients (AUTH-10): who may sign its members in to which app.
+  "oidc:manage": MANAGERS,
   // An app's own metered units (RATE-6), recorded with an API key holding this scope.
   "usage:record": MANAGERS,
 };

@@ -58,6 +58,7 @@ describe("security page", () => {
         "AUTH-7",
         "AUTH-8",
         "AUTH-9",
+        "AUTH-10",
         "AUTH-12",
         "AUTH-14",
         "AUTHZ-1",

@@ -26,6 +26,8 @@ interface LiveKey {
   readonly publicJwk: JWK;
   readonly verifyKey: Key;
   readonly signKey: Key | undefined;
+  /** The sealed private JWK, opened only for the OpenID provider's key set. */
+  readonly sealed: string;
   readonly activatedAt: number | null;
   readonly retiredAt: number | null;
 }
@@ -118,11 +120,45 @@ export class SigningKeys {
     return { keys: this.keys.filter((k) => this.published(k, now)).map((k) => k.publicJwk) };
   }
 
+  /**
+   * Every published key as a private JWK, the signing one first (the OpenID provider signs with the first
+   * and verifies its own `id_token_hint`s with any): the same keys, so one JWKS serves both.
+   */
+  privateJwks(): JWK[] {
+    const now = this.clock();
+    const rank = { current: 0, next: 1, retired: 2 } as const;
+    return this.keys
+      .filter((k) => this.published(k, now))
+      .sort((a, b) => rank[a.state] - rank[b.state])
+      .map((k) => ({
+        ...(JSON.parse(this.sealer.open(k.sealed, aad(k.kid))) as JWK),
+        kid: k.kid,
+        alg: TOKEN_ALG,
+        use: "sig",
+      }));
+  }
+
+  /** Names the published keys and which signs: it changes exactly when `privateJwks()` would. */
+  version(): string {
+    const now = this.clock();
+    return this.keys
+      .filter((k) => this.published(k, now))
+      .map((k) => `${k.kid}:${k.state}`)
+      .join(",");
+  }
+
+  /**
+   * Re-reads the keys when they were read more than a minute ago: another node may have rotated, and a
+   * retired key must not sign longer than a minute past its retirement, the margin its overlap has
+   * beyond the token lifetime.
+   */
+  async fresh(): Promise<void> {
+    if (this.clock() - this.reloaded >= 60_000) await this.load();
+  }
+
   /** Signs claims with the current key: a compact JWS with the key's `kid` and the given `typ`. */
   async sign(claims: JWTPayload, typ: string): Promise<string> {
-    // Keys read more than a minute ago may be stale (another node rotated): a retired key must not sign
-    // longer than a minute past its retirement, the margin its overlap has beyond the token lifetime.
-    if (this.clock() - this.reloaded >= 60_000) await this.load();
+    await this.fresh();
     const current = this.keys.find((k) => k.state === "current");
     if (!current?.signKey) throw new Error("no current signing key: call ensure() at start-up");
     return new SignJWT(claims)
@@ -207,6 +243,7 @@ export class SigningKeys {
           : undefined,
       activatedAt: r.activated_at,
       retiredAt: r.retired_at,
+      sealed: r.private_jwk,
     };
   }
 

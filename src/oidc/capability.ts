@@ -1,0 +1,135 @@
+import { hkdfSync } from "node:crypto";
+import type Provider from "oidc-provider";
+import type { FindAccount } from "oidc-provider";
+import type { Capability } from "../capability.js";
+import { oidcAdapter } from "./adapter.js";
+import { mountProvider } from "./bridge.js";
+import { OidcInteractions } from "./interactions.js";
+import { oidcMigrations } from "./migrations.js";
+import { oidcRoutes } from "./plugin.js";
+import { buildProvider } from "./provider.js";
+import { OidcClientService } from "./service.js";
+import { OidcClientStore, OidcStateStore } from "./store.js";
+
+declare module "../context.js" {
+  interface Services {
+    oidcClients: OidcClientService;
+  }
+}
+
+/**
+ * The OpenID Connect provider (AUTH-10): `oidc-provider` behind Bulwark's HTTP layer, its state in
+ * Bulwark's database, its clients registered per organisation, its ID tokens signed by the token signing
+ * keys (one JWKS, rotated together: a new provider is built when the keys change), its sign-in and
+ * consent on the console's hosted page.
+ */
+export function oidcCapability(options: { clock?: () => number } = {}): Capability {
+  return {
+    name: "oidc",
+    migrations: oidcMigrations,
+    async register(app, ctx) {
+      const clock = options.clock ?? (() => Date.now());
+      const { config } = ctx;
+      const audit = ctx.service("audit");
+      const orgs = ctx.service("orgs");
+      const mfa = ctx.service("mfa");
+      const identity = ctx.service("identity");
+      const keys = ctx.service("signingKeys");
+      const clientStore = new OidcClientStore();
+      const state = new OidcStateStore();
+      const clients = new OidcClientService(ctx.db, clientStore, audit, clock);
+      ctx.provide("oidcClients", clients);
+
+      /**
+       * The account behind a `sub`, for the client asking: only a member of the client's organisation
+       * (enrolled in MFA when it requires it), checked again at every token refresh and userinfo call,
+       * so a removed member's app sign-in stops at its next use.
+       */
+      const findAccount: FindAccount = async (oidc, sub) => {
+        const user = await identity.findUser(sub);
+        const orgId = oidc.oidc.client?.metadata().org_id as string | undefined;
+        if (!user || !orgId) return undefined;
+        const access = await orgs.access(orgId, sub);
+        if (!access || (access.require_mfa && !(await mfa.isEnabled(sub)))) return undefined;
+        return {
+          accountId: sub,
+          claims: () => ({
+            sub,
+            email: user.email,
+            email_verified: user.email_verified_at !== null,
+            ...(user.name ? { name: user.name } : {}),
+            org_id: orgId,
+            org_role: access.role,
+          }),
+        };
+      };
+
+      const cookieKey = Buffer.from(
+        hkdfSync("sha256", config.secret, "bulwark", "oidc-provider cookies v1", 32),
+      ).toString("base64url");
+      const adapter = oidcAdapter(ctx.db, clientStore, state, clock);
+      let built: { version: string; provider: Provider } | undefined;
+      /** The provider for the keys published now (rebuilt after a rotation; its state is all in the database). */
+      const current = async (): Promise<Provider> => {
+        await keys.fresh();
+        const version = keys.version();
+        if (built?.version !== version) {
+          const provider = buildProvider({
+            issuer: config.publicUrl,
+            keys: keys.privateJwks(),
+            cookieKeys: [cookieKey],
+            adapter,
+            findAccount,
+            ttl: {
+              accessToken: config.tokens.accessTtlMs / 1000,
+              refreshToken: config.tokens.refreshTtlMs / 1000,
+              session: config.auth.sessionAbsoluteMs / 1000,
+            },
+          });
+          provider.on("server_error", (_ctx, err: Error) =>
+            ctx.log.error({ reason: err.message }, "OpenID provider error"),
+          );
+          provider.on("grant.revoked", (oidc, grantId: string) =>
+            ctx.log.info({ grantId, clientId: oidc.oidc?.client?.clientId }, "OpenID grant revoked"),
+          );
+          built = { version, provider };
+        }
+        return built.provider;
+      };
+      const interactions = new OidcInteractions(
+        () => {
+          if (!built) throw new Error("the OpenID provider is built at start-up");
+          return built.provider;
+        },
+        ctx.db,
+        clients,
+        orgs,
+        identity,
+        mfa,
+        audit,
+      );
+      mountProvider(app, current, config.publicUrl, !config.production);
+      await app.register(oidcRoutes, { clients, interactions });
+
+      app.addHook("onReady", async () => {
+        await keys.ensure();
+        await current();
+      });
+      const jobs = ctx.service("jobs");
+      const purge = setInterval(
+        () => void jobs.run("oidc.purge", () => state.purge(ctx.db.global, clock())),
+        3_600_000,
+      );
+      purge.unref();
+      app.addHook("onClose", async () => clearInterval(purge));
+
+      ctx.posture.register({
+        id: "AUTH-10",
+        title: "OpenID Connect provider",
+        claim: `Bulwark is an OpenID Connect provider (oidc-provider, OpenID certified) at ${config.publicUrl}: the authorization code flow only, with PKCE S256 required of every client (plain and missing challenges are refused); ID tokens are ES256, signed by the keys published at /.well-known/jwks.json, and carry the client as their only audience. Clients are registered per organisation with exact redirect URIs (HTTPS, or HTTP to this machine), and only that organisation's members sign in to them, on Bulwark's own sign-in page with their second factor. Refresh tokens are replaced on every use; introspection and revocation answer only clients of the token's organisation.`,
+        settings: { algorithm: "ES256", pkce: "S256 required", responseTypes: ["code"] },
+        enabled: true,
+      });
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { Db } from "../db/database.js";
+import type { OidcClientRow, OidcStateRow } from "./tables.js";
+
+/** Client queries. Every query but the `client_id` lookup names the organisation. */
+export class OidcClientStore {
+  byId(db: Db, id: string): Promise<OidcClientRow | undefined> {
+    return db.selectFrom("oidc_clients").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  get(db: Db, orgId: string, id: string): Promise<OidcClientRow | undefined> {
+    return db
+      .selectFrom("oidc_clients")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+  }
+
+  list(db: Db, orgId: string): Promise<OidcClientRow[]> {
+    return db.selectFrom("oidc_clients").selectAll().where("org_id", "=", orgId).orderBy("id").execute();
+  }
+
+  async insert(db: Db, row: OidcClientRow): Promise<void> {
+    await db.insertInto("oidc_clients").values(row).execute();
+  }
+
+  async update(db: Db, orgId: string, id: string, set: Partial<OidcClientRow>): Promise<void> {
+    await db.updateTable("oidc_clients").set(set).where("org_id", "=", orgId).where("id", "=", id).execute();
+  }
+
+  async remove(db: Db, orgId: string, id: string): Promise<boolean> {
+    const r = await db
+      .deleteFrom("oidc_clients")
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+}
+
+/** The provider's state (oidc-provider's adapter interface, one model per instance). */
+export class OidcStateStore {
+  async upsert(db: Db, row: OidcStateRow): Promise<void> {
+    await db
+      .insertInto("oidc_state")
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(["model", "id"]).doUpdateSet({
+          payload: row.payload,
+          grant_id: row.grant_id,
+          uid: row.uid,
+          expires_at: row.expires_at,
+          consumed_at: row.consumed_at,
+        }),
+      )
+      .execute();
+  }
+
+  /** The row, unless it has expired (a purge may not have run yet). */
+  find(db: Db, model: string, column: "id" | "uid", value: string, now: number) {
+    return db
+      .selectFrom("oidc_state")
+      .selectAll()
+      .where("model", "=", model)
+      .where(column, "=", value)
+      .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+      .executeTakeFirst();
+  }
+
+  async consume(db: Db, model: string, id: string, now: number): Promise<void> {
+    await db
+      .updateTable("oidc_state")
+      .set({ consumed_at: now })
+      .where("model", "=", model)
+      .where("id", "=", id)
+      .execute();
+  }
+
+  async destroy(db: Db, model: string, id: string): Promise<void> {
+    await db.deleteFrom("oidc_state").where("model", "=", model).where("id", "=", id).execute();
+  }
+
+  /** Every code and token of a grant, whatever its model (a revoked grant leaves nothing usable). */
+  async revokeGrant(db: Db, grantId: string): Promise<void> {
+    await db.deleteFrom("oidc_state").where("grant_id", "=", grantId).execute();
+  }
+
+  /** Deletes rows that expired before `now`; returns how many. */
+  async purge(db: Db, now: number): Promise<number> {
+    const r = await db.deleteFrom("oidc_state").where("expires_at", "<", now).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}
