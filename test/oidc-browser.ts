@@ -35,13 +35,37 @@ export class FlowBrowser {
     return res;
   }
 
-  /** Follows redirects from `url` until an answer that is not one, or an address outside this server. */
+  /**
+   * Follows redirects from `url` until an answer that is not one, or an address outside this server. A
+   * page that submits its own form on load (the provider's "Submitting Callback") is submitted, as a
+   * browser running its script would.
+   */
   async go(url: string | URL): Promise<URL> {
     let at = new URL(url, this.base);
+    let res: Response | undefined;
     for (let hops = 0; hops < 10; hops++) {
       if (at.origin !== new URL(this.base).origin) return at;
-      const res = await this.fetch(at);
+      res = await this.fetch(at);
       const location = res.headers.get("location");
+      if (res.status === 200 && res.headers.get("content-type")?.startsWith("text/html")) {
+        const html = await res.text();
+        const form = /<title>Submitting Callback<\/title>[\s\S]*<form method="post" action="([^"]+)">/.exec(
+          html,
+        );
+        if (!form) return at;
+        const fields = new URLSearchParams();
+        for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/>/g))
+          fields.set(m[1]!, m[2]!);
+        const posted = await this.fetch(form[1]!, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: fields.toString(),
+        });
+        const next = posted.headers.get("location");
+        if (!next) return new URL(form[1]!);
+        at = new URL(next, form[1]!);
+        continue;
+      }
       if (res.status < 300 || res.status >= 400 || !location) return at;
       at = new URL(location, at);
     }

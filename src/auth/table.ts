@@ -56,8 +56,10 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   // behind the general limits; the hosted sign-in page's JSON under the page's path (its cookie's scope).
   "GET /.well-known/openid-configuration": PUBLIC,
   "GET /.well-known/oauth-authorization-server": PUBLIC,
-  "GET /oidc/*": PUBLIC,
-  "POST /oidc/*": PUBLIC,
+  // CORS "public" lets browser apps' requests through to the provider, which answers CORS per client.
+  "GET /oidc/*": { ...PUBLIC, cors: "public" },
+  "POST /oidc/*": { ...PUBLIC, cors: "public" },
+  "OPTIONS /oidc/*": { ...PUBLIC, cors: "public" },
   "GET /authorize/:uid/details": { ...USER, impersonation: "refuse" },
   "POST /authorize/:uid/allow": { ...USER, impersonation: "refuse" },
   "POST /authorize/:uid/deny": { ...USER, impersonation: "refuse" },

@@ -30,14 +30,14 @@ const AssetName = Type.Object({ name: Type.String({ maxLength: 100 }) });
 
 /**
  * The query parameters the console's addresses carry, read by the page's script, never by the server:
- * `token` and `orgId` from mail links, `next` after sign-in, `q` for admin searches. Unlike the API's
+ * `token` and `orgId` from mail links, `next` after sign-in, `q` for admin searches, `uid` for an app's sign-in request. Unlike the API's
  * closed schemas, others are let through (bounded) and ignored: a mail gateway or click tracker that
  * appends `utm_source` must not turn a verification link into a JSON error. The shell is static, so no
  * parameter can reach it.
  */
 const Param = Type.Optional(Type.String({ maxLength: 2000 }));
 const ConsoleQuery = Type.Object(
-  { token: Param, orgId: Param, org: Param, next: Param, q: Param },
+  { token: Param, orgId: Param, org: Param, next: Param, q: Param, uid: Param },
   { additionalProperties: Type.String({ maxLength: 2000 }), maxProperties: 30 },
 );
 
@@ -49,6 +49,8 @@ export const CONSOLE_PAGES = [
   "/forgot-password",
   "/reset-password",
   "/accept-invitation",
+  // An app's sign-in request (AUTH-10): the provider sends the browser here; the page asks the API.
+  "/authorize",
   "/app",
   "/app/*",
   "/admin",

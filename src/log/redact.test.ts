@@ -69,10 +69,26 @@ describe("log redaction at any depth (OBS-2)", () => {
   it("OBS-2: every secret format Bulwark issues is redacted by value", () => {
     const { log, text } = capture();
     const tail = "Q2hlY2tpbmdFdmVyeVByZWZpeEZvcm1hdA";
-    const secrets = ["bws", "bwa", "bwr", "bwv", "bwi", "bwm", "bwk", "whsec"].map((p) => `${p}_${tail}`);
+    const secrets = ["bws", "bwa", "bwr", "bwv", "bwi", "bwm", "bwk", "whsec", "brt", "ocs"].map(
+      (p) => `${p}_${tail}`,
+    );
     log.info({ note: secrets.join(" ") }, `issued ${secrets.join(", ")}`);
     expect(text()).not.toContain(tail);
     expect(JSON.parse(text()).note.split(" ")).toEqual(secrets.map(() => "[REDACTED]"));
+  });
+
+  it("OBS-2: an OpenID Connect address logged whole keeps no token or hint", () => {
+    const { log, text } = capture();
+    const hint = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c3JfMDEifQ.c2lnbmF0dXJlLWJ5dGVz";
+    log.info(
+      {
+        url: `/oidc/session/end?id_token_hint=${hint}&login_hint=ann%40example.org&client_secret=s3cr3t-value`,
+      },
+      "request",
+    );
+    expect(text()).not.toContain(hint);
+    expect(text()).not.toContain("ann%40example.org");
+    expect(text()).not.toContain("s3cr3t-value");
   });
 
   it("OBS-2: every line the server writes is one JSON object, the access line included", async () => {

@@ -1,4 +1,4 @@
-import type { Adapter, AdapterConstructor, AdapterPayload } from "oidc-provider";
+import { type Adapter, type AdapterConstructor, type AdapterPayload, errors } from "oidc-provider";
 import type { Database } from "../db/database.js";
 import type { OidcClientStore, OidcStateStore } from "./store.js";
 import type { OidcClientRow } from "./tables.js";
@@ -67,8 +67,16 @@ export function oidcAdapter(
       return undefined; // The device flow is not enabled.
     }
 
+    /**
+     * A code or refresh token is used once. oidc-provider checks `consumed` before it calls this, so two
+     * requests presenting the same token at once would both pass its check: the second to mark it here
+     * is a reuse like any other, and revokes the grant (every token of it) before it is refused.
+     */
     async consume(id: string): Promise<void> {
-      await state.consume(db.global, this.model, id, clock());
+      if (await state.consume(db.global, this.model, id, clock())) return;
+      const row = await state.find(db.global, this.model, "id", id, clock());
+      if (row?.grant_id) await state.revokeGrant(db.global, row.grant_id);
+      throw new errors.InvalidGrant("grant request is invalid");
     }
 
     async destroy(id: string): Promise<void> {

@@ -15,7 +15,8 @@ const csp = (plainHttp: boolean) =>
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    `form-action 'self' https:${plainHttp ? " http:" : ""}`,
+    // Loopback http: native apps' redirect URIs (RFC 8252), allowed by the client registration too.
+    `form-action 'self' https: ${plainHttp ? "http:" : "http://localhost:* http://127.0.0.1:* http://[::1]:*"}`,
     "base-uri 'none'",
     "frame-ancestors 'none'",
   ].join("; ");
@@ -63,7 +64,8 @@ export function mountProvider(
   for (const path of DISCOVERY) app.get(path, { schema: { tags: ["OpenID Connect"] } }, forward);
   // Everything else is read by the provider before Fastify touches the body (it parses its own forms and
   // answers bad input in OAuth's terms).
-  for (const method of ["GET", "POST"] as const)
+  // OPTIONS too: the provider answers CORS preflights per client (its registered origins).
+  for (const method of ["GET", "POST", "OPTIONS"] as const)
     app.route({
       method,
       url: "/oidc/*",

@@ -34,6 +34,7 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
       const orgs = ctx.service("orgs");
       const mfa = ctx.service("mfa");
       const identity = ctx.service("identity");
+      const sessions = ctx.service("sessions");
       const keys = ctx.service("signingKeys");
       const clientStore = new OidcClientStore();
       const state = new OidcStateStore();
@@ -45,12 +46,16 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
        * (enrolled in MFA when it requires it), checked again at every token refresh and userinfo call,
        * so a removed member's app sign-in stops at its next use.
        */
+      const member = async (orgId: string, userId: string) => {
+        const access = await orgs.access(orgId, userId);
+        return access !== undefined && (!access.require_mfa || (await mfa.isEnabled(userId)));
+      };
       const findAccount: FindAccount = async (oidc, sub) => {
         const user = await identity.findUser(sub);
         const orgId = oidc.oidc.client?.metadata().org_id as string | undefined;
-        if (!user || !orgId) return undefined;
+        if (!user || !orgId || !(await member(orgId, sub))) return undefined;
         const access = await orgs.access(orgId, sub);
-        if (!access || (access.require_mfa && !(await mfa.isEnabled(sub)))) return undefined;
+        if (!access) return undefined;
         return {
           accountId: sub,
           claims: () => ({
@@ -80,6 +85,8 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
             cookieKeys: [cookieKey],
             adapter,
             findAccount,
+            member,
+            signedInAs: (req) => sessions.portalUser(req.headers.cookie),
             ttl: {
               accessToken: config.tokens.accessTtlMs / 1000,
               refreshToken: config.tokens.refreshTtlMs / 1000,
@@ -126,7 +133,7 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
       ctx.posture.register({
         id: "AUTH-10",
         title: "OpenID Connect provider",
-        claim: `Bulwark is an OpenID Connect provider (oidc-provider, OpenID certified) at ${config.publicUrl}: the authorization code flow only, with PKCE S256 required of every client (plain and missing challenges are refused); ID tokens are ES256, signed by the keys published at /.well-known/jwks.json, and carry the client as their only audience. Clients are registered per organisation with exact redirect URIs (HTTPS, or HTTP to this machine), and only that organisation's members sign in to them, on Bulwark's own sign-in page with their second factor. Refresh tokens are replaced on every use; introspection and revocation answer only clients of the token's organisation.`,
+        claim: `Bulwark is an OpenID Connect provider (oidc-provider, OpenID certified) at ${config.publicUrl}: the authorization code flow only, with PKCE S256 required of every client (plain and missing challenges are refused); ID tokens are ES256, signed by the keys published at /.well-known/jwks.json, with the client as their only audience. Clients are registered per organisation with exact redirect URIs (HTTPS, or HTTP to this machine), and only that organisation's members sign in to them, through Bulwark's own sign-in and a hosted page that names the app; an app's sign-in lasts only while the person's Bulwark session does. Refresh tokens are replaced on every use, and a used one presented again, even at the same moment, revokes the grant; a removed member's tokens stop at their next refresh or introspection. Introspection and revocation answer only clients of the token's organisation (a public client: its own tokens).`,
         settings: { algorithm: "ES256", pkce: "S256 required", responseTypes: ["code"] },
         enabled: true,
       });

@@ -85,16 +85,12 @@ export class OidcInteractions {
     const claims = interaction.prompt.details.missingOIDCClaims;
     if (Array.isArray(claims)) grant.addOIDCClaims(claims as string[]);
     const grantId = await grant.save();
-    const mfaOn = await this.mfa.isEnabled(who.userId);
     const next = await provider.interactionResult(
       http.req,
       http.res,
       {
-        login: {
-          accountId: who.userId,
-          ts: Math.floor(who.provedAt / 1000),
-          amr: mfaOn ? ["pwd", "mfa"] : ["pwd"],
-        },
+        // No `amr`: the session does not record which factors proved it, and a guess would mislead apps.
+        login: { accountId: who.userId, ts: Math.floor(who.provedAt / 1000) },
         consent: { grantId },
       },
       { mergeWithLastSubmission: false },

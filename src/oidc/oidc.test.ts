@@ -9,6 +9,8 @@ const PW = "openid passphrase for tests";
 const CALLBACK = "http://127.0.0.1:9/callback";
 
 type Made = { client: { id: string }; clientSecret: string | null };
+/** The hosted page's API path for the sign-in request the provider sent the browser to. */
+const req = (page: URL) => `/authorize/${page.searchParams.get("uid")}`;
 
 /**
  * The OpenID Connect provider (AUTH-10) driven by openid-client, the certified relying-party library, as
@@ -59,8 +61,8 @@ describe(`OpenID Connect provider (${ENGINE})`, () => {
   /** The whole sign-in: the hosted page, "allow", the code at the callback, and the tokens. */
   const signIn = async (who: FlowBrowser, cfg: client.Configuration) => {
     const flow = await start(who, cfg);
-    expect(flow.page.pathname).toMatch(/^\/authorize\/[A-Za-z0-9_-]+$/);
-    const allowed = await who.api("POST", `${flow.page.pathname}/allow`);
+    expect(flow.page.pathname).toBe("/authorize");
+    const allowed = await who.api("POST", `${req(flow.page)}/allow`);
     expect(allowed.status, await allowed.clone().text()).toBe(200);
     const callback = await who.go(((await allowed.json()) as { location: string }).location);
     expect(callback.origin + callback.pathname).toBe(CALLBACK);
@@ -213,13 +215,13 @@ describe(`OpenID Connect provider (${ENGINE})`, () => {
     const outsider = new FlowBrowser(base);
     await outsider.signIn("outsider@example.org", PW);
     const flow = await start(outsider, config);
-    const view = (await (await outsider.api("GET", `${flow.page.pathname}/details`)).json()) as {
+    const view = (await (await outsider.api("GET", `${req(flow.page)}/details`)).json()) as {
       refusal: string | null;
       organization: { name: string };
     };
     expect(view.organization.name).toBe("Relying Inc");
     expect(view.refusal).toMatch(/not a member/);
-    const refused = await outsider.api("POST", `${flow.page.pathname}/allow`);
+    const refused = await outsider.api("POST", `${req(flow.page)}/allow`);
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("FORBIDDEN");
 
@@ -232,19 +234,20 @@ describe(`OpenID Connect provider (${ENGINE})`, () => {
     await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
       error: "invalid_grant",
     });
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
   });
 
   it("AUTH-10: prompt=login needs the password proved again after the request started", async () => {
     const flow = await start(owner, config, { prompt: "login consent" });
-    const details = (await (await owner.api("GET", `${flow.page.pathname}/details`)).json()) as {
+    const details = (await (await owner.api("GET", `${req(flow.page)}/details`)).json()) as {
       reauth: boolean;
     };
     expect(details.reauth).toBe(true);
-    const early = await owner.api("POST", `${flow.page.pathname}/allow`);
+    const early = await owner.api("POST", `${req(flow.page)}/allow`);
     expect(((await early.json()) as { error: { code: string } }).error.code).toBe("REAUTH_REQUIRED");
     await new Promise((r) => setTimeout(r, 1100)); // The interaction's iat is in whole seconds.
     expect((await owner.api("POST", "/v1/auth/reauth", { password: PW })).status).toBe(200);
-    const allowed = await owner.api("POST", `${flow.page.pathname}/allow`);
+    const allowed = await owner.api("POST", `${req(flow.page)}/allow`);
     expect(allowed.status).toBe(200);
     const callback = await owner.go(((await allowed.json()) as { location: string }).location);
     expect(callback.searchParams.get("code")).toBeTruthy();
@@ -254,13 +257,13 @@ describe(`OpenID Connect provider (${ENGINE})`, () => {
     const flow = await start(owner, config);
     const thief = new FlowBrowser(base);
     await thief.signIn("owner@example.org", PW);
-    const details = await thief.api("GET", `${flow.page.pathname}/details`);
+    const details = await thief.api("GET", `${req(flow.page)}/details`);
     expect(details.status).toBe(404);
-    expect((await thief.api("POST", `${flow.page.pathname}/allow`)).status).toBe(404);
+    expect((await thief.api("POST", `${req(flow.page)}/allow`)).status).toBe(404);
     // The request's own browser, signed out, is asked to sign in (401), never shown the request.
     const signedOut = new FlowBrowser(base);
     const fresh = await start(signedOut, config);
-    expect((await signedOut.api("GET", `${fresh.page.pathname}/details`)).status).toBe(401);
+    expect((await signedOut.api("GET", `${req(fresh.page)}/details`)).status).toBe(401);
   });
 
   it("AUTH-10: clients are registered per organisation; a secret is shown once, stored as its SHA-256, and rotates", async () => {
@@ -364,5 +367,99 @@ describe(`OpenID Connect provider (${ENGINE})`, () => {
         .sort(),
     );
     expect(published.keys.some((k) => k.d !== undefined)).toBe(false);
+  });
+  it("AUTH-10: the provider's sign-in follows Bulwark's session: signed out, or someone else, means the hosted page again", async () => {
+    const browser = new FlowBrowser(base);
+    await browser.signIn("owner@example.org", PW);
+    await signIn(browser, config);
+    // Still signed in: the app's next request is answered at once, without the page.
+    const again = await start(browser, config, { prompt: "" });
+    expect(again.page.origin + again.page.pathname).toBe(CALLBACK);
+    // Signed out of Bulwark: the page again (and its API asks for a sign-in), never a code.
+    expect((await browser.api("POST", "/v1/auth/logout")).status).toBe(204);
+    const out = await start(browser, config, { prompt: "" });
+    expect(out.page.pathname).toBe("/authorize");
+    expect((await browser.api("GET", `${req(out.page)}/details`)).status).toBe(401);
+    // Someone else signs in on this browser: the page, for them; the first person's sign-in is not reused.
+    await createUser(t, "second@example.org", PW);
+    const { OrgStore } = await import("../orgs/store.js");
+    const second = await t.app.bulwark
+      .service("identity")
+      .findUser(
+        (
+          await t.db.global
+            .selectFrom("users")
+            .select("id")
+            .where("email", "=", "second@example.org")
+            .executeTakeFirstOrThrow()
+        ).id,
+      );
+    await new OrgStore(t.db.global, t.db.engine).addMember(org, second!.id, "MEMBER", Date.now());
+    await browser.signIn("second@example.org", PW);
+    const other = await start(browser, config, { prompt: "" });
+    expect(other.page.pathname).toBe("/authorize");
+    const allowed = await browser.api("POST", `${req(other.page)}/allow`);
+    expect(allowed.status, await allowed.clone().text()).toBe(200);
+    const callback = await browser.go(((await allowed.json()) as { location: string }).location);
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: other.verifier,
+      expectedState: other.state,
+      expectedNonce: other.nonce,
+    });
+    expect(tokens.claims()!.sub).toBe(second!.id);
+  });
+
+  it("AUTH-10: a public client introspects and revokes its own tokens only", async () => {
+    const tokens = await signIn(owner, config);
+    const spa = await discover(
+      await register(owner, org, { name: "SPA", type: "public", redirectUris: ["http://localhost:5173/cb"] }),
+    );
+    expect((await client.tokenIntrospection(spa, tokens.access_token)).active).toBe(false);
+    await client.tokenRevocation(spa, tokens.refresh_token!);
+    expect((await client.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(true);
+  });
+
+  it("AUTH-10: a browser app reaches the token endpoint from its own origin; CORS answers per client", async () => {
+    const made = await register(owner, org, {
+      name: "Web",
+      type: "public",
+      redirectUris: ["http://localhost:5173/cb"],
+    });
+    const pre = await fetch(`${base}/oidc/token`, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "POST" },
+    });
+    expect(pre.status).toBeLessThan(300);
+    const post = (origin: string) =>
+      fetch(`${base}/oidc/token`, {
+        method: "POST",
+        headers: { origin, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "refresh_token",
+          refresh_token: "x",
+          client_id: made.client.id,
+        }),
+      });
+    const mine = await post("http://localhost:5173");
+    expect(mine.status).toBe(400); // the provider's own answer (a bad refresh token), not Bulwark's CORS refusal
+    expect(mine.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    const foreign = await post("https://evil.example");
+    expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("AUTH-10: the same refresh token presented twice at once: at most one succeeds, and the grant is revoked", async () => {
+    for (let round = 0; round < 3; round++) {
+      const tokens = await signIn(owner, config);
+      const results = await Promise.allSettled([
+        client.refreshTokenGrant(config, tokens.refresh_token!),
+        client.refreshTokenGrant(config, tokens.refresh_token!),
+      ]);
+      const won = results.filter((r) => r.status === "fulfilled");
+      expect(won.length).toBeLessThanOrEqual(1);
+      for (const w of won as PromiseFulfilledResult<client.TokenEndpointResponse>[])
+        await expect(client.refreshTokenGrant(config, w.value.refresh_token!)).rejects.toMatchObject({
+          error: "invalid_grant",
+        });
+    }
   });
 });

@@ -3,6 +3,7 @@ import Provider, {
   type AdapterConstructor,
   type Configuration,
   type FindAccount,
+  interactionPolicy,
   type KoaContextWithOIDC,
 } from "oidc-provider";
 import { safeEqual, sha256 } from "../util/ids.js";
@@ -43,9 +44,15 @@ export interface ProviderSettings {
   readonly cookieKeys: string[];
   readonly adapter: AdapterConstructor;
   readonly findAccount: FindAccount;
+  /** The user of the request's live Bulwark portal session (never an impersonation), or undefined. */
+  readonly signedInAs: (req: KoaContextWithOIDC["req"]) => Promise<string | undefined>;
+  /** Whether the user is still a member of the organisation (and enrolled in MFA where it requires it). */
+  readonly member: (orgId: string, userId: string) => Promise<boolean>;
   /** Seconds each artefact lives. */
   readonly ttl: { accessToken: number; refreshToken: number; session: number };
 }
+
+const epoch = () => Math.floor(Date.now() / 1000);
 
 const escapeHtml = (s: unknown) =>
   String(s).replace(
@@ -66,17 +73,40 @@ function page(title: string, body: string): string {
  * hosted page. Its key set is fixed when built: the capability builds a new one when the keys change.
  */
 export function buildProvider(s: ProviderSettings): Provider {
+  /**
+   * Introspection and revocation: a client of the token's organisation (a public client, which proves
+   * nothing, its own tokens only), and only while the token's user is still a member there: a removed
+   * member's tokens introspect as inactive at once, like their refresh stops.
+   */
   const sameOrg = async (
     ctx: KoaContextWithOIDC,
-    client: { clientId: string },
-    token: { clientId?: string },
+    client: { clientId: string; clientAuthMethod?: string },
+    token: { clientId?: string; accountId?: string },
   ) => {
     if (!token.clientId) return false;
-    if (token.clientId === client.clientId) return true;
+    if (client.clientAuthMethod === "none" && token.clientId !== client.clientId) return false;
     const owner = await ctx.oidc.provider.Client.find(token.clientId);
     const mine = await ctx.oidc.provider.Client.find(client.clientId);
-    return owner !== undefined && mine !== undefined && owner.org_id === mine.org_id;
+    if (!owner || !mine || owner.org_id !== mine.org_id) return false;
+    return !token.accountId || s.member(String(owner.org_id), token.accountId);
   };
+  // The provider's sign-in session follows Bulwark's: when the browser's portal session has ended (signed
+  // out, revoked, expired, password changed) or is another person's, the app's request goes through the
+  // hosted page again instead of being answered from the provider's own session.
+  const policy = interactionPolicy.base();
+  policy.get("login")!.checks.add(
+    new interactionPolicy.Check(
+      "bulwark_session",
+      "The Bulwark session ended or belongs to another account",
+      async (ctx) => {
+        const accountId = ctx.oidc.session?.accountId;
+        if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session asks already
+        return (await s.signedInAs(ctx.req)) === accountId
+          ? interactionPolicy.Check.NO_NEED_TO_PROMPT
+          : interactionPolicy.Check.REQUEST_PROMPT;
+      },
+    ),
+  );
   const configuration: Configuration = {
     adapter: s.adapter,
     clients: [],
@@ -130,7 +160,8 @@ export function buildProvider(s: ProviderSettings): Provider {
     },
     // A used refresh token is replaced on every use; one presented again revokes its grant.
     rotateRefreshToken: true,
-    interactions: { url: (_ctx, interaction) => `/authorize/${interaction.uid}` },
+    // The provider's interaction cookie is scoped to this path, which covers the page's API (/authorize/…).
+    interactions: { policy, url: (_ctx, interaction) => `/authorize?uid=${interaction.uid}` },
     ttl: {
       AccessToken: s.ttl.accessToken,
       IdToken: s.ttl.accessToken,
@@ -138,7 +169,8 @@ export function buildProvider(s: ProviderSettings): Provider {
       Interaction: 600,
       RefreshToken: s.ttl.refreshToken,
       Grant: s.ttl.refreshToken,
-      Session: s.ttl.session,
+      // Absolute from the sign-in: saving the session on later requests never extends it.
+      Session: (_ctx, session) => Math.max(1, (session.loginTs ?? epoch()) + s.ttl.session - epoch()),
     },
     renderError(ctx, out) {
       ctx.type = "html";

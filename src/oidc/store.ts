@@ -67,13 +67,16 @@ export class OidcStateStore {
       .executeTakeFirst();
   }
 
-  async consume(db: Db, model: string, id: string, now: number): Promise<void> {
-    await db
+  /** Marks a row used, once: false when it already was (or is gone), so two requests never both use it. */
+  async consume(db: Db, model: string, id: string, now: number): Promise<boolean> {
+    const r = await db
       .updateTable("oidc_state")
       .set({ consumed_at: now })
       .where("model", "=", model)
       .where("id", "=", id)
-      .execute();
+      .where("consumed_at", "is", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 
   async destroy(db: Db, model: string, id: string): Promise<void> {

@@ -84,6 +84,12 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     undefined,
     HTML,
   ),
+  "GET /authorize": op(
+    "Console: an app's sign-in request",
+    "Where the OpenID Connect provider sends the browser (`?uid=`): signed out, it leads to sign-in first; then it names the app, its organisation and what it asks for, and allows or declines it (GET /authorize/{uid}/details, POST …/allow, POST …/deny).",
+    undefined,
+    HTML,
+  ),
   "GET /forgot-password": op(
     "Console: forgotten password",
     "Asks for the address to send a reset link to (POST /v1/auth/password/forgot).",

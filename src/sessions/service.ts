@@ -4,6 +4,7 @@ import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config/load.js";
 import { newId, newSecret, safeEqual, sha256 } from "../util/ids.js";
 import { SessionCache, type SessionEntry } from "./cache.js";
+import { cookieName, readCookie } from "./cookies.js";
 import type { EndedImpersonation, SessionStore } from "./store.js";
 import type { SessionRow } from "./tables.js";
 
@@ -121,6 +122,17 @@ export class SessionService {
       row.last_seen_at = now;
     }
     return row;
+  }
+
+  /**
+   * The user of the live portal session a Cookie header carries, or undefined; an impersonation does not
+   * count (an admin acting as someone never signs them in elsewhere). For protocols Bulwark hosts beside
+   * its own routes (the OpenID provider), whose requests do not pass the guard pipeline.
+   */
+  async portalUser(cookieHeader: string | undefined): Promise<string | undefined> {
+    const token = readCookie(cookieHeader, cookieName(this.config, "portal"));
+    const session = token ? await this.validate(token, "portal") : null;
+    return session && !session.impersonator_id ? session.user_id : undefined;
   }
 
   /**
