@@ -13,8 +13,10 @@ import {
   SignUp,
   VerifyEmail,
 } from "./pages/auth.js";
+import { Authorize } from "./pages/authorize.js";
 import { Orders, Products } from "./pages/catalog.js";
 import { Invitations, Members } from "./pages/members.js";
+import { OidcClients } from "./pages/oidc-clients.js";
 import { OrgSettings, Orgs, WithOrg } from "./pages/orgs.js";
 import { Sessions } from "./pages/sessions.js";
 import { OrgUsage } from "./pages/usage.js";
@@ -77,6 +79,8 @@ function Portal(props: { path: string }) {
             <OrgAudit org={org} />
           ) : tab === "/webhooks" ? (
             <Webhooks org={org} />
+          ) : tab === "/sign-in-apps" ? (
+            <OidcClients org={org} />
           ) : tab === "/products" ? (
             <Products org={org} />
           ) : tab === "/orders" ? (
@@ -120,6 +124,12 @@ function App() {
   const { path } = useLocation();
   if (path === "/app" || path.startsWith("/app/")) return <Portal path={path} />;
   if (path === "/admin" || path.startsWith("/admin/")) return <Admin path={path} />;
+  if (path === "/authorize")
+    return (
+      <PublicFrame>
+        <Authorize uid={new URLSearchParams(location.search).get("uid") ?? ""} />
+      </PublicFrame>
+    );
   const Screen = PUBLIC[path] ?? NotFound;
   return (
     <PublicFrame>

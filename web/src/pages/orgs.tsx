@@ -112,6 +112,7 @@ export function OrgTabs(props: { org: Org; current: string }) {
       ? ([
           ["/api-keys", "API keys"],
           ["/webhooks", "Webhooks"],
+          ["/sign-in-apps", "Sign-in apps"],
           ["/audit", "Audit log"],
         ] as Array<[string, string]>)
       : []),

@@ -1,0 +1,120 @@
+import { useState } from "preact/hooks";
+import { api } from "../api.js";
+import { str, YourPasswordField } from "../fields.js";
+import { describe } from "../messages.js";
+import { navigate } from "../router.js";
+import { signedOut, useMe } from "../session.js";
+import { Form, Loading, Notice, Page, useLoad } from "../ui.js";
+
+interface Request {
+  uid: string;
+  client: { id: string; name: string };
+  organization: { id: string; name: string };
+  scopes: string[];
+  reauth: boolean;
+  refusal: string | null;
+}
+
+/** What each scope lets the app see, in the person's words. */
+const SEES: Record<string, (org: string) => string> = {
+  openid: () => "Know that it is you (your account's id)",
+  email: () => "See your email address",
+  profile: () => "See your name",
+  organization: (org) => `See that you are a member of ${org}, and your role there`,
+  offline_access: () => "Stay signed in when you are not using it",
+};
+
+/**
+ * The hosted page of an app's sign-in request (AUTH-10): the person, signed in to Bulwark (password and
+ * second factor), sees which app of which organisation asks for what, and allows or declines it. Signed
+ * out, they sign in first and come back here. The server finds the request through its cookie, in this
+ * browser only: an address holding someone else's request id shows nothing.
+ */
+export function Authorize(props: { uid: string }) {
+  const me = useMe();
+  const here = `/authorize?uid=${encodeURIComponent(props.uid)}`;
+  if (me === undefined) return <Loading />;
+  if (me === null) {
+    navigate(`/?next=${encodeURIComponent(here)}`, true);
+    return null;
+  }
+  return <Consent path={`/authorize/${encodeURIComponent(props.uid)}`} here={here} email={me.user.email} />;
+}
+
+function Consent(props: { path: string; here: string; email: string }) {
+  const request = useLoad(() => api<Request>("GET", `${props.path}/details`), [props.path]);
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const go = async (action: "allow" | "deny") => {
+    setBusy(true);
+    setError("");
+    try {
+      const { location: next } = await api<{ location: string }>("POST", `${props.path}/${action}`, {});
+      location.assign(next);
+    } catch (err) {
+      setError(describe(err));
+      setBusy(false);
+    }
+  };
+  const switchAccount = async () => {
+    await api("POST", "/v1/auth/logout").catch(() => undefined);
+    signedOut("portal");
+    navigate(`/?next=${encodeURIComponent(props.here)}`);
+  };
+  if (request.error)
+    return (
+      <Page title="Sign-in request not found" narrow>
+        <Notice kind="error">{request.error}</Notice>
+        <p>
+          <a href="/app">Go to your organisations</a>
+        </p>
+      </Page>
+    );
+  const r = request.data;
+  if (!r) return <Loading />;
+  return (
+    <Page
+      title={`Sign in to ${r.client.name}`}
+      lead={`${r.client.name} is an app of ${r.organization.name}. It asks to:`}
+      narrow
+    >
+      <ul>
+        {r.scopes.map((s) => (
+          <li key={s}>{SEES[s]?.(r.organization.name) ?? s}</li>
+        ))}
+      </ul>
+      <p class="muted">
+        Signed in as <strong>{props.email}</strong>.{" "}
+        <button type="button" class="link" onClick={switchAccount}>
+          Use another account
+        </button>
+      </p>
+      {r.refusal ? <Notice kind="error">{r.refusal}</Notice> : null}
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {r.reauth && !r.refusal ? (
+        <Form
+          submit={`Confirm and sign in to ${r.client.name}`}
+          label="Confirm your password"
+          onSubmit={async (d) => {
+            await api("POST", "/v1/auth/reauth", { password: str(d, "password") });
+            const { location: next } = await api<{ location: string }>("POST", `${props.path}/allow`, {});
+            location.assign(next);
+          }}
+        >
+          <p>{r.client.name} asks you to confirm your password.</p>
+          <YourPasswordField />
+        </Form>
+      ) : null}
+      <div class="actions">
+        {r.reauth || r.refusal ? null : (
+          <button type="button" class="primary" disabled={busy} aria-busy={busy} onClick={() => go("allow")}>
+            {busy ? "Working…" : "Allow"}
+          </button>
+        )}
+        <button type="button" disabled={busy} onClick={() => go("deny")}>
+          Cancel
+        </button>
+      </div>
+    </Page>
+  );
+}
