@@ -50,6 +50,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   // Access and refresh tokens (AUTH-9): minted from the user's own session, never an impersonation.
   // General tier: per user for minting, per client address for refresh and revocation.
   "POST /v1/auth/token": { ...USER, impersonation: "refuse" },
+  // Password and second factor in one request (a tool without a session): the sign-in's own limiters.
+  "POST /v1/auth/token/credentials": AUTH_SURFACE,
   "POST /v1/auth/token/refresh": PUBLIC,
   "POST /v1/auth/token/revoke": PUBLIC,
   // The OpenID Connect provider (AUTH-10): its own protocol checks (client authentication, PKCE, tokens)

@@ -15,6 +15,10 @@ export const ERRORS = {
   UNAUTHENTICATED: { status: 401, message: "Authentication is required." },
   INVALID_CREDENTIALS: { status: 401, message: "The email or password is incorrect." },
   MFA_CODE_INVALID: { status: 401, message: "The code is incorrect or was already used." },
+  MFA_CODE_REQUIRED: {
+    status: 401,
+    message: "This account has two-factor authentication: send its current code as well.",
+  },
   TOKEN_INVALID: { status: 400, message: "This link is invalid, expired or already used." },
   REFRESH_TOKEN_INVALID: {
     status: 401,

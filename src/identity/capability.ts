@@ -1,5 +1,6 @@
 import type { Capability } from "../capability.js";
 import { RangeChecker } from "./breach.js";
+import { CredentialCheck } from "./credentials.js";
 import { meRoutes } from "./me.js";
 import { mfaRoutes } from "./mfa-routes.js";
 import { identityMigrations } from "./migrations.js";
@@ -12,6 +13,8 @@ import { IdentityStore } from "./store.js";
 declare module "../context.js" {
   interface Services {
     identity: IdentityService;
+    /** Password and second factor in one request, for callers without a session (tokens, AUTH-9). */
+    credentials: CredentialCheck;
   }
 }
 
@@ -44,10 +47,12 @@ export const identityCapability: Capability = {
     const identity = new IdentityService(deps);
     ctx.provide("identity", identity);
 
+    const signIn = new SignIn(deps, identity);
+    ctx.provide("credentials", new CredentialCheck(signIn, mfa, limits));
     await app.register(identityRoutes, {
       config,
       identity,
-      signIn: new SignIn(deps, identity),
+      signIn,
       sessions,
       limits,
       mfa,

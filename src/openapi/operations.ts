@@ -143,6 +143,18 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "Mints an access token (a JWT of ACCESS_TOKEN_TTL_MINUTES, ES256, for one organisation and the scopes asked for, each one your role there holds; all of them when none are asked for) and a refresh token (opaque, works once). The access token is sent as `Authorization: Bearer …` to the organisation's routes, without a cookie or CSRF token.",
     ["NOT_FOUND", "FORBIDDEN"],
   ),
+  "POST /v1/auth/token/credentials": op(
+    "Tokens from a password",
+    "For a tool that holds no session (a command line, a script): the account's email and password, and its current two-factor code when it has one, for an access and refresh token pair in one organisation, exactly as POST /v1/auth/token mints them. The same limits as signing in (per client address for the password; per address and account for the code); a missing code is refused with MFA_CODE_REQUIRED only after the right password.",
+    [
+      "INVALID_CREDENTIALS",
+      "EMAIL_NOT_VERIFIED",
+      "MFA_CODE_REQUIRED",
+      "MFA_CODE_INVALID",
+      "NOT_FOUND",
+      "FORBIDDEN",
+    ],
+  ),
   "POST /v1/auth/token/refresh": op(
     "Refresh the tokens",
     "Exchanges a refresh token for a new pair; the token presented is used up. Presenting a used one again revokes its whole family (reuse detection), and is audited. A family ends REFRESH_TOKEN_TTL_DAYS after its sign-in, however often it is refreshed.",

@@ -60,7 +60,7 @@ export function tokensCapability(options: { clock?: () => number } = {}): Capabi
       ctx.service("audit").tap((tx, events) => tokens.onEvents(tx, events));
       // Ahead of the cookie kinds, like API keys: a request presenting a token on purpose is the token's.
       ctx.guard.addCredential(accessTokenCredential(tokens), { tenant: true, first: true });
-      await app.register(tokenRoutes, { keys, tokens });
+      await app.register(tokenRoutes, { keys, tokens, credentials: ctx.service("credentials") });
 
       const timers: NodeJS.Timeout[] = [];
       app.addHook("onReady", async () => {

@@ -1,5 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
+import type { CredentialCheck } from "../identity/credentials.js";
+import { Email, MfaCode, Password } from "../identity/schemas.js";
 import { stampOf } from "../orgs/stamp.js";
 import type { SigningKeys } from "./keys.js";
 import type { TokenService } from "./service.js";
@@ -51,10 +53,11 @@ const Pair = Type.Object({
  * AUTH-9: the JWKS, tokens from a session, their refresh and revocation. Token answers are never cached
  * (`Cache-Control: no-store`, RFC 6749 5.1).
  */
-export const tokenRoutes: FastifyPluginAsync<{ keys: SigningKeys; tokens: TokenService }> = async (
-  app,
-  { keys, tokens },
-) => {
+export const tokenRoutes: FastifyPluginAsync<{
+  keys: SigningKeys;
+  tokens: TokenService;
+  credentials: CredentialCheck;
+}> = async (app, { keys, tokens, credentials }) => {
   app.get(
     "/.well-known/jwks.json",
     {
@@ -99,6 +102,47 @@ export const tokenRoutes: FastifyPluginAsync<{ keys: SigningKeys; tokens: TokenS
     async (req, reply) => {
       const body = req.body as { orgId: string; scopes?: string[] };
       const pair = await tokens.issue(req.principal!.userId!, body.orgId, body.scopes, stampOf(req));
+      return reply.code(201).header("cache-control", "no-store").send(pair);
+    },
+  );
+
+  app.post(
+    "/v1/auth/token/credentials",
+    {
+      schema: {
+        tags,
+        body: Type.Object(
+          {
+            email: Email,
+            password: Password,
+            code: Type.Optional(
+              Type.String({
+                ...MfaCode,
+                description:
+                  "The current TOTP code or a backup code, when the account has two-factor authentication.",
+                examples: ["123456"],
+              }),
+            ),
+            orgId: OrgId,
+            scopes: Type.Optional(Type.Array(Scope, { minItems: 1, maxItems: 100, uniqueItems: true })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Pair },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as {
+        email: string;
+        password: string;
+        code?: string;
+        orgId: string;
+        scopes?: string[];
+      };
+      const user = await credentials.prove(req, body.email, body.password, body.code);
+      const actor = { type: "USER" as const, id: user.id, email: user.email };
+      const stamp = stampOf(req);
+      const pair = await tokens.issue(user.id, body.orgId, body.scopes, (e) => stamp({ ...e, actor }));
       return reply.code(201).header("cache-control", "no-store").send(pair);
     },
   );
