@@ -75,7 +75,7 @@ export function oidcAdapter(
     async consume(id: string): Promise<void> {
       if (await state.consume(db.global, this.model, id, clock())) return;
       const row = await state.find(db.global, this.model, "id", id, clock());
-      if (row?.grant_id) await state.revokeGrant(db.global, row.grant_id);
+      if (row?.grant_id) await state.revokeWholeGrant(db.global, row.grant_id);
       throw new errors.InvalidGrant("grant request is invalid");
     }
 
@@ -84,7 +84,7 @@ export function oidcAdapter(
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await state.revokeGrant(db.global, grantId);
+      await state.revokeGrant(db.global, this.model, grantId);
     }
 
     private async read(column: "id" | "uid", value: string): Promise<AdapterPayload | undefined> {

@@ -30,6 +30,8 @@ export interface InteractionView {
   readonly reauth: boolean;
   /** Why this account cannot continue (not a member, or the organisation requires MFA), or null. */
   readonly refusal: string | null;
+  /** Which of the two it is, so the page can offer the way forward. */
+  readonly refusalReason: "not_member" | "mfa_required" | null;
 }
 
 const expired = () =>
@@ -64,14 +66,14 @@ export class OidcInteractions {
       organization: { id: org.id, name: org.name },
       scopes: requested(interaction),
       reauth: needsReauth(interaction, who),
-      refusal: await this.refusal(client.org_id, org.name, who.userId),
+      ...(await this.refusal(client.org_id, org.name, who.userId)),
     };
   }
 
   /** Signs the person in to the client and grants what it asked for; returns where the browser goes next. */
   async allow(http: Http, uid: string, who: SignedIn, by: Stamp): Promise<string> {
     const { interaction, client, org } = await this.load(http, uid);
-    const refusal = await this.refusal(client.org_id, org.name, who.userId);
+    const { refusal } = await this.refusal(client.org_id, org.name, who.userId);
     if (refusal) throw new AppError("FORBIDDEN", refusal);
     if (needsReauth(interaction, who)) throw new AppError("REAUTH_REQUIRED");
     const provider = this.provider();
@@ -134,14 +136,24 @@ export class OidcInteractions {
     return { interaction, client, org };
   }
 
-  private async refusal(orgId: string, orgName: string, userId: string): Promise<string | null> {
+  private async refusal(
+    orgId: string,
+    orgName: string,
+    userId: string,
+  ): Promise<Pick<InteractionView, "refusal" | "refusalReason">> {
     const access = await this.orgs.access(orgId, userId);
     const user = await this.identity.findUser(userId);
     if (!access || !user)
-      return `This app belongs to ${orgName}, and your account is not a member of it. Sign in with another account, or ask an administrator of ${orgName} to invite you.`;
+      return {
+        refusal: `This app belongs to ${orgName}, and your account is not a member of it. Sign in with another account, or ask an administrator of ${orgName} to invite you.`,
+        refusalReason: "not_member",
+      };
     if (access.require_mfa && !(await this.mfa.isEnabled(userId)))
-      return `${orgName} requires two-factor authentication. Turn it on in your account, then try again.`;
-    return null;
+      return {
+        refusal: `${orgName} requires two-factor authentication. Turn it on in your account, then come back to this page.`,
+        refusalReason: "mfa_required",
+      };
+    return { refusal: null, refusalReason: null };
   }
 }
 

@@ -173,6 +173,11 @@ export async function oidcRoutes(
             scopes: Type.Array(Type.String()),
             reauth: Type.Boolean(),
             refusal: Type.Union([Type.String(), Type.Null()]),
+            refusalReason: Type.Union([
+              Type.Literal("not_member"),
+              Type.Literal("mfa_required"),
+              Type.Null(),
+            ]),
           }),
         },
       },

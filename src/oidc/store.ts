@@ -38,6 +38,17 @@ export class OidcClientStore {
   }
 }
 
+/** The provider's models that are codes or tokens issued under a grant. */
+const TOKEN_MODELS = [
+  "AccessToken",
+  "AuthorizationCode",
+  "RefreshToken",
+  "DeviceCode",
+  "BackchannelAuthenticationRequest",
+  "ClientCredentials",
+  "PreAuthorizedCode",
+];
+
 /** The provider's state (oidc-provider's adapter interface, one model per instance). */
 export class OidcStateStore {
   async upsert(db: Db, row: OidcStateRow): Promise<void> {
@@ -83,9 +94,25 @@ export class OidcStateStore {
     await db.deleteFrom("oidc_state").where("model", "=", model).where("id", "=", id).execute();
   }
 
-  /** Every code and token of a grant, whatever its model (a revoked grant leaves nothing usable). */
-  async revokeGrant(db: Db, grantId: string): Promise<void> {
-    await db.deleteFrom("oidc_state").where("grant_id", "=", grantId).execute();
+  /**
+   * The rows of one model that belong to a grant (oidc-provider revokes a grant model by model). An
+   * interaction or session that names the grant is not a token of it and stays.
+   */
+  async revokeGrant(db: Db, model: string, grantId: string): Promise<void> {
+    await db.deleteFrom("oidc_state").where("model", "=", model).where("grant_id", "=", grantId).execute();
+  }
+
+  /** A whole grant: the grant itself and every code and token issued under it. */
+  async revokeWholeGrant(db: Db, grantId: string): Promise<void> {
+    await db
+      .deleteFrom("oidc_state")
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("model", "=", "Grant"), eb("id", "=", grantId)]),
+          eb.and([eb("model", "in", TOKEN_MODELS), eb("grant_id", "=", grantId)]),
+        ]),
+      )
+      .execute();
   }
 
   /** Deletes rows that expired before `now`; returns how many. */

@@ -9,6 +9,7 @@ import { checkPage, servedApp, type Watched, watchedContext } from "./console-ki
 
 const OWNER = "oidc-owner@example.org";
 const OUTSIDER = "oidc-outsider@example.org";
+const MEMBER = "oidc-member@example.org";
 const PW = "correct horse battery staple";
 const ORG = "Federated Co";
 const APP = "Billing portal";
@@ -44,6 +45,10 @@ describe.runIf(needs("chromium"))(
     let page: Page;
     let rp: Awaited<ReturnType<typeof callbackServer>>;
     let clientId = "";
+    let orgId = "";
+    let memberId = "";
+    /** The browser the owner allowed the app in (test 2), kept for the account switch. */
+    let appBrowser: Page;
     let secret = "";
     const contexts: Watched[] = [];
 
@@ -53,6 +58,7 @@ describe.runIf(needs("chromium"))(
       browser = await launchChromium();
       await createUser(t, OWNER, PW);
       await createUser(t, OUTSIDER, PW);
+      memberId = await createUser(t, MEMBER, PW);
     });
     afterAll(async () => {
       for (const c of contexts) expect(c.problems).toEqual([]);
@@ -67,11 +73,14 @@ describe.runIf(needs("chromium"))(
       await p.getByLabel("Password").fill(PW);
       await p.getByRole("button", { name: "Sign in" }).click();
     };
-    /** A fresh, signed-out browser following the app's sign-in link; the app's checks for the callback. */
-    const follow = async () => {
-      const w = await watchedContext(browser, base);
-      contexts.push(w);
-      const p = await w.context.newPage();
+    /** A browser (a fresh, signed-out one by default) following the app's sign-in link; the app's checks. */
+    const follow = async (given?: Page) => {
+      let p = given;
+      if (!p) {
+        const w = await watchedContext(browser, base);
+        contexts.push(w);
+        p = await w.context.newPage();
+      }
       const config = await client.discovery(new URL(base), clientId, secret, undefined, {
         execute: [client.allowInsecureRequests],
       });
@@ -100,6 +109,7 @@ describe.runIf(needs("chromium"))(
       await page.getByLabel("Name", { exact: true }).fill(ORG);
       await page.getByRole("button", { name: "Create organisation" }).click();
       await heading(page, ORG).waitFor();
+      orgId = /\/app\/orgs\/(org_[0-9A-Z]{26})/.exec(page.url())![1]!;
       await page
         .getByRole("navigation", { name: `${ORG} sections` })
         .getByRole("link", { name: "Sign-in apps" })
@@ -163,6 +173,33 @@ describe.runIf(needs("chromium"))(
       );
       const info = await client.fetchUserInfo(flow.config, tokens.access_token, payload.sub!);
       expect(info).toMatchObject({ email: OWNER, org_role: "OWNER" });
+      appBrowser = p;
+    });
+
+    it("AUTH-10: after signing out of Bulwark, the next person on that browser goes through the page and signs in as themselves", async () => {
+      const { OrgStore } = await import("../../src/orgs/store.js");
+      await new OrgStore(t.db.global, t.db.engine).addMember(orgId, memberId, "MEMBER", Date.now());
+      const p = appBrowser;
+      await p.goto(`${base}/app`);
+      await p.getByRole("button", { name: "Sign out" }).click();
+      await heading(p, "Sign in").waitFor();
+      // The provider still holds the owner's sign-in; Bulwark's session is gone, so the app's link goes
+      // through sign-in and the page again, and the provider switches accounts (its own form, run under
+      // the page's CSP with the script's hash).
+      const flow = await follow(p);
+      await heading(p, "Sign in").waitFor();
+      await signIn(p, MEMBER);
+      await heading(p, `Sign in to ${APP}`).waitFor();
+      await p.getByText(MEMBER).waitFor();
+      await p.getByRole("button", { name: "Allow" }).click();
+      await p.waitForURL((u) => u.href.startsWith(`${rp.url}/callback`));
+      const tokens = await client.authorizationCodeGrant(flow.config, new URL(p.url()), {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+      expect(tokens.claims()!.sub).toBe(memberId);
     });
 
     it("AUTH-10: someone outside the organisation is told why, and the app receives access_denied", async () => {
