@@ -48,7 +48,7 @@ export const identityCapability: Capability = {
     ctx.provide("identity", identity);
 
     const signIn = new SignIn(deps, identity);
-    ctx.provide("credentials", new CredentialCheck(signIn, mfa, limits));
+    ctx.provide("credentials", new CredentialCheck(signIn, mfa, limits, deps.audit));
     await app.register(identityRoutes, {
       config,
       identity,

@@ -1,8 +1,10 @@
 import type { FastifyRequest } from "fastify";
+import type { AuditService } from "../audit/service.js";
 import { AppError } from "../http/errors.js";
 import type { MfaService } from "../mfa/service.js";
 import { type AuthLimiters, limitedAttempt, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
+import { identityEvents } from "./events.js";
 import type { SignIn } from "./sign-in.js";
 import type { UserRow } from "./tables.js";
 
@@ -18,27 +20,46 @@ export class CredentialCheck {
     private readonly signIn: SignIn,
     private readonly mfa: MfaService,
     private readonly limits: AuthLimiters,
+    private readonly audit: AuditService,
   ) {}
 
+  /**
+   * The user behind the password and code. `beforeCode` runs once the password is right and before a
+   * code is spent (the caller's own checks: a one-time backup code is never burnt on a request that
+   * would be refused anyway). Refusals and the success are in the platform log like the page's.
+   */
   async prove(
     req: FastifyRequest,
-    email: string,
-    password: string,
-    code: string | undefined,
+    input: { email: string; password: string; code?: string | undefined; orgId: string },
+    beforeCode: (user: UserRow) => Promise<void>,
   ): Promise<UserRow> {
     const ip = addressKey(req.ip);
-    const user = await limitedSignIn(this.limits, ip, () => this.signIn.authenticate(email, password, req));
-    if (!(await this.mfa.isEnabled(user.id))) return user;
-    if (code === undefined) throw new AppError("MFA_CODE_REQUIRED");
-    await limitedAttempt(
-      [
-        [this.limits.mfaIp, ip],
-        [this.limits.mfaAccount, user.id],
-      ],
-      async () => {
-        if (!(await this.mfa.verify(user.id, code))) throw new AppError("MFA_CODE_INVALID");
-      },
+    const user = await limitedSignIn(this.limits, ip, () =>
+      this.signIn.authenticate(input.email, input.password, req),
     );
+    await beforeCode(user);
+    const mfaOn = await this.mfa.isEnabled(user.id);
+    if (mfaOn) {
+      const refuse = (reason: "mfa_code_missing" | "mfa_code_invalid") =>
+        this.audit.recordSoon(identityEvents.loginFailed(req, user.email, reason, user.id));
+      if (input.code === undefined) {
+        refuse("mfa_code_missing");
+        throw new AppError("MFA_CODE_REQUIRED");
+      }
+      const code = input.code;
+      await limitedAttempt(
+        [
+          [this.limits.mfaIp, ip],
+          [this.limits.mfaAccount, user.id],
+        ],
+        async () => {
+          if (await this.mfa.verify(user.id, code)) return;
+          refuse("mfa_code_invalid");
+          throw new AppError("MFA_CODE_INVALID");
+        },
+      );
+    }
+    this.audit.recordSoon(identityEvents.credentialsSucceeded(req, user, mfaOn, input.orgId));
     return user;
   }
 }

@@ -17,7 +17,13 @@ export const userActor = (u: Account): AuditActor => ({ type: "USER", id: u.id, 
 const user = (id: string) => ({ type: "user", id });
 
 /** Why a sign-in was refused. The platform log is for staff: it may tell an unknown address from a wrong password. */
-export type SignInRefusal = "unknown_email" | "no_password" | "wrong_password" | "email_not_verified";
+export type SignInRefusal =
+  | "unknown_email"
+  | "no_password"
+  | "wrong_password"
+  | "email_not_verified"
+  | "mfa_code_missing"
+  | "mfa_code_invalid";
 
 /** Why sessions were revoked in bulk. */
 export type RevokeReason = "by_user" | "password_changed" | "password_reset";
@@ -29,6 +35,25 @@ export const identityEvents = {
       actor: userActor(u),
       entity: user(u.id),
       metadata: { email: u.email, sessionId: session.public_id, secondFactor, userAgent: session.user_agent },
+    });
+  },
+
+  /**
+   * Tokens minted from a password (and second factor), without a session (AUTH-9): a sign-in like the
+   * page's, recorded as one, so the owner sees it among their sign-ins.
+   */
+  credentialsSucceeded(req: FastifyRequest, u: Account, secondFactor: boolean, orgId: string): AuditEvent {
+    return byRequest(req, {
+      action: "auth.login_succeeded",
+      actor: userActor(u),
+      entity: user(u.id),
+      metadata: {
+        email: u.email,
+        method: "credentials",
+        orgId,
+        secondFactor,
+        userAgent: String(req.headers["user-agent"] ?? "") || null,
+      },
     });
   },
 

@@ -12,6 +12,7 @@ describe(`tokens from credentials (${ENGINE})`, () => {
   let t: TestApp;
   let org: string;
   let totp: OTPAuth.TOTP;
+  let backupCodes: string[] = [];
   let ip = 0;
   const mint = (body: object) =>
     t.app.inject({
@@ -53,6 +54,7 @@ describe(`tokens from credentials (${ENGINE})`, () => {
       payload: { code: totp.generate() },
     });
     expect(confirmed.statusCode, confirmed.body).toBe(200);
+    backupCodes = confirmed.json().backupCodes;
   });
   afterAll(() => t.close());
 
@@ -94,6 +96,54 @@ describe(`tokens from credentials (${ENGINE})`, () => {
     expect(ok.statusCode, ok.body).toBe(201);
     const replay = await mint({ ...base, code });
     expect(replay.json().error.code).toBe("MFA_CODE_INVALID");
+    // Each refusal of the second factor, and the success, are sign-in events of the platform log.
+    const audit = t.app.bulwark.service("audit");
+    await audit.flush();
+    const events = await audit.query({ log: "platform" }, 200);
+    const entries = events.map((e) => ({ action: e.action, ...JSON.parse(e.entry ?? "{}") }));
+    const reasons = entries
+      .filter((e) => e.action === "auth.login_failed" && JSON.stringify(e).includes("guarded@example.org"))
+      .map((e) => e.metadata?.reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining(["mfa_code_missing", "mfa_code_invalid", "wrong_password"]),
+    );
+    const ok2 = entries.filter(
+      (e) => e.action === "auth.login_succeeded" && e.metadata?.method === "credentials",
+    );
+    expect(ok2.length).toBeGreaterThan(0);
+  });
+
+  it("AUTH-9: a code is never spent on a request refused for its organisation or scopes", async () => {
+    const backup = await t.app.inject({
+      method: "POST",
+      url: "/v1/auth/token/credentials",
+      payload: {
+        email: "guarded@example.org",
+        password: PW,
+        orgId: "org_01JD8X5K2M3N4P5Q6R7S8T9V0W",
+        code: backupCodes[0],
+      },
+      remoteAddress: "10.7.0.1",
+    });
+    expect(backup.statusCode).toBe(404);
+    const scoped = await mint({
+      email: "guarded@example.org",
+      password: PW,
+      orgId: org,
+      scopes: ["webhooks:manage"],
+      code: backupCodes[0],
+    });
+    expect(scoped.statusCode, scoped.body).toBe(403);
+    // The one-time backup code was not spent by either: it still works, once.
+    const ok = await mint({ email: "guarded@example.org", password: PW, orgId: org, code: backupCodes[0] });
+    expect(ok.statusCode, ok.body).toBe(201);
+    const again = await mint({
+      email: "guarded@example.org",
+      password: PW,
+      orgId: org,
+      code: backupCodes[0],
+    });
+    expect(again.json().error.code).toBe("MFA_CODE_INVALID");
   });
 
   it("AUTH-7: wrong passwords from one address are limited like sign-in's", async () => {

@@ -139,7 +139,9 @@ export const tokenRoutes: FastifyPluginAsync<{
         orgId: string;
         scopes?: string[];
       };
-      const user = await credentials.prove(req, body.email, body.password, body.code);
+      const user = await credentials.prove(req, body, async (u) => {
+        await tokens.check(u.id, body.orgId, body.scopes);
+      });
       const actor = { type: "USER" as const, id: user.id, email: user.email };
       const stamp = stampOf(req);
       const pair = await tokens.issue(user.id, body.orgId, body.scopes, (e) => stamp({ ...e, actor }));

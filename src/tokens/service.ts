@@ -86,11 +86,10 @@ export class TokenService {
   ) {}
 
   /**
-   * Issues a pair for a member of `orgId` (from their session): a new family, which ends after
-   * REFRESH_TOKEN_TTL_DAYS whatever its refreshes. Without `requested`, every scope their role holds;
-   * otherwise exactly those, each one their role must hold.
+   * The scopes a pair for this user and organisation would carry, or the refusal `issue` would give
+   * (not a member: 404; a scope the role lacks: 403; an unknown scope: 400), without minting anything.
    */
-  async issue(userId: string, orgId: string, requested: readonly string[] | undefined, by: Stamp) {
+  async check(userId: string, orgId: string, requested: readonly string[] | undefined): Promise<string[]> {
     const access = await this.orgs.access(orgId, userId);
     if (!access) throw new AppError("NOT_FOUND");
     const usable = this.usable();
@@ -104,6 +103,16 @@ export class TokenService {
       : usable.filter((s) => this.permissions.can(access.role, s));
     const lacking = scopes.find((s) => !this.permissions.can(access.role, s));
     if (lacking) throw new AppError("FORBIDDEN", `Your role (${access.role}) does not allow ${lacking}.`);
+    return scopes;
+  }
+
+  /**
+   * Issues a pair for a member of `orgId` (from their session): a new family, which ends after
+   * REFRESH_TOKEN_TTL_DAYS whatever its refreshes. Without `requested`, every scope their role holds;
+   * otherwise exactly those, each one their role must hold.
+   */
+  async issue(userId: string, orgId: string, requested: readonly string[] | undefined, by: Stamp) {
+    const scopes = await this.check(userId, orgId, requested);
     const now = this.clock();
     const family: TokenFamilyRow = {
       id: newId("tfm", now),
