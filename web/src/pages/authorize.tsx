@@ -13,6 +13,17 @@ interface Request {
   scopes: string[];
   reauth: boolean;
   refusal: string | null;
+  refusalReason: "not_member" | "mfa_required" | null;
+}
+
+/**
+ * Continues to where the server says (the provider, then the app): only ever on this origin, so a
+ * changed or forged answer can never send the person elsewhere from this page.
+ */
+function continueTo(next: string): void {
+  const url = new URL(next, location.origin);
+  if (url.origin !== location.origin) throw new Error("The server answered an address on another site.");
+  location.assign(url.href);
 }
 
 /** What each scope lets the app see, in the person's words. */
@@ -44,16 +55,15 @@ export function Authorize(props: { uid: string }) {
 function Consent(props: { path: string; here: string; email: string }) {
   const request = useLoad(() => api<Request>("GET", `${props.path}/details`), [props.path]);
   const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const [pending, setPending] = useState<"allow" | "deny" | null>(null);
   const go = async (action: "allow" | "deny") => {
-    setBusy(true);
+    setPending(action);
     setError("");
     try {
-      const { location: next } = await api<{ location: string }>("POST", `${props.path}/${action}`, {});
-      location.assign(next);
+      continueTo((await api<{ location: string }>("POST", `${props.path}/${action}`, {})).location);
     } catch (err) {
       setError(describe(err));
-      setBusy(false);
+      setPending(null);
     }
   };
   const switchAccount = async () => {
@@ -63,10 +73,16 @@ function Consent(props: { path: string; here: string; email: string }) {
   };
   if (request.error)
     return (
-      <Page title="Sign-in request not found" narrow>
+      <Page title="This sign-in request cannot be shown" narrow>
         <Notice kind="error">{request.error}</Notice>
+        <div class="actions">
+          <button type="button" onClick={request.reload}>
+            Try again
+          </button>
+        </div>
         <p>
-          <a href="/app">Go to your organisations</a>
+          If it keeps failing, go back to the app and sign in again from there, or{" "}
+          <a href="/app">go to your organisations</a>.
         </p>
       </Page>
     );
@@ -90,6 +106,11 @@ function Consent(props: { path: string; here: string; email: string }) {
         </button>
       </p>
       {r.refusal ? <Notice kind="error">{r.refusal}</Notice> : null}
+      {r.refusalReason === "mfa_required" ? (
+        <p>
+          <a href="/app/account">Turn on two-factor authentication</a>, then reload this page.
+        </p>
+      ) : null}
       {error ? <Notice kind="error">{error}</Notice> : null}
       {r.reauth && !r.refusal ? (
         <Form
@@ -97,8 +118,7 @@ function Consent(props: { path: string; here: string; email: string }) {
           label="Confirm your password"
           onSubmit={async (d) => {
             await api("POST", "/v1/auth/reauth", { password: str(d, "password") });
-            const { location: next } = await api<{ location: string }>("POST", `${props.path}/allow`, {});
-            location.assign(next);
+            continueTo((await api<{ location: string }>("POST", `${props.path}/allow`, {})).location);
           }}
         >
           <p>{r.client.name} asks you to confirm your password.</p>
@@ -107,14 +127,21 @@ function Consent(props: { path: string; here: string; email: string }) {
       ) : null}
       <div class="actions">
         {r.reauth || r.refusal ? null : (
-          <button type="button" class="primary" disabled={busy} aria-busy={busy} onClick={() => go("allow")}>
-            {busy ? "Working…" : "Allow"}
+          <button type="button" class="primary" disabled={pending !== null} onClick={() => go("allow")}>
+            {pending === "allow" ? "Signing in…" : "Allow"}
           </button>
         )}
-        <button type="button" disabled={busy} onClick={() => go("deny")}>
-          Cancel
+        <button type="button" disabled={pending !== null} onClick={() => go("deny")}>
+          {pending === "deny" ? "Cancelling…" : "Cancel"}
         </button>
       </div>
+      <p class="muted" role="status">
+        {pending === "allow"
+          ? `Signing you in to ${r.client.name}…`
+          : pending === "deny"
+            ? "Cancelling…"
+            : ""}
+      </p>
     </Page>
   );
 }

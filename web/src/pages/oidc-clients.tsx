@@ -57,9 +57,11 @@ function ManageClients(props: { org: Org }) {
   const [shown, setShown] = useState<WithSecret | null>(null);
   const [message, setMessage] = useState("");
   const heading = useRef<HTMLHeadingElement>(null);
-  const done = (m: string) => {
+  const done = (m: string, deleted = false) => {
     setMessage(m);
     list.reload();
+    // The row and its buttons are gone: the list's heading takes the focus rather than the page.
+    if (deleted) heading.current?.focus();
   };
   const clients = list.data?.clients ?? [];
   return (
@@ -180,7 +182,7 @@ function ClientRow(props: {
   c: Client;
   url: string;
   onRotated: (made: WithSecret) => void;
-  onDone: (message: string) => void;
+  onDone: (message: string, deleted?: boolean) => void;
 }) {
   const { c, url } = props;
   const [editing, setEditing] = useState(false);
@@ -231,7 +233,7 @@ function ClientRow(props: {
           confirm="Delete app"
           onConfirm={async () => {
             await api("DELETE", url);
-            props.onDone(`${c.name} was deleted.`);
+            props.onDone(`${c.name} was deleted.`, true);
           }}
         >
           <p>People can no longer sign in to it, and its tokens stop working. This cannot be undone.</p>
