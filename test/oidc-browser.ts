@@ -9,7 +9,11 @@ export class FlowBrowser {
   private readonly jar = new Map<string, { value: string; path: string }>();
   csrf = "";
 
-  constructor(readonly base: string) {}
+  /** `send` reaches the server: the network by default, or app.inject (injectFetch) for a production app. */
+  constructor(
+    readonly base: string,
+    private readonly send: typeof fetch = fetch,
+  ) {}
 
   cookieFor(url: URL): string {
     return [...this.jar]
@@ -23,7 +27,7 @@ export class FlowBrowser {
     const headers = new Headers(init.headers);
     const cookie = this.cookieFor(u);
     if (cookie) headers.set("cookie", cookie);
-    const res = await fetch(u, { ...init, headers, redirect: "manual" });
+    const res = await this.send(u, { ...init, headers, redirect: "manual" });
     for (const line of res.headers.getSetCookie()) {
       const [pair = "", ...attrs] = line.split(";").map((s) => s.trim());
       const eq = pair.indexOf("=");
@@ -93,4 +97,34 @@ export class FlowBrowser {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   }
+}
+
+/**
+ * A fetch that answers from `app.inject`, as a TLS-terminating proxy on 127.0.0.1 would forward it
+ * (X-Forwarded-Proto https): for a production app, whose HTTPS policy and Secure cookies need it.
+ */
+export function injectFetch(app: {
+  inject: (o: object) => Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }>;
+}): typeof fetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    const req = input instanceof Request ? input : undefined;
+    const headers: Record<string, string> = {};
+    new Headers(req?.headers ?? init.headers).forEach((v, k) => {
+      headers[k] = v;
+    });
+    const body = req ? await req.text() : init.body === undefined ? undefined : String(init.body);
+    const res = await app.inject({
+      method: req?.method ?? init.method ?? "GET",
+      url: url.pathname + url.search,
+      headers: { ...headers, host: url.host, "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9" },
+      remoteAddress: "127.0.0.1",
+      ...(body ? { payload: body } : {}),
+    });
+    const out = new Headers();
+    for (const [k, v] of Object.entries(res.headers))
+      for (const one of Array.isArray(v) ? v : [v]) if (one !== undefined) out.append(k, String(one));
+    const empty = res.statusCode === 204 || res.statusCode === 304;
+    return new Response(empty ? null : res.body, { status: res.statusCode, headers: out });
+  }) as typeof fetch;
 }
