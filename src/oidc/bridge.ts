@@ -55,6 +55,8 @@ export function mountProvider(
     headers["x-forwarded-proto"] = url.protocol.slice(0, -1);
     headers["x-forwarded-host"] = url.host;
     headers["x-forwarded-for"] = req.ip;
+    // The provider's events (the audit log's grant revocations) name the request by Bulwark's own id.
+    headers["x-request-id"] = req.id;
     // RFC 8414's metadata is the same document under another name.
     if (req.raw.url?.startsWith("/.well-known/oauth-authorization-server"))
       req.raw.url = req.raw.url.replace("oauth-authorization-server", "openid-configuration");

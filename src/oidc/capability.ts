@@ -96,9 +96,30 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
           provider.on("server_error", (_ctx, err: Error) =>
             ctx.log.error({ reason: err.message }, "OpenID provider error"),
           );
-          provider.on("grant.revoked", (oidc, grantId: string) =>
-            ctx.log.info({ grantId, clientId: oidc.oidc?.client?.clientId }, "OpenID grant revoked"),
-          );
+          // A grant ended by the protocol: a refresh token used twice (theft or replay), a revocation, a
+          // sign-out. In the client's organisation's log, like the access tokens' reuse (AUTH-9).
+          provider.on("grant.revoked", (oidc, grantId: string) => {
+            const c = oidc.oidc?.client;
+            const orgId = c?.metadata().org_id as string | undefined;
+            if (!c || !orgId) return;
+            const route = oidc.oidc?.route;
+            audit.recordSoon({
+              action: "oidc.grant_revoked",
+              actor: { type: "SYSTEM", id: null, email: null },
+              orgId,
+              entity: { type: "oidc_client", id: c.clientId },
+              metadata: {
+                grantId,
+                reason:
+                  route === "token"
+                    ? "refresh_token_reused"
+                    : route === "revocation"
+                      ? "revoked"
+                      : String(route),
+                requestId: oidc.get("x-request-id") || null,
+              },
+            });
+          });
           built = { version, provider };
         }
         return built.provider;

@@ -156,6 +156,11 @@ describe(`OpenID Connect provider (${ENGINE})`, () => {
       error: "invalid_grant",
     });
     expect((await client.tokenIntrospection(config, second.access_token)).active).toBe(false);
+    // The reuse is in the organisation's audit log.
+    const audit = t.app.bulwark.service("audit");
+    await audit.flush();
+    const revoked = (await audit.query({ log: org }, 500)).filter((e) => e.action === "oidc.grant_revoked");
+    expect(revoked.map((e) => JSON.parse(e.entry!).metadata.reason)).toContain("refresh_token_reused");
   });
 
   it("AUTH-10: introspection and revocation answer clients of the token's organisation only", async () => {
