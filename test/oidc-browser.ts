@@ -8,6 +8,8 @@ import { expect } from "vitest";
 export class FlowBrowser {
   private readonly jar = new Map<string, { value: string; path: string }>();
   csrf = "";
+  /** Every Set-Cookie line the server sent this browser, in order. */
+  readonly setCookies: string[] = [];
 
   /** `send` reaches the server: the network by default, or app.inject (injectFetch) for a production app. */
   constructor(
@@ -29,6 +31,7 @@ export class FlowBrowser {
     if (cookie) headers.set("cookie", cookie);
     const res = await this.send(u, { ...init, headers, redirect: "manual" });
     for (const line of res.headers.getSetCookie()) {
+      this.setCookies.push(line);
       const [pair = "", ...attrs] = line.split(";").map((s) => s.trim());
       const eq = pair.indexOf("=");
       const path = attrs.find((a) => a.toLowerCase().startsWith("path="))?.slice(5) ?? "/";

@@ -24,20 +24,20 @@ export class CredentialCheck {
   ) {}
 
   /**
-   * The user behind the password and code. `beforeCode` runs once the password is right and before a
-   * code is spent (the caller's own checks: a one-time backup code is never burnt on a request that
-   * would be refused anyway). Refusals and the success are in the platform log like the page's.
+   * The user behind the password and code, then `authorized`: the caller's own checks (the organisation
+   * and scopes), run only once every factor is proved, so the password alone never reveals whether the
+   * account belongs to an organisation or its role there. (A one-time backup code is therefore spent
+   * even when those checks then refuse.) Refusals and the success are in the platform log like the page's.
    */
   async prove(
     req: FastifyRequest,
     input: { email: string; password: string; code?: string | undefined; orgId: string },
-    beforeCode: (user: UserRow) => Promise<void>,
+    authorized: (user: UserRow) => Promise<void>,
   ): Promise<UserRow> {
     const ip = addressKey(req.ip);
     const user = await limitedSignIn(this.limits, ip, () =>
       this.signIn.authenticate(input.email, input.password, req),
     );
-    await beforeCode(user);
     const mfaOn = await this.mfa.isEnabled(user.id);
     if (mfaOn) {
       const refuse = (reason: "mfa_code_missing" | "mfa_code_invalid") =>
@@ -59,6 +59,7 @@ export class CredentialCheck {
         },
       );
     }
+    await authorized(user);
     this.audit.recordSoon(identityEvents.credentialsSucceeded(req, user, mfaOn, input.orgId));
     return user;
   }

@@ -34,6 +34,8 @@ export function oidcAdapter(
   clients: OidcClientStore,
   state: OidcStateStore,
   clock: () => number,
+  /** A grant ended here, outside the provider's own revocation (a code or refresh token used twice at once). */
+  reused: (clientId: string, grantId: string, model: string) => void,
 ): AdapterConstructor {
   return class implements Adapter {
     constructor(private readonly model: string) {}
@@ -75,7 +77,11 @@ export function oidcAdapter(
     async consume(id: string): Promise<void> {
       if (await state.consume(db.global, this.model, id, clock())) return;
       const row = await state.find(db.global, this.model, "id", id, clock());
-      if (row?.grant_id) await state.revokeWholeGrant(db.global, row.grant_id);
+      if (row?.grant_id) {
+        await state.revokeWholeGrant(db.global, row.grant_id);
+        const clientId = (JSON.parse(row.payload) as AdapterPayload).clientId;
+        if (clientId) reused(clientId, row.grant_id, this.model);
+      }
       throw new errors.InvalidGrant("grant request is invalid");
     }
 

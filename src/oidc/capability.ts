@@ -1,6 +1,6 @@
 import { hkdfSync } from "node:crypto";
 import type Provider from "oidc-provider";
-import type { FindAccount } from "oidc-provider";
+import type { FindAccount, KoaContextWithOIDC } from "oidc-provider";
 import type { Capability } from "../capability.js";
 import { oidcAdapter } from "./adapter.js";
 import { mountProvider } from "./bridge.js";
@@ -15,6 +15,27 @@ declare module "../context.js" {
   interface Services {
     oidcClients: OidcClientService;
   }
+}
+
+/** The client a revoked grant belonged to: from the token or code being used, or the session's own record. */
+function grantClient(oidc: KoaContextWithOIDC, grantId: string): string | undefined {
+  const e = oidc.oidc?.entities ?? {};
+  for (const token of [e.RefreshToken, e.AuthorizationCode, e.AccessToken] as Array<
+    { grantId?: string; clientId?: string } | undefined
+  >)
+    if (token?.grantId === grantId && token.clientId) return token.clientId;
+  const authorizations = (oidc.oidc?.session?.authorizations ?? {}) as Record<string, { grantId?: string }>;
+  return Object.entries(authorizations).find(([, a]) => a.grantId === grantId)?.[0];
+}
+
+/** Why the provider revoked a grant, from the request that made it. */
+function reasonOf(oidc: KoaContextWithOIDC): string {
+  const route = oidc.oidc?.route;
+  if (route === "token")
+    return oidc.oidc?.params?.grant_type === "authorization_code" ? "code_reused" : "refresh_token_reused";
+  if (route === "revocation") return "revoked";
+  if (route === "end_session_confirm" || route === "end_session") return "signed_out";
+  return String(route);
 }
 
 /**
@@ -72,7 +93,40 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
       const cookieKey = Buffer.from(
         hkdfSync("sha256", config.secret, "bulwark", "oidc-provider cookies v1", 32),
       ).toString("base64url");
-      const adapter = oidcAdapter(ctx.db, clientStore, state, clock);
+      /**
+       * A grant ended by the protocol (a code or refresh token used twice, a revocation, a sign-out), in
+       * the log of the organisation whose client the grant was for: found from the grant, never from
+       * whichever client the request named, so no request files an event in another organisation's log.
+       */
+      const grantEnded = async (
+        clientId: string,
+        grantId: string,
+        reason: string,
+        requestId: string | null,
+      ) => {
+        const client = await clientStore.byId(ctx.db.global, clientId);
+        if (!client) return;
+        audit.recordSoon({
+          action: "oidc.grant_revoked",
+          actor: { type: "SYSTEM", id: null, email: null },
+          orgId: client.org_id,
+          entity: { type: "oidc_client", id: client.id },
+          metadata: { grantId, reason, requestId },
+        });
+      };
+      const adapter = oidcAdapter(
+        ctx.db,
+        clientStore,
+        state,
+        clock,
+        (clientId, grantId, model) =>
+          void grantEnded(
+            clientId,
+            grantId,
+            model === "RefreshToken" ? "refresh_token_reused" : "code_reused",
+            null,
+          ),
+      );
       let built: { version: string; provider: Provider } | undefined;
       /** The provider for the keys published now (rebuilt after a rotation; its state is all in the database). */
       const current = async (): Promise<Provider> => {
@@ -96,29 +150,10 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
           provider.on("server_error", (_ctx, err: Error) =>
             ctx.log.error({ reason: err.message }, "OpenID provider error"),
           );
-          // A grant ended by the protocol: a refresh token used twice (theft or replay), a revocation, a
-          // sign-out. In the client's organisation's log, like the access tokens' reuse (AUTH-9).
           provider.on("grant.revoked", (oidc, grantId: string) => {
-            const c = oidc.oidc?.client;
-            const orgId = c?.metadata().org_id as string | undefined;
-            if (!c || !orgId) return;
-            const route = oidc.oidc?.route;
-            audit.recordSoon({
-              action: "oidc.grant_revoked",
-              actor: { type: "SYSTEM", id: null, email: null },
-              orgId,
-              entity: { type: "oidc_client", id: c.clientId },
-              metadata: {
-                grantId,
-                reason:
-                  route === "token"
-                    ? "refresh_token_reused"
-                    : route === "revocation"
-                      ? "revoked"
-                      : String(route),
-                requestId: oidc.get("x-request-id") || null,
-              },
-            });
+            const clientId = grantClient(oidc, grantId);
+            if (clientId)
+              void grantEnded(clientId, grantId, reasonOf(oidc), oidc.get("x-request-id") || null);
           });
           built = { version, provider };
         }
@@ -154,7 +189,7 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
       ctx.posture.register({
         id: "AUTH-10",
         title: "OpenID Connect provider",
-        claim: `Bulwark is an OpenID Connect provider (oidc-provider, OpenID certified) at ${config.publicUrl}: the authorization code flow only, with PKCE S256 required of every client (plain and missing challenges are refused); ID tokens are ES256, signed by the keys published at /.well-known/jwks.json, with the client as their only audience. Clients are registered per organisation with exact redirect URIs (HTTPS, or HTTP to this machine), and only that organisation's members sign in to them, through Bulwark's own sign-in and a hosted page that names the app; an app's sign-in lasts only while the person's Bulwark session does. Refresh tokens are replaced on every use, and a used one presented again, even at the same moment, revokes the grant; a removed member's tokens stop at their next refresh or introspection. Introspection and revocation answer only clients of the token's organisation (a public client: its own tokens).`,
+        claim: `Bulwark is an OpenID Connect provider (oidc-provider, OpenID certified) at ${config.publicUrl}: the authorization code flow only, with PKCE S256 required of every client (plain and missing challenges are refused); ID tokens are ES256, signed by the keys published at /.well-known/jwks.json, with the client as their only audience. Clients are registered per organisation with exact redirect URIs (HTTPS, or HTTP to this machine), and only that organisation's members sign in to them, through Bulwark's own sign-in and a hosted page that names the app; an app's new sign-in needs a live Bulwark session of that person, so signing out of Bulwark ends the silent sign-in to its apps. Refresh tokens are replaced on every use, and a used one presented again, even at the same moment, revokes the grant; a removed member's tokens stop at their next refresh or introspection. Introspection and revocation answer only clients of the token's organisation (a public client: its own tokens).`,
         settings: { algorithm: "ES256", pkce: "S256 required", responseTypes: ["code"] },
         enabled: true,
       });

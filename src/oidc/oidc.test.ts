@@ -160,7 +160,11 @@ describe(`OpenID Connect provider (${ENGINE})`, () => {
     const audit = t.app.bulwark.service("audit");
     await audit.flush();
     const revoked = (await audit.query({ log: org }, 500)).filter((e) => e.action === "oidc.grant_revoked");
-    expect(revoked.map((e) => JSON.parse(e.entry!).metadata.reason)).toContain("refresh_token_reused");
+    const reused = revoked
+      .map((e) => JSON.parse(e.entry!))
+      .filter((e) => e.metadata.reason === "refresh_token_reused");
+    expect(reused.length).toBeGreaterThan(0);
+    expect(reused[0].entity).toEqual({ type: "oidc_client", id: confidential.client.id });
   });
 
   it("AUTH-10: introspection and revocation answer clients of the token's organisation only", async () => {
@@ -460,11 +464,51 @@ describe(`OpenID Connect provider (${ENGINE})`, () => {
         client.refreshTokenGrant(config, tokens.refresh_token!),
       ]);
       const won = results.filter((r) => r.status === "fulfilled");
-      expect(won.length).toBeLessThanOrEqual(1);
+      expect(won.length).toBe(1);
       for (const w of won as PromiseFulfilledResult<client.TokenEndpointResponse>[])
         await expect(client.refreshTokenGrant(config, w.value.refresh_token!)).rejects.toMatchObject({
           error: "invalid_grant",
         });
     }
+  });
+  it("AUTH-10: signing out ends the app's grant, recorded in the client's own organisation and nowhere else", async () => {
+    const audit = t.app.bulwark.service("audit");
+    const grantEvents = async (log: string) => {
+      await audit.flush();
+      return (await audit.query({ log }, 1000)).filter((e) => e.action === "oidc.grant_revoked").length;
+    };
+    // A second organisation with its own client: a sign-out that names it must not write in its log.
+    const other = (await (await owner.api("POST", "/v1/orgs", { name: "Bystander Ltd" })).json()) as {
+      org: { id: string };
+    };
+    const bystander = await register(owner, other.org.id, {
+      name: "Bystander",
+      type: "confidential",
+      redirectUris: [CALLBACK],
+    });
+    const before = { mine: await grantEvents(org), theirs: await grantEvents(other.org.id) };
+    const browser = new FlowBrowser(base);
+    await browser.signIn("owner@example.org", PW);
+    const flow = await start(browser, config, { scope: "openid email", prompt: "consent" });
+    const allowed = await browser.api("POST", `${req(flow.page)}/allow`);
+    const callback = await browser.go(((await allowed.json()) as { location: string }).location);
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+      expectedNonce: flow.nonce,
+    });
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
+    const confirm = await browser.fetch(`${base}/oidc/session/end?client_id=${bystander.client.id}`);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(await confirm.text())![1]!;
+    const done = await browser.fetch(`${base}/oidc/session/end/confirm`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ xsrf, logout: "yes" }).toString(),
+    });
+    expect(done.status).toBeLessThan(400);
+    // Without offline_access the grant ends with the provider session: its token is dead.
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    expect(await grantEvents(org)).toBeGreaterThan(before.mine);
+    expect(await grantEvents(other.org.id)).toBe(before.theirs);
   });
 });

@@ -73,6 +73,10 @@ describe(`OpenID Connect provider in production (${ENGINE})`, () => {
     expect(allowed.status, await allowed.clone().text()).toBe(200);
     const callback = await browser.go(((await allowed.json()) as { location: string }).location);
     expect(callback.origin + callback.pathname).toBe(CALLBACK);
+    // Every cookie of the whole flow (the provider's session cookie is set on the way back) is Secure.
+    const flowCookies = browser.setCookies.filter((l) => l.startsWith("bulwark_oidc"));
+    expect(flowCookies.some((l) => l.startsWith("bulwark_oidc="))).toBe(true);
+    for (const line of flowCookies) expect(line).toMatch(/;\s*secure/i);
     const tokens = await client.authorizationCodeGrant(config, callback, {
       pkceCodeVerifier: verifier,
       expectedState: state,

@@ -98,6 +98,8 @@ export function buildProvider(s: ProviderSettings): Provider {
     new interactionPolicy.Check(
       "bulwark_session",
       "The Bulwark session ended or belongs to another account",
+      // prompt=none gets login_required (OpenID Connect Core 3.1.2.6): the person is not signed in.
+      "login_required",
       async (ctx) => {
         const accountId = ctx.oidc.session?.accountId;
         if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session asks already
