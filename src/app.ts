@@ -34,6 +34,7 @@ import { openapiPlugin } from "./openapi/plugin.js";
 import { orgsCapability } from "./orgs/capability.js";
 import { type Extension, extensionCapability } from "./orgs/extension.js";
 import type { DenialSink } from "./orgs/tenant-check.js";
+import { passkeysCapability } from "./passkeys/capability.js";
 import { posturePlugin } from "./posture/plugin.js";
 import { quotasCapability } from "./quotas/capability.js";
 import { rateLimitCapability } from "./ratelimit/capability.js";
@@ -85,6 +86,7 @@ export function capabilities(
     sessionsCapability,
     mfaCapability,
     identityCapability,
+    passkeysCapability(),
     orgsCapability(options.denials),
     apiKeysCapability,
     tokensCapability(),

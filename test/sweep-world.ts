@@ -190,6 +190,8 @@ export class SweepWorld {
         .replace(/\/audit-events\/:id/, `/audit-events/${this.ids.auditEvent}`)
         .replace(/\/webhook-endpoints\/:id/, `/webhook-endpoints/${this.ids.webhookEndpoint}`)
         .replace(/\/oidc-clients\/:id/, `/oidc-clients/${this.ids.oidcClient}`)
+        // The sweep's user has no passkey: the handler answers that this one is not found.
+        .replace(/\/passkeys\/:id$/, "/passkeys/bWFkZS11cC1jcmVkZW50aWFsLWlk")
         // No sign-in request is under way: the handler answers that it has expired.
         .replace(/^\/authorize\/:uid/, "/authorize/yQ3kX9bLr2TnW8cVd5HmA")
         .replace(/\/webhook-deliveries\/:id/, `/webhook-deliveries/${this.ids.webhookDelivery}`)

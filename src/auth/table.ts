@@ -43,6 +43,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/auth/verify-email/resend": AUTH_SURFACE,
   "POST /v1/auth/login": AUTH_SURFACE,
   "POST /v1/auth/mfa/verify": AUTH_SURFACE,
+  "POST /v1/auth/passkey/options": AUTH_SURFACE,
+  "POST /v1/auth/passkey": AUTH_SURFACE,
   "POST /v1/auth/password/forgot": AUTH_SURFACE,
   "POST /v1/auth/password/reset": AUTH_SURFACE,
   "POST /v1/auth/logout": USER,
@@ -81,6 +83,12 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/me/mfa/totp/confirm": { ...USER_CREDENTIALS, reauth: true },
   "DELETE /v1/me/mfa/totp": USER_CREDENTIALS,
   "POST /v1/me/mfa/backup-codes": USER_CREDENTIALS,
+  // Passkeys (AUTH-13, AUTH-14): adding or removing one needs a fresh password proof.
+  "GET /v1/me/passkeys": USER,
+  "POST /v1/me/passkeys/options": { ...USER_CREDENTIALS, reauth: true },
+  "POST /v1/me/passkeys": { ...USER_CREDENTIALS, reauth: true },
+  "PATCH /v1/me/passkeys/:id": USER_CREDENTIALS,
+  "DELETE /v1/me/passkeys/:id": { ...USER_CREDENTIALS, reauth: true },
 
   // Organisations (AUTHZ-1, AUTHZ-2, AUTHZ-5)
   "POST /v1/orgs": USER,

@@ -15,6 +15,10 @@ export const ERRORS = {
   UNAUTHENTICATED: { status: 401, message: "Authentication is required." },
   INVALID_CREDENTIALS: { status: 401, message: "The email or password is incorrect." },
   MFA_CODE_INVALID: { status: 401, message: "The code is incorrect or was already used." },
+  PASSKEY_REFUSED: {
+    status: 401,
+    message: "The passkey could not be verified (or the request expired); try again.",
+  },
   MFA_CODE_REQUIRED: {
     status: 401,
     message: "This account has two-factor authentication: send its current code as well.",

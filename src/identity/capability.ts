@@ -1,4 +1,7 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Capability } from "../capability.js";
+import { AppError } from "../http/errors.js";
+import { sessionCookie } from "../sessions/cookies.js";
 import { RangeChecker } from "./breach.js";
 import { CredentialCheck } from "./credentials.js";
 import { meRoutes } from "./me.js";
@@ -6,7 +9,7 @@ import { mfaRoutes } from "./mfa-routes.js";
 import { identityMigrations } from "./migrations.js";
 import { PasswordHasher } from "./password.js";
 import { identityRoutes } from "./plugin.js";
-import { IdentityService } from "./service.js";
+import { IdentityService, type PublicUser, publicUser } from "./service.js";
 import { SignIn } from "./sign-in.js";
 import { IdentityStore } from "./store.js";
 
@@ -15,6 +18,8 @@ declare module "../context.js" {
     identity: IdentityService;
     /** Password and second factor in one request, for callers without a session (tokens, AUTH-9). */
     credentials: CredentialCheck;
+    /** Opens a portal session for a user another capability proved (a passkey, AUTH-13). */
+    portalSignIn: PortalSignIn;
   }
 }
 
@@ -22,6 +27,16 @@ declare module "../context.js" {
  * Accounts: sign-up, verification, sign-in (with the second-factor step), recovery, and the signed-in
  * user's own settings (sessions, password, two-factor), with the security-page claims they back.
  */
+/** Starts a portal session the way a password sign-in does: the cookie set, the CSRF token answered. */
+export interface PortalSignIn {
+  start(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    userId: string,
+    method: "passkey",
+  ): Promise<{ user: PublicUser; csrfToken: string }>;
+}
+
 export const identityCapability: Capability = {
   name: "identity",
   migrations: identityMigrations,
@@ -49,6 +64,15 @@ export const identityCapability: Capability = {
 
     const signIn = new SignIn(deps, identity);
     ctx.provide("credentials", new CredentialCheck(signIn, mfa, limits, deps.audit));
+    ctx.provide("portalSignIn", {
+      async start(req, reply, userId, method) {
+        const user = await identity.findUser(userId);
+        if (!user || user.email_verified_at === null) throw new AppError("UNAUTHENTICATED");
+        const { token, row } = await signIn.startSession(req, user, { secondFactor: method === "passkey" });
+        reply.header("set-cookie", sessionCookie(config, "portal", token));
+        return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
+      },
+    });
     await app.register(identityRoutes, {
       config,
       identity,

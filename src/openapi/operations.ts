@@ -191,6 +191,15 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "The app receives `access_denied`; answers where the browser goes next.",
     ["NOT_FOUND"],
   ),
+  "POST /v1/auth/passkey/options": op(
+    "Start a passkey sign-in",
+    "Options for `navigator.credentials.get` (no account named: the passkey says whose it is) and the id of their challenge, which works once, for five minutes.",
+  ),
+  "POST /v1/auth/passkey": op(
+    "Sign in with a passkey",
+    "The browser's answer to the options, with their challenge id: verified (this origin, this RP ID, user verification, a counter that moved on), it opens a portal session like a password sign-in. Counted per client address with the password attempts (AUTH-7).",
+    ["PASSKEY_REFUSED"],
+  ),
   "POST /v1/auth/password/forgot": op(
     "Forgotten password",
     "Mails a reset link if the address has an account; the answer never says which.",
@@ -207,6 +216,26 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   ),
 
   "GET /v1/me": op("The signed-in user", "The user, the session and its CSRF token."),
+  "GET /v1/me/passkeys": op(
+    "Your passkeys",
+    "Name, kind (synced or not), when added and last used; never a key.",
+  ),
+  "POST /v1/me/passkeys/options": op(
+    "Start adding a passkey",
+    "Options for `navigator.credentials.create` (discoverable, user verification required, your existing passkeys excluded) and the id of their challenge. Needs your password proved within REAUTH_MINUTES. At most 20 passkeys (422).",
+    ["UNPROCESSABLE"],
+  ),
+  "POST /v1/me/passkeys": op(
+    "Add a passkey",
+    "The browser's answer to the options, with their challenge id and a name: verified (this origin and RP ID, user verification), its public key is stored. Needs your password proved within REAUTH_MINUTES.",
+    ["PASSKEY_REFUSED", "CONFLICT"],
+  ),
+  "PATCH /v1/me/passkeys/:id": op("Rename a passkey", "Only its name changes.", ["NOT_FOUND"]),
+  "DELETE /v1/me/passkeys/:id": op(
+    "Remove a passkey",
+    "It signs in nowhere from now on. Needs your password proved within REAUTH_MINUTES.",
+    ["NOT_FOUND"],
+  ),
   "GET /v1/me/sessions": op("My sessions", "Every live session of the account, an impersonation marked."),
   "DELETE /v1/me/sessions/:id": op("End a session", "Ends one of the account's sessions.", ["NOT_FOUND"]),
   "DELETE /v1/me/sessions": op("End other sessions", "Ends every session of the account except this one."),

@@ -60,6 +60,7 @@ describe("security page", () => {
         "AUTH-9",
         "AUTH-10",
         "AUTH-12",
+        "AUTH-13",
         "AUTH-14",
         "AUTHZ-1",
         "AUTHZ-2",

@@ -1,0 +1,51 @@
+import type { Capability } from "../capability.js";
+import { passkeyMigrations } from "./migrations.js";
+import { passkeyRoutes } from "./plugin.js";
+import { PasskeyService } from "./service.js";
+import { PasskeyStore } from "./store.js";
+
+declare module "../context.js" {
+  interface Services {
+    passkeys: PasskeyService;
+  }
+}
+
+/**
+ * Passkeys (AUTH-13): WebAuthn credentials registered by a signed-in user (after a fresh password
+ * proof), and sign-in with one alone. The relying party is the public URL: its host name is the RP ID,
+ * its origin the only origin a ceremony is accepted from.
+ */
+export function passkeysCapability(options: { clock?: () => number } = {}): Capability {
+  return {
+    name: "passkeys",
+    migrations: passkeyMigrations,
+    async register(app, ctx) {
+      const url = new URL(ctx.config.publicUrl);
+      const rp = { id: url.hostname, name: url.hostname, origin: url.origin };
+      const passkeys = new PasskeyService(
+        ctx.db,
+        new PasskeyStore(ctx.db.global),
+        ctx.service("audit"),
+        rp,
+        options.clock,
+      );
+      ctx.provide("passkeys", passkeys);
+      await app.register(passkeyRoutes, {
+        passkeys,
+        portal: ctx.service("portalSignIn"),
+        limits: ctx.service("authLimits"),
+      });
+      const jobs = ctx.service("jobs");
+      const purge = setInterval(() => void jobs.run("passkeys.purge", () => passkeys.purge()), 3_600_000);
+      purge.unref();
+      app.addHook("onClose", async () => clearInterval(purge));
+      ctx.posture.register({
+        id: "AUTH-13",
+        title: "Passkeys",
+        claim: `People can sign in with a passkey alone (WebAuthn, discoverable credentials) for ${rp.id}, with user verification (the device's PIN or biometric) required every time, and from ${rp.origin} only. Adding one needs the password proved within the re-authentication window; each ceremony's challenge works once, for five minutes; only public keys are stored, and a passkey's signature counter never goes back.`,
+        settings: { rpId: rp.id, origin: rp.origin, userVerification: "required" },
+        enabled: true,
+      });
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+import { SoftAuthenticator } from "../../test/soft-authenticator.js";
+
+const PW = "passkey passphrase for tests";
+const ORIGIN = "http://localhost:3000";
+
+type H = Record<string, string>;
+type Options = { challengeId: string; options: { challenge: string; user: { id: string } } };
+
+/**
+ * Passkeys (AUTH-13) through the API, with @simplewebauthn/server verifying what a software platform
+ * authenticator sends (the browser test drives Chromium's virtual one): registration after a fresh
+ * password proof, sign-in with the passkey alone, and every refusal a device or an attacker can cause.
+ */
+describe(`passkeys (${ENGINE})`, () => {
+  let t: TestApp;
+  let session: H;
+  let device: SoftAuthenticator;
+  const call = (method: string, url: string, headers: H = {}, payload?: object) =>
+    t.app.inject({ method: method as "GET", url, headers, ...(payload ? { payload } : {}) });
+  const register = async (
+    who: H,
+    authenticator: SoftAuthenticator,
+    o: { origin?: string; userVerified?: boolean } = {},
+  ) => {
+    const opts = (await call("POST", "/v1/me/passkeys/options", who, {})).json() as Options;
+    return call("POST", "/v1/me/passkeys", who, {
+      challengeId: opts.challengeId,
+      name: "Laptop",
+      credential: authenticator.create(opts.options, o),
+    });
+  };
+  const signIn = async (
+    authenticator: SoftAuthenticator,
+    o: Parameters<SoftAuthenticator["get"]>[1] = {},
+  ) => {
+    const opts = (await call("POST", "/v1/auth/passkey/options", {}, {})).json() as Options;
+    const credential = authenticator.get(opts.options, o);
+    const res = await call("POST", "/v1/auth/passkey", {}, { challengeId: opts.challengeId, credential });
+    return {
+      res,
+      replay: () => call("POST", "/v1/auth/passkey", {}, { challengeId: opts.challengeId, credential }),
+    };
+  };
+
+  beforeAll(async () => {
+    t = await testApp();
+    expect(t.config.publicUrl).toBe(ORIGIN);
+    await createUser(t, "pk@example.org", PW);
+    const s = await login(t, "pk@example.org", PW);
+    session = { cookie: s.cookie, "x-csrf-token": s.csrf };
+    device = new SoftAuthenticator("localhost", ORIGIN);
+  });
+  afterAll(() => t.close());
+  afterEach(() => vi.useRealTimers());
+
+  it("AUTH-13: a signed-in user adds a passkey; only its public key is stored", async () => {
+    const res = await register(session, device);
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ name: "Laptop", deviceType: "singleDevice", backedUp: false });
+    const list = (await call("GET", "/v1/me/passkeys", session)).json().passkeys;
+    expect(list.map((p: { id: string }) => p.id)).toEqual([device.credentialId.toString("base64url")]);
+    const row = await t.db.global.selectFrom("passkeys").selectAll().executeTakeFirstOrThrow();
+    expect(row.public_key.length).toBeGreaterThan(80);
+    expect(JSON.stringify(row)).not.toMatch(/"d"/);
+  });
+
+  it("AUTH-13: the passkey alone signs in, as a session like the password's; the answer works once", async () => {
+    const { res, replay } = await signIn(device);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().user.email).toBe("pk@example.org");
+    const cookie = String(res.headers["set-cookie"]).split(";")[0]!;
+    expect((await call("GET", "/v1/me", { cookie })).json().user.email).toBe("pk@example.org");
+    const again = await replay();
+    expect(again.statusCode).toBe(401);
+    expect(again.json().error.code).toBe("PASSKEY_REFUSED");
+  });
+
+  it("AUTH-13: refused: another origin, no user verification, a counter gone back, an unknown passkey", async () => {
+    const cases: Array<
+      [string, () => Promise<{ res: { statusCode: number; json(): { error: { code: string } } } }>]
+    > = [
+      ["origin", () => signIn(device, { origin: "https://evil.example" })],
+      ["no user verification", () => signIn(device, { userVerified: false })],
+      ["counter back", () => signIn(device, { counter: 1 })],
+      ["unknown", () => signIn(new SoftAuthenticator("localhost", ORIGIN))],
+    ];
+    for (const [label, run] of cases) {
+      const { res } = await run();
+      expect(res.statusCode, label).toBe(401);
+      expect(res.json().error.code, label).toBe("PASSKEY_REFUSED");
+    }
+    // Registration from another origin, or without user verification, is refused too.
+    for (const o of [{ origin: "https://evil.example" }, { userVerified: false }]) {
+      const res = await register(session, new SoftAuthenticator("localhost", ORIGIN), o);
+      expect(res.statusCode, JSON.stringify(o)).toBe(401);
+    }
+    // The device still works afterwards (its counter is ahead of the stored one).
+    device.counter = 100;
+    expect((await signIn(device)).res.statusCode).toBe(200);
+  });
+
+  it("AUTH-13: a sign-in challenge lasts five minutes (frozen clock)", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start });
+    const opts = (await call("POST", "/v1/auth/passkey/options", {}, {})).json() as Options;
+    vi.setSystemTime(start + 5 * 60_000 - 1_000);
+    const fresh = await call(
+      "POST",
+      "/v1/auth/passkey",
+      {},
+      {
+        challengeId: opts.challengeId,
+        credential: device.get(opts.options),
+      },
+    );
+    expect(fresh.statusCode, fresh.body).toBe(200);
+    const late = (await call("POST", "/v1/auth/passkey/options", {}, {})).json() as Options;
+    vi.setSystemTime(start + 10 * 60_000 + 1_000);
+    const expired = await call(
+      "POST",
+      "/v1/auth/passkey",
+      {},
+      {
+        challengeId: late.challengeId,
+        credential: device.get(late.options),
+      },
+    );
+    expect(expired.json().error.code).toBe("PASSKEY_REFUSED");
+  });
+
+  it("AUTH-13, AUTH-14: adding or removing a passkey needs a fresh password proof; renaming does not", async () => {
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"], now: start + (t.config.auth.reauthMs + 60_000) });
+    const stale = await call("POST", "/v1/me/passkeys/options", session, {});
+    expect(stale.statusCode).toBe(403);
+    expect(stale.json().error.code).toBe("REAUTH_REQUIRED");
+    const id = device.credentialId.toString("base64url");
+    expect((await call("DELETE", `/v1/me/passkeys/${id}`, session)).json().error.code).toBe(
+      "REAUTH_REQUIRED",
+    );
+    expect((await call("PATCH", `/v1/me/passkeys/${id}`, session, { name: "Work laptop" })).statusCode).toBe(
+      204,
+    );
+    expect((await call("POST", "/v1/auth/reauth", session, { password: PW })).statusCode).toBe(200);
+    // Someone else's passkey is not found.
+    await createUser(t, "other-pk@example.org", PW);
+    const o = await login(t, "other-pk@example.org", PW);
+    expect(
+      (await call("DELETE", `/v1/me/passkeys/${id}`, { cookie: o.cookie, "x-csrf-token": o.csrf }))
+        .statusCode,
+    ).toBe(404);
+    expect((await call("DELETE", `/v1/me/passkeys/${id}`, session)).statusCode).toBe(204);
+    vi.useRealTimers();
+    expect((await signIn(device)).res.json().error.code).toBe("PASSKEY_REFUSED");
+  });
+
+  it("AUTH-13: adding and removing are in the audit log", async () => {
+    const audit = t.app.bulwark.service("audit");
+    await audit.flush();
+    const actions = (await audit.query({ log: "platform" }, 500)).map((e) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(["passkey.added", "passkey.removed"]));
+  });
+});
