@@ -17,9 +17,11 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.mi
 export async function servedApp(
   env: Record<string, string> = {},
   options: Parameters<typeof testApp>[2] = {},
+  /** `localhost` where the browser needs a domain (a WebAuthn RP ID cannot be an IP address). */
+  host: "127.0.0.1" | "localhost" = "127.0.0.1",
 ): Promise<{ t: TestApp; base: string }> {
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   const t = await testApp(
     { PORT: String(port), PUBLIC_URL: base, LOG_LEVEL: "silent", ...env },
     undefined,

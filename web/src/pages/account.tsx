@@ -3,6 +3,7 @@ import { api } from "../api.js";
 import { PasswordAndCodeFields, str, YourPasswordField } from "../fields.js";
 import { type Me, refreshMe } from "../session.js";
 import { Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
+import { Passkeys } from "./passkeys.js";
 
 interface Enrolment {
   secret: string;
@@ -233,6 +234,8 @@ export function Account(props: { me: Me }) {
       <NameChange me={props.me} />
       <h2>Password</h2>
       <PasswordChange />
+      <h2>Passkeys</h2>
+      <Passkeys />
       <h2>Two-factor authentication</h2>
       <TwoFactor />
     </Page>

@@ -4,6 +4,7 @@ import { EmailField, NewPasswordFields, repeatedPassword, SignInFields, str } fr
 import { navigate, safeNext, useLocation } from "../router.js";
 import { refreshMe, useMe } from "../session.js";
 import { Field, Form, Notice, Page } from "../ui.js";
+import { PasskeySignIn } from "./passkeys.js";
 
 const TOKEN = /^bw[a-z]_[A-Za-z0-9_-]{20,200}$/;
 const ORG = /^org_[0-9A-Z]{26}$/;
@@ -74,6 +75,7 @@ export function SignIn() {
       >
         <SignInFields />
       </Form>
+      <PasskeySignIn onSignedIn={done} />
       <p class="links">
         <a href="/forgot-password">Forgot your password?</a>
         <a href="/signup">Create an account</a>

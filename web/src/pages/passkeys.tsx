@@ -1,0 +1,174 @@
+import { browserSupportsWebAuthn, startAuthentication, startRegistration } from "@simplewebauthn/browser";
+import { useState } from "preact/hooks";
+import { ApiError, api } from "../api.js";
+import { str, YourPasswordField } from "../fields.js";
+import { describe } from "../messages.js";
+import { ConfirmButton, Field, Form, Loading, Notice, useLoad, when } from "../ui.js";
+
+interface Passkey {
+  id: string;
+  name: string;
+  deviceType: string;
+  backedUp: boolean;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+type Options<T> = { challengeId: string; options: T };
+
+/** A ceremony the person cancelled or the device refused: said in words, never as a stack. */
+function ceremonyError(err: unknown): string {
+  if (err instanceof ApiError) return describe(err);
+  const name = (err as { name?: string })?.name;
+  if (name === "NotAllowedError" || name === "AbortError")
+    return "The passkey request was cancelled or timed out. Try again.";
+  if (name === "InvalidStateError") return "This device already holds a passkey for your account.";
+  return "Your browser or device could not use a passkey here.";
+}
+
+/**
+ * Passkeys on the account page (AUTH-13): the list, adding one (the password is asked for first when
+ * the last proof is too old), renaming and removing. The browser's dialog does the rest.
+ */
+export function Passkeys() {
+  const list = useLoad(() => api<{ passkeys: Passkey[] }>("GET", "/v1/me/passkeys"), []);
+  const [needPassword, setNeedPassword] = useState(false);
+  const [message, setMessage] = useState("");
+  const [error, setError] = useState("");
+  if (!browserSupportsWebAuthn()) return <p class="muted">This browser cannot use passkeys.</p>;
+  const add = async (name: string) => {
+    setError("");
+    setMessage("");
+    let made: Options<Parameters<typeof startRegistration>[0]["optionsJSON"]>;
+    try {
+      made = await api("POST", "/v1/me/passkeys/options", {});
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "REAUTH_REQUIRED") {
+        setNeedPassword(true);
+        return;
+      }
+      throw err;
+    }
+    let credential: Awaited<ReturnType<typeof startRegistration>>;
+    try {
+      credential = await startRegistration({ optionsJSON: made.options });
+    } catch (err) {
+      setError(ceremonyError(err));
+      return;
+    }
+    await api("POST", "/v1/me/passkeys", { challengeId: made.challengeId, name, credential });
+    setMessage(`${name} was added: you can sign in with it.`);
+    list.reload();
+  };
+  const passkeys = list.data?.passkeys ?? [];
+  return (
+    <div class="card">
+      {list.error ? <Notice kind="error">{list.error}</Notice> : null}
+      {!list.data && !list.error ? <Loading /> : null}
+      {list.data && !passkeys.length ? (
+        <p class="muted">
+          No passkeys yet. A passkey signs you in with your device's lock (a fingerprint, face or PIN),
+          without a password.
+        </p>
+      ) : null}
+      <ul class="rows" aria-label="Your passkeys">
+        {passkeys.map((p) => (
+          <li class="row" key={p.id}>
+            <div>
+              <strong>{p.name}</strong>
+              {p.backedUp ? <span class="badge">Synced</span> : null}
+              <p class="muted">
+                Added {when(p.createdAt)}
+                {p.lastUsedAt ? ` · last used ${when(p.lastUsedAt)}` : " · not used yet"}
+              </p>
+            </div>
+            <div class="row-actions">
+              <ConfirmButton
+                small
+                label="Remove"
+                title={`Remove ${p.name}?`}
+                confirm="Remove passkey"
+                onConfirm={async () => {
+                  try {
+                    await api("DELETE", `/v1/me/passkeys/${encodeURIComponent(p.id)}`);
+                  } catch (err) {
+                    if (err instanceof ApiError && err.code === "REAUTH_REQUIRED") setNeedPassword(true);
+                    throw err;
+                  }
+                  setMessage(`${p.name} was removed.`);
+                  list.reload();
+                }}
+              >
+                <p>It will no longer sign you in. Your password and other passkeys keep working.</p>
+              </ConfirmButton>
+            </div>
+          </li>
+        ))}
+      </ul>
+      {message ? <Notice kind="ok">{message}</Notice> : null}
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {needPassword ? (
+        <Form
+          submit="Confirm"
+          label="Confirm your password"
+          onSubmit={async (d) => {
+            await api("POST", "/v1/auth/reauth", { password: str(d, "password") });
+            setNeedPassword(false);
+          }}
+        >
+          <p>Confirm your password first: adding or removing a passkey changes how you sign in.</p>
+          <YourPasswordField />
+        </Form>
+      ) : (
+        <Form
+          submit="Add a passkey"
+          label="Add a passkey"
+          resetOnSuccess
+          onSubmit={(d) => add(str(d, "name").trim())}
+        >
+          <Field
+            name="name"
+            label="Passkey name"
+            required
+            maxLength={60}
+            autoComplete="off"
+            placeholder="Work laptop"
+            hint="So you recognise it later: the device or password manager that holds it."
+          />
+        </Form>
+      )}
+    </div>
+  );
+}
+
+/** "Use a passkey" on the sign-in page: no email typed, the passkey names the account. */
+export function PasskeySignIn(props: { onSignedIn: () => Promise<void> }) {
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  if (!browserSupportsWebAuthn()) return null;
+  const go = async () => {
+    setBusy(true);
+    setError("");
+    try {
+      const made = await api<Options<Parameters<typeof startAuthentication>[0]["optionsJSON"]>>(
+        "POST",
+        "/v1/auth/passkey/options",
+        {},
+      );
+      const credential = await startAuthentication({ optionsJSON: made.options });
+      await api("POST", "/v1/auth/passkey", { challengeId: made.challengeId, credential });
+      await props.onSignedIn();
+    } catch (err) {
+      setError(ceremonyError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="passkey-sign-in">
+      <button type="button" onClick={go} disabled={busy}>
+        {busy ? "Waiting for your passkey…" : "Use a passkey"}
+      </button>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+    </div>
+  );
+}
