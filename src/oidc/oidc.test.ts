@@ -511,4 +511,32 @@ describe(`OpenID Connect provider (${ENGINE})`, () => {
     expect(await grantEvents(org)).toBeGreaterThan(before.mine);
     expect(await grantEvents(other.org.id)).toBe(before.theirs);
   });
+  it("AUTH-10: a code works once; redeemed again it is refused and the tokens it gave are revoked", async () => {
+    const flow = await start(owner, config);
+    const allowed = await owner.api("POST", `${req(flow.page)}/allow`);
+    const callback = await owner.go(((await allowed.json()) as { location: string }).location);
+    const checks = { pkceCodeVerifier: flow.verifier, expectedState: flow.state, expectedNonce: flow.nonce };
+    const first = await client.authorizationCodeGrant(config, callback, checks);
+    await expect(client.authorizationCodeGrant(config, callback, checks)).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+    expect((await client.tokenIntrospection(config, first.access_token)).active).toBe(false);
+  });
+
+  it("AUTH-10: an unregistered redirect URI is never redirected to; prompt=none without a session answers login_required", async () => {
+    const browser = new FlowBrowser(base);
+    const evil = client.buildAuthorizationUrl(config, {
+      redirect_uri: "https://evil.example/callback",
+      scope: "openid",
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: "S256",
+    });
+    const res = await browser.fetch(evil);
+    expect(res.status).toBe(400);
+    expect(res.headers.get("location")).toBeNull();
+    expect(await res.text()).toContain("redirect_uri");
+    const none = await start(browser, config, { prompt: "none" });
+    expect(none.page.origin + none.page.pathname).toBe(CALLBACK);
+    expect(none.page.searchParams.get("error")).toBe("login_required");
+  });
 });
