@@ -68,7 +68,7 @@ export const identityCapability: Capability = {
       async start(req, reply, userId, method) {
         const user = await identity.findUser(userId);
         if (!user || user.email_verified_at === null) throw new AppError("UNAUTHENTICATED");
-        const { token, row } = await signIn.startSession(req, user, { secondFactor: method === "passkey" });
+        const { token, row } = await signIn.startSession(req, user, { secondFactor: true, method });
         reply.header("set-cookie", sessionCookie(config, "portal", token));
         return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
       },

@@ -23,18 +23,31 @@ export type SignInRefusal =
   | "wrong_password"
   | "email_not_verified"
   | "mfa_code_missing"
-  | "mfa_code_invalid";
+  | "mfa_code_invalid"
+  | "passkey_refused";
 
 /** Why sessions were revoked in bulk. */
 export type RevokeReason = "by_user" | "password_changed" | "password_reset";
 
 export const identityEvents = {
-  loginSucceeded(req: FastifyRequest, u: Account, session: SessionRow, secondFactor: boolean): AuditEvent {
+  loginSucceeded(
+    req: FastifyRequest,
+    u: Account,
+    session: SessionRow,
+    secondFactor: boolean,
+    method: "password" | "passkey" = "password",
+  ): AuditEvent {
     return byRequest(req, {
       action: "auth.login_succeeded",
       actor: userActor(u),
       entity: user(u.id),
-      metadata: { email: u.email, sessionId: session.public_id, secondFactor, userAgent: session.user_agent },
+      metadata: {
+        email: u.email,
+        method,
+        sessionId: session.public_id,
+        secondFactor,
+        userAgent: session.user_agent,
+      },
     });
   },
 

@@ -59,14 +59,17 @@ export class SignIn {
   async startSession(
     by: FastifyRequest,
     user: UserRow,
-    options: { secondFactor: boolean },
+    options: { secondFactor: boolean; method?: "password" | "passkey" },
   ): Promise<{ token: string; row: SessionRow }> {
     const ua = by.headers["user-agent"];
     const { token, row, familiar } = await this.d.sessions.create(
       user.id,
       "portal",
       { ip: by.ip, userAgent: ua },
-      { record: (s) => identityEvents.loginSucceeded(by, user, s, options.secondFactor) },
+      {
+        record: (s) => identityEvents.loginSucceeded(by, user, s, options.secondFactor, options.method),
+        passwordProved: options.method !== "passkey",
+      },
     );
     if (!familiar) this.identity.mail(templates.newSignIn(user.email, by.ip, String(ua ?? "")));
     return { token, row };

@@ -58,6 +58,11 @@ export const templates = {
     compose(to, "Your password was changed", [
       `The password of ${to} was just changed, and other sessions were signed out. If this was not you, reset your password now and contact support.`,
     ]),
+  /** A passkey signs in alone: its owner hears of every new one (a stolen session must not add one quietly). */
+  passkeyAdded: (to: string, name: string, ip: string): Mail =>
+    compose(to, "A passkey was added to your account", [
+      `A passkey named “${name.slice(0, 60)}” was added to your account ${to} from ${ip}. It can sign in without your password. If this was not you, remove it under Account → Passkeys, change your password and sign out other sessions.`,
+    ]),
   newSignIn: (to: string, ip: string, userAgent: string): Mail =>
     compose(to, "New sign-in to your account", [
       `Your account ${to} was just signed in to from ${ip} (${userAgent || "unknown device"}). If this was not you, reset your password and sign out other sessions.`,

@@ -34,6 +34,8 @@ export function passkeysCapability(options: { clock?: () => number } = {}): Capa
         passkeys,
         portal: ctx.service("portalSignIn"),
         limits: ctx.service("authLimits"),
+        identity: ctx.service("identity"),
+        audit: ctx.service("audit"),
       });
       const jobs = ctx.service("jobs");
       const purge = setInterval(() => void jobs.run("passkeys.purge", () => passkeys.purge()), 3_600_000);
@@ -42,7 +44,7 @@ export function passkeysCapability(options: { clock?: () => number } = {}): Capa
       ctx.posture.register({
         id: "AUTH-13",
         title: "Passkeys",
-        claim: `People can sign in with a passkey alone (WebAuthn, discoverable credentials) for ${rp.id}, with user verification (the device's PIN or biometric) required every time, and from ${rp.origin} only. Adding one needs the password proved within the re-authentication window; each ceremony's challenge works once, for five minutes; only public keys are stored, and a passkey's signature counter never goes back.`,
+        claim: `People can sign in with a passkey alone (WebAuthn, discoverable credentials) for ${rp.id}, with user verification (the device's PIN or biometric) required every time, and from ${rp.origin} only. Adding or removing one needs the password proved within the re-authentication window (a passkey sign-in proves no password), and the account's owner is mailed when one is added; each ceremony's challenge works once, for five minutes; only public keys are stored, and a passkey's signature counter never goes back.`,
         settings: { rpId: rp.id, origin: rp.origin, userVerification: "required" },
         enabled: true,
       });

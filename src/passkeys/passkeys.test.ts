@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
 import { SoftAuthenticator } from "../../test/soft-authenticator.js";
+import type { Mail } from "../mail/mailer.js";
 
 const PW = "passkey passphrase for tests";
 const ORIGIN = "http://localhost:3000";
@@ -17,8 +18,17 @@ describe(`passkeys (${ENGINE})`, () => {
   let t: TestApp;
   let session: H;
   let device: SoftAuthenticator;
+  const mails: Mail[] = [];
+  let ip = 0;
+  // Each request from its own address: the per-address limits have their own test below.
   const call = (method: string, url: string, headers: H = {}, payload?: object) =>
-    t.app.inject({ method: method as "GET", url, headers, ...(payload ? { payload } : {}) });
+    t.app.inject({
+      method: method as "GET",
+      url,
+      headers,
+      remoteAddress: `10.5.${(++ip >> 8) & 255}.${ip & 255}`,
+      ...(payload ? { payload } : {}),
+    });
   const register = async (
     who: H,
     authenticator: SoftAuthenticator,
@@ -45,7 +55,7 @@ describe(`passkeys (${ENGINE})`, () => {
   };
 
   beforeAll(async () => {
-    t = await testApp();
+    t = await testApp({}, undefined, { mailer: { send: async (m: Mail) => void mails.push(m) } });
     expect(t.config.publicUrl).toBe(ORIGIN);
     await createUser(t, "pk@example.org", PW);
     const s = await login(t, "pk@example.org", PW);
@@ -64,6 +74,10 @@ describe(`passkeys (${ENGINE})`, () => {
     const row = await t.db.global.selectFrom("passkeys").selectAll().executeTakeFirstOrThrow();
     expect(row.public_key.length).toBeGreaterThan(80);
     expect(JSON.stringify(row)).not.toMatch(/"d"/);
+    // Its owner is told by mail.
+    await vi.waitFor(() =>
+      expect(mails.some((m) => m.subject === "A passkey was added to your account")).toBe(true),
+    );
   });
 
   it("AUTH-13: the passkey alone signs in, as a session like the password's; the answer works once", async () => {
@@ -72,6 +86,10 @@ describe(`passkeys (${ENGINE})`, () => {
     expect(res.json().user.email).toBe("pk@example.org");
     const cookie = String(res.headers["set-cookie"]).split(";")[0]!;
     expect((await call("GET", "/v1/me", { cookie })).json().user.email).toBe("pk@example.org");
+    // A passkey proves no password: adding another one from this session asks for it first.
+    const fromPasskey = { cookie, "x-csrf-token": res.json().csrfToken };
+    const more = await call("POST", "/v1/me/passkeys/options", fromPasskey, {});
+    expect(more.json().error.code).toBe("REAUTH_REQUIRED");
     const again = await replay();
     expect(again.statusCode).toBe(401);
     expect(again.json().error.code).toBe("PASSKEY_REFUSED");
@@ -161,5 +179,43 @@ describe(`passkeys (${ENGINE})`, () => {
     await audit.flush();
     const actions = (await audit.query({ log: "platform" }, 500)).map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(["passkey.added", "passkey.removed"]));
+  });
+
+  it("AUTH-7, AUTH-13: refused passkeys count against the address's sign-in limit; starting ceremonies is bounded too", async () => {
+    const stranger = new SoftAuthenticator("localhost", ORIGIN);
+    const max = t.config.auth.login.maxAttempts;
+    const codes: number[] = [];
+    for (let n = 0; n < max + 1; n++) {
+      const opts = (await call("POST", "/v1/auth/passkey/options", {}, {})).json() as Options;
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/v1/auth/passkey",
+        payload: { challengeId: opts.challengeId, credential: stranger.get(opts.options) },
+        remoteAddress: "10.6.0.1",
+      });
+      codes.push(res.statusCode);
+    }
+    expect(codes).toEqual([...Array(max).fill(401), 429]);
+    const flood: number[] = [];
+    for (let n = 0; n < max * 4 + 1; n++)
+      flood.push(
+        (
+          await t.app.inject({
+            method: "POST",
+            url: "/v1/auth/passkey/options",
+            payload: {},
+            remoteAddress: "10.6.0.2",
+          })
+        ).statusCode,
+      );
+    expect(flood.at(-1)).toBe(429);
+    expect(flood.slice(0, -1).every((c) => c === 200)).toBe(true);
+    // Each refusal is a failed sign-in in the platform log.
+    const audit = t.app.bulwark.service("audit");
+    await audit.flush();
+    const failed = (await audit.query({ log: "platform" }, 1000)).filter(
+      (e) => e.action === "auth.login_failed" && JSON.parse(e.entry!).metadata?.reason === "passkey_refused",
+    );
+    expect(failed.length).toBeGreaterThanOrEqual(max);
   });
 });

@@ -3,9 +3,12 @@ import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simp
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { byRequest } from "../audit/actor.js";
+import type { AuditService } from "../audit/service.js";
 import type { PortalSignIn } from "../identity/capability.js";
 import { NoContent, User } from "../identity/schemas.js";
-import { type AuthLimiters, limitedAttempt } from "../ratelimit/auth-limits.js";
+import type { IdentityService } from "../identity/service.js";
+import { templates } from "../mail/templates.js";
+import { type AuthLimiters, enforce, limitedAttempt } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
 import type { PasskeyService } from "./service.js";
 import type { PasskeyRow } from "./tables.js";
@@ -76,9 +79,15 @@ const stamp = (req: FastifyRequest) => (e: Parameters<typeof byRequest>[1]) => b
 /** Passkeys of the signed-in user (`/v1/me/passkeys`) and sign-in with one (`/v1/auth/passkey`). */
 export async function passkeyRoutes(
   app: FastifyInstance,
-  opts: { passkeys: PasskeyService; portal: PortalSignIn; limits: AuthLimiters },
+  opts: {
+    passkeys: PasskeyService;
+    portal: PortalSignIn;
+    limits: AuthLimiters;
+    identity: IdentityService;
+    audit: AuditService;
+  },
 ): Promise<void> {
-  const { passkeys, portal, limits } = opts;
+  const { passkeys, portal, limits, identity, audit } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
@@ -119,6 +128,9 @@ export async function passkeyRoutes(
         req.body.name,
         stamp(req),
       );
+      // Its owner hears of it: a passkey signs in alone, so one added by someone else must not stay quiet.
+      const email = req.principal!.email;
+      if (email) identity.mail(templates.passkeyAdded(email, row.name, req.ip));
       return reply.code(201).send(view(row));
     },
   );
@@ -144,7 +156,9 @@ export async function passkeyRoutes(
   r.post(
     "/v1/auth/passkey/options",
     { schema: { tags, body: Type.Optional(Type.Object({})), response: { 200: Options } } },
-    async () => {
+    async (req) => {
+      // Each ceremony stores a challenge: bounded per address (expired ones are purged hourly).
+      await enforce(limits.passkeyOptionsIp, addressKey(req.ip));
       const made = await passkeys.authenticationOptions();
       return { challengeId: made.challengeId, options: { ...made.options } };
     },
@@ -162,10 +176,23 @@ export async function passkeyRoutes(
     async (req, reply) => {
       // Counted per client address like a password (AUTH-7): a refused passkey is a failed sign-in.
       const userId = await limitedAttempt([[limits.loginIp, addressKey(req.ip)]], () =>
-        passkeys.authenticate(
-          req.body.challengeId,
-          req.body.credential as unknown as AuthenticationResponseJSON,
-        ),
+        passkeys
+          .authenticate(req.body.challengeId, req.body.credential as unknown as AuthenticationResponseJSON)
+          .catch((err: unknown) => {
+            // A refused passkey is a failed sign-in, in the platform log like a wrong password.
+            audit.recordSoon(
+              byRequest(req, {
+                action: "auth.login_failed",
+                actor: { type: "ANONYMOUS", id: null, email: null },
+                metadata: {
+                  reason: "passkey_refused",
+                  method: "passkey",
+                  credentialId: req.body.credential.id.slice(0, 100),
+                },
+              }),
+            );
+            throw err;
+          }),
       );
       return portal.start(req, reply, userId, "passkey");
     },

@@ -106,14 +106,24 @@ export class PasskeyService {
       created_at: now,
       last_used_at: null,
     };
-    if (await this.store.byId(row.id)) throw new AppError("CONFLICT", "This passkey is already registered.");
-    await this.db.global.transaction().execute(async (tx) => {
-      await this.store.insert(tx, row);
-      await this.audit.record(
-        tx,
-        record({ action: "passkey.added", entity: { type: "user", id: userId }, after: facts(row) }),
-      );
-    });
+    const taken = () => new AppError("CONFLICT", "This passkey is already registered.");
+    if (await this.store.byId(row.id)) throw taken();
+    try {
+      await this.db.global.transaction().execute(async (tx) => {
+        // Counted again here: options fetched in parallel must not add past the limit.
+        if ((await this.store.list(userId, tx)).length >= MAX_PASSKEYS)
+          throw new AppError("UNPROCESSABLE", `An account has at most ${MAX_PASSKEYS} passkeys.`);
+        await this.store.insert(tx, row);
+        await this.audit.record(
+          tx,
+          record({ action: "passkey.added", entity: { type: "user", id: userId }, after: facts(row) }),
+        );
+      });
+    } catch (err) {
+      // The same credential registered twice at once: the primary key let one in; this one conflicts.
+      if (!(err instanceof AppError) && (await this.store.byId(row.id))) throw taken();
+      throw err;
+    }
     return row;
   }
 
@@ -149,6 +159,7 @@ export class PasskeyService {
     if (!challenge || !passkey) throw refused();
     const handle = response.response.userHandle;
     if (handle && handle !== b64(new TextEncoder().encode(passkey.user_id))) throw refused();
+    let newCounter: number;
     try {
       const result = await verifyAuthenticationResponse({
         response,
@@ -164,10 +175,11 @@ export class PasskeyService {
         },
       });
       if (!result.verified) throw refused();
-      await this.store.used(passkey.id, result.authenticationInfo.newCounter, this.clock());
+      newCounter = result.authenticationInfo.newCounter;
     } catch {
       throw refused();
     }
+    await this.store.used(passkey.id, newCounter, this.clock());
     return passkey.user_id;
   }
 

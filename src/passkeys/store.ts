@@ -44,7 +44,14 @@ export class PasskeyStore {
 
   /** Records a use; the counter only moves forward (a concurrent use with a lower one loses). */
   async used(id: string, counter: number, now: number): Promise<void> {
-    await this.db.updateTable("passkeys").set({ counter, last_used_at: now }).where("id", "=", id).execute();
+    await this.db
+      .updateTable("passkeys")
+      .set({ counter, last_used_at: now })
+      .where("id", "=", id)
+      // Authenticators without a counter always send 0; any other never moves back, even when two
+      // sign-ins with one passkey finish out of order.
+      .where((eb) => (counter === 0 ? eb.val(true) : eb("counter", "<", counter)))
+      .execute();
   }
 
   async addChallenge(row: WebauthnChallengeRow): Promise<void> {

@@ -28,6 +28,8 @@ export function authLimiters(store: CounterStore, config: Config) {
     codeCheck: L("code-check", login.maxAttempts, login.windowMs),
     // Mailed tokens (verification, reset): unguessable, but a flood of guesses is still refused.
     tokenIp: L("token-ip", login.maxAttempts * 4, login.windowMs),
+    // Passkey ceremonies started (each stores a challenge): generous for people, bounded for floods.
+    passkeyOptionsIp: L("passkey-options-ip", login.maxAttempts * 4, login.windowMs),
     signupIp: L("signup-ip", signupPerHour, HOUR),
     resetIp: L("reset-ip", emailPerHour, HOUR),
     resetEmail: L("reset-email", emailPerHour, HOUR),
@@ -48,7 +50,7 @@ export function rateLimited(d: Decision): AppError {
 }
 
 /** The failures that count against an authentication limit: wrong credentials, codes or tokens. */
-const FAILURES = new Set(["INVALID_CREDENTIALS", "MFA_CODE_INVALID", "TOKEN_INVALID"]);
+const FAILURES = new Set(["INVALID_CREDENTIALS", "MFA_CODE_INVALID", "TOKEN_INVALID", "PASSKEY_REFUSED"]);
 
 /** Whether an error is a wrong credential (counted), rather than a refusal for another reason. */
 export const isCredentialFailure = (err: unknown): boolean =>

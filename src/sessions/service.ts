@@ -69,7 +69,13 @@ export class SessionService {
     userId: string,
     kind: SessionRow["kind"],
     client: { ip: string; userAgent: string | undefined },
-    options: { impersonatorId?: string; ttlMs?: number; record?: SessionEvents<SessionRow> } = {},
+    options: {
+      impersonatorId?: string;
+      ttlMs?: number;
+      record?: SessionEvents<SessionRow>;
+      /** False: the sign-in proved no password (a passkey), so sensitive operations ask for it first. */
+      passwordProved?: boolean;
+    } = {},
   ): Promise<{ token: string; row: SessionRow; familiar: boolean }> {
     const now = this.now();
     const userAgent = client.userAgent?.slice(0, 256) ?? null;
@@ -88,7 +94,7 @@ export class SessionService {
       expires_at: now + (options.ttlMs ?? this.config.auth.sessionAbsoluteMs),
       // A sign-in proves the password, so it opens the re-auth window (AUTH-14). An impersonation proves
       // nothing of the user's (AUTHZ-4): it never counts as recently re-authenticated.
-      reauth_at: options.impersonatorId ? 0 : now,
+      reauth_at: options.impersonatorId || options.passwordProved === false ? 0 : now,
       ip: client.ip,
       user_agent: userAgent,
       impersonator_id: options.impersonatorId ?? null,

@@ -83,8 +83,19 @@ describe.runIf(needs("chromium"))("passkeys in the console", { timeout: 120_000 
 
   it("AUTH-13: the passkey is removed, and no longer signs in", async () => {
     const row = page.getByRole("list", { name: "Your passkeys" }).locator(":scope > li").first();
+    // Signed in with the passkey, no password was proved: removing one asks for it first.
     await row.getByRole("button", { name: "Remove" }).click();
-    await page.getByRole("dialog").getByRole("button", { name: "Remove passkey" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("button", { name: "Remove passkey" }).click();
+    await dialog.getByRole("alert").waitFor();
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    const confirm = page.getByRole("form", { name: "Confirm your password" });
+    await confirm.getByLabel("Your password").fill(PW);
+    await confirm.getByRole("button", { name: "Confirm", exact: true }).click();
+    await page.getByRole("button", { name: "Add a passkey" }).waitFor();
+    await checkPage(page, "account-passkeys-confirmed");
+    await row.getByRole("button", { name: "Remove" }).click();
+    await dialog.getByRole("button", { name: "Remove passkey" }).click();
     await page.getByText("This laptop was removed.").waitFor();
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("button", { name: "Use a passkey" }).click();
