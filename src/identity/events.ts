@@ -23,8 +23,7 @@ export type SignInRefusal =
   | "wrong_password"
   | "email_not_verified"
   | "mfa_code_missing"
-  | "mfa_code_invalid"
-  | "passkey_refused";
+  | "mfa_code_invalid";
 
 /** Why sessions were revoked in bulk. */
 export type RevokeReason = "by_user" | "password_changed" | "password_reset";

@@ -67,16 +67,18 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
        * (enrolled in MFA when it requires it), checked again at every token refresh and userinfo call,
        * so a removed member's app sign-in stops at its next use.
        */
-      const member = async (orgId: string, userId: string) => {
+      /** The user's access in the organisation, if they may sign in to its apps (MFA where it requires it). */
+      const memberAccess = async (orgId: string, userId: string) => {
         const access = await orgs.access(orgId, userId);
-        return access !== undefined && (!access.require_mfa || (await mfa.isEnabled(userId)));
+        return access && (!access.require_mfa || (await mfa.isEnabled(userId))) ? access : undefined;
       };
+      const member = async (orgId: string, userId: string) =>
+        (await memberAccess(orgId, userId)) !== undefined;
       const findAccount: FindAccount = async (oidc, sub) => {
         const user = await identity.findUser(sub);
         const orgId = oidc.oidc.client?.metadata().org_id as string | undefined;
-        if (!user || !orgId || !(await member(orgId, sub))) return undefined;
-        const access = await orgs.access(orgId, sub);
-        if (!access) return undefined;
+        const access = user && orgId ? await memberAccess(orgId, sub) : undefined;
+        if (!user || !orgId || !access) return undefined;
         return {
           accountId: sub,
           claims: () => ({

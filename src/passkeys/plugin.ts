@@ -8,6 +8,7 @@ import type { PortalSignIn } from "../identity/capability.js";
 import { NoContent, User } from "../identity/schemas.js";
 import type { IdentityService } from "../identity/service.js";
 import { templates } from "../mail/templates.js";
+import { stampOf } from "../orgs/stamp.js";
 import { type AuthLimiters, enforce, limitedAttempt } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
 import type { PasskeyService } from "./service.js";
@@ -74,7 +75,6 @@ const view = (p: PasskeyRow) => ({
 });
 
 const userOf = (req: FastifyRequest) => req.principal!.userId!;
-const stamp = (req: FastifyRequest) => (e: Parameters<typeof byRequest>[1]) => byRequest(req, e);
 
 /** Passkeys of the signed-in user (`/v1/me/passkeys`) and sign-in with one (`/v1/auth/passkey`). */
 export async function passkeyRoutes(
@@ -126,7 +126,7 @@ export async function passkeyRoutes(
         req.body.challengeId,
         req.body.credential as unknown as RegistrationResponseJSON,
         req.body.name,
-        stamp(req),
+        stampOf(req),
       );
       // Its owner hears of it: a passkey signs in alone, so one added by someone else must not stay quiet.
       const email = req.principal!.email;
@@ -148,7 +148,7 @@ export async function passkeyRoutes(
     "/v1/me/passkeys/:id",
     { schema: { tags, params: PasskeyId, response: NoContent } },
     async (req, reply) => {
-      await passkeys.remove(userOf(req), req.params.id, stamp(req));
+      await passkeys.remove(userOf(req), req.params.id, stampOf(req));
       return reply.code(204).send();
     },
   );

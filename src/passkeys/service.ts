@@ -6,10 +6,10 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
-import type { AuditEvent } from "../audit/entry.js";
 import type { AuditService } from "../audit/service.js";
 import type { Database } from "../db/database.js";
 import { AppError } from "../http/errors.js";
+import type { Stamp } from "../orgs/stamp.js";
 import { newId } from "../util/ids.js";
 import type { PasskeyStore } from "./store.js";
 import type { PasskeyRow } from "./tables.js";
@@ -75,7 +75,7 @@ export class PasskeyService {
     challengeId: string,
     response: RegistrationResponseJSON,
     name: string,
-    record: (event: Omit<AuditEvent, "actor" | "impersonator">) => AuditEvent,
+    record: Stamp,
   ): Promise<PasskeyRow> {
     const challenge = await this.store.takeChallenge(challengeId, "register", this.clock());
     if (!challenge || challenge.user_id !== userId) throw refused();
@@ -131,11 +131,7 @@ export class PasskeyService {
     if (!(await this.store.rename(this.db.global, userId, id, name.trim()))) throw new AppError("NOT_FOUND");
   }
 
-  async remove(
-    userId: string,
-    id: string,
-    record: (event: Omit<AuditEvent, "actor" | "impersonator">) => AuditEvent,
-  ): Promise<void> {
+  async remove(userId: string, id: string, record: Stamp): Promise<void> {
     await this.db.global.transaction().execute(async (tx) => {
       const old = (await this.store.list(userId, tx)).find((p) => p.id === id);
       if (!old || !(await this.store.remove(tx, userId, id))) throw new AppError("NOT_FOUND");

@@ -137,7 +137,9 @@ export class SessionService {
    */
   async portalUser(cookieHeader: string | undefined): Promise<string | undefined> {
     const token = readCookie(cookieHeader, cookieName(this.config, "portal"));
-    const session = token ? await this.validate(token, "portal") : null;
+    const session = token
+      ? (this.validateCached(token, "portal") ?? (await this.validate(token, "portal")))
+      : null;
     return session && !session.impersonator_id ? session.user_id : undefined;
   }
 
