@@ -97,7 +97,7 @@ export class AdminService {
     if (!(await this.hasher.verify(admin.password_hash, password))) throw refuse("wrong_password", admin.id);
     // Past the password, every refusal answers exactly as a wrong password does: a missing or wrong
     // code must not confirm to a guesser that the password was right.
-    const hasTotp = await this.mfa.isEnabled(admin.id);
+    const hasTotp = await this.mfa.hasTotp(admin.id);
     // An admin without TOTP (created outside production) cannot sign in to a production server at all.
     if (!hasTotp && this.config.production) throw refuse("totp_not_enrolled", admin.id);
     if (hasTotp && !(code && (await this.mfa.verify(admin.id, code))))

@@ -43,6 +43,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/auth/verify-email/resend": AUTH_SURFACE,
   "POST /v1/auth/login": AUTH_SURFACE,
   "POST /v1/auth/mfa/verify": AUTH_SURFACE,
+  "POST /v1/auth/mfa/passkey/options": AUTH_SURFACE,
+  "POST /v1/auth/mfa/passkey": AUTH_SURFACE,
   "POST /v1/auth/passkey/options": AUTH_SURFACE,
   "POST /v1/auth/passkey": AUTH_SURFACE,
   "POST /v1/auth/password/forgot": AUTH_SURFACE,

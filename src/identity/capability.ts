@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Capability } from "../capability.js";
 import { AppError } from "../http/errors.js";
-import { sessionCookie } from "../sessions/cookies.js";
 import { RangeChecker } from "./breach.js";
 import { CredentialCheck } from "./credentials.js";
 import { meRoutes } from "./me.js";
@@ -9,7 +8,7 @@ import { mfaRoutes } from "./mfa-routes.js";
 import { identityMigrations } from "./migrations.js";
 import { PasswordHasher } from "./password.js";
 import { identityRoutes } from "./plugin.js";
-import { IdentityService, type PublicUser, publicUser } from "./service.js";
+import { IdentityService, type PublicUser } from "./service.js";
 import { SignIn } from "./sign-in.js";
 import { IdentityStore } from "./store.js";
 
@@ -33,7 +32,8 @@ export interface PortalSignIn {
     req: FastifyRequest,
     reply: FastifyReply,
     userId: string,
-    method: "passkey",
+    /** `passkey`: a passkey alone; `password+passkey`: a password, then a passkey as the second factor. */
+    method: "passkey" | "password+passkey",
   ): Promise<{ user: PublicUser; csrfToken: string }>;
 }
 
@@ -68,16 +68,20 @@ export const identityCapability: Capability = {
       async start(req, reply, userId, method) {
         const user = await identity.findUser(userId);
         if (!user || user.email_verified_at === null) throw new AppError("UNAUTHENTICATED");
-        const { token, row } = await signIn.startSession(req, user, { secondFactor: true, method });
-        reply.header("set-cookie", sessionCookie(config, "portal", token));
-        return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
+        return signIn.open(
+          req,
+          reply,
+          user,
+          method === "passkey"
+            ? { secondFactor: true, method }
+            : { secondFactor: true, method: "password", factor: "passkey" },
+        );
       },
     });
     await app.register(identityRoutes, {
       config,
       identity,
       signIn,
-      sessions,
       limits,
       mfa,
     });

@@ -40,8 +40,16 @@ export class CredentialCheck {
     );
     const mfaOn = await this.mfa.isEnabled(user.id);
     if (mfaOn) {
-      const refuse = (reason: "mfa_code_missing" | "mfa_code_invalid") =>
+      const refuse = (reason: "mfa_code_missing" | "mfa_code_invalid" | "mfa_passkey_only") =>
         this.audit.recordSoon(identityEvents.loginFailed(req, user.email, reason, user.id));
+      // A passkey needs a browser ceremony this route cannot hold: such an account mints from a session.
+      if (!(await this.mfa.hasTotp(user.id))) {
+        refuse("mfa_passkey_only");
+        throw new AppError(
+          "MFA_CODE_REQUIRED",
+          "This account's second factor is a passkey, which this route cannot take: sign in, then use POST /v1/auth/token.",
+        );
+      }
       if (input.code === undefined) {
         refuse("mfa_code_missing");
         throw new AppError("MFA_CODE_REQUIRED");

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import { ANONYMOUS, byRequest } from "../audit/actor.js";
 import type { AuditActor, AuditEvent } from "../audit/entry.js";
+import type { SecondFactor } from "../mfa/service.js";
 import type { SessionEntry } from "../sessions/cache.js";
 import type { SessionRow } from "../sessions/tables.js";
 
@@ -23,7 +24,9 @@ export type SignInRefusal =
   | "wrong_password"
   | "email_not_verified"
   | "mfa_code_missing"
-  | "mfa_code_invalid";
+  | "mfa_code_invalid"
+  | "mfa_passkey_only"
+  | "passkey_refused";
 
 /** Why sessions were revoked in bulk. */
 export type RevokeReason = "by_user" | "password_changed" | "password_reset";
@@ -35,6 +38,7 @@ export const identityEvents = {
     session: SessionRow,
     secondFactor: boolean,
     method: "password" | "passkey" = "password",
+    factor?: SecondFactor,
   ): AuditEvent {
     return byRequest(req, {
       action: "auth.login_succeeded",
@@ -45,6 +49,7 @@ export const identityEvents = {
         method,
         sessionId: session.public_id,
         secondFactor,
+        ...(factor ? { factor } : {}),
         userAgent: session.user_agent,
       },
     });

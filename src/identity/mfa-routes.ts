@@ -101,7 +101,7 @@ export async function mfaRoutes(
     },
     async (req) => {
       const user = await identity.confirmPassword(sessionOf(req), req.body.password);
-      if (!(await mfa.isEnabled(user.id))) throw new AppError("MFA_NOT_ENABLED");
+      if (!(await mfa.hasTotp(user.id))) throw new AppError("MFA_NOT_ENABLED");
       await secondFactor(user.id, req.body.code);
       const backupCodes = await mfa.regenerateBackupCodes(user.id, req);
       identity.mail(templates.mfaChanged(user.email, "given new backup codes"));

@@ -1,47 +1,40 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
 import type { MfaService } from "../mfa/service.js";
 import { type AuthLimiters, enforce, limitedAttempt, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
-import { clearCookie, sessionCookie } from "../sessions/cookies.js";
-import type { SessionService } from "../sessions/service.js";
+import { clearCookie } from "../sessions/cookies.js";
 import { Accepted, Email, MfaCode, NoContent, Password, Token, User } from "./schemas.js";
-import { type IdentityService, normaliseEmail, publicUser } from "./service.js";
+import { type IdentityService, normaliseEmail } from "./service.js";
 import type { SignIn } from "./sign-in.js";
-import type { UserRow } from "./tables.js";
 
 export interface IdentityRoutesOptions {
   readonly config: Config;
   readonly identity: IdentityService;
   readonly signIn: SignIn;
-  readonly sessions: SessionService;
   readonly limits: AuthLimiters;
   readonly mfa: MfaService;
 }
 
 const SignedIn = Type.Object({ user: User, csrfToken: Type.String() });
-const MfaRequired = Type.Object({ mfaRequired: Type.Literal(true), challengeToken: Type.String() });
+const MfaRequired = Type.Object({
+  mfaRequired: Type.Literal(true),
+  challengeToken: Type.String(),
+  methods: Type.Array(Type.Union([Type.Literal("totp"), Type.Literal("passkey")]), {
+    description:
+      "The second factors the account has: `totp` (a code or backup code, to /v1/auth/mfa/verify) and `passkey` (/v1/auth/mfa/passkey).",
+  }),
+});
 
 const tags = ["auth"];
 
 /** Sign-up, verification, sign-in, sign-out and password recovery: `/v1/auth/*`. */
 export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesOptions): Promise<void> {
-  const { config, identity, signIn, sessions, limits, mfa } = opts;
+  const { config, identity, signIn, limits, mfa } = opts;
 
-  /** Opens a portal session: the cookie carries the token, the body the CSRF token for this session. */
-  async function startSession(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    user: UserRow,
-    secondFactor: boolean,
-  ) {
-    const { token, row } = await signIn.startSession(req, user, { secondFactor });
-    reply.header("set-cookie", sessionCookie(config, "portal", token));
-    return { user: publicUser(user), csrfToken: sessions.csrfToken(row) };
-  }
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
@@ -94,8 +87,12 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       );
       // AUTH-8: with a second factor on, the password only earns a short-lived challenge, not a session.
       if (await mfa.isEnabled(user.id))
-        return { mfaRequired: true as const, challengeToken: await mfa.createChallenge(user.id, "portal") };
-      return startSession(req, reply, user, false);
+        return {
+          mfaRequired: true as const,
+          challengeToken: await mfa.createChallenge(user.id, "portal"),
+          methods: await mfa.methods(user.id),
+        };
+      return signIn.open(req, reply, user, { secondFactor: false });
     },
   );
 
@@ -116,7 +113,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       );
       const user = await identity.findUser(userId);
       if (!user) throw new AppError("UNAUTHENTICATED");
-      return startSession(req, reply, user, true);
+      return signIn.open(req, reply, user, { secondFactor: true, factor: "totp" });
     },
   );
 

@@ -1,10 +1,18 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../http/errors.js";
 import { templates } from "../mail/templates.js";
+import type { SecondFactor } from "../mfa/service.js";
 import type { SessionEntry } from "../sessions/cache.js";
+import { sessionCookie } from "../sessions/cookies.js";
 import type { SessionRow } from "../sessions/tables.js";
 import { identityEvents, type SignInRefusal } from "./events.js";
-import { type IdentityDeps, type IdentityService, normaliseEmail } from "./service.js";
+import {
+  type IdentityDeps,
+  type IdentityService,
+  normaliseEmail,
+  type PublicUser,
+  publicUser,
+} from "./service.js";
 import type { UserRow } from "./tables.js";
 
 /**
@@ -59,7 +67,7 @@ export class SignIn {
   async startSession(
     by: FastifyRequest,
     user: UserRow,
-    options: { secondFactor: boolean; method?: "password" | "passkey" },
+    options: { secondFactor: boolean; method?: "password" | "passkey"; factor?: SecondFactor },
   ): Promise<{ token: string; row: SessionRow }> {
     const ua = by.headers["user-agent"];
     const { token, row, familiar } = await this.d.sessions.create(
@@ -67,12 +75,28 @@ export class SignIn {
       "portal",
       { ip: by.ip, userAgent: ua },
       {
-        record: (s) => identityEvents.loginSucceeded(by, user, s, options.secondFactor, options.method),
+        record: (s) =>
+          identityEvents.loginSucceeded(by, user, s, options.secondFactor, options.method, options.factor),
         passwordProved: options.method !== "passkey",
       },
     );
     if (!familiar) this.identity.mail(templates.newSignIn(user.email, by.ip, String(ua ?? "")));
     return { token, row };
+  }
+
+  /**
+   * `startSession` answered to a browser: the cookie carries the session token, the body the user and
+   * the CSRF token for this session. Every way into the portal (password, second factor, passkey) ends here.
+   */
+  async open(
+    by: FastifyRequest,
+    reply: FastifyReply,
+    user: UserRow,
+    options: Parameters<SignIn["startSession"]>[2],
+  ): Promise<{ user: PublicUser; csrfToken: string }> {
+    const { token, row } = await this.startSession(by, user, options);
+    reply.header("set-cookie", sessionCookie(this.d.config, "portal", token));
+    return { user: publicUser(user), csrfToken: this.d.sessions.csrfToken(row) };
   }
 
   /** Ends the request's session; recorded with its deletion (an impersonation's as its stop). */

@@ -26,7 +26,7 @@ export const mfaCapability: Capability = {
       id: "AUTH-8",
       title: "TOTP two-factor authentication",
       claim:
-        "Users can turn on TOTP (RFC 6238) behind a password check, confirm it with a code, and get 10 single-use backup codes stored hashed; sign-in then needs a code, each code works once, and turning it off needs the password and a code. An organisation can require it of every member; only an owner, re-authenticated, can lift that requirement. Users enrol from the console's account page (QR code or key), where backup codes are shown once.",
+        "Users can turn on TOTP (RFC 6238) behind a password check, confirm it with a code, and get 10 single-use backup codes stored hashed; sign-in then needs a code, each code works once, and turning it off needs the password and a code. An organisation can require a second factor (TOTP or a passkey) of every member; only an owner, re-authenticated, can lift that requirement. Users enrol from the console's account page (QR code or key), where backup codes are shown once.",
       settings: { backupCodes: 10, digits: 6, periodSeconds: 30 },
       enabled: true,
     });

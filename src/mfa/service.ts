@@ -20,6 +20,9 @@ const CHALLENGE_ATTEMPTS = 5;
 const BACKUP_CODES = 10;
 const BACKUP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789";
 
+/** The kinds of second factor a sign-in step can take. */
+export type SecondFactor = "totp" | "passkey";
+
 export interface Enrolment {
   readonly secret: string;
   readonly otpauthUri: string;
@@ -52,6 +55,10 @@ export class MfaService {
   private readonly enabled: BroadcastCache<boolean>;
   private readonly now: () => number;
   private readonly audit: AuditService | undefined;
+  private readonly factors: Array<{
+    name: Exclude<SecondFactor, "totp">;
+    has: (id: string) => Promise<boolean>;
+  }> = [];
 
   constructor(
     private readonly store: MfaStore,
@@ -75,19 +82,49 @@ export class MfaService {
     await this.audit?.record(tx, event);
   }
 
-  /** Whether the principal has a confirmed second factor. Cached for 30 s; every change drops it on every node. */
+  /**
+   * Another kind of second factor (a passkey) that, once a principal has one, turns the sign-in step on
+   * and satisfies an organisation's "require MFA" like TOTP. Its owner calls `factorChanged` on every
+   * change, so the cached answer of `isEnabled` is dropped on every node.
+   */
+  addFactor(name: Exclude<SecondFactor, "totp">, has: (principalId: string) => Promise<boolean>): void {
+    this.factors.push({ name, has });
+  }
+
+  /** Drops the cached answer of `isEnabled` for `principalId` here and on every node. */
+  factorChanged(principalId: string): void {
+    this.enabled.invalidate(principalId);
+  }
+
+  /** The second factors the principal has, TOTP first: what the sign-in step offers. */
+  async methods(principalId: string): Promise<SecondFactor[]> {
+    const found: SecondFactor[] = (await this.hasTotp(principalId)) ? ["totp"] : [];
+    for (const f of this.factors) if (await f.has(principalId)) found.push(f.name);
+    return found;
+  }
+
+  /** Whether TOTP is on: the factor a code (or backup code) proves. */
+  async hasTotp(principalId: string): Promise<boolean> {
+    return (await this.store.getTotp(principalId))?.confirmed_at != null;
+  }
+
+  /**
+   * Whether the principal has any second factor (TOTP or another kind added with `addFactor`). Cached
+   * for 30 s; every change drops it on every node.
+   */
   async isEnabled(principalId: string): Promise<boolean> {
     const now = this.now();
     const hit = this.enabled.get(principalId, now);
     if (hit !== undefined) return hit;
-    const on = (await this.store.getTotp(principalId))?.confirmed_at != null;
+    let on = await this.hasTotp(principalId);
+    for (const f of this.factors) on ||= await f.has(principalId);
     this.enabled.set(principalId, on, now);
     return on;
   }
 
   /** What the account's own settings screen shows: whether TOTP is on, and how many backup codes are unused. */
   async status(principalId: string): Promise<{ totp: boolean; backupCodesLeft: number }> {
-    const totp = (await this.store.getTotp(principalId))?.confirmed_at != null;
+    const totp = await this.hasTotp(principalId);
     return { totp, backupCodesLeft: totp ? await this.store.unusedBackupCodes(principalId) : 0 };
   }
 
@@ -98,7 +135,7 @@ export class MfaService {
 
   /** Starts (or restarts) enrolment: a new seed, as an otpauth URI and a QR code (SVG data URL). */
   async startEnrolment(principalId: string, label: string): Promise<Enrolment> {
-    if (await this.isEnabled(principalId)) throw new AppError("MFA_ALREADY_ENABLED");
+    if (await this.hasTotp(principalId)) throw new AppError("MFA_ALREADY_ENABLED");
     const secret = new OTPAuth.Secret({ size: 20 });
     await this.store.putPending({
       principal_id: principalId,
@@ -239,6 +276,21 @@ export class MfaService {
     });
     if (outcome instanceof AppError) throw outcome;
     return outcome;
+  }
+
+  /**
+   * Redeems a challenge with a second factor its owner proved elsewhere (a passkey assertion the
+   * passkeys service verified for `principalId`): the attempt is counted and the challenge spent in one
+   * transaction, and only when it is still live, of `kind`, and `principalId`'s.
+   */
+  async completeChallenge(token: string, kind: MfaChallengeRow["kind"], principalId: string): Promise<void> {
+    const id = sha256(token);
+    const ok = await this.store.transaction(async (store) => {
+      const challenge = await store.attemptChallenge(id, this.now(), CHALLENGE_ATTEMPTS);
+      if (!challenge || challenge.kind !== kind || challenge.principal_id !== principalId) return false;
+      return store.consumeChallenge(id, this.now());
+    });
+    if (!ok) throw new AppError("TOKEN_INVALID", "This sign-in step expired or was used; sign in again.");
   }
 
   private totp(secret: OTPAuth.Secret, label: string): OTPAuth.TOTP {

@@ -134,6 +134,16 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "MFA_CODE_INVALID",
     "UNAUTHENTICATED",
   ]),
+  "POST /v1/auth/mfa/passkey/options": op(
+    "Start the passkey second-factor step",
+    "After a password sign-in answered `mfaRequired` with `passkey` among its `methods`: options for `navigator.credentials.get` that name that account's passkeys, and the id of their challenge (once, five minutes).",
+    ["TOKEN_INVALID"],
+  ),
+  "POST /v1/auth/mfa/passkey": op(
+    "Second factor: a passkey",
+    "Completes a password sign-in with one of the account's passkeys (user verification required). Limited like a code at this step, per address and per account (AUTH-7).",
+    ["TOKEN_INVALID", "PASSKEY_REFUSED", "UNAUTHENTICATED"],
+  ),
   "POST /v1/auth/logout": op(
     "Sign out",
     "Ends the current session and clears its cookie. The body may be left out.",

@@ -4,10 +4,12 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { byRequest } from "../audit/actor.js";
 import type { AuditService } from "../audit/service.js";
+import { AppError } from "../http/errors.js";
 import type { PortalSignIn } from "../identity/capability.js";
-import { NoContent, User } from "../identity/schemas.js";
+import { NoContent, Token, User } from "../identity/schemas.js";
 import type { IdentityService } from "../identity/service.js";
 import { templates } from "../mail/templates.js";
+import type { MfaService } from "../mfa/service.js";
 import { stampOf } from "../orgs/stamp.js";
 import { type AuthLimiters, enforce, limitedAttempt } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
@@ -75,8 +77,12 @@ const view = (p: PasskeyRow) => ({
 });
 
 const userOf = (req: FastifyRequest) => req.principal!.userId!;
+const SignedIn = Type.Object({ user: User, csrfToken: Type.String() });
 
-/** Passkeys of the signed-in user (`/v1/me/passkeys`) and sign-in with one (`/v1/auth/passkey`). */
+/**
+ * Passkeys of the signed-in user (`/v1/me/passkeys`), sign-in with one alone (`/v1/auth/passkey`), and
+ * one as the second factor after a password (`/v1/auth/mfa/passkey`).
+ */
 export async function passkeyRoutes(
   app: FastifyInstance,
   opts: {
@@ -85,10 +91,27 @@ export async function passkeyRoutes(
     limits: AuthLimiters;
     identity: IdentityService;
     audit: AuditService;
+    mfa: MfaService;
   },
 ): Promise<void> {
-  const { passkeys, portal, limits, identity, audit } = opts;
+  const { passkeys, portal, limits, identity, audit, mfa } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  /** A refused passkey is a failed sign-in, in the platform log like a wrong password. */
+  const refusal = (req: FastifyRequest & { body: { credential: { id: string } } }, userId?: string) =>
+    audit.recordSoon(
+      byRequest(req, {
+        action: "auth.login_failed",
+        // Nobody is proved until the passkey is (a password alone is half a sign-in): anonymous, as there.
+        actor: { type: "ANONYMOUS", id: null, email: null },
+        entity: userId ? { type: "user", id: userId } : null,
+        metadata: {
+          reason: "passkey_refused",
+          method: "passkey",
+          ...(userId ? { secondFactor: true } : {}),
+          credentialId: req.body.credential.id.slice(0, 100),
+        },
+      }),
+    );
 
   r.get(
     "/v1/me/passkeys",
@@ -153,6 +176,67 @@ export async function passkeyRoutes(
     },
   );
 
+  /** A live sign-in step's account, or TOKEN_INVALID: the passkey step is only for that account. */
+  const stepOwner = async (challengeToken: string) => {
+    const userId = await mfa.challengePrincipal(challengeToken);
+    if (!userId) throw new AppError("TOKEN_INVALID", "This sign-in step expired or was used; sign in again.");
+    return userId;
+  };
+
+  r.post(
+    "/v1/auth/mfa/passkey/options",
+    {
+      schema: {
+        tags,
+        summary: "Passkey options for the second-factor step",
+        description:
+          "After a password sign-in answered `mfaRequired` with `passkey` among its methods: options for `navigator.credentials.get` naming that account's passkeys.",
+        body: Type.Object({ challengeToken: Token }),
+        response: { 200: Options },
+      },
+    },
+    async (req) => {
+      await enforce(limits.passkeyOptionsIp, addressKey(req.ip));
+      const made = await passkeys.authenticationOptions(await stepOwner(req.body.challengeToken));
+      return { challengeId: made.challengeId, options: { ...made.options } };
+    },
+  );
+
+  r.post(
+    "/v1/auth/mfa/passkey",
+    {
+      schema: {
+        tags,
+        summary: "Finish a sign-in with a passkey as the second factor",
+        body: Type.Object({ challengeToken: Token, challengeId: ChallengeId, credential: Assertion }),
+        response: { 200: SignedIn },
+      },
+    },
+    async (req, reply) => {
+      const account = await mfa.challengePrincipal(req.body.challengeToken);
+      // Limited like a code at the same step (AUTH-7): per address, and per account when the step is live.
+      await limitedAttempt(
+        [[limits.mfaIp, addressKey(req.ip)], ...(account ? [[limits.mfaAccount, account] as const] : [])],
+        async () => {
+          if (!account)
+            throw new AppError("TOKEN_INVALID", "This sign-in step expired or was used; sign in again.");
+          const userId = await passkeys
+            .authenticate(req.body.challengeId, req.body.credential as unknown as AuthenticationResponseJSON)
+            .catch((err: unknown) => {
+              refusal(req, account);
+              throw err;
+            });
+          if (userId !== account) {
+            refusal(req, account);
+            throw new AppError("PASSKEY_REFUSED");
+          }
+        },
+      );
+      await mfa.completeChallenge(req.body.challengeToken, "portal", account!);
+      return portal.start(req, reply, account!, "password+passkey");
+    },
+  );
+
   r.post(
     "/v1/auth/passkey/options",
     { schema: { tags, body: Type.Optional(Type.Object({})), response: { 200: Options } } },
@@ -170,7 +254,7 @@ export async function passkeyRoutes(
       schema: {
         tags,
         body: Type.Object({ challengeId: ChallengeId, credential: Assertion }),
-        response: { 200: Type.Object({ user: User, csrfToken: Type.String() }) },
+        response: { 200: SignedIn },
       },
     },
     async (req, reply) => {
@@ -179,18 +263,7 @@ export async function passkeyRoutes(
         passkeys
           .authenticate(req.body.challengeId, req.body.credential as unknown as AuthenticationResponseJSON)
           .catch((err: unknown) => {
-            // A refused passkey is a failed sign-in, in the platform log like a wrong password.
-            audit.recordSoon(
-              byRequest(req, {
-                action: "auth.login_failed",
-                actor: { type: "ANONYMOUS", id: null, email: null },
-                metadata: {
-                  reason: "passkey_refused",
-                  method: "passkey",
-                  credentialId: req.body.credential.id.slice(0, 100),
-                },
-              }),
-            );
+            refusal(req);
             throw err;
           }),
       );

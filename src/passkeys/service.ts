@@ -44,10 +44,17 @@ export class PasskeyService {
     private readonly audit: AuditService,
     readonly rp: RelyingParty,
     private readonly clock: () => number = () => Date.now(),
+    /** Told after a user's passkeys change: a passkey is a second factor, whose cached state must go. */
+    private readonly changed: (userId: string) => void = () => {},
   ) {}
 
   list(userId: string): Promise<PasskeyRow[]> {
     return this.store.list(userId);
+  }
+
+  /** Whether the user has a passkey: then it is a second factor after a password (AUTH-8, AUTH-13). */
+  async has(userId: string): Promise<boolean> {
+    return (await this.store.list(userId)).length > 0;
   }
 
   /** Options for the browser's `navigator.credentials.create`, and the id of their challenge. */
@@ -124,6 +131,7 @@ export class PasskeyService {
       if (!(err instanceof AppError) && (await this.store.byId(row.id))) throw taken();
       throw err;
     }
+    this.changed(userId);
     return row;
   }
 
@@ -140,19 +148,35 @@ export class PasskeyService {
         record({ action: "passkey.removed", entity: { type: "user", id: userId }, before: facts(old) }),
       );
     });
+    this.changed(userId);
   }
 
-  /** Options for `navigator.credentials.get` with no account named: the passkey says whose it is. */
-  async authenticationOptions() {
-    const options = await generateAuthenticationOptions({ rpID: this.rp.id, userVerification: "required" });
-    return { challengeId: await this.challenge("authenticate", options.challenge, null), options };
+  /**
+   * Options for `navigator.credentials.get`. With no user (sign-in with a passkey alone) no account is
+   * named: the passkey says whose it is. With a user (the second factor after their password) the
+   * challenge is bound to them and lists their passkeys: only one of theirs can answer it.
+   */
+  async authenticationOptions(userId?: string) {
+    const allowCredentials = userId
+      ? (await this.store.list(userId)).map((p) => ({ id: p.id, transports: JSON.parse(p.transports) }))
+      : undefined;
+    const options = await generateAuthenticationOptions({
+      rpID: this.rp.id,
+      userVerification: "required",
+      ...(allowCredentials ? { allowCredentials } : {}),
+    });
+    return { challengeId: await this.challenge("authenticate", options.challenge, userId ?? null), options };
   }
 
-  /** Verifies a passkey sign-in: the user it proves, or PASSKEY_REFUSED whatever went wrong. */
+  /**
+   * Verifies a passkey assertion: the user it proves, or PASSKEY_REFUSED whatever went wrong (a
+   * challenge bound to a user accepts only that user's passkeys).
+   */
   async authenticate(challengeId: string, response: AuthenticationResponseJSON): Promise<string> {
     const challenge = await this.store.takeChallenge(challengeId, "authenticate", this.clock());
     const passkey = challenge ? await this.store.byId(response.id) : undefined;
     if (!challenge || !passkey) throw refused();
+    if (challenge.user_id !== null && challenge.user_id !== passkey.user_id) throw refused();
     const handle = response.response.userHandle;
     if (handle && handle !== b64(new TextEncoder().encode(passkey.user_id))) throw refused();
     let newCounter: number;

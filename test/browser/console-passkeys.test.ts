@@ -81,6 +81,26 @@ describe.runIf(needs("chromium"))("passkeys in the console", { timeout: 120_000 
     await page.getByRole("list", { name: "Your passkeys" }).getByText("last used").waitFor();
   });
 
+  it("AUTH-8, AUTH-13: with a passkey on the account, the password asks for it as the second factor", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Email").fill(EMAIL);
+    await page.getByLabel("Password").fill(PW);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await heading("Two-factor authentication").waitFor();
+    await page.getByText("Confirm it is you with your passkey.").waitFor();
+    // No code field: this account's only second factor is the passkey.
+    expect(await page.getByLabel("Code").count()).toBe(0);
+    await checkPage(page, "sign-in-second-factor-passkey");
+    await page.getByRole("button", { name: "Use a passkey" }).click();
+    await heading("Organisations").waitFor();
+    // Back to a session from the passkey alone, which proved no password (the next step needs one).
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Use a passkey" }).click();
+    await heading("Organisations").waitFor();
+    await page.goto(`${base}/app/account`);
+    await page.getByRole("list", { name: "Your passkeys" }).getByText("last used").waitFor();
+  });
+
   it("AUTH-13: the passkey is removed, and no longer signs in", async () => {
     const row = page.getByRole("list", { name: "Your passkeys" }).locator(":scope > li").first();
     // Signed in with the passkey, no password was proved: removing one asks for it first.

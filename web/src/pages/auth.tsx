@@ -9,14 +9,20 @@ import { PasskeySignIn } from "./passkeys.js";
 const TOKEN = /^bw[a-z]_[A-Za-z0-9_-]{20,200}$/;
 const ORG = /^org_[0-9A-Z]{26}$/;
 
-type Login = { mfaRequired: true; challengeToken: string } | { user: unknown; csrfToken: string };
+type Factor = "totp" | "passkey";
+type Login =
+  | { mfaRequired: true; challengeToken: string; methods: Factor[] }
+  | { user: unknown; csrfToken: string };
 
-/** Sign in (AUTH-3, AUTH-8): password, then the TOTP or backup-code step when the account has one. */
+/**
+ * Sign in (AUTH-3, AUTH-8, AUTH-13): password, then the second-factor step when the account has one:
+ * a TOTP or backup code, or one of its passkeys, whichever it has.
+ */
 export function SignIn() {
   const { query } = useLocation();
   const me = useMe();
   const next = safeNext(query.get("next"), "/app");
-  const [challenge, setChallenge] = useState("");
+  const [step, setStep] = useState<{ token: string; methods: Factor[] } | null>(null);
   if (me) {
     navigate(next, true);
     return null;
@@ -25,41 +31,51 @@ export function SignIn() {
     await refreshMe();
     navigate(next);
   };
-  if (challenge)
+  if (step) {
+    const totp = step.methods.includes("totp");
+    const passkey = step.methods.includes("passkey");
     return (
       <Page
         title="Two-factor authentication"
-        lead="Enter the 6-digit code from your authenticator app, or one of your backup codes."
+        lead={
+          totp
+            ? `Enter the 6-digit code from your authenticator app, or one of your backup codes${passkey ? ", or use your passkey" : ""}.`
+            : "Confirm it is you with your passkey."
+        }
         narrow
       >
-        <Form
-          submit="Verify"
-          onSubmit={async (d) => {
-            await api("POST", "/v1/auth/mfa/verify", {
-              challengeToken: challenge,
-              code: str(d, "code").replaceAll(" ", ""),
-            });
-            await done();
-          }}
-        >
-          <Field
-            name="code"
-            label="Code"
-            required
-            autoComplete="one-time-code"
-            inputMode="text"
-            minLength={6}
-            maxLength={16}
-            autoFocus
-          />
-        </Form>
+        {totp ? (
+          <Form
+            submit="Verify"
+            onSubmit={async (d) => {
+              await api("POST", "/v1/auth/mfa/verify", {
+                challengeToken: step.token,
+                code: str(d, "code").replaceAll(" ", ""),
+              });
+              await done();
+            }}
+          >
+            <Field
+              name="code"
+              label="Code"
+              required
+              autoComplete="one-time-code"
+              inputMode="text"
+              minLength={6}
+              maxLength={16}
+              autoFocus
+            />
+          </Form>
+        ) : null}
+        {passkey ? <PasskeySignIn onSignedIn={done} challengeToken={step.token} /> : null}
         <p>
-          <a href="/" onClick={() => setChallenge("")}>
+          <a href="/" onClick={() => setStep(null)}>
             Start again
           </a>
         </p>
       </Page>
     );
+  }
   return (
     <Page title="Sign in" narrow>
       <Form
@@ -69,7 +85,7 @@ export function SignIn() {
             email: str(d, "email"),
             password: str(d, "password"),
           });
-          if ("mfaRequired" in r) setChallenge(r.challengeToken);
+          if ("mfaRequired" in r) setStep({ token: r.challengeToken, methods: r.methods });
           else await done();
         }}
       >

@@ -70,6 +70,11 @@ export function Passkeys() {
           without a password.
         </p>
       ) : null}
+      {passkeys.length ? (
+        <p class="muted">
+          Your passkeys are also your second factor: signing in with your password asks for one of them.
+        </p>
+      ) : null}
       <ul class="rows" aria-label="Your passkeys">
         {passkeys.map((p) => (
           <li class="row" key={p.id}>
@@ -141,7 +146,11 @@ export function Passkeys() {
 }
 
 /** "Use a passkey" on the sign-in page: no email typed, the passkey names the account. */
-export function PasskeySignIn(props: { onSignedIn: () => Promise<void> }) {
+export function PasskeySignIn(props: {
+  onSignedIn: () => Promise<void>;
+  /** The password step's token: the passkey is then the second factor of that account's sign-in. */
+  challengeToken?: string;
+}) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   if (!browserSupportsWebAuthn()) return null;
@@ -149,13 +158,15 @@ export function PasskeySignIn(props: { onSignedIn: () => Promise<void> }) {
     setBusy(true);
     setError("");
     try {
+      const step = props.challengeToken ? { challengeToken: props.challengeToken } : undefined;
+      const base = step ? "/v1/auth/mfa/passkey" : "/v1/auth/passkey";
       const made = await api<Options<Parameters<typeof startAuthentication>[0]["optionsJSON"]>>(
         "POST",
-        "/v1/auth/passkey/options",
-        {},
+        `${base}/options`,
+        step ?? {},
       );
       const credential = await startAuthentication({ optionsJSON: made.options });
-      await api("POST", "/v1/auth/passkey", { challengeId: made.challengeId, credential });
+      await api("POST", base, { ...step, challengeId: made.challengeId, credential });
       await props.onSignedIn();
     } catch (err) {
       setError(ceremonyError(err));
