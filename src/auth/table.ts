@@ -87,8 +87,9 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/me/mfa/backup-codes": USER_CREDENTIALS,
   // Passkeys (AUTH-13, AUTH-14): adding or removing one needs a fresh password proof.
   "GET /v1/me/passkeys": USER,
-  "POST /v1/me/passkeys/options": { ...USER_CREDENTIALS, reauth: true },
-  "POST /v1/me/passkeys": { ...USER_CREDENTIALS, reauth: true },
+  // Adding a passkey needs the password typed in the options request (a second factor, like TOTP's).
+  "POST /v1/me/passkeys/options": USER_CREDENTIALS,
+  "POST /v1/me/passkeys": USER_CREDENTIALS,
   "PATCH /v1/me/passkeys/:id": USER_CREDENTIALS,
   "DELETE /v1/me/passkeys/:id": { ...USER_CREDENTIALS, reauth: true },
 

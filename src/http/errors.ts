@@ -34,7 +34,7 @@ export const ERRORS = {
   MFA_ENROLMENT_REQUIRED: {
     status: 403,
     message:
-      "This organisation requires two-factor authentication: turn it on in your account (POST /v1/me/mfa/totp) to continue.",
+      "This organisation requires two-factor authentication: turn it on in your account (an authenticator app, POST /v1/me/mfa/totp, or a passkey, POST /v1/me/passkeys) to continue.",
   },
   INVITATION_EMAIL_MISMATCH: {
     status: 403,

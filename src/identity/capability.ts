@@ -32,8 +32,11 @@ export interface PortalSignIn {
     req: FastifyRequest,
     reply: FastifyReply,
     userId: string,
-    /** `passkey`: a passkey alone; `password+passkey`: a password, then a passkey as the second factor. */
-    method: "passkey" | "password+passkey",
+    /**
+     * `passkey`: a passkey alone; `password+passkey` and `external+passkey`: a password or an external
+     * provider, then a passkey as the second factor; `external`: an external provider, no second factor.
+     */
+    method: "passkey" | "password+passkey" | "external+passkey" | "external",
   ): Promise<{ user: PublicUser; csrfToken: string }>;
 }
 
@@ -72,9 +75,13 @@ export const identityCapability: Capability = {
           req,
           reply,
           user,
-          method === "passkey"
-            ? { secondFactor: true, method }
-            : { secondFactor: true, method: "password", factor: "passkey" },
+          method === "passkey" || method === "external"
+            ? { secondFactor: method === "passkey", method }
+            : {
+                secondFactor: true,
+                method: method === "external+passkey" ? "external" : "password",
+                factor: "passkey",
+              },
         );
       },
     });

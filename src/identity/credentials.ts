@@ -38,16 +38,18 @@ export class CredentialCheck {
     const user = await limitedSignIn(this.limits, ip, () =>
       this.signIn.authenticate(input.email, input.password, req),
     );
-    const mfaOn = await this.mfa.isEnabled(user.id);
+    // Read fresh, as the sign-in page does: a factor added a moment ago on another node counts.
+    const methods = await this.mfa.methods(user.id);
+    const mfaOn = methods.length > 0;
     if (mfaOn) {
       const refuse = (reason: "mfa_code_missing" | "mfa_code_invalid" | "mfa_passkey_only") =>
         this.audit.recordSoon(identityEvents.loginFailed(req, user.email, reason, user.id));
       // A passkey needs a browser ceremony this route cannot hold: such an account mints from a session.
-      if (!(await this.mfa.hasTotp(user.id))) {
+      if (!methods.includes("totp") && !methods.includes("backup_code")) {
         refuse("mfa_passkey_only");
         throw new AppError(
           "MFA_CODE_REQUIRED",
-          "This account's second factor is a passkey, which this route cannot take: sign in, then use POST /v1/auth/token.",
+          "This account's second factor is a passkey, which this route cannot take (a backup code can): sign in, then use POST /v1/auth/token.",
         );
       }
       if (input.code === undefined) {

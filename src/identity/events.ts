@@ -37,7 +37,7 @@ export const identityEvents = {
     u: Account,
     session: SessionRow,
     secondFactor: boolean,
-    method: "password" | "passkey" = "password",
+    method: "password" | "passkey" | "external" = "password",
     factor?: SecondFactor,
   ): AuditEvent {
     return byRequest(req, {

@@ -6,7 +6,7 @@ import { templates } from "../mail/templates.js";
 import type { MfaService } from "../mfa/service.js";
 import { type AuthLimiters, limitedAttempt } from "../ratelimit/auth-limits.js";
 import { sessionOf } from "./principal.js";
-import { MfaCode, NoContent, Password } from "./schemas.js";
+import { MfaCode, NoContent, Password, StepMethods } from "./schemas.js";
 import type { IdentityService } from "./service.js";
 
 const tags = ["me"];
@@ -38,8 +38,10 @@ export async function mfaRoutes(
         tags,
         summary: "Second-factor status",
         description:
-          "Whether TOTP is on, and how many unused backup codes are left (the account screen shows both).",
-        response: { 200: Type.Object({ totp: Type.Boolean(), backupCodesLeft: Type.Integer() }) },
+          "Whether TOTP is on, what a sign-in step accepts (empty: no second factor), and how many unused backup codes are left.",
+        response: {
+          200: Type.Object({ totp: Type.Boolean(), methods: StepMethods, backupCodesLeft: Type.Integer() }),
+        },
       },
     },
     async (req) => mfa.status(sessionOf(req).user_id),
@@ -101,7 +103,7 @@ export async function mfaRoutes(
     },
     async (req) => {
       const user = await identity.confirmPassword(sessionOf(req), req.body.password);
-      if (!(await mfa.hasTotp(user.id))) throw new AppError("MFA_NOT_ENABLED");
+      if (!(await mfa.isEnabled(user.id))) throw new AppError("MFA_NOT_ENABLED");
       await secondFactor(user.id, req.body.code);
       const backupCodes = await mfa.regenerateBackupCodes(user.id, req);
       identity.mail(templates.mfaChanged(user.email, "given new backup codes"));

@@ -3,11 +3,11 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
-import type { MfaService } from "../mfa/service.js";
+import { type MfaService, PORTAL_STEPS } from "../mfa/service.js";
 import { type AuthLimiters, enforce, limitedAttempt, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
 import { clearCookie } from "../sessions/cookies.js";
-import { Accepted, Email, MfaCode, NoContent, Password, Token, User } from "./schemas.js";
+import { Accepted, Email, MfaCode, NoContent, Password, StepMethods, Token, User } from "./schemas.js";
 import { type IdentityService, normaliseEmail } from "./service.js";
 import type { SignIn } from "./sign-in.js";
 
@@ -23,10 +23,7 @@ const SignedIn = Type.Object({ user: User, csrfToken: Type.String() });
 const MfaRequired = Type.Object({
   mfaRequired: Type.Literal(true),
   challengeToken: Type.String(),
-  methods: Type.Array(Type.Union([Type.Literal("totp"), Type.Literal("passkey")]), {
-    description:
-      "The second factors the account has: `totp` (a code or backup code, to /v1/auth/mfa/verify) and `passkey` (/v1/auth/mfa/passkey).",
-  }),
+  methods: StepMethods,
 });
 
 const tags = ["auth"];
@@ -86,11 +83,13 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
         signIn.authenticate(req.body.email, req.body.password, req),
       );
       // AUTH-8: with a second factor on, the password only earns a short-lived challenge, not a session.
-      if (await mfa.isEnabled(user.id))
+      // Read fresh, not from the cache: a factor added a moment ago on another node is asked for.
+      const methods = await mfa.methods(user.id);
+      if (methods.length)
         return {
           mfaRequired: true as const,
           challengeToken: await mfa.createChallenge(user.id, "portal"),
-          methods: await mfa.methods(user.id),
+          methods,
         };
       return signIn.open(req, reply, user, { secondFactor: false });
     },
@@ -107,13 +106,17 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
     },
     async (req, reply) => {
       const account = await mfa.challengePrincipal(req.body.challengeToken);
-      const userId = await limitedAttempt(
+      const step = await limitedAttempt(
         [[limits.mfaIp, addressKey(req.ip)], ...(account ? [[limits.mfaAccount, account] as const] : [])],
-        () => mfa.redeemChallenge(req.body.challengeToken, req.body.code, "portal", req),
+        () => mfa.redeemChallenge(req.body.challengeToken, req.body.code, PORTAL_STEPS, req),
       );
-      const user = await identity.findUser(userId);
+      const user = await identity.findUser(step.principalId);
       if (!user) throw new AppError("UNAUTHENTICATED");
-      return signIn.open(req, reply, user, { secondFactor: true, factor: "totp" });
+      return signIn.open(req, reply, user, {
+        secondFactor: true,
+        factor: "totp",
+        method: step.kind === "external" ? "external" : "password",
+      });
     },
   );
 

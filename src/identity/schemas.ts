@@ -17,3 +17,12 @@ export const User = Type.Object({
 export const Accepted = Type.Object({ status: Type.String() });
 /** A route that answers 204: declared, so /openapi.json states it (never Swagger's default 200). */
 export const NoContent = { 204: { type: "null", description: "Done; no content." } };
+
+/** What a sign-in step accepts (AUTH-8, AUTH-13). */
+export const StepMethods = Type.Array(
+  Type.Union([Type.Literal("totp"), Type.Literal("passkey"), Type.Literal("backup_code")]),
+  {
+    description:
+      "What completes the step: `totp` and `backup_code` (a code, to /v1/auth/mfa/verify), `passkey` (/v1/auth/mfa/passkey).",
+  },
+);

@@ -138,10 +138,14 @@ describe(`GET /v1/auth/session and GET /v1/me/mfa (${ENGINE})`, () => {
     const s = await login(t, "plain@example.org", PW);
     const before = await get("/v1/me/mfa", s.cookie);
     expect(before.statusCode).toBe(200);
-    expect(before.json()).toEqual({ totp: false, backupCodesLeft: 0 });
+    expect(before.json()).toEqual({ totp: false, methods: [], backupCodesLeft: 0 });
     const h = { cookie: s.cookie, "x-csrf-token": s.csrf };
     expect((await post("/v1/me/mfa/totp", { password: PW }, h)).statusCode).toBe(200);
-    expect((await get("/v1/me/mfa", s.cookie)).json()).toEqual({ totp: false, backupCodesLeft: 0 });
+    expect((await get("/v1/me/mfa", s.cookie)).json()).toEqual({
+      totp: false,
+      methods: [],
+      backupCodesLeft: 0,
+    });
   });
 
   it("AUTH-8: after enrolment /v1/me/mfa is {totp:true, backupCodesLeft:10}, and one less after a backup code signs in", async () => {
@@ -159,7 +163,11 @@ describe(`GET /v1/auth/session and GET /v1/me/mfa (${ENGINE})`, () => {
     expect(confirm.statusCode).toBe(200);
     const backupCodes: string[] = confirm.json().backupCodes;
     expect(backupCodes).toHaveLength(10);
-    expect((await get("/v1/me/mfa", s.cookie)).json()).toEqual({ totp: true, backupCodesLeft: 10 });
+    expect((await get("/v1/me/mfa", s.cookie)).json()).toEqual({
+      totp: true,
+      methods: ["totp", "backup_code"],
+      backupCodesLeft: 10,
+    });
 
     const signInWith = async (code: string) => {
       const step1 = await post(
@@ -177,12 +185,20 @@ describe(`GET /v1/auth/session and GET /v1/me/mfa (${ENGINE})`, () => {
       );
     };
     expect((await signInWith(backupCodes[0]!)).statusCode).toBe(200);
-    expect((await get("/v1/me/mfa", s.cookie)).json()).toEqual({ totp: true, backupCodesLeft: 9 });
+    expect((await get("/v1/me/mfa", s.cookie)).json()).toEqual({
+      totp: true,
+      methods: ["totp", "backup_code"],
+      backupCodesLeft: 9,
+    });
     // A used code is spent: refused, and the count does not move.
     const again = await signInWith(backupCodes[0]!);
     expect(again.statusCode).toBe(401);
     expect(again.json().error.code).toBe("MFA_CODE_INVALID");
-    expect((await get("/v1/me/mfa", s.cookie)).json()).toEqual({ totp: true, backupCodesLeft: 9 });
+    expect((await get("/v1/me/mfa", s.cookie)).json()).toEqual({
+      totp: true,
+      methods: ["totp", "backup_code"],
+      backupCodesLeft: 9,
+    });
   });
 
   it("AUTH-6: /v1/me/mfa answers 401 to no session and to an admin session", async () => {

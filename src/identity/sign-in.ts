@@ -15,6 +15,9 @@ import {
 } from "./service.js";
 import type { UserRow } from "./tables.js";
 
+/** How the first factor of a sign-in was proved. */
+export type SignInMethod = "password" | "passkey" | "external";
+
 /**
  * The portal's door (AUTH-1, AUTH-5): password check, session start and sign-out, each recorded in the
  * platform log (AUDIT-2). A sign-in is recorded with the session row it opens, a sign-out with the
@@ -67,7 +70,7 @@ export class SignIn {
   async startSession(
     by: FastifyRequest,
     user: UserRow,
-    options: { secondFactor: boolean; method?: "password" | "passkey"; factor?: SecondFactor },
+    options: { secondFactor: boolean; method?: SignInMethod; factor?: SecondFactor },
   ): Promise<{ token: string; row: SessionRow }> {
     const ua = by.headers["user-agent"];
     const { token, row, familiar } = await this.d.sessions.create(
@@ -77,7 +80,8 @@ export class SignIn {
       {
         record: (s) =>
           identityEvents.loginSucceeded(by, user, s, options.secondFactor, options.method, options.factor),
-        passwordProved: options.method !== "passkey",
+        // Only a password sign-in opens the re-authentication window (AUTH-14).
+        passwordProved: (options.method ?? "password") === "password",
       },
     );
     if (!familiar) this.identity.mail(templates.newSignIn(user.email, by.ip, String(ua ?? "")));

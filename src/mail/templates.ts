@@ -61,7 +61,11 @@ export const templates = {
   /** A passkey signs in alone: its owner hears of every new one (a stolen session must not add one quietly). */
   passkeyAdded: (to: string, name: string, ip: string): Mail =>
     compose(to, "A passkey was added to your account", [
-      `A passkey named “${name.slice(0, 60)}” was added to your account ${to} from ${ip}. It can sign in without your password. If this was not you, remove it under Account → Passkeys, change your password and sign out other sessions.`,
+      `A passkey named “${name.slice(0, 60)}” was added to your account ${to} from ${ip}. It can sign in without your password. It is also your second factor after your password. If this was not you, remove it under Account → Passkeys, change your password and sign out other sessions.`,
+    ]),
+  passkeyRemoved: (to: string, name: string, ip: string, lastFactor: boolean): Mail =>
+    compose(to, "A passkey was removed from your account", [
+      `The passkey named “${name.slice(0, 60)}” was removed from your account ${to} from ${ip}.${lastFactor ? " It was your last second factor: your password alone now signs in, and your backup codes no longer work." : ""} If this was not you, change your password and sign out other sessions.`,
     ]),
   newSignIn: (to: string, ip: string, userAgent: string): Mail =>
     compose(to, "New sign-in to your account", [

@@ -12,23 +12,38 @@ import type { MfaChallengeRow } from "./tables.js";
 const principal = (id: string) => ({ type: id.startsWith("adm_") ? "admin" : "user", id });
 
 export const mfaEvents = {
-  enabled(req: FastifyRequest, principalId: string, backupCodes: number): AuditEvent {
+  /** TOTP turned on, or an account's first passkey added (its backup codes issued with it). */
+  enabled(
+    req: FastifyRequest,
+    principalId: string,
+    backupCodes: number,
+    method: "totp" | "passkey" = "totp",
+  ): AuditEvent {
     return byRequest(req, {
       action: "mfa.enabled",
       entity: principal(principalId),
-      before: { totp: false },
-      after: { totp: true },
-      metadata: { method: "totp", backupCodesIssued: backupCodes },
+      before: method === "totp" ? { totp: false } : { secondFactor: false },
+      after: method === "totp" ? { totp: true } : { secondFactor: true },
+      metadata: { method, backupCodesIssued: backupCodes },
     });
   },
 
-  disabled(req: FastifyRequest, principalId: string): AuditEvent {
+  /**
+   * TOTP turned off (`secondFactorLeft`: a passkey still stands, with the backup codes), or the
+   * account's last passkey removed with no TOTP: no second factor is left.
+   */
+  disabled(
+    req: FastifyRequest,
+    principalId: string,
+    secondFactorLeft: boolean,
+    method: "totp" | "passkey" = "totp",
+  ): AuditEvent {
     return byRequest(req, {
       action: "mfa.disabled",
       entity: principal(principalId),
-      before: { totp: true },
-      after: { totp: false },
-      metadata: { method: "totp" },
+      before: method === "totp" ? { totp: true } : { secondFactor: true },
+      after: method === "totp" ? { totp: false } : { secondFactor: false },
+      metadata: { method, secondFactorLeft },
     });
   },
 

@@ -20,8 +20,19 @@ const CHALLENGE_ATTEMPTS = 5;
 const BACKUP_CODES = 10;
 const BACKUP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789";
 
+/** A spent sign-in step: whose, and what kind (how its first factor was proved). */
+export interface Redeemed {
+  readonly principalId: string;
+  readonly kind: MfaChallengeRow["kind"];
+}
+
+/** The sign-in steps the portal completes: after a password, or after an external provider. */
+export const PORTAL_STEPS = ["portal", "external"] as const;
+
 /** The kinds of second factor a sign-in step can take. */
 export type SecondFactor = "totp" | "passkey";
+/** What a sign-in step accepts: a factor, or one of the account's backup codes. */
+export type StepMethod = SecondFactor | "backup_code";
 
 export interface Enrolment {
   readonly secret: string;
@@ -96,10 +107,15 @@ export class MfaService {
     this.enabled.invalidate(principalId);
   }
 
-  /** The second factors the principal has, TOTP first: what the sign-in step offers. */
-  async methods(principalId: string): Promise<SecondFactor[]> {
-    const found: SecondFactor[] = (await this.hasTotp(principalId)) ? ["totp"] : [];
+  /**
+   * What the sign-in step offers, read fresh (never the cache, so a factor added a moment ago on any
+   * node is asked for): the factors the principal has, TOTP first, and `backup_code` while unused
+   * backup codes remain. Empty: no second factor, the password alone signs in.
+   */
+  async methods(principalId: string): Promise<StepMethod[]> {
+    const found: StepMethod[] = (await this.hasTotp(principalId)) ? ["totp"] : [];
     for (const f of this.factors) if (await f.has(principalId)) found.push(f.name);
+    if (found.length && (await this.store.unusedBackupCodes(principalId)) > 0) found.push("backup_code");
     return found;
   }
 
@@ -123,9 +139,15 @@ export class MfaService {
   }
 
   /** What the account's own settings screen shows: whether TOTP is on, and how many backup codes are unused. */
-  async status(principalId: string): Promise<{ totp: boolean; backupCodesLeft: number }> {
-    const totp = await this.hasTotp(principalId);
-    return { totp, backupCodesLeft: totp ? await this.store.unusedBackupCodes(principalId) : 0 };
+  async status(
+    principalId: string,
+  ): Promise<{ totp: boolean; methods: StepMethod[]; backupCodesLeft: number }> {
+    const methods = await this.methods(principalId);
+    return {
+      totp: methods.includes("totp"),
+      methods,
+      backupCodesLeft: methods.length ? await this.store.unusedBackupCodes(principalId) : 0,
+    };
   }
 
   /** The cached answer of `isEnabled`, or undefined: the synchronous fast path of the tenant check. */
@@ -189,22 +211,61 @@ export class MfaService {
 
   /** `verify` on a given store (a transaction's, so the code is spent with what it unlocks). */
   private async check(store: MfaStore, principalId: string, code: string): Promise<boolean> {
-    const row = await store.getTotp(principalId);
-    if (!row || row.confirmed_at === null) return false;
     if (/^\d{6}$/.test(code)) {
+      const row = await store.getTotp(principalId);
+      if (!row || row.confirmed_at === null) return false;
       const step = this.matchStep(row.secret_sealed, principalId, code);
       return step !== null && (await store.advanceStep(principalId, step));
     }
+    // Backup codes exist only while the principal has a factor (TOTP or another kind): they are
+    // issued with the first one and deleted with the last.
     return store.consumeBackupCode(principalId, sha256(normaliseBackup(code)), this.now());
   }
 
   /** Removes the factor and its backup codes, with the `mfa.disabled` record. */
   async disable(principalId: string, by: FastifyRequest): Promise<void> {
+    const others = await this.otherFactors(principalId);
     await this.store.transaction(async (store, tx) => {
-      await store.deleteTotp(principalId);
-      await this.record(tx, mfaEvents.disabled(by, principalId));
+      await store.deleteTotp(principalId, { keepBackupCodes: others });
+      await this.record(tx, mfaEvents.disabled(by, principalId, others));
     });
     this.enabled.invalidate(principalId);
+  }
+
+  /** Whether the principal has a factor other than TOTP. */
+  private async otherFactors(principalId: string): Promise<boolean> {
+    for (const f of this.factors) if (await f.has(principalId)) return true;
+    return false;
+  }
+
+  /**
+   * After another kind of factor was added (a passkey): the account's first factor gets its 10 backup
+   * codes, returned to be shown this once, so losing the device never locks the owner out. Undefined
+   * when the account already has codes.
+   */
+  async factorAdded(principalId: string, by: FastifyRequest): Promise<string[] | undefined> {
+    this.enabled.invalidate(principalId);
+    if (await this.store.hasBackupCodes(principalId)) return undefined;
+    return this.store.transaction(async (store, tx) => {
+      const codes = await this.newBackupCodes(store, principalId);
+      await this.record(tx, mfaEvents.enabled(by, principalId, codes.length, "passkey"));
+      return codes;
+    });
+  }
+
+  /**
+   * After another kind of factor was removed: when none is left (no TOTP, no other), the backup codes
+   * go too and the account's second factor is recorded as off (AUDIT-2); true then.
+   */
+  async factorRemoved(principalId: string, by: FastifyRequest): Promise<boolean> {
+    this.enabled.invalidate(principalId);
+    if ((await this.hasTotp(principalId)) || (await this.otherFactors(principalId))) return false;
+    await this.store.transaction(async (store, tx) => {
+      await store.deleteBackupCodes(principalId);
+      await this.record(tx, mfaEvents.disabled(by, principalId, false, "passkey"));
+    });
+    this.enabled.invalidate(principalId);
+    return true;
   }
 
   /** Replaces every backup code with 10 new ones (shown this once), with the record of it. */
@@ -259,20 +320,20 @@ export class MfaService {
   async redeemChallenge(
     token: string,
     code: string,
-    kind: MfaChallengeRow["kind"],
+    kinds: readonly MfaChallengeRow["kind"][],
     by: FastifyRequest,
-  ): Promise<string> {
+  ): Promise<Redeemed> {
     const id = sha256(token);
     const outcome = await this.store.transaction(async (store, tx) => {
       const challenge = await store.attemptChallenge(id, this.now(), CHALLENGE_ATTEMPTS);
-      if (!challenge || challenge.kind !== kind)
+      if (!challenge || !kinds.includes(challenge.kind))
         return new AppError("TOKEN_INVALID", "This sign-in step expired or was used; sign in again.");
       if (!(await this.check(store, challenge.principal_id, code))) {
         await this.record(tx, mfaEvents.signInCodeRefused(by, challenge));
         return new AppError("MFA_CODE_INVALID");
       }
       if (!(await store.consumeChallenge(id, this.now()))) return new AppError("TOKEN_INVALID");
-      return challenge.principal_id;
+      return { principalId: challenge.principal_id, kind: challenge.kind };
     });
     if (outcome instanceof AppError) throw outcome;
     return outcome;
@@ -283,14 +344,20 @@ export class MfaService {
    * passkeys service verified for `principalId`): the attempt is counted and the challenge spent in one
    * transaction, and only when it is still live, of `kind`, and `principalId`'s.
    */
-  async completeChallenge(token: string, kind: MfaChallengeRow["kind"], principalId: string): Promise<void> {
+  async completeChallenge(
+    token: string,
+    kinds: readonly MfaChallengeRow["kind"][],
+    principalId: string,
+  ): Promise<Redeemed> {
     const id = sha256(token);
-    const ok = await this.store.transaction(async (store) => {
+    const kind = await this.store.transaction(async (store) => {
       const challenge = await store.attemptChallenge(id, this.now(), CHALLENGE_ATTEMPTS);
-      if (!challenge || challenge.kind !== kind || challenge.principal_id !== principalId) return false;
-      return store.consumeChallenge(id, this.now());
+      if (!challenge || !kinds.includes(challenge.kind) || challenge.principal_id !== principalId)
+        return null;
+      return (await store.consumeChallenge(id, this.now())) ? challenge.kind : null;
     });
-    if (!ok) throw new AppError("TOKEN_INVALID", "This sign-in step expired or was used; sign in again.");
+    if (!kind) throw new AppError("TOKEN_INVALID", "This sign-in step expired or was used; sign in again.");
+    return { principalId, kind };
   }
 
   private totp(secret: OTPAuth.Secret, label: string): OTPAuth.TOTP {

@@ -54,9 +54,24 @@ export class MfaStore {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  async deleteTotp(principalId: string): Promise<void> {
+  async deleteTotp(principalId: string, options: { keepBackupCodes?: boolean } = {}): Promise<void> {
     await this.db.deleteFrom("mfa_totp").where("principal_id", "=", principalId).execute();
+    if (!options.keepBackupCodes) await this.deleteBackupCodes(principalId);
+  }
+
+  async deleteBackupCodes(principalId: string): Promise<void> {
     await this.db.deleteFrom("mfa_backup_codes").where("principal_id", "=", principalId).execute();
+  }
+
+  /** Whether any backup code (used or not) exists: codes are issued once per first factor. */
+  async hasBackupCodes(principalId: string): Promise<boolean> {
+    const r = await this.db
+      .selectFrom("mfa_backup_codes")
+      .select("id")
+      .where("principal_id", "=", principalId)
+      .limit(1)
+      .executeTakeFirst();
+    return r !== undefined;
   }
 
   async replaceBackupCodes(principalId: string, rows: BackupCodeRow[]): Promise<void> {

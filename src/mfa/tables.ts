@@ -21,7 +21,8 @@ export interface BackupCodeRow {
 export interface MfaChallengeRow {
   id: string;
   principal_id: string;
-  kind: "portal" | "admin";
+  /** `portal`: after a password; `external`: after an external provider's sign-in (no password proved). */
+  kind: "portal" | "external" | "admin";
   expires_at: number;
   attempts: number;
   consumed_at: number | null;

@@ -119,7 +119,7 @@ export class OrgService {
     if (patch.requireMfa && !(await this.mfa.isEnabled(actor.userId)))
       throw new AppError(
         "MFA_ENROLMENT_REQUIRED",
-        "Turn on two-factor authentication for yourself (POST /v1/me/mfa/totp) before requiring it of the organisation.",
+        "Turn on two-factor authentication for yourself (an authenticator app, POST /v1/me/mfa/totp, or a passkey, POST /v1/me/passkeys) before requiring it of the organisation.",
       );
     const now = this.now();
     return this.store.transaction(async (s, tx) => {

@@ -34,7 +34,7 @@ describe(`passkeys (${ENGINE})`, () => {
     authenticator: SoftAuthenticator,
     o: { origin?: string; userVerified?: boolean } = {},
   ) => {
-    const opts = (await call("POST", "/v1/me/passkeys/options", who, {})).json() as Options;
+    const opts = (await call("POST", "/v1/me/passkeys/options", who, { password: PW })).json() as Options;
     return call("POST", "/v1/me/passkeys", who, {
       challengeId: opts.challengeId,
       name: "Laptop",
@@ -86,10 +86,11 @@ describe(`passkeys (${ENGINE})`, () => {
     expect(res.json().user.email).toBe("pk@example.org");
     const cookie = String(res.headers["set-cookie"]).split(";")[0]!;
     expect((await call("GET", "/v1/me", { cookie })).json().user.email).toBe("pk@example.org");
-    // A passkey proves no password: adding another one from this session asks for it first.
+    // A passkey proves no password: removing one from this session asks for it first.
     const fromPasskey = { cookie, "x-csrf-token": res.json().csrfToken };
-    const more = await call("POST", "/v1/me/passkeys/options", fromPasskey, {});
-    expect(more.json().error.code).toBe("REAUTH_REQUIRED");
+    const id = device.credentialId.toString("base64url");
+    const remove = await call("DELETE", `/v1/me/passkeys/${id}`, fromPasskey);
+    expect(remove.json().error.code).toBe("REAUTH_REQUIRED");
     const again = await replay();
     expect(again.statusCode).toBe(401);
     expect(again.json().error.code).toBe("PASSKEY_REFUSED");
@@ -148,12 +149,17 @@ describe(`passkeys (${ENGINE})`, () => {
     expect(expired.json().error.code).toBe("PASSKEY_REFUSED");
   });
 
-  it("AUTH-13, AUTH-14: adding or removing a passkey needs a fresh password proof; renaming does not", async () => {
+  it("AUTH-13, AUTH-14: adding a passkey needs the password typed, even in a fresh session; removing needs a fresh proof; renaming does not", async () => {
+    // A session alone (a stolen cookie, fresh from sign-in) cannot add a passkey: the password is typed.
+    const bare = await call("POST", "/v1/me/passkeys/options", session, {});
+    expect(bare.statusCode).toBe(400);
+    expect(bare.json().error.code).toBe("VALIDATION_FAILED");
+    const wrong = await call("POST", "/v1/me/passkeys/options", session, { password: "not the password" });
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().error.details?.[0]?.field ?? wrong.json().error.code).toBeTruthy();
+    expect(wrong.body).toMatch(/password/i);
     const start = Date.now();
     vi.useFakeTimers({ toFake: ["Date"], now: start + (t.config.auth.reauthMs + 60_000) });
-    const stale = await call("POST", "/v1/me/passkeys/options", session, {});
-    expect(stale.statusCode).toBe(403);
-    expect(stale.json().error.code).toBe("REAUTH_REQUIRED");
     const id = device.credentialId.toString("base64url");
     expect((await call("DELETE", `/v1/me/passkeys/${id}`, session)).json().error.code).toBe(
       "REAUTH_REQUIRED",

@@ -6,10 +6,11 @@ import { byRequest } from "../audit/actor.js";
 import type { AuditService } from "../audit/service.js";
 import { AppError } from "../http/errors.js";
 import type { PortalSignIn } from "../identity/capability.js";
-import { NoContent, Token, User } from "../identity/schemas.js";
+import { sessionOf } from "../identity/principal.js";
+import { NoContent, Password, Token, User } from "../identity/schemas.js";
 import type { IdentityService } from "../identity/service.js";
 import { templates } from "../mail/templates.js";
-import type { MfaService } from "../mfa/service.js";
+import { type MfaService, PORTAL_STEPS } from "../mfa/service.js";
 import { stampOf } from "../orgs/stamp.js";
 import { type AuthLimiters, enforce, limitedAttempt } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
@@ -121,14 +122,23 @@ export async function passkeyRoutes(
 
   r.post(
     "/v1/me/passkeys/options",
-    { schema: { tags, body: Type.Optional(Type.Object({})), response: { 200: Options } } },
+    {
+      schema: {
+        tags,
+        summary: "Start adding a passkey",
+        description:
+          "The password typed again (as for turning TOTP on): a passkey becomes a second factor, so a session alone, even a fresh one, cannot add one.",
+        body: Type.Object({ password: Password }),
+        response: { 200: Options },
+      },
+    },
     async (req) => {
       const p = req.principal!;
-      const s = p.session!;
+      const user = await identity.confirmPassword(sessionOf(req), req.body.password);
       const made = await passkeys.registrationOptions({
-        id: userOf(req),
-        email: p.email ?? "",
-        name: s.name ?? null,
+        id: user.id,
+        email: user.email,
+        name: p.session?.name ?? null,
       });
       return { challengeId: made.challengeId, options: { ...made.options } };
     },
@@ -140,7 +150,19 @@ export async function passkeyRoutes(
       schema: {
         tags,
         body: Type.Object({ challengeId: ChallengeId, name: Name, credential: Registration }),
-        response: { 201: Passkey },
+        response: {
+          201: Type.Composite([
+            Passkey,
+            Type.Object({
+              backupCodes: Type.Optional(
+                Type.Array(Type.String(), {
+                  description:
+                    "With the account's first second factor: its 10 single-use backup codes, shown this once.",
+                }),
+              ),
+            }),
+          ]),
+        },
       },
     },
     async (req, reply) => {
@@ -151,10 +173,12 @@ export async function passkeyRoutes(
         req.body.name,
         stampOf(req),
       );
+      // The account's first second factor comes with its backup codes: losing the device never locks out.
+      const backupCodes = await mfa.factorAdded(row.user_id, req);
       // Its owner hears of it: a passkey signs in alone, so one added by someone else must not stay quiet.
       const email = req.principal!.email;
       if (email) identity.mail(templates.passkeyAdded(email, row.name, req.ip));
-      return reply.code(201).send(view(row));
+      return reply.code(201).send({ ...view(row), ...(backupCodes ? { backupCodes } : {}) });
     },
   );
 
@@ -171,7 +195,11 @@ export async function passkeyRoutes(
     "/v1/me/passkeys/:id",
     { schema: { tags, params: PasskeyId, response: NoContent } },
     async (req, reply) => {
-      await passkeys.remove(userOf(req), req.params.id, stampOf(req));
+      const old = await passkeys.remove(userOf(req), req.params.id, stampOf(req));
+      // The last second factor gone takes the backup codes with it, recorded as MFA off.
+      const none = await mfa.factorRemoved(old.user_id, req);
+      const email = req.principal!.email;
+      if (email) identity.mail(templates.passkeyRemoved(email, old.name, req.ip, none));
       return reply.code(204).send();
     },
   );
@@ -232,8 +260,13 @@ export async function passkeyRoutes(
           }
         },
       );
-      await mfa.completeChallenge(req.body.challengeToken, "portal", account!);
-      return portal.start(req, reply, account!, "password+passkey");
+      const step = await mfa.completeChallenge(req.body.challengeToken, PORTAL_STEPS, account!);
+      return portal.start(
+        req,
+        reply,
+        account!,
+        step.kind === "external" ? "external+passkey" : "password+passkey",
+      );
     },
   );
 

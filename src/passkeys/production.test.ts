@@ -39,7 +39,7 @@ describe(`passkeys in production (${ENGINE})`, () => {
   it("AUTH-13: in production a passkey is registered for the HTTPS host and signs in alone, with a Secure session cookie", async () => {
     const owner = new FlowBrowser(BASE, send);
     await owner.signIn("prod-passkey@example.org", PW);
-    const opts = await json<Options>(await owner.api("POST", "/v1/me/passkeys/options", {}));
+    const opts = await json<Options>(await owner.api("POST", "/v1/me/passkeys/options", { password: PW }));
     expect(opts.options.rp?.id).toBe("app.example.org");
     // A registration from the same host over plain HTTP is refused.
     const plain = await owner.api("POST", "/v1/me/passkeys", {
@@ -50,7 +50,7 @@ describe(`passkeys in production (${ENGINE})`, () => {
       }),
     });
     expect(plain.status).toBe(401);
-    const again = await json<Options>(await owner.api("POST", "/v1/me/passkeys/options", {}));
+    const again = await json<Options>(await owner.api("POST", "/v1/me/passkeys/options", { password: PW }));
     const added = await owner.api("POST", "/v1/me/passkeys", {
       challengeId: again.challengeId,
       name: "Laptop",
@@ -90,7 +90,7 @@ describe(`passkeys in production (${ENGINE})`, () => {
         body: JSON.stringify({ email: "prod-passkey@example.org", password: PW }),
       }),
     );
-    expect(step).toMatchObject({ mfaRequired: true, methods: ["passkey"] });
+    expect(step).toMatchObject({ mfaRequired: true, methods: ["passkey", "backup_code"] });
     expect(sessionCookie(b)).toBeUndefined();
     const opts = await json<Options>(
       await b.api("POST", "/v1/auth/mfa/passkey/options", { challengeToken: step.challengeToken }),

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
 import { SoftAuthenticator } from "../../test/soft-authenticator.js";
+import type { Mail } from "../mail/mailer.js";
 
 const PW = "second factor passphrase";
 const ORIGIN = "http://localhost:3000";
@@ -36,14 +37,14 @@ describe(`passkey as the second factor (${ENGINE})`, () => {
     const id = await createUser(t, email, PW);
     const s = await login(t, email, PW);
     const session = { cookie: s.cookie, "x-csrf-token": s.csrf };
-    const opts = (await call("POST", "/v1/me/passkeys/options", session, {})).json() as Options;
+    const opts = (await call("POST", "/v1/me/passkeys/options", session, { password: PW })).json() as Options;
     const added = await call("POST", "/v1/me/passkeys", session, {
       challengeId: opts.challengeId,
       name: "Laptop",
       credential: device.create(opts.options),
     });
     expect(added.statusCode, added.body).toBe(201);
-    return { id, session };
+    return { id, session, codes: added.json().backupCodes as string[] | undefined };
   };
   const passwordStep = async (email: string) => {
     const res = await call("POST", "/v1/auth/login", {}, { email, password: PW });
@@ -66,17 +67,22 @@ describe(`passkey as the second factor (${ENGINE})`, () => {
   const ana = new SoftAuthenticator("localhost", ORIGIN);
   const ben = new SoftAuthenticator("localhost", ORIGIN);
   let anaId = "";
+  let anaCodes: string[] = [];
+  let benCodes: string[] = [];
+  const mails: Mail[] = [];
 
   beforeAll(async () => {
-    t = await testApp();
-    anaId = (await withPasskey("ana@example.org", ana)).id;
-    await withPasskey("ben@example.org", ben);
+    t = await testApp({}, undefined, { mailer: { send: async (m: Mail) => void mails.push(m) } });
+    const made = await withPasskey("ana@example.org", ana);
+    anaId = made.id;
+    anaCodes = made.codes ?? [];
+    benCodes = (await withPasskey("ben@example.org", ben)).codes ?? [];
   });
   afterAll(() => t.close());
 
   it("AUTH-8, AUTH-13: with a passkey on the account, the password alone opens no session; the passkey completes the step", async () => {
     const step = await passwordStep("ana@example.org");
-    expect(step).toMatchObject({ mfaRequired: true, methods: ["passkey"] });
+    expect(step).toMatchObject({ mfaRequired: true, methods: ["passkey", "backup_code"] });
     expect(step).not.toHaveProperty("csrfToken");
     const opts = await stepOptions(step.challengeToken);
     // The options name this account's passkeys only.
@@ -109,6 +115,71 @@ describe(`passkey as the second factor (${ENGINE})`, () => {
       secondFactor: true,
       factor: "passkey",
     });
+  });
+
+  it("AUTH-8, AUTH-13: the account's first passkey comes with 10 backup codes; one completes the step without the device, once", async () => {
+    expect(anaCodes).toHaveLength(10);
+    const step = await passwordStep("ana@example.org");
+    const code = anaCodes[0]!;
+    const res = await call("POST", "/v1/auth/mfa/verify", {}, { challengeToken: step.challengeToken, code });
+    expect(res.statusCode, res.body).toBe(200);
+    const again = await passwordStep("ana@example.org");
+    const reused = await call(
+      "POST",
+      "/v1/auth/mfa/verify",
+      {},
+      { challengeToken: again.challengeToken, code },
+    );
+    expect(reused.json().error.code).toBe("MFA_CODE_INVALID");
+    // A second passkey issues no new codes: the account already has them.
+    const session = headersOf(res);
+    const opts = (await call("POST", "/v1/me/passkeys/options", session, { password: PW })).json() as Options;
+    const second = await call("POST", "/v1/me/passkeys", session, {
+      challengeId: opts.challengeId,
+      name: "Phone",
+      credential: new SoftAuthenticator("localhost", ORIGIN).create(opts.options),
+    });
+    expect(second.statusCode, second.body).toBe(201);
+    expect(second.json()).not.toHaveProperty("backupCodes");
+  });
+
+  it("AUTH-8, AUTH-13: removing the last passkey is mailed and recorded as MFA off; its backup codes stop working and the password alone signs in", async () => {
+    const dora = new SoftAuthenticator("localhost", ORIGIN);
+    const made = await withPasskey("dora@example.org", dora);
+    const step = await passwordStep("dora@example.org");
+    const session = headersOf(
+      await answer(step.challengeToken, await stepOptions(step.challengeToken), dora),
+    );
+    expect((await call("POST", "/v1/auth/reauth", session, { password: PW })).statusCode).toBe(200);
+    const id = dora.credentialId.toString("base64url");
+    expect((await call("DELETE", `/v1/me/passkeys/${id}`, session)).statusCode).toBe(204);
+    await vi.waitFor(() =>
+      expect(
+        mails.some(
+          (m) =>
+            m.to === "dora@example.org" &&
+            m.subject === "A passkey was removed from your account" &&
+            m.text.includes("last second factor"),
+        ),
+      ).toBe(true),
+    );
+    const audit = t.app.bulwark.service("audit");
+    await audit.flush();
+    const off = (await audit.query({ log: "platform" }, 500)).find(
+      (e) => e.action === "mfa.disabled" && e.entity_id === made.id,
+    );
+    expect(JSON.parse(off!.entry!).metadata).toMatchObject({ method: "passkey", secondFactorLeft: false });
+    const signIn = await call("POST", "/v1/auth/login", {}, { email: "dora@example.org", password: PW });
+    expect(signIn.json()).toHaveProperty("csrfToken");
+    const status = await call("GET", "/v1/me/mfa", headersOf(signIn));
+    expect(status.json()).toEqual({ totp: false, methods: [], backupCodesLeft: 0 });
+    expect(
+      await t.db.global
+        .selectFrom("mfa_backup_codes")
+        .selectAll()
+        .where("principal_id", "=", made.id)
+        .execute(),
+    ).toEqual([]);
   });
 
   it("AUTH-8, AUTH-13: another account's passkey cannot complete the step, whichever challenge it answers", async () => {
@@ -156,7 +227,7 @@ describe(`passkey as the second factor (${ENGINE})`, () => {
     expect(started.statusCode, started.body).toBe(200);
     const mfa = t.app.bulwark.service("mfa");
     await mfa.enrolConfirmed(anaId);
-    expect((await passwordStep("ana@example.org")).methods).toEqual(["totp", "passkey"]);
+    expect((await passwordStep("ana@example.org")).methods).toEqual(["totp", "passkey", "backup_code"]);
   });
 
   it("AUTH-8, AUTH-13: an organisation that requires MFA admits a member whose second factor is a passkey, and refuses them once it is gone", async () => {
@@ -179,7 +250,7 @@ describe(`passkey as the second factor (${ENGINE})`, () => {
     expect(before.statusCode).toBe(403);
     expect(before.json().error.code).toBe("MFA_ENROLMENT_REQUIRED");
 
-    const opts = (await call("POST", "/v1/me/passkeys/options", member, {})).json() as Options;
+    const opts = (await call("POST", "/v1/me/passkeys/options", member, { password: PW })).json() as Options;
     const added = await call("POST", "/v1/me/passkeys", member, {
       challengeId: opts.challengeId,
       name: "Phone",
@@ -194,15 +265,15 @@ describe(`passkey as the second factor (${ENGINE})`, () => {
     expect((await call("GET", `/v1/orgs/${org}`, member)).json().error.code).toBe("MFA_ENROLMENT_REQUIRED");
   });
 
-  it("AUTH-9, AUTH-13: tokens from credentials refuse an account whose second factor is only a passkey, saying why", async () => {
-    const res = await call(
-      "POST",
-      "/v1/auth/token/credentials",
-      {},
-      { email: "ben@example.org", password: PW, orgId: "org_01JD8X5K2M3N4P5Q6R7S8T9V0W" },
-    );
-    expect(res.statusCode).toBe(401);
-    expect(res.json().error).toMatchObject({ code: "MFA_CODE_REQUIRED" });
-    expect(res.json().error.message).toMatch(/passkey/);
+  it("AUTH-9, AUTH-13: tokens from credentials, for an account whose second factor is a passkey, need one of its backup codes", async () => {
+    const body = { email: "ben@example.org", password: PW, orgId: "org_01JD8X5K2M3N4P5Q6R7S8T9V0W" };
+    const bare = await call("POST", "/v1/auth/token/credentials", {}, body);
+    expect(bare.statusCode).toBe(401);
+    expect(bare.json().error.code).toBe("MFA_CODE_REQUIRED");
+    const guessed = await call("POST", "/v1/auth/token/credentials", {}, { ...body, code: "123456" });
+    expect(guessed.json().error.code).toBe("MFA_CODE_INVALID");
+    // With a backup code the second factor holds; Ben is no member of that organisation.
+    const coded = await call("POST", "/v1/auth/token/credentials", {}, { ...body, code: benCodes[0]! });
+    expect(coded.json().error.code).not.toMatch(/^MFA_/);
   });
 });

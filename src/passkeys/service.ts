@@ -139,16 +139,19 @@ export class PasskeyService {
     if (!(await this.store.rename(this.db.global, userId, id, name.trim()))) throw new AppError("NOT_FOUND");
   }
 
-  async remove(userId: string, id: string, record: Stamp): Promise<void> {
-    await this.db.global.transaction().execute(async (tx) => {
+  /** Removes one of the user's passkeys (with its record); returns it. */
+  async remove(userId: string, id: string, record: Stamp): Promise<PasskeyRow> {
+    const removed = await this.db.global.transaction().execute(async (tx) => {
       const old = (await this.store.list(userId, tx)).find((p) => p.id === id);
       if (!old || !(await this.store.remove(tx, userId, id))) throw new AppError("NOT_FOUND");
       await this.audit.record(
         tx,
         record({ action: "passkey.removed", entity: { type: "user", id: userId }, before: facts(old) }),
       );
+      return old;
     });
     this.changed(userId);
+    return removed;
   }
 
   /**

@@ -106,8 +106,9 @@ describe.runIf(needs("chromium"))("the admin console, as platform staff use it",
     await checkPage(admin, "portal-impersonating");
     // The user's second factor is theirs: the console says so in words.
     await admin.goto(`${base}/app/account`);
-    await admin.getByLabel("Your password").fill(PW);
-    await admin.getByRole("button", { name: "Set up two-factor authentication" }).click();
+    const setUp = admin.getByRole("form", { name: "Set up two-factor authentication" });
+    await setUp.getByLabel("Your password").fill(PW);
+    await setUp.getByRole("button", { name: "Set up two-factor authentication" }).click();
     await admin.getByText("Not while impersonating").waitFor();
 
     await banner.getByRole("button", { name: "Stop impersonating" }).click();

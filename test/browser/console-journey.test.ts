@@ -104,8 +104,9 @@ describe.runIf(needs("chromium"))("the console, as a person uses it", { timeout:
     await page.getByRole("button", { name: "Save name" }).click();
     await page.getByRole("banner").getByText("Ada Owner").waitFor();
     await checkPage(page, "account");
-    await page.getByLabel("Your password").fill(PW);
-    await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
+    const setUp = page.getByRole("form", { name: "Set up two-factor authentication" });
+    await setUp.getByLabel("Your password").fill(PW);
+    await setUp.getByRole("button", { name: "Set up two-factor authentication" }).click();
     await page.getByRole("img", { name: "QR code for your authenticator app" }).waitFor();
     await page.getByText("Can't scan? Enter the key by hand").click();
     const secret = (await page.getByTestId("totp-secret").textContent())!.trim();

@@ -3,6 +3,7 @@ import { api } from "../api.js";
 import { PasswordAndCodeFields, str, YourPasswordField } from "../fields.js";
 import { type Me, refreshMe } from "../session.js";
 import { Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
+import { BackupCodes } from "./backup-codes.js";
 import { Passkeys } from "./passkeys.js";
 
 interface Enrolment {
@@ -11,37 +12,15 @@ interface Enrolment {
   qrCode: string;
 }
 
-/** Backup codes, shown once: copy them now, they are stored hashed and never shown again. */
-function BackupCodes(props: { codes: string[]; onDone: () => void }) {
-  return (
-    <div class="card">
-      <h3>Your backup codes</h3>
-      <Notice kind="warn">
-        Keep these somewhere safe. Each works once, when you have no access to your app. They will not be
-        shown again.
-      </Notice>
-      <ul class="codes" aria-label="Backup codes">
-        {props.codes.map((c) => (
-          <li key={c}>
-            <code>{c}</code>
-          </li>
-        ))}
-      </ul>
-      <div class="actions">
-        <button type="button" class="primary" onClick={props.onDone}>
-          I have saved them
-        </button>
-      </div>
-    </div>
-  );
-}
-
 /**
  * Two-factor authentication (AUTH-8): the password gate, then the QR code and otpauth URI, then a first
  * code, then backup codes shown once; regenerating or turning it off needs the password and a code.
  */
 function TwoFactor() {
-  const status = useLoad(() => api<{ totp: boolean; backupCodesLeft: number }>("GET", "/v1/me/mfa"), []);
+  const status = useLoad(
+    () => api<{ totp: boolean; methods: string[]; backupCodesLeft: number }>("GET", "/v1/me/mfa"),
+    [],
+  );
   const [enrolment, setEnrolment] = useState<Enrolment | null>(null);
   const [codes, setCodes] = useState<string[] | null>(null);
   if (codes)
@@ -105,55 +84,72 @@ function TwoFactor() {
         </Form>
       </div>
     );
-  if (!status.data?.totp)
-    return (
-      <div class="card" key="off">
+  const on = (status.data?.methods.length ?? 0) > 0;
+  const totp = status.data?.totp ?? false;
+  return (
+    <div class="card" key={totp ? "on" : on ? "passkey" : "off"}>
+      {totp ? (
+        <p>
+          Two-factor authentication is <strong>on</strong>. You use an authenticator app
+          {status.data?.methods.includes("passkey") ? " and your passkeys" : ""}. Backup codes left:{" "}
+          {status.data?.backupCodesLeft}.
+        </p>
+      ) : on ? (
+        <p>
+          Two-factor authentication is <strong>on</strong>. Your passkeys are your second factor. Backup codes
+          left: {status.data?.backupCodesLeft}. You can add an authenticator app as well.
+        </p>
+      ) : (
         <p>
           Two-factor authentication is <strong>off</strong>. Turn it on so a stolen password is not enough to
-          sign in.
+          sign in: add an authenticator app here, or a passkey.
         </p>
+      )}
+      {totp ? null : (
         <Form
-          submit="Set up two-factor authentication"
-          label="Set up two-factor authentication"
+          submit={on ? "Add an authenticator app" : "Set up two-factor authentication"}
+          label={on ? "Add an authenticator app" : "Set up two-factor authentication"}
           onSubmit={async (d) =>
             setEnrolment(await api<Enrolment>("POST", "/v1/me/mfa/totp", { password: str(d, "password") }))
           }
         >
           <YourPasswordField />
         </Form>
-      </div>
-    );
-  return (
-    <div class="card" key="on">
-      <p>
-        Two-factor authentication is <strong>on</strong>. Backup codes left: {status.data.backupCodesLeft}.
-      </p>
-      <h3>New backup codes</h3>
-      <Form
-        submit="Make new backup codes"
-        label="Make new backup codes"
-        onSubmit={async (d) => {
-          const r = await api<{ backupCodes: string[] }>("POST", "/v1/me/mfa/backup-codes", {
-            password: str(d, "password"),
-            code: str(d, "code"),
-          });
-          setCodes(r.backupCodes);
-        }}
-      >
-        <PasswordAndCodeFields />
-      </Form>
-      <h3>Turn off</h3>
-      <Form
-        submit="Turn off two-factor authentication"
-        label="Turn off two-factor authentication"
-        danger
-        onSubmit={async (d) => {
-          await api("DELETE", "/v1/me/mfa/totp", { password: str(d, "password"), code: str(d, "code") });
-          status.reload();
-        }}
-      >
-        <PasswordAndCodeFields />
-      </Form>
+      )}
+      {on ? (
+        <>
+          <h3>New backup codes</h3>
+          <Form
+            submit="Make new backup codes"
+            label="Make new backup codes"
+            onSubmit={async (d) => {
+              const r = await api<{ backupCodes: string[] }>("POST", "/v1/me/mfa/backup-codes", {
+                password: str(d, "password"),
+                code: str(d, "code"),
+              });
+              setCodes(r.backupCodes);
+            }}
+          >
+            <PasswordAndCodeFields />
+          </Form>
+        </>
+      ) : null}
+      {totp ? (
+        <>
+          <h3>Turn off</h3>
+          <Form
+            submit="Turn off two-factor authentication"
+            label="Turn off two-factor authentication"
+            danger
+            onSubmit={async (d) => {
+              await api("DELETE", "/v1/me/mfa/totp", { password: str(d, "password"), code: str(d, "code") });
+              status.reload();
+            }}
+          >
+            <PasswordAndCodeFields />
+          </Form>
+        </>
+      ) : null}
     </div>
   );
 }
@@ -228,6 +224,8 @@ function NameChange(props: { me: Me }) {
 }
 
 export function Account(props: { me: Me }) {
+  // A passkey added or removed changes the second factor: the section below is loaded again.
+  const [factors, setFactors] = useState(0);
   return (
     <Page title="Account" lead={`Signed in as ${props.me.user.email}.`}>
       <h2>Name</h2>
@@ -235,9 +233,9 @@ export function Account(props: { me: Me }) {
       <h2>Password</h2>
       <PasswordChange />
       <h2>Passkeys</h2>
-      <Passkeys />
+      <Passkeys onChange={() => setFactors((n) => n + 1)} />
       <h2>Two-factor authentication</h2>
-      <TwoFactor />
+      <TwoFactor key={factors} />
     </Page>
   );
 }

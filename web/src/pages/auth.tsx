@@ -9,7 +9,7 @@ import { PasskeySignIn } from "./passkeys.js";
 const TOKEN = /^bw[a-z]_[A-Za-z0-9_-]{20,200}$/;
 const ORG = /^org_[0-9A-Z]{26}$/;
 
-type Factor = "totp" | "passkey";
+type Factor = "totp" | "passkey" | "backup_code";
 type Login =
   | { mfaRequired: true; challengeToken: string; methods: Factor[] }
   | { user: unknown; csrfToken: string };
@@ -33,6 +33,7 @@ export function SignIn() {
   };
   if (step) {
     const totp = step.methods.includes("totp");
+    const codes = totp || step.methods.includes("backup_code");
     const passkey = step.methods.includes("passkey");
     return (
       <Page
@@ -40,11 +41,14 @@ export function SignIn() {
         lead={
           totp
             ? `Enter the 6-digit code from your authenticator app, or one of your backup codes${passkey ? ", or use your passkey" : ""}.`
-            : "Confirm it is you with your passkey."
+            : codes
+              ? "Confirm it is you with your passkey, or enter one of your backup codes."
+              : "Confirm it is you with your passkey."
         }
         narrow
       >
-        {totp ? (
+        {passkey ? <PasskeySignIn onSignedIn={done} challengeToken={step.token} /> : null}
+        {codes ? (
           <Form
             submit="Verify"
             onSubmit={async (d) => {
@@ -67,7 +71,6 @@ export function SignIn() {
             />
           </Form>
         ) : null}
-        {passkey ? <PasskeySignIn onSignedIn={done} challengeToken={step.token} /> : null}
         <p>
           <a href="/" onClick={() => setStep(null)}>
             Start again

@@ -4,6 +4,7 @@ import { ApiError, api } from "../api.js";
 import { str, YourPasswordField } from "../fields.js";
 import { describe } from "../messages.js";
 import { ConfirmButton, Field, Form, Loading, Notice, useLoad, when } from "../ui.js";
+import { BackupCodes } from "./backup-codes.js";
 
 interface Passkey {
   id: string;
@@ -26,28 +27,26 @@ function ceremonyError(err: unknown): string {
 }
 
 /**
- * Passkeys on the account page (AUTH-13): the list, adding one (the password is asked for first when
- * the last proof is too old), renaming and removing. The browser's dialog does the rest.
+ * Passkeys on the account page (AUTH-13): the list, adding one (with the password typed: a passkey
+ * is also a second factor; the account's first comes with backup codes, shown once), renaming, and
+ * removing (the password is asked for first when the last proof is too old). The browser's dialog does the rest.
  */
-export function Passkeys() {
+export function Passkeys(props: { onChange?: () => void }) {
   const list = useLoad(() => api<{ passkeys: Passkey[] }>("GET", "/v1/me/passkeys"), []);
   const [needPassword, setNeedPassword] = useState(false);
+  const [codes, setCodes] = useState<string[] | null>(null);
   const [message, setMessage] = useState("");
   const [error, setError] = useState("");
   if (!browserSupportsWebAuthn()) return <p class="muted">This browser cannot use passkeys.</p>;
-  const add = async (name: string) => {
+  if (codes) return <BackupCodes codes={codes} onDone={() => setCodes(null)} />;
+  const add = async (name: string, password: string) => {
     setError("");
     setMessage("");
-    let made: Options<Parameters<typeof startRegistration>[0]["optionsJSON"]>;
-    try {
-      made = await api("POST", "/v1/me/passkeys/options", {});
-    } catch (err) {
-      if (err instanceof ApiError && err.code === "REAUTH_REQUIRED") {
-        setNeedPassword(true);
-        return;
-      }
-      throw err;
-    }
+    const made = await api<Options<Parameters<typeof startRegistration>[0]["optionsJSON"]>>(
+      "POST",
+      "/v1/me/passkeys/options",
+      { password },
+    );
     let credential: Awaited<ReturnType<typeof startRegistration>>;
     try {
       credential = await startRegistration({ optionsJSON: made.options });
@@ -55,9 +54,17 @@ export function Passkeys() {
       setError(ceremonyError(err));
       return;
     }
-    await api("POST", "/v1/me/passkeys", { challengeId: made.challengeId, name, credential });
-    setMessage(`${name} was added: you can sign in with it.`);
+    const added = await api<{ backupCodes?: string[] }>("POST", "/v1/me/passkeys", {
+      challengeId: made.challengeId,
+      name,
+      credential,
+    });
+    setMessage(
+      `${name} was added: you can sign in with it, and it is your second factor after your password.`,
+    );
+    if (added.backupCodes) setCodes(added.backupCodes);
     list.reload();
+    props.onChange?.();
   };
   const passkeys = list.data?.passkeys ?? [];
   return (
@@ -101,6 +108,7 @@ export function Passkeys() {
                   }
                   setMessage(`${p.name} was removed.`);
                   list.reload();
+                  props.onChange?.();
                 }}
               >
                 <p>It will no longer sign you in. Your password and other passkeys keep working.</p>
@@ -120,7 +128,7 @@ export function Passkeys() {
             setNeedPassword(false);
           }}
         >
-          <p>Confirm your password first: adding or removing a passkey changes how you sign in.</p>
+          <p>Confirm your password first: removing a passkey changes how you sign in.</p>
           <YourPasswordField />
         </Form>
       ) : (
@@ -128,7 +136,7 @@ export function Passkeys() {
           submit="Add a passkey"
           label="Add a passkey"
           resetOnSuccess
-          onSubmit={(d) => add(str(d, "name").trim())}
+          onSubmit={(d) => add(str(d, "name").trim(), str(d, "password"))}
         >
           <Field
             name="name"
@@ -139,6 +147,7 @@ export function Passkeys() {
             placeholder="Work laptop"
             hint="So you recognise it later: the device or password manager that holds it."
           />
+          <YourPasswordField />
         </Form>
       )}
     </div>
@@ -153,7 +162,10 @@ export function PasskeySignIn(props: {
 }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  if (!browserSupportsWebAuthn()) return null;
+  if (!browserSupportsWebAuthn())
+    return props.challengeToken ? (
+      <p class="muted">This browser cannot use passkeys: use a backup code, or another browser.</p>
+    ) : null;
   const go = async () => {
     setBusy(true);
     setError("");
