@@ -12,6 +12,7 @@ import { consoleCapability } from "./console/capability.js";
 import { createContext } from "./create-context.js";
 import type { Database } from "./db/database.js";
 import type { MigrationContext } from "./db/migrations.js";
+import { type ExternalOptions, externalCapability } from "./external/capability.js";
 import { healthPlugin } from "./health/plugin.js";
 import { registerHttpControls } from "./http/controls.js";
 import { clientErrorHandler, sendError } from "./http/error-handler.js";
@@ -68,6 +69,8 @@ export interface BuildOptions {
   readonly denials?: DenialSink;
   /** The webhook dispatcher's resolver, clock and jitter (tests). */
   readonly webhooks?: WebhookOptions;
+  /** How external sign-in reaches its providers (tests reach an HTTPS provider in-process). */
+  readonly external?: ExternalOptions;
 }
 
 /**
@@ -76,7 +79,7 @@ export interface BuildOptions {
  * every CLI command know the same migrations.
  */
 export function capabilities(
-  options: Pick<BuildOptions, "mailer" | "extensions" | "denials" | "webhooks"> = {},
+  options: Pick<BuildOptions, "mailer" | "extensions" | "denials" | "webhooks" | "external"> = {},
 ): Capability[] {
   return [
     mailCapability(options.mailer),
@@ -87,6 +90,7 @@ export function capabilities(
     mfaCapability,
     identityCapability,
     passkeysCapability(),
+    externalCapability(options.external),
     orgsCapability(options.denials),
     apiKeysCapability,
     tokensCapability(),

@@ -10,6 +10,7 @@ import { PUBLIC } from "../src/auth/requirements.js";
 import { type Config, loadConfig } from "../src/config/load.js";
 import { Database } from "../src/db/database.js";
 import type { MigrationContext } from "../src/db/migrations.js";
+import type { ExternalOptions } from "../src/external/capability.js";
 import { createLogger } from "../src/log/logger.js";
 import type { Mailer } from "../src/mail/mailer.js";
 import type { Extension } from "../src/orgs/extension.js";
@@ -133,7 +134,12 @@ export interface TestApp {
 export async function testApp(
   env: Record<string, string> = {},
   setup?: (app: FastifyInstance) => void | Promise<void>,
-  options: { extensions?: readonly Extension[]; mailer?: Mailer; webhooks?: WebhookOptions } = {},
+  options: {
+    extensions?: readonly Extension[];
+    mailer?: Mailer;
+    webhooks?: WebhookOptions;
+    external?: ExternalOptions;
+  } = {},
 ): Promise<TestApp> {
   const extensions = options.extensions ?? [];
   const t = await testDb(bulwarkMigrations(extensions));
@@ -146,6 +152,7 @@ export async function testApp(
     extensions,
     ...(options.mailer ? { mailer: options.mailer } : {}),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+    ...(options.external ? { external: options.external } : {}),
     logStream: { write: (s: string) => void rawLogs.push(s) },
   });
   // Routes a test adds under /test/ are public unless they declare otherwise (config.security).

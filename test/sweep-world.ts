@@ -192,6 +192,9 @@ export class SweepWorld {
         .replace(/\/oidc-clients\/:id/, `/oidc-clients/${this.ids.oidcClient}`)
         // The sweep's user has no passkey: the handler answers that this one is not found.
         .replace(/\/passkeys\/:id$/, "/passkeys/bWFkZS11cC1jcmVkZW50aWFsLWlk")
+        // No external provider is configured: the handler answers that this one does not exist.
+        .replace(/\/:provider(\/|$)/, "/google$1")
+        .replace(/\/identities\/:id$/, "/identities/xid_01JD8X5K2M3N4P5Q6R7S8T9V0W")
         // No sign-in request is under way: the handler answers that it has expired.
         .replace(/^\/authorize\/:uid/, "/authorize/yQ3kX9bLr2TnW8cVd5HmA")
         .replace(/\/webhook-deliveries\/:id/, `/webhook-deliveries/${this.ids.webhookDelivery}`)

@@ -43,6 +43,9 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/auth/verify-email/resend": AUTH_SURFACE,
   "POST /v1/auth/login": AUTH_SURFACE,
   "POST /v1/auth/mfa/verify": AUTH_SURFACE,
+  "GET /v1/auth/external": PUBLIC,
+  "GET /v1/auth/external/:provider/start": AUTH_SURFACE,
+  "GET /v1/auth/external/:provider/callback": AUTH_SURFACE,
   "POST /v1/auth/mfa/passkey/options": AUTH_SURFACE,
   "POST /v1/auth/mfa/passkey": AUTH_SURFACE,
   "POST /v1/auth/passkey/options": AUTH_SURFACE,
@@ -92,6 +95,12 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/me/passkeys": USER_CREDENTIALS,
   "PATCH /v1/me/passkeys/:id": USER_CREDENTIALS,
   "DELETE /v1/me/passkeys/:id": { ...USER_CREDENTIALS, reauth: true },
+  // Linked external identities (AUTH-11): each signs in alone, so adding or removing one is sensitive.
+  "GET /v1/me/identities": USER,
+  "GET /v1/me/identities/pending": USER,
+  "POST /v1/me/identities/confirm": { ...USER_CREDENTIALS, reauth: true },
+  "POST /v1/me/identities/:provider": { ...USER_CREDENTIALS, reauth: true },
+  "DELETE /v1/me/identities/:id": { ...USER_CREDENTIALS, reauth: true },
 
   // Organisations (AUTHZ-1, AUTHZ-2, AUTHZ-5)
   "POST /v1/orgs": USER,

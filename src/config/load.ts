@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { VarReader } from "./reader.js";
 import { developmentSecret, weakSecretReason } from "./secrets.js";
+import { parseSigninProviders, type SigninProvider } from "./signin-providers.js";
 import { VARIABLES, type VarName, type VarSpec } from "./variables.js";
 
 /** Route tiers with a configured limit (RATE-3); `auth` has its own limiters, `none` none. */
@@ -92,6 +93,8 @@ export interface Config {
     readonly login: { readonly maxAttempts: number; readonly windowMs: number };
     readonly signupPerHour: number;
     readonly emailPerHour: number;
+    /** External sign-in providers (AUTH-11); empty: none. */
+    readonly providers: readonly SigninProvider[];
   };
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly catalogExample: boolean;
@@ -376,6 +379,7 @@ export function loadConfig(env: Env = process.env): Config {
       login: { maxAttempts: int("LOGIN_MAX_ATTEMPTS"), windowMs: int("LOGIN_WINDOW_MINUTES") * 60_000 },
       signupPerHour: int("SIGNUP_MAX_PER_HOUR"),
       emailPerHour: int("EMAIL_MAX_PER_HOUR"),
+      providers: parseSigninProviders(str("SIGNIN_PROVIDERS"), production, problems),
     },
     catalogExample: bool("CATALOG_EXAMPLE"),
     audit: {

@@ -15,6 +15,7 @@ export function configSummary(c: Config): string {
     `cors origins   ${c.http.corsOrigins.join(", ") || "none (fail closed)"}`,
     `limits         body ${c.http.bodyLimit} B  json depth ${c.http.jsonMaxDepth}`,
     `secret         ${redactSecret(c.secret)}  metrics token ${redactSecret(c.metricsToken)}`,
+    `sign-in with   ${c.auth.providers.map((p) => `${p.id} (${p.issuer}, secret ${redactSecret(p.clientSecret)})`).join(", ") || "no external provider"}`,
     `log level      ${c.logLevel}  access log ${c.accessLog}`,
     ...c.warnings.map((w) => `WARNING        ${w}`),
   ].join("\n");

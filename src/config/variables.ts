@@ -539,6 +539,13 @@ export const VARIABLES = [
     doc: "Deliveries one process makes at once to one endpoint: a slow endpoint holds at most this many slots (HOOK-4).",
   },
   {
+    name: "SIGNIN_PROVIDERS",
+    kind: "string",
+    secret: true,
+    doc: 'External sign-in (AUTH-11): a JSON array of OpenID Connect providers, `[{"id":"google","name":"Google","issuer":"https://accounts.google.com","clientId":"…","clientSecret":"…"}]`. Each registers the redirect URI `<PUBLIC_URL>/v1/auth/external/<id>/callback`.',
+    prodRule: "issuers https",
+  },
+  {
     name: "SMTP_URL",
     kind: "url",
     secret: true,

@@ -51,6 +51,8 @@ export const CONSOLE_PAGES = [
   "/accept-invitation",
   // An app's sign-in request (AUTH-10): the provider sends the browser here; the page asks the API.
   "/authorize",
+  // An external identity waiting for its account's owner to confirm the link (AUTH-11).
+  "/link-account",
   "/app",
   "/app/*",
   "/admin",

@@ -19,6 +19,18 @@ export const ERRORS = {
     status: 401,
     message: "The passkey could not be verified (or the request expired); try again.",
   },
+  EXTERNAL_SIGNIN_FAILED: {
+    status: 400,
+    message: "The sign-in with the external provider failed or expired; start again.",
+  },
+  EXTERNAL_EMAIL_UNVERIFIED: {
+    status: 400,
+    message: "The provider did not assert a verified email address, so no account is created or linked.",
+  },
+  EXTERNAL_IDENTITY_TAKEN: {
+    status: 409,
+    message: "This external identity is already linked to another account.",
+  },
   MFA_CODE_REQUIRED: {
     status: 401,
     message: "This account has two-factor authentication: send its current code as well.",

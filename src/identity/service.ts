@@ -94,6 +94,32 @@ export class IdentityService {
   }
 
   /**
+   * AUTH-11, AUTH-12: an account for an address an external provider asserted as verified, under the
+   * same sign-up mode and domain rules as a password sign-up. It has no password (a reset sets one) and
+   * its address counts as verified, as the provider verified it. Undefined when the address already has
+   * an account (the caller then asks that account's owner to confirm a link, never links silently).
+   */
+  async createExternalUser(emailInput: string): Promise<UserRow | undefined> {
+    const email = normaliseEmail(emailInput);
+    this.checkSignupAllowed(email);
+    const now = this.now();
+    const user: UserRow = {
+      id: newId("usr", now),
+      email,
+      email_verified_at: now,
+      password_hash: null,
+      created_at: now,
+      updated_at: now,
+    };
+    return (await this.d.store.createUser(user)) ? user : undefined;
+  }
+
+  /** The account with this address, if any. */
+  findUserByEmail(emailInput: string): Promise<UserRow | undefined> {
+    return this.d.store.findUserByEmail(normaliseEmail(emailInput));
+  }
+
+  /**
    * Mails a fresh verification link when the address has an unverified account; silent otherwise. Same
    * work before answering either way (one lookup): the token is written and mailed after, off the request.
    */

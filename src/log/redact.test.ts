@@ -91,6 +91,21 @@ describe("log redaction at any depth (OBS-2)", () => {
     expect(text()).not.toContain("s3cr3t-value");
   });
 
+  it("OBS-2, AUTH-11: an external sign-in's callback and an encoded token inside `next` keep no secret", () => {
+    const { log, text } = capture();
+    const state = "bwx_c3RhdGUtb2YtYS1yb3VuZC10cmlw";
+    log.info(
+      {
+        url: `/v1/auth/external/acme/callback?code=Y29kZS1mcm9tLXByb3ZpZGVy&state=${state}&iss=https%3A%2F%2Fid.example`,
+        next: `/?next=%2Freset-password%3Ftoken%3D${RESET}`,
+      },
+      "request",
+    );
+    expect(text()).not.toContain("Y29kZS1mcm9tLXByb3ZpZGVy");
+    expect(text()).not.toContain(state);
+    expect(text()).not.toContain(RESET);
+  });
+
   it("OBS-2: every line the server writes is one JSON object, the access line included", async () => {
     const { testApp } = await import("../../test/harness.js");
     const t = await testApp({ ACCESS_LOG: "all" });

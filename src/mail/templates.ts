@@ -67,6 +67,10 @@ export const templates = {
     compose(to, "A passkey was removed from your account", [
       `The passkey named “${name.slice(0, 60)}” was removed from your account ${to} from ${ip}.${lastFactor ? " It was your last second factor: your password alone now signs in, and your backup codes no longer work." : ""} If this was not you, change your password and sign out other sessions.`,
     ]),
+  identityLinked: (to: string, provider: string, asserted: string, ip: string): Mail =>
+    compose(to, `${provider.slice(0, 40)} sign-in was linked to your account`, [
+      `Signing in with ${provider.slice(0, 40)}${asserted ? ` (as ${asserted.slice(0, 100)})` : ""} now opens your account ${to}; it was linked from ${ip}. If this was not you, remove it under Account → Sign-in methods, change your password and sign out other sessions.`,
+    ]),
   newSignIn: (to: string, ip: string, userAgent: string): Mail =>
     compose(to, "New sign-in to your account", [
       `Your account ${to} was just signed in to from ${ip} (${userAgent || "unknown device"}). If this was not you, reset your password and sign out other sessions.`,

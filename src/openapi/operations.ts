@@ -90,6 +90,12 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     undefined,
     HTML,
   ),
+  "GET /link-account": op(
+    "Console: confirm linking an external identity",
+    "Where external sign-in sends a person whose provider address already has an account here (`?token=`): signed in to that account, they see what would be linked and confirm it (GET /v1/me/identities/pending, POST /v1/me/identities/confirm).",
+    undefined,
+    HTML,
+  ),
   "GET /forgot-password": op(
     "Console: forgotten password",
     "Asks for the address to send a reset link to (POST /v1/auth/password/forgot).",
@@ -226,6 +232,44 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   ),
 
   "GET /v1/me": op("The signed-in user", "The user, the session and its CSRF token."),
+  "GET /v1/auth/external": op(
+    "External sign-in providers",
+    "The OpenID Connect providers people can sign in with (SIGNIN_PROVIDERS): id and name, for the sign-in page's buttons.",
+  ),
+  "GET /v1/auth/external/:provider/start": op(
+    "Sign in with an external provider",
+    "A browser navigation: redirects (303) to the provider's authorization endpoint with PKCE S256, state and nonce; the state is also set in a cookie of this browser. `next` is the console path to end on.",
+    ["NOT_FOUND", "SERVICE_UNAVAILABLE", "RATE_LIMITED"],
+  ),
+  "GET /v1/auth/external/:provider/callback": op(
+    "External provider's answer",
+    "Where the provider sends the browser back. Always answers with a redirect (303) into the console: the `next` path signed in; `/?step=…&methods=…` when the account has a second factor; `/link-account?token=…` when the address already has an account whose owner must confirm; `/?error=CODE` on any refusal. A provider that is not configured is a plain 404.",
+    ["NOT_FOUND"],
+  ),
+  "GET /v1/me/identities": op(
+    "Your linked external identities",
+    "The provider, the address it asserted when linked, when linked and last used.",
+  ),
+  "GET /v1/me/identities/pending": op(
+    "An identity waiting for your confirmation",
+    "What a link confirmation (`token`) would add to this account: the provider and the address it asserted. Only for the account it names.",
+    ["TOKEN_INVALID"],
+  ),
+  "POST /v1/me/identities/confirm": op(
+    "Confirm linking an external identity",
+    "Links the pending identity to this account (the owner, signed in and re-authenticated, confirms: never silently); mailed to the owner.",
+    ["TOKEN_INVALID", "EXTERNAL_IDENTITY_TAKEN", "REAUTH_REQUIRED"],
+  ),
+  "POST /v1/me/identities/:provider": op(
+    "Link an external identity",
+    "Answers the provider's authorization URL for the console to navigate to; the identity is linked when the provider sends the browser back (mailed to the owner).",
+    ["NOT_FOUND", "REAUTH_REQUIRED", "SERVICE_UNAVAILABLE"],
+  ),
+  "DELETE /v1/me/identities/:id": op(
+    "Remove a linked identity",
+    "Needs a fresh password proof; refused when it is the account's only way in (no password, no passkey).",
+    ["NOT_FOUND", "CONFLICT", "REAUTH_REQUIRED"],
+  ),
   "GET /v1/me/passkeys": op(
     "Your passkeys",
     "Name, kind (synced or not), when added and last used; never a key.",

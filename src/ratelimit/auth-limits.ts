@@ -30,6 +30,10 @@ export function authLimiters(store: CounterStore, config: Config) {
     tokenIp: L("token-ip", login.maxAttempts * 4, login.windowMs),
     // Passkey ceremonies started (each stores a challenge): generous for people, bounded for floods.
     passkeyOptionsIp: L("passkey-options-ip", login.maxAttempts * 4, login.windowMs),
+    // External sign-ins refused at the callback, per address (successes give their count back); and
+    // round trips started (each stores a flow): generous for an office behind one address, bounded for floods.
+    externalIp: L("external-ip", login.maxAttempts * 2, login.windowMs),
+    externalStartIp: L("external-start-ip", login.maxAttempts * 20, login.windowMs),
     signupIp: L("signup-ip", signupPerHour, HOUR),
     resetIp: L("reset-ip", emailPerHour, HOUR),
     resetEmail: L("reset-email", emailPerHour, HOUR),

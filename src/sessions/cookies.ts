@@ -11,7 +11,9 @@ export function cookieName(config: Config, kind: SessionRow["kind"]): string {
   return secure(config) ? `__Host-${base}` : base;
 }
 
-const secure = (config: Config): boolean => config.production || config.publicUrl.startsWith("https://");
+/** Whether cookies are Secure (and `__Host-`/`__Secure-` prefixed): production, or an https public URL. */
+export const secure = (config: Config): boolean =>
+  config.production || config.publicUrl.startsWith("https://");
 
 /** Set-Cookie for a new session: HttpOnly, SameSite=Lax, Secure where possible, lasting the absolute lifetime. */
 export function sessionCookie(config: Config, kind: SessionRow["kind"], token: string): string {

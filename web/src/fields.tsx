@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
-import { ApiError } from "./api.js";
-import { Field } from "./ui.js";
+import { ApiError, api } from "./api.js";
+import { Field, Form } from "./ui.js";
 
 /**
  * The fields several forms ask for, written once so that the same question always carries the same name,
@@ -49,6 +49,30 @@ export function SignInFields() {
 export function YourPasswordField() {
   return (
     <Field name="password" label="Your password" type="password" required autoComplete="current-password" />
+  );
+}
+
+/**
+ * "Confirm your password" (AUTH-14): re-authenticates the session (POST /v1/auth/reauth), then runs
+ * `then` (what the proof was for). One form for every screen whose action asks for a fresh proof.
+ */
+export function ConfirmPasswordForm(props: {
+  then: () => Promise<unknown>;
+  submit?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <Form
+      submit={props.submit ?? "Confirm"}
+      label="Confirm your password"
+      onSubmit={async (d) => {
+        await api("POST", "/v1/auth/reauth", { password: str(d, "password") });
+        await props.then();
+      }}
+    >
+      {props.children}
+      <YourPasswordField />
+    </Form>
   );
 }
 

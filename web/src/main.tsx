@@ -15,6 +15,7 @@ import {
 } from "./pages/auth.js";
 import { Authorize } from "./pages/authorize.js";
 import { Orders, Products } from "./pages/catalog.js";
+import { LinkAccount } from "./pages/external.js";
 import { Invitations, Members } from "./pages/members.js";
 import { OidcClients } from "./pages/oidc-clients.js";
 import { OrgSettings, Orgs, WithOrg } from "./pages/orgs.js";
@@ -32,6 +33,7 @@ const PUBLIC: Record<string, () => preact.JSX.Element | null> = {
   "/forgot-password": ForgotPassword,
   "/reset-password": ResetPassword,
   "/accept-invitation": AcceptInvitation,
+  "/link-account": LinkAccount,
 };
 
 function NotFound() {

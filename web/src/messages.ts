@@ -35,6 +35,11 @@ const BY_CODE: Record<string, string> = {
   API_KEY_IP_DENIED: "This API key may not be used from this network address: it is limited to other IPs.",
   SCOPE_MISSING: "This API key lacks the scope this needs. Create a key with that scope.",
   QUOTA_EXCEEDED: "The organisation's monthly quota is used up.",
+  RATE_LIMITED: "Too many attempts. Try again later.",
+  EXTERNAL_SIGNIN_FAILED: "The sign-in with that provider did not complete or expired. Start again.",
+  EXTERNAL_EMAIL_UNVERIFIED:
+    "That provider did not confirm your email address, so we cannot use it. Verify it there, or sign up with a password.",
+  EXTERNAL_IDENTITY_TAKEN: "That sign-in is already linked to another account.",
   INTERNAL: "Something went wrong on our side. Try again; if it persists, tell your administrator.",
 };
 
@@ -92,4 +97,13 @@ export function fieldMessage(f: FieldError): string {
     : null;
   if (entry) return `“${entry[1]}” ${entry[2]}.`;
   return f.message.charAt(0).toUpperCase() + f.message.slice(1) + (/[.!?]$/.test(f.message) ? "" : ".");
+}
+
+/**
+ * The sentence for an error code the server put in a page's address (`/?error=CODE` after an external
+ * sign-in): only known codes are shown, so a crafted link cannot put words on the page.
+ */
+export function codeInWords(code: string | null): string {
+  if (!code) return "";
+  return BY_CODE[code] ?? (BY_CODE.EXTERNAL_SIGNIN_FAILED as string);
 }

@@ -4,6 +4,7 @@ import { PasswordAndCodeFields, str, YourPasswordField } from "../fields.js";
 import { type Me, refreshMe } from "../session.js";
 import { Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
 import { BackupCodes } from "./backup-codes.js";
+import { SignInMethods } from "./external.js";
 import { Passkeys } from "./passkeys.js";
 
 interface Enrolment {
@@ -236,6 +237,7 @@ export function Account(props: { me: Me }) {
       <Passkeys onChange={() => setFactors((n) => n + 1)} />
       <h2>Two-factor authentication</h2>
       <TwoFactor key={factors} />
+      <SignInMethods />
     </Page>
   );
 }

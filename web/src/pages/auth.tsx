@@ -1,9 +1,11 @@
 import { useState } from "preact/hooks";
 import { api } from "../api.js";
 import { EmailField, NewPasswordFields, repeatedPassword, SignInFields, str } from "../fields.js";
+import { codeInWords } from "../messages.js";
 import { navigate, safeNext, useLocation } from "../router.js";
 import { refreshMe, useMe } from "../session.js";
 import { Field, Form, Notice, Page } from "../ui.js";
+import { ExternalSignIn } from "./external.js";
 import { PasskeySignIn } from "./passkeys.js";
 
 const TOKEN = /^bw[a-z]_[A-Za-z0-9_-]{20,200}$/;
@@ -22,7 +24,13 @@ export function SignIn() {
   const { query } = useLocation();
   const me = useMe();
   const next = safeNext(query.get("next"), "/app");
-  const [step, setStep] = useState<{ token: string; methods: Factor[] } | null>(null);
+  // After an external provider (AUTH-11) the server sends the browser here with the second-factor
+  // step, or with the code of what went wrong.
+  const [step, setStep] = useState<{ token: string; methods: Factor[] } | null>(() => {
+    const token = query.get("step");
+    return token ? { token, methods: (query.get("methods") ?? "").split(",") as Factor[] } : null;
+  });
+  const failure = codeInWords(query.get("error"));
   if (me) {
     navigate(next, true);
     return null;
@@ -81,6 +89,7 @@ export function SignIn() {
   }
   return (
     <Page title="Sign in" narrow>
+      {failure ? <Notice kind="error">{failure}</Notice> : null}
       <Form
         submit="Sign in"
         onSubmit={async (d) => {
@@ -95,6 +104,7 @@ export function SignIn() {
         <SignInFields />
       </Form>
       <PasskeySignIn onSignedIn={done} />
+      <ExternalSignIn next={next} />
       <p class="links">
         <a href="/forgot-password">Forgot your password?</a>
         <a href="/signup">Create an account</a>

@@ -1,10 +1,10 @@
 import { useState } from "preact/hooks";
 import { api } from "../api.js";
-import { str, YourPasswordField } from "../fields.js";
+import { ConfirmPasswordForm } from "../fields.js";
 import { describe } from "../messages.js";
 import { navigate } from "../router.js";
 import { signedOut, useMe } from "../session.js";
-import { Form, Loading, Notice, Page, useLoad } from "../ui.js";
+import { Loading, Notice, Page, useLoad } from "../ui.js";
 
 interface Request {
   uid: string;
@@ -113,17 +113,14 @@ function Consent(props: { path: string; here: string; email: string }) {
       ) : null}
       {error ? <Notice kind="error">{error}</Notice> : null}
       {r.reauth && !r.refusal ? (
-        <Form
+        <ConfirmPasswordForm
           submit={`Confirm and sign in to ${r.client.name}`}
-          label="Confirm your password"
-          onSubmit={async (d) => {
-            await api("POST", "/v1/auth/reauth", { password: str(d, "password") });
-            continueTo((await api<{ location: string }>("POST", `${props.path}/allow`, {})).location);
-          }}
+          then={async () =>
+            continueTo((await api<{ location: string }>("POST", `${props.path}/allow`, {})).location)
+          }
         >
           <p>{r.client.name} asks you to confirm your password.</p>
-          <YourPasswordField />
-        </Form>
+        </ConfirmPasswordForm>
       ) : null}
       <div class="actions">
         {r.reauth || r.refusal ? null : (

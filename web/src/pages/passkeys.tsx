@@ -1,7 +1,7 @@
 import { browserSupportsWebAuthn, startAuthentication, startRegistration } from "@simplewebauthn/browser";
 import { useState } from "preact/hooks";
 import { ApiError, api } from "../api.js";
-import { str, YourPasswordField } from "../fields.js";
+import { ConfirmPasswordForm, str, YourPasswordField } from "../fields.js";
 import { describe } from "../messages.js";
 import { ConfirmButton, Field, Form, Loading, Notice, useLoad, when } from "../ui.js";
 import { BackupCodes } from "./backup-codes.js";
@@ -120,17 +120,9 @@ export function Passkeys(props: { onChange?: () => void }) {
       {message ? <Notice kind="ok">{message}</Notice> : null}
       {error ? <Notice kind="error">{error}</Notice> : null}
       {needPassword ? (
-        <Form
-          submit="Confirm"
-          label="Confirm your password"
-          onSubmit={async (d) => {
-            await api("POST", "/v1/auth/reauth", { password: str(d, "password") });
-            setNeedPassword(false);
-          }}
-        >
+        <ConfirmPasswordForm then={async () => setNeedPassword(false)}>
           <p>Confirm your password first: removing a passkey changes how you sign in.</p>
-          <YourPasswordField />
-        </Form>
+        </ConfirmPasswordForm>
       ) : (
         <Form
           submit="Add a passkey"
