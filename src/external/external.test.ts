@@ -18,6 +18,8 @@ describe(`external sign-in (${ENGINE})`, () => {
   let rp: TestApp;
   let rpBase = "";
   const mails: Mail[] = [];
+  let org = "";
+  let idpOwner: FlowBrowser;
 
   /** A person signed in at the provider, in their own browser there. */
   const atProvider = async (email: string) => {
@@ -29,13 +31,13 @@ describe(`external sign-in (${ENGINE})`, () => {
    * From `startUrl` at the relying party (a GET that answers the provider's URL, or a URL already
    * made), through the provider's consent page, back to the callback; returns the callback's answer.
    */
-  const roundTrip = async (browser: FlowBrowser, person: FlowBrowser, providerUrl: string) => {
+  const roundTrip = async (browser: FlowBrowser, person: FlowBrowser, providerUrl: string, base = rpBase) => {
     const page = await person.go(providerUrl);
     expect(page.pathname, page.href).toBe("/authorize");
     const allowed = await person.api("POST", `/authorize/${page.searchParams.get("uid")}/allow`);
     expect(allowed.status, await allowed.clone().text()).toBe(200);
     const callback = await person.go(((await allowed.json()) as { location: string }).location);
-    expect(callback.origin + callback.pathname).toBe(`${rpBase}/v1/auth/external/idp/callback`);
+    expect(callback.origin + callback.pathname).toBe(`${base}/v1/auth/external/idp/callback`);
     const res = await browser.fetch(callback);
     expect(res.status).toBe(303);
     return { location: new URL(res.headers.get("location")!), callback };
@@ -66,11 +68,12 @@ describe(`external sign-in (${ENGINE})`, () => {
     ({ t: idp, base: idpBase } = await servedApp());
     const owner = await createUser(idp, "owner@idp.example", PW);
     const ownerBrowser = await atProvider("owner@idp.example");
-    const org = (
+    org = (
       (await (await ownerBrowser.api("POST", "/v1/orgs", { name: "Acme ID" })).json()) as {
         org: { id: string };
       }
     ).org.id;
+    idpOwner = ownerBrowser;
     const rpPort = await freePort();
     rpBase = `http://127.0.0.1:${rpPort}`;
     const made = await ownerBrowser.api("POST", `/v1/orgs/${org}/oidc-clients`, {
@@ -312,5 +315,48 @@ describe(`external sign-in (${ENGINE})`, () => {
     // No password was typed: a sensitive change asks for it.
     const sensitive = await browser.api("POST", "/v1/me/identities/idp", {});
     expect(((await sensitive.json()) as { error: { code: string } }).error.code).toBe("REAUTH_REQUIRED");
+  });
+
+  it("AUTH-11, AUTH-12: under SIGNUP_MODE=domains a provider's verified address outside the allowed domains gets no account", async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const made = await idpOwner.api("POST", `/v1/orgs/${org}/oidc-clients`, {
+      name: "Domains-only relying party",
+      type: "confidential",
+      redirectUris: [`${base}/v1/auth/external/idp/callback`],
+    });
+    const { client, clientSecret } = (await made.json()) as { client: { id: string }; clientSecret: string };
+    const strict = await testApp({
+      PORT: String(port),
+      PUBLIC_URL: base,
+      LOG_LEVEL: "silent",
+      SIGNUP_MODE: "domains",
+      SIGNUP_ALLOWED_DOMAINS: "example.org",
+      SIGNIN_PROVIDERS: JSON.stringify([
+        { id: "idp", name: "Acme ID", issuer: idpBase, clientId: client.id, clientSecret },
+      ]),
+    });
+    try {
+      await strict.app.listen({ port, host: "127.0.0.1" });
+      const browser = new FlowBrowser(base);
+      const start = await browser.fetch("/v1/auth/external/idp/start?next=/app");
+      const { location } = await roundTrip(
+        browser,
+        await atProvider("pat@idp.example"),
+        start.headers.get("location")!,
+        base,
+      );
+      expect(location.href).toBe(`${base}/?error=SIGNUP_NOT_ALLOWED`);
+      expect((await browser.fetch("/v1/me")).status).toBe(401);
+      expect(
+        await strict.db.global
+          .selectFrom("users")
+          .select("id")
+          .where("email", "=", "pat@idp.example")
+          .execute(),
+      ).toEqual([]);
+    } finally {
+      await strict.close();
+    }
   });
 });
