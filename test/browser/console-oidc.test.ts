@@ -1,15 +1,17 @@
 import { createServer, type Server } from "node:http";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import * as client from "openid-client";
+import * as OTPAuth from "otpauth";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser, type TestApp } from "../harness.js";
+import { createUser, login, type TestApp } from "../harness.js";
 import { launchChromium, needs } from "../services.js";
 import { checkPage, servedApp, type Watched, watchedContext } from "./console-kit.js";
 
 const OWNER = "oidc-owner@example.org";
 const OUTSIDER = "oidc-outsider@example.org";
 const MEMBER = "oidc-member@example.org";
+const SECOND = "oidc-second-factor@example.org";
 const PW = "correct horse battery staple";
 const ORG = "Federated Co";
 const APP = "Billing portal";
@@ -200,6 +202,80 @@ describe.runIf(needs("chromium"))(
         idTokenExpected: true,
       });
       expect(tokens.claims()!.sub).toBe(memberId);
+    });
+
+    it("AUTH-10, AUTH-8: a member with a second factor passes it on Bulwark's page before the app's page asks for consent", async () => {
+      // A member who turned on TOTP (through the API: the console's enrolment has its own journey test).
+      const userId = await createUser(t, SECOND, PW);
+      const { OrgStore } = await import("../../src/orgs/store.js");
+      await new OrgStore(t.db.global, t.db.engine).addMember(orgId, userId, "MEMBER", Date.now());
+      const s = await login(t, SECOND, PW);
+      const headers = { cookie: s.cookie, "x-csrf-token": s.csrf };
+      const started = await t.app.inject({
+        method: "POST",
+        url: "/v1/me/mfa/totp",
+        headers,
+        payload: { password: PW },
+      });
+      expect(started.statusCode).toBe(200);
+      const totp = new OTPAuth.TOTP({
+        secret: OTPAuth.Secret.fromBase32(started.json().secret),
+        digits: 6,
+        period: 30,
+      });
+      const confirmed = await t.app.inject({
+        method: "POST",
+        url: "/v1/me/mfa/totp/confirm",
+        headers,
+        payload: { code: totp.generate() },
+      });
+      expect(confirmed.statusCode).toBe(200);
+
+      const flow = await follow();
+      const p = flow.p;
+      await heading(p, "Sign in").waitFor();
+      await signIn(p, SECOND);
+      // The password alone does not reach the app's page: the second factor is asked first.
+      await heading(p, "Two-factor authentication").waitFor();
+      await checkPage(p, "authorize-second-factor");
+      // Following the app's link again at this point goes back to sign-in, not to the consent page.
+      await p.goto(
+        client.buildAuthorizationUrl(flow.config, {
+          redirect_uri: `${rp.url}/callback`,
+          scope: "openid email organization",
+          code_challenge: await client.calculatePKCECodeChallenge(flow.verifier),
+          code_challenge_method: "S256",
+          state: flow.state,
+          nonce: flow.nonce,
+        }).href,
+      );
+      await heading(p, "Sign in").waitFor();
+      expect(await p.getByRole("button", { name: "Allow" }).count()).toBe(0);
+      await signIn(p, SECOND);
+      await heading(p, "Two-factor authentication").waitFor();
+      // A wrong code keeps the step; the right one (the next time step: enrolment used this one) passes.
+      await p.getByLabel("Code").fill(totp.generate({ timestamp: Date.now() - 120_000 }));
+      await p.getByRole("button", { name: "Verify" }).click();
+      await p.getByRole("alert").waitFor();
+      await heading(p, "Two-factor authentication").waitFor();
+      await p.getByLabel("Code").fill(totp.generate({ timestamp: Date.now() + 30_000 }));
+      await p.getByRole("button", { name: "Verify" }).click();
+      await heading(p, `Sign in to ${APP}`).waitFor();
+      await p.getByText(SECOND).waitFor();
+      await p.getByRole("button", { name: "Allow" }).click();
+      await p.waitForURL((u) => u.href.startsWith(`${rp.url}/callback`));
+      const tokens = await client.authorizationCodeGrant(flow.config, new URL(p.url()), {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+      const { payload } = await jwtVerify(
+        tokens.id_token!,
+        createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`)),
+        { issuer: base, audience: clientId, algorithms: ["ES256"] },
+      );
+      expect(payload.sub).toBe(userId);
     });
 
     it("AUTH-10: someone outside the organisation is told why, and the app receives access_denied", async () => {
