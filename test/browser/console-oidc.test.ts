@@ -76,7 +76,7 @@ describe.runIf(needs("chromium"))(
       await p.getByRole("button", { name: "Sign in" }).click();
     };
     /** A browser (a fresh, signed-out one by default) following the app's sign-in link; the app's checks. */
-    const follow = async (given?: Page) => {
+    const follow = async (given?: Page, extra: Record<string, string> = {}) => {
       let p = given;
       if (!p) {
         const w = await watchedContext(browser, base);
@@ -96,9 +96,10 @@ describe.runIf(needs("chromium"))(
         code_challenge_method: "S256",
         state,
         nonce,
+        ...extra,
       });
       await p.goto(url.href);
-      return { p, config, verifier, state, nonce };
+      return { p, config, verifier, state, nonce, url };
     };
 
     it("AUTH-10: an owner registers a sign-in app; its secret is shown once", async () => {
@@ -204,7 +205,7 @@ describe.runIf(needs("chromium"))(
       expect(tokens.claims()!.sub).toBe(memberId);
     });
 
-    it("AUTH-10, AUTH-8: a member with a second factor passes it on Bulwark's page before the app's page asks for consent", async () => {
+    it("AUTH-10, AUTH-8: a member with a second factor passes it before consent; the app refreshes, introspects and revokes", async () => {
       // A member who turned on TOTP (through the API: the console's enrolment has its own journey test).
       const userId = await createUser(t, SECOND, PW);
       const { OrgStore } = await import("../../src/orgs/store.js");
@@ -231,7 +232,11 @@ describe.runIf(needs("chromium"))(
       });
       expect(confirmed.statusCode).toBe(200);
 
-      const flow = await follow();
+      // Asking for a refresh token too, so the app refreshes, introspects and revokes below.
+      const flow = await follow(undefined, {
+        scope: "openid email organization offline_access",
+        prompt: "consent",
+      });
       const p = flow.p;
       await heading(p, "Sign in").waitFor();
       await signIn(p, SECOND);
@@ -239,16 +244,7 @@ describe.runIf(needs("chromium"))(
       await heading(p, "Two-factor authentication").waitFor();
       await checkPage(p, "authorize-second-factor");
       // Following the app's link again at this point goes back to sign-in, not to the consent page.
-      await p.goto(
-        client.buildAuthorizationUrl(flow.config, {
-          redirect_uri: `${rp.url}/callback`,
-          scope: "openid email organization",
-          code_challenge: await client.calculatePKCECodeChallenge(flow.verifier),
-          code_challenge_method: "S256",
-          state: flow.state,
-          nonce: flow.nonce,
-        }).href,
-      );
+      await p.goto(flow.url.href);
       await heading(p, "Sign in").waitFor();
       expect(await p.getByRole("button", { name: "Allow" }).count()).toBe(0);
       await signIn(p, SECOND);
@@ -262,6 +258,7 @@ describe.runIf(needs("chromium"))(
       await p.getByRole("button", { name: "Verify" }).click();
       await heading(p, `Sign in to ${APP}`).waitFor();
       await p.getByText(SECOND).waitFor();
+      await p.getByText("Stay signed in when you are not using it").waitFor();
       await p.getByRole("button", { name: "Allow" }).click();
       await p.waitForURL((u) => u.href.startsWith(`${rp.url}/callback`));
       const tokens = await client.authorizationCodeGrant(flow.config, new URL(p.url()), {
@@ -276,6 +273,18 @@ describe.runIf(needs("chromium"))(
         { issuer: base, audience: clientId, algorithms: ["ES256"] },
       );
       expect(payload.sub).toBe(userId);
+      // The app keeps the session going, asks whether the token is live, and ends it.
+      const refreshed = await client.refreshTokenGrant(flow.config, tokens.refresh_token!);
+      expect(refreshed.claims()?.sub).toBe(userId);
+      expect(await client.tokenIntrospection(flow.config, refreshed.access_token)).toMatchObject({
+        active: true,
+        sub: userId,
+      });
+      await client.tokenRevocation(flow.config, refreshed.refresh_token!);
+      expect((await client.tokenIntrospection(flow.config, refreshed.refresh_token!)).active).toBe(false);
+      await expect(client.refreshTokenGrant(flow.config, refreshed.refresh_token!)).rejects.toMatchObject({
+        error: "invalid_grant",
+      });
     });
 
     it("AUTH-10: someone outside the organisation is told why, and the app receives access_denied", async () => {
