@@ -10,6 +10,7 @@ import { type Capability, capabilityMigrations } from "./capability.js";
 import type { Config } from "./config/load.js";
 import { consoleCapability } from "./console/capability.js";
 import { createContext } from "./create-context.js";
+import { dataKeysCapability } from "./datakeys/capability.js";
 import type { Database } from "./db/database.js";
 import type { MigrationContext } from "./db/migrations.js";
 import { type ExternalOptions, externalCapability } from "./external/capability.js";
@@ -81,10 +82,7 @@ export interface BuildOptions {
 export function capabilities(
   options: Pick<BuildOptions, "mailer" | "extensions" | "denials" | "webhooks" | "external"> = {},
 ): Capability[] {
-  return [
-    mailCapability(options.mailer),
-    rateLimitCapability,
-    jobsCapability,
+  const rest = [
     auditCapability,
     sessionsCapability,
     mfaCapability,
@@ -103,6 +101,15 @@ export function capabilities(
     adminCapability,
     consoleCapability(),
     ...(options.extensions ?? []).map(extensionCapability),
+  ];
+  // Before any capability opens a sealed value, start-up checks the keys against every sealed column.
+  const sealed = rest.flatMap((c) => c.sealedFields ?? []);
+  return [
+    mailCapability(options.mailer),
+    rateLimitCapability,
+    jobsCapability,
+    dataKeysCapability(sealed),
+    ...rest,
   ];
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Migration } from "kysely";
 import type { BulwarkContext } from "./context.js";
+import type { SealedField } from "./crypto/seal.js";
 import type { MigrationContext } from "./db/migrations.js";
 
 /**
@@ -11,6 +12,8 @@ export interface Capability {
   readonly name: string;
   /** Its migrations, named `<nnnn>_<what>` (core) or `<capability>_<nnnn>_<what>` (extensions). */
   migrations?(ctx: MigrationContext): Record<string, Migration>;
+  /** The columns it stores sealed (DATA-1): checked against the keys at start-up, re-sealed on rotation. */
+  readonly sealedFields?: readonly SealedField[];
   /** Routes, credential kinds, security-page claims, health checks and metrics; services for later capabilities. */
   register(app: FastifyInstance, ctx: BulwarkContext): void | Promise<void>;
 }

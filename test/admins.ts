@@ -16,7 +16,7 @@ export async function createAdmin(
   email: string,
   password: string,
 ): Promise<{ id: string; code(offsetMs?: number): string }> {
-  const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.secret), "localhost");
+  const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.dataKeys), "localhost");
   const created = await new AdminService(
     new AdminStore(t.db.global),
     new PasswordHasher(t.config.auth.argon2),

@@ -59,6 +59,7 @@ export const PRODUCTION_ENV: Record<string, string> = {
   NODE_ENV: "production",
   PUBLIC_URL: "https://app.example.org",
   BULWARK_SECRET: "q7Vd2mX9pL4rT8wZ1cF6hJ3nB5kS0yGe",
+  DATA_KEYS: "k1:2pG1uJtQ0n1cQmBq8vX3Yz5s7Rk9LwE4aHf6Dd0Cb1U=",
   SECURITY_CONTACT: "mailto:security@example.org",
   CORS_ORIGINS: "https://console.example.org",
   LOG_LEVEL: "silent",

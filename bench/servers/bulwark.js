@@ -45,6 +45,7 @@ const loaded = loadConfig({
   HOST: "127.0.0.1",
   PUBLIC_URL: "https://bench.example.org",
   BULWARK_SECRET: randomBytes(32).toString("base64url"),
+  DATA_KEYS: `k1:${randomBytes(32).toString("base64")}`,
   SECURITY_CONTACT: "mailto:security@bench.example.org",
   CORS_ORIGINS: "https://console.bench.example.org",
   TRUSTED_PROXIES: "127.0.0.1",

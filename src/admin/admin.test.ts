@@ -20,7 +20,7 @@ describe(`platform admins (${ENGINE})`, () => {
   beforeAll(async () => {
     vanilla = await testApp();
     t = await testApp();
-    const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.secret), "localhost");
+    const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.dataKeys), "localhost");
     admins = new AdminService(
       new AdminStore(t.db.global),
       new PasswordHasher(t.config.auth.argon2),

@@ -62,7 +62,7 @@ describe("platform staff and tenants never share a door (production)", () => {
 
   it("AUTHZ-3: production refuses to create an admin without TOTP, and an admin without TOTP cannot sign in", async () => {
     const hasher = new PasswordHasher(t.config.auth.argon2);
-    const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.secret), "localhost");
+    const mfa = new MfaService(new MfaStore(t.db.global), new Sealer(t.config.dataKeys), "localhost");
     const production = new AdminService(new AdminStore(t.db.global), hasher, mfa, t.config);
     await expect(production.create("no.totp@example.org", PW, false)).rejects.toMatchObject({
       code: "ADMIN_TOTP_REQUIRED",

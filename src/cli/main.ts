@@ -6,6 +6,7 @@ import { bulwarkMigrations } from "../app.js";
 import { verifyBundle, verifyDatabase } from "../audit/cli.js";
 import { type Config, ConfigError, loadConfig } from "../config/load.js";
 import { Sealer } from "../crypto/seal.js";
+import { rotateData } from "../datakeys/cli.js";
 import { Database, MissingRoleError } from "../db/database.js";
 import { waitForDatabase } from "../db/wait.js";
 import { AppError } from "../http/errors.js";
@@ -29,6 +30,10 @@ Commands:
                          enrolled and printed once; --no-totp is refused in production.
   keys rotate            Let the next token signing key (already published) sign from now on; the
                          previous one stays published while tokens it signed can be valid (AUTH-9).
+  keys rotate-data [--limit N]
+                         Re-seal every encrypted field under the first key of DATA_KEYS, in batches,
+                         while servers run (DATA-1); stops after N values with --limit; run it again to
+                         go on. Exit code 1 if a value opens with no key of DATA_KEYS.
   audit verify [--org ID] [--key VKEY]...
                          Verify every audit log (or one organisation's) against checkpoints signed by
                          this configuration's key (or a --key given: one the server signed with before);
@@ -85,6 +90,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
       org: { type: "string" },
       bundle: { type: "string" },
       key: { type: "string", multiple: true },
+      limit: { type: "string" },
     },
   });
   const command = positionals[0];
@@ -146,7 +152,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
         const hasher = new PasswordHasher(config.auth.argon2);
         const mfa = new MfaService(
           new MfaStore(db.global),
-          new Sealer(config.secret),
+          new Sealer(config.dataKeys),
           new URL(config.publicUrl).hostname,
         );
         const created = await new AdminService(new AdminStore(db.global), hasher, mfa, config).create(
@@ -173,18 +179,25 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
       return 0;
     }
     case "keys": {
-      if (positionals[1] !== "rotate") {
+      const limit = values.limit === undefined ? undefined : Number(values.limit);
+      if (
+        (positionals[1] !== "rotate" && positionals[1] !== "rotate-data") ||
+        (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
+      ) {
         stderr.write(`${USAGE}\n`);
         return 2;
       }
       const db = Database.open(config, log);
       try {
         await waitForDatabase(db, config.database.waitSeconds, log);
-        stdout.write(await rotateKeys(db, config));
+        if (positionals[1] === "rotate") {
+          stdout.write(await rotateKeys(db, config));
+          return 0;
+        }
+        return await rotateData(db, config, exts, limit, { stdout, stderr });
       } finally {
         await db.close();
       }
-      return 0;
     }
     case "audit": {
       if (positionals[1] !== "verify") {

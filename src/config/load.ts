@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { type DataKeyRing, parseDataKeys } from "./data-keys.js";
 import { VarReader } from "./reader.js";
 import { developmentSecret, weakSecretReason } from "./secrets.js";
 import { parseSigninProviders, type SigninProvider } from "./signin-providers.js";
@@ -24,6 +25,8 @@ export interface Config {
   readonly publicUrl: string;
   readonly dataDir: string;
   readonly secret: string;
+  /** The field-encryption keys (DATA-1): never logged, serialised as their ids. */
+  readonly dataKeys: DataKeyRing;
   readonly database: {
     readonly url: string | undefined;
     readonly schema: string;
@@ -314,6 +317,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: (publicUrl ?? `http://localhost:${int("PORT")}`).replace(/\/$/, ""),
     dataDir,
     secret: secret ?? "",
+    dataKeys: parseDataKeys(str("DATA_KEYS"), secret ?? "", production, problems),
     database: {
       url: url("DATABASE_URL", ["postgres:", "postgresql:"]),
       schema: str("DATABASE_SCHEMA") ?? "public",

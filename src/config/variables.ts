@@ -63,6 +63,13 @@ export const VARIABLES = [
     prodRule: "required, >= 32 chars, not a known default",
   },
   {
+    name: "DATA_KEYS",
+    kind: "string",
+    secret: true,
+    doc: "Field-encryption keys (DATA-1): `id:key,…`, each key 32 random bytes in base64 (`k2:$(openssl rand -base64 32)`). The first seals; every one listed opens, so a new key goes first and the old one stays until `bulwark keys rotate-data` has re-sealed every value. Unset: one key derived from BULWARK_SECRET (id v1), which also stays able to open.",
+    prodRule: "required",
+  },
+  {
     name: "DATABASE_URL",
     kind: "url",
     doc: "PostgreSQL connection URL. Unset: embedded SQLite under the data directory.",

@@ -4,6 +4,7 @@ import { externalMigrations } from "./migrations.js";
 import { externalRoutes } from "./plugin.js";
 import { ExternalService } from "./service.js";
 import { ExternalStore } from "./store.js";
+import { PKCE_VERIFIER } from "./tables.js";
 
 declare module "../context.js" {
   interface Services {
@@ -24,6 +25,7 @@ export interface ExternalOptions {
 export function externalCapability(options: ExternalOptions = {}): Capability {
   return {
     name: "external",
+    sealedFields: [PKCE_VERIFIER],
     migrations: externalMigrations,
     async register(app, ctx) {
       const { config } = ctx;
@@ -34,7 +36,7 @@ export function externalCapability(options: ExternalOptions = {}): Capability {
         ctx.db,
         new ExternalStore(ctx.db.global),
         providers,
-        new Sealer(config.secret),
+        new Sealer(config.dataKeys),
         ctx.service("audit"),
         identity,
         config.publicUrl,

@@ -9,6 +9,7 @@ import type { Stamp } from "../orgs/stamp.js";
 import { newId, newSecret, sha256 } from "../util/ids.js";
 import type { ExternalStore } from "./store.js";
 import type { ExternalIdentityRow } from "./tables.js";
+import { PKCE_VERIFIER } from "./tables.js";
 
 /** How long a round trip through a provider, or a pending confirmation, may take. */
 const FLOW_MS = 10 * 60_000;
@@ -136,7 +137,7 @@ export class ExternalService {
       provider: p.id,
       purpose,
       user_id: userId ?? null,
-      verifier_sealed: this.sealer.seal(verifier, `external_flows:${id}`),
+      verifier_sealed: this.sealer.seal(verifier, PKCE_VERIFIER, id),
       nonce,
       next,
       subject: null,
@@ -182,7 +183,7 @@ export class ExternalService {
     let verified = false;
     try {
       const tokens = await client.authorizationCodeGrant(config, callback, {
-        pkceCodeVerifier: this.sealer.open(flow.verifier_sealed ?? "", `external_flows:${flow.id}`),
+        pkceCodeVerifier: this.sealer.open(flow.verifier_sealed ?? "", PKCE_VERIFIER, flow.id),
         expectedState: state,
         expectedNonce: flow.nonce ?? "",
         idTokenExpected: true,

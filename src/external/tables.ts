@@ -1,3 +1,4 @@
+import type { SealedField } from "../crypto/seal.js";
 /**
  * An external identity linked to an account (AUTH-11): the provider's subject, which never changes,
  * is the key; the address is what the provider asserted when it was linked, kept for the owner to see.
@@ -44,3 +45,11 @@ declare module "../db/tables.js" {
     external_flows: ExternalFlowRow;
   }
 }
+
+/** A sign-in's PKCE verifier, sealed for its few minutes at rest (DATA-1). */
+export const PKCE_VERIFIER: SealedField = {
+  table: "external_flows",
+  column: "verifier_sealed",
+  rowKey: "id",
+  legacyAad: (row) => `external_flows:${row}`,
+};

@@ -3,6 +3,7 @@ import { Sealer } from "../crypto/seal.js";
 import { mfaMigrations } from "./migrations.js";
 import { MfaService } from "./service.js";
 import { MfaStore } from "./store.js";
+import { TOTP_SEED } from "./tables.js";
 
 declare module "../context.js" {
   interface Services {
@@ -13,11 +14,12 @@ declare module "../context.js" {
 /** TOTP second factors and backup codes (AUTH-8). Its routes are the account's: identity registers them. */
 export const mfaCapability: Capability = {
   name: "mfa",
+  sealedFields: [TOTP_SEED],
   migrations: mfaMigrations,
   register(_app, ctx) {
     const mfa = new MfaService(
       new MfaStore(ctx.db.global),
-      new Sealer(ctx.config.secret),
+      new Sealer(ctx.config.dataKeys),
       new URL(ctx.config.publicUrl).hostname,
       { bus: ctx.bus, audit: ctx.service("audit") },
     );

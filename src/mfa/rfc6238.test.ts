@@ -7,6 +7,7 @@ import { Sealer } from "../crypto/seal.js";
 import type { AppError } from "../http/errors.js";
 import { MfaService } from "./service.js";
 import { MfaStore } from "./store.js";
+import { TOTP_SEED } from "./tables.js";
 
 interface Vectors {
   seeds: Record<"SHA1" | "SHA256" | "SHA512", string>;
@@ -33,7 +34,7 @@ describe("RFC 6238 through MfaService", () => {
   let t: TestDb;
   let mfa: MfaService;
   let store: MfaStore;
-  const sealer = new Sealer(testConfig().secret);
+  const sealer = new Sealer(testConfig().dataKeys);
   let n = 0;
   beforeAll(async () => {
     t = await testDb();
@@ -48,7 +49,7 @@ describe("RFC 6238 through MfaService", () => {
     const id = `usr_rfc${++n}`;
     await store.putPending({
       principal_id: id,
-      secret_sealed: sealer.seal(SEED, id),
+      secret_sealed: sealer.seal(SEED, TOTP_SEED, id),
       confirmed_at: null,
       last_step: 0,
       created_at: Date.now(),

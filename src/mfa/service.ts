@@ -13,6 +13,7 @@ import { newId, newSecret, sha256 } from "../util/ids.js";
 import { mfaEvents } from "./events.js";
 import type { MfaStore } from "./store.js";
 import type { MfaChallengeRow } from "./tables.js";
+import { TOTP_SEED } from "./tables.js";
 
 const PERIOD = 30;
 const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -161,7 +162,7 @@ export class MfaService {
     const secret = new OTPAuth.Secret({ size: 20 });
     await this.store.putPending({
       principal_id: principalId,
-      secret_sealed: this.sealer.seal(secret.base32, principalId),
+      secret_sealed: this.sealer.seal(secret.base32, TOTP_SEED, principalId),
       confirmed_at: null,
       last_step: 0,
       created_at: this.now(),
@@ -374,7 +375,7 @@ export class MfaService {
   /** The time step a code belongs to (current ±1), or null. */
   private matchStep(sealed: string, principalId: string, code: string): number | null {
     if (!/^\d{6}$/.test(code)) return null;
-    const secret = OTPAuth.Secret.fromBase32(this.sealer.open(sealed, principalId));
+    const secret = OTPAuth.Secret.fromBase32(this.sealer.open(sealed, TOTP_SEED, principalId));
     const now = this.now();
     const delta = this.totp(secret, "x").validate({ token: code, timestamp: now, window: 1 });
     return delta === null ? null : Math.floor(now / 1000 / PERIOD) + delta;

@@ -1,3 +1,4 @@
+import type { SealedField } from "../crypto/seal.js";
 /** A principal's TOTP factor (AUTH-8). The seed is sealed (AES-256-GCM); `confirmed_at` null = enrolment pending. */
 export interface TotpRow {
   principal_id: string;
@@ -35,3 +36,14 @@ declare module "../db/tables.js" {
     mfa_challenges: MfaChallengeRow;
   }
 }
+
+/**
+ * TOTP seeds, sealed at rest (DATA-1). Sealed under the key BULWARK_SECRET derives, a seed was bound to
+ * its owner's id alone: such values still open until rotation re-seals them.
+ */
+export const TOTP_SEED: SealedField = {
+  table: "mfa_totp",
+  column: "secret_sealed",
+  rowKey: "principal_id",
+  legacyAad: (row) => row,
+};

@@ -7,6 +7,7 @@ import type { Principal, PrincipalKind } from "../auth/principal.js";
 import { type RouteSecurity, tenant } from "../auth/requirements.js";
 import type { Capability } from "../capability.js";
 import type { BulwarkContext } from "../context.js";
+import type { SealedField } from "../crypto/seal.js";
 import type { Db } from "../db/database.js";
 import type { MigrationContext } from "../db/migrations.js";
 import { type ErrorDefinition, registerErrorCodes } from "../http/errors.js";
@@ -205,6 +206,8 @@ export interface Extension {
   readonly actions?: Readonly<Record<string, readonly Role[]>>;
   readonly errors?: Readonly<Record<string, ErrorDefinition>>;
   migrations?(ctx: MigrationContext): Record<string, Migration>;
+  /** Columns the extension stores sealed with `TenantContext.seal` (DATA-1): checked and re-sealed like Bulwark's. */
+  readonly sealedFields?: readonly SealedField[];
   routes?(tenant: TenantRouter, app: FastifyInstance): void | Promise<void>;
   controls?(posture: PostureRegistry): void;
 }
@@ -214,6 +217,7 @@ export function extensionCapability(ext: Extension): Capability {
   return {
     name: ext.name,
     ...(ext.migrations ? { migrations: (ctx: MigrationContext) => ext.migrations!(ctx) } : {}),
+    ...(ext.sealedFields ? { sealedFields: ext.sealedFields } : {}),
     async register(app, ctx) {
       if (ext.actions) ctx.permissions.add(ext.actions, ext.name);
       if (ext.errors) registerErrorCodes(ext.errors, ext.name);

@@ -71,6 +71,7 @@ describe("security page", () => {
         "CORS-1",
         // Tenant routes answer API keys for any origin, without credentials.
         "CORS-2",
+        "DATA-1",
         "DATA-4",
         "HDR-1",
         "HDR-2",

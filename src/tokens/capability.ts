@@ -6,6 +6,7 @@ import { tokenMigrations } from "./migrations.js";
 import { tokenRoutes } from "./plugin.js";
 import { RefreshTokenStore } from "./refresh-store.js";
 import { TokenService } from "./service.js";
+import { PRIVATE_JWK } from "./tables.js";
 
 declare module "../context.js" {
   interface Services {
@@ -25,6 +26,7 @@ const ROTATION_CHECK_MS = 10 * 60_000;
 export function tokensCapability(options: { clock?: () => number } = {}): Capability {
   return {
     name: "tokens",
+    sealedFields: [PRIVATE_JWK],
     migrations: tokenMigrations,
     async register(app, ctx) {
       const t = ctx.config.tokens;

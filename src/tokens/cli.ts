@@ -9,7 +9,7 @@ export function signingKeys(db: Database, config: Config, clock?: () => number):
   return new SigningKeys(
     db,
     new SigningKeyStore(),
-    new Sealer(config.secret),
+    new Sealer(config.dataKeys),
     // A retired key verifies while the tokens it signed can: their lifetime, plus a minute of skew.
     { rotationMs: config.tokens.keyRotationMs, overlapMs: config.tokens.accessTtlMs + 60_000 },
     clock,

@@ -7,6 +7,7 @@ import { ENGINE, type TestApp, testApp } from "../../test/harness.js";
 import { runCli } from "../cli/main.js";
 import { signingKeys } from "./cli.js";
 import type { SigningKeys } from "./keys.js";
+import { PRIVATE_JWK } from "./tables.js";
 
 const ISSUER = "http://localhost:3000";
 const AUDIENCE = "http://localhost:3000/v1";
@@ -143,9 +144,7 @@ describe(`token signing keys (${ENGINE})`, () => {
         .where("kid", "=", oldCurrent!)
         .executeTakeFirstOrThrow();
       const { Sealer } = await import("../crypto/seal.js");
-      const jwk = JSON.parse(
-        new Sealer(t.config.secret).open(row.private_jwk, `signing_keys.private_jwk/${row.kid}`),
-      );
+      const jwk = JSON.parse(new Sealer(t.config.dataKeys).open(row.private_jwk, PRIVATE_JWK, row.kid));
       return new SignJWT(c as never)
         .setProtectedHeader({ alg: "ES256", kid: row.kid, typ: "at+jwt" })
         .sign(await importJWK(jwk, "ES256"));

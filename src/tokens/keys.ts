@@ -4,6 +4,7 @@ import type { Sealer } from "../crypto/seal.js";
 import type { Database } from "../db/database.js";
 import type { SigningKeyStore } from "./store.js";
 import type { SigningKeyRow } from "./tables.js";
+import { PRIVATE_JWK } from "./tables.js";
 
 /**
  * ES256 (ECDSA on P-256 with SHA-256): every JOSE library and API gateway verifies it (EdDSA is still
@@ -131,7 +132,7 @@ export class SigningKeys {
       .filter((k) => this.published(k, now))
       .sort((a, b) => rank[a.state] - rank[b.state])
       .map((k) => ({
-        ...(JSON.parse(this.sealer.open(k.sealed, aad(k.kid))) as JWK),
+        ...(JSON.parse(this.sealer.open(k.sealed, PRIVATE_JWK, k.kid)) as JWK),
         kid: k.kid,
         alg: TOKEN_ALG,
         use: "sig",
@@ -239,7 +240,7 @@ export class SigningKeys {
       verifyKey: await importJWK(publicJwk, TOKEN_ALG),
       signKey:
         r.state === "current"
-          ? await importJWK(JSON.parse(this.sealer.open(r.private_jwk, aad(r.kid))) as JWK, TOKEN_ALG)
+          ? await importJWK(JSON.parse(this.sealer.open(r.private_jwk, PRIVATE_JWK, r.kid)) as JWK, TOKEN_ALG)
           : undefined,
       activatedAt: r.activated_at,
       retiredAt: r.retired_at,
@@ -265,12 +266,10 @@ export class SigningKeys {
       alg: TOKEN_ALG,
       state: "next",
       public_jwk: JSON.stringify(publicJwk),
-      private_jwk: this.sealer.seal(JSON.stringify(privateKey.export({ format: "jwk" })), aad(kid)),
+      private_jwk: this.sealer.seal(JSON.stringify(privateKey.export({ format: "jwk" })), PRIVATE_JWK, kid),
       created_at: this.clock(),
       activated_at: null,
       retired_at: null,
     };
   }
 }
-
-const aad = (kid: string) => `signing_keys.private_jwk/${kid}`;

@@ -1,3 +1,4 @@
+import type { SealedField } from "../crypto/seal.js";
 /**
  * A key that signs access tokens (AUTH-9). A global table: every organisation's tokens are signed by
  * the same keys, published at /.well-known/jwks.json. At most one key is `next` and one `current`.
@@ -56,3 +57,6 @@ declare module "../db/tables.js" {
     refresh_tokens: RefreshTokenRow;
   }
 }
+
+/** Private signing keys, sealed at rest (DATA-1). */
+export const PRIVATE_JWK: SealedField = { table: "signing_keys", column: "private_jwk", rowKey: "kid" };

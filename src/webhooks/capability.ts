@@ -9,6 +9,7 @@ import { WebhookSender } from "./sender.js";
 import { WebhookService } from "./service.js";
 import { type Resolver, TargetPolicy } from "./ssrf.js";
 import { WebhookStore } from "./store.js";
+import { PREVIOUS_SECRET, SECRET } from "./tables.js";
 
 declare module "../context.js" {
   interface Services {
@@ -33,6 +34,7 @@ export interface WebhookOptions {
 export function webhooksCapability(options: WebhookOptions = {}): Capability {
   return {
     name: "webhooks",
+    sealedFields: [SECRET, PREVIOUS_SECRET],
     migrations: (ctx) => ({ ...webhookMigrations(ctx), ...inboundMigrations(ctx) }),
     async register(app, ctx) {
       const settings = ctx.config.webhooks;
@@ -43,7 +45,7 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
       const hooks = new WebhookService(
         ctx.db,
         store,
-        new Sealer(ctx.config.secret),
+        new Sealer(ctx.config.dataKeys),
         policy,
         audit,
         { secretGraceMs: settings.secretGraceMs },

@@ -1,6 +1,6 @@
 import type { AuditEvent } from "../audit/entry.js";
 import type { AuditService } from "../audit/service.js";
-import type { Sealer } from "../crypto/seal.js";
+import type { SealedField, Sealer } from "../crypto/seal.js";
 import type { Database, Db } from "../db/database.js";
 import { AppError } from "../http/errors.js";
 import { redactDeep } from "../log/redact.js";
@@ -10,6 +10,7 @@ import { newWebhookSecret, type SigningSecrets } from "./signing.js";
 import { type TargetPolicy, UnsafeTarget } from "./ssrf.js";
 import type { WebhookStore } from "./store.js";
 import type { WebhookEndpointRow, WebhookMessageRow } from "./tables.js";
+import { PREVIOUS_SECRET, SECRET } from "./tables.js";
 
 export interface WebhookSettings {
   readonly secretGraceMs: number;
@@ -150,7 +151,7 @@ export class WebhookService {
       event_types: JSON.stringify(input.eventTypes ?? []),
       enabled: input.enabled === false ? 0 : 1,
       disabled_reason: input.enabled === false ? "manual" : null,
-      secret: this.sealer.seal(secret, aad(id)),
+      secret: this.sealer.seal(secret, SECRET, id),
       previous_secret: null,
       previous_until: null,
       legacy_signature: input.legacySignature ? 1 : 0,
@@ -233,14 +234,14 @@ export class WebhookService {
       // new secret then signs alone.
       let previous: string | undefined;
       try {
-        previous = this.sealer.open(old.secret, aad(id));
+        previous = this.sealer.open(old.secret, SECRET, id);
       } catch {
         previous = undefined;
       }
       const graceful = this.settings.secretGraceMs > 0 && previous !== undefined;
       const set = {
-        secret: this.sealer.seal(secret, aad(id)),
-        previous_secret: graceful ? this.sealer.seal(previous!, aad(id, true)) : null,
+        secret: this.sealer.seal(secret, SECRET, id),
+        previous_secret: graceful ? this.sealer.seal(previous!, PREVIOUS_SECRET, id) : null,
         previous_until: graceful ? now + this.settings.secretGraceMs : null,
         updated_at: now,
       };
@@ -260,12 +261,12 @@ export class WebhookService {
 
   /** The secrets a delivery to `endpoint` is signed with at `now` (the previous one only in its grace). */
   secrets(endpoint: WebhookEndpointRow, now: number): SigningSecrets {
-    const current = this.open(endpoint.secret, aad(endpoint.id));
+    const current = this.open(endpoint.secret, SECRET, endpoint.id);
     const inGrace =
       endpoint.previous_secret !== null && endpoint.previous_until !== null && now < endpoint.previous_until;
     return {
       current,
-      previous: inGrace ? this.open(endpoint.previous_secret!, aad(endpoint.id, true)) : undefined,
+      previous: inGrace ? this.open(endpoint.previous_secret!, PREVIOUS_SECRET, endpoint.id) : undefined,
     };
   }
 
@@ -274,11 +275,11 @@ export class WebhookService {
    * of a busy dispatcher's time). Keyed by both, so a sealed value copied to another row still fails;
    * a rotated secret is another sealed form. Bounded: past the limit it starts afresh.
    */
-  private open(sealed: string, binding: string): string {
-    const key = `${binding}\n${sealed}`;
+  private open(sealed: string, field: SealedField, row: string): string {
+    const key = `${field.column}/${row}\n${sealed}`;
     let secret = this.opened.get(key);
     if (secret === undefined) {
-      secret = this.sealer.open(sealed, binding);
+      secret = this.sealer.open(sealed, field, row);
       if (this.opened.size >= 1_000) this.opened.clear();
       this.opened.set(key, secret);
     }
@@ -325,8 +326,7 @@ export class WebhookService {
 }
 
 /** A sealed secret belongs to one endpoint's one column: copied elsewhere, it does not open. */
-const aad = (id: string, previous = false) =>
-  `webhook_endpoints.${previous ? "previous_secret" : "secret"}/${id}`;
+
 const entity = (id: string) => ({ type: "webhook_endpoint", id });
 /** What an endpoint's audit events show of it: never a secret. */
 const facts = (r: WebhookEndpointRow) => ({

@@ -1,3 +1,4 @@
+import type { SealedField } from "../crypto/seal.js";
 /**
  * An organisation's webhook endpoint (HOOK-1). A tenant table: only its organisation's scope reads it.
  * Secrets are sealed (AES-256-GCM, bound to the row): a database dump alone cannot sign a delivery.
@@ -90,3 +91,17 @@ declare module "../db/tables.js" {
     webhook_attempts: WebhookAttemptRow;
   }
 }
+
+/** An endpoint's signing secrets, sealed at rest (DATA-1). */
+export const SECRET: SealedField = {
+  table: "webhook_endpoints",
+  column: "secret",
+  rowKey: "id",
+  tenant: true,
+};
+export const PREVIOUS_SECRET: SealedField = {
+  table: "webhook_endpoints",
+  column: "previous_secret",
+  rowKey: "id",
+  tenant: true,
+};

@@ -1,0 +1,270 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import * as OTPAuth from "otpauth";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createUser,
+  ENGINE,
+  login,
+  PRODUCTION_ENV,
+  type TestApp,
+  type TestDb,
+  testConfig,
+  testDb,
+} from "../../test/harness.js";
+import { buildApp } from "../app.js";
+import { ConfigError, loadConfig } from "../config/load.js";
+import { Sealer } from "../crypto/seal.js";
+import { TOTP_SEED } from "../mfa/tables.js";
+import { connectRedis } from "../state/redis.js";
+import { PREVIOUS_SECRET, SECRET } from "../webhooks/tables.js";
+import { rotateData } from "./cli.js";
+
+const key = (id: string) => `${id}:${randomBytes(32).toString("base64")}`;
+const K1 = key("k1");
+const K2 = key("k2");
+const PW = "correct horse battery staple";
+/** One root secret for every configuration here: the key it derives (v1) must stay the same. */
+const BASE = { BULWARK_SECRET: PRODUCTION_ENV.BULWARK_SECRET!, BULWARK_WEBHOOK_ALLOWLIST: "127.0.0.1" };
+
+/**
+ * Field encryption over stored data (DATA-1), through the server's start-up, its services and
+ * `bulwark keys rotate-data`, on one database that several configurations open in turn.
+ */
+describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
+  let d: TestDb;
+  const seeds = new Map<string, string>();
+  let endpoint = { orgId: "", id: "", secret: "" };
+
+  beforeAll(async () => {
+    d = await testDb();
+  });
+  afterAll(async () => {
+    await d?.cleanup();
+  });
+
+  /** The server on the shared database with `env`; `fn` runs against it, then it closes. */
+  async function served<T>(env: Record<string, string>, fn: (t: TestApp) => Promise<T>): Promise<T> {
+    const config = testConfig({ ...BASE, ...env });
+    const redis = config.redisUrl ? connectRedis(config.redisUrl, undefined as never) : undefined;
+    let app: FastifyInstance | undefined;
+    try {
+      app = await buildApp(config, { db: d.db, ...(redis ? { redis } : {}) });
+      await app.ready();
+      return await fn({ app, config, db: d.db, logs: [], rawLogs: [], close: async () => {} });
+    } finally {
+      await app?.close();
+      redis?.disconnect();
+    }
+  }
+
+  /** A user who started TOTP enrolment (the seed is stored sealed); its seed kept to check it later. */
+  async function enrolled(t: TestApp, email: string): Promise<string> {
+    const id = await createUser(t, email, PW);
+    const { secret } = await t.app.bulwark.service("mfa").startEnrolment(id, email);
+    seeds.set(id, secret);
+    return id;
+  }
+
+  /** Every sealed value of the database, by `table.column/row`. */
+  async function sealedValues(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const r of await d.db.global
+      .selectFrom("mfa_totp")
+      .select(["principal_id", "secret_sealed"])
+      .execute())
+      out.set(`mfa_totp/${r.principal_id}`, r.secret_sealed);
+    for (const r of await d.db.global.selectFrom("signing_keys").select(["kid", "private_jwk"]).execute())
+      out.set(`signing_keys/${r.kid}`, r.private_jwk);
+    await d.db.withOrg(endpoint.orgId, async (tx) => {
+      for (const r of await tx
+        .selectFrom("webhook_endpoints")
+        .select(["id", "secret", "previous_secret"])
+        .execute()) {
+        out.set(`webhook_endpoints.secret/${r.id}`, r.secret);
+        if (r.previous_secret) out.set(`webhook_endpoints.previous_secret/${r.id}`, r.previous_secret);
+      }
+    });
+    return out;
+  }
+
+  it("DATA-1: values sealed under the key BULWARK_SECRET derives, then under DATA_KEYS, carry their key's id", async () => {
+    // Before DATA_KEYS: the derived key v1.
+    await served({}, async (t) => {
+      await enrolled(t, "legacy@example.org");
+    });
+    await served({ DATA_KEYS: K1 }, async (t) => {
+      await enrolled(t, "one@example.org");
+      await enrolled(t, "two@example.org");
+      const owner = await createUser(t, "owner@example.org", PW);
+      const s = await login(t, "owner@example.org", PW);
+      const headers = { cookie: s.cookie, "x-csrf-token": s.csrf };
+      const org = await t.app.inject({
+        method: "POST",
+        url: "/v1/orgs",
+        headers,
+        payload: { name: "Sealed Co" },
+      });
+      expect(org.statusCode, org.body).toBe(201);
+      const orgId = org.json().org.id as string;
+      const created = await t.app.inject({
+        method: "POST",
+        url: `/v1/orgs/${orgId}/webhook-endpoints`,
+        headers,
+        payload: { url: "http://127.0.0.1:9/hook" },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      const id = created.json().endpoint.id as string;
+      // A rotation leaves the previous secret sealed beside the new one.
+      const rotated = await t.app.inject({
+        method: "POST",
+        url: `/v1/orgs/${orgId}/webhook-endpoints/${id}/rotate-secret`,
+        headers,
+      });
+      expect(rotated.statusCode, rotated.body).toBe(201);
+      endpoint = { orgId, id, secret: rotated.json().secret };
+      expect(owner).toBeTruthy();
+    });
+    // The first start's signing keys and seed under v1; the rest (two seeds, two webhook secrets) under k1.
+    const sealed = await sealedValues();
+    const legacy = [...seeds.keys()][0]!;
+    expect(sealed.get(`mfa_totp/${legacy}`)).toMatch(/^v1\./);
+    const ids = [...sealed.values()].map((v) => v.split(".")[0]);
+    expect(ids.filter((id) => id === "v1")).toHaveLength(3);
+    expect(ids.filter((id) => id === "k1")).toHaveLength(4);
+  });
+
+  it("DATA-1: a sealed value copied to another row or column does not open", async () => {
+    const sealer = new Sealer(testConfig({ ...BASE, DATA_KEYS: K1 }).dataKeys);
+    const [a, b] = [...seeds.keys()].slice(1);
+    const row = await d.db.global
+      .selectFrom("mfa_totp")
+      .select("secret_sealed")
+      .where("principal_id", "=", a!)
+      .executeTakeFirstOrThrow();
+    expect(sealer.open(row.secret_sealed, TOTP_SEED, a!)).toBe(seeds.get(a!));
+    expect(() => sealer.open(row.secret_sealed, TOTP_SEED, b!)).toThrow();
+    const hook = await d.db.withOrg(endpoint.orgId, (tx) =>
+      tx
+        .selectFrom("webhook_endpoints")
+        .select(["secret"])
+        .where("id", "=", endpoint.id)
+        .executeTakeFirstOrThrow(),
+    );
+    expect(sealer.open(hook.secret, SECRET, endpoint.id)).toBe(endpoint.secret);
+    expect(() => sealer.open(hook.secret, PREVIOUS_SECRET, endpoint.id)).toThrow();
+    expect(() => sealer.open(hook.secret, SECRET, `${endpoint.id}x`)).toThrow();
+  });
+
+  it("DATA-1: rotation re-seals every value under the new key, and an interrupted rotation resumes where it stopped", async () => {
+    const before = await sealedValues();
+    const config = testConfig({ ...BASE, DATA_KEYS: `${K2},${K1}` });
+    let out = "";
+    const sink = {
+      write: (s: string) => {
+        out += s;
+      },
+    };
+    // Stopped after two values (as a crash would stop it): those two are done, the rest untouched.
+    expect(await rotateData(d.db, config, [], 2, { stdout: sink, stderr: sink }), out).toBe(0);
+    expect(out).toMatch(/^2 values re-sealed under key k2 .*stopped at --limit 2/m);
+    const midway = [...(await sealedValues()).values()];
+    expect(midway.filter((v) => v.startsWith("k2.")).length).toBe(2);
+    out = "";
+    expect(await rotateData(d.db, config, [], undefined, { stdout: sink, stderr: sink }), out).toBe(0);
+    expect(out).toContain(`${before.size - 2} values re-sealed under key k2`);
+    const after = await sealedValues();
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const [where, v] of after) expect(v.startsWith("k2."), where).toBe(true);
+    out = "";
+    expect(await rotateData(d.db, config, [], undefined, { stdout: sink, stderr: sink }), out).toBe(0);
+    expect(out).toContain("0 values re-sealed");
+
+    // With the old keys gone, the server starts and every secret still works: each seed confirms its
+    // enrolment with a code from the original seed, the webhook signs with the secret shown at creation.
+    await served({ DATA_KEYS: K2 }, async (t) => {
+      const mfa = t.app.bulwark.service("mfa");
+      for (const [id, seed] of seeds) {
+        const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seed) }).generate();
+        expect(await mfa.confirmEnrolment(id, code, { ip: "127.0.0.1", headers: {} } as never)).toHaveLength(
+          10,
+        );
+      }
+      const hooks = t.app.bulwark.service("webhooks");
+      const row = await hooks.get(endpoint.orgId, endpoint.id);
+      expect(hooks.secrets(row, Date.now()).current).toBe(endpoint.secret);
+      const jwks = await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" });
+      expect(jwks.json().keys.length).toBeGreaterThan(0);
+    });
+  });
+
+  it("DATA-1: a value no key opens is named by rotation and left as it is", async () => {
+    const [a, b] = [...seeds.keys()].slice(1);
+    const moved = await d.db.global
+      .selectFrom("mfa_totp")
+      .select("secret_sealed")
+      .where("principal_id", "=", a!)
+      .executeTakeFirstOrThrow();
+    const kept = await d.db.global
+      .selectFrom("mfa_totp")
+      .select("secret_sealed")
+      .where("principal_id", "=", b!)
+      .executeTakeFirstOrThrow();
+    await d.db.global
+      .updateTable("mfa_totp")
+      .set({ secret_sealed: moved.secret_sealed.replace(/^k2\./, "k1.") })
+      .where("principal_id", "=", b!)
+      .execute();
+    let out = "";
+    const sink = {
+      write: (s: string) => {
+        out += s;
+      },
+    };
+    const config = testConfig({ ...BASE, DATA_KEYS: `${K2},${K1}` });
+    expect(await rotateData(d.db, config, [], undefined, { stdout: sink, stderr: sink })).toBe(1);
+    expect(out).toContain(`mfa_totp.secret_sealed (row ${b}):`);
+    const row = await d.db.global
+      .selectFrom("mfa_totp")
+      .select("secret_sealed")
+      .where("principal_id", "=", b!)
+      .executeTakeFirstOrThrow();
+    expect(row.secret_sealed.startsWith("k1.")).toBe(true);
+    await d.db.global
+      .updateTable("mfa_totp")
+      .set({ secret_sealed: kept.secret_sealed })
+      .where("principal_id", "=", b!)
+      .execute();
+  });
+
+  it("DATA-1: production refuses to start with no key, with a key missing, or with a wrong key under the right id", async () => {
+    const prod: Record<string, string> = {
+      ...PRODUCTION_ENV,
+      LOG_LEVEL: "silent",
+      TRUSTED_PROXIES: "127.0.0.1",
+    };
+    const { DATA_KEYS: _, ...withoutKeys } = prod;
+    expect(() => loadConfig(withoutKeys)).toThrow(ConfigError);
+    try {
+      loadConfig(withoutKeys);
+    } catch (err) {
+      expect(String((err as ConfigError).message)).toContain("DATA_KEYS: required in production");
+    }
+    // Everything is sealed under k2 now: a list without k2, or another key named k2, is refused.
+    await expect(served({ ...prod, DATA_KEYS: K1 }, async () => {})).rejects.toThrow(
+      /sealed under key "k2", which DATA_KEYS does not hold/,
+    );
+    await expect(served({ ...prod, DATA_KEYS: key("k2") }, async () => {})).rejects.toThrow(
+      /key "k2" does not open .* it is not the key that sealed it/,
+    );
+    await served({ ...prod, DATA_KEYS: K2 }, async (t) => {
+      const page = await t.app.inject({
+        method: "GET",
+        url: "/security.json",
+        headers: { "x-forwarded-proto": "https" },
+      });
+      const control = page.json().controls.find((c: { id: string }) => c.id === "DATA-1");
+      expect(control.settings).toEqual({ algorithm: "AES-256-GCM", currentKey: "k2", keys: 2 });
+    });
+  });
+});
