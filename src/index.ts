@@ -25,6 +25,7 @@ export type { Capability } from "./capability.js";
 export { type Config, ConfigError, loadConfig } from "./config/load.js";
 export { configSummary } from "./config/summary.js";
 export type { BulwarkContext, Services } from "./context.js";
+export type { SealedField } from "./crypto/seal.js";
 export { Database, type Db } from "./db/database.js";
 export { enableTenantRls, grantApp, type MigrationContext } from "./db/migrations.js";
 export type { Tables } from "./db/tables.js";

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,19 +13,88 @@ import {
   testConfig,
   testDb,
 } from "../../test/harness.js";
-import { buildApp } from "../app.js";
+import { buildApp, bulwarkMigrations } from "../app.js";
 import { ConfigError, loadConfig } from "../config/load.js";
-import { Sealer } from "../crypto/seal.js";
+import { type SealedField, Sealer } from "../crypto/seal.js";
+import { enableTenantRls, grantApp } from "../db/migrations.js";
 import { TOTP_SEED } from "../mfa/tables.js";
+import type { Extension } from "../orgs/extension.js";
 import { connectRedis } from "../state/redis.js";
+import { newId } from "../util/ids.js";
 import { PREVIOUS_SECRET, SECRET } from "../webhooks/tables.js";
 import { rotateData } from "./cli.js";
+
+declare module "bulwark" {
+  interface Actions {
+    "vault:write": true;
+  }
+}
 
 const key = (id: string) => `${id}:${randomBytes(32).toString("base64")}`;
 const K1 = key("k1");
 const K2 = key("k2");
 const PW = "correct horse battery staple";
 /** One root secret for every configuration here: the key it derives (v1) must stay the same. */
+/** An app's own sealed column, through the extension API (`TenantContext.seal` / `open`). */
+const VAULT: SealedField = { table: "vault_items", column: "token_sealed", rowKey: "id", tenant: true };
+const vault: Extension = {
+  name: "vault",
+  actions: { "vault:write": ["ADMIN", "MEMBER"] },
+  sealedFields: [VAULT],
+  migrations: (ctx) => ({
+    vault_0001_items: {
+      async up(db) {
+        await db.schema
+          .createTable("vault_items")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("org_id", "text", (c) => c.notNull())
+          .addColumn("token_sealed", "text", (c) => c.notNull())
+          .execute();
+        await enableTenantRls(db, ctx, "vault_items");
+        await grantApp(db, ctx, "vault_items", ["SELECT", "INSERT", "UPDATE"]);
+      },
+    },
+  }),
+  routes: (tenant) => {
+    tenant.route({
+      method: "POST",
+      url: "/vault",
+      action: "vault:write",
+      status: 201,
+      schema: {
+        summary: "Keep a third party's token",
+        body: Type.Object({ token: Type.String({ maxLength: 200 }) }),
+        response: { 201: Type.Object({ id: Type.String() }) },
+      },
+      async handler({ tx, body, orgId, now, seal }) {
+        const id = newId("vlt", now);
+        await tx
+          .insertInto("vault_items" as never)
+          .values({ id, org_id: orgId, token_sealed: seal(body.token, VAULT, id) } as never)
+          .execute();
+        return { id };
+      },
+    });
+    tenant.route({
+      method: "GET",
+      url: "/vault/:id",
+      action: "vault:write",
+      schema: {
+        summary: "Read a token back",
+        params: Type.Object({ id: Type.String({ maxLength: 40 }) }),
+        response: { 200: Type.Object({ token: Type.String() }) },
+      },
+      async handler({ tx, params, open }) {
+        const row = (await tx
+          .selectFrom("vault_items" as never)
+          .select(["token_sealed"] as never)
+          .where("id" as never, "=", params.id as never)
+          .executeTakeFirstOrThrow()) as { token_sealed: string };
+        return { token: open(row.token_sealed, VAULT, params.id) };
+      },
+    });
+  },
+};
 const BASE = { BULWARK_SECRET: PRODUCTION_ENV.BULWARK_SECRET!, BULWARK_WEBHOOK_ALLOWLIST: "127.0.0.1" };
 
 /**
@@ -35,9 +105,11 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
   let d: TestDb;
   const seeds = new Map<string, string>();
   let endpoint = { orgId: "", id: "", secret: "" };
+  let item = { id: "", token: "third-party-token-0123456789" };
+  let headersOf: (t: TestApp) => Promise<Record<string, string>>;
 
   beforeAll(async () => {
-    d = await testDb();
+    d = await testDb(bulwarkMigrations([vault]));
   });
   afterAll(async () => {
     await d?.cleanup();
@@ -49,7 +121,7 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
     const redis = config.redisUrl ? connectRedis(config.redisUrl, undefined as never) : undefined;
     let app: FastifyInstance | undefined;
     try {
-      app = await buildApp(config, { db: d.db, ...(redis ? { redis } : {}) });
+      app = await buildApp(config, { db: d.db, extensions: [vault], ...(redis ? { redis } : {}) });
       await app.ready();
       return await fn({ app, config, db: d.db, logs: [], rawLogs: [], close: async () => {} });
     } finally {
@@ -84,6 +156,11 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
         out.set(`webhook_endpoints.secret/${r.id}`, r.secret);
         if (r.previous_secret) out.set(`webhook_endpoints.previous_secret/${r.id}`, r.previous_secret);
       }
+      const items = (await tx
+        .selectFrom("vault_items" as never)
+        .select(["id", "token_sealed"] as never)
+        .execute()) as { id: string; token_sealed: string }[];
+      for (const r of items) out.set(`vault_items/${r.id}`, r.token_sealed);
     });
     return out;
   }
@@ -123,6 +200,19 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
       });
       expect(rotated.statusCode, rotated.body).toBe(201);
       endpoint = { orgId, id, secret: rotated.json().secret };
+      // The app keeps a third party's token through the extension API: stored sealed, read back whole.
+      const kept = await t.app.inject({
+        method: "POST",
+        url: `/v1/orgs/${orgId}/vault`,
+        headers,
+        payload: { token: item.token },
+      });
+      expect(kept.statusCode, kept.body).toBe(201);
+      item = { ...item, id: kept.json().id };
+      headersOf = async (other) => {
+        const again = await login(other, "owner@example.org", PW);
+        return { cookie: again.cookie, "x-csrf-token": again.csrf };
+      };
       expect(owner).toBeTruthy();
     });
     // The first start's signing keys and seed under v1; the rest (two seeds, two webhook secrets) under k1.
@@ -131,7 +221,8 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
     expect(sealed.get(`mfa_totp/${legacy}`)).toMatch(/^v1\./);
     const ids = [...sealed.values()].map((v) => v.split(".")[0]);
     expect(ids.filter((id) => id === "v1")).toHaveLength(3);
-    expect(ids.filter((id) => id === "k1")).toHaveLength(4);
+    expect(ids.filter((id) => id === "k1")).toHaveLength(5);
+    expect(sealed.get(`vault_items/${item.id}`)).not.toContain(item.token);
   });
 
   it("DATA-1: a sealed value copied to another row or column does not open", async () => {
@@ -166,18 +257,18 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
       },
     };
     // Stopped after two values (as a crash would stop it): those two are done, the rest untouched.
-    expect(await rotateData(d.db, config, [], 2, { stdout: sink, stderr: sink }), out).toBe(0);
+    expect(await rotateData(d.db, config, [vault], 2, { stdout: sink, stderr: sink }), out).toBe(0);
     expect(out).toMatch(/^2 values re-sealed under key k2 .*stopped at --limit 2/m);
     const midway = [...(await sealedValues()).values()];
     expect(midway.filter((v) => v.startsWith("k2.")).length).toBe(2);
     out = "";
-    expect(await rotateData(d.db, config, [], undefined, { stdout: sink, stderr: sink }), out).toBe(0);
+    expect(await rotateData(d.db, config, [vault], undefined, { stdout: sink, stderr: sink }), out).toBe(0);
     expect(out).toContain(`${before.size - 2} values re-sealed under key k2`);
     const after = await sealedValues();
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
     for (const [where, v] of after) expect(v.startsWith("k2."), where).toBe(true);
     out = "";
-    expect(await rotateData(d.db, config, [], undefined, { stdout: sink, stderr: sink }), out).toBe(0);
+    expect(await rotateData(d.db, config, [vault], undefined, { stdout: sink, stderr: sink }), out).toBe(0);
     expect(out).toContain("0 values re-sealed");
 
     // With the old keys gone, the server starts and every secret still works: each seed confirms its
@@ -190,6 +281,12 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
           10,
         );
       }
+      const read = await t.app.inject({
+        method: "GET",
+        url: `/v1/orgs/${endpoint.orgId}/vault/${item.id}`,
+        headers: await headersOf(t),
+      });
+      expect(read.json()).toEqual({ token: item.token });
       const hooks = t.app.bulwark.service("webhooks");
       const row = await hooks.get(endpoint.orgId, endpoint.id);
       expect(hooks.secrets(row, Date.now()).current).toBe(endpoint.secret);
@@ -222,7 +319,7 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
       },
     };
     const config = testConfig({ ...BASE, DATA_KEYS: `${K2},${K1}` });
-    expect(await rotateData(d.db, config, [], undefined, { stdout: sink, stderr: sink })).toBe(1);
+    expect(await rotateData(d.db, config, [vault], undefined, { stdout: sink, stderr: sink })).toBe(1);
     expect(out).toContain(`mfa_totp.secret_sealed (row ${b}):`);
     const row = await d.db.global
       .selectFrom("mfa_totp")

@@ -7,7 +7,7 @@ import type { Principal, PrincipalKind } from "../auth/principal.js";
 import { type RouteSecurity, tenant } from "../auth/requirements.js";
 import type { Capability } from "../capability.js";
 import type { BulwarkContext } from "../context.js";
-import type { SealedField } from "../crypto/seal.js";
+import { type SealedField, Sealer } from "../crypto/seal.js";
 import type { Db } from "../db/database.js";
 import type { MigrationContext } from "../db/migrations.js";
 import { type ErrorDefinition, registerErrorCodes } from "../http/errors.js";
@@ -48,6 +48,15 @@ export interface TenantContext<P, Q, B> {
    * throws: a read changes nothing worth an event (the request log is AUDIT-1's).
    */
   audit(event: TenantAuditEvent): Promise<void>;
+  /**
+   * Seals a secret the app must read back (a third party's API key) for `field` of row `row` (DATA-1):
+   * AES-256-GCM under the current data key, bound to the table, column and row. List the field in
+   * `Extension.sealedFields` (with `tenant: true` for a tenant table), so start-up checks it and
+   * `bulwark keys rotate-data` re-seals it when the key changes.
+   */
+  seal(plaintext: string, field: SealedField, row: string): string;
+  /** What `seal` sealed for this field and row; throws for a value altered or copied from elsewhere. */
+  open(sealed: string, field: SealedField, row: string): string;
   /** The request's clock: one reading per request, so a handler never calls Date.now(). */
   readonly now: number;
   readonly params: P;
@@ -98,11 +107,15 @@ export interface TenantRouteDefinition<P extends TObject, Q extends TObject, B e
  * scope, so its queries are tenant-scoped twice.
  */
 export class TenantRouter {
+  private readonly sealer: Sealer;
+
   constructor(
     private readonly app: FastifyInstance,
     private readonly ctx: BulwarkContext,
     private readonly clock: () => number = () => Date.now(),
-  ) {}
+  ) {
+    this.sealer = new Sealer(ctx.config.dataKeys);
+  }
 
   route<P extends TObject = TObject, Q extends TObject = TObject, B extends TSchema = TSchema>(
     def: TenantRouteDefinition<P, Q, B>,
@@ -171,6 +184,8 @@ export class TenantRouter {
                 byRequest(request, { action, orgId: access.orgId, entity, before, after, metadata }),
               );
             },
+            seal: (plaintext, field, row) => this.sealer.seal(plaintext, field, row),
+            open: (sealed, field, row) => this.sealer.open(sealed, field, row),
             now: this.clock(),
             params: request.params as Static<P>,
             query: request.query as Static<Q>,
