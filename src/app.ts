@@ -6,6 +6,7 @@ import type { DestinationStream } from "pino";
 import { adminCapability } from "./admin/capability.js";
 import { apiKeysCapability } from "./apikeys/capability.js";
 import { auditCapability } from "./audit/capability.js";
+import { backupCapability } from "./backup/capability.js";
 import { type Capability, capabilityMigrations } from "./capability.js";
 import type { Config } from "./config/load.js";
 import { consoleCapability } from "./console/capability.js";
@@ -98,6 +99,7 @@ export function capabilities(
     // never stored and replayed.
     idempotencyCapability(),
     webhooksCapability(options.webhooks),
+    backupCapability,
     adminCapability,
     consoleCapability(),
     ...(options.extensions ?? []).map(extensionCapability),

@@ -4,6 +4,7 @@ import { AdminService } from "../admin/service.js";
 import { AdminStore } from "../admin/store.js";
 import { bulwarkMigrations } from "../app.js";
 import { verifyBundle, verifyDatabase } from "../audit/cli.js";
+import { backupCommand, backupKeygen } from "../backup/cli.js";
 import { type Config, ConfigError, loadConfig } from "../config/load.js";
 import { Sealer } from "../crypto/seal.js";
 import { rotateData } from "../datakeys/cli.js";
@@ -34,6 +35,10 @@ Commands:
                          Re-seal every encrypted field under the first key of DATA_KEYS, in batches,
                          while servers run (DATA-1); stops after N values with --limit; run it again to
                          go on. Exit code 1 if a value opens with no key of DATA_KEYS.
+  backup                 Take an encrypted backup (DATA-2): a consistent snapshot, encrypted to
+                         BACKUP_RECIPIENTS (age), into BACKUP_DIR; then retention.
+  backup keygen          Print a new backup key pair (BACKUP_RECIPIENTS and BACKUP_IDENTITY).
+  restore FILE           Decrypt a backup with BACKUP_IDENTITY and restore it into an empty database.
   audit verify [--org ID] [--key VKEY]...
                          Verify every audit log (or one organisation's) against checkpoints signed by
                          this configuration's key (or a --key given: one the server signed with before);
@@ -101,6 +106,9 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
   if (command === "audit" && positionals[1] === "verify" && values.bundle)
     // Offline: no configuration, no database (what a customer's auditor runs).
     return verifyBundle(values.bundle, { key: values.key?.[0], stdout, stderr });
+  // No configuration either: a key pair is made before the servers that use it are configured.
+  if (command === "backup" && positionals[1] === "keygen" && positionals.length === 2)
+    return backupKeygen(stdout);
   const config = loadConfig(options.env ?? process.env);
   const log = options.log ?? createLogger({ level: config.logLevel });
   const exts = await extensions(config, options.extensions ?? [], log);
@@ -199,6 +207,16 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
         await db.close();
       }
     }
+    case "backup":
+    case "restore":
+      if (
+        (command === "backup" && positionals.length > 1) ||
+        (command === "restore" && positionals.length !== 2)
+      ) {
+        stderr.write(`${USAGE}\n`);
+        return 2;
+      }
+      return await backupCommand(positionals, config, log, { stdout, stderr });
     case "audit": {
       if (positionals[1] !== "verify") {
         stderr.write(`${USAGE}\n`);

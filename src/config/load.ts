@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { type DataKeyRing, parseDataKeys } from "./data-keys.js";
 import { VarReader } from "./reader.js";
 import { developmentSecret, weakSecretReason } from "./secrets.js";
@@ -108,6 +108,15 @@ export interface Config {
     readonly checkpointSeconds: number;
     /** The checkpoint signing key's 32-byte seed, when set apart from BULWARK_SECRET. */
     readonly signingKey: string | undefined;
+  };
+  /** Encrypted backups (DATA-2). */
+  readonly backup: {
+    readonly recipients: readonly string[];
+    readonly identity: string | undefined;
+    readonly dir: string;
+    readonly retentionDays: number;
+    readonly everyMs: number;
+    readonly maxAgeMs: number;
   };
   /** Access tokens and their signing keys (AUTH-9). */
   readonly tokens: {
@@ -305,6 +314,14 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(
       "AUDIT_SIGNING_KEY: must be 32 bytes in base64 (an Ed25519 seed), e.g. `openssl rand -base64 32`",
     );
+  const backupRecipients = list("BACKUP_RECIPIENTS");
+  for (const r of backupRecipients)
+    if (!/^age1[02-9ac-hj-np-z]{58}$/.test(r))
+      problems.push(
+        `BACKUP_RECIPIENTS: "${r}" is not an age X25519 recipient (age1…, from \`bulwark backup keygen\`)`,
+      );
+  if (int("BACKUP_EVERY_HOURS") > 0 && backupRecipients.length === 0)
+    problems.push("BACKUP_EVERY_HOURS: scheduled backups need BACKUP_RECIPIENTS");
   const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
   if (bool("BULWARK_CLUSTER") && !redisUrl)
     problems.push("BULWARK_CLUSTER: several nodes need shared limits and revocations; set REDIS_URL");
@@ -392,6 +409,14 @@ export function loadConfig(env: Env = process.env): Config {
       checkpointEntries: int("AUDIT_CHECKPOINT_ENTRIES"),
       checkpointSeconds: int("AUDIT_CHECKPOINT_SECONDS"),
       signingKey: auditKey,
+    },
+    backup: {
+      recipients: backupRecipients,
+      identity: str("BACKUP_IDENTITY"),
+      dir: resolve(str("BACKUP_DIR") ?? join(dataDir, "backups")),
+      retentionDays: int("BACKUP_RETENTION_DAYS"),
+      everyMs: int("BACKUP_EVERY_HOURS") * 3_600_000,
+      maxAgeMs: int("BACKUP_MAX_AGE_HOURS") * 3_600_000,
     },
     tokens: {
       accessTtlMs: int("ACCESS_TOKEN_TTL_MINUTES") * 60_000,

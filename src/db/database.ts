@@ -306,6 +306,15 @@ export class Database {
     return fn(scoped);
   }
 
+  /**
+   * SQLite only: a consistent copy of the live database at `dest`, through SQLite's online backup API
+   * (pages copied in steps while writers go on; a write meanwhile restarts the copy from a consistent point).
+   */
+  async sqliteBackup(dest: string): Promise<void> {
+    if (!this.sqliteHandle) throw new Error("sqliteBackup: not an SQLite database");
+    await this.sqliteHandle.backup(dest);
+  }
+
   /** The SQLite database's file (undefined in memory and on PostgreSQL): for readers on other threads. */
   get sqliteFile(): string | undefined {
     return this.sqliteHandle && !this.sqliteHandle.memory ? this.sqliteHandle.name : undefined;

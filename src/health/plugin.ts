@@ -11,7 +11,7 @@ const Check = Type.Object({
   error: Type.Optional(Type.String()),
 });
 const Health = Type.Object({
-  status: Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]),
+  status: Type.Union([Type.Literal("ok"), Type.Literal("degraded"), Type.Literal("unavailable")]),
   checks: Type.Record(Type.String(), Check),
 });
 const Live = Type.Object({ status: Type.Literal("ok") });
@@ -53,9 +53,15 @@ export async function healthPlugin(
           if (config.production) delete r.error;
         }
       }
-      return reply
-        .code(result.healthy ? 200 : 503)
-        .send({ status: result.healthy ? "ok" : "unavailable", checks: result.checks });
+      return reply.code(result.healthy ? 200 : 503).send({
+        // Degraded: serving, but an optional dependency (mail, a stale backup) needs attention.
+        status: !result.healthy
+          ? "unavailable"
+          : Object.values(result.checks).every((c) => c.status === "up")
+            ? "ok"
+            : "degraded",
+        checks: result.checks,
+      });
     },
   );
   app.addHook("onReady", async () => {

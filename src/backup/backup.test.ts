@@ -1,0 +1,217 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createUser, ENGINE, login, PG_URL, silentLog, type TestApp } from "../../test/harness.js";
+import { buildApp, bulwarkMigrations } from "../app.js";
+import { runCli } from "../cli/main.js";
+import { type Config, loadConfig } from "../config/load.js";
+import { Database } from "../db/database.js";
+import { newBackupKey } from "./archive.js";
+import { BackupService } from "./service.js";
+
+const PW = "correct horse battery staple";
+const USERS = ["first@example.org", "second@example.org", "third@example.org"];
+
+/**
+ * Encrypted backups (DATA-2) through the commands an operator runs: `bulwark backup`, a wipe,
+ * `bulwark restore`, then the server on the restored data, on the engine the suite runs on.
+ */
+describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-backup-"));
+  const schema = `bw_t_${randomBytes(6).toString("hex")}`;
+  let env: Record<string, string>;
+  let config: Config;
+  let orgId = "";
+  let apiKey = "";
+  let backup = "";
+  let out = "";
+  const sink = {
+    write: (s: string) => {
+      out += s;
+    },
+  };
+  const cli = async (...args: string[]) => {
+    out = "";
+    return runCli(args, { env, stdout: sink, stderr: sink, log: silentLog });
+  };
+
+  beforeAll(async () => {
+    const key = await newBackupKey();
+    env = {
+      NODE_ENV: "test",
+      LOG_LEVEL: "silent",
+      BULWARK_DATA_DIR: dir,
+      BULWARK_SECRET: randomBytes(32).toString("base64url"),
+      DATA_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+      BACKUP_RECIPIENTS: key.recipient,
+      BACKUP_IDENTITY: key.identity,
+      CATALOG_EXAMPLE: "false",
+      ...(PG_URL ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema } : {}),
+    };
+    config = loadConfig(env);
+  });
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    if (PG_URL) {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.end();
+    }
+  });
+
+  /** The server on this configuration's database; `fn` runs against it, then everything closes. */
+  async function served<T>(fn: (t: TestApp) => Promise<T>): Promise<T> {
+    const db = Database.open(config, silentLog);
+    try {
+      await db.migrate({ extra: bulwarkMigrations() });
+      await db.refreshTenantTables();
+      const app = await buildApp(config, { db });
+      await app.ready();
+      try {
+        return await fn({ app, config, db, logs: [], rawLogs: [], close: async () => {} });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await db.close();
+    }
+  }
+
+  async function wipe() {
+    if (!PG_URL) {
+      for (const f of readdirSync(dir)) if (f.startsWith("bulwark.db")) rmSync(join(dir, f));
+      return;
+    }
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await c.end();
+  }
+
+  it("DATA-2: with BACKUP_RECIPIENTS and no backup yet, /health is degraded and names the backup check", async () => {
+    await served(async (t) => {
+      const res = await t.app.inject({ url: "/health" });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().status).toBe("degraded");
+      expect(res.json().checks.backup).toMatchObject({ status: "down", error: "no backup yet" });
+    });
+  });
+
+  it("DATA-2: bulwark backup writes a consistent snapshot encrypted with age; nothing readable is left beside it", async () => {
+    await served(async (t) => {
+      for (const email of USERS) await createUser(t, email, PW);
+      const s = await login(t, USERS[0]!, PW);
+      const headers = { cookie: s.cookie, "x-csrf-token": s.csrf };
+      orgId = (
+        await t.app.inject({ method: "POST", url: "/v1/orgs", headers, payload: { name: "Backed Up" } })
+      ).json().org.id;
+      const made = await t.app.inject({
+        method: "POST",
+        url: `/v1/orgs/${orgId}/api-keys`,
+        headers,
+        payload: { name: "ci", scopes: ["org:read"] },
+      });
+      expect(made.statusCode, made.body).toBe(201);
+      apiKey = made.json().key;
+    });
+    expect(await cli("backup"), out).toBe(0);
+    expect(out).toMatch(/^Backed up to .*bulwark-\d{8}T\d{9}Z\.(sqlite|pg)\.age \(\d+ bytes/);
+    const files = readdirSync(config.backup.dir);
+    expect(files).toHaveLength(1);
+    backup = join(config.backup.dir, files[0]!);
+    const bytes = readFileSync(backup);
+    expect(bytes.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+    for (const email of USERS) expect(bytes.includes(Buffer.from(email))).toBe(false);
+    // The run is recorded as a job (OBS-6), and /health is ok now that a fresh backup exists.
+    await served(async (t) => {
+      const runs = await t.app.bulwark.service("jobs").list(10, "backup");
+      expect(runs.map((r) => r.status)).toEqual(["succeeded"]);
+      expect((await t.app.inject({ url: "/health" })).json()).toMatchObject({
+        status: "ok",
+        checks: { backup: { status: "up" } },
+      });
+    });
+  });
+
+  it("DATA-2: restore refuses a database that is not empty, and a backup with one byte changed", async () => {
+    expect(await cli("restore", backup)).toBe(1);
+    expect(out).toMatch(/restore only into an empty/);
+    await wipe();
+    const tampered = join(dir, "tampered.age");
+    const bytes = readFileSync(backup);
+    bytes[Math.floor(bytes.length / 2)]! ^= 1;
+    writeFileSync(tampered, bytes);
+    expect(await cli("restore", tampered)).toBe(1);
+    expect(out).toContain("does not open with BACKUP_IDENTITY, or was altered");
+    // Nothing was restored: the database is still empty.
+    if (!PG_URL) expect(readdirSync(dir).filter((f) => f.startsWith("bulwark.db"))).toEqual([]);
+    else {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      const { rows } = await c.query(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1",
+        [schema],
+      );
+      await c.end();
+      expect(Number(rows[0].n)).toBe(0);
+    }
+  });
+
+  it("DATA-2: backup, wipe, restore: every user signs in, the API key works, and the audit log verifies", async () => {
+    expect(await cli("restore", backup), out).toBe(0);
+    await served(async (t) => {
+      for (const email of USERS) expect((await login(t, email, PW)).cookie).toMatch(/bulwark_session=/);
+      const read = await t.app.inject({
+        url: `/v1/orgs/${orgId}`,
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      expect(read.statusCode, read.body).toBe(200);
+      expect(read.json().org.name).toBe("Backed Up");
+    });
+    expect(await cli("audit", "verify"), out).toBe(0);
+    expect(out).toContain(`ok   ${orgId}`);
+  });
+
+  it("DATA-2: retention deletes backups older than BACKUP_RETENTION_DAYS at the boundary, and keeps the newest", async () => {
+    const now = Date.UTC(2026, 11, 7, 12);
+    const stamp = (at: number) => new Date(at).toISOString().replace(/[-:]/g, "").replace(".", "");
+    const name = (at: number) => `bulwark-${stamp(at)}.sqlite.age`;
+    const days = config.backup.retentionDays;
+    const kept = now - days * 86_400_000;
+    const old = kept - 1;
+    const backupsDir = mkdtempSync(join(tmpdir(), "bulwark-retention-"));
+    try {
+      for (const at of [old, kept, now]) writeFileSync(join(backupsDir, name(at)), "x");
+      const cfg = { ...config, backup: { ...config.backup, dir: backupsDir } };
+      const service = new BackupService(undefined as never, cfg, () => now);
+      expect(await service.prune()).toBe(1);
+      expect(readdirSync(backupsDir).sort()).toEqual([name(kept), name(now)]);
+      // However old, the newest stays.
+      expect(await new BackupService(undefined as never, cfg, () => now + 365 * 86_400_000).prune()).toBe(1);
+      expect(readdirSync(backupsDir)).toEqual([name(now)]);
+    } finally {
+      rmSync(backupsDir, { recursive: true, force: true });
+    }
+  });
+
+  it("DATA-2: /health turns degraded once the newest backup is older than BACKUP_MAX_AGE_HOURS", async () => {
+    const newest = await new BackupService(undefined as never, config).newest();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      await served(async (t) => {
+        vi.setSystemTime(newest! + config.backup.maxAgeMs);
+        expect((await t.app.inject({ url: "/health" })).json().status).toBe("ok");
+        vi.setSystemTime(newest! + config.backup.maxAgeMs + 1);
+        const late = (await t.app.inject({ url: "/health" })).json();
+        expect(late.status).toBe("degraded");
+        expect(late.checks.backup.error).toMatch(/the newest backup is 26 h old \(limit 26 h\)/);
+      });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

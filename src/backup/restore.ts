@@ -1,0 +1,69 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, open, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import SQLite from "better-sqlite3";
+import type { Config } from "../config/load.js";
+import { openFile } from "./archive.js";
+import { pgRestore } from "./pg.js";
+
+const SQLITE_MAGIC = "SQLite format 3\0";
+const PG_MAGIC = "PGDMP";
+
+/**
+ * `bulwark restore FILE` (DATA-2): decrypts a backup with BACKUP_IDENTITY and restores it into an empty
+ * database of this configuration (no SQLite file in the data directory; an empty PostgreSQL schema).
+ * Nothing is written where the server reads until the whole backup has decrypted and verified (age
+ * authenticates every chunk and the end) and, for SQLite, passed `PRAGMA integrity_check`. The servers
+ * that start on it need the DATA_KEYS the data was sealed under: start-up names a missing one.
+ */
+export async function restoreBackup(config: Config, file: string): Promise<string> {
+  const identity = config.backup.identity;
+  if (!identity) throw new Error("BACKUP_IDENTITY is not set: it is the private key that opens backups");
+  if (!existsSync(file)) throw new Error(`no backup at ${file}`);
+  if (!config.database.url) {
+    const target = join(config.dataDir, "bulwark.db");
+    if (existsSync(target))
+      throw new Error(`a database exists at ${target}: restore only into an empty data directory`);
+    await mkdir(config.dataDir, { recursive: true });
+    const plain = `${target}.restore`;
+    await openFile(file, plain, identity);
+    try {
+      await expectMagic(plain, SQLITE_MAGIC, "an SQLite backup");
+      const check = new SQLite(plain, { readonly: true });
+      try {
+        const result = check.pragma("integrity_check", { simple: true });
+        if (result !== "ok")
+          throw new Error(`the restored database fails its integrity check: ${String(result)}`);
+      } finally {
+        check.close();
+      }
+      await rename(plain, target);
+    } finally {
+      await rm(plain, { force: true });
+    }
+    return `Restored ${file} into ${target}.\n`;
+  }
+  const dir = await mkdtemp(join(tmpdir(), "bulwark-restore-"));
+  try {
+    const plain = join(dir, "dump");
+    await openFile(file, plain, identity);
+    await expectMagic(plain, PG_MAGIC, "a PostgreSQL backup");
+    await pgRestore(config, plain);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return `Restored ${file} into schema ${config.database.schema}.\n`;
+}
+
+async function expectMagic(file: string, magic: string, what: string): Promise<void> {
+  const f = await open(file, "r");
+  try {
+    const buf = Buffer.alloc(magic.length);
+    await f.read(buf, 0, magic.length, 0);
+    if (buf.toString("latin1") !== magic)
+      throw new Error(`this backup is not ${what}: restore it with the database engine it was taken from`);
+  } finally {
+    await f.close();
+  }
+}
