@@ -202,6 +202,8 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
           stdout.write(await rotateKeys(db, config));
           return 0;
         }
+        // Organisation tables are reached one organisation at a time: the scope must know them.
+        await db.refreshTenantTables();
         return await rotateData(db, config, exts, limit, { stdout, stderr });
       } finally {
         await db.close();

@@ -66,7 +66,7 @@ export const VARIABLES = [
     name: "DATA_KEYS",
     kind: "string",
     secret: true,
-    doc: "Field-encryption keys (DATA-1): `id:key,…`, each key 32 random bytes in base64 (`k2:$(openssl rand -base64 32)`). The first seals; every one listed opens, so a new key goes first and the old one stays until `bulwark keys rotate-data` has re-sealed every value. Unset: one key derived from BULWARK_SECRET (id v1), which also stays able to open.",
+    doc: "Field-encryption keys (DATA-1): `id:key,…`, each key 32 random bytes in base64 (`k2:$(openssl rand -base64 32)`), ids lower case. The first seals; every one listed opens. `v1` alone names the key derived from BULWARK_SECRET, which sealed everything before DATA_KEYS existed. Unset: that derived key only.",
     prodRule: "required",
   },
   {

@@ -14,8 +14,9 @@ export interface SealedField {
   /** A tenant table: reached through each organisation's scope (row-level security on PostgreSQL). */
   readonly tenant?: boolean;
   /**
-   * The associated data values sealed under the derived key `v1` used, where it was not the table,
-   * column and row (second-factor seeds were bound to their owner's id alone).
+   * The associated data that values sealed under the derived key `v1` before versioned keys used, where
+   * it was not the table, column and row (second-factor seeds were bound to their owner's id alone):
+   * still accepted when opening such a value, never used to seal.
    */
   readonly legacyAad?: (row: string) => string;
 }
@@ -34,7 +35,7 @@ export class Sealer {
     const id = this.ring.current;
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.ring.key(id)!, iv);
-    cipher.setAAD(Buffer.from(aadOf(field, row, id)));
+    cipher.setAAD(Buffer.from(`${field.table}.${field.column}/${row}`));
     const ct = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
     return [
       id,
@@ -52,10 +53,21 @@ export class Sealer {
       throw new Error(
         key || id === undefined ? "sealed value: malformed" : `sealed value: key ${id} is not in DATA_KEYS`,
       );
-    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
-    decipher.setAAD(Buffer.from(aadOf(field, row, id!)));
-    decipher.setAuthTag(Buffer.from(tag, "base64url"));
-    return Buffer.concat([decipher.update(Buffer.from(ct, "base64url")), decipher.final()]).toString("utf8");
+    const attempt = (aad: string) => {
+      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
+      decipher.setAAD(Buffer.from(aad));
+      decipher.setAuthTag(Buffer.from(tag, "base64url"));
+      return Buffer.concat([decipher.update(Buffer.from(ct, "base64url")), decipher.final()]).toString(
+        "utf8",
+      );
+    };
+    try {
+      return attempt(`${field.table}.${field.column}/${row}`);
+    } catch (err) {
+      // Sealed before this binding existed (under the derived key only): its own binding, once.
+      if (id === DERIVED_KEY_ID && field.legacyAad) return attempt(field.legacyAad(row));
+      throw err;
+    }
   }
 
   /** Whether `envelope` is sealed under the current key (rotation leaves it as it is). */
@@ -67,9 +79,4 @@ export class Sealer {
 /** The key id an envelope names. */
 export function keyIdOf(envelope: string): string {
   return envelope.slice(0, Math.max(0, envelope.indexOf(".")));
-}
-
-function aadOf(field: SealedField, row: string, keyId: string): string {
-  if (keyId === DERIVED_KEY_ID && field.legacyAad) return field.legacyAad(row);
-  return `${field.table}.${field.column}/${row}`;
 }

@@ -36,6 +36,8 @@ export function dataKeysCapability(fields: readonly SealedField[]): Capability {
             for (const f of done.failed)
               ctx.log.error({ field: f.field, row: f.row, reason: f.reason }, "sealed value not re-sealed");
             if (done.failed.length) throw new Error(`${done.failed.length} sealed values open with no key`);
+            if (done.remaining)
+              ctx.log.warn({ remaining: done.remaining }, "sealed values remain under older keys");
             return Object.values(done.resealed).reduce((a, b) => a + b, 0);
           });
         const first = setTimeout(reseal, 5_000);
@@ -51,8 +53,8 @@ export function dataKeysCapability(fields: readonly SealedField[]): Capability {
       ctx.posture.register({
         id: "DATA-1",
         title: "Field encryption with versioned keys",
-        claim: `Secrets Bulwark must read back (${fields.map((f) => `${f.table}.${f.column}`).join(", ")}) are sealed with AES-256-GCM, each value bound to its table, column and row (a value copied elsewhere does not open) and stored with the id of its key (now "${ring.current}"). Keys come from DATA_KEYS or a secret file, never the database; a new key seals at once and the older ones' values are re-sealed in the background or by \`bulwark keys rotate-data\`. In production the server refuses to start without DATA_KEYS, and everywhere it refuses a key list that lacks a key the stored second-factor seeds, signing keys or sign-in flows were sealed under, or whose key under that id does not open them; rotation names any value no key opens.`,
-        settings: { algorithm: "AES-256-GCM", currentKey: ring.current, keys: ring.ids.length },
+        claim: `Secrets Bulwark must read back (${fields.map((f) => `${f.table}.${f.column}`).join(", ")}) are sealed with AES-256-GCM, each new value bound to its table, column and row (a value copied elsewhere does not open) and stored with the id of its key (now "${ring.current}"; held: ${ring.ids.join(", ")}). Keys come from DATA_KEYS or a secret file (or, when DATA_KEYS is unset outside production or lists v1, are derived from BULWARK_SECRET), never from the database. The first key seals; values under the others are re-sealed hourly in the background and by \`bulwark keys rotate-data\`, which ends by counting what remains under older keys in every organisation. In production the server refuses to start without DATA_KEYS, and it refuses a key list that lacks a key the stored second-factor seeds, signing keys or sign-in flows were sealed under, or whose key under that id does not open them.`,
+        settings: { algorithm: "AES-256-GCM", currentKey: ring.current, keys: ring.ids },
         enabled: true,
       });
     },

@@ -13,7 +13,10 @@ interface Out {
 /**
  * `bulwark keys rotate-data [--limit N]` (DATA-1): every value sealed under an older key of DATA_KEYS is
  * re-sealed under the first, while servers run. Interrupted (a crash, --limit), it is simply run again.
- * Exit code 1 when a value opens with no key of the ring (it is left as it is, and named).
+ * It ends by counting the values still under an older key, in every column and organisation: an old key
+ * leaves DATA_KEYS only once that is 0. Exit code 1 when a value opens with no key of the ring (left as
+ * it is, and named) or values remain after a full pass. Run it with the app's extensions (the app's own
+ * CLI entry, `runCli(…, { extensions })`): columns of an extension it is not given are not seen.
  */
 export async function rotateData(
   db: Database,
@@ -34,5 +37,10 @@ export async function rotateData(
       (done.stopped ? `; stopped at --limit ${limit}: run the command again to go on.\n` : ".\n"),
   );
   for (const f of done.failed) out.stderr.write(`${f.field} (row ${f.row}): ${f.reason}\n`);
-  return done.failed.length ? 1 : 0;
+  out.stdout.write(
+    done.remaining === 0
+      ? `0 values remain under older keys: every key but ${config.dataKeys.current} can leave DATA_KEYS.\n`
+      : `${done.remaining} values remain under older keys: keep those keys in DATA_KEYS.\n`,
+  );
+  return done.failed.length || (done.remaining && !done.stopped) ? 1 : 0;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createCipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import * as OTPAuth from "otpauth";
@@ -166,11 +166,37 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
   }
 
   it("DATA-1: values sealed under the key BULWARK_SECRET derives, then under DATA_KEYS, carry their key's id", async () => {
-    // Before DATA_KEYS: the derived key v1.
+    // Before DATA_KEYS: the derived key v1. One seed as this release seals it, one as the previous one
+    // did (bound to the owner's id alone; its format reproduced here, as stored by that release).
     await served({}, async (t) => {
       await enrolled(t, "legacy@example.org");
+      const id = await createUser(t, "older@example.org", PW);
+      const seed = new OTPAuth.Secret({ size: 20 }).base32;
+      const key = Buffer.from(hkdfSync("sha256", BASE.BULWARK_SECRET, "bulwark", "field-encryption/v1", 32));
+      const iv = randomBytes(12);
+      const cipher = createCipheriv("aes-256-gcm", key, iv);
+      cipher.setAAD(Buffer.from(id));
+      const ct = Buffer.concat([cipher.update(seed, "utf8"), cipher.final()]);
+      const sealed = ["v1", iv, ct, cipher.getAuthTag()].map((p) =>
+        typeof p === "string" ? p : p.toString("base64url"),
+      );
+      await d.db.global
+        .insertInto("mfa_totp")
+        .values({
+          principal_id: id,
+          secret_sealed: sealed.join("."),
+          confirmed_at: null,
+          last_step: 0,
+          created_at: Date.now(),
+        })
+        .execute();
+      seeds.set(id, seed);
     });
-    await served({ DATA_KEYS: K1 }, async (t) => {
+    // The derived key alone is no longer enough once DATA_KEYS is set: it must be listed to open v1.
+    await expect(served({ DATA_KEYS: K1 }, async () => {})).rejects.toThrow(
+      /sealed under key "v1", which DATA_KEYS does not hold/,
+    );
+    await served({ DATA_KEYS: `${K1},v1` }, async (t) => {
       await enrolled(t, "one@example.org");
       await enrolled(t, "two@example.org");
       const owner = await createUser(t, "owner@example.org", PW);
@@ -220,14 +246,14 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
     const legacy = [...seeds.keys()][0]!;
     expect(sealed.get(`mfa_totp/${legacy}`)).toMatch(/^v1\./);
     const ids = [...sealed.values()].map((v) => v.split(".")[0]);
-    expect(ids.filter((id) => id === "v1")).toHaveLength(3);
+    expect(ids.filter((id) => id === "v1")).toHaveLength(4);
     expect(ids.filter((id) => id === "k1")).toHaveLength(5);
     expect(sealed.get(`vault_items/${item.id}`)).not.toContain(item.token);
   });
 
   it("DATA-1: a sealed value copied to another row or column does not open", async () => {
     const sealer = new Sealer(testConfig({ ...BASE, DATA_KEYS: K1 }).dataKeys);
-    const [a, b] = [...seeds.keys()].slice(1);
+    const [a, b] = [...seeds.keys()].slice(2);
     const row = await d.db.global
       .selectFrom("mfa_totp")
       .select("secret_sealed")
@@ -249,7 +275,7 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
 
   it("DATA-1: rotation re-seals every value under the new key, and an interrupted rotation resumes where it stopped", async () => {
     const before = await sealedValues();
-    const config = testConfig({ ...BASE, DATA_KEYS: `${K2},${K1}` });
+    const config = testConfig({ ...BASE, DATA_KEYS: `${K2},${K1},v1` });
     let out = "";
     const sink = {
       write: (s: string) => {
@@ -270,6 +296,7 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
     out = "";
     expect(await rotateData(d.db, config, [vault], undefined, { stdout: sink, stderr: sink }), out).toBe(0);
     expect(out).toContain("0 values re-sealed");
+    expect(out).toContain("0 values remain under older keys");
 
     // With the old keys gone, the server starts and every secret still works: each seed confirms its
     // enrolment with a code from the original seed, the webhook signs with the secret shown at creation.
@@ -287,6 +314,10 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
         headers: await headersOf(t),
       });
       expect(read.json()).toEqual({ token: item.token });
+      // A column the app did not declare would never rotate: ctx.seal refuses it.
+      const keys = t.app.bulwark.service("dataKeys");
+      expect(keys.declares(VAULT)).toBe(true);
+      expect(keys.declares({ ...VAULT, column: "other_sealed" })).toBe(false);
       const hooks = t.app.bulwark.service("webhooks");
       const row = await hooks.get(endpoint.orgId, endpoint.id);
       expect(hooks.secrets(row, Date.now()).current).toBe(endpoint.secret);
@@ -296,7 +327,7 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
   });
 
   it("DATA-1: a value no key opens is named by rotation and left as it is", async () => {
-    const [a, b] = [...seeds.keys()].slice(1);
+    const [a, b] = [...seeds.keys()].slice(2);
     const moved = await d.db.global
       .selectFrom("mfa_totp")
       .select("secret_sealed")
@@ -318,7 +349,7 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
         out += s;
       },
     };
-    const config = testConfig({ ...BASE, DATA_KEYS: `${K2},${K1}` });
+    const config = testConfig({ ...BASE, DATA_KEYS: `${K2},${K1},v1` });
     expect(await rotateData(d.db, config, [vault], undefined, { stdout: sink, stderr: sink })).toBe(1);
     expect(out).toContain(`mfa_totp.secret_sealed (row ${b}):`);
     const row = await d.db.global
@@ -347,6 +378,17 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
     } catch (err) {
       expect(String((err as ConfigError).message)).toContain("DATA_KEYS: required in production");
     }
+    // A key given without its id (or with = for :) is refused without being echoed into a log.
+    for (const typo of [K1.slice(3), K1.replace(":", "="), `${K2},${K1.slice(3)}`]) {
+      let message = "";
+      try {
+        loadConfig({ ...prod, DATA_KEYS: typo });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/DATA_KEYS: entry \d is not id:key/);
+      expect(message).not.toContain(K1.slice(3, 20));
+    }
     // Everything is sealed under k2 now: a list without k2, or another key named k2, is refused.
     await expect(served({ ...prod, DATA_KEYS: K1 }, async () => {})).rejects.toThrow(
       /sealed under key "k2", which DATA_KEYS does not hold/,
@@ -361,7 +403,7 @@ describe(`DATA-1 field encryption (${ENGINE})`, { timeout: 60_000 }, () => {
         headers: { "x-forwarded-proto": "https" },
       });
       const control = page.json().controls.find((c: { id: string }) => c.id === "DATA-1");
-      expect(control.settings).toEqual({ algorithm: "AES-256-GCM", currentKey: "k2", keys: 2 });
+      expect(control.settings).toEqual({ algorithm: "AES-256-GCM", currentKey: "k2", keys: ["k2"] });
     });
   });
 });

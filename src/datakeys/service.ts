@@ -10,6 +10,8 @@ export interface Resealed {
   readonly failed: readonly { readonly field: string; readonly row: string; readonly reason: string }[];
   /** Whether the pass stopped at its `limit` before the end (the next pass goes on from there). */
   readonly stopped: boolean;
+  /** Values still under an older key afterwards (failed ones, or ones a node without the new key wrote). */
+  readonly remaining: number;
 }
 
 const BATCH = 500;
@@ -28,6 +30,13 @@ export class DataKeysService {
     private readonly sealer: Sealer,
     private readonly fields: readonly SealedField[],
   ) {}
+
+  /** Whether `field` is one of the declared sealed columns (an undeclared one would never rotate). */
+  declares(field: SealedField): boolean {
+    return this.fields.some(
+      (f) => f.table === field.table && f.column === field.column && f.rowKey === field.rowKey,
+    );
+  }
 
   /**
    * What stops the server from starting: a value sealed under a key the ring does not hold, or a key
@@ -61,15 +70,20 @@ export class DataKeysService {
     return out;
   }
 
-  /** Re-seals every value not under the current key; stops after `limit` values when given. */
+  /**
+   * Re-seals every value not under the current key; stops after `limit` values when given. Each page of
+   * rows is its own transaction (an organisation's scope for a tenant table), and the event loop gets a
+   * turn between pages, so a server re-sealing in the background keeps serving.
+   */
   async reseal(limit = Number.POSITIVE_INFINITY): Promise<Resealed> {
     const resealed: Record<string, number> = {};
     const failed: { field: string; row: string; reason: string }[] = [];
     let left = limit;
-    const pass = async (db: Db, field: SealedField): Promise<boolean> => {
-      for (let after = ""; ; ) {
-        const page = await this.store.page(db, field, after, BATCH);
-        for (const { row, value } of page) {
+    /** One page of `field` after `after`; false when the limit stopped it, else the last row (or null: the end). */
+    const page = (db: Db, field: SealedField, after: unknown) =>
+      (async (): Promise<false | { last: unknown } | null> => {
+        const rows = await this.store.page(db, field, after, BATCH);
+        for (const { row, value } of rows) {
           if (this.sealer.isCurrent(value)) continue;
           if (left <= 0) return false;
           let plain: string;
@@ -84,26 +98,47 @@ export class DataKeysService {
             left--;
           }
         }
-        if (page.length < BATCH) return true;
-        after = page[page.length - 1]!.row;
+        return rows.length < BATCH ? null : { last: rows[rows.length - 1]!.row };
+      })();
+    const walk = async (field: SealedField, org: string | undefined): Promise<boolean> => {
+      for (let after: unknown; ; ) {
+        const done = await this.store.scoped(field, org, (db) => page(db, field, after));
+        await new Promise((r) => setImmediate(r));
+        if (done === false) return false;
+        if (done === null) return true;
+        after = done.last;
       }
     };
-    for (const field of this.fields) {
-      if (!field.tenant) {
-        if (!(await this.store.scoped(field, undefined, (db) => pass(db, field))))
-          return { resealed, failed, stopped: true };
-        continue;
-      }
-      for (let after = ""; ; ) {
-        const orgs = await this.store.orgs(after, ORGS);
-        for (const org of orgs)
-          if (!(await this.store.scoped(field, org, (db) => pass(db, field))))
-            return { resealed, failed, stopped: true };
-        if (orgs.length < ORGS) break;
-        after = orgs[orgs.length - 1]!;
-      }
+    for (const field of this.fields)
+      for await (const org of this.orgsOf(field))
+        if (!(await walk(field, org)))
+          return { resealed, failed, stopped: true, remaining: await this.remaining() };
+    return { resealed, failed, stopped: false, remaining: await this.remaining() };
+  }
+
+  /** Values not under the current key, in every sealed column (every organisation's too): 0 before an old key goes. */
+  async remaining(): Promise<number> {
+    let n = 0;
+    for (const field of this.fields)
+      for await (const org of this.orgsOf(field))
+        n += await this.store.scoped(field, org, (db) =>
+          this.store.countNotUnder(db, field, [this.sealer.ring.current]),
+        );
+    return n;
+  }
+
+  /** The scopes a field's rows are reached through: each organisation for a tenant table, else none. */
+  private async *orgsOf(field: SealedField): AsyncGenerator<string | undefined> {
+    if (!field.tenant) {
+      yield undefined;
+      return;
     }
-    return { resealed, failed, stopped: false };
+    for (let after = ""; ; ) {
+      const orgs = await this.store.orgs(after, ORGS);
+      yield* orgs;
+      if (orgs.length < ORGS) return;
+      after = orgs[orgs.length - 1]!;
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { SealedField } from "../crypto/seal.js";
 import type { Database, Db } from "../db/database.js";
 
@@ -32,17 +33,29 @@ export class SealedFieldStore {
     return field.tenant ? this.db.withOrg(orgId!, fn) : fn(this.db.global);
   }
 
-  /** Up to `limit` non-null values of the field after row `after`, in row order. */
-  async page(db: Db, field: SealedField, after: string, limit: number): Promise<SealedValue[]> {
+  /**
+   * Up to `limit` non-null values of the field after row `after` (from the first row when undefined: a
+   * key of any type, integers included), in row order.
+   */
+  async page(db: Db, field: SealedField, after: unknown, limit: number): Promise<SealedValue[]> {
     const { table, column, rowKey } = names(field);
-    return (await db
+    let q = db
       .selectFrom(table)
       .select([`${rowKey} as row`, `${column} as value`] as never)
-      .where(column, "is not", null)
-      .where(rowKey, ">", after)
-      .orderBy(rowKey)
-      .limit(limit)
-      .execute()) as unknown as SealedValue[];
+      .where(column, "is not", null);
+    if (after !== undefined) q = q.where(rowKey, ">", after as string);
+    return (await q.orderBy(rowKey).limit(limit).execute()) as unknown as SealedValue[];
+  }
+
+  /** How many values of the field are sealed under none of `ids`. */
+  async countNotUnder(db: Db, field: SealedField, ids: readonly string[]): Promise<number> {
+    const { table, column } = names(field);
+    let q = db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<string | number>().as("n"))
+      .where(column, "is not", null);
+    for (const id of ids) q = q.where(prefix(column, id), "<>", `${id}.`);
+    return Number((await q.executeTakeFirst())?.n ?? 0);
   }
 
   /** One value sealed under key `keyId`, or, with `notUnder`, one sealed under none of those keys. */
@@ -56,9 +69,9 @@ export class SealedFieldStore {
       .selectFrom(table)
       .select([`${rowKey} as row`, `${column} as value`] as never)
       .where(column, "is not", null);
-    // Key ids are letters, digits and `-` (config/data-keys.ts): no LIKE wildcard among them.
-    if ("keyId" in under) q = q.where(column, "like", `${under.keyId}.%`);
-    else for (const id of under.notUnder) q = q.where(column, "not like", `${id}.%`);
+    // Compared exactly (LIKE folds case on SQLite, not on PostgreSQL).
+    if ("keyId" in under) q = q.where(prefix(column, under.keyId), "=", `${under.keyId}.`);
+    else for (const id of under.notUnder) q = q.where(prefix(column, id), "<>", `${id}.`);
     return (await q.limit(1).executeTakeFirst()) as unknown as SealedValue | undefined;
   }
 
@@ -73,6 +86,11 @@ export class SealedFieldStore {
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
+}
+
+/** The first characters of `column`, as long as `<id>.`: the envelope's key id and its dot. */
+function prefix(column: string, id: string) {
+  return sql<string>`substr(${sql.ref(column)}, 1, ${id.length + 1})`;
 }
 
 /** The field's names, typed loosely: Kysely checks names against the schema, and these are dynamic. */

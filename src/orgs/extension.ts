@@ -184,7 +184,13 @@ export class TenantRouter {
                 byRequest(request, { action, orgId: access.orgId, entity, before, after, metadata }),
               );
             },
-            seal: (plaintext, field, row) => this.sealer.seal(plaintext, field, row),
+            seal: (plaintext, field, row) => {
+              if (!this.ctx.service("dataKeys").declares(field))
+                throw new Error(
+                  `ctx.seal: ${field.table}.${field.column} is not in the extension's sealedFields (rotation would never re-seal it)`,
+                );
+              return this.sealer.seal(plaintext, field, row);
+            },
             open: (sealed, field, row) => this.sealer.open(sealed, field, row),
             now: this.clock(),
             params: request.params as Static<P>,
