@@ -43,6 +43,7 @@ import { quotasCapability } from "./quotas/capability.js";
 import { rateLimitCapability } from "./ratelimit/capability.js";
 import { sessionsCapability } from "./sessions/capability.js";
 import { tokensCapability } from "./tokens/capability.js";
+import { trackingCapability } from "./tracking/capability.js";
 import { type WebhookOptions, webhooksCapability } from "./webhooks/capability.js";
 
 /** The package version, from the nearest package.json (the module runs from src/ in tests, dist/src/ when built). */
@@ -107,6 +108,7 @@ export function capabilities(
   // Before any capability opens a sealed value, start-up checks the keys against every sealed column.
   const sealed = rest.flatMap((c) => c.sealedFields ?? []);
   return [
+    trackingCapability(VERSION),
     mailCapability(options.mailer),
     rateLimitCapability,
     jobsCapability,

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { type DataKeyRing, parseDataKeys } from "./data-keys.js";
+import { dsnProblem } from "./dsn.js";
 import { VarReader } from "./reader.js";
 import { developmentSecret, weakSecretReason } from "./secrets.js";
 import { parseSigninProviders, type SigninProvider } from "./signin-providers.js";
@@ -101,6 +102,8 @@ export interface Config {
   };
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly catalogExample: boolean;
+  /** Error tracking (OBS-3): where 5xx events go, if anywhere. */
+  readonly sentryDsn: string | undefined;
   readonly audit: {
     readonly enabled: boolean;
     readonly retentionDays: number;
@@ -314,6 +317,11 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(
       "AUDIT_SIGNING_KEY: must be 32 bytes in base64 (an Ed25519 seed), e.g. `openssl rand -base64 32`",
     );
+  const sentryDsn = str("SENTRY_DSN");
+  if (sentryDsn !== undefined) {
+    const reason = dsnProblem(sentryDsn, production);
+    if (reason) problems.push(`SENTRY_DSN: ${reason}`);
+  }
   const backupRecipients = list("BACKUP_RECIPIENTS");
   for (const r of backupRecipients)
     if (!/^age1[02-9ac-hj-np-z]{58}$/.test(r))
@@ -403,6 +411,7 @@ export function loadConfig(env: Env = process.env): Config {
       providers: parseSigninProviders(str("SIGNIN_PROVIDERS"), production, problems),
     },
     catalogExample: bool("CATALOG_EXAMPLE"),
+    sentryDsn,
     audit: {
       enabled: oneOf("AUDIT_LOG") === "on",
       retentionDays: int("AUDIT_RETENTION_DAYS"),

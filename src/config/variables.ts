@@ -606,6 +606,13 @@ export const VARIABLES = [
     doc: "From address of every mail.",
   },
   {
+    name: "SENTRY_DSN",
+    kind: "string",
+    secret: true,
+    doc: "Error tracking (OBS-3): a Sentry (or compatible: GlitchTip, Bugsink) DSN, `https://<key>@<host>/<project>`. Each 5xx is sent as an event with the error's type, scrubbed message and stack, the route template, status and request id: no header, cookie, query, body, IP or user. Unset: off.",
+    prodRule: "https",
+  },
+  {
     name: "CATALOG_EXAMPLE",
     kind: "bool",
     dev: "true",
