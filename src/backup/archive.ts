@@ -51,6 +51,8 @@ export async function openFile(src: string, dest: string, identity: string): Pro
     await rename(partial, dest);
   } catch (err) {
     await rm(partial, { force: true });
+    // A file-system error (no space, a directory given) is itself; anything else is the key or the file.
+    if ((err as NodeJS.ErrnoException).code) throw err;
     throw new Error(
       `the backup does not open with BACKUP_IDENTITY, or was altered: ${(err as Error).message}`,
     );

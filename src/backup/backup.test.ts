@@ -21,7 +21,22 @@ const USERS = ["first@example.org", "second@example.org", "third@example.org"];
  */
 describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-backup-"));
-  const schema = `bw_t_${randomBytes(6).toString("hex")}`;
+  // On PostgreSQL: a database of its own in its default schema, public, and an app role of its own,
+  // both dropped by the wipe as a new cluster would lack them.
+  const suffix = randomBytes(6).toString("hex");
+  const database = `bw_t_${suffix}`;
+  const role = `bw_app_${suffix}`;
+  const schema = "public";
+  const dbUrl = PG_URL ? Object.assign(new URL(PG_URL), { pathname: `/${database}` }).href : "";
+  const admin = async (text: string) => {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      return await c.query(text);
+    } finally {
+      await c.end();
+    }
+  };
   let env: Record<string, string>;
   let config: Config;
   let orgId = "";
@@ -49,17 +64,16 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
       BACKUP_RECIPIENTS: key.recipient,
       BACKUP_IDENTITY: key.identity,
       CATALOG_EXAMPLE: "false",
-      ...(PG_URL ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema } : {}),
+      ...(PG_URL ? { DATABASE_URL: dbUrl, DATABASE_APP_ROLE: role } : {}),
     };
     config = loadConfig(env);
+    if (PG_URL) await admin(`CREATE DATABASE "${database}"`);
   });
   afterAll(async () => {
     rmSync(dir, { recursive: true, force: true });
     if (PG_URL) {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await c.end();
+      await admin(`DROP DATABASE IF EXISTS "${database}"`);
+      await admin(`DROP ROLE IF EXISTS "${role}"`);
     }
   });
 
@@ -86,10 +100,9 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
       for (const f of readdirSync(dir)) if (f.startsWith("bulwark.db")) rmSync(join(dir, f));
       return;
     }
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await c.end();
+    await admin(`DROP DATABASE "${database}"`);
+    await admin(`DROP ROLE "${role}"`);
+    await admin(`CREATE DATABASE "${database}"`);
   }
 
   it("DATA-2: with BACKUP_RECIPIENTS and no backup yet, /health is degraded and names the backup check", async () => {
@@ -126,6 +139,8 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
     const bytes = readFileSync(backup);
     expect(bytes.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
     for (const email of USERS) expect(bytes.includes(Buffer.from(email))).toBe(false);
+    // Beside the backup, nothing: the plaintext snapshot is gone.
+    expect(readdirSync(config.backup.dir).filter((f) => f.startsWith(".snapshot"))).toEqual([]);
     // The run is recorded as a job (OBS-6), and /health is ok now that a fresh backup exists.
     await served(async (t) => {
       const runs = await t.app.bulwark.service("jobs").list(10, "backup");
@@ -141,6 +156,18 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
     expect(await cli("restore", backup)).toBe(1);
     expect(out).toMatch(/restore only into an empty/);
     await wipe();
+    if (!PG_URL) {
+      // A WAL left by a removed database would be read into the restored one: refused until removed.
+      writeFileSync(join(dir, "bulwark.db-wal"), "stale");
+      expect(await cli("restore", backup)).toBe(1);
+      expect(out).toMatch(/bulwark\.db-wal exists: restore only into an empty data directory/);
+      rmSync(join(dir, "bulwark.db-wal"));
+    }
+    // Cut short, or one byte changed: refused, and nothing restored.
+    const truncated = join(dir, "truncated.age");
+    writeFileSync(truncated, readFileSync(backup).subarray(0, -100));
+    expect(await cli("restore", truncated)).toBe(1);
+    expect(out).toContain("does not open with BACKUP_IDENTITY, or was altered");
     const tampered = join(dir, "tampered.age");
     const bytes = readFileSync(backup);
     bytes[Math.floor(bytes.length / 2)]! ^= 1;
@@ -150,7 +177,7 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
     // Nothing was restored: the database is still empty.
     if (!PG_URL) expect(readdirSync(dir).filter((f) => f.startsWith("bulwark.db"))).toEqual([]);
     else {
-      const c = new pg.Client({ connectionString: PG_URL });
+      const c = new pg.Client({ connectionString: dbUrl });
       await c.connect();
       const { rows } = await c.query(
         "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1",
@@ -163,6 +190,8 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
 
   it("DATA-2: backup, wipe, restore: every user signs in, the API key works, and the audit log verifies", async () => {
     expect(await cli("restore", backup), out).toBe(0);
+    // Only the database: the restore leaves no plaintext or side files beside it.
+    if (!PG_URL) expect(readdirSync(dir).filter((f) => f.startsWith("bulwark.db"))).toEqual(["bulwark.db"]);
     await served(async (t) => {
       for (const email of USERS) expect((await login(t, email, PW)).cookie).toMatch(/bulwark_session=/);
       const read = await t.app.inject({

@@ -13,7 +13,7 @@ const HOUR = 3_600_000;
  * Encrypted backups from the server (DATA-2): with BACKUP_EVERY_HOURS a job takes one on that schedule
  * (recorded as job `backup`, OBS-6); with BACKUP_RECIPIENTS set, `/health` reports the newest backup's
  * age (its check down, the status degraded, once older than BACKUP_MAX_AGE_HOURS) and `/metrics` gives
- * it as `bulwark_backup_age_seconds`. `bulwark backup` (cli.ts) takes one from outside, e.g. from cron.
+ * its time as `bulwark_backup_last_success_timestamp_seconds`. `bulwark backup` (cli.ts) takes one from outside, e.g. from cron.
  */
 export const backupCapability: Capability = {
   name: "backups",
@@ -24,11 +24,19 @@ export const backupCapability: Capability = {
     if (settings.recipients.length === 0) return;
 
     let newest = await backups.newest();
-    const age = () => (newest === undefined ? Number.POSITIVE_INFINITY : Date.now() - newest);
+    const age = () => (newest === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Date.now() - newest));
+    // BACKUP_DIR is read again every minute: backups taken by `bulwark backup` from cron show up.
+    const refresh = setInterval(() => {
+      void backups.newest().then((n) => {
+        newest = n;
+      });
+    }, 60_000);
+    refresh.unref();
+    app.addHook("onClose", async () => clearInterval(refresh));
     ctx.metrics.gauge(
-      "bulwark_backup_age_seconds",
-      "Seconds since the newest backup in BACKUP_DIR was taken (-1: none yet).",
-      () => (newest === undefined ? -1 : Math.round(age() / 1000)),
+      "bulwark_backup_last_success_timestamp_seconds",
+      "When the newest backup in BACKUP_DIR was taken (Unix seconds; 0: none yet, so time() minus it alerts).",
+      () => (newest === undefined ? 0 : Math.floor(newest / 1000)),
     );
     ctx.health.add({
       name: "backup",
@@ -46,27 +54,36 @@ export const backupCapability: Capability = {
 
     if (settings.everyMs > 0) {
       const jobs = ctx.service("jobs");
+      let timer: NodeJS.Timeout | undefined;
+      let closed = false;
+      // One timer, set again after each run: never two runs at once, and the next one falls due
+      // BACKUP_EVERY_HOURS after the newest backup, whoever took it (a restart does not add one).
+      const next = () => {
+        if (closed) return;
+        timer = setTimeout(take, Math.max(10_000, settings.everyMs - age()));
+        timer.unref();
+      };
       const take = () =>
-        void jobs.run("backup", async () => {
-          await backups.backup();
-          newest = await backups.newest();
-          return 1;
-        });
-      // The first one when the newest is already due, then on the schedule.
-      const first = setTimeout(take, age() >= settings.everyMs ? 10_000 : settings.everyMs - age());
-      const every = setInterval(take, settings.everyMs);
-      first.unref();
-      every.unref();
+        void jobs
+          .run("backup", async () => {
+            await backups.backup();
+            return 1;
+          })
+          .then(async () => {
+            newest = await backups.newest();
+          })
+          .finally(next);
+      next();
       app.addHook("onClose", async () => {
-        clearTimeout(first);
-        clearInterval(every);
+        closed = true;
+        clearTimeout(timer);
       });
     }
 
     ctx.posture.register({
       id: "DATA-2",
       title: "Encrypted backups",
-      claim: `Backups are consistent snapshots (SQLite's online backup API; pg_dump on PostgreSQL) encrypted to a backup key separate from every other key: age v1 (X25519, ChaCha20-Poly1305 in authenticated 64 KiB chunks), so a changed or truncated backup is refused. The servers hold only the public half; the private key is needed to restore, into an empty database only. ${settings.everyMs > 0 ? `The server takes one every ${settings.everyMs / HOUR} h; ` : ""}backups older than ${settings.retentionDays} days are deleted, the newest always kept; /health reports degraded once the newest is older than ${settings.maxAgeMs / HOUR} h.`,
+      claim: `Backups are consistent snapshots (SQLite's online backup API; pg_dump on PostgreSQL) encrypted to a backup key separate from every other key: age v1 (X25519, ChaCha20-Poly1305 in authenticated 64 KiB chunks), so a backup file changed or cut short is refused. The servers are given only the public half; the private key is needed to restore, into an empty database only. ${settings.everyMs > 0 ? `The server takes one ${settings.everyMs / HOUR} h after the newest; ` : ""}backups older than ${settings.retentionDays} days are deleted, the newest always kept; /health reports degraded once the newest is older than ${settings.maxAgeMs / HOUR} h.`,
       settings: {
         format: "age-encryption.org/v1",
         everyHours: settings.everyMs / HOUR,

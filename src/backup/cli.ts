@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Config } from "../config/load.js";
 import { Database } from "../db/database.js";
 import { waitForDatabase } from "../db/wait.js";
@@ -39,6 +41,9 @@ export async function backupCommand(
       out.stdout.write(await restoreBackup(config, args[1]!));
       return 0;
     }
+    // Opening would create an empty SQLite database, which a later restore would then refuse to replace.
+    if (!config.database.url && !existsSync(join(config.dataDir, "bulwark.db")))
+      throw new Error(`no database in ${config.dataDir}: nothing to back up`);
     const db = Database.open(config, log);
     try {
       await waitForDatabase(db, config.database.waitSeconds, log);

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, open, rename, rm } from "node:fs/promises";
+import { link, mkdir, mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
@@ -23,8 +23,12 @@ export async function restoreBackup(config: Config, file: string): Promise<strin
   if (!existsSync(file)) throw new Error(`no backup at ${file}`);
   if (!config.database.url) {
     const target = join(config.dataDir, "bulwark.db");
-    if (existsSync(target))
-      throw new Error(`a database exists at ${target}: restore only into an empty data directory`);
+    // A WAL or journal left by a database that was removed would be read into the restored one.
+    for (const f of [target, `${target}-wal`, `${target}-shm`, `${target}-journal`])
+      if (existsSync(f))
+        throw new Error(
+          `${f} exists: restore only into an empty data directory (remove the old database and its -wal, -shm and -journal files)`,
+        );
     await mkdir(config.dataDir, { recursive: true });
     const plain = `${target}.restore`;
     await openFile(file, plain, identity);
@@ -38,9 +42,10 @@ export async function restoreBackup(config: Config, file: string): Promise<strin
       } finally {
         check.close();
       }
-      await rename(plain, target);
+      // In place only if nothing appeared there meanwhile (a server started): link fails on an existing file.
+      await link(plain, target);
     } finally {
-      await rm(plain, { force: true });
+      for (const f of [plain, `${plain}-wal`, `${plain}-shm`]) await rm(f, { force: true });
     }
     return `Restored ${file} into ${target}.\n`;
   }

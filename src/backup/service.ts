@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config/load.js";
 import type { Database } from "../db/database.js";
@@ -21,7 +20,8 @@ export interface BackupResult {
  * Encrypted backups (DATA-2): a consistent snapshot of the live database (SQLite's online backup API;
  * pg_dump on PostgreSQL), encrypted to BACKUP_RECIPIENTS (age, archive.ts) into BACKUP_DIR, then
  * retention. The plaintext snapshot exists only in that directory (mode 0700) for the time of one
- * encryption and is removed whatever happens; an interrupted backup leaves no file that looks complete.
+ * encryption, in a directory of its own (0700), removed whatever happens and, after a crash, by the next
+ * backup; an interrupted backup leaves no file that looks complete.
  */
 export class BackupService {
   constructor(
@@ -37,16 +37,24 @@ export class BackupService {
     const started = this.clock();
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const engine = this.db.engine === "sqlite" ? "sqlite" : "pg";
-    const snapshot = join(dir, `.snapshot-${randomBytes(8).toString("hex")}`);
+    // Plaintext a crash left behind is removed before anything else.
+    for (const name of await readdir(dir))
+      if (name.startsWith(".snapshot-")) await rm(join(dir, name), { recursive: true, force: true });
+    // The plaintext snapshot lives in a directory of its own, readable by this user alone, whatever the
+    // modes of BACKUP_DIR and of the files SQLite or pg_dump create.
+    const aside = await mkdtemp(join(dir, ".snapshot-"));
+    await chmod(aside, 0o700);
+    const snapshot = join(aside, "db");
     const file = join(dir, `bulwark-${stamp(started)}.${engine}.age`);
     try {
       if (this.db.engine === "sqlite") await this.db.sqliteBackup(snapshot);
       else await pgDump(this.config, snapshot);
+      await chmod(snapshot, 0o600);
       const bytes = await sealFile(snapshot, file, recipients);
       const pruned = await this.prune();
       return { file, bytes, ms: this.clock() - started, pruned };
     } finally {
-      await rm(snapshot, { force: true });
+      await rm(aside, { recursive: true, force: true });
     }
   }
 

@@ -312,7 +312,9 @@ export class Database {
    */
   async sqliteBackup(dest: string): Promise<void> {
     if (!this.sqliteHandle) throw new Error("sqliteBackup: not an SQLite database");
-    await this.sqliteHandle.backup(dest);
+    // After a first step, the rest in one: a write from another process between steps restarts the copy,
+    // and small steps under steady writes would restart it without end.
+    await this.sqliteHandle.backup(dest, { progress: () => 0x7fffffff });
   }
 
   /** The SQLite database's file (undefined in memory and on PostgreSQL): for readers on other threads. */
