@@ -12,6 +12,7 @@ const headers = securityHeaders(
     NODE_ENV: "production",
     PUBLIC_URL: "https://bench.example.org",
     BULWARK_SECRET: randomBytes(32).toString("base64url"),
+    DATA_KEYS: `k1:${randomBytes(32).toString("base64")}`,
     SECURITY_CONTACT: "mailto:security@bench.example.org",
   }),
 );
