@@ -17,7 +17,7 @@ export interface BackupResult {
 }
 
 /**
- * Encrypted backups (DATA-2): a consistent snapshot of the live database (SQLite's online backup API;
+ * Encrypted backups (DATA-2): a consistent snapshot of the live database (SQLite's VACUUM INTO, in one read transaction;
  * pg_dump on PostgreSQL), encrypted to BACKUP_RECIPIENTS (age, archive.ts) into BACKUP_DIR, then
  * retention. The plaintext snapshot exists only in that directory (mode 0700) for the time of one
  * encryption, in a directory of its own (0700), removed whatever happens and, after a crash, by the next

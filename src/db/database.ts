@@ -307,14 +307,15 @@ export class Database {
   }
 
   /**
-   * SQLite only: a consistent copy of the live database at `dest`, through SQLite's online backup API
-   * (pages copied in steps while writers go on; a write meanwhile restarts the copy from a consistent point).
+   * SQLite only: a consistent copy of the live database at `dest` (a new file), written by
+   * `VACUUM INTO` in one read transaction: writers (this process's, other processes') go on meanwhile
+   * in WAL mode, and the copy is compacted. Not the online backup API of better-sqlite3: its Backup
+   * object's destructor aborts the process when it is collected after a worker thread's environment
+   * ended (Node 24), and under steady writes from another process its steps restart without end.
    */
   async sqliteBackup(dest: string): Promise<void> {
     if (!this.sqliteHandle) throw new Error("sqliteBackup: not an SQLite database");
-    // After a first step, the rest in one: a write from another process between steps restarts the copy,
-    // and small steps under steady writes would restart it without end.
-    await this.sqliteHandle.backup(dest, { progress: () => 0x7fffffff });
+    this.sqliteHandle.exec(`VACUUM INTO '${dest.replace(/'/g, "''")}'`);
   }
 
   /** The SQLite database's file (undefined in memory and on PostgreSQL): for readers on other threads. */
