@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import type { Config } from "../config/load.js";
+import { retain } from "../db/sqlite-cache.js";
 import { openFile } from "./archive.js";
 import { pgRestore } from "./pg.js";
 
@@ -34,9 +35,10 @@ export async function restoreBackup(config: Config, file: string): Promise<strin
     await openFile(file, plain, identity);
     try {
       await expectMagic(plain, SQLITE_MAGIC, "an SQLite backup");
-      const check = new SQLite(plain, { readonly: true });
+      // Retained, as every better-sqlite3 object is (db/sqlite-cache.ts): one collected later aborts Node 24.
+      const check = retain(new SQLite(plain, { readonly: true }));
       try {
-        const result = check.pragma("integrity_check", { simple: true });
+        const result = retain(check.prepare("PRAGMA integrity_check")).pluck().get();
         if (result !== "ok")
           throw new Error(`the restored database fails its integrity check: ${String(result)}`);
       } finally {
