@@ -83,7 +83,7 @@ export const backupCapability: Capability = {
     ctx.posture.register({
       id: "DATA-2",
       title: "Encrypted backups",
-      claim: `Backups are consistent snapshots (SQLite's VACUUM INTO, in one read transaction; pg_dump on PostgreSQL) encrypted to a backup key separate from every other key: age v1 (X25519, ChaCha20-Poly1305 in authenticated 64 KiB chunks), so a backup file changed or cut short is refused. The servers are given only the public half; the private key is needed to restore, into an empty database only. ${settings.everyMs > 0 ? `The server takes one ${settings.everyMs / HOUR} h after the newest; ` : ""}backups older than ${settings.retentionDays} days are deleted, the newest always kept; /health reports degraded once the newest is older than ${settings.maxAgeMs / HOUR} h.`,
+      claim: `Backups are consistent snapshots (SQLite's VACUUM INTO, in one read transaction; pg_dump on PostgreSQL) encrypted to a backup key separate from every other key: age v1 (X25519, ChaCha20-Poly1305 in authenticated 64 KiB chunks), so a backup file changed or cut short is refused. Taking a backup needs only the public half; the private key is needed only to restore, into an empty database only. ${settings.everyMs > 0 ? `The server takes one ${settings.everyMs / HOUR} h after the newest; ` : ""}backups older than ${settings.retentionDays} days are deleted, the newest always kept; /health reports degraded once the newest is older than ${settings.maxAgeMs / HOUR} h.`,
       settings: {
         format: "age-encryption.org/v1",
         everyHours: settings.everyMs / HOUR,
