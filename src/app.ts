@@ -74,6 +74,11 @@ export interface BuildOptions {
   readonly webhooks?: WebhookOptions;
   /** How external sign-in reaches its providers (tests reach an HTTPS provider in-process). */
   readonly external?: ExternalOptions;
+  /**
+   * Whether this process runs background work: scheduled jobs and, unless WEBHOOK_WORKER is off, webhook
+   * deliveries (default true). `bulwark start --no-worker` serves HTTP only (OPS-2).
+   */
+  readonly background?: boolean;
 }
 
 /**
@@ -82,7 +87,10 @@ export interface BuildOptions {
  * every CLI command know the same migrations.
  */
 export function capabilities(
-  options: Pick<BuildOptions, "mailer" | "extensions" | "denials" | "webhooks" | "external"> = {},
+  options: Pick<
+    BuildOptions,
+    "mailer" | "extensions" | "denials" | "webhooks" | "external" | "background"
+  > = {},
 ): Capability[] {
   const rest = [
     auditCapability,
@@ -111,7 +119,7 @@ export function capabilities(
     trackingCapability(VERSION),
     mailCapability(options.mailer),
     rateLimitCapability,
-    jobsCapability,
+    jobsCapability(options.background),
     dataKeysCapability(sealed),
     ...rest,
   ];

@@ -30,6 +30,13 @@ export interface StartOptions {
    * and servers share one PostgreSQL queue.
    */
   readonly worker?: boolean;
+  /**
+   * `bulwark start --no-worker` (OPS-2): serve HTTP only; no scheduled job runs and no webhook is
+   * delivered here (a `bulwark worker` does both). Default true.
+   */
+  readonly background?: boolean;
+  /** The process's user id (tests); default `process.getuid()`. */
+  readonly uid?: number;
 }
 
 /** A start-up problem with one clear line to say (no stack trace). */
@@ -60,11 +67,24 @@ export async function assertPortFree(port: number, host: string): Promise<void> 
   });
 }
 
+/**
+ * OPS-2: in production, root is refused before anything opens, unless BULWARK_ALLOW_ROOT says the
+ * operator knows (a user namespace, say). A process that is compromised then owns its data directory, not
+ * the machine.
+ */
+export function assertNotRoot(config: Config, uid: number | undefined): void {
+  if (config.production && uid === 0 && !config.allowRoot)
+    throw new StartError(
+      "Bulwark refuses to run as root in production: run it as an unprivileged user (the Dockerfile's USER does), or set BULWARK_ALLOW_ROOT=true if root here is not root on the machine.",
+    );
+}
+
 /** Checks the port, opens storage, waits for it (OPS-1), migrates unless told not to, builds the app and listens. */
 export async function start(config: Config, options: StartOptions = {}): Promise<Running> {
   const log = options.log ?? createLogger({ level: config.logLevel });
   process.stderr.write(`\nBulwark starting\n${configSummary(config)}\n\n`);
   for (const w of config.warnings) log.warn(w);
+  assertNotRoot(config, options.uid ?? process.getuid?.());
   if (!options.worker) await assertPortFree(config.port, config.host);
 
   const db = Database.open(config, log);
@@ -82,6 +102,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       db,
       logger: log,
       extensions: options.extensions ?? [],
+      background: options.worker || options.background !== false,
       ...(redis ? { redis } : {}),
     });
     if (options.routes) await options.routes(app);

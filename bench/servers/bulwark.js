@@ -46,6 +46,8 @@ const loaded = loadConfig({
   PUBLIC_URL: "https://bench.example.org",
   BULWARK_SECRET: randomBytes(32).toString("base64url"),
   DATA_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+  // Bench machines run as root; production refuses that unless told (OPS-2).
+  BULWARK_ALLOW_ROOT: "true",
   SECURITY_CONTACT: "mailto:security@bench.example.org",
   CORS_ORIGINS: "https://console.bench.example.org",
   TRUSTED_PROXIES: "127.0.0.1",

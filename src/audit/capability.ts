@@ -98,13 +98,11 @@ export const auditCapability: Capability = {
       if (!c.enabled) return;
       every(FLUSH_MS, () => audit.flush());
       every(Math.min(1000, c.checkpointSeconds * 1000), () => audit.checkpointDue());
-      // Retention: a minute after start (nodes restarted daily still purge), then daily.
-      const purge = () => jobs.run("audit.retention", () => purgeAudit(ctx.db, audit.retentionCutoff()));
-      const first = setTimeout(() => void purge(), 60_000 + Math.floor(Math.random() * 60_000));
-      first.unref();
-      timers.push(first);
-      every(DAY_MS, purge);
     });
+    if (c.enabled)
+      jobs.schedule("audit.retention", { everyMs: DAY_MS }, () =>
+        purgeAudit(ctx.db, audit.retentionCutoff()),
+      );
     app.addHook("onClose", async () => {
       for (const t of timers) clearInterval(t);
       await audit.flush();

@@ -52,26 +52,34 @@ export const backupCapability: Capability = {
       },
     });
 
-    if (settings.everyMs > 0) {
-      const jobs = ctx.service("jobs");
+    const jobs = ctx.service("jobs");
+    if (settings.everyMs > 0 && jobs.background) {
       let timer: NodeJS.Timeout | undefined;
       let closed = false;
       // One timer, set again after each run: never two runs at once, and the next one falls due
-      // BACKUP_EVERY_HOURS after the newest backup, whoever took it (a restart does not add one).
+      // BACKUP_EVERY_HOURS after the newest backup, whoever took it (a restart does not add one). The
+      // job's lease makes it one backup per period across every process on this database.
       const next = () => {
         if (closed) return;
         timer = setTimeout(take, Math.max(10_000, settings.everyMs - age()));
         timer.unref();
       };
+      const lease = settings.everyMs - Math.min(settings.everyMs / 10, 30_000);
       const take = () =>
         void jobs
-          .run("backup", async () => {
-            await backups.backup();
-            return 1;
-          })
+          .claim("backup", lease)
+          .then((mine) =>
+            mine
+              ? jobs.run("backup", async () => {
+                  await backups.backup();
+                  return 1;
+                })
+              : undefined,
+          )
           .then(async () => {
             newest = await backups.newest();
           })
+          .catch((err: Error) => ctx.log.error({ reason: err.message }, "scheduled backup not taken"))
           .finally(next);
       next();
       app.addHook("onClose", async () => {

@@ -22,9 +22,11 @@ import { rotateKeys } from "../tokens/cli.js";
 const USAGE = `Usage: bulwark <command> [options]
 
 Commands:
-  start [--no-migrate]   Migrate the database (unless --no-migrate) and serve HTTP.
+  start [--no-migrate] [--no-worker]
+                         Migrate the database (unless --no-migrate) and serve HTTP; with --no-worker,
+                         run no background job and deliver no webhook here (a worker process does).
   worker [--no-migrate]  Deliver webhooks and run background jobs without serving HTTP (several may run
-                         against one PostgreSQL database; set WEBHOOK_WORKER=off on the servers then).
+                         against one database; scheduled jobs run once per period among them all).
   migrate                Apply pending migrations and exit (idempotent).
   admin create --email E --password-stdin [--no-totp]
                          Create a platform admin (password read from standard input). A TOTP factor is
@@ -88,6 +90,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
     allowPositionals: true,
     options: {
       "no-migrate": { type: "boolean" },
+      "no-worker": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       email: { type: "string" },
       "password-stdin": { type: "boolean" },
@@ -118,6 +121,7 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
         migrate: !values["no-migrate"],
         log,
         extensions: exts,
+        background: !values["no-worker"],
       });
       handleSignals(running, config, log);
       return -1;

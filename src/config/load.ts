@@ -38,6 +38,8 @@ export interface Config {
   readonly redisUrl: string | undefined;
   readonly redisPrefix: string;
   readonly cluster: boolean;
+  /** Run as root in production anyway (OPS-2). */
+  readonly allowRoot: boolean;
   /** API limits (RATE-1…RATE-5); the authentication surfaces' own are under `auth`. */
   readonly rate: {
     readonly ipPerMinute: number;
@@ -353,6 +355,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     redisPrefix: str("REDIS_PREFIX") ?? "bulwark:",
     cluster: bool("BULWARK_CLUSTER"),
+    allowRoot: bool("BULWARK_ALLOW_ROOT"),
     rate: {
       ipPerMinute: int("RATE_LIMIT_IP_PER_MINUTE"),
       keyPerMinute: int("RATE_LIMIT_KEY_PER_MINUTE"),

@@ -113,6 +113,12 @@ export const VARIABLES = [
     doc: "Several nodes serve together: REDIS_URL and one BULWARK_SECRET shared by every node become required (limits, revocations, CSRF tokens and sealed secrets must agree), and the server refuses to start without them.",
   },
   {
+    name: "BULWARK_ALLOW_ROOT",
+    kind: "bool",
+    dev: "false",
+    doc: "In production, `bulwark start` and `bulwark worker` refuse to run as root (OPS-2: a compromised process must not own the machine); `true` lets them, e.g. in a container whose user namespace maps root to an unprivileged user.",
+  },
+  {
     name: "LOG_LEVEL",
     kind: "enum",
     values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],

@@ -20,7 +20,7 @@ const RESEAL_EVERY_MS = 3_600_000;
 export function dataKeysCapability(fields: readonly SealedField[]): Capability {
   return {
     name: "datakeys",
-    async register(app, ctx) {
+    async register(_app, ctx) {
       const sealer = new Sealer(ctx.config.dataKeys);
       const keys = new DataKeysService(new SealedFieldStore(ctx.db), sealer, fields);
       const problems = await keys.problems();
@@ -29,9 +29,9 @@ export function dataKeysCapability(fields: readonly SealedField[]): Capability {
 
       const ring = ctx.config.dataKeys;
       if (ring.ids.length > 1) {
-        const jobs = ctx.service("jobs");
-        const reseal = () =>
-          void jobs.run("datakeys.reseal", async () => {
+        ctx
+          .service("jobs")
+          .schedule("datakeys.reseal", { everyMs: RESEAL_EVERY_MS, firstMs: 5_000 }, async () => {
             const done = await keys.reseal();
             for (const f of done.failed)
               ctx.log.error({ field: f.field, row: f.row, reason: f.reason }, "sealed value not re-sealed");
@@ -40,14 +40,6 @@ export function dataKeysCapability(fields: readonly SealedField[]): Capability {
               ctx.log.warn({ remaining: done.remaining }, "sealed values remain under older keys");
             return Object.values(done.resealed).reduce((a, b) => a + b, 0);
           });
-        const first = setTimeout(reseal, 5_000);
-        const every = setInterval(reseal, RESEAL_EVERY_MS);
-        first.unref();
-        every.unref();
-        app.addHook("onClose", async () => {
-          clearTimeout(first);
-          clearInterval(every);
-        });
       }
 
       ctx.posture.register({

@@ -60,10 +60,7 @@ export function externalCapability(options: ExternalOptions = {}): Capability {
         otherWayIn: async (userId) =>
           Boolean((await identity.findUser(userId))?.password_hash) || (await passkeys.has(userId)),
       });
-      const jobs = ctx.service("jobs");
-      const purge = setInterval(() => void jobs.run("external.purge", () => external.purge()), 3_600_000);
-      purge.unref();
-      app.addHook("onClose", async () => clearInterval(purge));
+      ctx.service("jobs").schedule("external.purge", { everyMs: 3_600_000 }, () => external.purge());
       const names = providers.map((p) => p.name);
       ctx.posture.register({
         id: "AUTH-11",

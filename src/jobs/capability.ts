@@ -23,13 +23,27 @@ const Run = Type.Object({
 });
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
-/** Background job runs (OBS-6): recorded by every job, listed for platform admins. */
-export const jobsCapability: Capability = {
+/**
+ * Background jobs (OBS-6, OPS-2): scheduled by the capabilities that own them, run here unless this
+ * process serves HTTP only (`background` false: `bulwark start --no-worker`), each run recorded and listed
+ * for platform admins.
+ */
+export const jobsCapability = (background = true): Capability => ({
   name: "jobs",
   migrations: jobMigrations,
   async register(app, ctx) {
-    const jobs = new JobsService(ctx.db.global, ctx.log, ctx.metrics);
+    const jobs = new JobsService(ctx.db.global, ctx.log, ctx.metrics, background);
     ctx.provide("jobs", jobs);
+    app.addHook("onReady", async () => jobs.start());
+    app.addHook("onClose", async () => jobs.stop());
+    const refusesRoot = ctx.config.production && !ctx.config.allowRoot;
+    ctx.posture.register({
+      id: "OPS-2",
+      title: "Separate worker processes; no root",
+      claim: `The API and the background work can run as separate processes (\`bulwark start --no-worker\` serves HTTP only; \`bulwark worker\` delivers webhooks and runs the scheduled jobs). A scheduled job runs at most once per period among every process sharing the database, and each run is recorded with its process, status, duration, rows and error.${refusesRoot ? " The server refuses to run as root." : ""}`,
+      settings: { backgroundHere: background, refusesRoot },
+      enabled: true,
+    });
     app.withTypeProvider<TypeBoxTypeProvider>().get(
       "/v1/admin/jobs",
       {
@@ -62,4 +76,4 @@ export const jobsCapability: Capability = {
       }),
     );
   },
-};
+});

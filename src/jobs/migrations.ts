@@ -25,5 +25,16 @@ export function jobMigrations(ctx: MigrationContext): Record<string, Migration> 
         await grantApp(db, ctx, "job_runs", ["SELECT", "INSERT", "UPDATE"]);
       },
     },
+    "0023_job_leases": {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable("job_leases")
+          .addColumn("name", "text", (c) => c.primaryKey())
+          .addColumn("holder", "text", (c) => c.notNull())
+          .addColumn("until", "bigint", (c) => c.notNull())
+          .execute();
+        await grantApp(db, ctx, "job_leases", ["SELECT", "INSERT", "UPDATE"]);
+      },
+    },
   };
 }

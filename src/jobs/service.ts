@@ -5,19 +5,41 @@ import type { Counter, MetricsRegistry } from "../metrics/registry.js";
 import { newId } from "../util/ids.js";
 import type { JobRunRow } from "./tables.js";
 
+/** When a scheduled job runs: its period, and how long after start its first run falls due. */
+export interface JobSchedule {
+  readonly everyMs: number;
+  /** Default: a minute or two after start (nodes restarted daily still run a daily job). */
+  readonly firstMs?: number;
+}
+
+interface Scheduled {
+  readonly name: string;
+  readonly schedule: JobSchedule;
+  readonly fn: () => Promise<number>;
+}
+
 /**
- * Background jobs' runs (OBS-6): each is a row written when it starts and completed when it ends, so a
- * run that never finished (the process died) stays visible as `running`. Also a log line and metrics.
+ * Background jobs (OBS-6, OPS-2). Each run is a row written when it starts and completed when it ends,
+ * so a run that never finished (the process died) stays visible as `running`; also a log line and
+ * metrics. Scheduled jobs run only in a process that runs background work (`bulwark start`, `bulwark
+ * worker`; not `bulwark start --no-worker`), and at most once per period across every process sharing
+ * the database: a run first takes the job's lease (a row in `job_leases`, held until the period ends),
+ * so two workers never purge, back up or erase the same rows at once.
  */
 export class JobsService {
   private readonly node = `${hostname()}:${process.pid}`;
   private readonly runs: Counter;
   private readonly lastSuccess = new Map<string, number>();
+  private readonly scheduled: Scheduled[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private started = false;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
     metrics: MetricsRegistry,
+    /** Whether this process runs background work (false: `bulwark start --no-worker`). */
+    readonly background = true,
     private readonly clock: () => number = Date.now,
   ) {
     this.runs = metrics.counter("bulwark_job_runs_total", "Background job runs, by job and outcome.", [
@@ -32,6 +54,63 @@ export class JobsService {
         return Math.round((this.clock() - Math.min(...this.lastSuccess.values())) / 1000);
       },
     );
+  }
+
+  /**
+   * Runs `fn` as job `name` every `schedule.everyMs`, when this process runs background work and no
+   * other process has run it within the period. Timers start with the app (`start`), stop with it.
+   */
+  schedule(name: string, schedule: JobSchedule, fn: () => Promise<number>): void {
+    const job = { name, schedule, fn };
+    this.scheduled.push(job);
+    if (this.started) this.arm(job);
+  }
+
+  /** Starts the scheduled jobs' timers (the app is ready); a no-op without background work. */
+  start(): void {
+    if (!this.background || this.started) return;
+    this.started = true;
+    for (const job of this.scheduled) this.arm(job);
+  }
+
+  stop(): void {
+    this.started = false;
+    for (const t of this.timers.splice(0)) clearTimeout(t);
+  }
+
+  /**
+   * Takes job `name`'s lease for `ms` when no process holds it: true once per period across every process
+   * on this database, whatever their clocks' ticks. A conditional UPDATE, atomic on both engines.
+   */
+  async claim(name: string, ms: number): Promise<boolean> {
+    const now = this.clock();
+    await this.db
+      .insertInto("job_leases")
+      .values({ name, holder: "", until: 0 })
+      .onConflict((oc) => oc.column("name").doNothing())
+      .execute();
+    const taken = await this.db
+      .updateTable("job_leases")
+      .set({ holder: this.node, until: now + ms })
+      .where("name", "=", name)
+      .where("until", "<=", now)
+      .executeTakeFirst();
+    return Number(taken.numUpdatedRows) === 1;
+  }
+
+  private arm(job: Scheduled): void {
+    const { everyMs, firstMs = 60_000 + Math.floor(Math.random() * 60_000) } = job.schedule;
+    // The lease ends a little before the period does, so a process's own next tick is never refused.
+    const lease = everyMs - Math.min(everyMs / 10, 30_000);
+    const tick = () =>
+      void this.claim(job.name, lease)
+        .then((mine) => (mine ? this.run(job.name, job.fn) : undefined))
+        .catch((err: Error) => this.log.error({ job: job.name, reason: err.message }, "job not started"));
+    const first = setTimeout(tick, Math.min(firstMs, everyMs));
+    const every = setInterval(tick, everyMs);
+    first.unref();
+    every.unref();
+    this.timers.push(first, every);
   }
 
   /** Runs `fn` as job `name`, recording its outcome; `fn` returns how many rows it handled. Never throws. */

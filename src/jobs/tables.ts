@@ -13,8 +13,16 @@ export interface JobRunRow {
   node: string;
 }
 
+/** A scheduled job's lease (OPS-2): the process that runs it this period, and until when. */
+export interface JobLeaseRow {
+  name: string;
+  holder: string;
+  until: number;
+}
+
 declare module "../db/tables.js" {
   interface Tables {
     job_runs: JobRunRow;
+    job_leases: JobLeaseRow;
   }
 }

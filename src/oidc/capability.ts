@@ -180,13 +180,9 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
         await keys.ensure();
         await current();
       });
-      const jobs = ctx.service("jobs");
-      const purge = setInterval(
-        () => void jobs.run("oidc.purge", () => state.purge(ctx.db.global, clock())),
-        3_600_000,
-      );
-      purge.unref();
-      app.addHook("onClose", async () => clearInterval(purge));
+      ctx
+        .service("jobs")
+        .schedule("oidc.purge", { everyMs: 3_600_000 }, () => state.purge(ctx.db.global, clock()));
 
       ctx.posture.register({
         id: "AUTH-10",

@@ -43,10 +43,7 @@ export function passkeysCapability(options: { clock?: () => number } = {}): Capa
         mfa,
         audit: ctx.service("audit"),
       });
-      const jobs = ctx.service("jobs");
-      const purge = setInterval(() => void jobs.run("passkeys.purge", () => passkeys.purge()), 3_600_000);
-      purge.unref();
-      app.addHook("onClose", async () => clearInterval(purge));
+      ctx.service("jobs").schedule("passkeys.purge", { everyMs: 3_600_000 }, () => passkeys.purge());
       ctx.posture.register({
         id: "AUTH-13",
         title: "Passkeys",

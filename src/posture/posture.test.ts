@@ -98,6 +98,7 @@ describe("security page", () => {
         "OBS-5",
         // OPS-1 (waiting for and reconnecting to the database) is PostgreSQL's claim.
         ...(ENGINE === "postgres" ? ["OPS-1"] : []),
+        "OPS-2",
         "OPS-3",
         "POST-1",
         "POST-2",

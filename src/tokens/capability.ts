@@ -64,18 +64,12 @@ export function tokensCapability(options: { clock?: () => number } = {}): Capabi
       ctx.guard.addCredential(accessTokenCredential(tokens), { tenant: true, first: true });
       await app.register(tokenRoutes, { keys, tokens, credentials: ctx.service("credentials") });
 
+      // Ended families, daily.
+      ctx.service("jobs").schedule("tokens.purge", { everyMs: 86_400_000 }, () => tokens.purge());
       const timers: NodeJS.Timeout[] = [];
       app.addHook("onReady", async () => {
         await keys.ensure();
         await keys.rotateIfDue();
-        // Ended families: a minute or two after start (nodes restarted daily still purge), then daily.
-        const jobs = ctx.service("jobs");
-        const purge = () => jobs.run("tokens.purge", () => tokens.purge());
-        const first = setTimeout(() => void purge(), 60_000 + Math.floor(Math.random() * 60_000));
-        const daily = setInterval(() => void purge(), 86_400_000);
-        first.unref();
-        daily.unref();
-        timers.push(first, daily);
         const timer = setInterval(
           () =>
             void keys

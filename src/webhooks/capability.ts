@@ -76,7 +76,9 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
         hooks,
         deliveries: new DeliveryService(ctx.db, store, audit, clock),
       });
-      if (settings.worker) app.addHook("onReady", async () => dispatcher.start());
+      // Not in a process that serves HTTP only (`bulwark start --no-worker`): its workers deliver.
+      if (settings.worker && ctx.service("jobs").background)
+        app.addHook("onReady", async () => dispatcher.start());
       app.addHook("onClose", async () => {
         await dispatcher.stop();
         await sender.close();
