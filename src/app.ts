@@ -39,6 +39,7 @@ import { type Extension, extensionCapability } from "./orgs/extension.js";
 import type { DenialSink } from "./orgs/tenant-check.js";
 import { passkeysCapability } from "./passkeys/capability.js";
 import { posturePlugin } from "./posture/plugin.js";
+import { privacyCapability } from "./privacy/capability.js";
 import { quotasCapability } from "./quotas/capability.js";
 import { rateLimitCapability } from "./ratelimit/capability.js";
 import { sessionsCapability } from "./sessions/capability.js";
@@ -115,6 +116,7 @@ export function capabilities(
   ];
   // Before any capability opens a sealed value, start-up checks the keys against every sealed column.
   const sealed = rest.flatMap((c) => c.sealedFields ?? []);
+  rest.push(privacyCapability(rest.flatMap((c) => c.personalData ?? [])));
   return [
     trackingCapability(VERSION),
     mailCapability(options.mailer),

@@ -3,6 +3,7 @@ import type { Migration } from "kysely";
 import type { BulwarkContext } from "./context.js";
 import type { SealedField } from "./crypto/seal.js";
 import type { MigrationContext } from "./db/migrations.js";
+import type { PersonalData } from "./privacy/personal.js";
 
 /**
  * One capability of Bulwark (identity, sessions, MFA, organisations…) or of an embedding app: everything
@@ -14,6 +15,8 @@ export interface Capability {
   migrations?(ctx: MigrationContext): Record<string, Migration>;
   /** The columns it stores sealed (DATA-1): checked against the keys at start-up, re-sealed on rotation. */
   readonly sealedFields?: readonly SealedField[];
+  /** The columns of its tables that name a person (GDPR-1): what an account's export gathers. */
+  readonly personalData?: readonly PersonalData[];
   /** Routes, credential kinds, security-page claims, health checks and metrics; services for later capabilities. */
   register(app: FastifyInstance, ctx: BulwarkContext): void | Promise<void>;
 }

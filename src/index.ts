@@ -48,6 +48,7 @@ export {
   type Role,
 } from "./orgs/permissions.js";
 export type { Control, PostureRegistry } from "./posture/registry.js";
+export type { PersonalData } from "./privacy/personal.js";
 export { type Running, type StartOptions, start } from "./server.js";
 export { newId } from "./util/ids.js";
 export {

@@ -24,6 +24,8 @@ export const catalog: Extension = {
     ORDER_CHANGED: { status: 409, message: "The order changed meanwhile; read it again." },
   },
   migrations: (ctx) => ({ ...productMigrations(ctx), ...orderMigrations(ctx) }),
+  // An order names the member who placed it (or the API key): part of that member's data export.
+  personalData: [{ table: "orders", column: "created_by", tenant: true }],
   routes: (tenant) => {
     productRoutes(tenant);
     orderRoutes(tenant);

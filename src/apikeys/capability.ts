@@ -1,4 +1,5 @@
 import type { Capability } from "../capability.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { ApiKeyCache } from "./cache.js";
 import { apiKeyCredential } from "./credential.js";
 import { apiKeyMigrations } from "./migrations.js";
@@ -18,6 +19,7 @@ declare module "../context.js" {
  */
 export const apiKeysCapability: Capability = {
   name: "apikeys",
+  personalData: [{ table: "api_keys", column: "created_by", omit: ["hash"] }] satisfies PersonalData[],
   migrations: apiKeyMigrations,
   async register(app, ctx) {
     let usable: string[] | undefined;

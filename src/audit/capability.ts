@@ -1,6 +1,8 @@
 import type { Capability } from "../capability.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { actorOf } from "./actor.js";
 import { auditControls } from "./controls.js";
+import type { AuditEntry } from "./entry.js";
 import { auditOrigin, auditSigner } from "./keys.js";
 import { auditMigrations } from "./migrations.js";
 import { auditRoutes } from "./plugin.js";
@@ -24,8 +26,31 @@ const DAY_MS = 86_400_000;
  * records come from one onResponse hook on every route (AUDIT-1); domain events from the services, in
  * their transactions (AUDIT-2). Timers: the flush of buffered records, checkpoints, the daily purge.
  */
+/** An entry as its subject may see it: the request facts of someone else's action left out. */
+function ownFacts(row: Record<string, unknown>, personId: string): Record<string, unknown> {
+  const entry = row.entry as Partial<AuditEntry> | undefined;
+  if (!entry || typeof entry !== "object" || entry.actor?.id === personId) return row;
+  const { ip: _ip, userAgent: _agent, ...metadata } = (entry.metadata ?? {}) as Record<string, unknown>;
+  const request = entry.request
+    ? { method: entry.request.method, route: entry.request.route, status: entry.request.status }
+    : null;
+  return { ...row, entry: { ...entry, metadata, request } };
+}
+
 export const auditCapability: Capability = {
   name: "audit",
+  // Every entry that names the person (their actions, and others' about them), parsed; another actor's
+  // address, agent and request facts are theirs, not the person's.
+  personalData: [
+    {
+      table: "audit_events",
+      column: "entry",
+      match: "mentions",
+      omit: ["leaf"],
+      json: ["entry"],
+      shape: ownFacts,
+    },
+  ] satisfies PersonalData[],
   migrations: auditMigrations,
   async register(app, ctx) {
     const c = ctx.config.audit;

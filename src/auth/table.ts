@@ -84,6 +84,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "DELETE /v1/me/sessions/:id": { ...USER, impersonation: "refuse" },
   "DELETE /v1/me/sessions": { ...USER, impersonation: "refuse" },
   "POST /v1/me/password": USER_CREDENTIALS,
+  // GDPR-1: the account's own data, not an impersonating admin's to take; limited like other exports.
+  "POST /v1/me/export": { ...USER, impersonation: "refuse", rate: "export" },
   "POST /v1/me/mfa/totp": USER_CREDENTIALS,
   "POST /v1/me/mfa/totp/confirm": { ...USER_CREDENTIALS, reauth: true },
   "DELETE /v1/me/mfa/totp": USER_CREDENTIALS,

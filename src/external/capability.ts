@@ -1,5 +1,6 @@
 import type { Capability } from "../capability.js";
 import { Sealer } from "../crypto/seal.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { externalMigrations } from "./migrations.js";
 import { externalRoutes } from "./plugin.js";
 import { ExternalService } from "./service.js";
@@ -25,6 +26,10 @@ export interface ExternalOptions {
 export function externalCapability(options: ExternalOptions = {}): Capability {
   return {
     name: "external",
+    personalData: [
+      { table: "external_identities", column: "user_id" },
+      { table: "external_flows", column: "user_id", omit: ["id", "verifier_sealed", "nonce"] },
+    ] satisfies PersonalData[],
     sealedFields: [PKCE_VERIFIER],
     migrations: externalMigrations,
     async register(app, ctx) {

@@ -1,5 +1,6 @@
 import type { Capability } from "../capability.js";
 import { AppError } from "../http/errors.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { idempotencyMigrations } from "./migrations.js";
 import { IdempotencyService, parseKey } from "./service.js";
 import { IdempotencyStore } from "./store.js";
@@ -30,6 +31,17 @@ declare module "../context.js" {
 export function idempotencyCapability(clock?: () => number): Capability {
   return {
     name: "idempotency",
+    // A stored answer sent to the person (`principal` names them), for its key's lifetime.
+    personalData: [
+      {
+        table: "idempotency_keys",
+        column: "principal",
+        match: "mentions",
+        tenant: true,
+        omit: ["key_hash", "fingerprint"],
+        json: ["body"],
+      },
+    ] satisfies PersonalData[],
     migrations: idempotencyMigrations,
     async register(app, ctx) {
       const ttlMs = ctx.config.idempotencyTtlMs;

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Capability } from "../capability.js";
 import { AppError } from "../http/errors.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { RangeChecker } from "./breach.js";
 import { CredentialCheck } from "./credentials.js";
 import { meRoutes } from "./me.js";
@@ -42,6 +43,11 @@ export interface PortalSignIn {
 
 export const identityCapability: Capability = {
   name: "identity",
+  personalData: [
+    { table: "users", column: "id", omit: ["password_hash"] },
+    // A mailed link's row is the SHA-256 of its token.
+    { table: "email_tokens", column: "user_id", omit: ["id"] },
+  ] satisfies PersonalData[],
   migrations: identityMigrations,
   async register(app, ctx) {
     const { config } = ctx;

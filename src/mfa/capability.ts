@@ -1,5 +1,6 @@
 import type { Capability } from "../capability.js";
 import { Sealer } from "../crypto/seal.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { mfaMigrations } from "./migrations.js";
 import { MfaService } from "./service.js";
 import { MfaStore } from "./store.js";
@@ -14,6 +15,11 @@ declare module "../context.js" {
 /** TOTP second factors and backup codes (AUTH-8). Its routes are the account's: identity registers them. */
 export const mfaCapability: Capability = {
   name: "mfa",
+  personalData: [
+    { table: "mfa_totp", column: "principal_id", omit: ["secret_sealed", "last_step"] },
+    { table: "mfa_backup_codes", column: "principal_id", omit: ["id", "code_hash"] },
+    { table: "mfa_challenges", column: "principal_id", omit: ["id"] },
+  ] satisfies PersonalData[],
   sealedFields: [TOTP_SEED],
   migrations: mfaMigrations,
   register(_app, ctx) {

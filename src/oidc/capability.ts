@@ -2,6 +2,7 @@ import { hkdfSync } from "node:crypto";
 import type Provider from "oidc-provider";
 import type { FindAccount, KoaContextWithOIDC } from "oidc-provider";
 import type { Capability } from "../capability.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { oidcAdapter } from "./adapter.js";
 import { mountProvider } from "./bridge.js";
 import { OidcInteractions } from "./interactions.js";
@@ -47,6 +48,12 @@ function reasonOf(oidc: KoaContextWithOIDC): string {
 export function oidcCapability(options: { clock?: () => number } = {}): Capability {
   return {
     name: "oidc",
+    personalData: [
+      { table: "oidc_clients", column: "created_by", omit: ["secret_hash"] },
+      // The provider's grants, sessions and tokens name the account inside their payload; an id may be
+      // the token itself.
+      { table: "oidc_state", column: "payload", match: "mentions", omit: ["id", "payload", "uid"] },
+    ] satisfies PersonalData[],
     migrations: oidcMigrations,
     async register(app, ctx) {
       const clock = options.clock ?? (() => Date.now());

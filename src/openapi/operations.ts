@@ -293,6 +293,10 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   "GET /v1/me/sessions": op("My sessions", "Every live session of the account, an impersonation marked."),
   "DELETE /v1/me/sessions/:id": op("End a session", "Ends one of the account's sessions.", ["NOT_FOUND"]),
   "DELETE /v1/me/sessions": op("End other sessions", "Ends every session of the account except this one."),
+  "POST /v1/me/export": op(
+    "Export your personal data",
+    "Every row of every table that names the account, as one JSON file (GDPR-1): secrets and their hashes withheld and listed, other people replaced by a placeholder. Rate-limited like exports, audited, refused while impersonated.",
+  ),
   "POST /v1/me/password": op(
     "Change the password",
     "Checks the current password, sets the new one (it must meet the password policy), ends the other sessions and voids outstanding reset links.",

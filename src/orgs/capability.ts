@@ -1,4 +1,5 @@
 import type { Capability } from "../capability.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { Limiter } from "../ratelimit/limiter.js";
 import { AccessCache } from "./access-cache.js";
 import { INVITATION_DAYS, InvitationService, INVITATION_LIMITS as L } from "./invitation-service.js";
@@ -20,6 +21,13 @@ declare module "../context.js" {
 export function orgsCapability(sink?: DenialSink): Capability {
   return {
     name: "orgs",
+    personalData: [
+      { table: "memberships", column: "user_id" },
+      // Invitations to the person's address (its public id is the link's token), and those they sent
+      // (without the invitee's address: another person's).
+      { table: "invitations", column: "email", match: "email", tenant: true, omit: ["public_id"] },
+      { table: "invitations", column: "invited_by", tenant: true, omit: ["public_id", "email"] },
+    ] satisfies PersonalData[],
     migrations: orgMigrations,
     async register(app, ctx) {
       const { config, db } = ctx;

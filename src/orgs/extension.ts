@@ -12,6 +12,7 @@ import type { Db } from "../db/database.js";
 import type { MigrationContext } from "../db/migrations.js";
 import { type ErrorDefinition, registerErrorCodes } from "../http/errors.js";
 import type { PostureRegistry } from "../posture/registry.js";
+import type { PersonalData } from "../privacy/personal.js";
 import type { Action, Role } from "./permissions.js";
 
 /** A domain event an extension records (AUDIT-2); who, where and which organisation come from the request. */
@@ -229,6 +230,8 @@ export interface Extension {
   migrations?(ctx: MigrationContext): Record<string, Migration>;
   /** Columns the extension stores sealed with `TenantContext.seal` (DATA-1): checked and re-sealed like Bulwark's. */
   readonly sealedFields?: readonly SealedField[];
+  /** Columns of its tables that name a person (GDPR-1): the user's export includes their rows. */
+  readonly personalData?: readonly PersonalData[];
   routes?(tenant: TenantRouter, app: FastifyInstance): void | Promise<void>;
   controls?(posture: PostureRegistry): void;
 }
@@ -239,6 +242,7 @@ export function extensionCapability(ext: Extension): Capability {
     name: ext.name,
     ...(ext.migrations ? { migrations: (ctx: MigrationContext) => ext.migrations!(ctx) } : {}),
     ...(ext.sealedFields ? { sealedFields: ext.sealedFields } : {}),
+    ...(ext.personalData ? { personalData: ext.personalData } : {}),
     async register(app, ctx) {
       if (ext.actions) ctx.permissions.add(ext.actions, ext.name);
       if (ext.errors) registerErrorCodes(ext.errors, ext.name);

@@ -1,4 +1,5 @@
 import type { Capability } from "../capability.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { passkeyMigrations } from "./migrations.js";
 import { passkeyRoutes } from "./plugin.js";
 import { PasskeyService } from "./service.js";
@@ -19,6 +20,10 @@ declare module "../context.js" {
 export function passkeysCapability(options: { clock?: () => number } = {}): Capability {
   return {
     name: "passkeys",
+    personalData: [
+      { table: "passkeys", column: "user_id" },
+      { table: "webauthn_challenges", column: "user_id", omit: ["id", "challenge"] },
+    ] satisfies PersonalData[],
     migrations: passkeyMigrations,
     async register(app, ctx) {
       const url = new URL(ctx.config.publicUrl);

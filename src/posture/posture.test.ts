@@ -73,6 +73,7 @@ describe("security page", () => {
         "CORS-2",
         "DATA-1",
         "DATA-4",
+        "GDPR-1",
         "HDR-1",
         "HDR-2",
         "HDR-3",

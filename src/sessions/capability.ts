@@ -1,4 +1,5 @@
 import type { Capability } from "../capability.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { SessionCache } from "./cache.js";
 import { cookieName } from "./cookies.js";
 import { sessionCredentials } from "./credentials.js";
@@ -14,6 +15,8 @@ declare module "../context.js" {
 /** Server-side sessions and their two cookie credentials (portal and admin). */
 export const sessionsCapability: Capability = {
   name: "sessions",
+  // A session's id is the SHA-256 of its cookie's token; its public id is what the account page shows.
+  personalData: [{ table: "sessions", column: "user_id", omit: ["id"] }] satisfies PersonalData[],
   migrations: () => ({
     "0007_impersonation": {
       async up(db) {

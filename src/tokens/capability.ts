@@ -1,4 +1,5 @@
 import type { Capability } from "../capability.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { signingKeys } from "./cli.js";
 import { accessTokenCredential } from "./credential.js";
 import type { SigningKeys } from "./keys.js";
@@ -26,6 +27,15 @@ const ROTATION_CHECK_MS = 10 * 60_000;
 export function tokensCapability(options: { clock?: () => number } = {}): Capability {
   return {
     name: "tokens",
+    personalData: [
+      { table: "token_families", column: "user_id" },
+      {
+        table: "refresh_tokens",
+        column: "family_id",
+        match: { via: { table: "token_families", column: "user_id" } },
+        omit: ["id", "token_hash"],
+      },
+    ] satisfies PersonalData[],
     sealedFields: [PRIVATE_JWK],
     migrations: tokenMigrations,
     async register(app, ctx) {

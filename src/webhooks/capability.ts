@@ -1,5 +1,6 @@
 import type { Capability } from "../capability.js";
 import { Sealer } from "../crypto/seal.js";
+import type { PersonalData } from "../privacy/personal.js";
 import { DeliveryService } from "./deliveries.js";
 import { WebhookDispatcher } from "./dispatcher.js";
 import { inboundMigrations } from "./inbound.js";
@@ -34,6 +35,10 @@ export interface WebhookOptions {
 export function webhooksCapability(options: WebhookOptions = {}): Capability {
   return {
     name: "webhooks",
+    // An organisation's events about a member name them in the body sent to its endpoints.
+    personalData: [
+      { table: "webhook_messages", column: "body", match: "mentions", json: ["body"] },
+    ] satisfies PersonalData[],
     sealedFields: [SECRET, PREVIOUS_SECRET],
     migrations: (ctx) => ({ ...webhookMigrations(ctx), ...inboundMigrations(ctx) }),
     async register(app, ctx) {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import * as OTPAuth from "otpauth";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -133,6 +134,27 @@ describe.runIf(needs("chromium"))("the console, as a person uses it", { timeout:
     // The enrolment used this time step's code; each step's code is accepted once, so the next one.
     await page.getByLabel("Code").fill(totp.generate({ timestamp: Date.now() + 30_000 }));
     await page.getByRole("button", { name: "Verify" }).click();
+    await heading(page, "Organisations").waitFor();
+  });
+
+  it("GDPR-1: the account page downloads the user's data as a JSON file", async () => {
+    const page = owner;
+    await page.getByRole("link", { name: "Account", exact: true }).click();
+    await heading(page, "Account").waitFor();
+    await page.getByRole("button", { name: "Download my data" }).click();
+    await page.getByText(/Your data is ready: \d+ records from \d+ tables\./).waitFor();
+    await checkPage(page, "account-export");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByTestId("export-file").click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^bulwark-personal-data-\d{4}-\d\d-\d\d\.json$/);
+    const data = JSON.parse(readFileSync((await download.path())!, "utf8"));
+    expect(data.user.email).toBe(OWNER);
+    expect(data.tables.users[0].name).toBe("Ada Owner");
+    expect(data.tables.mfa_totp).toHaveLength(1);
+    expect(data.tables.users[0]).not.toHaveProperty("password_hash");
+    await page.getByRole("link", { name: "Organisations", exact: true }).click();
     await heading(page, "Organisations").waitFor();
   });
 

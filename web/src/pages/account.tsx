@@ -224,6 +224,54 @@ function NameChange(props: { me: Me }) {
   );
 }
 
+/** What `POST /v1/me/export` answers (GDPR-1), as far as this page reads it. */
+interface PersonalData {
+  exportedAt: string;
+  tables: Record<string, unknown[]>;
+}
+
+/**
+ * GDPR-1: the account's data as a JSON file. Fetched with the session's CSRF token (a plain link could
+ * not send it), then offered as a file from memory; nothing is kept after the page is left.
+ */
+function DataExport() {
+  const [file, setFile] = useState<{ url: string; name: string; rows: number; tables: number } | null>(null);
+  return (
+    <div class="card">
+      <p>
+        Everything Bulwark holds about you, as one JSON file: your account, sessions and sign-in history,
+        memberships, invitations, keys and tokens you created, and the audit entries that name you. Secrets
+        such as password hashes are left out; other people appear as "[another person]".
+      </p>
+      {file ? (
+        <Notice kind="ok">
+          Your data is ready: {file.rows} records from {file.tables} tables.{" "}
+          <a href={file.url} download={file.name} data-testid="export-file">
+            Save {file.name}
+          </a>
+        </Notice>
+      ) : null}
+      <Form
+        submit="Download my data"
+        label="Download my data"
+        onSubmit={async () => {
+          const data = await api<PersonalData>("POST", "/v1/me/export", {});
+          if (file) URL.revokeObjectURL(file.url);
+          const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+          const lists = Object.values(data.tables);
+          const next = {
+            url: URL.createObjectURL(blob),
+            name: `bulwark-personal-data-${data.exportedAt.slice(0, 10)}.json`,
+            rows: lists.reduce((n, rows) => n + rows.length, 0),
+            tables: lists.filter((rows) => rows.length > 0).length,
+          };
+          setFile(next);
+        }}
+      />
+    </div>
+  );
+}
+
 export function Account(props: { me: Me }) {
   // A passkey added or removed changes the second factor: the section below is loaded again.
   const [factors, setFactors] = useState(0);
@@ -238,6 +286,8 @@ export function Account(props: { me: Me }) {
       <h2>Two-factor authentication</h2>
       <TwoFactor key={factors} />
       <SignInMethods />
+      <h2>Your data</h2>
+      <DataExport />
     </Page>
   );
 }

@@ -1,0 +1,34 @@
+import type { Capability } from "../capability.js";
+import type { PersonalData } from "./personal.js";
+import { privacyRoutes } from "./plugin.js";
+import { PrivacyService } from "./service.js";
+import { PersonalDataStore } from "./store.js";
+
+declare module "../context.js" {
+  interface Services {
+    privacy: PrivacyService;
+  }
+}
+
+/**
+ * Privacy requests (GDPR-1): a user's export of every row that names them, over the `personalData`
+ * every capability and extension declares (`sources`). Registered last, so it knows them all.
+ */
+export function privacyCapability(sources: readonly PersonalData[]): Capability {
+  return {
+    name: "privacy",
+    async register(app, ctx) {
+      const audit = ctx.service("audit");
+      const privacy = new PrivacyService(new PersonalDataStore(ctx.db), sources, audit);
+      ctx.provide("privacy", privacy);
+      await app.register(privacyRoutes, { privacy, audit, db: ctx.db.global });
+      ctx.posture.register({
+        id: "GDPR-1",
+        title: "Export of personal data",
+        claim: `A signed-in user downloads their personal data as one JSON file (POST /v1/me/export): every row that names them in ${new Set(sources.map((s) => s.table)).size} tables, organisations' tables included, with secrets and their hashes withheld and listed, and other people's ids and addresses replaced. Exports are rate-limited, refused while an admin impersonates the user, and recorded in the audit log.`,
+        settings: { tables: [...new Set(sources.map((s) => s.table))].sort() },
+        enabled: true,
+      });
+    },
+  };
+}
