@@ -7,7 +7,8 @@
 #     -e BULWARK_SECRET_FILE=/run/secrets/bulwark -e DATA_KEYS_FILE=/run/secrets/data-keys bulwark
 #
 # The API and the background work as separate containers of the same image: `start --no-worker` for the
-# one, `worker` for the other (a PostgreSQL DATABASE_URL shared by both).
+# one, `worker` for the other, both with the same PostgreSQL DATABASE_URL (separate /data volumes would
+# be separate SQLite databases: nothing would be delivered).
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -22,6 +23,9 @@ COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim
+# pg_dump and pg_restore for backups on PostgreSQL (DATA-2): Debian's client is 15; pg_dump refuses a
+# newer server, so for PostgreSQL 16 or later install that major's client from apt.postgresql.org here.
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     BULWARK_DATA_DIR=/data \
     HOST=0.0.0.0 \
@@ -35,7 +39,8 @@ RUN mkdir /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 3000
-HEALTHCHECK --interval=30s --timeout=5s CMD ["node", "-e", "fetch('http://127.0.0.1:3000/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# No HEALTHCHECK: a `worker` container listens on no port. The orchestrator probes the API's
+# /health/live (liveness) and /health (readiness) on PORT.
 # Exec form: node is PID 1 and receives `docker stop`'s SIGTERM itself (the graceful drain, OPS-3).
 ENTRYPOINT ["node", "dist/src/cli/index.js"]
 CMD ["start"]

@@ -35,7 +35,7 @@ export interface StartOptions {
    * delivered here (a `bulwark worker` does both). Default true.
    */
   readonly background?: boolean;
-  /** The process's user id (tests); default `process.getuid()`. */
+  /** The process's effective user id (tests); default `process.geteuid()` (undefined on Windows). */
   readonly uid?: number;
 }
 
@@ -84,7 +84,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const log = options.log ?? createLogger({ level: config.logLevel });
   process.stderr.write(`\nBulwark starting\n${configSummary(config)}\n\n`);
   for (const w of config.warnings) log.warn(w);
-  assertNotRoot(config, options.uid ?? process.getuid?.());
+  assertNotRoot(config, options.uid ?? process.geteuid?.());
   if (!options.worker) await assertPortFree(config.port, config.host);
 
   const db = Database.open(config, log);

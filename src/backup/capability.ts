@@ -56,27 +56,25 @@ export const backupCapability: Capability = {
     if (settings.everyMs > 0 && jobs.background) {
       let timer: NodeJS.Timeout | undefined;
       let closed = false;
-      // One timer, set again after each run: never two runs at once, and the next one falls due
-      // BACKUP_EVERY_HOURS after the newest backup, whoever took it (a restart does not add one). The
-      // job's lease makes it one backup per period across every process on this database.
+      // One timer, set again after each try: never two runs at once here, and the next one falls due
+      // BACKUP_EVERY_HOURS after the newest backup, whoever took it (a restart does not add one), or when
+      // the job's lease ends: one backup at a time among every process on this database, and a failed
+      // one tried again within five minutes.
+      let leaseEnds = 0;
       const next = () => {
         if (closed) return;
-        timer = setTimeout(take, Math.max(10_000, settings.everyMs - age()));
+        const wait = Math.max(10_000, settings.everyMs - age(), leaseEnds - Date.now());
+        timer = setTimeout(take, wait);
         timer.unref();
       };
-      const lease = settings.everyMs - Math.min(settings.everyMs / 10, 30_000);
       const take = () =>
         void jobs
-          .claim("backup", lease)
-          .then((mine) =>
-            mine
-              ? jobs.run("backup", async () => {
-                  await backups.backup();
-                  return 1;
-                })
-              : undefined,
-          )
-          .then(async () => {
+          .runLeased("backup", "backup", settings.everyMs, async () => {
+            await backups.backup();
+            return 1;
+          })
+          .then(async ({ until }) => {
+            leaseEnds = until;
             newest = await backups.newest();
           })
           .catch((err: Error) => ctx.log.error({ reason: err.message }, "scheduled backup not taken"))

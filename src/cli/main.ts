@@ -102,6 +102,10 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
     },
   });
   const command = positionals[0];
+  if (values["no-worker"] && command !== "start") {
+    stderr.write("--no-worker goes with `bulwark start` only.\n");
+    return 2;
+  }
   if (values.help || !command) {
     stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;

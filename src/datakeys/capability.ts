@@ -31,15 +31,20 @@ export function dataKeysCapability(fields: readonly SealedField[]): Capability {
       if (ring.ids.length > 1) {
         ctx
           .service("jobs")
-          .schedule("datakeys.reseal", { everyMs: RESEAL_EVERY_MS, firstMs: 5_000 }, async () => {
-            const done = await keys.reseal();
-            for (const f of done.failed)
-              ctx.log.error({ field: f.field, row: f.row, reason: f.reason }, "sealed value not re-sealed");
-            if (done.failed.length) throw new Error(`${done.failed.length} sealed values open with no key`);
-            if (done.remaining)
-              ctx.log.warn({ remaining: done.remaining }, "sealed values remain under older keys");
-            return Object.values(done.resealed).reduce((a, b) => a + b, 0);
-          });
+          // A lease per current key: a re-seal under the previous key does not hold back this one's.
+          .schedule(
+            "datakeys.reseal",
+            { everyMs: RESEAL_EVERY_MS, firstMs: 5_000, lease: `datakeys.reseal.${ring.current}` },
+            async () => {
+              const done = await keys.reseal();
+              for (const f of done.failed)
+                ctx.log.error({ field: f.field, row: f.row, reason: f.reason }, "sealed value not re-sealed");
+              if (done.failed.length) throw new Error(`${done.failed.length} sealed values open with no key`);
+              if (done.remaining)
+                ctx.log.warn({ remaining: done.remaining }, "sealed values remain under older keys");
+              return Object.values(done.resealed).reduce((a, b) => a + b, 0);
+            },
+          );
       }
 
       ctx.posture.register({

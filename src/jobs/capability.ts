@@ -40,7 +40,7 @@ export const jobsCapability = (background = true): Capability => ({
     ctx.posture.register({
       id: "OPS-2",
       title: "Separate worker processes; no root",
-      claim: `The API and the background work can run as separate processes (\`bulwark start --no-worker\` serves HTTP only; \`bulwark worker\` delivers webhooks and runs the scheduled jobs). A scheduled job runs at most once per period among every process sharing the database, and each run is recorded with its process, status, duration, rows and error.${refusesRoot ? " The server refuses to run as root." : ""}`,
+      claim: `The API and the background work can run as separate processes (\`bulwark start --no-worker\` serves HTTP only; \`bulwark worker\` delivers webhooks and runs the scheduled jobs). A scheduled job runs once per period among every process sharing the database, never twice at once, and each run is recorded with its process, status, duration, rows and error; a failed run is tried again within five minutes.${refusesRoot ? " `bulwark start` and `bulwark worker` refuse to run as root." : ""}`,
       settings: { backgroundHere: background, refusesRoot },
       enabled: true,
     });

@@ -1,8 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Db } from "../db/database.js";
 import type { Logger } from "../log/logger.js";
 import type { Counter, MetricsRegistry } from "../metrics/registry.js";
 import { newId } from "../util/ids.js";
+import { LeaseStore } from "./leases.js";
 import type { JobRunRow } from "./tables.js";
 
 /** When a scheduled job runs: its period, and how long after start its first run falls due. */
@@ -10,6 +12,8 @@ export interface JobSchedule {
   readonly everyMs: number;
   /** Default: a minute or two after start (nodes restarted daily still run a daily job). */
   readonly firstMs?: number;
+  /** The lease's name, when not the job's (a period per key: re-sealing under each new data key). */
+  readonly lease?: string;
 }
 
 interface Scheduled {
@@ -18,20 +22,29 @@ interface Scheduled {
   readonly fn: () => Promise<number>;
 }
 
+/** A failed run is tried again this soon (or after its period, when shorter), by whichever process. */
+const RETRY_MS = 300_000;
+
 /**
  * Background jobs (OBS-6, OPS-2). Each run is a row written when it starts and completed when it ends,
  * so a run that never finished (the process died) stays visible as `running`; also a log line and
  * metrics. Scheduled jobs run only in a process that runs background work (`bulwark start`, `bulwark
- * worker`; not `bulwark start --no-worker`), and at most once per period across every process sharing
- * the database: a run first takes the job's lease (a row in `job_leases`, held until the period ends),
- * so two workers never purge, back up or erase the same rows at once.
+ * worker`; not `bulwark start --no-worker`), and once per period among every process sharing the
+ * database: a run first takes the job's lease (`LeaseStore`) for a period, renewed while the run lasts,
+ * so two processes never run one job at once; each process's next try falls when the lease ends. A
+ * failed run gives the lease back for a retry within five minutes; a process that dies mid-run leaves
+ * its lease to run out (at most a period).
  */
 export class JobsService {
   private readonly node = `${hostname()}:${process.pid}`;
+  /** This service's name on leases: two services in one process (tests) are two holders. */
+  private readonly holder = `${this.node}:${randomBytes(4).toString("hex")}`;
+  private readonly leases: LeaseStore;
   private readonly runs: Counter;
   private readonly lastSuccess = new Map<string, number>();
   private readonly scheduled: Scheduled[] = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly inFlight = new Set<Promise<unknown>>();
   private started = false;
 
   constructor(
@@ -42,6 +55,7 @@ export class JobsService {
     readonly background = true,
     private readonly clock: () => number = Date.now,
   ) {
+    this.leases = new LeaseStore(db, clock);
     this.runs = metrics.counter("bulwark_job_runs_total", "Background job runs, by job and outcome.", [
       "job",
       "status",
@@ -57,8 +71,8 @@ export class JobsService {
   }
 
   /**
-   * Runs `fn` as job `name` every `schedule.everyMs`, when this process runs background work and no
-   * other process has run it within the period. Timers start with the app (`start`), stop with it.
+   * Runs `fn` as job `name` once per `schedule.everyMs` among the processes that run background work.
+   * Timers start with the app (`start`) and stop with it.
    */
   schedule(name: string, schedule: JobSchedule, fn: () => Promise<number>): void {
     const job = { name, schedule, fn };
@@ -73,44 +87,73 @@ export class JobsService {
     for (const job of this.scheduled) this.arm(job);
   }
 
-  stop(): void {
+  /** Stops the timers, then waits for the runs in progress (OPS-3: a drain leaves none half-done). */
+  async stop(): Promise<void> {
     this.started = false;
-    for (const t of this.timers.splice(0)) clearTimeout(t);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.inFlight]);
   }
 
   /**
-   * Takes job `name`'s lease for `ms` when no process holds it: true once per period across every process
-   * on this database, whatever their clocks' ticks. A conditional UPDATE, atomic on both engines.
+   * Runs `fn` as job `name` if lease `lease` is free, holding it for `everyMs` and renewing it while the
+   * run lasts; a failed run keeps it only RETRY_MS. Returns whether it ran and when the lease ends.
    */
-  async claim(name: string, ms: number): Promise<boolean> {
-    const now = this.clock();
-    await this.db
-      .insertInto("job_leases")
-      .values({ name, holder: "", until: 0 })
-      .onConflict((oc) => oc.column("name").doNothing())
-      .execute();
-    const taken = await this.db
-      .updateTable("job_leases")
-      .set({ holder: this.node, until: now + ms })
-      .where("name", "=", name)
-      .where("until", "<=", now)
-      .executeTakeFirst();
-    return Number(taken.numUpdatedRows) === 1;
+  async runLeased(
+    name: string,
+    lease: string,
+    everyMs: number,
+    fn: () => Promise<number>,
+  ): Promise<{ ran?: JobRunRow; until: number }> {
+    const got = await this.leases.take(lease, this.holder, everyMs);
+    if (!got.mine) return { until: got.until };
+    const renew = setInterval(
+      () =>
+        void this.leases
+          .move(lease, this.holder, everyMs)
+          .catch((err: Error) => this.log.warn({ job: name, reason: err.message }, "lease not renewed")),
+      Math.max(1_000, everyMs / 2),
+    );
+    renew.unref();
+    const running = this.run(name, fn);
+    this.inFlight.add(running);
+    try {
+      const ran = await running;
+      const until =
+        ran.status === "failed"
+          ? await this.leases.move(lease, this.holder, Math.min(everyMs, RETRY_MS))
+          : got.until;
+      return { ran, until };
+    } finally {
+      clearInterval(renew);
+      this.inFlight.delete(running);
+    }
   }
 
+  /** One timer per job, set again after each try for when its lease ends: never two runs at once here. */
   private arm(job: Scheduled): void {
-    const { everyMs, firstMs = 60_000 + Math.floor(Math.random() * 60_000) } = job.schedule;
-    // The lease ends a little before the period does, so a process's own next tick is never refused.
-    const lease = everyMs - Math.min(everyMs / 10, 30_000);
-    const tick = () =>
-      void this.claim(job.name, lease)
-        .then((mine) => (mine ? this.run(job.name, job.fn) : undefined))
-        .catch((err: Error) => this.log.error({ job: job.name, reason: err.message }, "job not started"));
-    const first = setTimeout(tick, Math.min(firstMs, everyMs));
-    const every = setInterval(tick, everyMs);
-    first.unref();
-    every.unref();
-    this.timers.push(first, every);
+    const { everyMs, firstMs = 60_000 + Math.floor(Math.random() * 60_000), lease } = job.schedule;
+    const at = (ms: number) => {
+      if (!this.started) return;
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        void tick();
+      }, ms);
+      timer.unref();
+      this.timers.add(timer);
+    };
+    const tick = async () => {
+      let next = Math.min(everyMs, RETRY_MS);
+      try {
+        const { until } = await this.runLeased(job.name, lease ?? job.name, everyMs, job.fn);
+        // A little after the lease ends, so the processes waiting for it do not all ask at once.
+        next = Math.max(1_000, until - this.clock()) + Math.floor(Math.random() * 1_000);
+      } catch (err) {
+        this.log.error({ job: job.name, reason: (err as Error).message }, "job not started");
+      }
+      at(next);
+    };
+    at(Math.min(firstMs, everyMs));
   }
 
   /** Runs `fn` as job `name`, recording its outcome; `fn` returns how many rows it handled. Never throws. */
