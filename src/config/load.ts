@@ -7,6 +7,7 @@ import { dsnProblem } from "./dsn.js";
 import { VarReader } from "./reader.js";
 import { developmentSecret, weakSecretReason } from "./secrets.js";
 import { parseSigninProviders, type SigninProvider } from "./signin-providers.js";
+import { parseSubprocessors, type Subprocessor } from "./subprocessors.js";
 import { VARIABLES, type VarName, type VarSpec } from "./variables.js";
 
 /** Route tiers with a configured limit (RATE-3); `auth` has its own limiters, `none` none. */
@@ -106,6 +107,8 @@ export interface Config {
   readonly catalogExample: boolean;
   /** Error tracking (OBS-3): where 5xx events go, if anywhere. */
   readonly sentryDsn: string | undefined;
+  /** The sub-processors the operator discloses (GDPR-4). */
+  readonly subprocessors: readonly Subprocessor[];
   readonly audit: {
     readonly enabled: boolean;
     readonly retentionDays: number;
@@ -324,6 +327,8 @@ export function loadConfig(env: Env = process.env): Config {
     const reason = dsnProblem(sentryDsn, production);
     if (reason) problems.push(`SENTRY_DSN: ${reason}`);
   }
+  const subprocessors = parseSubprocessors(str("SUBPROCESSORS"));
+  problems.push(...subprocessors.problems);
   const backupRecipients = list("BACKUP_RECIPIENTS");
   for (const r of backupRecipients)
     if (!/^age1[02-9ac-hj-np-z]{58}$/.test(r))
@@ -415,6 +420,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     catalogExample: bool("CATALOG_EXAMPLE"),
     sentryDsn,
+    subprocessors: subprocessors.list,
     audit: {
       enabled: oneOf("AUDIT_LOG") === "on",
       retentionDays: int("AUDIT_RETENTION_DAYS"),

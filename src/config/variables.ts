@@ -619,6 +619,11 @@ export const VARIABLES = [
     prodRule: "https",
   },
   {
+    name: "SUBPROCESSORS",
+    kind: "string",
+    doc: 'The third parties that process personal data for this deployment (GDPR-4), shown on the security page: a JSON array of `{"name", "purpose", "location", "url"?}` (url https), e.g. `[{"name":"Example Cloud","purpose":"Hosting","location":"EU (Frankfurt)"}]`. Unset: none listed.',
+  },
+  {
     name: "CATALOG_EXAMPLE",
     kind: "bool",
     dev: "true",

@@ -1,4 +1,5 @@
 import type { Capability } from "../capability.js";
+import type { BulwarkContext } from "../context.js";
 import type { PersonalData } from "./personal.js";
 import { privacyRoutes } from "./plugin.js";
 import { PrivacyService } from "./service.js";
@@ -29,6 +30,33 @@ export function privacyCapability(sources: readonly PersonalData[]): Capability 
         settings: { tables: [...new Set(sources.map((s) => s.table))].sort() },
         enabled: true,
       });
+      subprocessorsControl(ctx);
     },
   };
+}
+
+/**
+ * GDPR-4: the sub-processors the operator lists (SUBPROCESSORS), and, from the configuration itself, the
+ * services this deployment sends data to (the mail relay, error tracking), so the list on the page
+ * cannot leave out what the running server really uses.
+ */
+function subprocessorsControl(ctx: BulwarkContext): void {
+  const { subprocessors, mail, sentryDsn } = ctx.config;
+  const listed = subprocessors.map(
+    (s) => `${s.name} (${s.purpose}; ${s.location}${s.url ? `; ${s.url}` : ""})`,
+  );
+  const relay = mail.smtpUrl ? new URL(mail.smtpUrl).hostname : undefined;
+  const tracking = sentryDsn ? new URL(sentryDsn).hostname : undefined;
+  const configured = `From the server's own configuration: mail to users goes ${relay ? `through the relay ${relay}` : "nowhere outside (it is kept as files)"}; server errors are ${tracking ? `reported, without personal data, to ${tracking}` : "reported to no outside service"}.`;
+  ctx.posture.register({
+    id: "GDPR-4",
+    title: "Sub-processors",
+    claim: `${listed.length ? `The sub-processors of this deployment are: ${listed.join("; ")}.` : "The operator of this deployment lists no sub-processor."} ${configured}`,
+    settings: {
+      subprocessors: subprocessors.map((s) => s.name),
+      ...(relay ? { mailRelay: relay } : {}),
+      ...(tracking ? { errorTracking: tracking } : {}),
+    },
+    enabled: true,
+  });
 }
