@@ -107,6 +107,8 @@ export interface Config {
   readonly catalogExample: boolean;
   /** Error tracking (OBS-3): where 5xx events go, if anywhere. */
   readonly sentryDsn: string | undefined;
+  /** How long rows are kept once they served their purpose (GDPR-3), in days. */
+  readonly retention: { readonly sessionsDays: number; readonly deliveriesDays: number };
   /** The sub-processors the operator discloses (GDPR-4). */
   readonly subprocessors: readonly Subprocessor[];
   readonly audit: {
@@ -421,6 +423,10 @@ export function loadConfig(env: Env = process.env): Config {
     catalogExample: bool("CATALOG_EXAMPLE"),
     sentryDsn,
     subprocessors: subprocessors.list,
+    retention: {
+      sessionsDays: int("RETENTION_SESSIONS_DAYS"),
+      deliveriesDays: int("RETENTION_DELIVERIES_DAYS"),
+    },
     audit: {
       enabled: oneOf("AUDIT_LOG") === "on",
       retentionDays: int("AUDIT_RETENTION_DAYS"),

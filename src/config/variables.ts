@@ -619,6 +619,22 @@ export const VARIABLES = [
     prodRule: "https",
   },
   {
+    name: "RETENTION_SESSIONS_DAYS",
+    kind: "int",
+    dev: "30",
+    min: 1,
+    max: 3650,
+    doc: "Days a session's row (its IP address and user agent) is kept after the session ended; a daily job deletes older ones (GDPR-3).",
+  },
+  {
+    name: "RETENTION_DELIVERIES_DAYS",
+    kind: "int",
+    dev: "30",
+    min: 1,
+    max: 3650,
+    doc: "Days webhook delivery logs (finished deliveries, their attempts and the receivers' answers, sent messages) are kept; a daily job deletes older ones (GDPR-3).",
+  },
+  {
     name: "SUBPROCESSORS",
     kind: "string",
     doc: 'The third parties that process personal data for this deployment (GDPR-4), shown on the security page: a JSON array of `{"name", "purpose", "location", "url"?}` (url https), e.g. `[{"name":"Example Cloud","purpose":"Hosting","location":"EU (Frankfurt)"}]`. Unset: none listed.',

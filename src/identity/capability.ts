@@ -70,6 +70,9 @@ export const identityCapability: Capability = {
     };
     const identity = new IdentityService(deps);
     ctx.provide("identity", identity);
+    ctx
+      .service("jobs")
+      .schedule("identity.purge", { everyMs: 3_600_000 }, () => identity.purgeExpiredLinks());
 
     const signIn = new SignIn(deps, identity);
     ctx.provide("credentials", new CredentialCheck(signIn, mfa, limits, deps.audit));

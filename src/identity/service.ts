@@ -71,6 +71,11 @@ export class IdentityService {
     this.now = d.now ?? (() => Date.now());
   }
 
+  /** Deletes verification and reset links once expired (GDPR-3): they name their account. */
+  purgeExpiredLinks(): Promise<number> {
+    return this.d.store.purgeTokens(this.now());
+  }
+
   /** AUTH-3, AUTH-12. Creates an unverified account and mails a verification link; an existing address gets a notice instead. */
   async signup(emailInput: string, password: string): Promise<void> {
     const email = normaliseEmail(emailInput);

@@ -7,6 +7,12 @@ import type { EmailTokenRow, UserRow } from "./tables.js";
 export class IdentityStore {
   constructor(private readonly db: Db) {}
 
+  /** Deletes mailed links that expired before `before`, used or not; returns how many. */
+  async purgeTokens(before: number): Promise<number> {
+    const r = await this.db.deleteFrom("email_tokens").where("expires_at", "<", before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   /**
    * Runs `fn` on one transaction: the store on it, and the handle itself for the audit record of the
    * change (AUDIT-2), so the change and its record commit or roll back together.

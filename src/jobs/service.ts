@@ -80,6 +80,11 @@ export class JobsService {
     if (this.started) this.arm(job);
   }
 
+  /** The scheduled jobs' names, in the order they were scheduled. */
+  names(): string[] {
+    return this.scheduled.map((j) => j.name);
+  }
+
   /** Starts the scheduled jobs' timers (the app is ready); a no-op without background work. */
   start(): void {
     if (!this.background || this.started) return;

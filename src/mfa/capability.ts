@@ -30,6 +30,7 @@ export const mfaCapability: Capability = {
       { bus: ctx.bus, audit: ctx.service("audit") },
     );
     ctx.provide("mfa", mfa);
+    ctx.service("jobs").schedule("mfa.purge", { everyMs: 3_600_000 }, () => mfa.purgeChallenges());
     ctx.posture.register({
       id: "AUTH-8",
       title: "TOTP two-factor authentication",

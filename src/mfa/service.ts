@@ -89,6 +89,11 @@ export class MfaService {
     );
   }
 
+  /** Deletes expired second-factor steps (GDPR-3): each names its account. */
+  purgeChallenges(): Promise<number> {
+    return this.store.purgeChallenges(this.now());
+  }
+
   /** Records `event` in `tx` (AUDIT-2): always the transaction's last write, after the factor's rows. */
   private async record(tx: Db, event: AuditEvent): Promise<void> {
     await this.audit?.record(tx, event);

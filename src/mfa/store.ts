@@ -101,6 +101,12 @@ export class MfaStore {
     return Number(r?.n ?? 0);
   }
 
+  /** Deletes second-factor steps that expired before `before`; returns how many. */
+  async purgeChallenges(before: number): Promise<number> {
+    const r = await this.db.deleteFrom("mfa_challenges").where("expires_at", "<", before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async createChallenge(row: MfaChallengeRow): Promise<void> {
     await this.db.insertInto("mfa_challenges").values(row).execute();
   }

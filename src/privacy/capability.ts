@@ -30,6 +30,7 @@ export function privacyCapability(sources: readonly PersonalData[]): Capability 
         settings: { tables: [...new Set(sources.map((s) => s.table))].sort() },
         enabled: true,
       });
+      retentionControl(ctx);
       subprocessorsControl(ctx);
     },
   };
@@ -56,6 +57,38 @@ function subprocessorsControl(ctx: BulwarkContext): void {
       subprocessors: subprocessors.map((s) => s.name),
       ...(relay ? { mailRelay: relay } : {}),
       ...(tracking ? { errorTracking: tracking } : {}),
+    },
+    enabled: true,
+  });
+}
+
+/**
+ * GDPR-3: how long each kind of personal data is kept, from the configuration; each is enforced by a
+ * scheduled job (sessions, delivery logs and expired links here; audit entries by AUDIT-6's, backups by
+ * DATA-2's).
+ */
+function retentionControl(ctx: BulwarkContext): void {
+  const { retention, audit, backup } = ctx.config;
+  const rows = [
+    ...(audit.enabled
+      ? [
+          `audit entries: their content ${audit.retentionDays} days (the leaf hashes stay, so the log still verifies)`,
+        ]
+      : []),
+    `sessions (with their IP address and user agent): ${retention.sessionsDays} days after they end`,
+    `webhook delivery logs (attempts, receivers' answers, sent messages): ${retention.deliveriesDays} days`,
+    "verification and reset links, second-factor steps: deleted within an hour of expiring",
+    ...(backup.recipients.length ? [`backups: ${backup.retentionDays} days (the newest always kept)`] : []),
+  ];
+  ctx.posture.register({
+    id: "GDPR-3",
+    title: "Retention per data type",
+    claim: `Personal data is kept as long as it serves, then deleted by scheduled jobs: ${rows.join("; ")}.`,
+    settings: {
+      ...(audit.enabled ? { auditDays: audit.retentionDays } : {}),
+      sessionsDays: retention.sessionsDays,
+      deliveriesDays: retention.deliveriesDays,
+      ...(backup.recipients.length ? { backupsDays: backup.retentionDays } : {}),
     },
     enabled: true,
   });

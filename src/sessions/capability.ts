@@ -37,6 +37,7 @@ export const sessionsCapability: Capability = {
     ctx.guard.addCredential(user!, { tenant: true });
     ctx.guard.addCredential(admin!);
     ctx.provide("sessions", sessions);
+    ctx.service("jobs").schedule("sessions.retention", { everyMs: 86_400_000 }, () => sessions.purgeEnded());
 
     const a = config.auth;
     ctx.posture.register({

@@ -47,6 +47,15 @@ export class SessionService {
   }
 
   /**
+   * Deletes the rows of sessions that ended more than RETENTION_SESSIONS_DAYS ago (GDPR-3): a session's
+   * IP address and user agent are kept that long after it stops working, no longer. Revoked sessions are
+   * deleted at once already. Returns how many went.
+   */
+  purgeEnded(): Promise<number> {
+    return this.store.purge(this.now() - this.config.retention.sessionsDays * 86_400_000);
+  }
+
+  /**
    * Runs `change` on the store, and, when `events` are given, in one transaction with the audit record
    * of its outcome (AUDIT-2): both commit or neither. The record is the transaction's last write, so
    * the log's head is locked only as long as the commit takes, and always after the session rows.

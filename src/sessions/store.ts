@@ -54,6 +54,12 @@ export class SessionStore {
       .execute();
   }
 
+  /** Deletes the sessions that ended before `before` (GDPR-3); returns how many. */
+  async purge(before: number): Promise<number> {
+    const r = await this.db.deleteFrom("sessions").where("expires_at", "<", before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async delete(id: string): Promise<void> {
     await this.db.deleteFrom("sessions").where("id", "=", id).execute();
   }

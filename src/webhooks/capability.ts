@@ -6,6 +6,7 @@ import { WebhookDispatcher } from "./dispatcher.js";
 import { inboundMigrations } from "./inbound.js";
 import { webhookMigrations } from "./migrations.js";
 import { webhookRoutes } from "./plugin.js";
+import { DeliveryLogRetention } from "./retention.js";
 import { WebhookSender } from "./sender.js";
 import { WebhookService } from "./service.js";
 import { type Resolver, TargetPolicy } from "./ssrf.js";
@@ -82,6 +83,8 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
         deliveries: new DeliveryService(ctx.db, store, audit, clock),
       });
       // Not in a process that serves HTTP only (`bulwark start --no-worker`): its workers deliver.
+      const logs = new DeliveryLogRetention(ctx.db, ctx.config.retention.deliveriesDays, clock);
+      ctx.service("jobs").schedule("webhooks.retention", { everyMs: 86_400_000 }, () => logs.purge());
       if (settings.worker && ctx.service("jobs").background)
         app.addHook("onReady", async () => dispatcher.start());
       app.addHook("onClose", async () => {

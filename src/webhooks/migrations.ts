@@ -109,5 +109,12 @@ export function webhookMigrations(ctx: MigrationContext): Record<string, Migrati
         await grantApp(db, ctx, "webhook_attempts", ["SELECT", "INSERT"]);
       },
     },
+    // GDPR-3: the retention job deletes old delivery logs (src/webhooks/retention.ts).
+    "0024_webhook_retention": {
+      async up(db: AnyDb) {
+        for (const t of ["webhook_messages", "webhook_deliveries", "webhook_attempts"])
+          await grantApp(db, ctx, t, ["DELETE"]);
+      },
+    },
   };
 }
