@@ -243,4 +243,51 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
       vi.useRealTimers();
     }
   });
+
+  it("DATA-2, OPS-2: with BACKUP_EVERY_HOURS the servers take one backup that long after the newest, not one each", async () => {
+    const every = mkdtempSync(join(tmpdir(), "bulwark-every-"));
+    // On SQLite whatever the suite's engine: the schedule is the same code on both, and PostgreSQL's
+    // pg_dump runs in real time while the fake timers run ahead of it.
+    const { DATABASE_URL: _url, DATABASE_APP_ROLE: _role, ...sqlite } = env;
+    const cfg = loadConfig({
+      ...sqlite,
+      BULWARK_DATA_DIR: every,
+      BACKUP_DIR: every,
+      BACKUP_EVERY_HOURS: "1",
+    });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const db = Database.open(cfg, silentLog);
+    const apps: Awaited<ReturnType<typeof buildApp>>[] = [];
+    try {
+      await db.migrate({ extra: bulwarkMigrations() });
+      await db.refreshTenantTables();
+      // Two servers on one database, each with its own schedule.
+      for (let i = 0; i < 2; i++) {
+        const app = await buildApp(cfg, { db });
+        await app.ready();
+        apps.push(app);
+      }
+      const taken = () => readdirSync(every).filter((f) => f.endsWith(".age"));
+      const advance = async (ms: number, count: number) => {
+        await vi.advanceTimersByTimeAsync(ms);
+        await vi.waitFor(() => expect(taken()).toHaveLength(count), { timeout: 30_000, interval: 20 });
+      };
+      // None yet: the first is due ten seconds after start, then an hour after the newest.
+      await advance(10_000, 1);
+      await advance(3_600_000 - 60_000, 1);
+      await advance(120_000, 2);
+      await advance(3_600_000, 3);
+      const runs = await db.global
+        .selectFrom("job_runs")
+        .select("status")
+        .where("name", "=", "backup")
+        .execute();
+      expect(runs.map((r) => r.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+    } finally {
+      for (const app of apps) await app.close();
+      vi.useRealTimers();
+      await db.close();
+      rmSync(every, { recursive: true, force: true });
+    }
+  });
 });
