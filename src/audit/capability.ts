@@ -26,10 +26,14 @@ const DAY_MS = 86_400_000;
  * records come from one onResponse hook on every route (AUDIT-1); domain events from the services, in
  * their transactions (AUDIT-2). Timers: the flush of buffered records, checkpoints, the daily purge.
  */
-/** An entry as its subject may see it: the request facts of someone else's action left out. */
+/**
+ * An entry as its subject may see it: the request facts (address, browser, request) of someone else's
+ * action left out, an admin acting as the person (impersonation) included.
+ */
 function ownFacts(row: Record<string, unknown>, personId: string): Record<string, unknown> {
   const entry = row.entry as Partial<AuditEntry> | undefined;
-  if (!entry || typeof entry !== "object" || entry.actor?.id === personId) return row;
+  if (!entry || typeof entry !== "object") return row;
+  if (entry.actor?.id === personId && !entry.impersonator) return row;
   const { ip: _ip, userAgent: _agent, ...metadata } = (entry.metadata ?? {}) as Record<string, unknown>;
   const request = entry.request
     ? { method: entry.request.method, route: entry.request.route, status: entry.request.status }

@@ -23,10 +23,10 @@ export function orgsCapability(sink?: DenialSink): Capability {
     name: "orgs",
     personalData: [
       { table: "memberships", column: "user_id" },
-      // Invitations to the person's address (its public id is the link's token), and those they sent
-      // (without the invitee's address: another person's).
-      { table: "invitations", column: "email", match: "email", tenant: true, omit: ["public_id"] },
-      { table: "invitations", column: "invited_by", tenant: true, omit: ["public_id", "email"] },
+      // Invitations to the person's address (`id` is the SHA-256 of the link's token), and those they
+      // sent (without the invitee's address: another person's).
+      { table: "invitations", column: "email", match: "email", tenant: true, omit: ["id"] },
+      { table: "invitations", column: "invited_by", tenant: true, omit: ["id", "email"] },
     ] satisfies PersonalData[],
     migrations: orgMigrations,
     async register(app, ctx) {

@@ -6,9 +6,13 @@ import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/har
 
 type H = Record<string, string>;
 const PW = "privacy passphrase 42";
+const ADMIN_IP = "192.0.2.77";
+const ADMIN_AGENT = "AdminBrowser/9";
 const ALICE = { email: "alice@example.org", ip: "10.0.0.1" };
 const BOB = { email: "bob@example.org", ip: "10.0.0.2" };
 const CAROL = "carol@example.org";
+/** An address that contains Alice's: a substring match would take Mallory's activity for hers. */
+const MALLORY = { email: "m.alice@example.org", ip: "10.0.0.3" };
 
 /**
  * GDPR-1: a user's export holds every row of every table that names them, and nothing of anyone else.
@@ -20,6 +24,7 @@ describe(`export of personal data (GDPR-1, ${ENGINE})`, () => {
   let alice: H;
   let aliceId: string;
   let bobId: string;
+  let malloryId: string;
   const call = (method: string, url: string, headers: H, payload?: object, remoteAddress?: string) =>
     t.app.inject({
       method: method as "GET",
@@ -73,6 +78,19 @@ describe(`export of personal data (GDPR-1, ${ENGINE})`, () => {
     await busy(alice, ALICE.ip, "Wonderland", CAROL);
     // Bob invites Alice: a row of Bob's organisation names her, and Bob's audit entry about it.
     await busy(bob, BOB.ip, "Builders", ALICE.email);
+    // Mallory works elsewhere, under an address that contains Alice's.
+    malloryId = await createUser(t, MALLORY.email, PW);
+    const mallory = await session(MALLORY.email, MALLORY.ip);
+    const secret = (await ok(call("POST", "/v1/orgs", mallory, { name: "Secret Corp" }, MALLORY.ip))).org.id;
+    await ok(
+      call(
+        "POST",
+        `/v1/orgs/${secret}/api-keys`,
+        mallory,
+        { name: "prod-deploy-key", scopes: ["audit:read"] },
+        MALLORY.ip,
+      ),
+    );
     // A second factor last (sign-in needs it from then on).
     const enrol = await ok(call("POST", "/v1/me/mfa/totp", alice, { password: PW }, ALICE.ip));
     const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(enrol.secret as string) });
@@ -126,7 +144,11 @@ describe(`export of personal data (GDPR-1, ${ENGINE})`, () => {
 
     // Every table holding a row that names Alice is in the export, with at least as many rows.
     const naming = [...rows].flatMap(([table, list]) => {
-      const n = list.filter((r) => r.includes(aliceId.toLowerCase()) || r.includes(ALICE.email)).length;
+      // Whole words only (an address or id is one), so m.alice@ is not alice@.
+      const n = list.filter((r) => {
+        const words = r.split(/[^a-z0-9_.@+'-]+/);
+        return words.includes(aliceId.toLowerCase()) || words.includes(ALICE.email);
+      }).length;
       return n ? [[table, n] as const] : [];
     });
     expect(naming.map(([table]) => table)).toEqual(
@@ -159,6 +181,17 @@ describe(`export of personal data (GDPR-1, ${ENGINE})`, () => {
     expect(text).not.toContain(BOB.ip);
     expect(text.toLowerCase()).not.toContain(CAROL);
     expect(text).toContain("[another person]");
+    // Nor Mallory, whose address contains Alice's: nothing of hers, her organisation or her key.
+    expect(text).not.toContain(malloryId);
+    expect(text.toLowerCase()).not.toContain(MALLORY.email);
+    expect(text).not.toContain(MALLORY.ip);
+    expect(text).not.toContain("Secret Corp");
+    expect(text).not.toContain("prod-deploy-key");
+    // Every audit entry exported names Alice herself: as its actor, or by her id or address.
+    const entries = exported("audit_events").map((r) => JSON.stringify(r.entry));
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries)
+      expect(e.includes(`"${aliceId}"`) || e.includes(`"${ALICE.email}"`), e).toBe(true);
   });
 
   it("GDPR-1: the export is recorded in the audit log, limited like exports, and refused to an impersonating admin", async () => {
@@ -181,16 +214,34 @@ describe(`export of personal data (GDPR-1, ${ENGINE})`, () => {
       password: PW,
       code: admin.code(),
     });
-    const started = await call("POST", "/v1/admin/impersonations", staff, {
-      userId: aliceId,
-      reason: "Ticket 7: export question",
+    const started = await t.app.inject({
+      method: "POST",
+      url: "/v1/admin/impersonations",
+      headers: { ...staff, "user-agent": ADMIN_AGENT },
+      payload: { userId: aliceId, reason: "Ticket 7: export question" },
+      remoteAddress: ADMIN_IP,
     });
     expect(started.statusCode, started.body).toBe(201);
-    const refused = await call("POST", "/v1/me/export", {
-      cookie: String(started.headers["set-cookie"]).split(";")[0]!,
-      "x-csrf-token": started.json().csrfToken as string,
+    const refused = await t.app.inject({
+      method: "POST",
+      url: "/v1/me/export",
+      headers: {
+        cookie: String(started.headers["set-cookie"]).split(";")[0]!,
+        "x-csrf-token": started.json().csrfToken as string,
+        "user-agent": ADMIN_AGENT,
+      },
+      remoteAddress: ADMIN_IP,
     });
     expect(refused.statusCode, refused.body).toBe(403);
     expect(refused.json().error.code).toBe("IMPERSONATION_FORBIDDEN");
+
+    // What the admin did as Alice is in her export, but not the admin's address, browser or id.
+    const own = await call("POST", "/v1/me/export", alice, undefined, ALICE.ip);
+    const text = own.body;
+    expect(text).toContain("user.data_exported");
+    expect(text).not.toContain(ADMIN_IP);
+    expect(text).not.toContain(ADMIN_AGENT);
+    expect(text).not.toContain(admin.id);
+    expect(text).toContain("[a platform admin]");
   });
 });

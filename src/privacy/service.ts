@@ -1,3 +1,4 @@
+import { PLATFORM_LOG } from "../audit/entry.js";
 import type { AuditService } from "../audit/service.js";
 import { type PersonalData, sectionOf } from "./personal.js";
 import type { Person, PersonalDataStore } from "./store.js";
@@ -14,8 +15,9 @@ export interface PersonalDataExport {
   readonly notes: string[];
 }
 
-const ANOTHER_USER = /\busr_[0-9A-HJKMNP-TV-Z]{26}\b/g;
-const AN_ADDRESS = /[^\s"'<>@,;:()[\]\\]+@[^\s"'<>@,;:()[\]\\]+\.[^\s"'<>@,;:()[\]\\]+/g;
+const PERSON_ID = /\b(usr|adm)_[0-9A-HJKMNP-TV-Z]{26}\b/g;
+/** Anything with an @ between non-blank characters: an address in any syntax the Email schema takes. */
+const AN_ADDRESS = /[^\s<>"]*[^\s<>"@]@[^\s<>"@]+/g;
 
 /**
  * Privacy requests (GDPR-1): an account's personal data, gathered from every declared table. Reads
@@ -31,23 +33,42 @@ export class PrivacyService {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** The person's data now: the audit log's buffered entries written first, so none is missing. */
+  /**
+   * The person's data now: the audit log's buffered entries written first, so none is missing. Global
+   * tables first; then the organisations they name the person in (memberships, keys and tokens they
+   * created, audit logs and webhook messages that name them: organisations they left included), each
+   * read once for every tenant table, yielding between organisations.
+   */
   async export(person: Person): Promise<PersonalDataExport> {
     await this.audit.flush();
     const tables: Record<string, Record<string, unknown>[]> = {};
     const withheld: Record<string, string[]> = {};
+    const orgs = new Set<string>();
     const add = (p: PersonalData, rows: Record<string, unknown>[]) => {
       const name = sectionOf(p);
       if (p.omit?.length) withheld[name] = [...p.omit];
-      tables[name] = [...(tables[name] ?? []), ...rows.map((row) => this.shape(p, row, person))];
+      const list = tables[name] ?? [];
+      tables[name] = list;
+      for (const row of rows) {
+        for (const key of ["org_id", "log_id"])
+          if (typeof row[key] === "string" && row[key] !== PLATFORM_LOG) orgs.add(row[key] as string);
+        list.push(this.shape(p, row, person));
+      }
     };
-    const global = this.sources.filter((p) => !p.tenant);
     const tenant = this.sources.filter((p) => p.tenant);
-    for (const p of global) add(p, await this.store.rows(p, person));
-    for (const p of tenant) tables[sectionOf(p)] ??= [];
+    for (const p of this.sources.filter((s) => !s.tenant)) add(p, await this.store.rows(p, person));
+    for (const p of tenant) add(p, []);
     if (tenant.length)
-      for await (const orgs of this.store.orgs())
-        for (const org of orgs) for (const p of tenant) add(p, await this.store.rows(p, person, org));
+      for (const org of [...orgs].sort()) {
+        const found = await this.store.inOrg(org, async (db) => {
+          const out: Record<string, unknown>[][] = [];
+          for (const p of tenant) out.push(await this.store.rows(p, person, db));
+          return out;
+        });
+        for (const [i, p] of tenant.entries()) add(p, found[i] ?? []);
+        // SQLite answers synchronously: let other requests in between organisations.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     return {
       format: "bulwark.personal-data.v1",
       exportedAt: new Date(this.clock()).toISOString(),
@@ -57,7 +78,7 @@ export class PrivacyService {
       notes: [
         "Timestamps are milliseconds since 1970-01-01 UTC.",
         "Withheld columns hold secrets, their hashes or tokens: they identify nothing about you and would let whoever holds this file act as you.",
-        'Other people are not part of your export: their user ids and addresses are shown as "[another person]".',
+        'Other people are not part of your export: their user ids and addresses are shown as "[another person]", platform staff as "[a platform admin]"; the network address and browser of someone else acting on your account (an admin impersonating you) are left out.',
       ],
     };
   }
@@ -82,15 +103,23 @@ export class PrivacyService {
   }
 }
 
-/** `value` with every other user's id and every address but the person's replaced, at any depth. */
+/** `value` with every other user's or admin's id and every address but the person's replaced, keys too. */
 function others(value: unknown, person: Person): unknown {
-  if (typeof value === "string")
-    return value
-      .replace(ANOTHER_USER, (id) => (id === person.id ? id : "[another person]"))
-      .replace(AN_ADDRESS, (a) => (a.toLowerCase() === person.email.toLowerCase() ? a : "[another person]"));
+  if (typeof value === "string") return otherText(value, person);
   if (typeof value === "bigint") return Number(value);
   if (Array.isArray(value)) return value.map((v) => others(v, person));
   if (value && typeof value === "object")
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, others(v, person)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [otherText(k, person), others(v, person)]),
+    );
   return value;
+}
+
+function otherText(text: string, person: Person): string {
+  const own = person.email.toLowerCase();
+  return text
+    .replace(PERSON_ID, (id, kind: string) =>
+      id === person.id ? id : kind === "adm" ? "[a platform admin]" : "[another person]",
+    )
+    .replace(AN_ADDRESS, (a) => (a.toLowerCase().replace(/[.,;:)]+$/, "") === own ? a : "[another person]"));
 }

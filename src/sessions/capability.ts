@@ -16,7 +16,15 @@ declare module "../context.js" {
 export const sessionsCapability: Capability = {
   name: "sessions",
   // A session's id is the SHA-256 of its cookie's token; its public id is what the account page shows.
-  personalData: [{ table: "sessions", column: "user_id", omit: ["id"] }] satisfies PersonalData[],
+  // An impersonation's session is the admin's doing: its address and browser are the admin's.
+  personalData: [
+    {
+      table: "sessions",
+      column: "user_id",
+      omit: ["id"],
+      shape: (row) => (row.impersonator_id ? { ...row, ip: null, user_agent: null } : row),
+    },
+  ] satisfies PersonalData[],
   migrations: () => ({
     "0007_impersonation": {
       async up(db) {

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api } from "../api.js";
 import { PasswordAndCodeFields, str, YourPasswordField } from "../fields.js";
 import { type Me, refreshMe } from "../session.js";
@@ -232,10 +232,12 @@ interface PersonalData {
 
 /**
  * GDPR-1: the account's data as a JSON file. Fetched with the session's CSRF token (a plain link could
- * not send it), then offered as a file from memory; nothing is kept after the page is left.
+ * not send it), then saved from memory (and offered as a link, should the browser not save it); the
+ * file's memory is released when the page is left.
  */
 function DataExport() {
   const [file, setFile] = useState<{ url: string; name: string; rows: number; tables: number } | null>(null);
+  useEffect(() => () => (file ? URL.revokeObjectURL(file.url) : undefined), [file]);
   return (
     <div class="card">
       <p>
@@ -256,7 +258,6 @@ function DataExport() {
         label="Download my data"
         onSubmit={async () => {
           const data = await api<PersonalData>("POST", "/v1/me/export", {});
-          if (file) URL.revokeObjectURL(file.url);
           const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
           const lists = Object.values(data.tables);
           const next = {
@@ -266,6 +267,10 @@ function DataExport() {
             tables: lists.filter((rows) => rows.length > 0).length,
           };
           setFile(next);
+          const save = document.createElement("a");
+          save.href = next.url;
+          save.download = next.name;
+          save.click();
         }}
       />
     </div>
