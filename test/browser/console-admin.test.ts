@@ -72,6 +72,20 @@ describe.runIf(needs("chromium"))("the admin console, as platform staff use it",
     await checkPage(admin, "admin-orgs");
   });
 
+  it("OBS-6: the admin console lists background job runs, a failed one with its reason", async () => {
+    const jobs = t.app.bulwark.service("jobs");
+    await jobs.run("sessions.retention", () => t.app.bulwark.service("sessions").purgeEnded());
+    await jobs.run("backup", async () => {
+      throw new Error("BACKUP_DIR is not writable");
+    });
+    await admin.getByRole("link", { name: "Jobs" }).click();
+    const rows = admin.getByRole("list", { name: "Job runs" }).getByRole("listitem");
+    await rows.filter({ hasText: "backup" }).getByText("BACKUP_DIR is not writable").waitFor();
+    await rows.filter({ hasText: "backup" }).getByText("failed", { exact: true }).waitFor();
+    await rows.filter({ hasText: "sessions.retention" }).getByText("succeeded", { exact: true }).waitFor();
+    await checkPage(admin, "admin-jobs");
+  });
+
   it("AUTHZ-4: impersonation shows a banner with the time left on every portal page, until it is stopped", async () => {
     await admin.getByRole("link", { name: "Users" }).click();
     await admin.getByRole("button", { name: `Impersonate ${USER}` }).click();

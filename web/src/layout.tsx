@@ -147,6 +147,7 @@ const ADMIN_LINKS = [
   { href: "/admin/users", label: "Users" },
   { href: "/admin/orgs", label: "Organisations" },
   { href: "/admin/audit", label: "Audit log" },
+  { href: "/admin/jobs", label: "Jobs" },
 ];
 
 /** The portal's frame: the signed-in user, and the impersonation banner when there is one. */

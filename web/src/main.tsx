@@ -2,7 +2,7 @@ import "./styles.css";
 import { render } from "preact";
 import { AdminFrame, PortalFrame, PublicFrame } from "./layout.js";
 import { Account } from "./pages/account.js";
-import { AdminOrgs, AdminSignIn, AdminUsers } from "./pages/admin.js";
+import { AdminJobs, AdminOrgs, AdminSignIn, AdminUsers } from "./pages/admin.js";
 import { ApiKeys } from "./pages/apikeys.js";
 import { AdminAudit, OrgAudit } from "./pages/audit.js";
 import {
@@ -116,6 +116,8 @@ function Admin(props: { path: string }) {
       <AdminOrgs />
     ) : props.path === "/admin/audit" ? (
       <AdminAudit />
+    ) : props.path === "/admin/jobs" ? (
+      <AdminJobs />
     ) : (
       <NotFound />
     );

@@ -4,7 +4,7 @@ import { SignInFields, str } from "../fields.js";
 import { PagedRows, usePaged } from "../paged.js";
 import { navigate, useLocation } from "../router.js";
 import { refreshAdmin, refreshMe } from "../session.js";
-import { Field, Form, Page, when } from "../ui.js";
+import { Field, Form, Loading, Notice, Page, useLoad, when } from "../ui.js";
 
 interface AdminUser {
   id: string;
@@ -188,6 +188,54 @@ export function AdminOrgs() {
           </li>
         )}
       />
+    </Page>
+  );
+}
+
+interface JobRun {
+  id: string;
+  name: string;
+  status: "running" | "succeeded" | "failed";
+  startedAt: string;
+  durationMs: number | null;
+  rows: number | null;
+  error: string | null;
+  node: string;
+}
+
+const STATUS = { running: "warn", succeeded: "", failed: "bad" } as const;
+
+/**
+ * OBS-6: the background jobs' recent runs, newest first: a failed run says why, and a run still
+ * `running` long after it started is one whose process died.
+ */
+export function AdminJobs() {
+  const runs = useLoad(() => api<{ items: JobRun[] }>("GET", "/v1/admin/jobs?limit=100"), []);
+  return (
+    <Page title="Background jobs" lead="The 100 most recent runs of every background job, newest first.">
+      {runs.loading && !runs.data ? <Loading /> : null}
+      {runs.error ? <Notice kind="error">{runs.error}</Notice> : null}
+      {runs.data && runs.data.items.length === 0 ? <p class="muted">No job has run yet.</p> : null}
+      {runs.data?.items.length ? (
+        <ul class="rows" aria-label="Job runs">
+          {runs.data.items.map((r) => (
+            <li key={r.id} class="row">
+              <div>
+                <strong>{r.name}</strong> <span class={`badge ${STATUS[r.status]}`}>{r.status}</span>
+                <p class="muted">
+                  {when(r.startedAt)}
+                  {r.durationMs === null ? "" : ` · ${r.durationMs} ms`}
+                  {r.rows === null ? "" : ` · ${r.rows} row${r.rows === 1 ? "" : "s"}`} · {r.node}
+                </p>
+                {r.error ? <p class="wrap">{r.error}</p> : null}
+              </div>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <button type="button" onClick={() => runs.reload()}>
+        Refresh
+      </button>
     </Page>
   );
 }
