@@ -1,17 +1,11 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer as createHttpServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { createServer as createNetServer } from "node:net";
 import { hostname } from "node:os";
-import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { buildApp, bulwarkMigrations } from "../src/app.js";
-import { loadConfig } from "../src/config/load.js";
-import { Database } from "../src/db/database.js";
-import { createUser, login, PG_URL, silentLog, type TestApp } from "./harness.js";
+import type { Database } from "../src/db/database.js";
+import { createUser, login, PG_URL, type TestApp } from "./harness.js";
+import { bulwarkProcess, countingReceiver, freePort, setUpApp } from "./process-world.js";
 import { needs } from "./services.js";
 
 /**
@@ -20,18 +14,9 @@ import { needs } from "./services.js";
  * scheduled job, even with WEBHOOK_WORKER on; `bulwark worker` delivers every message once and runs the
  * scheduled jobs (here the re-sealing job, due five seconds after start when DATA_KEYS holds two keys).
  */
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MESSAGES = 300;
 const SCHEMA = `bw_t_${randomBytes(6).toString("hex")}`;
 const key = () => randomBytes(32).toString("base64");
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createNetServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 describe.runIf(needs("postgres"))("the API and the worker as two processes (OPS-2)", () => {
   const env = {
@@ -48,25 +33,13 @@ describe.runIf(needs("postgres"))("the API and the worker as two processes (OPS-
     RATE_LIMIT_IP_PER_MINUTE: "100000",
     RATE_LIMIT_ORG_PER_MINUTE: "100000",
   };
-  const seen = new Map<string, number>();
   const children: ChildProcessWithoutNullStreams[] = [];
-  let receiver: Server;
+  let receiver: Awaited<ReturnType<typeof countingReceiver>>;
+  let world: Awaited<ReturnType<typeof setUpApp>>;
   let app: FastifyInstance;
   let db: Database;
-
-  /** A `bulwark` command as its own process, its output kept for a failure's message. */
   const bulwark = (args: string[], more: Record<string, string> = {}) => {
-    const child = spawn(process.execPath, ["--import", "./test/run-ts.mjs", "src/cli/index.ts", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", ...env, ...more },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("exit", (code) => {
-      if (code !== null && code !== 0) console.error(`bulwark ${args.join(" ")} exited ${code}:\n${out}`);
-    });
+    const child = bulwarkProcess(args, { ...env, ...more });
     children.push(child);
     return child;
   };
@@ -74,33 +47,16 @@ describe.runIf(needs("postgres"))("the API and the worker as two processes (OPS-
   const jobRuns = () => db.global.selectFrom("job_runs").select(["name", "node", "status"]).execute();
 
   beforeAll(async () => {
-    receiver = createHttpServer((req, res) => {
-      req.resume();
-      req.on("end", () => {
-        const id = String(req.headers["webhook-id"]);
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    receiver = await countingReceiver();
     // Set-up (an owner, an organisation, an endpoint, an app's API key) through an app of this process
     // that delivers nothing either.
-    const config = loadConfig({ ...env, NODE_ENV: "test", LOG_LEVEL: "silent", WEBHOOK_WORKER: "off" });
-    db = Database.open(config, silentLog);
-    await db.migrate({ extra: bulwarkMigrations() });
-    await db.refreshTenantTables();
-    app = await buildApp(config, { db, logger: silentLog, background: false });
-    await app.ready();
+    world = await setUpApp(env, SCHEMA, { background: false });
+    ({ app, db } = world);
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-    await app?.close();
-    await db?.close();
-    receiver?.closeAllConnections();
-    await new Promise((r) => receiver?.close(r));
-    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-    await pool.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-    await pool.end();
+    await world?.close();
+    await receiver?.close();
   });
 
   it("OPS-2: `start --no-worker` takes the messages and delivers none; `worker` delivers each once and runs the jobs", async () => {
@@ -111,7 +67,7 @@ describe.runIf(needs("postgres"))("the API and the worker as two processes (OPS-
     const org = (
       await app.inject({ method: "POST", url: "/v1/orgs", headers: owner, payload: { name: "Split" } })
     ).json().org.id as string;
-    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const url = receiver.url;
     const made = await app.inject({
       method: "POST",
       url: `/v1/orgs/${org}/webhook-endpoints`,
@@ -156,7 +112,7 @@ describe.runIf(needs("postgres"))("the API and the worker as two processes (OPS-
     expect(ids.size).toBe(MESSAGES);
     // Past the re-sealing job's first run (5 s) and ten of a dispatcher's polls (0.5 s): none happened.
     await new Promise((r) => setTimeout(r, Math.max(0, upAt + 7_000 - Date.now())));
-    expect(seen.size, "the HTTP-only process delivered").toBe(0);
+    expect(receiver.seen.size, "the HTTP-only process delivered").toBe(0);
     const waiting = await db.global
       .selectFrom("webhook_messages")
       .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -171,7 +127,7 @@ describe.runIf(needs("postgres"))("the API and the worker as two processes (OPS-
     await vi.waitFor(
       async () => {
         expect(worker.exitCode, "the worker exited").toBeNull();
-        expect(seen.size).toBe(MESSAGES);
+        expect(receiver.seen.size).toBe(MESSAGES);
         expect(await jobRuns()).toContainEqual({
           name: "datakeys.reseal",
           node: node(worker),
@@ -180,9 +136,9 @@ describe.runIf(needs("postgres"))("the API and the worker as two processes (OPS-
       },
       { timeout: 120_000, interval: 200 },
     );
-    expect([...seen.keys()].sort()).toEqual([...ids].sort());
+    expect([...receiver.seen.keys()].sort()).toEqual([...ids].sort());
     expect(
-      [...seen.values()].filter((n) => n > 1),
+      [...receiver.seen.values()].filter((n) => n > 1),
       "delivered twice",
     ).toEqual([]);
     const runs = await jobRuns();

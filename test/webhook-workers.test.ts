@@ -1,15 +1,10 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { buildApp, bulwarkMigrations } from "../src/app.js";
-import { loadConfig } from "../src/config/load.js";
-import { Database } from "../src/db/database.js";
-import { createUser, login, PG_URL, silentLog, type TestApp } from "./harness.js";
+import type { Database } from "../src/db/database.js";
+import { createUser, login, PG_URL, type TestApp } from "./harness.js";
+import { bulwarkProcess, countingReceiver, setUpApp } from "./process-world.js";
 import { needs } from "./services.js";
 
 /**
@@ -17,7 +12,6 @@ import { needs } from "./services.js";
  * (claims with FOR UPDATE SKIP LOCKED). 10,000 events: every one delivered, none twice (the receiver
  * never fails, so no attempt is retried), nothing left pending.
  */
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EVENTS = 10_000;
 const SECRET = randomBytes(32).toString("base64url");
 const SCHEMA = `bw_t_${randomBytes(6).toString("hex")}`;
@@ -33,40 +27,23 @@ describe.runIf(needs("postgres"))("two webhook workers on one PostgreSQL (HOOK-6
     CATALOG_EXAMPLE: "false",
     LOG_LEVEL: "warn",
   };
-  const seen = new Map<string, number>();
-  let receiver: Server;
+  let receiver: Awaited<ReturnType<typeof countingReceiver>>;
+  let world: Awaited<ReturnType<typeof setUpApp>>;
   let url = "";
   let app: FastifyInstance;
   let db: Database;
   const workers: ChildProcessWithoutNullStreams[] = [];
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      req.resume();
-      req.on("end", () => {
-        const id = String(req.headers["webhook-id"]);
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-    url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-    const config = loadConfig({ ...env, NODE_ENV: "test", LOG_LEVEL: "silent", WEBHOOK_WORKER: "off" });
-    db = Database.open(config, silentLog);
-    await db.migrate({ extra: bulwarkMigrations() });
-    await db.refreshTenantTables();
-    app = await buildApp(config, { db, logger: silentLog });
-    await app.ready();
+    receiver = await countingReceiver();
+    url = receiver.url;
+    world = await setUpApp(env, SCHEMA);
+    ({ app, db } = world);
   });
   afterAll(async () => {
     for (const w of workers) if (w.exitCode === null) w.kill("SIGKILL");
-    await app?.close();
-    await db?.close();
-    receiver?.closeAllConnections();
-    await new Promise((r) => receiver?.close(r));
-    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-    await pool.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-    await pool.end();
+    await world?.close();
+    await receiver?.close();
   });
 
   it("HOOK-6: 10,000 events through two workers: each delivered once, nothing left pending", async () => {
@@ -94,36 +71,21 @@ describe.runIf(needs("postgres"))("two webhook workers on one PostgreSQL (HOOK-6
         ),
       );
 
-    for (const name of ["a", "b"]) {
-      const w = spawn(
-        process.execPath,
-        ["--import", "./test/run-ts.mjs", "src/cli/index.ts", "worker", "--no-migrate"],
-        {
-          cwd: ROOT,
-          env: {
-            PATH: process.env.PATH ?? "",
-            ...env,
-            BULWARK_DATA_DIR: `/tmp/bulwark-worker-${SCHEMA}-${name}`,
-          },
-          stdio: ["pipe", "pipe", "pipe"],
-        },
+    for (const name of ["a", "b"])
+      workers.push(
+        bulwarkProcess(["worker", "--no-migrate"], {
+          ...env,
+          BULWARK_DATA_DIR: `/tmp/bulwark-worker-${SCHEMA}-${name}`,
+        }),
       );
-      let out = "";
-      w.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      w.stderr.on("data", (d: Buffer) => (out += d.toString()));
-      w.once("exit", (code) => {
-        if (code !== null && code !== 0) console.error(`worker ${name} exited ${code}:\n${out}`);
-      });
-      workers.push(w);
-    }
     await vi.waitFor(
       () => {
         for (const w of workers) expect(w.exitCode, "a worker exited").toBeNull();
-        expect(seen.size).toBe(EVENTS);
+        expect(receiver.seen.size).toBe(EVENTS);
       },
       { timeout: 240_000, interval: 200 },
     );
-    const twice = [...seen.values()].filter((n) => n > 1).length;
+    const twice = [...receiver.seen.values()].filter((n) => n > 1).length;
     expect(twice, "deliveries made twice without a failed attempt").toBe(0);
     const rows = await db.global
       .selectFrom("webhook_deliveries")
