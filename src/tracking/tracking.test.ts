@@ -1,6 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import { generate } from "selfsigned";
+import { Agent, setGlobalDispatcher } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser, login, type TestApp, testApp } from "../../test/harness.js";
+import { createUser, login, PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
+import { loadConfig } from "../config/load.js";
 
 const EMAIL = "alice.tracked@example.org";
 const PW = "correct horse battery staple";
@@ -112,5 +116,75 @@ describe("OBS-3 error tracking", () => {
     const res = await t.app.inject({ url: "/test/boom/x" });
     expect(res.statusCode).toBe(500);
     expect(res.json().error.code).toBe("INTERNAL");
+  });
+});
+
+/**
+ * OBS-3 in production: the DSN must be https (the profile refuses http), so the receiver here speaks TLS
+ * with a certificate this test process trusts; the same scrubbed envelope arrives.
+ */
+describe("OBS-3 error tracking in production", () => {
+  let t: TestApp;
+  let server: HttpsServer;
+  const got: string[] = [];
+  beforeAll(async () => {
+    const pems = await generate([{ name: "commonName", value: "localhost" }], {
+      keySize: 2048,
+      notAfterDate: new Date(Date.now() + 86_400_000),
+    });
+    server = createHttpsServer({ cert: pems.cert, key: pems.private }, (req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on("end", () => {
+        got.push(body);
+        res.writeHead(200, { "content-type": "application/json" }).end('{"id":"x"}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    // This test process's fetch trusts the receiver's certificate (as a real deployment trusts its CA).
+    setGlobalDispatcher(new Agent({ connect: { ca: pems.cert } }));
+    expect(() =>
+      loadConfig({ ...PRODUCTION_ENV, SENTRY_DSN: `http://publickey123@localhost:${port}/42` }),
+    ).toThrow(/SENTRY_DSN/);
+    t = await testApp(
+      {
+        ...PRODUCTION_ENV,
+        LOG_LEVEL: "silent",
+        TRUSTED_PROXIES: "127.0.0.1",
+        SENTRY_DSN: `https://publickey123@localhost:${port}/42`,
+      },
+      (app) => {
+        app.get("/test/boom", async () => {
+          throw new Error(`sync failed for ${EMAIL} from 203.0.113.9`);
+        });
+      },
+    );
+  });
+  afterAll(async () => {
+    await t?.close();
+    server?.close();
+    setGlobalDispatcher(new Agent());
+  });
+
+  it("OBS-3: in production a 5xx reaches the https receiver, scrubbed of the address, IP and user agent", async () => {
+    const res = await t.app.inject({
+      url: "/test/boom",
+      headers: {
+        "x-forwarded-proto": "https",
+        "user-agent": "Tracked/1.0 (alice)",
+        cookie: "a=secretcookie123",
+      },
+    });
+    expect(res.statusCode).toBe(500);
+    await until(() => got.length > 0);
+    expect(got).toHaveLength(1);
+    const [, , event] = got[0]!.split("\n").map((l) => JSON.parse(l));
+    expect(event.exception.values[0].value).toContain("sync failed for [email] from [ip]");
+    expect(event.tags.route).toBe("/test/boom");
+    for (const secret of [EMAIL, "203.0.113.9", "Tracked/1.0", "secretcookie123", "127.0.0.1"])
+      expect(got[0], secret).not.toContain(secret);
   });
 });
