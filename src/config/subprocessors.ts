@@ -40,11 +40,11 @@ export function parseSubprocessors(text: string | undefined): {
     for (const key of FIELDS) {
       const v = e[key];
       if (v === undefined && key === "url") continue;
-      if (typeof v !== "string" || v.trim() === "" || v.length > 200 || /[\p{Cc}]/u.test(v))
+      // No control or format characters (a right-to-left override would garble the page's sentence).
+      if (typeof v !== "string" || v.trim() === "" || v.length > 200 || /[\p{Cc}\p{Cf}]/u.test(v))
         problems.push(`${at}.${key}: must be text of 1 to 200 characters`);
     }
-    if (typeof e.url === "string" && !/^https:\/\/[^\s]+$/.test(e.url))
-      problems.push(`${at}.url: must be an https URL`);
+    if (typeof e.url === "string" && !isHttps(e.url)) problems.push(`${at}.url: must be an https URL`);
     list.push({
       name: String(e.name),
       purpose: String(e.purpose),
@@ -53,4 +53,12 @@ export function parseSubprocessors(text: string | undefined): {
     });
   });
   return problems.length ? { list: [], problems } : { list, problems };
+}
+
+function isHttps(text: string): boolean {
+  try {
+    return new URL(text).protocol === "https:" && !/\s/.test(text);
+  } catch {
+    return false;
+  }
 }

@@ -60,14 +60,17 @@ describe(`DATA-1 re-sealing in the background (${ENGINE})`, { timeout: 60_000 },
       await vi.advanceTimersByTimeAsync(4_000);
       expect((await stored()).map((r) => r.secret_sealed.split(".")[0])).toEqual(["k1", "k1"]);
       await vi.advanceTimersByTimeAsync(1_000);
+      // The run ends once every field is re-sealed and what remains is counted.
+      const jobs = second.app.bulwark.service("jobs");
       await vi.waitFor(
-        async () => expect((await stored()).map((r) => r.secret_sealed.split(".")[0])).toEqual(["k2", "k2"]),
+        async () => expect(await jobs.list(10, "datakeys.reseal")).toMatchObject([{ status: "succeeded" }]),
         { timeout: 20_000, interval: 20 },
       );
+      expect((await stored()).map((r) => r.secret_sealed.split(".")[0])).toEqual(["k2", "k2"]);
       // The two seeds and every signing key's private half, sealed under k1 by the first start.
       const keys = await d.db.global.selectFrom("signing_keys").select("private_jwk").execute();
       expect(keys.map((k) => k.private_jwk.split(".")[0])).toEqual(keys.map(() => "k2"));
-      const runs = await second.app.bulwark.service("jobs").list(10, "datakeys.reseal");
+      const runs = await jobs.list(10, "datakeys.reseal");
       expect(runs).toMatchObject([{ status: "succeeded", rows: 2 + keys.length }]);
       const sealer = new Sealer(second.config.dataKeys);
       for (const r of await stored())

@@ -57,12 +57,18 @@ export const jobsCapability = (background = true): Capability => ({
               Type.String({ pattern: "^[a-z0-9_.-]{1,64}$", examples: ["audit.retention"] }),
             ),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+            latest: Type.Optional(
+              Type.Boolean({ description: "Only the newest run of each job (name and limit are ignored)." }),
+            ),
           }),
           response: { 200: Type.Object({ items: Type.Array(Run) }) },
         },
       },
       async (req) => ({
-        items: (await jobs.list(req.query.limit ?? 50, req.query.name)).map((r) => ({
+        items: (req.query.latest
+          ? await jobs.latest()
+          : await jobs.list(req.query.limit ?? 50, req.query.name)
+        ).map((r) => ({
           id: r.id,
           name: r.name,
           status: r.status,

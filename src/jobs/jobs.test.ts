@@ -50,6 +50,29 @@ describe("scheduled jobs across processes (OPS-2, OBS-6)", () => {
   const runsOf = async (w: JobsService, name: string, status?: string) =>
     (await w.list(50, name)).filter((r) => !status || r.status === status);
 
+  it("OBS-6: the newest run of each job, whatever ran since", async () => {
+    const w = node(true, t.db.global);
+    for (const [name, outcome] of [
+      ["demo.daily", "ok"],
+      ["demo.hourly", "ok"],
+      ["demo.daily", "fail"],
+      ["demo.hourly", "ok"],
+      ["demo.hourly", "ok"],
+    ] as const) {
+      vi.advanceTimersByTime(1_000);
+      await w.run(name, async () => {
+        if (outcome === "fail") throw new Error("disk full");
+        return 1;
+      });
+    }
+    const latest = (await w.latest()).filter((r) => r.name.startsWith("demo."));
+    expect(latest.map((r) => [r.name, r.status])).toEqual([
+      ["demo.daily", "failed"],
+      ["demo.hourly", "succeeded"],
+    ]);
+    expect(latest[1]!.started_at).toBe(Date.now());
+  });
+
   it("OPS-2: a job's lease is taken by one process per period, and by another once it has run out", async () => {
     const a = node(true, t.db.global);
     const b = node(true, t.db.global);

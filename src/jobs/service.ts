@@ -80,9 +80,9 @@ export class JobsService {
     if (this.started) this.arm(job);
   }
 
-  /** The scheduled jobs' names, in the order they were scheduled. */
-  names(): string[] {
-    return this.scheduled.map((j) => j.name);
+  /** The scheduled jobs and their periods, in the order they were scheduled. */
+  schedules(): Record<string, number> {
+    return Object.fromEntries(this.scheduled.map((j) => [j.name, j.schedule.everyMs]));
   }
 
   /** Starts the scheduled jobs' timers (the app is ready); a no-op without background work. */
@@ -227,10 +227,34 @@ export class JobsService {
     return done;
   }
 
+  /** The newest run of each job that ever ran, by name: what an operator looks at first. */
+  async latest(): Promise<JobRunRow[]> {
+    const newest = this.db
+      .selectFrom("job_runs")
+      .select(["name", (eb) => eb.fn.max("started_at").as("at")])
+      .groupBy("name")
+      .as("newest");
+    const rows = await this.db
+      .selectFrom("job_runs")
+      .innerJoin(newest, (j) =>
+        j.onRef("newest.name", "=", "job_runs.name").onRef("newest.at", "=", "job_runs.started_at"),
+      )
+      .selectAll("job_runs")
+      .orderBy("job_runs.name")
+      .orderBy("job_runs.id", "desc")
+      .execute();
+    const seen = new Set<string>();
+    return this.typed(rows.filter((r) => !seen.has(r.name) && seen.add(r.name)));
+  }
+
   async list(limit: number, name?: string): Promise<JobRunRow[]> {
     let q = this.db.selectFrom("job_runs").selectAll();
     if (name) q = q.where("name", "=", name);
-    const rows = await q.orderBy("started_at", "desc").orderBy("id", "desc").limit(limit).execute();
+    return this.typed(await q.orderBy("started_at", "desc").orderBy("id", "desc").limit(limit).execute());
+  }
+
+  /** Rows with their numbers as numbers (PostgreSQL returns bigint as text). */
+  private typed(rows: JobRunRow[]): JobRunRow[] {
     return rows.map((r) => ({
       ...r,
       started_at: Number(r.started_at),

@@ -37,9 +37,9 @@ export function privacyCapability(sources: readonly PersonalData[]): Capability 
 }
 
 /**
- * GDPR-4: the sub-processors the operator lists (SUBPROCESSORS), and, from the configuration itself, the
- * services this deployment sends data to (the mail relay, error tracking), so the list on the page
- * cannot leave out what the running server really uses.
+ * GDPR-4: the sub-processors the operator lists (SUBPROCESSORS), and, from the configuration itself, where
+ * the data is stored (the database, Redis) and what it is sent to (the mail relay, error tracking). The
+ * operator's list must name the rest (hosting, sign-in providers a user chooses).
  */
 function subprocessorsControl(ctx: BulwarkContext): void {
   const { subprocessors, mail, sentryDsn } = ctx.config;
@@ -48,7 +48,12 @@ function subprocessorsControl(ctx: BulwarkContext): void {
   );
   const relay = mail.smtpUrl ? new URL(mail.smtpUrl).hostname : undefined;
   const tracking = sentryDsn ? new URL(sentryDsn).hostname : undefined;
-  const configured = `From the server's own configuration: mail to users goes ${relay ? `through the relay ${relay}` : "nowhere outside (it is kept as files)"}; server errors are ${tracking ? `reported, without personal data, to ${tracking}` : "reported to no outside service"}.`;
+  const { database: db, redisUrl } = ctx.config;
+  const database =
+    ctx.db.engine === "postgres"
+      ? `in PostgreSQL${db.url ? ` at ${new URL(db.url).hostname}` : ""}`
+      : "in SQLite on this server";
+  const configured = `From the server's own configuration: data is stored ${database}${redisUrl ? `, with rate-limit counters (client addresses, sign-in addresses) in Redis at ${new URL(redisUrl).hostname}` : ""}; mail to users goes ${relay ? `through the relay ${relay}` : "nowhere outside (it is kept as files)"}; server errors are ${tracking ? `reported, without personal data, to ${tracking}` : "reported to no outside service"}.`;
   ctx.posture.register({
     id: "GDPR-4",
     title: "Sub-processors",
@@ -83,7 +88,7 @@ function retentionControl(ctx: BulwarkContext): void {
   ctx.posture.register({
     id: "GDPR-3",
     title: "Retention per data type",
-    claim: `Personal data is kept as long as it serves, then deleted by scheduled jobs: ${rows.join("; ")}.`,
+    claim: `Scheduled jobs delete these kinds of personal data once their time has passed: ${rows.join("; ")}. Accounts and invitations are not among them yet.`,
     settings: {
       ...(audit.enabled ? { auditDays: audit.retentionDays } : {}),
       sessionsDays: retention.sessionsDays,

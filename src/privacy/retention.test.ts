@@ -47,23 +47,31 @@ describe(`retention per data type (GDPR-3, ${ENGINE})`, () => {
       ).n,
     );
 
-  it("GDPR-3: the jobs are scheduled", () => {
-    expect(t.app.bulwark.service("jobs").names()).toEqual(
-      expect.arrayContaining(["sessions.retention", "identity.purge", "mfa.purge", "webhooks.retention"]),
-    );
+  it("GDPR-3: the jobs are scheduled daily (sessions, delivery logs) and hourly (links, second-factor steps)", () => {
+    expect(t.app.bulwark.service("jobs").schedules()).toMatchObject({
+      "sessions.retention": DAY,
+      "webhooks.retention": DAY,
+      "identity.purge": 3_600_000,
+      "mfa.purge": 3_600_000,
+    });
   });
 
-  it("GDPR-3: a session's row goes RETENTION_SESSIONS_DAYS after the session ended, not before", async () => {
+  it("GDPR-3: a session used until its absolute end goes RETENTION_SESSIONS_DAYS after that end, not before", async () => {
     const id = await createUser(t, "ended@example.org", PW);
-    await login(t, "ended@example.org", PW);
+    const s = await login(t, "ended@example.org", PW);
     const [row] = await t.db.global
       .selectFrom("sessions")
       .select("expires_at")
       .where("user_id", "=", id)
       .execute();
     const ended = Number(row!.expires_at);
-    const sessions = t.app.bulwark.service("sessions");
+    // Used every 50 minutes (within the idle limit) until its absolute end.
     vi.useFakeTimers({ toFake: ["Date"] });
+    for (let at = Date.now() + 50 * MINUTE; at < ended; at += 50 * MINUTE) {
+      vi.setSystemTime(at);
+      expect((await call("GET", "/v1/me", { cookie: s.cookie })).statusCode).toBe(200);
+    }
+    const sessions = t.app.bulwark.service("sessions");
     vi.setSystemTime(ended + 45 * DAY - MINUTE);
     await sessions.purgeEnded();
     expect(await count("sessions", "user_id", id)).toBe(1);
@@ -121,7 +129,7 @@ describe(`retention per data type (GDPR-3, ${ENGINE})`, () => {
     }
   });
 
-  it("GDPR-3: delivery logs go RETENTION_DELIVERIES_DAYS after they were written; a message not yet sent stays", async () => {
+  it("GDPR-3: delivery logs go RETENTION_DELIVERIES_DAYS after they were written; work still due stays, attempts included", async () => {
     await createUser(t, "hooks@example.org", PW);
     const s = await login(t, "hooks@example.org", PW);
     const h = { cookie: s.cookie, "x-csrf-token": s.csrf };
@@ -133,33 +141,47 @@ describe(`retention per data type (GDPR-3, ${ENGINE})`, () => {
     expect(made.statusCode, made.body).toBe(201);
     const written = Date.now();
     vi.useFakeTimers({ toFake: ["Date"], now: written });
-    expect(
-      (await call("POST", `/v1/orgs/${org}/api-keys`, h, { name: "sent", scopes: ["audit:read"] }))
-        .statusCode,
-    ).toBe(201);
+    const key = async (name: string) =>
+      expect(
+        (await call("POST", `/v1/orgs/${org}/api-keys`, h, { name, scopes: ["audit:read"] })).statusCode,
+      ).toBe(201);
+    await key("sent");
+    await key("replayed");
     await t.app.bulwark.service("webhookDispatcher").drain();
-    expect(rx.got).toHaveLength(1);
-    // A second event, not yet dispatched (no worker runs here): pending work.
-    expect(
-      (await call("POST", `/v1/orgs/${org}/api-keys`, h, { name: "waiting", scopes: ["audit:read"] }))
-        .statusCode,
-    ).toBe(201);
+    expect(rx.got).toHaveLength(2);
+    // One delivery replayed (due again, not yet sent), and an event not yet dispatched (no worker here).
+    const [again, sent] = await t.db.global
+      .selectFrom("webhook_deliveries")
+      .select(["id", "message_id"])
+      .where("org_id", "=", org)
+      .execute();
+    expect((await call("POST", `/v1/orgs/${org}/webhook-deliveries/${again!.id}/replay`, h)).statusCode).toBe(
+      202,
+    );
+    await key("waiting");
     const rows = async () => ({
-      messages: await t.db.global
-        .selectFrom("webhook_messages")
-        .select(["id", "fanned_out"])
+      messages: (
+        await t.db.global
+          .selectFrom("webhook_messages")
+          .select("id")
+          .where("org_id", "=", org)
+          .where("type", "=", "apikey.created")
+          .orderBy("id")
+          .execute()
+      ).map((m) => m.id),
+      deliveries: await t.db.global
+        .selectFrom("webhook_deliveries")
+        .select(["id", "status"])
         .where("org_id", "=", org)
-        .where("type", "=", "apikey.created")
         .execute(),
-      deliveries: (
-        await t.db.global.selectFrom("webhook_deliveries").select("id").where("org_id", "=", org).execute()
-      ).length,
-      attempts: (await t.db.withOrg(org, (tx) => tx.selectFrom("webhook_attempts").select("id").execute()))
-        .length,
+      attempts: (
+        await t.db.withOrg(org, (tx) => tx.selectFrom("webhook_attempts").select("delivery_id").execute())
+      ).map((a) => a.delivery_id),
     });
     const before = await rows();
-    expect(before.messages).toHaveLength(2);
-    expect([before.deliveries, before.attempts]).toEqual([1, 1]);
+    expect(before.messages).toHaveLength(3);
+    expect(before.deliveries).toHaveLength(2);
+    expect(before.attempts).toHaveLength(2);
 
     const jobs = new (await import("../webhooks/retention.js")).DeliveryLogRetention(t.db, 20);
     vi.setSystemTime(written + 20 * DAY - MINUTE);
@@ -168,8 +190,32 @@ describe(`retention per data type (GDPR-3, ${ENGINE})`, () => {
     vi.setSystemTime(written + 20 * DAY + MINUTE);
     expect(await jobs.purge()).toBeGreaterThanOrEqual(3);
     const after = await rows();
-    expect([after.deliveries, after.attempts]).toEqual([0, 0]);
-    expect(after.messages).toEqual([before.messages.find((m) => Number(m.fanned_out) === 0)]);
+    // The sent delivery, its attempt and its message went; the replayed one stays whole, and so does
+    // the message not yet dispatched.
+    expect(after.deliveries).toEqual([{ id: again!.id, status: "pending" }]);
+    expect(after.attempts).toEqual([again!.id]);
+    expect(after.messages).toEqual(before.messages.filter((m) => m !== sent!.message_id));
+    expect(after.messages).toContain(again!.message_id);
+  });
+
+  it("GDPR-3: a session that ended by idling goes RETENTION_SESSIONS_DAYS after its idle end, not after its absolute one", async () => {
+    const id = await createUser(t, "idle@example.org", PW);
+    await login(t, "idle@example.org", PW);
+    const row = await t.db.global
+      .selectFrom("sessions")
+      .select(["last_seen_at", "expires_at"])
+      .where("user_id", "=", id)
+      .executeTakeFirstOrThrow();
+    const idleEnd = Number(row.last_seen_at) + t.config.auth.sessionIdleMs;
+    expect(idleEnd).toBeLessThan(Number(row.expires_at));
+    const sessions = t.app.bulwark.service("sessions");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(idleEnd + 45 * DAY - MINUTE);
+    await sessions.purgeEnded();
+    expect(await count("sessions", "user_id", id)).toBe(1);
+    vi.setSystemTime(idleEnd + 45 * DAY + MINUTE);
+    await sessions.purgeEnded();
+    expect(await count("sessions", "user_id", id)).toBe(0);
   });
 
   it("GDPR-3: the security page states each retention from the configuration (production)", async () => {
@@ -194,6 +240,7 @@ describe(`retention per data type (GDPR-3, ${ENGINE})`, () => {
       );
       expect(control?.claim).toContain("audit entries: their content 400 days");
       expect(control?.claim).not.toContain("backups");
+      expect(control?.claim).toContain("Accounts and invitations are not among them yet.");
     } finally {
       await prod.close();
     }

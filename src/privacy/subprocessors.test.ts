@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
+import { ENGINE, PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
 import { ConfigError, loadConfig } from "../config/load.js";
 
 const LIST = [
@@ -40,6 +40,9 @@ describe("sub-processors on the security page (GDPR-4)", () => {
       "The sub-processors of this deployment are: Example Cloud (Hosting and backups; EU (Frankfurt)); Postbote GmbH (Transactional mail; Germany; https://postbote.example).",
     );
     expect(control?.claim).toContain("mail to users goes through the relay smtp.postbote.example");
+    expect(control?.claim).toContain(
+      ENGINE === "postgres" ? "data is stored in PostgreSQL" : "data is stored in SQLite on this server",
+    );
     expect(control?.claim).toContain("reported, without personal data, to errors.example.org");
     expect(control?.settings).toEqual({
       subprocessors: ["Example Cloud", "Postbote GmbH"],
@@ -65,6 +68,11 @@ describe("sub-processors on the security page (GDPR-4)", () => {
     expect(load(JSON.stringify([{ ...LIST[0], contact: "x" }]))).toThrow(
       /SUBPROCESSORS\[0\]\.contact: unknown field/,
     );
+    // A right-to-left override would garble the page's sentence; "https://" alone is no address.
+    expect(load(JSON.stringify([{ ...LIST[0], name: "Cloud\u202Eduolc" }]))).toThrow(
+      /SUBPROCESSORS\[0\]\.name/,
+    );
+    expect(load(JSON.stringify([{ ...LIST[0], url: "https://" }]))).toThrow(/SUBPROCESSORS\[0\]\.url/);
     expect(loadConfig({ NODE_ENV: "test", BULWARK_DATA_DIR: "/tmp/unused" }).subprocessors).toEqual([]);
   });
 });

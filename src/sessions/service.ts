@@ -28,6 +28,9 @@ export interface SessionInfo {
  */
 export type SessionEvents<T> = (changed: T) => AuditEvent | readonly AuditEvent[] | undefined;
 
+/** Rows a retention pass deletes per statement. */
+const PURGE_BATCH = 5000;
+
 /**
  * Server-side sessions (AUTH-5). The cookie carries a 256-bit random token; the database keeps only its
  * SHA-256, so a leaked table opens no session. A session ends at its absolute lifetime, after the idle
@@ -47,12 +50,20 @@ export class SessionService {
   }
 
   /**
-   * Deletes the rows of sessions that ended more than RETENTION_SESSIONS_DAYS ago (GDPR-3): a session's
-   * IP address and user agent are kept that long after it stops working, no longer. Revoked sessions are
-   * deleted at once already. Returns how many went.
+   * Deletes the rows of sessions that ended more than RETENTION_SESSIONS_DAYS ago (GDPR-3), at their
+   * absolute end or by idling: a session's IP address and user agent are kept that long after it stops
+   * working, no longer. Revoked sessions are deleted at once already. In batches, yielding between them
+   * (SQLite answers synchronously). Returns how many went.
    */
-  purgeEnded(): Promise<number> {
-    return this.store.purge(this.now() - this.config.retention.sessionsDays * 86_400_000);
+  async purgeEnded(): Promise<number> {
+    const before = this.now() - this.config.retention.sessionsDays * 86_400_000;
+    let total = 0;
+    for (;;) {
+      const n = await this.store.purge(before, this.config.auth.sessionIdleMs, PURGE_BATCH);
+      total += n;
+      if (n < PURGE_BATCH) return total;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /**

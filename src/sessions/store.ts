@@ -54,9 +54,17 @@ export class SessionStore {
       .execute();
   }
 
-  /** Deletes the sessions that ended before `before` (GDPR-3); returns how many. */
-  async purge(before: number): Promise<number> {
-    const r = await this.db.deleteFrom("sessions").where("expires_at", "<", before).executeTakeFirst();
+  /**
+   * Deletes up to `limit` sessions that ended before `before`: at their absolute end, or idle for
+   * `idleMs` since they were last seen (GDPR-3); returns how many.
+   */
+  async purge(before: number, idleMs: number, limit: number): Promise<number> {
+    const ended = this.db
+      .selectFrom("sessions")
+      .select("id")
+      .where((eb) => eb.or([eb("expires_at", "<", before), eb("last_seen_at", "<", before - idleMs)]))
+      .limit(limit);
+    const r = await this.db.deleteFrom("sessions").where("id", "in", ended).executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 

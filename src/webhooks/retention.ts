@@ -1,13 +1,15 @@
 import type { Database } from "../db/database.js";
 
 const DAY = 86_400_000;
+/** Finished deliveries one pass of the loop deletes (with their attempts). */
+const BATCH = 1000;
 
 /**
- * Webhook delivery logs' retention (GDPR-3): finished deliveries, their attempts (with the first
- * kilobytes of each receiver's answer) and the messages they carried are deleted once older than
- * RETENTION_DELIVERIES_DAYS. Pending work is never touched: a delivery still due keeps its message, and a
- * message is deleted only when no delivery of it remains. Attempts are tenant rows, deleted in each
- * organisation's scope.
+ * Webhook delivery logs' retention (GDPR-3): finished deliveries (succeeded or dead-lettered) older than
+ * RETENTION_DELIVERIES_DAYS go with their attempts (the first kilobytes of each receiver's answer), then
+ * the messages none of whose deliveries remain. Work still due is never touched: a pending or sending
+ * delivery keeps its attempts and its message, however old. Attempts are tenant rows, deleted in their
+ * organisation's scope, only for the deliveries being deleted. In batches, yielding between them.
  */
 export class DeliveryLogRetention {
   constructor(
@@ -20,44 +22,61 @@ export class DeliveryLogRetention {
   async purge(): Promise<number> {
     const cutoff = this.clock() - this.days * DAY;
     let gone = 0;
-    let after = "";
     for (;;) {
-      const orgs = await this.db.global
-        .selectFrom("organizations")
-        .select("id")
-        .where("id", ">", after)
+      const finished = await this.db.global
+        .selectFrom("webhook_deliveries")
+        .select(["id", "org_id"])
+        .where("status", "in", ["succeeded", "dead"])
+        .where("updated_at", "<", cutoff)
         .orderBy("id")
-        .limit(500)
+        .limit(BATCH)
         .execute();
-      if (orgs.length === 0) break;
-      for (const { id } of orgs) {
-        const r = await this.db.withOrg(id, (tx) =>
-          tx.deleteFrom("webhook_attempts").where("at", "<", cutoff).executeTakeFirst(),
+      if (finished.length === 0) break;
+      const byOrg = new Map<string, string[]>();
+      for (const d of finished) byOrg.set(d.org_id, [...(byOrg.get(d.org_id) ?? []), d.id]);
+      for (const [org, ids] of byOrg) {
+        const r = await this.db.withOrg(org, (tx) =>
+          tx.deleteFrom("webhook_attempts").where("delivery_id", "in", ids).executeTakeFirst(),
         );
         gone += Number(r.numDeletedRows);
       }
-      after = orgs.at(-1)!.id;
+      // Still finished and old: a replay meanwhile made it due again, and then it stays.
+      const deleted = await this.db.global
+        .deleteFrom("webhook_deliveries")
+        .where(
+          "id",
+          "in",
+          finished.map((d) => d.id),
+        )
+        .where("status", "in", ["succeeded", "dead"])
+        .where("updated_at", "<", cutoff)
+        .executeTakeFirst();
+      gone += Number(deleted.numDeletedRows);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (finished.length < BATCH) break;
     }
-    const deliveries = await this.db.global
-      .deleteFrom("webhook_deliveries")
-      .where("status", "in", ["succeeded", "dead"])
-      .where("updated_at", "<", cutoff)
-      .executeTakeFirst();
-    const messages = await this.db.global
-      .deleteFrom("webhook_messages")
-      .where("fanned_out", "=", 1)
-      .where("created_at", "<", cutoff)
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom("webhook_deliveries")
-              .select("webhook_deliveries.id")
-              .whereRef("webhook_deliveries.message_id", "=", "webhook_messages.id"),
+    for (;;) {
+      const old = this.db.global
+        .selectFrom("webhook_messages")
+        .select("webhook_messages.id")
+        .where("fanned_out", "=", 1)
+        .where("created_at", "<", cutoff)
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom("webhook_deliveries")
+                .select("webhook_deliveries.id")
+                .whereRef("webhook_deliveries.message_id", "=", "webhook_messages.id"),
+            ),
           ),
-        ),
-      )
-      .executeTakeFirst();
-    return gone + Number(deliveries.numDeletedRows) + Number(messages.numDeletedRows);
+        )
+        .limit(BATCH);
+      const r = await this.db.global.deleteFrom("webhook_messages").where("id", "in", old).executeTakeFirst();
+      const n = Number(r.numDeletedRows);
+      gone += n;
+      if (n < BATCH) return gone;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 }

@@ -83,6 +83,10 @@ describe.runIf(needs("chromium"))("the admin console, as platform staff use it",
     await rows.filter({ hasText: "backup" }).getByText("BACKUP_DIR is not writable").waitFor();
     await rows.filter({ hasText: "backup" }).getByText("failed", { exact: true }).waitFor();
     await rows.filter({ hasText: "sessions.retention" }).getByText("succeeded", { exact: true }).waitFor();
+    // Each job's newest run heads the page, whatever ran since.
+    const each = admin.getByRole("list", { name: "Latest run of each job" }).getByRole("listitem");
+    await each.filter({ hasText: "backup" }).getByText("failed", { exact: true }).waitFor();
+    await each.filter({ hasText: "sessions.retention" }).waitFor();
     await checkPage(admin, "admin-jobs");
   });
 

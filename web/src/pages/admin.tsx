@@ -203,38 +203,62 @@ interface JobRun {
   node: string;
 }
 
-const STATUS = { running: "warn", succeeded: "", failed: "bad" } as const;
+const STATUS: Record<string, string> = { running: "warn", succeeded: "", failed: "bad" };
+
+/** One run: the job, its outcome, when, how long, how much, where; why, if it failed. */
+function RunRow(props: { run: JobRun }) {
+  const r = props.run;
+  return (
+    <li class="row">
+      <div>
+        <strong>{r.name}</strong> <span class={`badge ${STATUS[r.status] ?? ""}`}>{r.status}</span>
+        <p class="muted">
+          {when(r.startedAt)}
+          {r.durationMs === null ? "" : ` · ${r.durationMs} ms`}
+          {r.rows === null ? "" : ` · ${r.rows} row${r.rows === 1 ? "" : "s"}`} · {r.node}
+        </p>
+        {r.error ? <p class="wrap">{r.error}</p> : null}
+      </div>
+    </li>
+  );
+}
 
 /**
- * OBS-6: the background jobs' recent runs, newest first: a failed run says why, and a run still
- * `running` long after it started is one whose process died.
+ * OBS-6: every background job's newest run first (a daily job never scrolls away behind hourly ones),
+ * then the recent runs of all of them. A failed run says why; a run still `running` long after it
+ * started is one whose process died.
  */
 export function AdminJobs() {
-  const runs = useLoad(() => api<{ items: JobRun[] }>("GET", "/v1/admin/jobs?limit=100"), []);
-  return (
-    <Page title="Background jobs" lead="The 100 most recent runs of every background job, newest first.">
+  const latest = useLoad(() => api<{ items: JobRun[] }>("GET", "/v1/admin/jobs?latest=true"), []);
+  const recent = useLoad(() => api<{ items: JobRun[] }>("GET", "/v1/admin/jobs?limit=50"), []);
+  const section = (title: string, label: string, runs: typeof latest) => (
+    <>
+      <h2>{title}</h2>
       {runs.loading && !runs.data ? <Loading /> : null}
       {runs.error ? <Notice kind="error">{runs.error}</Notice> : null}
       {runs.data && runs.data.items.length === 0 ? <p class="muted">No job has run yet.</p> : null}
       {runs.data?.items.length ? (
-        <ul class="rows" aria-label="Job runs">
+        <ul class="rows" aria-label={label}>
           {runs.data.items.map((r) => (
-            <li key={r.id} class="row">
-              <div>
-                <strong>{r.name}</strong> <span class={`badge ${STATUS[r.status]}`}>{r.status}</span>
-                <p class="muted">
-                  {when(r.startedAt)}
-                  {r.durationMs === null ? "" : ` · ${r.durationMs} ms`}
-                  {r.rows === null ? "" : ` · ${r.rows} row${r.rows === 1 ? "" : "s"}`} · {r.node}
-                </p>
-                {r.error ? <p class="wrap">{r.error}</p> : null}
-              </div>
-            </li>
+            <RunRow key={r.id} run={r} />
           ))}
         </ul>
       ) : null}
-      <button type="button" onClick={() => runs.reload()}>
-        Refresh
+    </>
+  );
+  return (
+    <Page title="Background jobs" lead="The newest run of each background job, then the 50 most recent runs.">
+      {section("Each job", "Latest run of each job", latest)}
+      {section("Recent runs", "Job runs", recent)}
+      <button
+        type="button"
+        disabled={latest.loading || recent.loading}
+        onClick={() => {
+          latest.reload();
+          recent.reload();
+        }}
+      >
+        {latest.loading || recent.loading ? "Refreshing…" : "Refresh"}
       </button>
     </Page>
   );
