@@ -16,7 +16,7 @@ import { createLogger, type Logger } from "../log/logger.js";
 import { MfaService } from "../mfa/service.js";
 import { MfaStore } from "../mfa/store.js";
 import type { Extension } from "../orgs/extension.js";
-import { handleSignals, StartError, start } from "../server.js";
+import { assertNotRoot, handleSignals, StartError, start } from "../server.js";
 import { rotateKeys } from "../tokens/cli.js";
 
 const USAGE = `Usage: bulwark <command> [options]
@@ -61,6 +61,8 @@ export interface CliOptions {
   readonly stdout?: { write(s: string): unknown };
   readonly stderr?: { write(s: string): unknown };
   readonly log?: Logger;
+  /** The process's effective user id (tests); default `process.geteuid()`. */
+  readonly uid?: number;
 }
 
 /**
@@ -117,6 +119,9 @@ async function main(argv: string[], options: CliOptions): Promise<number> {
   if (command === "backup" && positionals[1] === "keygen" && positionals.length === 2)
     return backupKeygen(stdout);
   const config = loadConfig(options.env ?? process.env);
+  // OPS-2: what start and worker refuse, every command that opens the data refuses too (a root-owned
+  // SQLite file or backup would stop the unprivileged server later).
+  if (command !== "start" && command !== "worker") assertNotRoot(config, options.uid ?? process.geteuid?.());
   const log = options.log ?? createLogger({ level: config.logLevel });
   const exts = await extensions(config, options.extensions ?? [], log);
   switch (command) {

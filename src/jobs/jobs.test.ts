@@ -210,6 +210,18 @@ describe("running as root, and the process roles' flags (OPS-2)", () => {
     await dev.close();
   });
 
+  it("OPS-2: in production the other commands that open the data refuse root too", async () => {
+    const config = production();
+    const env = { ...PRODUCTION_ENV, BULWARK_DATA_DIR: config.dataDir, LOG_LEVEL: "silent" };
+    let err = "";
+    const stderr = { write: (s: string) => (err += s) };
+    for (const command of [["migrate"], ["backup"], ["keys", "rotate-data"]])
+      expect(await runCli(command, { env, stderr, uid: 0 }), command.join(" ")).toBe(1);
+    expect(err).toContain("refuses to run as root in production");
+    expect(readdirSync(config.dataDir)).toEqual([]);
+    expect(await runCli(["migrate"], { env, stderr, stdout: { write: () => true }, uid: 1000 })).toBe(0);
+  });
+
   it("OPS-2: --no-worker is refused with any command but start", async () => {
     let err = "";
     const stderr = { write: (s: string) => (err += s) };

@@ -245,3 +245,23 @@ describe(`export of personal data (GDPR-1, ${ENGINE})`, () => {
     expect(text).toContain("[a platform admin]");
   });
 });
+
+describe("the export's rate limit (GDPR-1)", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await testApp({ RATE_LIMIT_TIERS: "general=1000/1m,sensitive=1000/1m,admin=1000/1m,export=2/1h" });
+    await createUser(t, ALICE.email, PW);
+  });
+  afterAll(() => t?.close());
+
+  it("GDPR-1: exports are limited by the export tier: the third within the hour is refused", async () => {
+    const s = await login(t, ALICE.email, PW);
+    const headers = { cookie: s.cookie, "x-csrf-token": s.csrf };
+    for (let i = 0; i < 2; i++)
+      expect((await t.app.inject({ method: "POST", url: "/v1/me/export", headers })).statusCode).toBe(200);
+    const refused = await t.app.inject({ method: "POST", url: "/v1/me/export", headers });
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().error.code).toBe("RATE_LIMITED");
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThan(0);
+  });
+});
