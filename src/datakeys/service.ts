@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers/promises";
 import { keyIdOf, type SealedField, type Sealer } from "../crypto/seal.js";
 import type { Db } from "../db/database.js";
 import type { SealedFieldStore } from "./store.js";
@@ -103,7 +104,7 @@ export class DataKeysService {
     const walk = async (field: SealedField, org: string | undefined): Promise<boolean> => {
       for (let after: unknown; ; ) {
         const done = await this.store.scoped(field, org, (db) => page(db, field, after));
-        await new Promise((r) => setImmediate(r));
+        await setImmediate();
         if (done === false) return false;
         if (done === null) return true;
         after = done.last;

@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers/promises";
 import { PLATFORM_LOG } from "../audit/entry.js";
 import type { AuditService } from "../audit/service.js";
 import { type PersonalData, sectionOf } from "./personal.js";
@@ -67,7 +68,7 @@ export class PrivacyService {
         });
         for (const [i, p] of tenant.entries()) add(p, found[i] ?? []);
         // SQLite answers synchronously: let other requests in between organisations.
-        await new Promise((resolve) => setImmediate(resolve));
+        await setImmediate();
       }
     return {
       format: "bulwark.personal-data.v1",

@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { setImmediate } from "node:timers/promises";
 import type { AuditEvent } from "../audit/entry.js";
 import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config/load.js";
@@ -62,7 +63,7 @@ export class SessionService {
       const n = await this.store.purge(before, this.config.auth.sessionIdleMs, PURGE_BATCH);
       total += n;
       if (n < PURGE_BATCH) return total;
-      await new Promise((resolve) => setImmediate(resolve));
+      await setImmediate();
     }
   }
 

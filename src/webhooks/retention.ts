@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers/promises";
 import type { Database } from "../db/database.js";
 
 const DAY = 86_400_000;
@@ -52,7 +53,7 @@ export class DeliveryLogRetention {
         .where("updated_at", "<", cutoff)
         .executeTakeFirst();
       gone += Number(deleted.numDeletedRows);
-      await new Promise((resolve) => setImmediate(resolve));
+      await setImmediate();
       if (finished.length < BATCH) break;
     }
     for (;;) {
@@ -76,7 +77,7 @@ export class DeliveryLogRetention {
       const n = Number(r.numDeletedRows);
       gone += n;
       if (n < BATCH) return gone;
-      await new Promise((resolve) => setImmediate(resolve));
+      await setImmediate();
     }
   }
 }
