@@ -25,7 +25,7 @@ export const catalog: Extension = {
   },
   migrations: (ctx) => ({ ...productMigrations(ctx), ...orderMigrations(ctx) }),
   // An order names the member who placed it (or the API key): part of that member's data export.
-  personalData: [{ table: "orders", column: "created_by", tenant: true }],
+  personalData: [{ table: "orders", column: "created_by", tenant: true, erase: "pseudonymise" }],
   routes: (tenant) => {
     productRoutes(tenant);
     orderRoutes(tenant);

@@ -19,7 +19,9 @@ declare module "../context.js" {
  */
 export const apiKeysCapability: Capability = {
   name: "apikeys",
-  personalData: [{ table: "api_keys", column: "created_by", omit: ["hash"] }] satisfies PersonalData[],
+  personalData: [
+    { table: "api_keys", column: "created_by", omit: ["hash"], erase: "pseudonymise" },
+  ] satisfies PersonalData[],
   migrations: apiKeyMigrations,
   async register(app, ctx) {
     let usable: string[] | undefined;

@@ -53,6 +53,8 @@ export const auditCapability: Capability = {
       omit: ["leaf"],
       json: ["entry"],
       shape: ownFacts,
+      // Its service blanks them: an entry's leaf must stay (GDPR-2).
+      erase: "owner",
     },
   ] satisfies PersonalData[],
   migrations: auditMigrations,

@@ -7,6 +7,8 @@ import { auditOrigin, auditSigner } from "./keys.js";
 import { AuditStore } from "./store.js";
 import {
   type CheckedBatch,
+  ERASURE_ACTION,
+  erasedListed,
   type VerifyResult,
   type VerifyRow,
   type VerifySource,
@@ -56,6 +58,7 @@ function sqliteChunks(
   size: number,
   retentionCutoff: number,
   parallel: ParallelOptions,
+  erased: ReadonlySet<number>,
 ): AsyncIterable<CheckedBatch> | undefined {
   const select = (text: string, params: readonly unknown[]) => db.selectRows(text, params)!;
   const max = db.selectRows("SELECT max(seq) FROM audit_events WHERE log_id = ?", [log])?.[0]?.[0];
@@ -66,10 +69,13 @@ function sqliteChunks(
   const chunk = parallel.chunk ?? CHUNK;
   const chunks =
     file && end >= (parallel.from ?? PARALLEL_FROM)
-      ? checkedInParallel(file, log, end, retentionCutoff, parallel)
+      ? checkedInParallel(file, log, end, retentionCutoff, parallel, erased)
       : (async function* () {
-          for (let from = 0; from < end; from += chunk)
-            yield checkChunk(select, { log, from, to: Math.min(end, from + chunk), retentionCutoff });
+          for (let from = 0; from < end; from += chunk) {
+            const to = Math.min(end, from + chunk);
+            const listed = [...erased].filter((s) => s >= from && s < to);
+            yield checkChunk(select, { log, from, to, retentionCutoff, erased: listed });
+          }
         })();
   return (async function* () {
     for await (const batch of chunks) {
@@ -138,6 +144,9 @@ export async function verifyDatabase(
   const coveredBefore = now - 2 * config.audit.checkpointSeconds * 1000 - 300_000;
   let failed = 0;
   for (const { log_id: log, size } of logs) {
+    const erased = new Set<number>();
+    for (const r of await store.byAction(log, ERASURE_ACTION))
+      for (const seq of erasedListed(r.seq, r.entry)) erased.add(seq);
     const src: VerifySource = {
       log,
       origin: auditOrigin(config, log),
@@ -145,10 +154,11 @@ export async function verifyDatabase(
       vkeys,
       headSize: size,
       retentionCutoff: cutoff,
+      erased,
       coveredBefore,
       checkpoints: await store.allCheckpoints(log),
       rows: () =>
-        sqliteChunks(db, log, size, cutoff, options.parallel ?? {}) ??
+        sqliteChunks(db, log, size, cutoff, options.parallel ?? {}, erased) ??
         (async function* () {
           // Past the head too, so a row inserted beyond it is seen.
           let from = 0;
@@ -227,6 +237,7 @@ export async function verifyBundle(
     origin: String(header.origin),
     vkeys: [options.key],
     retentionCutoff: Number.isNaN(cutoff) ? Number.NEGATIVE_INFINITY : cutoff,
+    erased: await erasedInBundle(file),
     // Every entry of a bundle is covered: the server checkpoints the whole log before exporting it.
     coveredBefore: Number.POSITIVE_INFINITY,
     checkpoints,
@@ -273,7 +284,7 @@ export async function verifyBundle(
     return fail(`the bundle holds ${result.entries} entries, its header says ${String(header.size)}`);
   if (purged > 0)
     options.stdout.write(
-      `${purged} entries carry no content (dropped by retention before ${header.retentionCutoff}); their leaves verify.\n`,
+      `${purged} entries carry no content (dropped by retention before ${header.retentionCutoff}, or erased with their account); their leaves verify.\n`,
     );
   return 0;
 }
@@ -286,4 +297,27 @@ function parseLine<T>(line: string, shape: (v: unknown) => T | undefined): T | u
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The positions a bundle's erasure records list (GDPR-2): read in a first pass over the file, since a
+ * record follows the entries it blanked.
+ */
+async function erasedInBundle(file: string): Promise<Set<number>> {
+  const erased = new Set<number>();
+  const lines = createInterface({
+    input: createReadStream(file, "utf8"),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  for await (const line of lines) {
+    if (!line.includes(ERASURE_ACTION)) continue;
+    try {
+      const r = JSON.parse(line) as { seq?: unknown; entry?: unknown };
+      if (Number.isSafeInteger(r.seq) && typeof r.entry === "string")
+        for (const seq of erasedListed(r.seq as number, r.entry)) erased.add(seq);
+    } catch {
+      // Not an entry line: the verifying pass reports it.
+    }
+  }
+  return erased;
 }

@@ -110,16 +110,31 @@ export function auditMigrations(ctx: MigrationContext): Record<string, Migration
         await stagingTriggers(db, ctx);
       },
     },
+    // GDPR-2: an account's erasure keeps its entries' actor and entity under a pseudonym (PURGE_SHAPE).
+    "0025_audit_erasure": {
+      async up(db: AnyDb) {
+        if (ctx.engine === "postgres") await appendOnlyFunction(db, ctx.schema);
+        else {
+          await sql`DROP TRIGGER audit_events_no_update`.execute(db);
+          await eventsUpdateTrigger(db);
+        }
+      },
+    },
   };
 }
 
-/** A purge may blank content and the personal query columns of a row; nothing else of it may change. */
-const PURGE_SHAPE = `NEW.entry IS NULL AND NEW.actor_id IS NULL AND NEW.entity_id IS NULL
+/**
+ * A purge (retention, AUDIT-6) or an erasure (GDPR-2) may blank a row's content, and blank or pseudonymise
+ * (`anon_…`) its personal query columns; nothing else of it may change.
+ */
+const PURGE_SHAPE = `NEW.entry IS NULL
+  AND (NEW.actor_id IS NULL OR NEW.actor_id = OLD.actor_id OR NEW.actor_id LIKE 'anon!_%' ESCAPE '!')
+  AND (NEW.entity_id IS NULL OR NEW.entity_id = OLD.entity_id OR NEW.entity_id LIKE 'anon!_%' ESCAPE '!')
   AND NEW.log_id = OLD.log_id AND NEW.seq = OLD.seq AND NEW.id = OLD.id AND NEW.leaf = OLD.leaf
   AND NEW.created_at = OLD.created_at AND NEW.action = OLD.action AND NEW.type = OLD.type
   AND NEW.actor_type = OLD.actor_type AND NEW.entity_type IS NOT DISTINCT FROM OLD.entity_type`;
 
-async function postgresTriggers(db: AnyDb, schema: string): Promise<void> {
+async function appendOnlyFunction(db: AnyDb, schema: string): Promise<void> {
   const fn = sql.id(schema, "audit_append_only");
   await sql`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -131,6 +146,11 @@ async function postgresTriggers(db: AnyDb, schema: string): Promise<void> {
       RAISE EXCEPTION 'the audit log is append-only (% on %)', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
     END $$`.execute(db);
+}
+
+async function postgresTriggers(db: AnyDb, schema: string): Promise<void> {
+  await appendOnlyFunction(db, schema);
+  const fn = sql.id(schema, "audit_append_only");
   for (const table of ["audit_events", "audit_checkpoints", "audit_keys"]) {
     const t = sql.id(schema, table);
     await sql`CREATE TRIGGER ${sql.id(`${table}_append_only`)} BEFORE UPDATE OR DELETE ON ${t}
@@ -174,9 +194,7 @@ async function stagingTriggers(db: AnyDb, ctx: MigrationContext): Promise<void> 
 async function sqliteTriggers(db: AnyDb): Promise<void> {
   // The gate is a row the purge inserts and deletes inside its own transaction, holding its cutoff.
   await sql`CREATE TABLE audit_purge_gate (before INTEGER NOT NULL)`.execute(db);
-  await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-    WHEN NOT (EXISTS (SELECT 1 FROM audit_purge_gate WHERE OLD.created_at < before) AND ${sql.raw(PURGE_SHAPE.replace("IS NOT DISTINCT FROM", "IS"))})
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only (UPDATE on audit_events)'); END`.execute(db);
+  await eventsUpdateTrigger(db);
   for (const table of ["audit_events", "audit_checkpoints", "audit_keys"]) {
     if (table !== "audit_events")
       await sql`CREATE TRIGGER ${sql.id(`${table}_no_update`)} BEFORE UPDATE ON ${sql.id(table)}
@@ -188,4 +206,11 @@ async function sqliteTriggers(db: AnyDb): Promise<void> {
       db,
     );
   }
+}
+
+/** SQLite: an update of a log entry only in the purge's shape, only while the gate row admits it. */
+async function eventsUpdateTrigger(db: AnyDb): Promise<void> {
+  await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+    WHEN NOT (EXISTS (SELECT 1 FROM audit_purge_gate WHERE OLD.created_at < before) AND ${sql.raw(PURGE_SHAPE.replace("IS NOT DISTINCT FROM", "IS"))})
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only (UPDATE on audit_events)'); END`.execute(db);
 }

@@ -1,8 +1,9 @@
 import type { FastifyRequest } from "fastify";
-import type { Db } from "../db/database.js";
+import type { Database, Db } from "../db/database.js";
 import type { Logger } from "../log/logger.js";
 import { type DenialFacts, denialEvent } from "./denials.js";
 import { type AuditEvent, logOf } from "./entry.js";
+import { type ErasedSubject, eraseFromAudit } from "./erasure.js";
 import { walk } from "./export.js";
 import { CompactRange, consistencySpans, type Hash, inclusionSpans, type Span } from "./merkle.js";
 import {
@@ -109,6 +110,15 @@ export class AuditService {
       .transaction()
       .execute((tx) => appendRows(this.store, tx, [row], this.clock()));
     return written!;
+  }
+
+  /**
+   * GDPR-2: blanks every entry that names an account being erased, after writing what is buffered (an
+   * entry still waiting would escape). See `eraseFromAudit`; returns the entries blanked, by log.
+   */
+  async erase(database: Database, subject: ErasedSubject): Promise<Record<string, number>> {
+    await this.flush();
+    return eraseFromAudit(database, subject, (tx, events) => this.record(tx, events));
   }
 
   /** Entries created before this instant may have lost their content to retention. */

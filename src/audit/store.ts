@@ -399,6 +399,19 @@ export class AuditStore {
    * The verifier's walk: the columns it checks, from seq `from` on, past the head too (a row inserted
    * beyond it is seen). Rows come as the driver gives them: this reads whole logs, one allocation a row.
    */
+  /** The entries of `log` with `action` that still have their content (the action index), oldest first. */
+  async byAction(log: string, action: string): Promise<{ seq: number; entry: string | null }[]> {
+    const rows = await this.db
+      .selectFrom("audit_events")
+      .select(["seq", "entry"])
+      .where("log_id", "=", log)
+      .where("action", "=", action)
+      .where("entry", "is not", null)
+      .orderBy("seq")
+      .execute();
+    return rows.map((r) => ({ seq: Number(r.seq), entry: r.entry }));
+  }
+
   async verifyRange(log: string, from: number, limit: number): Promise<VerifyRow[]> {
     return this.db
       .selectFrom("audit_events")

@@ -59,6 +59,7 @@ export async function* checkedInParallel(
   end: number,
   retentionCutoff: number,
   options: { workers?: number; chunk?: number } = {},
+  erased: ReadonlySet<number> = new Set(),
 ): AsyncGenerator<CheckedBatch> {
   const size = options.chunk ?? CHUNK;
   const chunks = Math.ceil(end / size);
@@ -70,9 +71,9 @@ export async function* checkedInParallel(
   let next = 0;
   const send = () => {
     const from = next * size;
-    inflight.push(
-      pool[next % pool.length]!.check({ log, from, to: Math.min(end, from + size), retentionCutoff }),
-    );
+    const to = Math.min(end, from + size);
+    const listed = [...erased].filter((s) => s >= from && s < to);
+    inflight.push(pool[next % pool.length]!.check({ log, from, to, retentionCutoff, erased: listed }));
     next++;
   };
   try {

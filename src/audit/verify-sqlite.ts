@@ -8,8 +8,10 @@ export interface Chunk {
   readonly log: string;
   readonly from: number;
   readonly to: number;
-  /** Content may be missing only for entries older than this (epoch ms). */
+  /** Content may be missing only for entries older than this (epoch ms)… */
   readonly retentionCutoff: number;
+  /** …or erased with their account (positions of this chunk listed by an erasure record). */
+  readonly erased?: readonly number[];
 }
 
 const ROWS =
@@ -25,6 +27,7 @@ type Row = [number, string, number, string, string | null, string, string, strin
  */
 export function checkChunk(select: SelectRows, chunk: Chunk): CheckedBatch {
   const { log, from, to, retentionCutoff } = chunk;
+  const erased = chunk.erased?.length ? new Set(chunk.erased) : undefined;
   const rows = select(ROWS, [log, from, to]) as Row[];
   const leaves = new Uint8Array(32 * rows.length);
   const createdAt = new Float64Array(rows.length);
@@ -51,7 +54,7 @@ export function checkChunk(select: SelectRows, chunk: Chunk): CheckedBatch {
       entity_type: r[9] ?? null,
       entity_id: r[10] ?? null,
     };
-    const leaf = checkRow(row, log, retentionCutoff);
+    const leaf = checkRow(row, log, retentionCutoff, erased);
     if (!Buffer.isBuffer(leaf)) return done(i, leaf);
     leaves.set(leaf, 32 * i);
     createdAt[i] = r[2];

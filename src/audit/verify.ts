@@ -50,8 +50,10 @@ export interface VerifySource {
   readonly vkeys: readonly string[];
   /** The log's size as its head row says (database mode). */
   readonly headSize?: number;
-  /** Content may be missing (purged) only for entries older than this (epoch ms). */
+  /** Content may be missing (purged) only for entries older than this (epoch ms)… */
   readonly retentionCutoff: number;
+  /** …or listed by an erasure record later in the log (`erasedListed`): an erased account's entries. */
+  readonly erased?: ReadonlySet<number>;
   /**
    * Entries created before this instant must be covered by a signed checkpoint (the database: a log
    * whose checkpoints were deleted does not pass as "awaiting one"). A bundle requires every entry to be.
@@ -177,7 +179,7 @@ export async function verifyLog(
     }
     for (const row of batch as readonly VerifyRow[]) {
       if (row.seq !== range.size) return at(missing(range.size, row.seq));
-      const leaf = checkRow(row, src.log, src.retentionCutoff);
+      const leaf = checkRow(row, src.log, src.retentionCutoff, src.erased);
       if (!Buffer.isBuffer(leaf)) return at(leaf);
       range.append(leaf);
       const finding = joined(row.seq, row.created_at);
@@ -219,6 +221,25 @@ export async function verifyLog(
   };
 }
 
+/** The action of the entries that list what an account's erasure blanked in their log (GDPR-2). */
+export const ERASURE_ACTION = "audit.entries_erased";
+
+/**
+ * The positions an erasure record lists (its `metadata.seqs`), if `entry` is one: only positions before
+ * its own, since a record can vouch only for what precedes it. Its own content is checked like any other
+ * entry's, so a listing forged into an existing entry fails as a modification.
+ */
+export function erasedListed(seq: number, entry: string | null): number[] {
+  if (entry === null || !entry.includes(ERASURE_ACTION)) return [];
+  try {
+    const e = JSON.parse(entry) as { action?: unknown; metadata?: { seqs?: unknown } };
+    if (e.action !== ERASURE_ACTION || !Array.isArray(e.metadata?.seqs)) return [];
+    return e.metadata.seqs.filter((n): n is number => Number.isSafeInteger(n) && n >= 0 && n < seq);
+  } catch {
+    return [];
+  }
+}
+
 /** Where the row of entry `expected` should be, the next row is entry `next`. */
 export function missing(expected: number, next: number): Finding {
   return {
@@ -233,16 +254,21 @@ export function missing(expected: number, next: number): Finding {
  * Checks one row on its own (rules 3 and 4, and that its entry names its own position): its leaf hash
  * when it holds, else what is wrong. Pure, so worker threads run it too (verify-sqlite.ts).
  */
-export function checkRow(row: VerifyRow, log: string, retentionCutoff: number): Hash | Finding {
+export function checkRow(
+  row: VerifyRow,
+  log: string,
+  retentionCutoff: number,
+  erased?: ReadonlySet<number>,
+): Hash | Finding {
   if (row.entry === null) {
     // With content, the leaf is checked by comparing it with the entry's hash; without, by its form.
     if (!LEAF.test(row.leaf)) return noLeaf(row);
-    if (row.created_at < retentionCutoff) return unhex(row.leaf);
+    if (row.created_at < retentionCutoff || erased?.has(row.seq)) return unhex(row.leaf);
     return {
       problem: "deleted",
       seq: row.seq,
       id: row.id,
-      message: `entry ${row.seq} (${row.id}) lost its content before its retention period ended`,
+      message: `entry ${row.seq} (${row.id}) lost its content before its retention period ended, and no erasure record lists it`,
     };
   }
   const leaf = leafHash(row.entry);

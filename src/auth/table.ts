@@ -86,6 +86,10 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "POST /v1/me/password": USER_CREDENTIALS,
   // GDPR-1: the account's own data, not an impersonating admin's to take; limited like other exports.
   "POST /v1/me/export": { ...USER, impersonation: "refuse", rate: "export" },
+  // GDPR-2: deleting the account needs a fresh password proof; only the user may ask or cancel.
+  "GET /v1/me/deletion": USER,
+  "POST /v1/me/deletion": { ...USER_CREDENTIALS, reauth: true },
+  "DELETE /v1/me/deletion": USER_CREDENTIALS,
   "POST /v1/me/mfa/totp": USER_CREDENTIALS,
   "POST /v1/me/mfa/totp/confirm": { ...USER_CREDENTIALS, reauth: true },
   "DELETE /v1/me/mfa/totp": USER_CREDENTIALS,

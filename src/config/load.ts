@@ -108,7 +108,12 @@ export interface Config {
   /** Error tracking (OBS-3): where 5xx events go, if anywhere. */
   readonly sentryDsn: string | undefined;
   /** How long rows are kept once they served their purpose (GDPR-3), in days. */
-  readonly retention: { readonly sessionsDays: number; readonly deliveriesDays: number };
+  readonly retention: {
+    readonly sessionsDays: number;
+    readonly deliveriesDays: number;
+    /** GDPR-2: days from an account's deletion request to its erasure. */
+    readonly deletionDays: number;
+  };
   /** The sub-processors the operator discloses (GDPR-4). */
   readonly subprocessors: readonly Subprocessor[];
   readonly audit: {
@@ -426,6 +431,7 @@ export function loadConfig(env: Env = process.env): Config {
     retention: {
       sessionsDays: int("RETENTION_SESSIONS_DAYS"),
       deliveriesDays: int("RETENTION_DELIVERIES_DAYS"),
+      deletionDays: int("DELETION_COOLING_OFF_DAYS"),
     },
     audit: {
       enabled: oneOf("AUDIT_LOG") === "on",

@@ -627,6 +627,14 @@ export const VARIABLES = [
     doc: "Days a session's row (its IP address and user agent) is kept after the session ended; a daily job deletes older ones (GDPR-3).",
   },
   {
+    name: "DELETION_COOLING_OFF_DAYS",
+    kind: "int",
+    dev: "14",
+    min: 1,
+    max: 90,
+    doc: "Days between a user's request to delete their account and its erasure (GDPR-2); the user may cancel until then by signing in.",
+  },
+  {
     name: "RETENTION_DELIVERIES_DAYS",
     kind: "int",
     dev: "30",

@@ -44,7 +44,7 @@ export interface PortalSignIn {
 export const identityCapability: Capability = {
   name: "identity",
   personalData: [
-    { table: "users", column: "id", omit: ["password_hash"] },
+    { table: "users", column: "id", omit: ["password_hash"], erase: "account" },
     // A mailed link's row is the SHA-256 of its token.
     { table: "email_tokens", column: "user_id", omit: ["id"] },
   ] satisfies PersonalData[],

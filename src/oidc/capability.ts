@@ -49,7 +49,7 @@ export function oidcCapability(options: { clock?: () => number } = {}): Capabili
   return {
     name: "oidc",
     personalData: [
-      { table: "oidc_clients", column: "created_by", omit: ["secret_hash"] },
+      { table: "oidc_clients", column: "created_by", omit: ["secret_hash"], erase: "pseudonymise" },
       // The provider's grants, sessions and tokens name the account inside their payload; an id may be
       // the token itself.
       { table: "oidc_state", column: "payload", match: "mentions", omit: ["id", "payload", "uid"] },

@@ -297,6 +297,20 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "Export your personal data",
     "Every row of every table that names the account, as one JSON file (GDPR-1): secrets and their hashes withheld and listed, other people replaced by a placeholder. Rate-limited like exports, audited, refused while impersonated.",
   ),
+  "GET /v1/me/deletion": op(
+    "Your account's deletion",
+    "Whether a deletion of the account is pending (GDPR-2), since when, and when it will be erased.",
+  ),
+  "POST /v1/me/deletion": op(
+    "Delete your account",
+    "Asks for the account's erasure (GDPR-2): it happens DELETION_COOLING_OFF_DAYS later unless cancelled. Needs your password proved within REAUTH_MINUTES. Refused (409) while you are the only owner of an organisation with other members. Asking again answers the pending request. Audited; refused while impersonated.",
+    ["REAUTH_REQUIRED", "LAST_OWNER"],
+  ),
+  "DELETE /v1/me/deletion": op(
+    "Cancel your account's deletion",
+    "Cancels the pending deletion; nothing of the account was erased. Audited; refused while impersonated.",
+    ["NOT_FOUND"],
+  ),
   "POST /v1/me/password": op(
     "Change the password",
     "Checks the current password, sets the new one (it must meet the password policy), ends the other sessions and voids outstanding reset links.",

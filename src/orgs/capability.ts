@@ -26,7 +26,13 @@ export function orgsCapability(sink?: DenialSink): Capability {
       // Invitations to the person's address (`id` is the SHA-256 of the link's token), and those they
       // sent (without the invitee's address: another person's).
       { table: "invitations", column: "email", match: "email", tenant: true, omit: ["id"] },
-      { table: "invitations", column: "invited_by", tenant: true, omit: ["id", "email"] },
+      {
+        table: "invitations",
+        column: "invited_by",
+        tenant: true,
+        omit: ["id", "email"],
+        erase: "pseudonymise",
+      },
     ] satisfies PersonalData[],
     migrations: orgMigrations,
     async register(app, ctx) {

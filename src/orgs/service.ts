@@ -241,6 +241,22 @@ export class OrgService {
     return this.store.accessCached(orgId, userId);
   }
 
+  /**
+   * The organisations that would be left without an OWNER but not without members if the user's account
+   * went (GDPR-2): the account may not be erased until someone else owns them.
+   */
+  soleOwnerships(userId: string): Promise<string[]> {
+    return this.store.soleOwnerships(userId);
+  }
+
+  /**
+   * Removes an erased account from every organisation at once (GDPR-2), cached access dropped on every
+   * process; the caller checked `soleOwnerships`. Not audited member by member: the erasure is one event.
+   */
+  removeUser(userId: string): Promise<string[]> {
+    return this.store.removeUser(userId);
+  }
+
   /** Every organisation with its member count, by id (platform admins' list, cursor pagination). */
   listAll(limit: number, after: string | undefined, search?: string) {
     return this.store.listAll(limit, after, search);

@@ -234,6 +234,27 @@ export class OrgStore {
     });
   }
 
+  /** The organisations where `userId` is the only OWNER and someone else is a member (GDPR-2's refusal). */
+  async soleOwnerships(userId: string): Promise<string[]> {
+    const rows = await sql<{ org_id: string }>`SELECT m.org_id FROM memberships m
+      WHERE m.user_id = ${userId} AND m.role = 'OWNER'
+        AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = m.org_id AND o.role = 'OWNER' AND o.user_id <> m.user_id)
+        AND EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = m.org_id AND o.user_id <> m.user_id)
+      ORDER BY m.org_id`.execute(this.db);
+    return rows.rows.map((r) => r.org_id);
+  }
+
+  /** Deletes every membership of the user (an erased account, GDPR-2); the organisations it was in. */
+  async removeUser(userId: string): Promise<string[]> {
+    const rows = await this.db
+      .deleteFrom("memberships")
+      .where("user_id", "=", userId)
+      .returning("org_id")
+      .execute();
+    for (const { org_id } of rows) this.drop(() => this.cache.dropMember(org_id, userId));
+    return rows.map((r) => r.org_id);
+  }
+
   /** Every organisation with its member count, by id (cursor pagination), optionally those whose name or slug contains `search`. */
   listAll(limit: number, after: string | undefined, search?: string) {
     let q = this.db

@@ -74,6 +74,7 @@ describe("security page", () => {
         "DATA-1",
         "DATA-4",
         "GDPR-1",
+        "GDPR-2",
         "GDPR-3",
         "GDPR-4",
         "HDR-1",

@@ -1,28 +1,56 @@
 import type { Capability } from "../capability.js";
 import type { BulwarkContext } from "../context.js";
+import { ErasureService } from "./erasure.js";
 import type { PersonalData } from "./personal.js";
 import { privacyRoutes } from "./plugin.js";
+import { DeletionRequests, privacyMigrations } from "./requests.js";
 import { PrivacyService } from "./service.js";
 import { PersonalDataStore } from "./store.js";
 
 declare module "../context.js" {
   interface Services {
     privacy: PrivacyService;
+    erasure: ErasureService;
   }
 }
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Privacy requests (GDPR-1): a user's export of every row that names them, over the `personalData`
  * every capability and extension declares (`sources`). Registered last, so it knows them all.
  */
-export function privacyCapability(sources: readonly PersonalData[]): Capability {
+export function privacyCapability(declared: readonly PersonalData[]): Capability {
+  // The pending deletion request is the person's too (its row goes with the account's, by cascade).
+  const sources: readonly PersonalData[] = [
+    ...declared,
+    { table: "account_deletions", column: "user_id", omit: ["pseudonym"], erase: "owner" },
+  ];
   return {
     name: "privacy",
+    migrations: privacyMigrations,
     async register(app, ctx) {
       const audit = ctx.service("audit");
-      const privacy = new PrivacyService(new PersonalDataStore(ctx.db), sources, audit);
+      const store = new PersonalDataStore(ctx.db);
+      const privacy = new PrivacyService(store, sources, audit);
       ctx.provide("privacy", privacy);
-      await app.register(privacyRoutes, { privacy, audit, db: ctx.db.global });
+      const erasure = new ErasureService({
+        db: ctx.db,
+        store,
+        requests: new DeletionRequests(ctx.db.global),
+        sources,
+        audit,
+        identity: ctx.service("identity"),
+        orgs: ctx.service("orgs"),
+        sessions: ctx.service("sessions"),
+        coolingOffMs: ctx.config.retention.deletionDays * DAY_MS,
+        log: ctx.log,
+      });
+      ctx.provide("erasure", erasure);
+      ctx.service("jobs").schedule("privacy.erasure", { everyMs: HOUR_MS }, () => erasure.eraseDue());
+      await app.register(privacyRoutes, { privacy, erasure, audit, db: ctx.db.global });
+      deletionControl(ctx, sources);
       ctx.posture.register({
         id: "GDPR-1",
         title: "Export of personal data",
@@ -34,6 +62,18 @@ export function privacyCapability(sources: readonly PersonalData[]): Capability 
       subprocessorsControl(ctx);
     },
   };
+}
+
+/** GDPR-2: account deletion, with its cooling-off period, and what erasure keeps. */
+function deletionControl(ctx: BulwarkContext, sources: readonly PersonalData[]): void {
+  const days = ctx.config.retention.deletionDays;
+  ctx.posture.register({
+    id: "GDPR-2",
+    title: "Account deletion",
+    claim: `A user deletes their account from the console or the API (the request needs their password proved within the last ${ctx.config.auth.reauthMs / 60_000} minutes); it is erased ${days} days later unless they cancel in the meantime. Erasure ends their sessions and removes them from their organisations; deletes the rows that are theirs alone in every table that declares personal data (${new Set(sources.map((s) => s.table)).size} tables: account, sessions, second factors, passkeys, tokens, linked sign-ins, invitations sent to them); replaces their id with a pseudonym where an organisation keeps a row they created (an API key, an order); and blanks the content of every audit entry that names them, of the requests those entries came from, and of anonymous requests from the network addresses those entries show, keeping each entry's leaf hash and recording in each log which entries were erased, so every audit log, checkpoint and exported bundle still verifies. The only owner of an organisation with other members must hand it over first.`,
+    settings: { coolingOffDays: days },
+    enabled: true,
+  });
 }
 
 /**
@@ -88,7 +128,7 @@ function retentionControl(ctx: BulwarkContext): void {
   ctx.posture.register({
     id: "GDPR-3",
     title: "Retention per data type",
-    claim: `Scheduled jobs delete these kinds of personal data once their time has passed: ${rows.join("; ")}. Accounts and invitations are not among them yet.`,
+    claim: `Scheduled jobs delete these kinds of personal data once their time has passed: ${rows.join("; ")}. Accounts go when their owner deletes them, after the cooling-off period (GDPR-2); expired invitations are not among them yet.`,
     settings: {
       ...(audit.enabled ? { auditDays: audit.retentionDays } : {}),
       sessionsDays: retention.sessionsDays,

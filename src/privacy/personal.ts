@@ -18,6 +18,14 @@ export interface PersonalData {
     | "email"
     | "mentions"
     | { readonly via: { readonly table: string; readonly column: string } };
+  /**
+   * What an account's erasure (GDPR-2) does to the rows: `delete` them (default); `pseudonymise` them,
+   * rows that belong to an organisation and stay (an API key the person created): an `id` column becomes
+   * the account's pseudonym, a `mentions` text has the id, address and name replaced; `account`: the
+   * account's own row, deleted last, with its deletion request; `owner`: the capability that owns the
+   * table erases them through its service (the audit log, whose entries must keep verifying).
+   */
+  readonly erase?: "delete" | "pseudonymise" | "account" | "owner";
   /** Extra equalities a row must meet (an audit entry about a user: `entity_type = 'user'`). */
   readonly where?: Readonly<Record<string, string>>;
   /** A tenant table: read in each organisation's scope (row-level security on PostgreSQL). */

@@ -6,6 +6,7 @@ import type { AuditService } from "../audit/service.js";
 import type { Db } from "../db/database.js";
 import { AppError } from "../http/errors.js";
 import { sessionOf } from "../identity/principal.js";
+import type { DeletionState, ErasureService } from "./erasure.js";
 import type { PrivacyService } from "./service.js";
 
 const Export = Type.Object({
@@ -22,12 +23,55 @@ const Export = Type.Object({
   notes: Type.Array(Type.String()),
 });
 
-/** `POST /v1/me/export` (GDPR-1): the signed-in user's personal data as one JSON document, audited. */
+const Deletion = Type.Object({
+  status: Type.Union([Type.Literal("pending"), Type.Literal("none")]),
+  requestedAt: Type.Optional(Type.String({ format: "date-time" })),
+  dueAt: Type.Optional(
+    Type.String({ format: "date-time", description: "When the account will be erased, unless cancelled." }),
+  ),
+});
+
+const deletionOf = (s: DeletionState | undefined) =>
+  s
+    ? {
+        status: "pending" as const,
+        requestedAt: new Date(s.requestedAt).toISOString(),
+        dueAt: new Date(s.dueAt).toISOString(),
+      }
+    : { status: "none" as const };
+
+/**
+ * `POST /v1/me/export` (GDPR-1): the signed-in user's personal data as one JSON document, audited; and
+ * `/v1/me/deletion` (GDPR-2): the account's deletion request, its state, its cancellation.
+ */
 export async function privacyRoutes(
   app: FastifyInstance,
-  opts: { privacy: PrivacyService; audit: AuditService; db: Db },
+  opts: { privacy: PrivacyService; erasure: ErasureService; audit: AuditService; db: Db },
 ): Promise<void> {
-  const { privacy, audit, db } = opts;
+  const { privacy, erasure, audit, db } = opts;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const me = ["me"];
+  r.get("/v1/me/deletion", { schema: { tags: me, response: { 200: Deletion } } }, async (req) =>
+    deletionOf(await erasure.status(sessionOf(req).user_id)),
+  );
+  r.post(
+    "/v1/me/deletion",
+    {
+      schema: {
+        tags: me,
+        body: Type.Optional(Type.Object({}, { additionalProperties: false })),
+        response: { 202: Deletion },
+      },
+    },
+    async (req, reply) => {
+      const state = await erasure.request(sessionOf(req).user_id, req);
+      return reply.code(202).send(deletionOf(state));
+    },
+  );
+  r.delete("/v1/me/deletion", { schema: { tags: me, response: { 200: Deletion } } }, async (req) => {
+    await erasure.cancel(sessionOf(req).user_id, req);
+    return deletionOf(undefined);
+  });
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     "/v1/me/export",
     {

@@ -240,7 +240,7 @@ describe(`retention per data type (GDPR-3, ${ENGINE})`, () => {
       );
       expect(control?.claim).toContain("audit entries: their content 400 days");
       expect(control?.claim).not.toContain("backups");
-      expect(control?.claim).toContain("Accounts and invitations are not among them yet.");
+      expect(control?.claim).toContain("expired invitations are not among them yet.");
     } finally {
       await prod.close();
     }

@@ -8,6 +8,15 @@ export interface Person {
   readonly email: string;
 }
 
+/** A person being erased (GDPR-2): their name too, and the pseudonym their organisations' rows keep. */
+export interface ErasedPerson extends Person {
+  readonly name: string | null;
+  readonly pseudonym: string;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a delete or an update over a declared table.
+type AnyWhere = { where(column: string, op: "=", value: string): AnyWhere; executeTakeFirst(): Promise<any> };
+
 type Row = Record<string, unknown>;
 // biome-ignore lint/suspicious/noExplicitAny: tables and columns come from declarations, not the typed map.
 type AnyDb = Kysely<any>;
@@ -31,6 +40,72 @@ export class PersonalDataStore {
     for (const [column, value] of Object.entries(p.where ?? {})) q = q.where(column, "=", value);
     const rows = (await q.execute()) as Row[];
     return p.match === "mentions" ? rows.filter((r) => namesExactly(r[p.column], person)) : rows;
+  }
+
+  /**
+   * GDPR-2: erases the rows of one declaration that name the person (its `erase` mode: `delete` or
+   * `pseudonymise`), global or in an organisation's scope (`db`, inside `withOrg`). A `mentions` match is
+   * checked exactly first, and its rows are found again by their text: a row naming a longer address that
+   * contains the person's is never touched. Returns the rows changed.
+   */
+  async erase(p: PersonalData, person: ErasedPerson, db: Db = this.db.global): Promise<number> {
+    const d = db as unknown as AnyDb;
+    const mode = p.erase ?? "delete";
+    if (mode !== "delete" && mode !== "pseudonymise") return 0;
+    const where = (q: AnyWhere) => {
+      let out = q;
+      for (const [column, value] of Object.entries(p.where ?? {})) out = out.where(column, "=", value);
+      return out;
+    };
+    if (p.match !== "mentions") {
+      const q =
+        mode === "delete"
+          ? d.deleteFrom(p.table).where(this.matches(p, person))
+          : d
+              .updateTable(p.table)
+              .set({ [p.column]: person.pseudonym })
+              .where(this.matches(p, person));
+      const r = await where(q as AnyWhere).executeTakeFirst();
+      return Number(
+        (r as { numDeletedRows?: bigint; numUpdatedRows?: bigint }).numDeletedRows ??
+          (r as { numUpdatedRows?: bigint }).numUpdatedRows ??
+          0,
+      );
+    }
+    let changed = 0;
+    const texts = new Set((await this.rows(p, person, db)).map((r) => r[p.column] as string));
+    for (const text of texts) {
+      const q =
+        mode === "delete"
+          ? d.deleteFrom(p.table).where(p.column, "=", text)
+          : d
+              .updateTable(p.table)
+              .set({ [p.column]: pseudonymised(text, person) })
+              .where(p.column, "=", text);
+      const r = await where(q as AnyWhere).executeTakeFirst();
+      changed += Number(
+        (r as { numDeletedRows?: bigint }).numDeletedRows ??
+          (r as { numUpdatedRows?: bigint }).numUpdatedRows ??
+          0,
+      );
+    }
+    return changed;
+  }
+
+  /** The account's own row (`erase: "account"`), deleted in the caller's transaction, last. */
+  eraseAccount(p: PersonalData, person: ErasedPerson, db: Db): Promise<number> {
+    return this.erase({ ...p, erase: "delete" }, person, db);
+  }
+
+  /** Runs `fn` in organisation `orgId`'s write scope (a transaction). */
+  inOrgWrite<T>(orgId: string, fn: (db: Db) => Promise<T>): Promise<T> {
+    return this.db.withOrg(orgId, fn);
+  }
+
+  /** Every organisation's id: an erasure looks for the person in all of them. */
+  async organisations(): Promise<string[]> {
+    const rows = await this.db.global.selectFrom("organizations").select("id").orderBy("id").execute();
+    return rows.map((r) => r.id);
   }
 
   /** Runs `fn` in organisation `orgId`'s read scope. */
@@ -70,4 +145,17 @@ export function namesExactly(value: unknown, person: Person): boolean {
     // Plain text such as a principal's name, `session:usr_…`: one of its parts.
     return value.split(/[\s:,;|/]+/).some((part) => targets.includes(part.toLowerCase()));
   }
+}
+
+const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * A text with the person's id and address (whole, case folded: not inside a longer address) replaced by
+ * the pseudonym, and their name where it is a whole JSON string.
+ */
+export function pseudonymised(text: string, person: ErasedPerson): string {
+  const whole = (s: string) => new RegExp(`(?<![\\w.+%-])${literal(s)}(?![\\w-]|\\.\\w)`, "gi");
+  let out = text.replace(whole(person.id), person.pseudonym).replace(whole(person.email), person.pseudonym);
+  if (person.name) out = out.split(JSON.stringify(person.name)).join(JSON.stringify("[erased]"));
+  return out;
 }

@@ -38,7 +38,7 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
     name: "webhooks",
     // An organisation's events about a member name them in the body sent to its endpoints.
     personalData: [
-      { table: "webhook_messages", column: "body", match: "mentions", json: ["body"] },
+      { table: "webhook_messages", column: "body", match: "mentions", json: ["body"], erase: "pseudonymise" },
     ] satisfies PersonalData[],
     sealedFields: [SECRET, PREVIOUS_SECRET],
     migrations: (ctx) => ({ ...webhookMigrations(ctx), ...inboundMigrations(ctx) }),

@@ -1,0 +1,148 @@
+import { sql } from "kysely";
+import type { Database, Db } from "../db/database.js";
+import { idFloor } from "../util/ids.js";
+import { SYSTEM } from "./actor.js";
+import { type AuditEvent, PLATFORM_LOG } from "./entry.js";
+import { ERASURE_ACTION } from "./verify.js";
+
+/** The account being erased (GDPR-2), and the pseudonym its entries keep. */
+export interface ErasedSubject {
+  readonly id: string;
+  readonly email: string;
+  /** `anon_…`: replaces the account's id in the query columns (actor, entity) of its entries. */
+  readonly pseudonym: string;
+  /** Whether an entry's text names the account itself (an exact id or address, not a longer one). */
+  readonly names: (entry: string) => boolean;
+}
+
+/** Rows read per page while looking for the anonymous request records that go with the account. */
+const PAGE = 5000;
+const BATCH = 500;
+
+interface Candidate {
+  id: string;
+  created_at: number | string;
+  actor_id: string | null;
+  entity_id: string | null;
+  entry: string;
+}
+
+/**
+ * GDPR-2: blanks the content of every audit entry that names the account (as actor, as entity, or in its
+ * text) and of the request records of the requests those entries were raised in (they hold its network
+ * address and browser), in every log. Leaves, positions and ids stay, so every log and checkpoint still
+ * verifies; the account's id in the actor and entity columns becomes its pseudonym, so an auditor can
+ * still follow what one (now anonymous) account did. Runs as the schema owner with the purge gate set, in
+ * the one update shape the append-only triggers admit (migration 0025). Returns the entries blanked, by log.
+ */
+export async function eraseFromAudit(
+  db: Database,
+  s: ErasedSubject,
+  record: (tx: Db, events: AuditEvent[]) => Promise<void>,
+): Promise<Record<string, number>> {
+  return db.asOwner(async (owner) => {
+    const contains = (text: string) =>
+      db.engine === "postgres"
+        ? sql<boolean>`strpos(lower(entry), ${text.toLowerCase()}) > 0`
+        : sql<boolean>`instr(lower(entry), ${text.toLowerCase()}) > 0`;
+    const found = await sql<Candidate>`SELECT id, created_at, actor_id, entity_id, entry FROM audit_events
+      WHERE entry IS NOT NULL AND (actor_id = ${s.id} OR entity_id = ${s.id} OR ${contains(s.id)} OR ${contains(s.email)})`.execute(
+      owner,
+    );
+    const named = found.rows.filter((r) => r.actor_id === s.id || r.entity_id === s.id || s.names(r.entry));
+    const ids = new Set(named.map((r) => r.id));
+    for (const id of await anonymousRecords(owner, named)) ids.add(id);
+    const byLog: Record<string, number> = {};
+    const all = [...ids];
+    for (let i = 0; i < all.length; i += BATCH) {
+      const batch = all.slice(i, i + BATCH);
+      const rows = await owner.transaction().execute(async (tx) => {
+        await gate(db, tx, true);
+        const result = await sql<{
+          log_id: string;
+          seq: number | string;
+        }>`UPDATE audit_events SET entry = NULL,
+            actor_id = CASE WHEN actor_id = ${s.id} THEN ${s.pseudonym} ELSE actor_id END,
+            entity_id = CASE WHEN entity_id = ${s.id} THEN ${s.pseudonym} ELSE entity_id END
+          WHERE id IN (${sql.join(batch)}) AND entry IS NOT NULL RETURNING log_id, seq`.execute(tx);
+        await gate(db, tx, false);
+        // Each log says, in the same transaction, which of its entries lost their content and why:
+        // `bulwark audit verify` accepts exactly those (ERASURE_ACTION).
+        const seqs = new Map<string, number[]>();
+        for (const r of result.rows) seqs.set(r.log_id, [...(seqs.get(r.log_id) ?? []), Number(r.seq)]);
+        await record(
+          tx,
+          [...seqs].map(([log, list]) => ({
+            action: ERASURE_ACTION,
+            actor: SYSTEM,
+            orgId: log === PLATFORM_LOG ? undefined : log,
+            entity: { type: "user", id: s.pseudonym },
+            metadata: { reason: "account erased (GDPR-2)", seqs: list.sort((a, b) => a - b) },
+          })),
+        );
+        return result.rows;
+      });
+      for (const r of rows) byLog[r.log_id] = (byLog[r.log_id] ?? 0) + 1;
+    }
+    return byLog;
+  });
+}
+
+/**
+ * The anonymous request records that belong with the account's entries: those of the requests its events
+ * were raised in (their `requestId`), and those from the network addresses its entries show, since its
+ * first entry (a sign-in's first step, a token refresh: requests whose record names nobody). Read in
+ * pages of the id index from that first entry on (ids are time-ordered).
+ */
+async function anonymousRecords(db: Db, named: readonly Candidate[]): Promise<string[]> {
+  if (named.length === 0) return [];
+  const requests = new Set<string>();
+  const addresses = new Set<string>();
+  let first = Number.POSITIVE_INFINITY;
+  for (const r of named) {
+    first = Math.min(first, Number(r.created_at));
+    const e = parse(r.entry);
+    if (typeof e?.metadata?.requestId === "string") requests.add(e.metadata.requestId);
+    for (const ip of [e?.metadata?.ip, e?.request?.ip]) if (typeof ip === "string") addresses.add(ip);
+  }
+  const out: string[] = [];
+  let after = idFloor("aud", first - 1000);
+  for (;;) {
+    const page = await sql<{ id: string; entry: string }>`SELECT id, entry FROM audit_events
+      WHERE id > ${after} AND type = 'request' AND actor_id IS NULL AND entry IS NOT NULL
+      ORDER BY id LIMIT ${PAGE}`.execute(db);
+    for (const r of page.rows) {
+      const request = parse(r.entry)?.request;
+      if (request && (requests.has(String(request.requestId)) || addresses.has(String(request.ip))))
+        out.push(r.id);
+    }
+    if (page.rows.length < PAGE) return out;
+    after = page.rows[page.rows.length - 1]!.id;
+  }
+}
+
+type Parsed = {
+  metadata?: { requestId?: unknown; ip?: unknown };
+  request?: { requestId?: unknown; ip?: unknown };
+};
+
+function parse(entry: string): Parsed | undefined {
+  try {
+    return JSON.parse(entry) as Parsed;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Opens (or closes) the append-only triggers' purge gate for this transaction, for every entry. */
+async function gate(db: Database, tx: Db, open: boolean): Promise<void> {
+  if (db.engine === "postgres") {
+    if (open)
+      await sql`SELECT set_config('bulwark.audit_purge', ${String(Number.MAX_SAFE_INTEGER)}, true)`.execute(
+        tx,
+      );
+    return;
+  }
+  if (open) await sql`INSERT INTO audit_purge_gate (before) VALUES (${Number.MAX_SAFE_INTEGER})`.execute(tx);
+  else await sql`DELETE FROM audit_purge_gate`.execute(tx);
+}

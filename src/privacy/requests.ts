@@ -1,0 +1,90 @@
+import type { Kysely, Migration } from "kysely";
+import type { Db } from "../db/database.js";
+import { grantApp, type MigrationContext } from "../db/migrations.js";
+import type { AccountDeletionRow } from "./tables.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed table map exists.
+type AnyDb = Kysely<any>;
+
+/** The core tables whose rows erasure deletes (an extension grants its own). */
+const ERASED_ROWS = [
+  "users",
+  "email_tokens",
+  "sessions",
+  "memberships",
+  "invitations",
+  "mfa_totp",
+  "mfa_backup_codes",
+  "mfa_challenges",
+  "passkeys",
+  "webauthn_challenges",
+  "token_families",
+  "refresh_tokens",
+  "external_identities",
+  "external_flows",
+  "oidc_state",
+  "idempotency_keys",
+];
+/** The core tables whose rows erasure pseudonymises. */
+const PSEUDONYMISED_ROWS = ["api_keys", "oidc_clients", "invitations", "webhook_messages"];
+
+export function privacyMigrations(ctx: MigrationContext): Record<string, Migration> {
+  return {
+    "0026_account_deletions": {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable("account_deletions")
+          .addColumn("user_id", "text", (c) => c.primaryKey().references("users.id").onDelete("cascade"))
+          .addColumn("pseudonym", "text", (c) => c.notNull())
+          .addColumn("requested_at", "bigint", (c) => c.notNull())
+          .addColumn("due_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("account_deletions_due")
+          .on("account_deletions")
+          .column("due_at")
+          .execute();
+        await grantApp(db, ctx, "account_deletions", ["SELECT", "INSERT", "DELETE"]);
+        // Erasure (GDPR-2) deletes the account's own rows and pseudonymises what organisations keep of
+        // it; the audit log is not among these (its owner-run erasure keeps every leaf).
+        for (const table of ERASED_ROWS) await grantApp(db, ctx, table, ["SELECT", "DELETE"]);
+        for (const table of PSEUDONYMISED_ROWS) await grantApp(db, ctx, table, ["SELECT", "UPDATE"]);
+      },
+    },
+  };
+}
+
+/** The queries over `account_deletions`: the only code that touches it. */
+export class DeletionRequests {
+  constructor(private readonly db: Db) {}
+
+  find(userId: string, db: Db = this.db): Promise<AccountDeletionRow | undefined> {
+    return db.selectFrom("account_deletions").selectAll().where("user_id", "=", userId).executeTakeFirst();
+  }
+
+  /** Records the request; false if one is already pending. */
+  async add(row: AccountDeletionRow, db: Db): Promise<boolean> {
+    const r = await db
+      .insertInto("account_deletions")
+      .values(row)
+      .onConflict((c) => c.column("user_id").doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async remove(userId: string, db: Db = this.db): Promise<boolean> {
+    const r = await db.deleteFrom("account_deletions").where("user_id", "=", userId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** The requests whose cooling-off period has ended at `now`, oldest first. */
+  due(now: number, limit: number): Promise<AccountDeletionRow[]> {
+    return this.db
+      .selectFrom("account_deletions")
+      .selectAll()
+      .where("due_at", "<=", now)
+      .orderBy("due_at")
+      .limit(limit)
+      .execute();
+  }
+}
