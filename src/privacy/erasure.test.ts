@@ -214,6 +214,7 @@ describe(`account deletion (GDPR-2, ${ENGINE})`, () => {
     expect(res.statusCode, res.body).toBe(202);
     const state = res.json() as { status: string; requestedAt: string; dueAt: string };
     expect(state.status).toBe("pending");
+    expect(res.json().coolingOffDays).toBe(10);
     expect(Date.parse(state.requestedAt) - asked).toBeLessThan(1000);
     expect(Date.parse(state.dueAt) - Date.parse(state.requestedAt)).toBe(10 * DAY);
     // Asking again answers the same request.

@@ -54,6 +54,11 @@ export class ErasureService {
     this.clock = d.clock ?? (() => Date.now());
   }
 
+  /** The cooling-off period, in days. */
+  get coolingOffDays(): number {
+    return Math.round(this.d.coolingOffMs / 86_400_000);
+  }
+
   async status(userId: string): Promise<DeletionState | undefined> {
     const row = await this.d.requests.find(userId);
     return row ? stateOf(row) : undefined;

@@ -25,20 +25,22 @@ const Export = Type.Object({
 
 const Deletion = Type.Object({
   status: Type.Union([Type.Literal("pending"), Type.Literal("none")]),
+  coolingOffDays: Type.Integer({ description: "Days between a request and the account's erasure." }),
   requestedAt: Type.Optional(Type.String({ format: "date-time" })),
   dueAt: Type.Optional(
     Type.String({ format: "date-time", description: "When the account will be erased, unless cancelled." }),
   ),
 });
 
-const deletionOf = (s: DeletionState | undefined) =>
+const deletionOf = (coolingOffDays: number, s: DeletionState | undefined) =>
   s
     ? {
         status: "pending" as const,
+        coolingOffDays,
         requestedAt: new Date(s.requestedAt).toISOString(),
         dueAt: new Date(s.dueAt).toISOString(),
       }
-    : { status: "none" as const };
+    : { status: "none" as const, coolingOffDays };
 
 /**
  * `POST /v1/me/export` (GDPR-1): the signed-in user's personal data as one JSON document, audited; and
@@ -49,10 +51,11 @@ export async function privacyRoutes(
   opts: { privacy: PrivacyService; erasure: ErasureService; audit: AuditService; db: Db },
 ): Promise<void> {
   const { privacy, erasure, audit, db } = opts;
+  const state = (s: DeletionState | undefined) => deletionOf(erasure.coolingOffDays, s);
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const me = ["me"];
   r.get("/v1/me/deletion", { schema: { tags: me, response: { 200: Deletion } } }, async (req) =>
-    deletionOf(await erasure.status(sessionOf(req).user_id)),
+    state(await erasure.status(sessionOf(req).user_id)),
   );
   r.post(
     "/v1/me/deletion",
@@ -64,13 +67,12 @@ export async function privacyRoutes(
       },
     },
     async (req, reply) => {
-      const state = await erasure.request(sessionOf(req).user_id, req);
-      return reply.code(202).send(deletionOf(state));
+      return reply.code(202).send(state(await erasure.request(sessionOf(req).user_id, req)));
     },
   );
   r.delete("/v1/me/deletion", { schema: { tags: me, response: { 200: Deletion } } }, async (req) => {
     await erasure.cancel(sessionOf(req).user_id, req);
-    return deletionOf(undefined);
+    return state(undefined);
   });
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     "/v1/me/export",

@@ -4,6 +4,7 @@ import { PasswordAndCodeFields, str, YourPasswordField } from "../fields.js";
 import { type Me, refreshMe } from "../session.js";
 import { Field, Form, Loading, Notice, Page, useLoad } from "../ui.js";
 import { BackupCodes } from "./backup-codes.js";
+import { AccountDeletion } from "./deletion.js";
 import { SignInMethods } from "./external.js";
 import { Passkeys } from "./passkeys.js";
 
@@ -293,6 +294,8 @@ export function Account(props: { me: Me }) {
       <SignInMethods />
       <h2>Your data</h2>
       <DataExport />
+      <h2>Delete your account</h2>
+      <AccountDeletion />
     </Page>
   );
 }
