@@ -8,6 +8,16 @@ const TYPES: Readonly<Record<string, AuditActor["type"]>> = {
   api_key: "API_KEY",
 };
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /**
+     * Who a request without a principal proved to be (a password at sign-in's first step, a refresh
+     * token): its audit record names them instead of ANONYMOUS.
+     */
+    auditActor?: AuditActor;
+  }
+}
+
 /** The actor of a request: its proved principal, or ANONYMOUS when none was proved. */
 export function actorOf(principal: Principal | undefined): AuditActor {
   if (!principal) return ANONYMOUS;

@@ -1,6 +1,6 @@
 import type { Capability } from "../capability.js";
 import type { PersonalData } from "../privacy/personal.js";
-import { actorOf } from "./actor.js";
+import { ANONYMOUS, actorOf } from "./actor.js";
 import { auditControls } from "./controls.js";
 import type { AuditEntry } from "./entry.js";
 import { auditOrigin, auditSigner } from "./keys.js";
@@ -95,7 +95,7 @@ export const auditCapability: Capability = {
           const ua = request.headers["user-agent"];
           audit.recordSoon({
             action: "http.request",
-            actor: actorOf(request.principal),
+            actor: request.principal ? actorOf(request.principal) : (request.auditActor ?? ANONYMOUS),
             impersonator: request.principal?.impersonator ?? null,
             orgId: request.tenant?.orgId,
             request: {

@@ -4,6 +4,7 @@ import type { Config } from "../config/load.js";
 import type { Database } from "../db/database.js";
 import type { BundleHeader } from "./export.js";
 import { auditOrigin, auditSigner } from "./keys.js";
+import { leafHash } from "./merkle.js";
 import { AuditStore } from "./store.js";
 import {
   type CheckedBatch,
@@ -173,6 +174,11 @@ export async function verifyDatabase(
     };
     const result = await verifyLog(src, progressBar(options.stderr, log, size));
     report(options.stdout, result);
+    // Never silent: an erasure record is what lets an entry lose its content early, so each is shown.
+    if (erased.size)
+      options.stdout.write(
+        `     ${erased.size} entries of ${log} were erased with their account (GDPR-2), as its ${ERASURE_ACTION} records list\n`,
+      );
     if (result.finding) failed++;
   }
   if (logs.length === 0) options.stdout.write("The audit log is empty.\n");
@@ -309,11 +315,21 @@ async function erasedInBundle(file: string): Promise<Set<number>> {
     input: createReadStream(file, "utf8"),
     crlfDelay: Number.POSITIVE_INFINITY,
   });
+  let header = true;
   for await (const line of lines) {
-    if (!line.includes(ERASURE_ACTION)) continue;
+    // Entry lines only: not the header, not a checkpoint; and only an entry that is its own leaf's
+    // content (the verifying pass then proves that leaf is in the signed tree at that position).
+    if (header || !line.includes(ERASURE_ACTION) || line.startsWith('{"checkpoint":')) {
+      header = false;
+      continue;
+    }
     try {
-      const r = JSON.parse(line) as { seq?: unknown; entry?: unknown };
-      if (Number.isSafeInteger(r.seq) && typeof r.entry === "string")
+      const r = JSON.parse(line) as { seq?: unknown; entry?: unknown; leaf?: unknown };
+      if (
+        Number.isSafeInteger(r.seq) &&
+        typeof r.entry === "string" &&
+        leafHash(r.entry).toString("hex") === r.leaf
+      )
         for (const seq of erasedListed(r.seq as number, r.entry)) erased.add(seq);
     } catch {
       // Not an entry line: the verifying pass reports it.

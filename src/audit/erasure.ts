@@ -50,10 +50,11 @@ export async function eraseFromAudit(
       owner,
     );
     const named = found.rows.filter((r) => r.actor_id === s.id || r.entity_id === s.id || s.names(r.entry));
-    const ids = new Set(named.map((r) => r.id));
-    for (const id of await anonymousRecords(owner, named)) ids.add(id);
+    // The request records first: they are found through the events' content, which a run that stops
+    // half-way must not have blanked already (the next run would no longer find them).
+    const records = await anonymousRecords(owner, named);
+    const all = [...new Set([...records, ...named.map((r) => r.id)])];
     const byLog: Record<string, number> = {};
-    const all = [...ids];
     for (let i = 0; i < all.length; i += BATCH) {
       const batch = all.slice(i, i + BATCH);
       const rows = await owner.transaction().execute(async (tx) => {
@@ -89,32 +90,46 @@ export async function eraseFromAudit(
 }
 
 /**
- * The anonymous request records that belong with the account's entries: those of the requests its events
- * were raised in (their `requestId`), and those from the network addresses its entries show, since its
- * first entry (a sign-in's first step, a token refresh: requests whose record names nobody). Read in
- * pages of the id index from that first entry on (ids are time-ordered).
+ * How long after its events a request's record may be written: records are buffered and stamped when
+ * written, within a second normally, later through a database outage.
+ */
+const RECORD_LAG_MS = 86_400_000;
+
+/**
+ * The anonymous request records of the requests the account's events were raised in: same request id
+ * (server-assigned, or the client's X-Request-Id), same network address, written at or after the event
+ * and within RECORD_LAG_MS. Nothing is matched by address alone: a neighbour behind the same NAT, or
+ * someone who tried the account's password, keeps the records of their other requests. Read in pages of
+ * the id index over that span only (ids are time-ordered).
  */
 async function anonymousRecords(db: Db, named: readonly Candidate[]): Promise<string[]> {
-  if (named.length === 0) return [];
-  const requests = new Set<string>();
-  const addresses = new Set<string>();
+  const wanted = new Map<string, { ip: unknown; at: number }>();
   let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
   for (const r of named) {
-    first = Math.min(first, Number(r.created_at));
     const e = parse(r.entry);
-    if (typeof e?.metadata?.requestId === "string") requests.add(e.metadata.requestId);
-    for (const ip of [e?.metadata?.ip, e?.request?.ip]) if (typeof ip === "string") addresses.add(ip);
+    if (typeof e?.metadata?.requestId !== "string" || e.request) continue;
+    const at = Number(r.created_at);
+    wanted.set(e.metadata.requestId, { ip: e.metadata.ip, at });
+    first = Math.min(first, at);
+    last = Math.max(last, at);
   }
+  if (wanted.size === 0) return [];
   const out: string[] = [];
   let after = idFloor("aud", first - 1000);
+  const end = idFloor("aud", last + RECORD_LAG_MS);
   for (;;) {
-    const page = await sql<{ id: string; entry: string }>`SELECT id, entry FROM audit_events
-      WHERE id > ${after} AND type = 'request' AND actor_id IS NULL AND entry IS NOT NULL
-      ORDER BY id LIMIT ${PAGE}`.execute(db);
+    const page = await sql<{
+      id: string;
+      created_at: number | string;
+      entry: string;
+    }>`SELECT id, created_at, entry
+      FROM audit_events WHERE id > ${after} AND id < ${end} AND type = 'request' AND actor_id IS NULL
+        AND entry IS NOT NULL ORDER BY id LIMIT ${PAGE}`.execute(db);
     for (const r of page.rows) {
       const request = parse(r.entry)?.request;
-      if (request && (requests.has(String(request.requestId)) || addresses.has(String(request.ip))))
-        out.push(r.id);
+      const event = request ? wanted.get(String(request.requestId)) : undefined;
+      if (event && request?.ip === event.ip && Number(r.created_at) >= event.at - 1000) out.push(r.id);
     }
     if (page.rows.length < PAGE) return out;
     after = page.rows[page.rows.length - 1]!.id;

@@ -632,7 +632,7 @@ export const VARIABLES = [
     dev: "14",
     min: 1,
     max: 90,
-    doc: "Days between a user's request to delete their account and its erasure (GDPR-2); the user may cancel until then by signing in.",
+    doc: "Days between a user's request to delete their account and its erasure by an hourly job (GDPR-2); until then the user may sign in and cancel.",
   },
   {
     name: "RETENTION_DELIVERIES_DAYS",

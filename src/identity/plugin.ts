@@ -7,6 +7,7 @@ import { type MfaService, PORTAL_STEPS } from "../mfa/service.js";
 import { type AuthLimiters, enforce, limitedAttempt, limitedSignIn } from "../ratelimit/auth-limits.js";
 import { addressKey } from "../ratelimit/request-limits.js";
 import { clearCookie } from "../sessions/cookies.js";
+import { userActor } from "./events.js";
 import { Accepted, Email, MfaCode, NoContent, Password, StepMethods, Token, User } from "./schemas.js";
 import { type IdentityService, normaliseEmail } from "./service.js";
 import type { SignIn } from "./sign-in.js";
@@ -85,6 +86,9 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
       // AUTH-8: with a second factor on, the password only earns a short-lived challenge, not a session.
       // Read fresh, not from the cache: a factor added a moment ago on another node is asked for.
       const methods = await mfa.methods(user.id);
+      // The password proved who this is; the record of the request names them (AUDIT-1), even before
+      // the second factor.
+      req.auditActor = userActor(user);
       if (methods.length)
         return {
           mfaRequired: true as const,

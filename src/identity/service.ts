@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config/load.js";
+import type { Db } from "../db/database.js";
 import { AppError } from "../http/errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Mail, Mailer } from "../mail/mailer.js";
@@ -207,6 +208,16 @@ export class IdentityService {
       record: (n) => identityEvents.sessionsRevoked(by, userId, n, { reason: "password_reset", actor }),
     });
     this.mail(templates.passwordChanged(account.email));
+  }
+
+  /**
+   * GDPR-2: an account being erased can no longer be reached from its address or password (sign-in,
+   * reset, sign-up's "account exists"): both are replaced in the caller's transaction, the address by
+   * `placeholder` (unique, undeliverable). Its other credentials go with its rows.
+   */
+  async retire(userId: string, placeholder: string, tx: Db): Promise<void> {
+    await this.d.store.retire(userId, placeholder, this.now(), tx);
+    this.d.sessions.forget(userId);
   }
 
   /** Sets (or, with null, clears) the name the user goes by; every node's cached sessions show it at once. */

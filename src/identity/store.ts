@@ -52,6 +52,15 @@ export class IdentityStore {
     await this.db.updateTable("users").set({ name, updated_at: now }).where("id", "=", userId).execute();
   }
 
+  /** GDPR-2: the account's address and password replaced, in the caller's transaction. */
+  async retire(userId: string, placeholder: string, now: number, tx: Db): Promise<void> {
+    await tx
+      .updateTable("users")
+      .set({ email: placeholder, password_hash: null, updated_at: now })
+      .where("id", "=", userId)
+      .execute();
+  }
+
   async setPasswordHash(userId: string, hash: string, now: number): Promise<void> {
     await this.db
       .updateTable("users")

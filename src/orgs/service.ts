@@ -251,9 +251,11 @@ export class OrgService {
 
   /**
    * Removes an erased account from every organisation at once (GDPR-2), cached access dropped on every
-   * process; the caller checked `soleOwnerships`. Not audited member by member: the erasure is one event.
+   * process, unless it is (by now) the only owner of one with other members: then nothing is removed
+   * and those organisations are returned as `blocked`. Not audited member by member: the erasure is one
+   * event.
    */
-  removeUser(userId: string): Promise<string[]> {
+  removeUser(userId: string): Promise<{ left: string[]; blocked: string[] }> {
     return this.store.removeUser(userId);
   }
 

@@ -244,15 +244,27 @@ export class OrgStore {
     return rows.rows.map((r) => r.org_id);
   }
 
-  /** Deletes every membership of the user (an erased account, GDPR-2); the organisations it was in. */
-  async removeUser(userId: string): Promise<string[]> {
-    const rows = await this.db
-      .deleteFrom("memberships")
-      .where("user_id", "=", userId)
-      .returning("org_id")
-      .execute();
-    for (const { org_id } of rows) this.drop(() => this.cache.dropMember(org_id, userId));
-    return rows.map((r) => r.org_id);
+  /**
+   * Deletes every membership of the user (an erased account, GDPR-2) unless that would leave an
+   * organisation with members but no OWNER: checked and done in one transaction, the owners of its
+   * organisations locked on PostgreSQL (as `changeMember` does). Returns the organisations it left, or
+   * those that stopped it.
+   */
+  async removeUser(userId: string): Promise<{ left: string[]; blocked: string[] }> {
+    return this.transaction(async (s, tx) => {
+      if (this.engine === "postgres")
+        await sql`SELECT 1 FROM memberships WHERE role = 'OWNER'
+          AND org_id IN (SELECT org_id FROM memberships WHERE user_id = ${userId}) FOR UPDATE`.execute(tx);
+      const blocked = await s.soleOwnerships(userId);
+      if (blocked.length) return { left: [], blocked };
+      const rows = await tx
+        .deleteFrom("memberships")
+        .where("user_id", "=", userId)
+        .returning("org_id")
+        .execute();
+      for (const { org_id } of rows) s.drop(() => s.cache.dropMember(org_id, userId));
+      return { left: rows.map((r) => r.org_id), blocked };
+    });
   }
 
   /** Every organisation with its member count, by id (cursor pagination), optionally those whose name or slug contains `search`. */

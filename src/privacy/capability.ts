@@ -67,10 +67,13 @@ export function privacyCapability(declared: readonly PersonalData[]): Capability
 /** GDPR-2: account deletion, with its cooling-off period, and what erasure keeps. */
 function deletionControl(ctx: BulwarkContext, sources: readonly PersonalData[]): void {
   const days = ctx.config.retention.deletionDays;
+  const deleted = new Set(
+    sources.filter((s) => (s.erase ?? "delete") === "delete" || s.erase === "account").map((s) => s.table),
+  ).size;
   ctx.posture.register({
     id: "GDPR-2",
     title: "Account deletion",
-    claim: `A user deletes their account from the console or the API (the request needs their password proved within the last ${ctx.config.auth.reauthMs / 60_000} minutes); it is erased ${days} days later unless they cancel in the meantime. Erasure ends their sessions and removes them from their organisations; deletes the rows that are theirs alone in every table that declares personal data (${new Set(sources.map((s) => s.table)).size} tables: account, sessions, second factors, passkeys, tokens, linked sign-ins, invitations sent to them); replaces their id with a pseudonym where an organisation keeps a row they created (an API key, an order); and blanks the content of every audit entry that names them, of the requests those entries came from, and of anonymous requests from the network addresses those entries show, keeping each entry's leaf hash and recording in each log which entries were erased, so every audit log, checkpoint and exported bundle still verifies. The only owner of an organisation with other members must hand it over first.`,
+    claim: `A user deletes their account from the console or the API (the request needs their password proved within the last ${ctx.config.auth.reauthMs / 60_000} minutes). An hourly job erases it once ${days} days have passed, unless they cancelled in the meantime; from the moment the job takes it on, nobody can sign in to it and it can no longer be cancelled. Erasure ends their sessions and removes them from their organisations; deletes their rows in ${deleted} tables (account, sessions, second factors, passkeys, tokens, linked sign-ins, invitations sent to them); replaces their id with a pseudonym where an organisation keeps a row they created (an API key, an order); and blanks the content of every audit entry that names them, and of the request records of the requests those entries came from, keeping each entry's leaf hash and recording in each log which entries were erased, so every audit log, checkpoint and exported bundle still verifies. The only owner of an organisation with other members must hand it over first; organisations they alone belong to are kept, without members.`,
     settings: { coolingOffDays: days },
     enabled: true,
   });

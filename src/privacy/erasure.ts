@@ -11,7 +11,7 @@ import type { SessionService } from "../sessions/service.js";
 import { newId } from "../util/ids.js";
 import type { PersonalData } from "./personal.js";
 import type { DeletionRequests } from "./requests.js";
-import { type ErasedPerson, namesExactly, type PersonalDataStore } from "./store.js";
+import { type ErasedPerson, mentions, type PersonalDataStore } from "./store.js";
 import type { AccountDeletionRow } from "./tables.js";
 
 /** A pending deletion as the API shows it. */
@@ -76,6 +76,9 @@ export class ErasureService {
       pseudonym: newId("anon", now),
       requested_at: now,
       due_at: now + this.d.coolingOffMs,
+      claimed_at: null,
+      email: null,
+      name: null,
     };
     const db = this.d.db.global;
     const stored = await db.transaction().execute(async (tx) => {
@@ -93,60 +96,61 @@ export class ErasureService {
     return stateOf(stored ?? row);
   }
 
-  /** Cancels a pending request, audited; NOT_FOUND when there is none. */
+  /** Cancels a pending request, audited; NOT_FOUND when there is none, CONFLICT once erasure began. */
   async cancel(userId: string, req: FastifyRequest): Promise<void> {
-    const removed = await this.d.db.global.transaction().execute(async (tx) => {
-      if (!(await this.d.requests.remove(userId, tx))) return false;
-      await this.d.audit.record(
-        tx,
-        byRequest(req, { action: "user.deletion_cancelled", entity: { type: "user", id: userId } }),
-      );
-      return true;
+    const outcome = await this.d.db.global.transaction().execute(async (tx) => {
+      const result = await this.d.requests.cancel(userId, tx);
+      if (result === "cancelled")
+        await this.d.audit.record(
+          tx,
+          byRequest(req, { action: "user.deletion_cancelled", entity: { type: "user", id: userId } }),
+        );
+      return result;
     });
-    if (!removed) throw new AppError("NOT_FOUND", "No deletion of this account is pending.");
+    if (outcome === "none") throw new AppError("NOT_FOUND", "No deletion of this account is pending.");
+    if (outcome === "begun") throw new AppError("CONFLICT", "The erasure of this account has begun.");
   }
 
-  /** The job: erases the accounts whose cooling-off period has ended; returns how many. */
+  /**
+   * The job: erases the accounts whose cooling-off period has ended; returns how many. One that fails
+   * does not stop the others; the run is then recorded as failed (and the next run tries it again).
+   */
   async eraseDue(): Promise<number> {
     let erased = 0;
+    const failed: string[] = [];
     for (const row of await this.d.requests.due(this.clock(), PER_RUN)) {
-      if (await this.erase(row)) erased++;
+      try {
+        if (await this.erase(row)) erased++;
+      } catch (err) {
+        failed.push(row.pseudonym);
+        this.d.log.error({ err, account: row.pseudonym }, "account erasure failed; retried next run");
+      }
       await setImmediate();
     }
+    if (failed.length) throw new Error(`erasure failed for ${failed.join(", ")} (${erased} erased)`);
     return erased;
   }
 
   private async erase(row: AccountDeletionRow): Promise<boolean> {
-    const { identity, orgs, sessions, audit, store, sources } = this.d;
-    const user = await identity.findUser(row.user_id);
-    if (!user) {
-      await this.d.requests.remove(row.user_id);
-      return false;
-    }
-    const sole = await orgs.soleOwnerships(user.id);
-    if (sole.length) {
-      // Someone else was made an owner, then left, during the cooling-off period: kept until resolved.
-      this.d.log.warn({ user: user.id, orgs: sole }, "account erasure waits: sole owner of organisations");
-      return false;
-    }
-    const person: ErasedPerson = {
-      id: user.id,
-      email: user.email,
-      name: user.name ?? null,
-      pseudonym: row.pseudonym,
-    };
-    await sessions.revokeAll(user.id, "portal");
-    await orgs.removeUser(user.id);
-    const entries = await audit.erase(this.d.db, {
-      id: person.id,
-      email: person.email,
-      pseudonym: person.pseudonym,
-      names: (text) => namesExactly(text, person),
-    });
-    // Dependents first: declarations in reverse order (a refresh token before its family).
+    const { orgs, sessions, audit, store, sources } = this.d;
+    const person = await this.claim(row);
+    if (!person) return false;
+    const id = person.id;
+    // Its sessions first (on every process), its memberships (the owner rule checked again, in the same
+    // transaction), then its other credentials and own rows, so no way in is left while the rest is
+    // erased (dependents first: declarations in reverse order, a refresh token before its family).
+    await sessions.revokeAll(id, "portal");
+    const { blocked } = await orgs.removeUser(id);
+    if (blocked.length) throw new Error(`the account became the only owner of ${blocked.join(", ")}`);
     const order = [...sources].reverse();
     let rows = 0;
     for (const p of order.filter((s) => !s.tenant)) rows += await store.erase(p, person);
+    const entries = await audit.erase(this.d.db, {
+      id,
+      email: person.email,
+      pseudonym: person.pseudonym,
+      names: (text) => mentions(text, person),
+    });
     const tenant = order.filter((s) => s.tenant);
     if (tenant.length)
       for (const org of await store.organisations()) {
@@ -160,7 +164,7 @@ export class ErasureService {
     const accounts = sources.filter((s) => s.erase === "account");
     await this.d.db.global.transaction().execute(async (tx) => {
       for (const p of accounts) rows += await store.eraseAccount(p, person, tx);
-      await this.d.requests.remove(user.id, tx);
+      await this.d.requests.remove(id, tx);
       await audit.record(tx, {
         action: "user.erased",
         actor: SYSTEM,
@@ -172,7 +176,37 @@ export class ErasureService {
         },
       });
     });
+    await sessions.revokeAll(id, "portal");
     return true;
+  }
+
+  /**
+   * Takes the request on: in one transaction, unless cancelled meanwhile, the request records what will
+   * be erased and the account is retired (its address and password replaced: nobody signs in to it
+   * again, and a cancellation is refused from then on). A request taken on by an earlier run that
+   * stopped is continued from what it recorded. Undefined: nothing to erase (yet).
+   */
+  private async claim(row: AccountDeletionRow): Promise<ErasedPerson | undefined> {
+    const base = { id: row.user_id, pseudonym: row.pseudonym };
+    if (row.claimed_at !== null && row.email) return { ...base, email: row.email, name: row.name };
+    const user = await this.d.identity.findUser(row.user_id);
+    if (!user) {
+      await this.d.requests.remove(row.user_id);
+      return undefined;
+    }
+    const sole = await this.d.orgs.soleOwnerships(user.id);
+    if (sole.length) {
+      // Made the only owner again during the cooling-off period: kept until someone else owns them.
+      this.d.log.warn({ account: row.pseudonym, orgs: sole }, "account erasure waits: sole owner");
+      return undefined;
+    }
+    const person = { email: user.email, name: user.name ?? null };
+    const claimed = await this.d.db.global.transaction().execute(async (tx) => {
+      if (!(await this.d.requests.claim(user.id, this.clock(), person, tx))) return false;
+      await this.d.identity.retire(user.id, `${row.pseudonym.toLowerCase()}@erased.invalid`, tx);
+      return true;
+    });
+    return claimed ? { ...base, ...person } : undefined;
   }
 
   private async refuseSoleOwner(userId: string): Promise<void> {

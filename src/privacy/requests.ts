@@ -38,13 +38,16 @@ export function privacyMigrations(ctx: MigrationContext): Record<string, Migrati
           .addColumn("pseudonym", "text", (c) => c.notNull())
           .addColumn("requested_at", "bigint", (c) => c.notNull())
           .addColumn("due_at", "bigint", (c) => c.notNull())
+          .addColumn("claimed_at", "bigint")
+          .addColumn("email", "text")
+          .addColumn("name", "text")
           .execute();
         await db.schema
           .createIndex("account_deletions_due")
           .on("account_deletions")
           .column("due_at")
           .execute();
-        await grantApp(db, ctx, "account_deletions", ["SELECT", "INSERT", "DELETE"]);
+        await grantApp(db, ctx, "account_deletions", ["SELECT", "INSERT", "UPDATE", "DELETE"]);
         // Erasure (GDPR-2) deletes the account's own rows and pseudonymises what organisations keep of
         // it; the audit log is not among these (its owner-run erasure keeps every leaf).
         for (const table of ERASED_ROWS) await grantApp(db, ctx, table, ["SELECT", "DELETE"]);
@@ -72,9 +75,35 @@ export class DeletionRequests {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
+  /** Removes the request (erased, or its account gone); true if there was one. */
   async remove(userId: string, db: Db = this.db): Promise<boolean> {
     const r = await db.deleteFrom("account_deletions").where("user_id", "=", userId).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Cancels the request unless the erasure has begun: "cancelled", "begun" or "none". */
+  async cancel(userId: string, db: Db): Promise<"cancelled" | "begun" | "none"> {
+    const r = await db
+      .deleteFrom("account_deletions")
+      .where("user_id", "=", userId)
+      .where("claimed_at", "is", null)
+      .executeTakeFirst();
+    if (Number(r.numDeletedRows) > 0) return "cancelled";
+    return (await this.find(userId, db)) ? "begun" : "none";
+  }
+
+  /**
+   * The erasure job takes the request on, with what it will erase; false if it was cancelled (or taken)
+   * in the meantime. The row's lock orders this against `cancel`.
+   */
+  async claim(userId: string, at: number, person: { email: string; name: string | null }, db: Db) {
+    const r = await db
+      .updateTable("account_deletions")
+      .set({ claimed_at: at, email: person.email, name: person.name })
+      .where("user_id", "=", userId)
+      .where("claimed_at", "is", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   /** The requests whose cooling-off period has ended at `now`, oldest first. */

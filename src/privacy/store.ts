@@ -148,13 +148,19 @@ export function namesExactly(value: unknown, person: Person): boolean {
 }
 
 const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** `s` as a whole word, case folded: not inside a longer address or id. */
+const whole = (s: string) => new RegExp(`(?<![\\w.+%-])${literal(s)}(?![\\w-]|\\.\\w)`, "gi");
+
+/** Whether a text names the person anywhere, as a whole id or address (free text included). */
+export function mentions(text: string, person: Person): boolean {
+  return whole(person.id).test(text) || whole(person.email).test(text);
+}
 
 /**
  * A text with the person's id and address (whole, case folded: not inside a longer address) replaced by
  * the pseudonym, and their name where it is a whole JSON string.
  */
 export function pseudonymised(text: string, person: ErasedPerson): string {
-  const whole = (s: string) => new RegExp(`(?<![\\w.+%-])${literal(s)}(?![\\w-]|\\.\\w)`, "gi");
   let out = text.replace(whole(person.id), person.pseudonym).replace(whole(person.email), person.pseudonym);
   if (person.name) out = out.split(JSON.stringify(person.name)).join(JSON.stringify("[erased]"));
   return out;

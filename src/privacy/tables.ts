@@ -5,6 +5,13 @@ export interface AccountDeletionRow {
   pseudonym: string;
   requested_at: number;
   due_at: number;
+  /**
+   * Set when the erasure job takes the request on (the account is then retired and the request can no
+   * longer be cancelled), with the address and name it erases: the account's row no longer holds them.
+   */
+  claimed_at: number | null;
+  email: string | null;
+  name: string | null;
 }
 
 declare module "../db/tables.js" {

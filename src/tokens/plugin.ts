@@ -160,6 +160,8 @@ export const tokenRoutes: FastifyPluginAsync<{
     },
     async (req, reply) => {
       const pair = await tokens.refresh((req.body as { refreshToken: string }).refreshToken, stampOf(req));
+      // The refresh token proved who this is: the request's audit record names them (AUDIT-1).
+      req.auditActor = { type: "USER", id: pair.userId, email: null };
       return reply.header("cache-control", "no-store").send(pair);
     },
   );

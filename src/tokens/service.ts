@@ -52,6 +52,8 @@ export interface IssuedTokens {
   readonly refreshToken: string;
   readonly orgId: string;
   readonly scopes: readonly string[];
+  /** Whose tokens these are: for the request's audit record, never in the answer (its schema omits it). */
+  readonly userId: string;
 }
 
 /** What a verified access token says: whose it is, for which organisation, with which scopes. */
@@ -298,6 +300,7 @@ export class TokenService {
       refreshToken,
       orgId: family.org_id,
       scopes,
+      userId: family.user_id,
     };
   }
 }
