@@ -11,8 +11,8 @@ export interface ErasedSubject {
   readonly email: string;
   /** `anon_…`: replaces the account's id in the query columns (actor, entity) of its entries. */
   readonly pseudonym: string;
-  /** Whether an entry's text names the account itself (an exact id or address, not a longer one). */
-  readonly names: (entry: string) => boolean;
+  /** Whether an entry (written at `createdAt`) names the account, beyond its actor and entity columns. */
+  readonly names: (entry: string, createdAt: number) => boolean;
 }
 
 /** Rows read per page while looking for the anonymous request records that go with the account. */
@@ -49,7 +49,9 @@ export async function eraseFromAudit(
       WHERE entry IS NOT NULL AND (actor_id = ${s.id} OR entity_id = ${s.id} OR ${contains(s.id)} OR ${contains(s.email)})`.execute(
       owner,
     );
-    const named = found.rows.filter((r) => r.actor_id === s.id || r.entity_id === s.id || s.names(r.entry));
+    const named = found.rows.filter(
+      (r) => r.actor_id === s.id || r.entity_id === s.id || s.names(r.entry, Number(r.created_at)),
+    );
     // The request records first: they are found through the events' content, which a run that stops
     // half-way must not have blanked already (the next run would no longer find them).
     const records = await anonymousRecords(owner, named);
@@ -103,14 +105,17 @@ const RECORD_LAG_MS = 86_400_000;
  * the id index over that span only (ids are time-ordered).
  */
 async function anonymousRecords(db: Db, named: readonly Candidate[]): Promise<string[]> {
-  const wanted = new Map<string, { ip: unknown; at: number }>();
+  const wanted = new Map<string, { ip: unknown; at: number; taken?: boolean }[]>();
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
   for (const r of named) {
     const e = parse(r.entry);
     if (typeof e?.metadata?.requestId !== "string" || e.request) continue;
     const at = Number(r.created_at);
-    wanted.set(e.metadata.requestId, { ip: e.metadata.ip, at });
+    wanted.set(e.metadata.requestId, [
+      ...(wanted.get(e.metadata.requestId) ?? []),
+      { ip: e.metadata.ip, at },
+    ]);
     first = Math.min(first, at);
     last = Math.max(last, at);
   }
@@ -128,8 +133,15 @@ async function anonymousRecords(db: Db, named: readonly Candidate[]): Promise<st
         AND entry IS NOT NULL ORDER BY id LIMIT ${PAGE}`.execute(db);
     for (const r of page.rows) {
       const request = parse(r.entry)?.request;
-      const event = request ? wanted.get(String(request.requestId)) : undefined;
-      if (event && request?.ip === event.ip && Number(r.created_at) >= event.at - 1000) out.push(r.id);
+      // One record per event, the first from its address after it: a client may send the same request
+      // id again (X-Request-Id), and its later requests are not the account's.
+      const event = (request ? wanted.get(String(request.requestId)) : undefined)?.find(
+        (e) => !e.taken && e.ip === request?.ip && Number(r.created_at) >= e.at - 1000,
+      );
+      if (event) {
+        event.taken = true;
+        out.push(r.id);
+      }
     }
     if (page.rows.length < PAGE) return out;
     after = page.rows[page.rows.length - 1]!.id;

@@ -308,8 +308,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   ),
   "DELETE /v1/me/deletion": op(
     "Cancel your account's deletion",
-    "Cancels the pending deletion; nothing of the account was erased. Audited; refused while impersonated.",
-    ["NOT_FOUND"],
+    "Cancels the pending deletion; nothing of the account was erased. Refused (409) once the erasure job has begun. Audited; refused while impersonated.",
+    ["NOT_FOUND", "CONFLICT"],
   ),
   "POST /v1/me/password": op(
     "Change the password",

@@ -255,8 +255,13 @@ export class OrgService {
    * and those organisations are returned as `blocked`. Not audited member by member: the erasure is one
    * event.
    */
-  removeUser(userId: string): Promise<{ left: string[]; blocked: string[] }> {
-    return this.store.removeUser(userId);
+  removeUser(userId: string, tx: Db): Promise<{ left: string[]; blocked: string[] }> {
+    return this.store.removeUser(userId, tx);
+  }
+
+  /** Drops every process's cached access of `userId` to `orgIds`: after `removeUser`'s transaction. */
+  forgetMember(orgIds: readonly string[], userId: string): void {
+    this.store.dropMember(orgIds, userId);
   }
 
   /** Every organisation with its member count, by id (platform admins' list, cursor pagination). */

@@ -246,12 +246,14 @@ export class OrgStore {
 
   /**
    * Deletes every membership of the user (an erased account, GDPR-2) unless that would leave an
-   * organisation with members but no OWNER: checked and done in one transaction, the owners of its
-   * organisations locked on PostgreSQL (as `changeMember` does). Returns the organisations it left, or
-   * those that stopped it.
+   * organisation with members but no OWNER: checked and done in the caller's transaction `tx`, the
+   * owners of its organisations locked on PostgreSQL (as `changeMember` does). Cached access is dropped
+   * now; the caller drops it again once `tx` commits (`dropMember`). Returns the organisations it left,
+   * or those that stopped it.
    */
-  async removeUser(userId: string): Promise<{ left: string[]; blocked: string[] }> {
-    return this.transaction(async (s, tx) => {
+  async removeUser(userId: string, tx: Db): Promise<{ left: string[]; blocked: string[] }> {
+    const s = new OrgStore(tx, this.engine, this.cache, this.now);
+    {
       if (this.engine === "postgres")
         await sql`SELECT 1 FROM memberships WHERE role = 'OWNER'
           AND org_id IN (SELECT org_id FROM memberships WHERE user_id = ${userId}) FOR UPDATE`.execute(tx);
@@ -262,9 +264,14 @@ export class OrgStore {
         .where("user_id", "=", userId)
         .returning("org_id")
         .execute();
-      for (const { org_id } of rows) s.drop(() => s.cache.dropMember(org_id, userId));
+      for (const { org_id } of rows) this.cache.dropMember(org_id, userId);
       return { left: rows.map((r) => r.org_id), blocked };
-    });
+    }
+  }
+
+  /** Drops cached access of `userId` to `orgIds` (after the transaction that removed it commits). */
+  dropMember(orgIds: readonly string[], userId: string): void {
+    for (const org of orgIds) this.cache.dropMember(org, userId);
   }
 
   /** Every organisation with its member count, by id (cursor pagination), optionally those whose name or slug contains `search`. */

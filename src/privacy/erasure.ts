@@ -11,7 +11,7 @@ import type { SessionService } from "../sessions/service.js";
 import { newId } from "../util/ids.js";
 import type { PersonalData } from "./personal.js";
 import type { DeletionRequests } from "./requests.js";
-import { type ErasedPerson, mentions, type PersonalDataStore } from "./store.js";
+import { type ErasedPerson, namesInEntry, type PersonalDataStore } from "./store.js";
 import type { AccountDeletionRow } from "./tables.js";
 
 /** A pending deletion as the API shows it. */
@@ -19,6 +19,8 @@ export interface DeletionState {
   readonly requestedAt: number;
   /** When the erasure job may erase the account: the request's time plus the cooling-off period. */
   readonly dueAt: number;
+  /** The job has taken it on: it can no longer be cancelled. */
+  readonly erasing: boolean;
 }
 
 export interface ErasureDeps {
@@ -35,8 +37,15 @@ export interface ErasureDeps {
   readonly clock?: () => number;
 }
 
-/** How many due requests one run of the job takes on (the next run takes the rest). */
-const PER_RUN = 50;
+/** Due requests read at a time. */
+const PER_PAGE = 50;
+
+/** The account is the only owner of organisations with other members: its erasure waits. */
+class Waiting extends Error {
+  constructor(readonly orgs: readonly string[]) {
+    super("sole owner");
+  }
+}
 
 /**
  * Account deletion (GDPR-2): a request, a cooling-off period in which the user may cancel it by signing
@@ -112,46 +121,50 @@ export class ErasureService {
   }
 
   /**
-   * The job: erases the accounts whose cooling-off period has ended; returns how many. One that fails
-   * does not stop the others; the run is then recorded as failed (and the next run tries it again).
+   * The job: erases the accounts whose cooling-off period has ended; returns how many. Pages past
+   * requests that must wait (the only owner of an organisation with members), so they never hold up
+   * the rest. One that fails does not stop the others; the run is then recorded as failed (and the next
+   * run tries it again).
    */
   async eraseDue(): Promise<number> {
     let erased = 0;
     const failed: string[] = [];
-    for (const row of await this.d.requests.due(this.clock(), PER_RUN)) {
-      try {
-        if (await this.erase(row)) erased++;
-      } catch (err) {
-        failed.push(row.pseudonym);
-        this.d.log.error({ err, account: row.pseudonym }, "account erasure failed; retried next run");
+    const now = this.clock();
+    let after: AccountDeletionRow | undefined;
+    for (;;) {
+      const page = await this.d.requests.due(now, PER_PAGE, after);
+      for (const row of page) {
+        try {
+          if (await this.erase(row, now)) erased++;
+        } catch (err) {
+          failed.push(row.pseudonym);
+          this.d.log.error({ err, account: row.pseudonym }, "account erasure failed; retried next run");
+        }
+        await setImmediate();
       }
-      await setImmediate();
+      if (page.length < PER_PAGE) break;
+      after = page[page.length - 1];
     }
     if (failed.length) throw new Error(`erasure failed for ${failed.join(", ")} (${erased} erased)`);
     return erased;
   }
 
-  private async erase(row: AccountDeletionRow): Promise<boolean> {
-    const { orgs, sessions, audit, store, sources } = this.d;
-    const person = await this.claim(row);
-    if (!person) return false;
-    const id = person.id;
-    // Its sessions first (on every process), its memberships (the owner rule checked again, in the same
-    // transaction), then its other credentials and own rows, so no way in is left while the rest is
-    // erased (dependents first: declarations in reverse order, a refresh token before its family).
-    await sessions.revokeAll(id, "portal");
-    const { blocked } = await orgs.removeUser(id);
-    if (blocked.length) throw new Error(`the account became the only owner of ${blocked.join(", ")}`);
-    const order = [...sources].reverse();
-    let rows = 0;
-    for (const p of order.filter((s) => !s.tenant)) rows += await store.erase(p, person);
+  private async erase(row: AccountDeletionRow, now: number): Promise<boolean> {
+    const { audit, store, sources } = this.d;
+    const claimed = await this.claim(row, now);
+    if (!claimed) return false;
+    const { person, claimedAt } = claimed;
+    let rows = claimed.rows;
+    // Its address was freed when it was retired: if someone has signed up with it since, entries from
+    // then on name them, not this account.
+    const reused = (await this.d.identity.findUserByEmail(person.email)) !== undefined;
     const entries = await audit.erase(this.d.db, {
-      id,
-      email: person.email,
+      id: person.id,
       pseudonym: person.pseudonym,
-      names: (text) => mentions(text, person),
+      email: person.email,
+      names: (entry, at) => namesInEntry(entry, person, reused && at >= claimedAt),
     });
-    const tenant = order.filter((s) => s.tenant);
+    const tenant = [...sources].reverse().filter((s) => s.tenant);
     if (tenant.length)
       for (const org of await store.organisations()) {
         rows += await store.inOrgWrite(org, async (tx) => {
@@ -164,7 +177,7 @@ export class ErasureService {
     const accounts = sources.filter((s) => s.erase === "account");
     await this.d.db.global.transaction().execute(async (tx) => {
       for (const p of accounts) rows += await store.eraseAccount(p, person, tx);
-      await this.d.requests.remove(id, tx);
+      await this.d.requests.remove(person.id, tx);
       await audit.record(tx, {
         action: "user.erased",
         actor: SYSTEM,
@@ -176,37 +189,61 @@ export class ErasureService {
         },
       });
     });
-    await sessions.revokeAll(id, "portal");
+    await this.d.sessions.revokeAll(person.id, "portal");
     return true;
   }
 
   /**
-   * Takes the request on: in one transaction, unless cancelled meanwhile, the request records what will
-   * be erased and the account is retired (its address and password replaced: nobody signs in to it
-   * again, and a cancellation is refused from then on). A request taken on by an earlier run that
+   * Takes the request on, in one transaction, unless it was cancelled (or cancelled and asked again)
+   * meanwhile: the request records what will be erased; the account leaves its organisations (refused,
+   * and nothing done, while it is the only owner of one with other members: it waits); it is retired
+   * (address and password replaced); and every row of the global declarations (sessions, second
+   * factors, passkeys, tokens and their families, linked sign-ins, provider grants) is deleted or
+   * pseudonymised. So nobody signs in to it again, nor cancels, from the moment it is taken on. Then
+   * every process's cached sessions and access are dropped. A request taken on by an earlier run that
    * stopped is continued from what it recorded. Undefined: nothing to erase (yet).
    */
-  private async claim(row: AccountDeletionRow): Promise<ErasedPerson | undefined> {
+  private async claim(
+    row: AccountDeletionRow,
+    now: number,
+  ): Promise<{ person: ErasedPerson; claimedAt: number; rows: number } | undefined> {
+    const { identity, orgs, sessions, store, requests } = this.d;
+    const global = [...this.d.sources].reverse().filter((s) => !s.tenant);
     const base = { id: row.user_id, pseudonym: row.pseudonym };
-    if (row.claimed_at !== null && row.email) return { ...base, email: row.email, name: row.name };
-    const user = await this.d.identity.findUser(row.user_id);
+    if (row.claimed_at !== null && row.email) {
+      const person = { ...base, email: row.email, name: row.name };
+      let rows = 0;
+      for (const p of global) rows += await store.erase(p, person);
+      await sessions.revokeAll(person.id, "portal");
+      return { person, claimedAt: Number(row.claimed_at), rows };
+    }
+    const user = await identity.findUser(row.user_id);
     if (!user) {
-      await this.d.requests.remove(row.user_id);
+      await requests.remove(row.user_id);
       return undefined;
     }
-    const sole = await this.d.orgs.soleOwnerships(user.id);
-    if (sole.length) {
-      // Made the only owner again during the cooling-off period: kept until someone else owns them.
-      this.d.log.warn({ account: row.pseudonym, orgs: sole }, "account erasure waits: sole owner");
-      return undefined;
-    }
-    const person = { email: user.email, name: user.name ?? null };
-    const claimed = await this.d.db.global.transaction().execute(async (tx) => {
-      if (!(await this.d.requests.claim(user.id, this.clock(), person, tx))) return false;
-      await this.d.identity.retire(user.id, `${row.pseudonym.toLowerCase()}@erased.invalid`, tx);
-      return true;
-    });
-    return claimed ? { ...base, ...person } : undefined;
+    const person: ErasedPerson = { ...base, email: user.email, name: user.name ?? null };
+    const taken = await this.d.db.global
+      .transaction()
+      .execute(async (tx) => {
+        if (!(await requests.claim(row, now, person, tx))) return undefined;
+        const { left, blocked } = await orgs.removeUser(user.id, tx);
+        if (blocked.length) throw new Waiting(blocked);
+        await identity.retire(user.id, `${row.pseudonym.toLowerCase()}@erased.invalid`, tx);
+        let rows = 0;
+        for (const p of global) rows += await store.erase(p, person, tx);
+        return { left, rows };
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof Waiting)) throw err;
+        // Made the only owner again during the cooling-off period: kept until someone else owns them.
+        this.d.log.warn({ account: row.pseudonym, orgs: err.orgs }, "account erasure waits: sole owner");
+        return undefined;
+      });
+    if (!taken) return undefined;
+    orgs.forgetMember(taken.left, user.id);
+    await sessions.revokeAll(user.id, "portal");
+    return { person, claimedAt: now, rows: taken.rows };
   }
 
   private async refuseSoleOwner(userId: string): Promise<void> {
@@ -223,4 +260,5 @@ export class ErasureService {
 const stateOf = (row: AccountDeletionRow): DeletionState => ({
   requestedAt: Number(row.requested_at),
   dueAt: Number(row.due_at),
+  erasing: row.claimed_at !== null,
 });

@@ -24,7 +24,9 @@ const Export = Type.Object({
 });
 
 const Deletion = Type.Object({
-  status: Type.Union([Type.Literal("pending"), Type.Literal("none")]),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("erasing"), Type.Literal("none")], {
+    description: "`erasing`: the job has begun; it can no longer be cancelled.",
+  }),
   coolingOffDays: Type.Integer({ description: "Days between a request and the account's erasure." }),
   requestedAt: Type.Optional(Type.String({ format: "date-time" })),
   dueAt: Type.Optional(
@@ -35,7 +37,7 @@ const Deletion = Type.Object({
 const deletionOf = (coolingOffDays: number, s: DeletionState | undefined) =>
   s
     ? {
-        status: "pending" as const,
+        status: s.erasing ? ("erasing" as const) : ("pending" as const),
         coolingOffDays,
         requestedAt: new Date(s.requestedAt).toISOString(),
         dueAt: new Date(s.dueAt).toISOString(),

@@ -2,6 +2,7 @@ import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog } from "../../examples/catalog/index.js";
 import { createAdmin, signedIn } from "../../test/admins.js";
+import { everyRow as scanTables } from "../../test/every-row.js";
 import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
 
 type H = Record<string, string>;
@@ -98,28 +99,7 @@ describe(`export of personal data (GDPR-1, ${ENGINE})`, () => {
   });
   afterAll(() => t?.close());
 
-  /** Every row of every table, read the way the store reads it (tenant tables in each organisation's scope). */
-  const everyRow = async (): Promise<Map<string, string[]>> => {
-    const tables = await t.db.global.introspection.getTables();
-    const orgs = (await t.db.global.selectFrom("organizations").select("id").execute()).map((o) => o.id);
-    const out = new Map<string, string[]>();
-    for (const { name } of tables) {
-      if (name.startsWith("kysely_")) continue;
-      // biome-ignore lint/suspicious/noExplicitAny: every table, whatever its type.
-      const all = (db: any) => db.selectFrom(name).selectAll().execute() as Promise<object[]>;
-      let rows: object[];
-      try {
-        rows = await all(t.db.global);
-      } catch {
-        rows = (await Promise.all(orgs.map((o) => t.db.readOrg(o, all)))).flat();
-      }
-      out.set(
-        name,
-        rows.map((r) => JSON.stringify(r).toLowerCase()),
-      );
-    }
-    return out;
-  };
+  const everyRow = () => scanTables(t);
 
   it("GDPR-1: the export has every table's rows that name the user, with secrets withheld, and none of another person's", async () => {
     // The scan first (the export's own record comes after it), the audit log's buffer written first.

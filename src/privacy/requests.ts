@@ -96,24 +96,29 @@ export class DeletionRequests {
    * The erasure job takes the request on, with what it will erase; false if it was cancelled (or taken)
    * in the meantime. The row's lock orders this against `cancel`.
    */
-  async claim(userId: string, at: number, person: { email: string; name: string | null }, db: Db) {
+  async claim(row: AccountDeletionRow, at: number, person: { email: string; name: string | null }, db: Db) {
+    // The same request, still due: not one cancelled and asked again while the job ran.
     const r = await db
       .updateTable("account_deletions")
       .set({ claimed_at: at, email: person.email, name: person.name })
-      .where("user_id", "=", userId)
+      .where("user_id", "=", row.user_id)
+      .where("pseudonym", "=", row.pseudonym)
+      .where("due_at", "<=", at)
       .where("claimed_at", "is", null)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
-  /** The requests whose cooling-off period has ended at `now`, oldest first. */
-  due(now: number, limit: number): Promise<AccountDeletionRow[]> {
-    return this.db
-      .selectFrom("account_deletions")
-      .selectAll()
-      .where("due_at", "<=", now)
-      .orderBy("due_at")
-      .limit(limit)
-      .execute();
+  /** The requests whose cooling-off period has ended at `now`, oldest first, from after `after`. */
+  due(now: number, limit: number, after?: AccountDeletionRow): Promise<AccountDeletionRow[]> {
+    let q = this.db.selectFrom("account_deletions").selectAll().where("due_at", "<=", now);
+    if (after)
+      q = q.where((eb) =>
+        eb.or([
+          eb("due_at", ">", after.due_at),
+          eb.and([eb("due_at", "=", after.due_at), eb("user_id", ">", after.user_id)]),
+        ]),
+      );
+    return q.orderBy("due_at").orderBy("user_id").limit(limit).execute();
   }
 }

@@ -151,9 +151,37 @@ const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** `s` as a whole word, case folded: not inside a longer address or id. */
 const whole = (s: string) => new RegExp(`(?<![\\w.+%-])${literal(s)}(?![\\w-]|\\.\\w)`, "gi");
 
-/** Whether a text names the person anywhere, as a whole id or address (free text included). */
-export function mentions(text: string, person: Person): boolean {
-  return whole(person.id).test(text) || whole(person.email).test(text);
+/** Keys whose values name a person: an address, an id (`userId`, `entity_id`), a doer (`invitedBy`). */
+const NAMING_KEY = /^email$|id$|by$/i;
+
+/**
+ * Whether an audit entry names the person (GDPR-2): as its actor (id or address), its entity or its
+ * impersonator, or as the whole value of a naming key (`email`, `…Id`, `…By`) in its metadata, before
+ * or after; by id only when `idOnly`. Never from free text, a name, or a request's facts (its user
+ * agent, its request id): those are the caller's to choose, and matching them would let anyone blank
+ * the records of their own requests by erasing a throwaway account they mention.
+ */
+export function namesInEntry(entry: string, person: Person, idOnly: boolean): boolean {
+  let e: { actor?: { id?: unknown; email?: unknown }; entity?: { id?: unknown }; impersonator?: unknown };
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(entry) as Record<string, unknown>;
+    e = parsed as typeof e;
+  } catch {
+    return false;
+  }
+  const id = person.id.toLowerCase();
+  const email = person.email.toLowerCase();
+  const hit = (v: unknown) =>
+    typeof v === "string" && (v.toLowerCase() === id || (!idOnly && v.toLowerCase() === email));
+  if (hit(e.actor?.id) || hit(e.actor?.email) || hit(e.entity?.id) || hit(e.impersonator)) return true;
+  const walk = (v: unknown, key: string): boolean => {
+    if (typeof v === "string") return NAMING_KEY.test(key) && hit(v);
+    if (Array.isArray(v)) return v.some((x) => walk(x, key));
+    if (v && typeof v === "object") return Object.entries(v).some(([k, x]) => walk(x, k));
+    return false;
+  };
+  return walk(parsed.metadata, "") || walk(parsed.before, "") || walk(parsed.after, "");
 }
 
 /**

@@ -3,7 +3,7 @@ import { str, YourPasswordField } from "../fields.js";
 import { Form, Loading, Notice, useLoad } from "../ui.js";
 
 interface Deletion {
-  status: "pending" | "none";
+  status: "pending" | "erasing" | "none";
   coolingOffDays: number;
   requestedAt?: string;
   dueAt?: string;
@@ -21,6 +21,12 @@ export function AccountDeletion() {
   if (state.loading && !state.data) return <Loading />;
   if (state.error || !state.data) return <Notice kind="error">{state.error}</Notice>;
   const d = state.data;
+  if (d.status === "erasing")
+    return (
+      <div class="card">
+        <Notice kind="warn">The erasure of your account has begun; it can no longer be cancelled.</Notice>
+      </div>
+    );
   if (d.status === "pending" && d.dueAt)
     return (
       <div class="card" data-testid="deletion-pending">
