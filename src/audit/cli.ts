@@ -5,6 +5,7 @@ import type { Database } from "../db/database.js";
 import type { BundleHeader } from "./export.js";
 import { auditOrigin, auditSigner } from "./keys.js";
 import { leafHash } from "./merkle.js";
+import { parseVkey, type Verifier } from "./note.js";
 import { AuditStore } from "./store.js";
 import {
   type CheckedBatch,
@@ -141,13 +142,14 @@ export async function verifyDatabase(
   }
   const now = Date.now();
   const cutoff = now - config.audit.retentionDays * 86_400_000;
+  const trusted = verifiersOf(vkeys);
   // Checkpoints come every AUDIT_CHECKPOINT_SECONDS on a running server: allow that twice, and 5 minutes.
   const coveredBefore = now - 2 * config.audit.checkpointSeconds * 1000 - 300_000;
   let failed = 0;
   for (const { log_id: log, size } of logs) {
     const erased = new Set<number>();
     for (const r of await store.byAction(log, ERASURE_ACTION))
-      for (const seq of erasedListed(r.seq, r.entry)) erased.add(seq);
+      for (const seq of erasedListed(r.seq, r.entry, log, trusted)) erased.add(seq);
     const src: VerifySource = {
       log,
       origin: auditOrigin(config, log),
@@ -243,7 +245,7 @@ export async function verifyBundle(
     origin: String(header.origin),
     vkeys: [options.key],
     retentionCutoff: Number.isNaN(cutoff) ? Number.NEGATIVE_INFINITY : cutoff,
-    erased: await erasedInBundle(file),
+    erased: await erasedInBundle(file, header.log, verifiersOf([options.key])),
     // Every entry of a bundle is covered: the server checkpoints the whole log before exporting it.
     coveredBefore: Number.POSITIVE_INFINITY,
     checkpoints,
@@ -309,7 +311,7 @@ function parseLine<T>(line: string, shape: (v: unknown) => T | undefined): T | u
  * The positions a bundle's erasure records list (GDPR-2): read in a first pass over the file, since a
  * record follows the entries it blanked.
  */
-async function erasedInBundle(file: string): Promise<Set<number>> {
+async function erasedInBundle(file: string, log: string, trusted: readonly Verifier[]): Promise<Set<number>> {
   const erased = new Set<number>();
   const lines = createInterface({
     input: createReadStream(file, "utf8"),
@@ -330,10 +332,22 @@ async function erasedInBundle(file: string): Promise<Set<number>> {
         typeof r.entry === "string" &&
         leafHash(r.entry).toString("hex") === r.leaf
       )
-        for (const seq of erasedListed(r.seq as number, r.entry)) erased.add(seq);
+        for (const seq of erasedListed(r.seq as number, r.entry, log, trusted)) erased.add(seq);
     } catch {
       // Not an entry line: the verifying pass reports it.
     }
   }
   return erased;
+}
+
+/** The verifiers of the keys given; one that does not parse is left out (verifyLog reports it). */
+function verifiersOf(vkeys: readonly string[]): Verifier[] {
+  const out: Verifier[] = [];
+  for (const k of vkeys)
+    try {
+      out.push(parseVkey(k));
+    } catch {
+      // Reported by the checkpoint check.
+    }
+  return out;
 }

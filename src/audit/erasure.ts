@@ -38,7 +38,11 @@ interface Candidate {
 export async function eraseFromAudit(
   db: Database,
   s: ErasedSubject,
-  record: (tx: Db, events: AuditEvent[]) => Promise<void>,
+  out: {
+    record: (tx: Db, events: AuditEvent[]) => Promise<void>;
+    /** The listing of `seqs` in `log`, signed with the log's key (`erasureText`): what verify trusts. */
+    listing: (log: string, seqs: readonly number[]) => string;
+  },
 ): Promise<Record<string, number>> {
   return db.asOwner(async (owner) => {
     const contains = (text: string) =>
@@ -73,15 +77,22 @@ export async function eraseFromAudit(
         // `bulwark audit verify` accepts exactly those (ERASURE_ACTION).
         const seqs = new Map<string, number[]>();
         for (const r of result.rows) seqs.set(r.log_id, [...(seqs.get(r.log_id) ?? []), Number(r.seq)]);
-        await record(
+        await out.record(
           tx,
-          [...seqs].map(([log, list]) => ({
-            action: ERASURE_ACTION,
-            actor: SYSTEM,
-            orgId: log === PLATFORM_LOG ? undefined : log,
-            entity: { type: "user", id: s.pseudonym },
-            metadata: { reason: "account erased (GDPR-2)", seqs: list.sort((a, b) => a - b) },
-          })),
+          [...seqs].map(([log, list]) => {
+            const sorted = list.sort((a, b) => a - b);
+            return {
+              action: ERASURE_ACTION,
+              actor: SYSTEM,
+              orgId: log === PLATFORM_LOG ? undefined : log,
+              entity: { type: "user", id: s.pseudonym },
+              metadata: {
+                reason: "account erased (GDPR-2)",
+                seqs: sorted,
+                listing: out.listing(log, sorted),
+              },
+            };
+          }),
         );
         return result.rows;
       });

@@ -16,6 +16,7 @@ import {
 } from "./note.js";
 import type { AuditFilter, AuditStore } from "./store.js";
 import type { AuditCheckpointRow, AuditEventRow } from "./tables.js";
+import { erasureText } from "./verify.js";
 import { appendRows, StagedMover, stagedRow } from "./writer.js";
 
 export interface AuditSettings {
@@ -118,7 +119,10 @@ export class AuditService {
    */
   async erase(database: Database, subject: ErasedSubject): Promise<Record<string, number>> {
     await this.flush();
-    return eraseFromAudit(database, subject, (tx, events) => this.record(tx, events));
+    return eraseFromAudit(database, subject, {
+      record: (tx, events) => this.record(tx, events),
+      listing: (log, seqs) => this.signer.sign(erasureText(this.origin(log), seqs)),
+    });
   }
 
   /** Entries created before this instant may have lost their content to retention. */

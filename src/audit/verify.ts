@@ -224,17 +224,33 @@ export async function verifyLog(
 /** The action of the entries that list what an account's erasure blanked in their log (GDPR-2). */
 export const ERASURE_ACTION = "audit.entries_erased";
 
+/** The signed text of an erasure listing: which positions of which log lost their content. */
+export function erasureText(origin: string, seqs: readonly number[]): string {
+  return `bulwark audit erasure v1\n${origin}\n${seqs.join(",")}\n`;
+}
+
 /**
- * The positions an erasure record lists (its `metadata.seqs`), if `entry` is one: only positions before
- * its own, since a record can vouch only for what precedes it. Its own content is checked like any other
- * entry's, so a listing forged into an existing entry fails as a modification.
+ * The positions an erasure record lists, if `entry` is one of `log`: only when its `metadata.listing` is
+ * a note signed by a trusted key (the log's own signer, whose key is not in the database) naming this
+ * log and exactly those positions, and only positions before its own. Someone who can write the
+ * database but not sign cannot excuse a blanked entry by appending a listing.
  */
-export function erasedListed(seq: number, entry: string | null): number[] {
+export function erasedListed(
+  seq: number,
+  entry: string | null,
+  log: string,
+  verifiers: readonly Verifier[],
+): number[] {
   if (entry === null || !entry.includes(ERASURE_ACTION)) return [];
   try {
-    const e = JSON.parse(entry) as { action?: unknown; metadata?: { seqs?: unknown } };
-    if (e.action !== ERASURE_ACTION || !Array.isArray(e.metadata?.seqs)) return [];
-    return e.metadata.seqs.filter((n): n is number => Number.isSafeInteger(n) && n >= 0 && n < seq);
+    const e = JSON.parse(entry) as { action?: unknown; metadata?: { seqs?: unknown; listing?: unknown } };
+    const seqs = e.metadata?.seqs;
+    if (e.action !== ERASURE_ACTION || !Array.isArray(seqs) || typeof e.metadata?.listing !== "string")
+      return [];
+    const [head, origin, list, rest] = openNote(e.metadata.listing, verifiers).text.split("\n");
+    if (head !== "bulwark audit erasure v1" || rest !== "" || !origin?.endsWith(`/audit/${log}`)) return [];
+    if (list !== seqs.join(",")) return [];
+    return seqs.filter((n): n is number => Number.isSafeInteger(n) && n >= 0 && n < seq);
   } catch {
     return [];
   }

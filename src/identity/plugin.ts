@@ -51,11 +51,14 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRoutesO
   r.post(
     "/v1/auth/verify-email",
     { schema: { tags, body: Type.Object({ token: Token }), response: { 200: Type.Object({ user: User }) } } },
-    async (req) => ({
-      user: await limitedAttempt([[limits.tokenIp, addressKey(req.ip)]], () =>
+    async (req) => {
+      const user = await limitedAttempt([[limits.tokenIp, addressKey(req.ip)]], () =>
         identity.verifyEmail(req.body.token),
-      ),
-    }),
+      );
+      // The mailed link proved who this is: the request's audit record names them (AUDIT-1).
+      req.auditActor = userActor(user);
+      return { user };
+    },
   );
 
   r.post(

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "kysely";
 import * as OTPAuth from "otpauth";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { catalog } from "../../examples/catalog/index.js";
@@ -378,5 +379,34 @@ describe(`account deletion (GDPR-2, ${ENGINE})`, () => {
     expect(signIn.statusCode, signIn.body).toBe(401);
     // Wonderland carries on under Bob.
     expect((await call("GET", `/v1/orgs/${wonderland}/members`, totpFree)).statusCode).toBe(200);
+
+    // Someone who can write the database but not sign: they blank Bob's new entry (with the purge
+    // gate, as the schema owner) and append a listing of it. Verify still refuses: the listing is not
+    // signed with the log's key.
+    await audit.flush();
+    const kettle = (await audit.query({ log: wonderland, action: "product.created" }, 10)).find(
+      (e) => e.entry !== null,
+    )!;
+    await t.db.asOwner((owner) =>
+      owner.transaction().execute(async (tx) => {
+        if (t.db.engine === "postgres")
+          await sql`SELECT set_config('bulwark.audit_purge', ${String(Number.MAX_SAFE_INTEGER)}, true)`.execute(
+            tx,
+          );
+        else await sql`INSERT INTO audit_purge_gate (before) VALUES (${Number.MAX_SAFE_INTEGER})`.execute(tx);
+        await sql`UPDATE audit_events SET entry = NULL WHERE id = ${kettle.id}`.execute(tx);
+        if (t.db.engine !== "postgres") await sql`DELETE FROM audit_purge_gate`.execute(tx);
+      }),
+    );
+    await audit.record(t.db.global, {
+      action: "audit.entries_erased",
+      actor: { type: "SYSTEM", id: null, email: null },
+      orgId: wonderland,
+      metadata: { reason: "account erased (GDPR-2)", seqs: [Number(kettle.seq)], listing: "forged\n" },
+    });
+    await audit.flush();
+    out = "";
+    expect(await verifyDatabase(t.db, t.config, { stdout: sink, stderr: sink }), out).toBe(1);
+    expect(out).toMatch(/no erasure record lists it/);
   });
 });
