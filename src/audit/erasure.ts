@@ -3,6 +3,7 @@ import type { Database, Db } from "../db/database.js";
 import { idFloor } from "../util/ids.js";
 import { SYSTEM } from "./actor.js";
 import { type AuditEvent, PLATFORM_LOG } from "./entry.js";
+import { throughPurgeGate } from "./retention.js";
 import { ERASURE_ACTION } from "./verify.js";
 
 /** The account being erased (GDPR-2), and the pseudonym its entries keep. */
@@ -64,15 +65,13 @@ export async function eraseFromAudit(
     for (let i = 0; i < all.length; i += BATCH) {
       const batch = all.slice(i, i + BATCH);
       const rows = await owner.transaction().execute(async (tx) => {
-        await gate(db, tx, true);
-        const result = await sql<{
-          log_id: string;
-          seq: number | string;
-        }>`UPDATE audit_events SET entry = NULL,
+        // Every entry, whatever its age: the gate's cutoff is the end of time.
+        const result = await throughPurgeGate(db, tx, Number.MAX_SAFE_INTEGER, () =>
+          sql<{ log_id: string; seq: number | string }>`UPDATE audit_events SET entry = NULL,
             actor_id = CASE WHEN actor_id = ${s.id} THEN ${s.pseudonym} ELSE actor_id END,
             entity_id = CASE WHEN entity_id = ${s.id} THEN ${s.pseudonym} ELSE entity_id END
-          WHERE id IN (${sql.join(batch)}) AND entry IS NOT NULL RETURNING log_id, seq`.execute(tx);
-        await gate(db, tx, false);
+          WHERE id IN (${sql.join(batch)}) AND entry IS NOT NULL RETURNING log_id, seq`.execute(tx),
+        );
         // Each log says, in the same transaction, which of its entries lost their content and why:
         // `bulwark audit verify` accepts exactly those (ERASURE_ACTION).
         const seqs = new Map<string, number[]>();
@@ -170,17 +169,4 @@ function parse(entry: string): Parsed | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Opens (or closes) the append-only triggers' purge gate for this transaction, for every entry. */
-async function gate(db: Database, tx: Db, open: boolean): Promise<void> {
-  if (db.engine === "postgres") {
-    if (open)
-      await sql`SELECT set_config('bulwark.audit_purge', ${String(Number.MAX_SAFE_INTEGER)}, true)`.execute(
-        tx,
-      );
-    return;
-  }
-  if (open) await sql`INSERT INTO audit_purge_gate (before) VALUES (${Number.MAX_SAFE_INTEGER})`.execute(tx);
-  else await sql`DELETE FROM audit_purge_gate`.execute(tx);
 }
