@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { FastifyRequest } from "fastify";
 import { sql } from "kysely";
 import * as OTPAuth from "otpauth";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -33,6 +34,7 @@ describe(`account deletion (GDPR-2, ${ENGINE})`, () => {
   let bobId: string;
   let wonderland: string;
   let aliceKey: string;
+  let solo: string;
   const call = (method: string, url: string, headers: H, payload?: object, remoteAddress?: string) =>
     t.app.inject({
       method: method as "GET",
@@ -149,6 +151,8 @@ describe(`account deletion (GDPR-2, ${ENGINE})`, () => {
     );
     // Bob invites Alice into his organisation (a row of Bob's names her), and is a member of hers.
     const builders = (await ok(call("POST", "/v1/orgs", bob, { name: "Builders" }, BOB.ip))).org.id;
+    // An organisation only she belongs to: kept, without members.
+    solo = (await ok(call("POST", "/v1/orgs", alice, { name: "Solo Practice" }, ALICE.ip))).org.id;
     await ok(
       call("POST", `/v1/orgs/${builders}/invitations`, bob, { email: ALICE.email, role: "MEMBER" }, BOB.ip),
     );
@@ -201,6 +205,10 @@ describe(`account deletion (GDPR-2, ${ENGINE})`, () => {
   });
   afterAll(() => t?.close());
   afterEach(() => vi.useRealTimers());
+
+  it("GDPR-2: the erasure job runs hourly", () => {
+    expect(t.app.bulwark.service("jobs").schedules()["privacy.erasure"]).toBe(3_600_000);
+  });
 
   it("GDPR-2: the only owner of an organisation with other members cannot ask for deletion", async () => {
     const res = await call("POST", "/v1/me/deletion", alice, undefined, ALICE.ip);
@@ -291,6 +299,9 @@ describe(`account deletion (GDPR-2, ${ENGINE})`, () => {
     const crash = vi.spyOn(audit0, "erase").mockRejectedValueOnce(new Error("the process died here"));
     await expect(erasure().eraseDue()).rejects.toThrow(/erasure failed/);
     crash.mockRestore();
+    // Taken on: the state says so, and a cancellation is refused (she could not sign in to ask anyway).
+    expect(await erasure().status(aliceId)).toMatchObject({ erasing: true });
+    await expect(erasure().cancel(aliceId, {} as FastifyRequest)).rejects.toMatchObject({ code: "CONFLICT" });
     expect((await call("GET", "/v1/me", alice)).statusCode).toBe(401);
     const locked = await call("POST", "/v1/auth/login", {}, { email: ALICE.email, password: PW }, ALICE.ip);
     expect(locked.statusCode, locked.body).toBe(401);
@@ -377,6 +388,13 @@ describe(`account deletion (GDPR-2, ${ENGINE})`, () => {
     expect((await call("GET", "/v1/me", alice)).statusCode).toBe(401);
     const signIn = await call("POST", "/v1/auth/login", {}, { email: ALICE.email, password: PW }, ALICE.ip);
     expect(signIn.statusCode, signIn.body).toBe(401);
+    // The organisation only she belonged to is kept, without members.
+    expect(
+      await t.db.global.selectFrom("organizations").select("id").where("id", "=", solo).execute(),
+    ).toHaveLength(1);
+    expect(
+      await t.db.global.selectFrom("memberships").select("user_id").where("org_id", "=", solo).execute(),
+    ).toEqual([]);
     // Wonderland carries on under Bob.
     expect((await call("GET", `/v1/orgs/${wonderland}/members`, totpFree)).statusCode).toBe(200);
 
