@@ -120,9 +120,15 @@ export function installErrorHandler(app: FastifyInstance): void {
     const appErr = toAppError(err);
     request.errorCode = appErr.code;
     if (DENIALS.has(appErr.code)) recordDenial(request, appErr.code);
-    if (appErr.status >= 500) request.log.error({ err }, "request failed");
-    else if (appErr.code !== (err as AppError).code)
-      request.log.info({ code: appErr.code, reason: (err as Error).message }, "request rejected");
+    try {
+      if (appErr.status >= 500) request.log.error({ err }, "request failed");
+      else if (appErr.code !== (err as AppError).code)
+        request.log.info({ code: appErr.code, reason: (err as Error).message }, "request rejected");
+    } catch {
+      // An error that cannot be logged must still be answered with the envelope, never Fastify's own
+      // body (which would carry the logging failure's message).
+      request.log.error({ errorClass: (err as Error)?.name }, "request failed (error not loggable)");
+    }
     return sendError(reply, request.id, appErr);
   });
 }

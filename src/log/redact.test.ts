@@ -52,6 +52,22 @@ describe("log redaction at any depth (OBS-2)", () => {
     expect(out).toContain("session was [REDACTED]");
   });
 
+  it("OBS-2: an error carrying its message and stack as own fields (the AWS SDK's) is logged, redacted", () => {
+    const { log, text } = capture();
+    // As the AWS SDK builds its service errors: message and stack assigned, so enumerable own fields.
+    const err = Object.assign(new Error(), {
+      name: "AccessDenied",
+      message: `denied for ${SESSION}`,
+      $metadata: { httpStatusCode: 403 },
+    });
+    expect(Object.keys(err)).toContain("message");
+    log.error({ err }, "store refused");
+    const out = text();
+    expect(out).toContain('"msg":"store refused"');
+    expect(out).toContain("denied for [REDACTED]");
+    expect(out).toContain('"httpStatusCode":403');
+  });
+
   it("OBS-2: a cycle or a class instance in a logged object neither crashes nor dumps the instance", () => {
     const { log, text } = capture();
     const loop: Record<string, unknown> = { name: "loop" };

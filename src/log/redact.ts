@@ -82,6 +82,8 @@ export function redactDeep(value: unknown, depth = 0, seen = new WeakSet<object>
     if (value.cause !== undefined) out.cause = redactDeep(value.cause, depth + 1, seen);
   }
   for (const [k, v] of Object.entries(value)) {
+    // Some errors (the AWS SDK's) carry message and stack as own enumerable fields: copied above.
+    if (isError && (k === "message" || k === "stack")) continue;
     out[k] =
       SECRET_KEYS.has(keyOf(k)) && v !== undefined && v !== null ? CENSOR : redactDeep(v, depth + 1, seen);
   }
