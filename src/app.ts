@@ -45,6 +45,7 @@ import { rateLimitCapability } from "./ratelimit/capability.js";
 import { sessionsCapability } from "./sessions/capability.js";
 import { tokensCapability } from "./tokens/capability.js";
 import { trackingCapability } from "./tracking/capability.js";
+import { uploadsCapability } from "./uploads/capability.js";
 import { type WebhookOptions, webhooksCapability } from "./webhooks/capability.js";
 
 /** The package version, from the nearest package.json (the module runs from src/ in tests, dist/src/ when built). */
@@ -109,6 +110,7 @@ export function capabilities(
     // never stored and replayed.
     idempotencyCapability(),
     webhooksCapability(options.webhooks),
+    uploadsCapability,
     backupCapability,
     adminCapability,
     consoleCapability(),

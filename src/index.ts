@@ -50,6 +50,7 @@ export {
 export type { Control, PostureRegistry } from "./posture/registry.js";
 export type { PersonalData } from "./privacy/personal.js";
 export { type Running, type StartOptions, start } from "./server.js";
+export type { AttachedUpload } from "./uploads/service.js";
 export { newId } from "./util/ids.js";
 export {
   InboundSignatureError,

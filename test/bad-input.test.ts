@@ -86,6 +86,7 @@ for (const [profile, env] of PROFILES) {
     });
     afterAll(() => w?.close());
 
+    const STREAMED = new Set(["PUT /v1/storage/orgs/:orgId/:id"]);
     const keyOf = (r: RegisteredRoute) => `${r.method} ${r.url}`;
     const describeSent = (s: Sent) =>
       `${s.key} as ${s.surface}, ${s.label}: ${s.status} ${s.code ?? ""} ${s.status >= 400 && !s.envelope ? `(no envelope) ${s.body}` : ""}`.trim();
@@ -106,6 +107,19 @@ for (const [profile, env] of PROFILES) {
           key: s.key,
           label: s.label,
           text: `not refused at input: ${describeSent(s)} (past guard: ${s.pastGuard}, handler: ${s.reached})`,
+        });
+    }
+    /**
+     * A route whose body is a file, not JSON (the local store's signed upload, DATA-3): nothing parses
+     * it, and without a valid link the handler refuses it before reading a byte.
+     */
+    function refusedByLink(s: Sent): void {
+      if (!sound(s)) return;
+      if (s.code !== "UPLOAD_LINK_INVALID")
+        failures.push({
+          key: s.key,
+          label: s.label,
+          text: `not refused by the link check: ${describeSent(s)}`,
         });
     }
     /** Reached the handler. */
@@ -234,7 +248,8 @@ for (const [profile, env] of PROFILES) {
               body: b.body,
               headers: extra(key),
             });
-            refusedAtInput(s);
+            if (STREAMED.has(key)) refusedByLink(s);
+            else refusedAtInput(s);
             // A hostile body that got through may have ended the session (a sign-out): sign in again.
             if (s.reached) await w.ensure(surface);
           }

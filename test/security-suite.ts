@@ -148,6 +148,11 @@ export function securitySuite(name: string, options: SuiteOptions = {}): void {
         redirectUris: ["https://b.example.org/callback"],
       });
       foreign["oidc-clients/:id"] = client.json().client.id;
+      const upload = await world.call("POST", `/v1/orgs/${world.orgB}/uploads`, b, {
+        contentType: "image/png",
+        size: 10,
+      });
+      foreign["uploads/:id"] = upload.json().upload.id;
       if (has("/v1/orgs/:orgId/products/:id")) {
         const p = await world.call("POST", `/v1/orgs/${world.orgB}/products`, b, {
           name: "B's secret",

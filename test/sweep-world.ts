@@ -50,6 +50,8 @@ export interface Ids {
   webhookDelivery: string;
   /** An OpenID Connect client of `org`. */
   oidcClient: string;
+  /** An upload link of `org` (DATA-3), its file never sent. */
+  upload: string;
 }
 
 /** One request of the sweep and what became of it. */
@@ -201,6 +203,8 @@ export class SweepWorld {
         .replace(/\/quotas\/:unit$/, "/quotas/api_requests")
         .replace(/\/products\/:id$/, `/products/${this.ids.product}`)
         .replace(/\/orders\/:id$/, `/orders/${this.ids.order}`)
+        .replace(/\/uploads\/:id$/, `/uploads/${this.ids.upload}`)
+        .replace(/^(\/v1\/storage\/orgs\/[^/]+)\/:id$/, `$1/${this.ids.upload}`)
     );
   }
 
@@ -375,6 +379,8 @@ export class SweepWorld {
         stock: 500,
       })
     ).product!.id!;
+    this.ids.upload = (await as("POST", "/v1/orgs/:orgId/uploads", { contentType: "image/png", size: 10 }))
+      .upload!.id!;
     this.ids.order = (
       await as("POST", "/v1/orgs/:orgId/orders", {
         lines: [{ productId: this.ids.product, quantity: 1 }],

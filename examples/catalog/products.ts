@@ -6,6 +6,7 @@ import {
   type MigrationContext,
   newId,
   sanitizeRichText,
+  type TenantContext,
   type TenantRouter,
 } from "bulwark";
 import type { Kysely } from "kysely";
@@ -32,6 +33,11 @@ export const productMigrations = (ctx: MigrationContext) => ({
       await grantApp(db, ctx, "products", ["SELECT", "INSERT", "UPDATE", "DELETE"]);
     },
   },
+  catalog_0003_product_images: {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("products").addColumn("image_upload_id", "text").execute();
+    },
+  },
 });
 
 const Product = Type.Object({
@@ -41,6 +47,10 @@ const Product = Type.Object({
   priceCents: Type.Integer(),
   stock: Type.Integer(),
   descriptionHtml: Type.String(),
+  imageUploadId: Type.Union([Type.String(), Type.Null()]),
+  imageUrl: Type.Union([Type.String(), Type.Null()], {
+    description: "A short-lived link to the image (DATA-3); null without one.",
+  }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -51,6 +61,10 @@ const Fields = {
   priceCents: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
   stock: Type.Integer({ minimum: 0, maximum: 10_000_000 }),
   descriptionHtml: Type.String({ maxLength: 20_000 }),
+  imageUploadId: Type.Union([Type.String({ pattern: "^upl_[0-9A-Z]{26}$" }), Type.Null()], {
+    description:
+      "An upload of the organisation (POST /v1/orgs/{orgId}/uploads), once its file is sent; null removes the image.",
+  }),
 };
 
 /** What the audit log records of a product (AUDIT-2): its fields as the API names them, no timestamps. */
@@ -60,25 +74,30 @@ const facts = (p: ProductRow): Record<string, unknown> => ({
   priceCents: Number(p.price_cents),
   stock: p.stock,
   descriptionHtml: p.description_html,
+  // Only when set: products without an image record what they always did.
+  ...(p.image_upload_id ? { imageUploadId: p.image_upload_id } : {}),
 });
 
 /** The fields whose values differ, before and after: an update's audit entry records only those. */
 function changes(before: ProductRow, after: ProductRow) {
   const [b, a] = [facts(before), facts(after)];
-  const keys = Object.keys(a).filter((k) => a[k] !== b[k]);
+  const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) => a[k] !== b[k]);
   return {
-    before: Object.fromEntries(keys.map((k) => [k, b[k]])),
-    after: Object.fromEntries(keys.map((k) => [k, a[k]])),
+    before: Object.fromEntries(keys.map((k) => [k, b[k] ?? null])),
+    after: Object.fromEntries(keys.map((k) => [k, a[k] ?? null])),
   };
 }
 
-const view = (p: ProductRow) => ({
+/** A product as the API shows it: its image as a link that works for a few minutes. */
+const view = async (p: ProductRow, uploads: TenantContext<unknown, unknown, unknown>["uploads"]) => ({
   id: p.id,
   name: p.name,
   sku: p.sku,
   priceCents: Number(p.price_cents),
   stock: p.stock,
   descriptionHtml: p.description_html,
+  imageUploadId: p.image_upload_id,
+  imageUrl: p.image_upload_id ? ((await uploads.url(p.image_upload_id)) ?? null) : null,
   createdAt: new Date(p.created_at).toISOString(),
   updatedAt: new Date(p.updated_at).toISOString(),
 });
@@ -105,11 +124,11 @@ export function productRoutes(tenant: TenantRouter): void {
         }),
       },
     },
-    async handler({ tx, query, orgId }) {
+    async handler({ tx, query, orgId, uploads }) {
       const limit = query.limit ?? 50;
       const rows = await store.listProducts(tx, orgId, limit, query.after);
       return {
-        products: rows.map(view),
+        products: await Promise.all(rows.map((r) => view(r, uploads))),
         nextCursor: rows.length === limit ? (rows[rows.length - 1]?.id ?? null) : null,
       };
     },
@@ -120,15 +139,21 @@ export function productRoutes(tenant: TenantRouter): void {
     url: "/products",
     action: "products:write",
     status: 201,
-    errors: ["SKU_TAKEN"],
+    errors: ["SKU_TAKEN", "UPLOAD_UNKNOWN", "UPLOAD_INCOMPLETE"],
     schema: {
       summary: "Add a product",
-      description: "The SKU is unique in the organisation; the description's HTML is sanitised.",
+      description:
+        "The SKU is unique in the organisation; the description's HTML is sanitised; the image is an upload whose file was sent.",
       tags,
-      body: Type.Object({ ...Fields, descriptionHtml: Type.Optional(Fields.descriptionHtml) }),
+      body: Type.Object({
+        ...Fields,
+        descriptionHtml: Type.Optional(Fields.descriptionHtml),
+        imageUploadId: Type.Optional(Fields.imageUploadId),
+      }),
       response: { 201: Type.Object({ product: Product }) },
     },
-    async handler({ tx, body, orgId, now, audit }) {
+    async handler({ tx, body, orgId, now, audit, uploads }) {
+      if (body.imageUploadId) await uploads.attach(body.imageUploadId);
       const row: ProductRow = {
         id: newId("prd", now),
         org_id: orgId,
@@ -137,6 +162,7 @@ export function productRoutes(tenant: TenantRouter): void {
         price_cents: body.priceCents,
         stock: body.stock,
         description_html: sanitizeRichText(body.descriptionHtml ?? ""),
+        image_upload_id: body.imageUploadId ?? null,
         created_at: now,
         updated_at: now,
       };
@@ -144,7 +170,7 @@ export function productRoutes(tenant: TenantRouter): void {
         throw new AppError("SKU_TAKEN", `A product with SKU ${body.sku} exists.`);
       // In the handler's transaction: the entry exists exactly when the product does.
       await audit({ action: "product.created", entity: { type: "product", id: row.id }, after: facts(row) });
-      return { product: view(row) };
+      return { product: await view(row, uploads) };
     },
   });
 
@@ -160,10 +186,10 @@ export function productRoutes(tenant: TenantRouter): void {
       params: Id,
       response: { 200: Type.Object({ product: Product }) },
     },
-    async handler({ tx, params, orgId }) {
+    async handler({ tx, params, orgId, uploads }) {
       const row = await store.product(tx, orgId, params.id);
       if (!row) throw new AppError("NOT_FOUND");
-      return { product: view(row) };
+      return { product: await view(row, uploads) };
     },
   });
 
@@ -171,7 +197,7 @@ export function productRoutes(tenant: TenantRouter): void {
     method: "PATCH",
     url: "/products/:id",
     action: "products:write",
-    errors: ["NOT_FOUND", "SKU_TAKEN"],
+    errors: ["NOT_FOUND", "SKU_TAKEN", "UPLOAD_UNKNOWN", "UPLOAD_INCOMPLETE"],
     schema: {
       summary: "Change a product",
       description: "Any of its fields; the SKU stays unique in the organisation.",
@@ -180,7 +206,8 @@ export function productRoutes(tenant: TenantRouter): void {
       body: Type.Partial(Type.Object(Fields), { minProperties: 1 }),
       response: { 200: Type.Object({ product: Product }) },
     },
-    async handler({ tx, params, body, orgId, now, audit }) {
+    async handler({ tx, params, body, orgId, now, audit, uploads }) {
+      if (body.imageUploadId) await uploads.attach(body.imageUploadId);
       // Read first, in the same transaction, for the entry's `before`.
       const before = await store.product(tx, orgId, params.id);
       if (!before) throw new AppError("NOT_FOUND");
@@ -192,6 +219,7 @@ export function productRoutes(tenant: TenantRouter): void {
         ...(body.descriptionHtml !== undefined
           ? { description_html: sanitizeRichText(body.descriptionHtml) }
           : {}),
+        ...(body.imageUploadId !== undefined ? { image_upload_id: body.imageUploadId } : {}),
         updated_at: now,
       };
       const row = await store.updateProduct(tx, orgId, params.id, patch);
@@ -200,7 +228,7 @@ export function productRoutes(tenant: TenantRouter): void {
       const diff = changes(before, row);
       if (Object.keys(diff.after).length > 0)
         await audit({ action: "product.updated", entity: { type: "product", id: row.id }, ...diff });
-      return { product: view(row) };
+      return { product: await view(row, uploads) };
     },
   });
 

@@ -8,6 +8,8 @@ export interface ProductRow {
   stock: number;
   /** Sanitised on write (INPUT-4): stored HTML is always harmless. */
   description_html: string;
+  /** The product's image: an upload of the organisation (DATA-3), attached when set. */
+  image_upload_id: string | null;
   created_at: number;
   updated_at: number;
 }

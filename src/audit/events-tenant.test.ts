@@ -45,6 +45,7 @@ const probe: Extension = {
         await catalogStore.insertProduct(tx, {
           ...row,
           description_html: "",
+          image_upload_id: null,
           created_at: now,
           updated_at: now,
         });

@@ -141,6 +141,12 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /v1/orgs/:orgId/audit-events/:id/proof": tenant("audit:read"),
   "GET /v1/orgs/:orgId/audit-checkpoints": tenant("audit:read"),
   "GET /v1/orgs/:orgId/audit-checkpoints/consistency": tenant("audit:read"),
+  // Pre-signed uploads (DATA-3): members who write content, or keys holding uploads:write, get links;
+  // the local store's links are their own credential (a signature), open to any origin as S3's are.
+  "POST /v1/orgs/:orgId/uploads": tenant("uploads:write"),
+  "GET /v1/orgs/:orgId/uploads/:id": tenant("org:read"),
+  "PUT /v1/storage/orgs/:orgId/:id": { ...PUBLIC, cors: "public" },
+  "GET /v1/storage/orgs/:orgId/:id": { ...PUBLIC, cors: "public" },
   // Webhooks (HOOK-1…HOOK-5): managed by managers or keys holding webhooks:manage; an impersonating admin
   // may look but not point an organisation's events somewhere or take its secret. Apps send their own
   // events with webhooks:write.

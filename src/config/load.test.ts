@@ -46,6 +46,18 @@ describe("configuration", () => {
     ]);
   });
 
+  it("DATA-3: types a browser would run cannot be allowed for uploads, in production as in development", () => {
+    for (const env of [{ NODE_ENV: "development", BULWARK_DATA_DIR: "/tmp/bulwark-uploads" }, PRODUCTION_ENV])
+      for (const type of ["text/html", "image/svg+xml", "application/javascript", "application/xhtml+xml"])
+        expect(problems({ ...env, UPLOAD_CONTENT_TYPES: `image/png,${type}` })).toEqual([
+          `UPLOAD_CONTENT_TYPES: "${type}" is active content a browser would run; it cannot be allowed`,
+        ]);
+    expect(problems({ ...PRODUCTION_ENV, UPLOAD_CONTENT_TYPES: "image/png,model/gltf-binary" })).toEqual([]);
+    expect(problems({ ...PRODUCTION_ENV, S3_ACCESS_KEY_ID: "AKIA1" })).toEqual([
+      "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither (the AWS SDK's default chain)",
+    ]);
+  });
+
   it("DATA-4: production refuses to start without BULWARK_SECRET, naming the variable", () => {
     const { BULWARK_SECRET: _, ...env } = PRODUCTION_ENV;
     expect(problems(env)).toEqual([expect.stringMatching(/^BULWARK_SECRET: required in production/)]);

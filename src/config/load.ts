@@ -8,6 +8,7 @@ import { VarReader } from "./reader.js";
 import { developmentSecret, weakSecretReason } from "./secrets.js";
 import { parseSigninProviders, type SigninProvider } from "./signin-providers.js";
 import { parseSubprocessors, type Subprocessor } from "./subprocessors.js";
+import { parseUploads, type S3Config, type UploadConfig } from "./uploads.js";
 import { VARIABLES, type VarName, type VarSpec } from "./variables.js";
 
 /** Route tiers with a configured limit (RATE-3); `auth` has its own limiters, `none` none. */
@@ -133,6 +134,10 @@ export interface Config {
     readonly everyMs: number;
     readonly maxAgeMs: number;
   };
+  /** Pre-signed uploads (DATA-3). */
+  readonly uploads: UploadConfig;
+  /** The S3-compatible service uploads use. */
+  readonly s3: S3Config;
   /** Access tokens and their signing keys (AUTH-9). */
   readonly tokens: {
     readonly accessTtlMs: number;
@@ -448,6 +453,7 @@ export function loadConfig(env: Env = process.env): Config {
       everyMs: int("BACKUP_EVERY_HOURS") * 3_600_000,
       maxAgeMs: int("BACKUP_MAX_AGE_HOURS") * 3_600_000,
     },
+    ...parseUploads(read, dataDir),
     tokens: {
       accessTtlMs: int("ACCESS_TOKEN_TTL_MINUTES") * 60_000,
       refreshTtlMs: int("REFRESH_TOKEN_TTL_DAYS") * 86_400_000,

@@ -2,6 +2,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyRequest } from "fastify";
 import { PUBLIC } from "../auth/requirements.js";
 import type { Capability } from "../capability.js";
+import { storageOrigin } from "../config/uploads.js";
 import { AppError } from "../http/errors.js";
 import { type ConsoleBuild, loadConsoleBuild, renderShell } from "./build.js";
 
@@ -24,6 +25,18 @@ export const CONSOLE_CSP = [
   "base-uri 'none'",
   "frame-ancestors 'none'",
 ].join("; ");
+
+/**
+ * The console's CSP with uploads in an S3 bucket (DATA-3): the browser sends files to the bucket and shows
+ * them from it, so that one origin joins `connect-src` and `img-src`; nothing else changes.
+ */
+export function consoleCsp(storage: string | undefined): string {
+  if (!storage) return CONSOLE_CSP;
+  return CONSOLE_CSP.replace("img-src 'self' data:", `img-src 'self' data: ${storage}`).replace(
+    "connect-src 'self'",
+    `connect-src 'self' ${storage}`,
+  );
+}
 
 // Looked up in a map of the built files: any other name, the empty one included, is a 404.
 const AssetName = Type.Object({ name: Type.String({ maxLength: 100 }) });
@@ -77,7 +90,7 @@ export function acceptsGzip(header: string | undefined): boolean {
 export function consoleCapability(given?: ConsoleBuild): Capability {
   return {
     name: "console",
-    register(app) {
+    register(app, ctx) {
       const build = given ?? loadConsoleBuild();
       const html = renderShell(build);
       // One route for every asset (the names change with every build; the route table and docs do not).
@@ -102,13 +115,14 @@ export function consoleCapability(given?: ConsoleBuild): Capability {
         app.get("/favicon.ico", { schema: { hide: true } }, (_req, reply) =>
           reply.header("cache-control", "public, max-age=86400").type(icon.type).send(icon.body),
         );
+      const csp = consoleCsp(storageOrigin(ctx.config.uploads, ctx.config.s3));
       for (const url of CONSOLE_PAGES) {
         // Each page declares its own exact row (one list of pages): a table prefix for the wildcard screens
         // would open every route below /app/ or /admin/, an app's own included.
         const config = { security: PUBLIC };
         app.get(url, { schema: { hide: true, querystring: ConsoleQuery }, config }, (_req, reply) => {
           reply
-            .header("content-security-policy", CONSOLE_CSP)
+            .header("content-security-policy", csp)
             .header("referrer-policy", "no-referrer")
             .header("cache-control", "no-store")
             .type("text/html; charset=utf-8")

@@ -2,7 +2,7 @@ import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENGINE, type TestApp, testApp } from "../../test/harness.js";
 import { API_CSP } from "../http/headers.js";
-import { CONSOLE_CSP, CONSOLE_PAGES } from "./capability.js";
+import { CONSOLE_CSP, CONSOLE_PAGES, consoleCsp } from "./capability.js";
 
 /** The console's policy, written out independently of the code it checks: same origin only, nothing inline. */
 const EXPECTED_CSP =
@@ -37,6 +37,18 @@ describe(`the console shell and its assets (${ENGINE})`, () => {
   const get = (url: string, headers: Record<string, string> = {}) => t.app.inject({ url, headers });
   /** The assets the shell names, in order: script, stylesheet, icon. */
   const assets = (): string[] => [...shell.matchAll(/"\/assets\/([^"]+)"/g)].map((m) => m[1]!);
+
+  it("HDR-3, DATA-3: with uploads in S3 the console's CSP admits exactly the bucket's origin, for sending and showing", () => {
+    const storage = "https://uploads.s3.eu-west-1.amazonaws.com";
+    const csp = consoleCsp(storage);
+    expect(csp).toBe(
+      EXPECTED_CSP.replace("img-src 'self' data:", `img-src 'self' data: ${storage}`).replace(
+        "connect-src 'self'",
+        `connect-src 'self' ${storage}`,
+      ),
+    );
+    expect(consoleCsp(undefined)).toBe(EXPECTED_CSP);
+  });
 
   it("HDR-3: every console address answers 200 HTML with exactly the console CSP, no-store and no referrer", async () => {
     expect(CONSOLE_CSP).toBe(EXPECTED_CSP);

@@ -2,6 +2,13 @@ import AjvCompiler from "@fastify/ajv-compiler";
 import type { FastifyReply, FastifyRequest, FastifyServerOptions, RouteOptions } from "fastify";
 import { AppError } from "./errors.js";
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The body is a file streamed by the handler, not JSON: no body schema (the handler bounds it). */
+    streamedBody?: boolean;
+  }
+}
+
 /** Ajv settings for every route (INPUT-1, INPUT-3). */
 export const AJV_OPTIONS = {
   // Fastify's default silently strips unknown properties; a security product refuses them instead.
@@ -130,6 +137,13 @@ export function enforceRouteSchemas(route: RouteOptions): void {
   const schema = route.schema as Schema;
   schema.querystring ??= EMPTY_QUERY;
   const methods = Array.isArray(route.method) ? route.method : [route.method];
+  // A file body (the local store's signed uploads, DATA-3) is bytes, not JSON: its route checks what the
+  // signed link bound it to (type and exact length) and streams it, never parsing it.
+  const streamed = (route.config as { streamedBody?: boolean } | undefined)?.streamedBody === true;
+  if (streamed) {
+    for (const part of ["querystring", "params", "headers"]) closeObjects(schema[part]);
+    return;
+  }
   if (methods.some((m) => BODY_METHODS.has(m)) && !schema.body) {
     throw new Error(
       `Route ${methods.join(",")} ${route.url} has no body schema; every request body must be validated (INPUT-1).`,

@@ -392,6 +392,27 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     "Revoke an API key",
     "Refused from the next request on, on every node; ends a rotation's grace period too.",
   ),
+  "POST /v1/orgs/:orgId/uploads": op(
+    "A link to upload a file to",
+    "Returns a pre-signed URL (DATA-3) that accepts one PUT of exactly `size` bytes with the announced Content-Type, under the organisation's own storage prefix, for UPLOAD_URL_TTL_SECONDS. Send the body there, not here: the API never carries it. Types outside UPLOAD_CONTENT_TYPES, active content and sizes over UPLOAD_MAX_BYTES are refused (422). Then attach the upload by id (a product's `imageUploadId`).",
+    ["UPLOAD_NOT_ALLOWED"],
+  ),
+  "GET /v1/orgs/:orgId/uploads/:id": op(
+    "An upload",
+    "Whether its file has arrived in the store (`uploaded`, with the announced size and type) and whether something uses it (`attached`).",
+    ["NOT_FOUND"],
+  ),
+  "PUT /v1/storage/orgs/:orgId/:id": op(
+    "Upload a file through a signed link (local store)",
+    "Only with a link from `POST /v1/orgs/{orgId}/uploads` (when no S3 bucket is configured), before it expires, with exactly its Content-Type and Content-Length; the body is streamed to disk and kept only when exactly that many bytes arrived. The link's signature is the credential.",
+    ["UPLOAD_LINK_INVALID", "UNSUPPORTED_MEDIA_TYPE", "LENGTH_REQUIRED", "PAYLOAD_TOO_LARGE"],
+  ),
+  "GET /v1/storage/orgs/:orgId/:id": op(
+    "Read a file through a signed link (local store)",
+    "Only with a download link Bulwark gave out (a product's `imageUrl`), before it expires; served as the signed type, with a sandboxing Content-Security-Policy.",
+    ["UPLOAD_LINK_INVALID", "NOT_FOUND"],
+    "application/octet-stream",
+  ),
   "GET /v1/orgs/:orgId/webhook-endpoints": op(
     "List webhook endpoints",
     "Every endpoint of the organisation with its event filter, state and circuit breaker (HOOK-5). Secrets are never shown again.",

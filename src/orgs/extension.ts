@@ -13,6 +13,7 @@ import type { MigrationContext } from "../db/migrations.js";
 import { type ErrorDefinition, registerErrorCodes } from "../http/errors.js";
 import type { PostureRegistry } from "../posture/registry.js";
 import type { PersonalData } from "../privacy/personal.js";
+import type { AttachedUpload } from "../uploads/service.js";
 import type { Action, Role } from "./permissions.js";
 
 /** A domain event an extension records (AUDIT-2); who, where and which organisation come from the request. */
@@ -58,6 +59,16 @@ export interface TenantContext<P, Q, B> {
   seal(plaintext: string, field: SealedField, row: string): string;
   /** What `seal` sealed for this field and row; throws for a value altered or copied from elsewhere. */
   open(sealed: string, field: SealedField, row: string): string;
+  /**
+   * The organisation's uploads (DATA-3). `attach` marks one as used by the handler's row (a product's
+   * image): it must belong to this organisation and its body must be in the store with the announced
+   * size and type (UPLOAD_UNKNOWN, UPLOAD_INCOMPLETE otherwise). `url` is a short-lived link that reads
+   * it (undefined for an id the organisation has no upload by).
+   */
+  readonly uploads: {
+    attach(uploadId: string): Promise<AttachedUpload>;
+    url(uploadId: string): Promise<string | undefined>;
+  };
   /** The request's clock: one reading per request, so a handler never calls Date.now(). */
   readonly now: number;
   readonly params: P;
@@ -193,6 +204,10 @@ export class TenantRouter {
               return this.sealer.seal(plaintext, field, row);
             },
             open: (sealed, field, row) => this.sealer.open(sealed, field, row),
+            uploads: {
+              attach: (id) => this.ctx.service("uploads").attach(tx, access.orgId, id, this.clock()),
+              url: (id) => this.ctx.service("uploads").downloadUrl(tx, access.orgId, id, this.clock()),
+            },
             now: this.clock(),
             params: request.params as Static<P>,
             query: request.query as Static<Q>,

@@ -26,8 +26,9 @@ const EXPECTED: Record<Role, string[]> = {
     "webhooks:write",
     "oidc:manage",
     "usage:record",
+    "uploads:write",
   ],
-  MEMBER: ["org:read", "members:read"],
+  MEMBER: ["org:read", "members:read", "uploads:write"],
   VIEWER: ["org:read", "members:read"],
 };
 

@@ -24,6 +24,7 @@ export interface Actions {
   "webhooks:write": true;
   "oidc:manage": true;
   "usage:record": true;
+  "uploads:write": true;
 }
 export type Action = keyof Actions & string;
 
@@ -50,6 +51,8 @@ const CORE: Readonly<Record<string, readonly Role[]>> = {
   "oidc:manage": MANAGERS,
   // An app's own metered units (RATE-6), recorded with an API key holding this scope.
   "usage:record": MANAGERS,
+  // Upload links (DATA-3): whoever writes content may attach files to it.
+  "uploads:write": ["ADMIN", "MEMBER"],
 };
 export const CORE_ACTIONS: readonly Action[] = Object.keys(CORE) as Action[];
 

@@ -72,6 +72,7 @@ describe("security page", () => {
         // Tenant routes answer API keys for any origin, without credentials.
         "CORS-2",
         "DATA-1",
+        "DATA-3",
         "DATA-4",
         "GDPR-1",
         "GDPR-2",

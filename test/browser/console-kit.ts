@@ -19,8 +19,10 @@ export async function servedApp(
   options: Parameters<typeof testApp>[2] = {},
   /** `localhost` where the browser needs a domain (a WebAuthn RP ID cannot be an IP address). */
   host: "127.0.0.1" | "localhost" = "127.0.0.1",
+  /** A port chosen beforehand (freePort), where something else must know the address first. */
+  chosen?: number,
 ): Promise<{ t: TestApp; base: string }> {
-  const port = await freePort();
+  const port = chosen ?? (await freePort());
   const base = `http://${host}:${port}`;
   const t = await testApp(
     { PORT: String(port), PUBLIC_URL: base, LOG_LEVEL: "silent", ...env },

@@ -5,6 +5,7 @@ import { describe } from "../messages.js";
 import { PagedRows, usePaged } from "../paged.js";
 import { localImagesOnly } from "../rich-text.js";
 import { ConfirmButton, Field, Form, Notice, Page, useLoad, when } from "../ui.js";
+import { onThisServer, uploadFile } from "../uploads.js";
 import type { Org } from "./orgs.js";
 
 interface Product {
@@ -14,6 +15,7 @@ interface Product {
   priceCents: number;
   stock: number;
   descriptionHtml: string;
+  imageUrl: string | null;
 }
 interface Order {
   id: string;
@@ -25,6 +27,8 @@ interface Order {
 const money = (cents: number) =>
   (cents / 100).toLocaleString(undefined, { style: "currency", currency: "EUR" });
 const canWrite = (org: Org) => org.role !== "VIEWER";
+/** The image types the server accepts by default (UPLOAD_CONTENT_TYPES); it checks again. */
+const IMAGE_TYPES = "image/png,image/jpeg,image/webp,image/gif";
 
 /**
  * The example catalog's products: tenant data at work. A description is rich text; the server sanitises it
@@ -34,6 +38,7 @@ const canWrite = (org: Org) => org.role !== "VIEWER";
 export function Products(props: { org: Org }) {
   const { org } = props;
   const [message, setMessage] = useState("");
+  const [error, setError] = useState("");
   const list = usePaged<Product>(
     "products",
     (after) => `/v1/orgs/${org.id}/products?limit=20${after ? `&after=${after}` : ""}`,
@@ -45,12 +50,16 @@ export function Products(props: { org: Org }) {
       lead="The example catalog: an app's own tenant data, on Bulwark's extension API."
     >
       {message ? <Notice kind="ok">{message}</Notice> : null}
+      {error ? <Notice kind="error">{error}</Notice> : null}
       <PagedRows
         list={list}
         label="Products"
         empty="No products yet."
         row={(p) => (
           <li key={p.id} class="row product">
+            {p.imageUrl ? (
+              <img class="thumb" src={onThisServer(p.imageUrl)} alt={p.name} width={64} height={64} />
+            ) : null}
             <div>
               <strong>{p.name}</strong> <span class="muted">{p.sku}</span>
               <p class="muted">
@@ -64,19 +73,43 @@ export function Products(props: { org: Org }) {
               />
             </div>
             {canWrite(org) ? (
-              <ConfirmButton
-                small
-                label="Delete"
-                title={`Delete ${p.name}?`}
-                confirm="Delete product"
-                onConfirm={async () => {
-                  await api("DELETE", `/v1/orgs/${org.id}/products/${p.id}`);
-                  setMessage(`${p.name} was deleted.`);
-                  list.reload();
-                }}
-              >
-                <p>Orders that include it keep their lines.</p>
-              </ConfirmButton>
+              <div class="row-actions">
+                <label class="button small">
+                  {p.imageUrl ? "Change image" : "Add image"}
+                  <input
+                    type="file"
+                    class="visually-hidden"
+                    accept={IMAGE_TYPES}
+                    aria-label={`Image for ${p.name}`}
+                    onChange={async (e) => {
+                      const file = e.currentTarget.files?.[0];
+                      if (!file) return;
+                      try {
+                        const imageUploadId = await uploadFile(org.id, file);
+                        await api("PATCH", `/v1/orgs/${org.id}/products/${p.id}`, { imageUploadId });
+                        setMessage(`${p.name} has a new image.`);
+                        list.reload();
+                      } catch (err) {
+                        setMessage("");
+                        setError(describe(err));
+                      }
+                    }}
+                  />
+                </label>
+                <ConfirmButton
+                  small
+                  label="Delete"
+                  title={`Delete ${p.name}?`}
+                  confirm="Delete product"
+                  onConfirm={async () => {
+                    await api("DELETE", `/v1/orgs/${org.id}/products/${p.id}`);
+                    setMessage(`${p.name} was deleted.`);
+                    list.reload();
+                  }}
+                >
+                  <p>Orders that include it keep their lines.</p>
+                </ConfirmButton>
+              </div>
             ) : null}
           </li>
         )}
@@ -90,7 +123,13 @@ export function Products(props: { org: Org }) {
               label="New product"
               resetOnSuccess
               onSubmit={async (d) => {
+                setError("");
+                // The file goes to storage first (never through the API); the product names the upload.
+                const image = d.get("image");
+                const imageUploadId =
+                  image instanceof File && image.size > 0 ? await uploadFile(org.id, image) : undefined;
                 const r = await api<{ product: Product }>("POST", `/v1/orgs/${org.id}/products`, {
+                  ...(imageUploadId ? { imageUploadId } : {}),
                   name: str(d, "name"),
                   sku: str(d, "sku"),
                   priceCents: Math.round(Number(str(d, "price")) * 100),
@@ -116,6 +155,10 @@ export function Products(props: { org: Org }) {
               <div class="field">
                 <label for="descriptionHtml">Description (HTML allowed: bold, lists, links)</label>
                 <textarea id="descriptionHtml" name="descriptionHtml" rows={4} maxLength={20000} />
+              </div>
+              <div class="field">
+                <label for="image">Image (optional: PNG, JPEG, WebP or GIF)</label>
+                <input id="image" name="image" type="file" accept={IMAGE_TYPES} />
               </div>
             </Form>
           </div>

@@ -1,0 +1,114 @@
+import type { UploadConfig } from "../config/uploads.js";
+import type { Database, Db } from "../db/database.js";
+import { AppError } from "../http/errors.js";
+import { newId } from "../util/ids.js";
+import { type ObjectStore, objectKey } from "./objects.js";
+import { uploadStore as store } from "./store.js";
+import type { UploadRow } from "./tables.js";
+
+/** An upload as the API shows it. */
+export interface UploadView {
+  readonly id: string;
+  readonly contentType: string;
+  readonly size: number;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** `pending` until the body is in the store, then `uploaded`; `attached` once something uses it. */
+  readonly status: "pending" | "uploaded" | "attached";
+}
+
+/** A file attached to something of the organisation's: what an app keeps and shows. */
+export interface AttachedUpload {
+  readonly id: string;
+  readonly contentType: string;
+  readonly size: number;
+}
+
+/**
+ * Pre-signed uploads (DATA-3): hands out links bound to the organisation's key prefix, one media type
+ * from the allowlist and one exact size within the limit, for a few minutes, and records each link in
+ * the organisation's scope. The API never sees the body: the browser sends it to the store, and an app
+ * attaches the upload (by id) to its own rows once the store holds it.
+ */
+export class UploadService {
+  constructor(
+    private readonly db: Database,
+    private readonly config: UploadConfig,
+    readonly objects: ObjectStore,
+  ) {}
+
+  /** A PUT link for a file of `contentType` and exactly `size` bytes, recorded in the organisation. */
+  async create(
+    orgId: string,
+    actorId: string,
+    file: { contentType: string; size: number },
+    now: number,
+  ): Promise<{ upload: UploadView; url: string }> {
+    const contentType = file.contentType.toLowerCase();
+    if (!this.config.contentTypes.includes(contentType))
+      throw new AppError(
+        "UPLOAD_NOT_ALLOWED",
+        `Files of type ${contentType} are not accepted; allowed: ${this.config.contentTypes.join(", ")}.`,
+      );
+    if (file.size > this.config.maxBytes)
+      throw new AppError("UPLOAD_NOT_ALLOWED", `Files over ${this.config.maxBytes} bytes are not accepted.`);
+    const id = newId("upl", now);
+    const row: UploadRow = {
+      id,
+      org_id: orgId,
+      object_key: objectKey(orgId, id),
+      content_type: contentType,
+      size: file.size,
+      created_by: actorId,
+      created_at: now,
+      expires_at: now + this.config.ttlMs,
+      attached_at: null,
+    };
+    const url = await this.objects.putUrl(row.object_key, contentType, file.size, now, row.expires_at);
+    await this.db.withOrg(orgId, (tx) => store.insert(tx, row));
+    return { upload: view(row, "pending"), url };
+  }
+
+  /** The organisation's upload, with whether its body has arrived. */
+  async get(orgId: string, id: string): Promise<UploadView> {
+    const row = await this.db.readOrg(orgId, (tx) => store.find(tx, orgId, id));
+    if (!row) throw new AppError("NOT_FOUND");
+    if (row.attached_at !== null) return view(row, "attached");
+    return view(row, (await this.stored(row)) ? "uploaded" : "pending");
+  }
+
+  /**
+   * Marks the organisation's upload as used (a product's image): it must exist in this organisation and
+   * its body must be in the store with the announced size and type. UPLOAD_INCOMPLETE otherwise.
+   */
+  async attach(tx: Db, orgId: string, id: string, now: number): Promise<AttachedUpload> {
+    const row = await store.find(tx, orgId, id);
+    if (!row) throw new AppError("UPLOAD_UNKNOWN");
+    if (row.attached_at === null) {
+      if (!(await this.stored(row))) throw new AppError("UPLOAD_INCOMPLETE");
+      await store.markAttached(tx, orgId, id, now);
+    }
+    return { id: row.id, contentType: row.content_type, size: row.size };
+  }
+
+  /** A short-lived link that reads the organisation's upload (undefined when it has none by that id). */
+  async downloadUrl(tx: Db, orgId: string, id: string, now: number): Promise<string | undefined> {
+    const row = await store.find(tx, orgId, id);
+    if (!row) return undefined;
+    return this.objects.getUrl(row.object_key, row.content_type, now, now + this.config.ttlMs);
+  }
+
+  private async stored(row: UploadRow): Promise<boolean> {
+    const found = await this.objects.head(row.object_key);
+    return found !== undefined && found.size === row.size && found.contentType === row.content_type;
+  }
+}
+
+const view = (row: UploadRow, status: UploadView["status"]): UploadView => ({
+  id: row.id,
+  contentType: row.content_type,
+  size: row.size,
+  createdAt: new Date(row.created_at).toISOString(),
+  expiresAt: new Date(row.expires_at).toISOString(),
+  status,
+});

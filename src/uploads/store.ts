@@ -1,0 +1,58 @@
+import type { Kysely, Migration } from "kysely";
+import type { Db } from "../db/database.js";
+import { enableTenantRls, grantApp, type MigrationContext } from "../db/migrations.js";
+import type { UploadRow } from "./tables.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed table map exists.
+type AnyDb = Kysely<any>;
+
+export function uploadMigrations(ctx: MigrationContext): Record<string, Migration> {
+  return {
+    "0027_uploads": {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable("uploads")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("org_id", "text", (c) => c.notNull())
+          .addColumn("object_key", "text", (c) => c.notNull().unique())
+          .addColumn("content_type", "text", (c) => c.notNull())
+          .addColumn("size", "bigint", (c) => c.notNull())
+          .addColumn("created_by", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("expires_at", "bigint", (c) => c.notNull())
+          .addColumn("attached_at", "bigint")
+          .execute();
+        await db.schema.createIndex("uploads_org").on("uploads").columns(["org_id", "created_at"]).execute();
+        await enableTenantRls(db, ctx, "uploads");
+        await grantApp(db, ctx, "uploads", ["SELECT", "INSERT", "UPDATE", "DELETE"]);
+      },
+    },
+  };
+}
+
+/** The queries over `uploads`, always in an organisation's scope (a tenant table). */
+export const uploadStore = {
+  async insert(tx: Db, row: UploadRow): Promise<void> {
+    await tx.insertInto("uploads").values(row).execute();
+  },
+
+  find(tx: Db, orgId: string, id: string): Promise<UploadRow | undefined> {
+    return tx
+      .selectFrom("uploads")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .executeTakeFirst()
+      .then((r) => (r ? { ...r, size: Number(r.size) } : undefined));
+  },
+
+  async markAttached(tx: Db, orgId: string, id: string, now: number): Promise<void> {
+    await tx
+      .updateTable("uploads")
+      .set({ attached_at: now })
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .where("attached_at", "is", null)
+      .execute();
+  },
+};
