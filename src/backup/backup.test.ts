@@ -1,15 +1,12 @@
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type BackupWorld, backupWorld } from "../../test/backup-world.js";
 import { createUser, ENGINE, login, PG_URL, silentLog, type TestApp } from "../../test/harness.js";
 import { buildApp, bulwarkMigrations } from "../app.js";
-import { runCli } from "../cli/main.js";
 import { type Config, loadConfig } from "../config/load.js";
 import { Database } from "../db/database.js";
-import { newBackupKey } from "./archive.js";
 import { BackupService } from "./service.js";
 
 const PW = "correct horse battery staple";
@@ -20,90 +17,27 @@ const USERS = ["first@example.org", "second@example.org", "third@example.org"];
  * `bulwark restore`, then the server on the restored data, on the engine the suite runs on.
  */
 describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "bulwark-backup-"));
-  // On PostgreSQL: a database of its own in its default schema, public, and an app role of its own,
-  // both dropped by the wipe as a new cluster would lack them.
-  const suffix = randomBytes(6).toString("hex");
-  const database = `bw_t_${suffix}`;
-  const role = `bw_app_${suffix}`;
-  const schema = "public";
-  const dbUrl = PG_URL ? Object.assign(new URL(PG_URL), { pathname: `/${database}` }).href : "";
-  const admin = async (text: string) => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    try {
-      return await c.query(text);
-    } finally {
-      await c.end();
-    }
-  };
+  let w: BackupWorld;
+  let dir = "";
   let env: Record<string, string>;
   let config: Config;
   let orgId = "";
   let apiKey = "";
   let backup = "";
   let out = "";
-  const sink = {
-    write: (s: string) => {
-      out += s;
-    },
-  };
   const cli = async (...args: string[]) => {
-    out = "";
-    return runCli(args, { env, stdout: sink, stderr: sink, log: silentLog });
+    const code = await w.cli(...args);
+    out = w.out();
+    return code;
   };
+  const served = <T>(fn: (t: TestApp) => Promise<T>) => w.served(fn);
+  const wipe = () => w.wipe();
 
   beforeAll(async () => {
-    const key = await newBackupKey();
-    env = {
-      NODE_ENV: "test",
-      LOG_LEVEL: "silent",
-      BULWARK_DATA_DIR: dir,
-      BULWARK_SECRET: randomBytes(32).toString("base64url"),
-      DATA_KEYS: `k1:${randomBytes(32).toString("base64")}`,
-      BACKUP_RECIPIENTS: key.recipient,
-      BACKUP_IDENTITY: key.identity,
-      CATALOG_EXAMPLE: "false",
-      ...(PG_URL ? { DATABASE_URL: dbUrl, DATABASE_APP_ROLE: role } : {}),
-    };
-    config = loadConfig(env);
-    if (PG_URL) await admin(`CREATE DATABASE "${database}"`);
+    w = await backupWorld();
+    ({ dir, env, config } = w);
   });
-  afterAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    if (PG_URL) {
-      await admin(`DROP DATABASE IF EXISTS "${database}"`);
-      await admin(`DROP ROLE IF EXISTS "${role}"`);
-    }
-  });
-
-  /** The server on this configuration's database; `fn` runs against it, then everything closes. */
-  async function served<T>(fn: (t: TestApp) => Promise<T>): Promise<T> {
-    const db = Database.open(config, silentLog);
-    try {
-      await db.migrate({ extra: bulwarkMigrations() });
-      await db.refreshTenantTables();
-      const app = await buildApp(config, { db });
-      await app.ready();
-      try {
-        return await fn({ app, config, db, logs: [], rawLogs: [], close: async () => {} });
-      } finally {
-        await app.close();
-      }
-    } finally {
-      await db.close();
-    }
-  }
-
-  async function wipe() {
-    if (!PG_URL) {
-      for (const f of readdirSync(dir)) if (f.startsWith("bulwark.db")) rmSync(join(dir, f));
-      return;
-    }
-    await admin(`DROP DATABASE "${database}"`);
-    await admin(`DROP ROLE "${role}"`);
-    await admin(`CREATE DATABASE "${database}"`);
-  }
+  afterAll(() => w.close());
 
   it("DATA-2: with BACKUP_RECIPIENTS and no backup yet, /health is degraded and names the backup check", async () => {
     await served(async (t) => {
@@ -176,16 +110,7 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
     expect(out).toContain("does not open with BACKUP_IDENTITY, or was altered");
     // Nothing was restored: the database is still empty.
     if (!PG_URL) expect(readdirSync(dir).filter((f) => f.startsWith("bulwark.db"))).toEqual([]);
-    else {
-      const c = new pg.Client({ connectionString: dbUrl });
-      await c.connect();
-      const { rows } = await c.query(
-        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1",
-        [schema],
-      );
-      await c.end();
-      expect(Number(rows[0].n)).toBe(0);
-    }
+    else expect(await w.tables()).toBe(0);
   });
 
   it("DATA-2: backup, wipe, restore: every user signs in, the API key works, and the audit log verifies", async () => {

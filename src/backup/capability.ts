@@ -25,7 +25,8 @@ export const backupCapability: Capability = {
 
     let newest = await backups.newest();
     const age = () => (newest === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Date.now() - newest));
-    // BACKUP_DIR is read again every minute: backups taken by `bulwark backup` from cron show up.
+    // The destination (BACKUP_DIR or BACKUP_BUCKET) is read again every minute: backups taken by
+    // `bulwark backup` from cron show up.
     const refresh = setInterval(() => {
       void backups.newest().then((n) => {
         newest = n;
@@ -35,7 +36,7 @@ export const backupCapability: Capability = {
     app.addHook("onClose", async () => clearInterval(refresh));
     ctx.metrics.gauge(
       "bulwark_backup_last_success_timestamp_seconds",
-      "When the newest backup in BACKUP_DIR was taken (Unix seconds; 0: none yet, so time() minus it alerts).",
+      "When the newest backup in the backup destination was taken (Unix seconds; 0: none yet, so time() minus it alerts).",
       () => (newest === undefined ? 0 : Math.floor(newest / 1000)),
     );
     ctx.health.add({
@@ -89,9 +90,10 @@ export const backupCapability: Capability = {
     ctx.posture.register({
       id: "DATA-2",
       title: "Encrypted backups",
-      claim: `Backups are consistent snapshots (SQLite's VACUUM INTO, in one read transaction; pg_dump on PostgreSQL) encrypted to a backup key separate from every other key: age v1 (X25519, ChaCha20-Poly1305 in authenticated 64 KiB chunks), so a backup file changed or cut short is refused. Taking a backup needs only the public half; the private key is needed only to restore, into an empty database only. ${settings.everyMs > 0 ? `The server takes one ${settings.everyMs / HOUR} h after the newest; ` : ""}backups older than ${settings.retentionDays} days are deleted, the newest always kept; /health reports degraded once the newest is older than ${settings.maxAgeMs / HOUR} h.`,
+      claim: `Backups are consistent snapshots (SQLite's VACUUM INTO, in one read transaction; pg_dump on PostgreSQL) encrypted to a backup key separate from every other key: age v1 (X25519, ChaCha20-Poly1305 in authenticated 64 KiB chunks), so a backup file changed or cut short is refused. Taking a backup needs only the public half; the private key is needed only to restore, into an empty database only. ${settings.bucket ? `Backups are kept in an S3-compatible bucket (${settings.bucket}), uploaded already encrypted; the local copy is removed once the bucket holds it. ` : ""}${settings.everyMs > 0 ? `The server takes one ${settings.everyMs / HOUR} h after the newest; ` : ""}backups older than ${settings.retentionDays} days are deleted, the newest always kept; /health reports degraded once the newest is older than ${settings.maxAgeMs / HOUR} h.`,
       settings: {
         format: "age-encryption.org/v1",
+        destination: settings.bucket ? "s3" : "directory",
         everyHours: settings.everyMs / HOUR,
         retentionDays: settings.retentionDays,
         maxAgeHours: settings.maxAgeMs / HOUR,

@@ -7,6 +7,7 @@ import type { Config } from "../config/load.js";
 import { retain } from "../db/sqlite-cache.js";
 import { openFile } from "./archive.js";
 import { pgRestore } from "./pg.js";
+import { backupTarget } from "./targets.js";
 
 const SQLITE_MAGIC = "SQLite format 3\0";
 const PG_MAGIC = "PGDMP";
@@ -18,10 +19,41 @@ const PG_MAGIC = "PGDMP";
  * authenticates every chunk and the end) and, for SQLite, passed `PRAGMA integrity_check`. The servers
  * that start on it need the DATA_KEYS the data was sealed under: start-up names a missing one.
  */
-export async function restoreBackup(config: Config, file: string): Promise<string> {
+export async function restoreBackup(config: Config, arg: string): Promise<string> {
   const identity = config.backup.identity;
   if (!identity) throw new Error("BACKUP_IDENTITY is not set: it is the private key that opens backups");
-  if (!existsSync(file)) throw new Error(`no backup at ${file}`);
+  const scratch = await mkdtemp(join(tmpdir(), "bulwark-fetch-"));
+  try {
+    const found = await locate(config, arg, scratch);
+    return await restoreFile(config, found.file, identity, found.label);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The backup `arg` names, as a local file: a path; or a backup's name, or `latest`, in the configured
+ * destination (BACKUP_DIR, or BACKUP_BUCKET, downloaded into `scratch`).
+ */
+async function locate(
+  config: Config,
+  arg: string,
+  scratch: string,
+): Promise<{ file: string; label: string }> {
+  if (arg !== "latest" && existsSync(arg)) return { file: arg, label: arg };
+  const target = await backupTarget(config);
+  const kept = await target.list();
+  const name = arg === "latest" ? kept[0]?.name : kept.find((b) => b.name === arg)?.name;
+  if (!name)
+    throw new Error(
+      arg === "latest"
+        ? `no backup in ${target.where}`
+        : `no backup at ${arg}, nor by that name in ${target.where}`,
+    );
+  return { file: await target.fetch(name, scratch), label: `${name} from ${target.where}` };
+}
+
+async function restoreFile(config: Config, file: string, identity: string, label: string): Promise<string> {
   if (!config.database.url) {
     const target = join(config.dataDir, "bulwark.db");
     // A WAL or journal left by a database that was removed would be read into the restored one.
@@ -49,7 +81,7 @@ export async function restoreBackup(config: Config, file: string): Promise<strin
     } finally {
       for (const f of [plain, `${plain}-wal`, `${plain}-shm`]) await rm(f, { force: true });
     }
-    return `Restored ${file} into ${target}.\n`;
+    return `Restored ${label} into ${target}.\n`;
   }
   const dir = await mkdtemp(join(tmpdir(), "bulwark-restore-"));
   try {
@@ -60,7 +92,7 @@ export async function restoreBackup(config: Config, file: string): Promise<strin
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return `Restored ${file} into schema ${config.database.schema}.\n`;
+  return `Restored ${label} into schema ${config.database.schema}.\n`;
 }
 
 async function expectMagic(file: string, magic: string, what: string): Promise<void> {

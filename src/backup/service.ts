@@ -1,14 +1,14 @@
-import { chmod, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config/load.js";
 import type { Database } from "../db/database.js";
 import { sealFile } from "./archive.js";
 import { pgDump } from "./pg.js";
-
-/** A backup file's name: when it was taken (UTC, to the millisecond) and from which engine. */
-const NAME = /^bulwark-(\d{8}T\d{9}Z)\.(sqlite|pg)\.age$/;
+import type { BackupTarget } from "./target.js";
+import { backupTarget } from "./targets.js";
 
 export interface BackupResult {
+  /** Where the backup is kept: its path, or `s3://bucket/prefix/name`. */
   readonly file: string;
   readonly bytes: number;
   readonly ms: number;
@@ -18,23 +18,32 @@ export interface BackupResult {
 
 /**
  * Encrypted backups (DATA-2): a consistent snapshot of the live database (SQLite's VACUUM INTO, in one read transaction;
- * pg_dump on PostgreSQL), encrypted to BACKUP_RECIPIENTS (age, archive.ts) into BACKUP_DIR, then
- * retention. The plaintext snapshot exists only in that directory (mode 0700) for the time of one
- * encryption, in a directory of its own (0700), removed whatever happens and, after a crash, by the next
- * backup; an interrupted backup leaves no file that looks complete.
+ * pg_dump on PostgreSQL), encrypted to BACKUP_RECIPIENTS (age, archive.ts) into BACKUP_DIR, kept there or
+ * in BACKUP_BUCKET (targets.ts), then retention. The plaintext snapshot exists only in that directory
+ * (mode 0700) for the time of one encryption, in a directory of its own (0700), removed whatever happens
+ * and, after a crash, by the next backup; an interrupted backup leaves no file that looks complete.
  */
 export class BackupService {
+  private target?: Promise<BackupTarget>;
+
   constructor(
     private readonly db: Database,
     private readonly config: Config,
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /** Where backups are kept (the AWS SDK is loaded on first use, and only for a bucket). */
+  destination(): Promise<BackupTarget> {
+    this.target ??= backupTarget(this.config);
+    return this.target;
+  }
+
   async backup(): Promise<BackupResult> {
     const { recipients, dir } = this.config.backup;
     if (recipients.length === 0)
       throw new Error("BACKUP_RECIPIENTS is not set: backups are encrypted to it (bulwark backup keygen)");
     const started = this.clock();
+    const target = await this.destination();
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const engine = this.db.engine === "sqlite" ? "sqlite" : "pg";
     // Plaintext a crash left behind is removed before anything else.
@@ -45,12 +54,14 @@ export class BackupService {
     const aside = await mkdtemp(join(dir, ".snapshot-"));
     await chmod(aside, 0o700);
     const snapshot = join(aside, "db");
-    const file = join(dir, `bulwark-${stamp(started)}.${engine}.age`);
+    const name = `bulwark-${stamp(started)}.${engine}.age`;
     try {
       if (this.db.engine === "sqlite") await this.db.sqliteBackup(snapshot);
       else await pgDump(this.config, snapshot);
       await chmod(snapshot, 0o600);
-      const bytes = await sealFile(snapshot, file, recipients);
+      const bytes = await sealFile(snapshot, join(dir, name), recipients);
+      await rm(aside, { recursive: true, force: true });
+      const file = await target.keep(join(dir, name), name);
       const pruned = await this.prune();
       return { file, bytes, ms: this.clock() - started, pruned };
     } finally {
@@ -60,49 +71,21 @@ export class BackupService {
 
   /** Deletes backups older than the retention period; the newest always stays. */
   async prune(): Promise<number> {
-    const { dir, retentionDays } = this.config.backup;
-    const cutoff = this.clock() - retentionDays * 86_400_000;
-    const files = (await list(dir)).slice(1);
+    const cutoff = this.clock() - this.config.backup.retentionDays * 86_400_000;
+    const target = await this.destination();
     let pruned = 0;
-    for (const f of files)
-      if (f.at < cutoff) {
-        await rm(join(dir, f.name), { force: true });
+    for (const b of (await target.list()).slice(1))
+      if (b.at < cutoff) {
+        await target.remove(b.name);
         pruned++;
       }
     return pruned;
   }
 
-  /** When the newest backup in BACKUP_DIR was taken (epoch ms), if there is one. */
+  /** When the newest backup was taken (epoch ms), if there is one. */
   async newest(): Promise<number | undefined> {
-    return (await list(this.config.backup.dir))[0]?.at;
+    return (await (await this.destination()).list())[0]?.at;
   }
-}
-
-/** The backups in `dir`, newest first. */
-async function list(dir: string): Promise<{ name: string; at: number }[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  const out: { name: string; at: number }[] = [];
-  for (const name of names) {
-    const m = NAME.exec(name);
-    if (!m) continue;
-    const s = m[1]!;
-    const at = Date.UTC(
-      +s.slice(0, 4),
-      +s.slice(4, 6) - 1,
-      +s.slice(6, 8),
-      +s.slice(9, 11),
-      +s.slice(11, 13),
-      +s.slice(13, 15),
-      +s.slice(15, 18),
-    );
-    if ((await stat(join(dir, name))).isFile()) out.push({ name, at });
-  }
-  return out.sort((a, b) => b.at - a.at);
 }
 
 /** 20261207T044500123Z: sortable, no `:` (not allowed in some file systems' names). */

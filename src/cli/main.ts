@@ -38,9 +38,11 @@ Commands:
                          while servers run (DATA-1); stops after N values with --limit; run it again to
                          go on. Exit code 1 if a value opens with no key of DATA_KEYS.
   backup                 Take an encrypted backup (DATA-2): a consistent snapshot, encrypted to
-                         BACKUP_RECIPIENTS (age), into BACKUP_DIR; then retention.
+                         BACKUP_RECIPIENTS (age), into BACKUP_DIR or BACKUP_BUCKET; then retention.
   backup keygen          Print a new backup key pair (BACKUP_RECIPIENTS and BACKUP_IDENTITY).
-  restore FILE           Decrypt a backup with BACKUP_IDENTITY and restore it into an empty database.
+  restore FILE|NAME|latest
+                         Decrypt a backup (a file; or by name, or the newest, from BACKUP_DIR or
+                         BACKUP_BUCKET) with BACKUP_IDENTITY and restore it into an empty database.
   audit verify [--org ID] [--key VKEY]...
                          Verify every audit log (or one organisation's) against checkpoints signed by
                          this configuration's key (or a --key given: one the server signed with before);

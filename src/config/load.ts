@@ -130,6 +130,9 @@ export interface Config {
     readonly recipients: readonly string[];
     readonly identity: string | undefined;
     readonly dir: string;
+    /** An S3-compatible bucket backups are kept in (S3_* variables), and their key prefix. */
+    readonly bucket: string | undefined;
+    readonly prefix: string;
     readonly retentionDays: number;
     readonly everyMs: number;
     readonly maxAgeMs: number;
@@ -449,6 +452,8 @@ export function loadConfig(env: Env = process.env): Config {
       recipients: backupRecipients,
       identity: str("BACKUP_IDENTITY"),
       dir: resolve(str("BACKUP_DIR") ?? join(dataDir, "backups")),
+      bucket: str("BACKUP_BUCKET"),
+      prefix: str("BACKUP_PREFIX") ?? "backups/",
       retentionDays: int("BACKUP_RETENTION_DAYS"),
       everyMs: int("BACKUP_EVERY_HOURS") * 3_600_000,
       maxAgeMs: int("BACKUP_MAX_AGE_HOURS") * 3_600_000,

@@ -440,6 +440,17 @@ export const VARIABLES = [
     doc: "Directory backups are written to. Unset: `backups` under the data directory.",
   },
   {
+    name: "BACKUP_BUCKET",
+    kind: "string",
+    doc: "S3-compatible bucket backups are kept in (DATA-2), reached with the S3_* variables: each backup is sealed in BACKUP_DIR, uploaded, then removed locally; retention, `/health` and `bulwark restore NAME|latest` read the bucket. Unset: backups stay in BACKUP_DIR.",
+  },
+  {
+    name: "BACKUP_PREFIX",
+    kind: "string",
+    dev: "backups/",
+    doc: "Key prefix of the backups in BACKUP_BUCKET.",
+  },
+  {
     name: "BACKUP_RETENTION_DAYS",
     kind: "int",
     dev: "30",

@@ -4,10 +4,11 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { S3Config } from "../config/uploads.js";
+import { s3Client, s3Status } from "../util/s3.js";
 import type { ObjectStore, StoredObject } from "./objects.js";
 
 /**
@@ -24,17 +25,7 @@ export class S3ObjectStore implements ObjectStore {
     config: S3Config,
     private readonly bucket: string,
   ) {
-    this.client = new S3Client({
-      region: config.region,
-      forcePathStyle: config.forcePathStyle,
-      // Checksums would be computed over an empty body at signing time and bind the link to it.
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-      ...(config.accessKeyId && config.secretAccessKey
-        ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
-        : {}),
-    });
+    this.client = s3Client(config);
   }
 
   putUrl(key: string, contentType: string, size: number, now: number, expiresAt: number): Promise<string> {
@@ -69,8 +60,7 @@ export class S3ObjectStore implements ObjectStore {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { size: Number(out.ContentLength ?? 0), contentType: out.ContentType ?? "" };
     } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404) return undefined;
+      if (s3Status(err) === 404) return undefined;
       throw err;
     }
   }
