@@ -97,6 +97,14 @@ describe("CORS", () => {
     });
     expect(pre.statusCode).toBe(204);
     expect(pre.headers["access-control-allow-origin"]).toBe("*");
+    // The preflight carries the actual request's query string (a page, a signed link): answered alike.
+    const withQuery = await closed.app.inject({
+      method: "OPTIONS",
+      url: "/test/public?limit=5&after=prd_01&signature=abc",
+      headers: { ...https, origin: "https://anyone.example", "access-control-request-method": "GET" },
+    });
+    expect(withQuery.statusCode, withQuery.body).toBe(204);
+    expect(withQuery.headers["access-control-allow-origin"]).toBe("*");
     expect(pre.headers["access-control-allow-credentials"]).toBeUndefined();
   });
 });
