@@ -88,6 +88,9 @@ function changes(before: ProductRow, after: ProductRow) {
   };
 }
 
+/** A product's image is a picture: a PDF or other allowed upload is refused (UPLOAD_NOT_ALLOWED). */
+const isImage = (type: string) => type.startsWith("image/");
+
 /** A product as the API shows it: its image as a link that works for a few minutes. */
 const view = async (p: ProductRow, uploads: TenantContext<unknown, unknown, unknown>["uploads"]) => ({
   id: p.id,
@@ -139,7 +142,7 @@ export function productRoutes(tenant: TenantRouter): void {
     url: "/products",
     action: "products:write",
     status: 201,
-    errors: ["SKU_TAKEN", "UPLOAD_UNKNOWN", "UPLOAD_INCOMPLETE"],
+    errors: ["SKU_TAKEN", "UPLOAD_UNKNOWN", "UPLOAD_INCOMPLETE", "UPLOAD_NOT_ALLOWED"],
     schema: {
       summary: "Add a product",
       description:
@@ -153,7 +156,7 @@ export function productRoutes(tenant: TenantRouter): void {
       response: { 201: Type.Object({ product: Product }) },
     },
     async handler({ tx, body, orgId, now, audit, uploads }) {
-      if (body.imageUploadId) await uploads.attach(body.imageUploadId);
+      if (body.imageUploadId) await uploads.attach(body.imageUploadId, isImage);
       const row: ProductRow = {
         id: newId("prd", now),
         org_id: orgId,
@@ -197,7 +200,7 @@ export function productRoutes(tenant: TenantRouter): void {
     method: "PATCH",
     url: "/products/:id",
     action: "products:write",
-    errors: ["NOT_FOUND", "SKU_TAKEN", "UPLOAD_UNKNOWN", "UPLOAD_INCOMPLETE"],
+    errors: ["NOT_FOUND", "SKU_TAKEN", "UPLOAD_UNKNOWN", "UPLOAD_INCOMPLETE", "UPLOAD_NOT_ALLOWED"],
     schema: {
       summary: "Change a product",
       description: "Any of its fields; the SKU stays unique in the organisation.",
@@ -207,7 +210,7 @@ export function productRoutes(tenant: TenantRouter): void {
       response: { 200: Type.Object({ product: Product }) },
     },
     async handler({ tx, params, body, orgId, now, audit, uploads }) {
-      if (body.imageUploadId) await uploads.attach(body.imageUploadId);
+      if (body.imageUploadId) await uploads.attach(body.imageUploadId, isImage);
       // Read first, in the same transaction, for the entry's `before`.
       const before = await store.product(tx, orgId, params.id);
       if (!before) throw new AppError("NOT_FOUND");

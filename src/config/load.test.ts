@@ -48,11 +48,35 @@ describe("configuration", () => {
 
   it("DATA-3: types a browser would run cannot be allowed for uploads, in production as in development", () => {
     for (const env of [{ NODE_ENV: "development", BULWARK_DATA_DIR: "/tmp/bulwark-uploads" }, PRODUCTION_ENV])
-      for (const type of ["text/html", "image/svg+xml", "application/javascript", "application/xhtml+xml"])
+      for (const type of [
+        "text/html",
+        "image/svg+xml",
+        "application/javascript",
+        "application/x-javascript",
+        "text/jscript",
+        "application/x-ecmascript",
+        "text/javascript1.5",
+        "application/xhtml+xml",
+        "application/atom+xml",
+        "application/mathml+xml",
+        "text/xsl",
+        "application/xslt+xml",
+        "multipart/x-mixed-replace",
+        "text/css",
+        "text/vtt",
+      ])
         expect(problems({ ...env, UPLOAD_CONTENT_TYPES: `image/png,${type}` })).toEqual([
-          `UPLOAD_CONTENT_TYPES: "${type}" is active content a browser would run; it cannot be allowed`,
+          `UPLOAD_CONTENT_TYPES: "${type}" is a type a browser runs or renders as a page; it cannot be allowed`,
         ]);
-    expect(problems({ ...PRODUCTION_ENV, UPLOAD_CONTENT_TYPES: "image/png,model/gltf-binary" })).toEqual([]);
+    expect(
+      problems({
+        ...PRODUCTION_ENV,
+        UPLOAD_CONTENT_TYPES: "image/png,text/plain,text/csv,model/gltf-binary",
+      }),
+    ).toEqual([]);
+    expect(problems({ ...PRODUCTION_ENV, S3_ENDPOINT: "http://minio.internal:9000" })).toEqual([
+      "S3_ENDPOINT: must be https in production (links and credentials cross it)",
+    ]);
     expect(problems({ ...PRODUCTION_ENV, S3_ACCESS_KEY_ID: "AKIA1" })).toEqual([
       "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither (the AWS SDK's default chain)",
     ]);

@@ -458,7 +458,7 @@ export function loadConfig(env: Env = process.env): Config {
       everyMs: int("BACKUP_EVERY_HOURS") * 3_600_000,
       maxAgeMs: int("BACKUP_MAX_AGE_HOURS") * 3_600_000,
     },
-    ...parseUploads(read, dataDir),
+    ...parseUploads(read, dataDir, production),
     tokens: {
       accessTtlMs: int("ACCESS_TOKEN_TTL_MINUTES") * 60_000,
       refreshTtlMs: int("REFRESH_TOKEN_TTL_DAYS") * 86_400_000,

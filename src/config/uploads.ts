@@ -21,21 +21,26 @@ export interface S3Config {
 }
 
 /**
- * Media types a browser renders as active content. An uploaded file is served from Bulwark's own origin
- * by the local store, so one of these would be stored cross-site scripting whatever the allowlist says.
+ * Media types a browser runs, renders as a document, or applies as style: HTML, any XML (SVG, XHTML, XSLT,
+ * feeds), any script type or alias, CSS, multipart. Files are served from Bulwark's own origin by the
+ * local store and from the bucket's by S3, so one of these would be stored cross-site scripting whatever
+ * the allowlist says: refused by pattern, not by a list of names that an alias slips past.
  */
-const ACTIVE =
-  /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|text\/javascript|application\/javascript|application\/ecmascript|text\/ecmascript)$/;
+const ACTIVE = /^(multipart\/|text\/(?!plain$|csv$|markdown$)|[^/]+\/.*(html|xml|script|css|xsl))/;
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/;
 
-export function parseUploads(read: VarReader, dataDir: string): { uploads: UploadConfig; s3: S3Config } {
+export function parseUploads(
+  read: VarReader,
+  dataDir: string,
+  production: boolean,
+): { uploads: UploadConfig; s3: S3Config } {
   const problems = read.problems;
   const contentTypes = read.list("UPLOAD_CONTENT_TYPES").map((t) => t.toLowerCase());
   for (const t of contentTypes) {
     if (!MEDIA_TYPE.test(t)) problems.push(`UPLOAD_CONTENT_TYPES: "${t}" is not a media type (type/subtype)`);
     else if (ACTIVE.test(t))
       problems.push(
-        `UPLOAD_CONTENT_TYPES: "${t}" is active content a browser would run; it cannot be allowed`,
+        `UPLOAD_CONTENT_TYPES: "${t}" is a type a browser runs or renders as a page; it cannot be allowed`,
       );
   }
   const bucket = read.str("UPLOAD_BUCKET");
@@ -47,6 +52,9 @@ export function parseUploads(read: VarReader, dataDir: string): { uploads: Uploa
     problems.push(
       "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither (the AWS SDK's default chain)",
     );
+  const endpoint = read.url("S3_ENDPOINT", ["https:", "http:"]);
+  if (production && endpoint?.startsWith("http:"))
+    problems.push("S3_ENDPOINT: must be https in production (links and credentials cross it)");
   return {
     uploads: {
       store: bucket ? { kind: "s3", bucket } : { kind: "local" },
@@ -56,24 +64,11 @@ export function parseUploads(read: VarReader, dataDir: string): { uploads: Uploa
       ttlMs: read.int("UPLOAD_URL_TTL_SECONDS") * 1000,
     },
     s3: {
-      endpoint: read.url("S3_ENDPOINT", ["https:", "http:"]),
+      endpoint,
       region: read.str("S3_REGION") ?? "us-east-1",
       accessKeyId,
       secretAccessKey,
       forcePathStyle: read.bool("S3_FORCE_PATH_STYLE"),
     },
   };
-}
-
-/**
- * The origin a browser sends uploads to and loads them from when they live in S3 (for the console's CSP),
- * as the AWS SDK addresses the bucket: in the path, or as a host under the endpoint. Undefined for the
- * local store, whose links are on Bulwark's own origin.
- */
-export function storageOrigin(uploads: UploadConfig, s3: S3Config): string | undefined {
-  if (uploads.store.kind !== "s3") return undefined;
-  const bucket = uploads.store.bucket;
-  if (!s3.endpoint) return `https://${bucket}.s3.${s3.region}.amazonaws.com`;
-  const u = new URL(s3.endpoint);
-  return s3.forcePathStyle ? u.origin : `${u.protocol}//${bucket}.${u.host}`;
 }

@@ -2,7 +2,6 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyRequest } from "fastify";
 import { PUBLIC } from "../auth/requirements.js";
 import type { Capability } from "../capability.js";
-import { storageOrigin } from "../config/uploads.js";
 import { AppError } from "../http/errors.js";
 import { type ConsoleBuild, loadConsoleBuild, renderShell } from "./build.js";
 
@@ -115,7 +114,7 @@ export function consoleCapability(given?: ConsoleBuild): Capability {
         app.get("/favicon.ico", { schema: { hide: true } }, (_req, reply) =>
           reply.header("cache-control", "public, max-age=86400").type(icon.type).send(icon.body),
         );
-      const csp = consoleCsp(storageOrigin(ctx.config.uploads, ctx.config.s3));
+      const csp = consoleCsp(ctx.service("uploads").origin);
       for (const url of CONSOLE_PAGES) {
         // Each page declares its own exact row (one list of pages): a table prefix for the wildcard screens
         // would open every route below /app/ or /admin/, an app's own included.

@@ -42,7 +42,7 @@ const keyOf = (k: string): string => k.replace(/[-_]/g, "").toLowerCase();
 const SECRET_VALUE = /(?:\b|(?<=%3[Dd]))(?:bw[a-z]|whsec|brt|ocs)_[A-Za-z0-9_-]{16,}/g;
 /** Secret query parameters inside a URL string (mail links carry `?token=…`). */
 const SECRET_PARAMS =
-  /([?&](?:token|code|state|secret|password|key|api_key|access_token|refresh_token|id_token_hint|login_hint|client_secret)=)[^&#\s"]*/gi;
+  /([?&](?:token|code|state|secret|password|key|api_key|access_token|refresh_token|id_token_hint|login_hint|client_secret|signature|x-amz-signature|x-amz-security-token)=)[^&#\s"]*/gi;
 /** Credentials in a header-like string: `Bearer …`, `Basic …`. */
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
 

@@ -394,8 +394,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   ),
   "POST /v1/orgs/:orgId/uploads": op(
     "A link to upload a file to",
-    "Returns a pre-signed URL (DATA-3) that accepts one PUT of exactly `size` bytes with the announced Content-Type, under the organisation's own storage prefix, for UPLOAD_URL_TTL_SECONDS. Send the body there, not here: the API never carries it. Types outside UPLOAD_CONTENT_TYPES, active content and sizes over UPLOAD_MAX_BYTES are refused (422). Then attach the upload by id (a product's `imageUploadId`).",
-    ["UPLOAD_NOT_ALLOWED"],
+    "Returns a pre-signed URL (DATA-3) that accepts one PUT of exactly `size` bytes with the announced Content-Type, under the organisation's own storage prefix, for UPLOAD_URL_TTL_SECONDS. Send the body there, not here: the API never carries it. Types outside UPLOAD_CONTENT_TYPES and sizes over UPLOAD_MAX_BYTES are refused (422); the bytes count against the organisation's `upload_bytes` quota when QUOTAS sets one (429). Then attach the upload by id (a product's `imageUploadId`).",
+    ["UPLOAD_NOT_ALLOWED", "QUOTA_EXCEEDED"],
   ),
   "GET /v1/orgs/:orgId/uploads/:id": op(
     "An upload",

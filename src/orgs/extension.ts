@@ -66,7 +66,8 @@ export interface TenantContext<P, Q, B> {
    * it (undefined for an id the organisation has no upload by).
    */
   readonly uploads: {
-    attach(uploadId: string): Promise<AttachedUpload>;
+    /** `accept`: the media types this use takes (UPLOAD_NOT_ALLOWED for another), e.g. images only. */
+    attach(uploadId: string, accept?: (contentType: string) => boolean): Promise<AttachedUpload>;
     url(uploadId: string): Promise<string | undefined>;
   };
   /** The request's clock: one reading per request, so a handler never calls Date.now(). */
@@ -205,7 +206,8 @@ export class TenantRouter {
             },
             open: (sealed, field, row) => this.sealer.open(sealed, field, row),
             uploads: {
-              attach: (id) => this.ctx.service("uploads").attach(tx, access.orgId, id, this.clock()),
+              attach: (id, accept) =>
+                this.ctx.service("uploads").attach(tx, access.orgId, id, this.clock(), accept),
               url: (id) => this.ctx.service("uploads").downloadUrl(tx, access.orgId, id, this.clock()),
             },
             now: this.clock(),

@@ -1,7 +1,7 @@
 import { hkdfSync } from "node:crypto";
 import type { Capability } from "../capability.js";
 import { LocalObjectStore } from "./local.js";
-import type { ObjectStore } from "./objects.js";
+import { type ObjectStore, objectKey } from "./objects.js";
 import { storageRoutes, uploadRoutes } from "./plugin.js";
 import { UploadService } from "./service.js";
 import { uploadMigrations } from "./store.js";
@@ -37,18 +37,35 @@ export const uploadsCapability: Capability = {
       await app.register(storageRoutes, { store: local, maxBytes: config.maxBytes });
       objects = local;
     }
-    const uploads = new UploadService(ctx.db, config, objects);
+    // Where the bucket's links point, from a link signed here (no request is made): the console's CSP
+    // admits exactly that origin. Without credentials the link cannot be signed, nor can any upload.
+    let origin: string | undefined;
+    if (objects.kind === "s3") {
+      const now = Date.now();
+      const probe = objectKey("org_probe", "upl_00000000000000000000000000");
+      origin = await objects
+        .putUrl(probe, "image/png", 1, now, now + 60_000)
+        .then((url) => new URL(url).origin)
+        .catch((err: Error) => {
+          ctx.log.warn({ reason: err.message }, "uploads: cannot sign links for the bucket");
+          return undefined;
+        });
+    }
+    const quotas = ctx.service("quotas");
+    const uploads = new UploadService(ctx.db, config, objects, origin, (orgId, bytes) =>
+      quotas.meter(orgId, "upload_bytes", bytes),
+    );
     ctx.provide("uploads", uploads);
     await app.register(uploadRoutes, { uploads });
     ctx.health.add({ name: "uploads", required: false, probe: () => objects.ping() });
     const where =
       config.store.kind === "s3"
-        ? `an S3-compatible bucket (${config.store.bucket})`
-        : "a local-disk store whose links Bulwark checks itself";
+        ? "an S3-compatible bucket, which checks the link's signature"
+        : "Bulwark's local-disk store, which checks the link as S3 would and streams the body to disk unparsed";
     ctx.posture.register({
       id: "DATA-3",
       title: "Uploads through pre-signed links",
-      claim: `Files go from the browser straight to ${where} through a pre-signed PUT link; the API never carries the body. Each link writes one key under its organisation's prefix, takes exactly the announced size (at most ${config.maxBytes} bytes) and media type (${config.contentTypes.join(", ")}), and expires after ${config.ttlMs / 1000} seconds; a body of another type or size is refused. Types a browser would run (HTML, SVG, scripts) cannot be allowed.`,
+      claim: `Files go from the browser to ${where}; the API's own routes never carry them. A link is issued per file, writes one key under its organisation's prefix, takes exactly the announced size (at most ${config.maxBytes} bytes) and media type (${config.contentTypes.join(", ")}), and expires after ${config.ttlMs / 1000} seconds; a body of another type or size is refused. Once the app attaches a file, it is moved to a key no link can write. Types a browser runs or renders as a page (HTML, any XML or SVG, scripts, CSS) cannot be allowed.`,
       settings: {
         store: config.store.kind,
         maxBytes: config.maxBytes,

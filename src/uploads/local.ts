@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -9,7 +9,9 @@ import type { ObjectStore, StoredObject } from "./objects.js";
 
 /** The storage route's path for a key; the key is `orgs/<orgId>/<uploadId>`. */
 export const STORAGE_PATH = "/v1/storage";
+/** An upload's key (PUT and GET links), and an attached upload's kept key (GET links only). */
 const KEY = /^orgs\/[A-Za-z0-9_-]{1,40}\/upl_[0-9A-Z]{26}$/;
+const KEPT = /^orgs\/[A-Za-z0-9_-]{1,40}\/upl_[0-9A-Z]{26}\.kept$/;
 
 /** What a valid link allows: the method it was signed for, and for a PUT the exact type and length. */
 export interface LinkGrant {
@@ -67,7 +69,8 @@ export class LocalObjectStore implements ObjectStore {
     const { type, length, expires, signature } = query;
     const expiresAt = Number(expires);
     const len = length === undefined ? undefined : Number(length);
-    if (!KEY.test(key) || !type || !signature || !Number.isSafeInteger(expiresAt))
+    const shape = method === "PUT" ? KEY.test(key) : KEY.test(key) || KEPT.test(key);
+    if (!shape || !type || !signature || !Number.isSafeInteger(expiresAt))
       throw new AppError("UPLOAD_LINK_INVALID");
     if (method === "PUT" && !(len !== undefined && Number.isSafeInteger(len) && len >= 0))
       throw new AppError("UPLOAD_LINK_INVALID");
@@ -79,7 +82,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   private path(key: string): string {
-    if (!KEY.test(key)) throw new AppError("UPLOAD_LINK_INVALID");
+    if (!KEY.test(key) && !KEPT.test(key)) throw new AppError("UPLOAD_LINK_INVALID");
     return join(this.dir, key);
   }
 
@@ -88,6 +91,7 @@ export class LocalObjectStore implements ObjectStore {
    * (PAYLOAD_TOO_LARGE); fewer (the client went away) leave nothing behind.
    */
   async write(key: string, body: Readable, contentType: string, length: number): Promise<void> {
+    if (!KEY.test(key)) throw new AppError("UPLOAD_LINK_INVALID");
     const file = this.path(key);
     await mkdir(dirname(file), { recursive: true });
     const part = `${file}.${randomBytes(6).toString("hex")}.part`;
@@ -109,6 +113,12 @@ export class LocalObjectStore implements ObjectStore {
       // The metadata first: an object exists (head) only once its body is in place beside it.
       await writeFile(`${file}.meta`, JSON.stringify({ contentType, size: length }), { mode: 0o600 });
       await rename(part, file);
+    } catch (err) {
+      // The client went away mid-body: its request failed, not the server.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE")
+        throw new AppError("BAD_REQUEST", "The upload was cut short.");
+      throw err;
     } finally {
       await rm(part, { force: true });
     }
@@ -130,6 +140,17 @@ export class LocalObjectStore implements ObjectStore {
     } catch {
       return undefined;
     }
+  }
+
+  async keep(key: string, kept: string): Promise<void> {
+    const [from, to] = [this.path(key), this.path(kept)];
+    await copyFile(`${from}.meta`, `${to}.meta`);
+    // A hard link: the same bytes under the kept name (no copy); then the upload's own name goes, so a
+    // later PUT through the link writes a new file that nothing uses.
+    await link(from, to).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST") throw err;
+    });
+    await this.remove(key);
   }
 
   async remove(key: string): Promise<void> {

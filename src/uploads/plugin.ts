@@ -48,7 +48,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: { uploads: Upload
           }),
         },
       },
-      config: { errors: ["UPLOAD_NOT_ALLOWED"] },
+      config: { errors: ["UPLOAD_NOT_ALLOWED", "QUOTA_EXCEEDED"] },
     },
     async (req, reply) => {
       const t = req.tenant!;
@@ -157,11 +157,15 @@ export async function storageRoutes(
       const grant = store.verify("GET", key(req.params), req.query, Date.now());
       const found = await store.read(key(req.params));
       if (!found) throw new AppError("NOT_FOUND");
-      // Whatever the bytes are, they are shown as the signed type and can run nothing.
+      // Whatever the bytes are, they are shown as the signed type and can run nothing; only pictures,
+      // sound, video and PDF are shown in place, anything else is a download. Pages of other origins may
+      // embed them: the signed link is the permission.
+      const inline = /^(image|audio|video)\/|^application\/pdf$/.test(grant.contentType);
       return reply
         .header("content-type", grant.contentType)
         .header("content-length", String(found.size))
-        .header("content-disposition", "inline")
+        .header("content-disposition", inline ? "inline" : "attachment")
+        .header("cross-origin-resource-policy", "cross-origin")
         .header("content-security-policy", "default-src 'none'; sandbox")
         .header("cache-control", "private, no-store")
         .send(found.body);

@@ -1,4 +1,5 @@
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -60,9 +61,23 @@ export class S3ObjectStore implements ObjectStore {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { size: Number(out.ContentLength ?? 0), contentType: out.ContentType ?? "" };
     } catch (err) {
-      if (s3Status(err) === 404) return undefined;
+      // Without s3:ListBucket, S3 answers a missing key with 403 rather than 404.
+      const status = s3Status(err);
+      if (status === 404 || status === 403) return undefined;
       throw err;
     }
+  }
+
+  async keep(key: string, kept: string): Promise<void> {
+    // A copy inside the bucket (the body never passes through Bulwark), then the upload's own key goes.
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: this.bucket,
+        Key: kept,
+        CopySource: `${this.bucket}/${key.split("/").map(encodeURIComponent).join("/")}`,
+      }),
+    );
+    await this.remove(key);
   }
 
   async remove(key: string): Promise<void> {

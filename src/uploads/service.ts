@@ -2,7 +2,7 @@ import type { UploadConfig } from "../config/uploads.js";
 import type { Database, Db } from "../db/database.js";
 import { AppError } from "../http/errors.js";
 import { newId } from "../util/ids.js";
-import { type ObjectStore, objectKey } from "./objects.js";
+import { keptKey, type ObjectStore, objectKey } from "./objects.js";
 import { uploadStore as store } from "./store.js";
 import type { UploadRow } from "./tables.js";
 
@@ -35,6 +35,13 @@ export class UploadService {
     private readonly db: Database,
     private readonly config: UploadConfig,
     readonly objects: ObjectStore,
+    /**
+     * The origin links point at when it is not Bulwark's own (a bucket's), read from a link the store
+     * signed, so it is exactly where browsers send files (the console's CSP admits it).
+     */
+    readonly origin?: string,
+    /** Counts an upload's bytes against the organisation's `upload_bytes` quota (RATE-6), before the link. */
+    private readonly meter: (orgId: string, bytes: number) => Promise<unknown> = async () => undefined,
   ) {}
 
   /** A PUT link for a file of `contentType` and exactly `size` bytes, recorded in the organisation. */
@@ -52,6 +59,8 @@ export class UploadService {
       );
     if (file.size > this.config.maxBytes)
       throw new AppError("UPLOAD_NOT_ALLOWED", `Files over ${this.config.maxBytes} bytes are not accepted.`);
+    // What a member may put in storage is bounded by the organisation's monthly allowance, if set.
+    await this.meter(orgId, file.size);
     const id = newId("upl", now);
     const row: UploadRow = {
       id,
@@ -74,18 +83,31 @@ export class UploadService {
     const row = await this.db.readOrg(orgId, (tx) => store.find(tx, orgId, id));
     if (!row) throw new AppError("NOT_FOUND");
     if (row.attached_at !== null) return view(row, "attached");
-    return view(row, (await this.stored(row)) ? "uploaded" : "pending");
+    return view(row, (await this.stored(row, row.object_key)) ? "uploaded" : "pending");
   }
 
   /**
    * Marks the organisation's upload as used (a product's image): it must exist in this organisation and
    * its body must be in the store with the announced size and type. UPLOAD_INCOMPLETE otherwise.
    */
-  async attach(tx: Db, orgId: string, id: string, now: number): Promise<AttachedUpload> {
+  async attach(
+    tx: Db,
+    orgId: string,
+    id: string,
+    now: number,
+    accept?: (contentType: string) => boolean,
+  ): Promise<AttachedUpload> {
     const row = await store.find(tx, orgId, id);
     if (!row) throw new AppError("UPLOAD_UNKNOWN");
+    if (accept && !accept(row.content_type))
+      throw new AppError("UPLOAD_NOT_ALLOWED", `A file of type ${row.content_type} is not accepted here.`);
     if (row.attached_at === null) {
-      if (!(await this.stored(row))) throw new AppError("UPLOAD_INCOMPLETE");
+      const kept = keptKey(row.object_key);
+      // Kept already (an attach that committed nothing after moving it): nothing more to move.
+      if (!(await this.stored(row, kept))) {
+        if (!(await this.stored(row, row.object_key))) throw new AppError("UPLOAD_INCOMPLETE");
+        await this.objects.keep(row.object_key, kept);
+      }
       await store.markAttached(tx, orgId, id, now);
     }
     return { id: row.id, contentType: row.content_type, size: row.size };
@@ -95,11 +117,13 @@ export class UploadService {
   async downloadUrl(tx: Db, orgId: string, id: string, now: number): Promise<string | undefined> {
     const row = await store.find(tx, orgId, id);
     if (!row) return undefined;
-    return this.objects.getUrl(row.object_key, row.content_type, now, now + this.config.ttlMs);
+    // An attached file is read from where it is kept; before that, from where its link put it.
+    const key = row.attached_at === null ? row.object_key : keptKey(row.object_key);
+    return this.objects.getUrl(key, row.content_type, now, now + this.config.ttlMs);
   }
 
-  private async stored(row: UploadRow): Promise<boolean> {
-    const found = await this.objects.head(row.object_key);
+  private async stored(row: UploadRow, key: string): Promise<boolean> {
+    const found = await this.objects.head(key);
     return found !== undefined && found.size === row.size && found.contentType === row.content_type;
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { catalog } from "../../examples/catalog/index.js";
 import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
 import { type LocalS3, startS3 } from "../../test/s3.js";
+import { LocalObjectStore } from "./local.js";
 
 const PW = "uploads passphrase 12";
 const TTL_S = 60;
@@ -116,6 +117,9 @@ describe.each(STORES)(`DATA-3: pre-signed uploads to the $name (${ENGINE})`, (st
   it("DATA-3: a file goes to the store through its link, never through the API, and becomes a product's image", async () => {
     const made = await link();
     expect(made.headers).toEqual({ "content-type": "image/png" });
+    // The console may send files to the bucket and show them from it, and to nowhere else.
+    const csp = String((await t.app.inject({ url: "/app" })).headers["content-security-policy"]);
+    expect(csp).toContain(s3 ? `connect-src 'self' ${s3.endpoint};` : "connect-src 'self';");
     if (s3) {
       expect(new URL(made.url).origin).toBe(s3.endpoint);
       // The link signs the type and the length as headers: S3 checks both.
@@ -154,6 +158,29 @@ describe.each(STORES)(`DATA-3: pre-signed uploads to the $name (${ENGINE})`, (st
     expect(image.status).toBe(200);
     expect(image.headers.get("content-type")).toBe("image/png");
     expect(Buffer.from(await image.arrayBuffer()).equals(PNG)).toBe(true);
+    if (!s3) {
+      // Shown as the signed type, unable to run anything, embeddable by the link's holder.
+      expect(image.headers.get("content-security-policy")).toBe("default-src 'none'; sandbox");
+      expect(image.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(image.headers.get("cross-origin-resource-policy")).toBe("cross-origin");
+      expect(image.headers.get("content-disposition")).toBe("inline");
+    }
+
+    // The upload link still works until it expires, but the attached file no longer sits under it.
+    const swapped = Buffer.alloc(PNG.length, 1);
+    expect((await put(made.url, swapped)).status).toBeLessThan(300);
+    const again = await call(a, "GET", `/v1/orgs/${orgA}/products/${product.json().product.id}`);
+    const still = await fetch(reach(again.json().product.imageUrl));
+    expect(Buffer.from(await still.arrayBuffer()).equals(PNG)).toBe(true);
+
+    // A PDF is an allowed upload, but not a product image: the catalog says which types it takes.
+    const pdf = await link(9, "application/pdf");
+    expect((await put(pdf.url, Buffer.from("%PDF-1.7\n"), "application/pdf")).status).toBeLessThan(300);
+    const notImage = await call(a, "PATCH", `/v1/orgs/${orgA}/products/${product.json().product.id}`, {
+      imageUploadId: pdf.upload.id,
+    });
+    expect(notImage.statusCode).toBe(422);
+    expect(notImage.json().error.code).toBe("UPLOAD_NOT_ALLOWED");
 
     // Another organisation can neither see the upload nor attach it.
     expect((await call(b, "GET", `/v1/orgs/${orgB}/uploads/${made.upload.id}`)).statusCode).toBe(404);
@@ -212,6 +239,42 @@ describe.each(STORES)(`DATA-3: pre-signed uploads to the $name (${ENGINE})`, (st
     ).toBe(400);
   });
 
+  it("DATA-3, OBS-2: a link's signature never reaches the log, and a body cut short is the client's failure", async () => {
+    const made = await link();
+    expect((await put(made.url, PNG)).status).toBeLessThan(300);
+    const logged = t.rawLogs.join("");
+    const signature = new URL(made.url).searchParams.get(s3 ? "X-Amz-Signature" : "signature")!;
+    expect(logged).not.toContain(signature);
+    if (s3) return;
+    expect(logged).toContain("signature=[REDACTED]");
+    // Ten bytes of the 64 announced, then the client goes away.
+    const cut = await link();
+    const before = t.logs.length;
+    const writes = vi.spyOn(LocalObjectStore.prototype, "write");
+    await new Promise<void>((resolve, reject) => {
+      const req = request(reach(cut.url), {
+        method: "PUT",
+        headers: { "content-type": "image/png", "content-length": String(PNG.length) },
+      });
+      req.on("error", () => resolve());
+      req.write(PNG.subarray(0, 10), () => setTimeout(() => req.destroy(), 50));
+      req.on("close", () => resolve());
+      setTimeout(() => reject(new Error("no close")), 5000);
+    });
+    // The store's write, watched (it still runs): it settles once the server has given up on the body.
+    const failure = await vi.waitFor(() => {
+      expect(writes.mock.results.length).toBeGreaterThan(0);
+      // Wrapped: waitFor would otherwise wait on the promise itself.
+      return { settled: writes.mock.results.at(-1)!.value as Promise<void> };
+    });
+    await expect(failure.settled).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await new Promise((r) => setImmediate(r));
+    expect(t.logs.slice(before).filter((l) => l.level === "error" || Number(l.level) >= 50)).toEqual([]);
+    expect(await status(cut.upload.id)).toBe("pending");
+    expect(readdirSync(join(dir, "orgs", orgA)).filter((f) => f.endsWith(".part"))).toEqual([]);
+    writes.mockRestore();
+  });
+
   it("DATA-3: a link refuses a body without a length, a forged signature, and a read", async () => {
     const made = await link();
     const chunked = await new Promise<number>((resolve, reject) => {
@@ -231,5 +294,35 @@ describe.each(STORES)(`DATA-3: pre-signed uploads to the $name (${ENGINE})`, (st
     // An upload link is not a download link (the method is signed).
     expect((await fetch(reach(made.url))).status).toBe(403);
     expect(await status(made.upload.id)).toBe("pending");
+  });
+});
+
+describe(`DATA-3, RATE-6: upload links count against the organisation's quota (${ENGINE})`, () => {
+  it("RATE-6: with an upload_bytes quota, a link that would pass it is refused before it exists", async () => {
+    const t = await testApp({ QUOTAS: "upload_bytes=100", UPLOAD_DIR: mkdtempSync(join(tmpdir(), "bw-q-")) });
+    try {
+      await createUser(t, "quota@example.org", PW);
+      const s = await login(t, "quota@example.org", PW);
+      const headers = { cookie: s.cookie, "x-csrf-token": s.csrf };
+      const org = (
+        await t.app.inject({ method: "POST", url: "/v1/orgs", headers, payload: { name: "Q" } })
+      ).json().org.id;
+      const ask = (size: number) =>
+        t.app.inject({
+          method: "POST",
+          url: `/v1/orgs/${org}/uploads`,
+          headers,
+          payload: { contentType: "image/png", size },
+        });
+      expect((await ask(64)).statusCode).toBe(201);
+      const over = await ask(64);
+      expect(over.statusCode).toBe(429);
+      expect(over.json().error.code).toBe("QUOTA_EXCEEDED");
+      expect(await t.db.withOrg(org, (tx) => tx.selectFrom("uploads").select("id").execute())).toHaveLength(
+        1,
+      );
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -82,8 +82,10 @@ export function Products(props: { org: Org }) {
                     accept={IMAGE_TYPES}
                     aria-label={`Image for ${p.name}`}
                     onChange={async (e) => {
-                      const file = e.currentTarget.files?.[0];
+                      const input = e.currentTarget;
+                      const file = input.files?.[0];
                       if (!file) return;
+                      setError("");
                       try {
                         const imageUploadId = await uploadFile(org.id, file);
                         await api("PATCH", `/v1/orgs/${org.id}/products/${p.id}`, { imageUploadId });
@@ -92,6 +94,9 @@ export function Products(props: { org: Org }) {
                       } catch (err) {
                         setMessage("");
                         setError(describe(err));
+                      } finally {
+                        // The same file can be chosen again (after a refusal, say).
+                        input.value = "";
                       }
                     }}
                   />
