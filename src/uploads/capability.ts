@@ -56,6 +56,7 @@ export const uploadsCapability: Capability = {
       quotas.meter(orgId, "upload_bytes", bytes),
     );
     ctx.provide("uploads", uploads);
+    ctx.service("jobs").schedule("uploads.sweep", { everyMs: 86_400_000 }, () => uploads.sweep(Date.now()));
     await app.register(uploadRoutes, { uploads });
     ctx.health.add({ name: "uploads", required: false, probe: () => objects.ping() });
     const where =
@@ -65,7 +66,7 @@ export const uploadsCapability: Capability = {
     ctx.posture.register({
       id: "DATA-3",
       title: "Uploads through pre-signed links",
-      claim: `Files go from the browser to ${where}; the API's own routes never carry them. A link is issued per file, writes one key under its organisation's prefix, takes exactly the announced size (at most ${config.maxBytes} bytes) and media type (${config.contentTypes.join(", ")}), and expires after ${config.ttlMs / 1000} seconds; a body of another type or size is refused. Once the app attaches a file, it is moved to a key no link can write. Types a browser runs or renders as a page (HTML, any XML or SVG, scripts, CSS) cannot be allowed.`,
+      claim: `Files go from the browser to ${where}; the API's own routes never carry them. A link is issued per file, writes one key under its organisation's prefix, takes exactly the announced size (at most ${config.maxBytes} bytes) and media type (${config.contentTypes.join(", ")}), and expires after ${config.ttlMs / 1000} seconds; a body of another type or size is refused. Once the app attaches a file, it is moved to a key no link can write; files nobody attached are deleted, with their record, a day after their link expired. Types a browser runs or renders as a page (HTML, any XML or SVG, scripts, CSS) cannot be allowed.`,
       settings: {
         store: config.store.kind,
         maxBytes: config.maxBytes,

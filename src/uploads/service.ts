@@ -6,6 +6,8 @@ import { keptKey, type ObjectStore, objectKey } from "./objects.js";
 import { uploadStore as store } from "./store.js";
 import type { UploadRow } from "./tables.js";
 
+const DAY_MS = 86_400_000;
+
 /** An upload as the API shows it. */
 export interface UploadView {
   readonly id: string;
@@ -120,6 +122,29 @@ export class UploadService {
     // An attached file is read from where it is kept; before that, from where its link put it.
     const key = row.attached_at === null ? row.object_key : keptKey(row.object_key);
     return this.objects.getUrl(key, row.content_type, now, now + this.config.ttlMs);
+  }
+
+  /**
+   * Deletes the files and records of uploads nobody attached, a day after their link expired (the job
+   * `uploads.sweep`): storage holds only what the organisations' rows use, and what is being uploaded.
+   */
+  async sweep(now: number): Promise<number> {
+    let removed = 0;
+    let after = "";
+    for (;;) {
+      const orgs = await store.orgs(this.db.global, after, 200);
+      if (orgs.length === 0) return removed;
+      for (const orgId of orgs) {
+        const unused = await this.db.readOrg(orgId, (tx) => store.unused(tx, orgId, now - DAY_MS, 500));
+        for (const row of unused) {
+          // The file first: a record without its file reads as never uploaded, never the reverse.
+          await this.objects.remove(row.object_key);
+          await this.db.withOrg(orgId, (tx) => store.remove(tx, orgId, row.id));
+          removed++;
+        }
+      }
+      after = orgs[orgs.length - 1]!;
+    }
   }
 
   private async stored(row: UploadRow, key: string): Promise<boolean> {

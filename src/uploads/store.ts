@@ -46,6 +46,40 @@ export const uploadStore = {
       .then((r) => (r ? { ...r, size: Number(r.size) } : undefined));
   },
 
+  /** Uploads never attached whose link expired before `before`, oldest first. */
+  unused(tx: Db, orgId: string, before: number, limit: number): Promise<UploadRow[]> {
+    return tx
+      .selectFrom("uploads")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("attached_at", "is", null)
+      .where("expires_at", "<", before)
+      .orderBy("expires_at")
+      .limit(limit)
+      .execute();
+  },
+
+  async remove(tx: Db, orgId: string, id: string): Promise<void> {
+    await tx
+      .deleteFrom("uploads")
+      .where("org_id", "=", orgId)
+      .where("id", "=", id)
+      .where("attached_at", "is", null)
+      .execute();
+  },
+
+  /** Organisation ids after `after`, in order: the sweep walks every organisation's scope in pages. */
+  orgs(db: Db, after: string, limit: number): Promise<string[]> {
+    return db
+      .selectFrom("organizations")
+      .select("id")
+      .where("id", ">", after)
+      .orderBy("id")
+      .limit(limit)
+      .execute()
+      .then((rows) => rows.map((r) => r.id));
+  },
+
   async markAttached(tx: Db, orgId: string, id: string, now: number): Promise<void> {
     await tx
       .updateTable("uploads")

@@ -275,6 +275,34 @@ describe.each(STORES)(`DATA-3: pre-signed uploads to the $name (${ENGINE})`, (st
     writes.mockRestore();
   });
 
+  it("DATA-3: the daily sweep deletes uploads nobody attached a day after their link expired, and nothing else", async () => {
+    const unused = await link();
+    expect((await put(unused.url, PNG)).status).toBeLessThan(300);
+    const used = await link();
+    expect((await put(used.url, PNG)).status).toBeLessThan(300);
+    const product = await call(a, "POST", `/v1/orgs/${orgA}/products`, {
+      name: "Kept",
+      sku: "SWEEP-1",
+      priceCents: 1,
+      stock: 1,
+      imageUploadId: used.upload.id,
+    });
+    expect(product.statusCode).toBe(201);
+    const uploads = t.app.bulwark.service("uploads");
+    const due = Date.parse(unused.upload.expiresAt) + 86_400_000;
+    // The job's clock across the boundary: at a day after expiry it is still there; a moment later, gone.
+    await uploads.sweep(due);
+    expect(await status(unused.upload.id)).toBe("uploaded");
+    expect(await uploads.sweep(due + 1)).toBeGreaterThanOrEqual(1);
+    expect((await call(a, "GET", `/v1/orgs/${orgA}/uploads/${unused.upload.id}`)).statusCode).toBe(404);
+    expect(await uploads.objects.head(`orgs/${orgA}/${unused.upload.id}`)).toBeUndefined();
+    // The attached one, and its file, stay.
+    expect(await status(used.upload.id)).toBe("attached");
+    const shown = await call(a, "GET", `/v1/orgs/${orgA}/products/${product.json().product.id}`);
+    expect((await fetch(reach(shown.json().product.imageUrl))).status).toBe(200);
+    expect(t.app.bulwark.service("jobs").schedules()["uploads.sweep"]).toBe(86_400_000);
+  });
+
   it("DATA-3: a link refuses a body without a length, a forged signature, and a read", async () => {
     const made = await link();
     const chunked = await new Promise<number>((resolve, reject) => {
