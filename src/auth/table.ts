@@ -26,6 +26,7 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /metrics": PROBE,
   "GET /security": PUBLIC,
   "GET /security.json": PUBLIC,
+  "GET /security/sbom.json": PUBLIC,
   "GET /.well-known/security.txt": PUBLIC,
   "GET /.well-known/audit-keys.json": PUBLIC,
   "GET /.well-known/jwks.json": PUBLIC,

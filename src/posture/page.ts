@@ -39,7 +39,7 @@ const show = (v: SettingValue): string => (Array.isArray(v) ? v.join(", ") || "(
 /** The HTML security overview: static, no JavaScript, readable without CSS. */
 export function renderSecurityPage(
   claims: readonly Control[],
-  meta: { product: string; generatedAt: string; profile: string },
+  meta: { product: string; generatedAt: string; profile: string; sbom?: boolean },
 ): string {
   const byArea = new Map<string, Control[]>();
   for (const c of claims) {
@@ -61,6 +61,6 @@ export function renderSecurityPage(
 <body><header><h1>${esc(meta.product)} security overview</h1>
 <p>Generated from the running configuration: every claim below is a control that is switched on, with the values it runs with. Each names its requirement ID; the machine-readable form is at <a href="/security.json">/security.json</a>.</p></header>
 ${sections.join("\n")}
-<footer>Generated ${esc(meta.generatedAt)} · profile ${esc(meta.profile)} · ${claims.length} controls · <a href="/.well-known/security.txt">security.txt</a> · <a href="/">Sign in to the console</a></footer>
+<footer>Generated ${esc(meta.generatedAt)} · profile ${esc(meta.profile)} · ${claims.length} controls · <a href="/.well-known/security.txt">security.txt</a> · ${meta.sbom ? '<a href="/security/sbom.json">SBOM</a> · ' : ""}<a href="/">Sign in to the console</a></footer>
 </body></html>`;
 }
