@@ -13,6 +13,11 @@ export default defineConfig({
     // Memory-bound tests (the audit export) collect garbage before they measure the heap.
     execArgv: ["--expose-gc"],
     // CI (.ci/run) names the services it provides: there a skipped test fails the run (test/skips-fail.ts).
-    reporters: process.env.BULWARK_REQUIRE_SERVICES ? ["default", "./test/skips-fail.ts"] : ["default"],
+    // With BULWARK_EVIDENCE_DIR (.ci/run) each run also records every test's outcome (test/evidence-reporter.ts).
+    reporters: [
+      "default",
+      ...(process.env.BULWARK_REQUIRE_SERVICES ? ["./test/skips-fail.ts"] : []),
+      ...(process.env.BULWARK_EVIDENCE_DIR ? ["./test/evidence-reporter.ts"] : []),
+    ],
   },
 });

@@ -7,7 +7,7 @@
 // edges, e.g. @peculiar/asn1-cms under @simplewebauthn/server), and an SBOM that misses what runs is worse
 // than none. src/posture/sbom.test.ts checks the result against the lockfile.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 
 const root = new URL("..", import.meta.url);
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
@@ -36,4 +36,6 @@ bom.dependencies = (bom.dependencies ?? [])
   .filter((d) => kept.has(d.ref))
   .map((d) => ({ ...d, dependsOn: (d.dependsOn ?? []).filter((r) => kept.has(r)) }));
 mkdirSync(new URL("dist/", root), { recursive: true });
-writeFileSync(new URL("dist/sbom.json", root), `${JSON.stringify(bom, null, 2)}\n`);
+// Written aside, then renamed: a server or test reading it never sees half a file.
+writeFileSync(new URL("dist/sbom.json.tmp", root), `${JSON.stringify(bom, null, 2)}\n`);
+renameSync(new URL("dist/sbom.json.tmp", root), new URL("dist/sbom.json", root));

@@ -27,6 +27,7 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /security": PUBLIC,
   "GET /security.json": PUBLIC,
   "GET /security/sbom.json": PUBLIC,
+  "GET /security/evidence.json": PUBLIC,
   "GET /.well-known/security.txt": PUBLIC,
   "GET /.well-known/audit-keys.json": PUBLIC,
   "GET /.well-known/jwks.json": PUBLIC,

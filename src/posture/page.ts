@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { type ClaimEvidence, proofText } from "./evidence.js";
 import type { Control, SettingValue } from "./registry.js";
 
 const AREAS: Record<string, string> = {
@@ -23,7 +24,8 @@ const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2r
 h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
 .claim{margin:1rem 0}.id{font:600 .8rem ui-monospace,monospace;background:#eef1f4;border-radius:4px;padding:.1rem .4rem;margin-right:.4rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .8rem;font-size:.9rem;color:#4d5560;margin:.3rem 0 0}
-dt{font-family:ui-monospace,monospace}dd{margin:0}footer{margin-top:3rem;font-size:.85rem;color:#4d5560}`;
+dt{font-family:ui-monospace,monospace}dd{margin:0}footer{margin-top:3rem;font-size:.85rem;color:#4d5560}
+.proof{font-size:.85rem;margin:.3rem 0 0}.proof a{color:#1a7f37}.unproven a{color:#b3261e;font-weight:600}`;
 
 /** CSP for the page: nothing runs, and the one inline stylesheet is allowed by its hash, not by 'unsafe-inline'. */
 export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash("sha256").update(STYLE).digest("base64")}'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
@@ -40,6 +42,8 @@ const show = (v: SettingValue): string => (Array.isArray(v) ? v.join(", ") || "(
 export function renderSecurityPage(
   claims: readonly Control[],
   meta: { product: string; generatedAt: string; profile: string; sbom?: boolean },
+  /** Each claim's proof (POST-3), when the build has an evidence manifest. */
+  proof?: (id: string) => ClaimEvidence,
 ): string {
   const byArea = new Map<string, Control[]>();
   for (const c of claims) {
@@ -51,7 +55,11 @@ export function renderSecurityPage(
       const settings = Object.entries(c.settings ?? {})
         .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(show(v))}</dd>`)
         .join("");
-      return `<div class="claim" id="${esc(c.id)}"><strong><span class="id">${esc(c.id)}</span>${esc(c.title)}</strong><p>${esc(c.claim)}</p>${settings ? `<dl>${settings}</dl>` : ""}</div>`;
+      const evidence = proof?.(c.id);
+      const proven = evidence
+        ? `<p class="proof${evidence.tests === 0 || (evidence.failed ?? 0) > 0 ? " unproven" : ""}"><a href="/security/evidence.json">${esc(proofText(evidence))}</a></p>`
+        : "";
+      return `<div class="claim" id="${esc(c.id)}"><strong><span class="id">${esc(c.id)}</span>${esc(c.title)}</strong><p>${esc(c.claim)}</p>${settings ? `<dl>${settings}</dl>` : ""}${proven}</div>`;
     });
     return `<section><h2>${esc(AREAS[area] ?? area)}</h2>${items.join("\n")}</section>`;
   });

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENGINE, PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
+import { loadEvidence } from "./evidence.js";
 import { loadSbom } from "./sbom.js";
 
 const https = { "x-forwarded-proto": "https" };
@@ -115,6 +116,7 @@ describe("security page", () => {
         "RATE-5",
         // The build writes the SBOM (npm ci runs it); a checkout never built has none, and no claim.
         ...(loadSbom() ? ["SUPPLY-1"] : []),
+        ...(loadEvidence() ? ["POST-3"] : []),
       ].sort(),
     );
     expect(byId["HDR-2"]?.settings["strict-transport-security"]).toBe(

@@ -14,7 +14,8 @@ export interface Sbom {
  * the security page claims nothing about it.
  */
 export function loadSbom(): Sbom | undefined {
-  for (const rel of ["../../dist/sbom.json", "../sbom.json"]) {
+  // From src/posture/ (tests) or dist/src/posture/ (the built server): the package root's dist/.
+  for (const rel of ["../../dist/sbom.json", "../../sbom.json"]) {
     const file = new URL(rel, import.meta.url);
     if (!existsSync(file)) continue;
     const text = readFileSync(file, "utf8");
