@@ -57,7 +57,10 @@ export function manifest(dirs) {
       if (statSync(path).isDirectory()) walk(path);
       else if (name.endsWith(".test.ts"))
         for (const title of titlesOf(readFileSync(path, "utf8")))
-          for (const id of idsOf(title)) (ids[id] ??= []).push({ file: relative(root, path), title });
+          for (const id of idsOf(title)) {
+            ids[id] ??= [];
+            ids[id].push({ file: relative(root, path), title });
+          }
     }
   };
   for (const d of dirs) if (existsSync(d)) walk(d);
