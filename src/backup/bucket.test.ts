@@ -121,6 +121,9 @@ describe(`DATA-2 encrypted backups kept in an S3 bucket (${ENGINE})`, { timeout:
     const kept = now - w.config.backup.retentionDays * 86_400_000;
     for (const at of [kept - 1, kept, now])
       await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: PREFIX + name(at), Body: "x" }));
+    // Dated in the future (a fast clock, a name written by hand): never the newest, never pruned.
+    const future = name(now + 365 * 86_400_000);
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: PREFIX + future, Body: "x" }));
     // Another prefix's objects are not backups of this installation: never listed, never deleted.
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `other/${name(kept - 1)}`, Body: "x" }));
     // The service's clock frozen at `now` (S3 signs with the real one: s3rver refuses a skewed request).
@@ -129,8 +132,33 @@ describe(`DATA-2 encrypted backups kept in an S3 bucket (${ENGINE})`, { timeout:
     const pruned = await service.prune();
     const after = await keys();
     // The one a millisecond past the boundary and every older one (the first test's) are gone.
-    expect(after.sort()).toEqual([PREFIX + name(kept), PREFIX + name(now), `other/${name(kept - 1)}`].sort());
+    expect(after.sort()).toEqual(
+      [PREFIX + name(kept), PREFIX + name(now), PREFIX + future, `other/${name(kept - 1)}`].sort(),
+    );
     expect(pruned).toBe(before.length - after.length);
     expect(await service.newest()).toBe(now);
+  });
+
+  it("DATA-2: an unreachable bucket neither stops the server from starting nor leaves backups on disk", async () => {
+    // Nothing listens on port 9: every request to the bucket fails at once.
+    const down = await backupWorld({
+      BACKUP_BUCKET: "backups",
+      S3_ENDPOINT: "http://127.0.0.1:9",
+      S3_FORCE_PATH_STYLE: "true",
+      S3_ACCESS_KEY_ID: "S3RVER",
+      S3_SECRET_ACCESS_KEY: "S3RVER",
+    });
+    try {
+      await down.served(async (t) => {
+        const health = (await t.app.inject({ url: "/health" })).json();
+        expect(health.status).toBe("degraded");
+        expect(health.checks.backup.error).toMatch(/^the backup destination did not answer/);
+        expect((await t.app.inject({ url: "/health/live" })).statusCode).toBe(200);
+      });
+      expect(await down.cli("backup")).toBe(1);
+      expect(readdirSync(down.config.backup.dir)).toEqual([]);
+    } finally {
+      await down.close();
+    }
   });
 });

@@ -16,8 +16,8 @@ import { type BackupTarget, type StoredBackup, takenAt } from "./target.js";
 
 /**
  * Backups kept in an S3-compatible bucket under a prefix (DATA-2). Each sealed file goes up in one PUT of
- * its exact length (S3 takes up to 5 GB that way), and the local copy is removed only after the bucket
- * answered: a failed upload leaves the backup in BACKUP_DIR and the run recorded as failed. What goes up
+ * its exact length (S3 takes up to 5 GB that way), and the local copy is removed once the upload ended,
+ * whether it succeeded or not: a failed upload fails the run (recorded), never fills BACKUP_DIR. What goes up
  * is already encrypted to BACKUP_RECIPIENTS: the bucket's own encryption is a second layer, not the one
  * relied on, and the bucket's credentials never open a backup.
  */
@@ -37,18 +37,23 @@ export class BucketTarget implements BackupTarget {
   }
 
   async keep(file: string, name: string): Promise<string> {
-    const { size } = await stat(file);
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: this.prefix + name,
-        Body: createReadStream(file),
-        ContentLength: size,
-        ContentType: "application/octet-stream",
-      }),
-    );
-    await rm(file, { force: true });
-    return `${this.where}${name}`;
+    try {
+      const { size } = await stat(file);
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + name,
+          Body: createReadStream(file),
+          ContentLength: size,
+          ContentType: "application/octet-stream",
+        }),
+      );
+      return `${this.where}${name}`;
+    } finally {
+      // Kept or not, the local copy goes: backups that failed to upload must not fill the disk (the run
+      // is recorded as failed, and the next one takes a whole new backup).
+      await rm(file, { force: true });
+    }
   }
 
   async list(): Promise<StoredBackup[]> {

@@ -23,17 +23,42 @@ export const backupCapability: Capability = {
     ctx.provide("backups", backups);
     if (settings.recipients.length === 0) return;
 
-    let newest = await backups.newest();
-    const age = () => (newest === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Date.now() - newest));
-    // The destination (BACKUP_DIR or BACKUP_BUCKET) is read again every minute: backups taken by
-    // `bulwark backup` from cron show up.
-    const refresh = setInterval(() => {
-      void backups.newest().then((n) => {
-        newest = n;
-      });
-    }, 60_000);
+    // The newest backup's time, read from the destination: never awaited at start-up (an unreachable
+    // bucket must not keep the server from starting) and never rejecting (its failure is the check's).
+    // A directory is read again at every probe; a bucket at most once a minute, since each read is a
+    // billed LIST that anyone calling /health would otherwise trigger.
+    const bucket = settings.bucket !== undefined;
+    let newest: number | undefined;
+    let problem: string | undefined;
+    let readAt = 0;
+    let reading: Promise<void> | undefined;
+    const read = (): Promise<void> => {
+      reading ??= backups
+        .newest()
+        .then(
+          (n) => {
+            newest = n;
+            problem = undefined;
+          },
+          (err: Error) => {
+            problem = `the backup destination did not answer: ${err.message}`;
+          },
+        )
+        .finally(() => {
+          readAt = Date.now();
+          reading = undefined;
+        });
+      return reading;
+    };
+    void read();
+    // Backups taken by `bulwark backup` from cron show up within a minute.
+    const refresh = setInterval(() => void read(), 60_000);
     refresh.unref();
-    app.addHook("onClose", async () => clearInterval(refresh));
+    app.addHook("onClose", async () => {
+      clearInterval(refresh);
+      await reading;
+    });
+    const age = () => (newest === undefined ? Number.POSITIVE_INFINITY : Math.max(0, Date.now() - newest));
     ctx.metrics.gauge(
       "bulwark_backup_last_success_timestamp_seconds",
       "When the newest backup in the backup destination was taken (Unix seconds; 0: none yet, so time() minus it alerts).",
@@ -43,7 +68,8 @@ export const backupCapability: Capability = {
       name: "backup",
       required: false,
       probe: async () => {
-        newest = await backups.newest();
+        if (!bucket || readAt === 0 || Date.now() - readAt >= 60_000) await read();
+        if (problem) throw new Error(problem);
         if (age() > settings.maxAgeMs)
           throw new Error(
             newest === undefined
@@ -76,7 +102,7 @@ export const backupCapability: Capability = {
           })
           .then(async ({ until }) => {
             leaseEnds = until;
-            newest = await backups.newest();
+            await read();
           })
           .catch((err: Error) => ctx.log.error({ reason: err.message }, "scheduled backup not taken"))
           .finally(next);
@@ -90,7 +116,7 @@ export const backupCapability: Capability = {
     ctx.posture.register({
       id: "DATA-2",
       title: "Encrypted backups",
-      claim: `Backups are consistent snapshots (SQLite's VACUUM INTO, in one read transaction; pg_dump on PostgreSQL) encrypted to a backup key separate from every other key: age v1 (X25519, ChaCha20-Poly1305 in authenticated 64 KiB chunks), so a backup file changed or cut short is refused. Taking a backup needs only the public half; the private key is needed only to restore, into an empty database only. ${settings.bucket ? `Backups are kept in an S3-compatible bucket (${settings.bucket}), uploaded already encrypted; the local copy is removed once the bucket holds it. ` : ""}${settings.everyMs > 0 ? `The server takes one ${settings.everyMs / HOUR} h after the newest; ` : ""}backups older than ${settings.retentionDays} days are deleted, the newest always kept; /health reports degraded once the newest is older than ${settings.maxAgeMs / HOUR} h.`,
+      claim: `Backups are consistent snapshots (SQLite's VACUUM INTO, in one read transaction; pg_dump on PostgreSQL) encrypted to a backup key separate from every other key: age v1 (X25519, ChaCha20-Poly1305 in authenticated 64 KiB chunks), so a backup file changed or cut short is refused. Taking a backup needs only the public half; the private key is needed only to restore, into an empty database only. ${settings.bucket ? "Backups are kept in an S3-compatible bucket, uploaded already encrypted; the local copy is removed once the upload ends. " : ""}${settings.everyMs > 0 ? `The server takes one ${settings.everyMs / HOUR} h after the newest; ` : ""}backups older than ${settings.retentionDays} days are deleted, the newest always kept; /health reports degraded once the newest is older than ${settings.maxAgeMs / HOUR} h.`,
       settings: {
         format: "age-encryption.org/v1",
         destination: settings.bucket ? "s3" : "directory",

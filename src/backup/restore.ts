@@ -43,7 +43,11 @@ async function locate(
   if (arg !== "latest" && existsSync(arg)) return { file: arg, label: arg };
   const target = await backupTarget(config);
   const kept = await target.list();
-  const name = arg === "latest" ? kept[0]?.name : kept.find((b) => b.name === arg)?.name;
+  // `latest` as the server's retention and /health see it: nothing dated in the future passes for it.
+  const name =
+    arg === "latest"
+      ? kept.find((b) => b.at <= Date.now() + 5 * 60_000)?.name
+      : kept.find((b) => b.name === arg)?.name;
   if (!name)
     throw new Error(
       arg === "latest"

@@ -4,7 +4,7 @@ import type { Config } from "../config/load.js";
 import type { Database } from "../db/database.js";
 import { sealFile } from "./archive.js";
 import { pgDump } from "./pg.js";
-import type { BackupTarget } from "./target.js";
+import type { BackupTarget, StoredBackup } from "./target.js";
 import { backupTarget } from "./targets.js";
 
 export interface BackupResult {
@@ -69,12 +69,22 @@ export class BackupService {
     }
   }
 
+  /**
+   * The backups kept, newest first, leaving out any dated in the future (a host with a fast clock, or a
+   * name written by hand into the destination): such a one would otherwise pass for the newest for ever,
+   * keep /health green after backups stopped, and be what `restore latest` takes.
+   */
+  async kept(): Promise<StoredBackup[]> {
+    const soon = this.clock() + 5 * 60_000;
+    return (await (await this.destination()).list()).filter((b) => b.at <= soon);
+  }
+
   /** Deletes backups older than the retention period; the newest always stays. */
   async prune(): Promise<number> {
     const cutoff = this.clock() - this.config.backup.retentionDays * 86_400_000;
     const target = await this.destination();
     let pruned = 0;
-    for (const b of (await target.list()).slice(1))
+    for (const b of (await this.kept()).slice(1))
       if (b.at < cutoff) {
         await target.remove(b.name);
         pruned++;
@@ -84,7 +94,7 @@ export class BackupService {
 
   /** When the newest backup was taken (epoch ms), if there is one. */
   async newest(): Promise<number | undefined> {
-    return (await (await this.destination()).list())[0]?.at;
+    return (await this.kept())[0]?.at;
   }
 }
 

@@ -63,7 +63,9 @@ describe("configuration", () => {
         "application/xslt+xml",
         "multipart/x-mixed-replace",
         "text/css",
-        "text/vtt",
+        "text/xml",
+        "application/unknown",
+        "unknown/unknown",
       ])
         expect(problems({ ...env, UPLOAD_CONTENT_TYPES: `image/png,${type}` })).toEqual([
           `UPLOAD_CONTENT_TYPES: "${type}" is a type a browser runs or renders as a page; it cannot be allowed`,
@@ -71,7 +73,8 @@ describe("configuration", () => {
     expect(
       problems({
         ...PRODUCTION_ENV,
-        UPLOAD_CONTENT_TYPES: "image/png,text/plain,text/csv,model/gltf-binary",
+        UPLOAD_CONTENT_TYPES:
+          "image/png,text/plain,text/csv,text/vtt,text/calendar,application/postscript,model/gltf-binary,application/vnd.openxmlformats-officedocument.wordprocessingml.document",
       }),
     ).toEqual([]);
     expect(problems({ ...PRODUCTION_ENV, S3_ENDPOINT: "http://minio.internal:9000" })).toEqual([

@@ -21,12 +21,14 @@ export interface S3Config {
 }
 
 /**
- * Media types a browser runs, renders as a document, or applies as style: HTML, any XML (SVG, XHTML, XSLT,
- * feeds), any script type or alias, CSS, multipart. Files are served from Bulwark's own origin by the
- * local store and from the bucket's by S3, so one of these would be stored cross-site scripting whatever
- * the allowlist says: refused by pattern, not by a list of names that an alias slips past.
+ * Media types a browser runs, renders as a document, or sniffs: HTML, any XML (SVG, XHTML, XSLT, feeds:
+ * every `+xml`), any script type or alias, CSS, multipart, and the "unknown" types browsers sniff.
+ * Files are served from Bulwark's own origin by the local store and from the bucket's by S3, so one of
+ * these would be stored cross-site scripting whatever the allowlist says: refused by pattern, not by a
+ * list of names an alias slips past. Office documents, calendars, subtitles and the like are not.
  */
-const ACTIVE = /^(multipart\/|text\/(?!plain$|csv$|markdown$)|[^/]+\/.*(html|xml|script|css|xsl))/;
+const ACTIVE =
+  /^(multipart\/.*|[^/]+\/[^/]*\+xml|[^/]+\/(xml|html|xhtml|xsl|xslt|css|x-?sgml)|[^/]+\/[^/]*(java|ecma|j|live|vb)script[^/]*|application\/unknown|unknown\/unknown|[^/]+\/\*)$/;
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/;
 
 export function parseUploads(

@@ -100,7 +100,7 @@ describe("CORS", () => {
     // The preflight carries the actual request's query string (a page, a signed link): answered alike.
     const withQuery = await closed.app.inject({
       method: "OPTIONS",
-      url: "/test/public?limit=5&after=prd_01&signature=abc",
+      url: `/test/public?limit=5&after=prd_01&signature=abc&a=1&a=2&b[]=x&long=${"x".repeat(5000)}`,
       headers: { ...https, origin: "https://anyone.example", "access-control-request-method": "GET" },
     });
     expect(withQuery.statusCode, withQuery.body).toBe(204);

@@ -99,11 +99,7 @@ export function installHttp(app: FastifyInstance, config: Config, table: RouteTa
 
   // Preflights for every path: the policy is the target route's, looked up in the mirror.
   // A preflight carries the actual request's query string (a signed link's, a page's): bounded, never read.
-  const anyQuery = {
-    type: "object",
-    additionalProperties: { type: "string", maxLength: 4096 },
-    maxProperties: 50,
-  };
+  const anyQuery = { type: "object", additionalProperties: true };
   app.options("/*", { schema: { hide: true, querystring: anyQuery } }, (request, reply) => {
     const path = request.url.split("?", 1)[0] ?? "/";
     const methods = methodsFor(path);

@@ -52,6 +52,20 @@ describe("log redaction at any depth (OBS-2)", () => {
     expect(out).toContain("session was [REDACTED]");
   });
 
+  it("OBS-2, DATA-3: an upload link's signature is redacted wherever the link is logged", () => {
+    const { log, text } = capture();
+    log.info({
+      url: "/v1/storage/orgs/o/upl_1?type=image%2Fpng&expires=1&signature=LocalSig_0123456789abcdef",
+    });
+    log.info(
+      "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F2026&X-Amz-Security-Token=SessTok0123456789&X-Amz-Signature=deadbeef0123456789",
+    );
+    const out = text();
+    for (const secret of ["LocalSig_0123456789abcdef", "SessTok0123456789", "deadbeef0123456789"])
+      expect(out).not.toContain(secret);
+    expect(out).toContain("signature=[REDACTED]");
+  });
+
   it("OBS-2: an error carrying its message and stack as own fields (the AWS SDK's) is logged, redacted", () => {
     const { log, text } = capture();
     // As the AWS SDK builds its service errors: message and stack assigned, so enumerable own fields.

@@ -48,7 +48,10 @@ export class S3ObjectStore implements ObjectStore {
       Bucket: this.bucket,
       Key: key,
       ResponseContentType: contentType,
-      ResponseContentDisposition: "inline",
+      // As the local store: only pictures, sound, video and PDF are shown in place.
+      ResponseContentDisposition: /^(image|audio|video)\/|^application\/pdf$/.test(contentType)
+        ? "inline"
+        : "attachment",
     });
     return getSignedUrl(this.client, command, {
       signingDate: new Date(now),

@@ -85,7 +85,9 @@ export class UploadService {
     const row = await this.db.readOrg(orgId, (tx) => store.find(tx, orgId, id));
     if (!row) throw new AppError("NOT_FOUND");
     if (row.attached_at !== null) return view(row, "attached");
-    return view(row, (await this.stored(row, row.object_key)) ? "uploaded" : "pending");
+    const there =
+      (await this.stored(row, row.object_key)) || (await this.stored(row, keptKey(row.object_key)));
+    return view(row, there ? "uploaded" : "pending");
   }
 
   /**
@@ -105,12 +107,16 @@ export class UploadService {
       throw new AppError("UPLOAD_NOT_ALLOWED", `A file of type ${row.content_type} is not accepted here.`);
     if (row.attached_at === null) {
       const kept = keptKey(row.object_key);
-      // Kept already (an attach that committed nothing after moving it): nothing more to move.
+      // Kept already (an attach that rolled back after moving it, or one running at the same time):
+      // nothing more to move. The move is outside the transaction; status and the sweep see both keys.
       if (!(await this.stored(row, kept))) {
         if (!(await this.stored(row, row.object_key))) throw new AppError("UPLOAD_INCOMPLETE");
-        await this.objects.keep(row.object_key, kept);
+        await this.objects.keep(row.object_key, kept).catch(async (err: unknown) => {
+          if (!(await this.stored(row, kept))) throw err;
+        });
       }
-      await store.markAttached(tx, orgId, id, now);
+      // Swept between the read and now: the product must not name an upload that no longer exists.
+      if (!(await store.markAttached(tx, orgId, id, now))) throw new AppError("UPLOAD_UNKNOWN");
     }
     return { id: row.id, contentType: row.content_type, size: row.size };
   }
@@ -134,15 +140,19 @@ export class UploadService {
     for (;;) {
       const orgs = await store.orgs(this.db.global, after, 200);
       if (orgs.length === 0) return removed;
-      for (const orgId of orgs) {
-        const unused = await this.db.readOrg(orgId, (tx) => store.unused(tx, orgId, now - DAY_MS, 500));
-        for (const row of unused) {
-          // The file first: a record without its file reads as never uploaded, never the reverse.
-          await this.objects.remove(row.object_key);
-          await this.db.withOrg(orgId, (tx) => store.remove(tx, orgId, row.id));
-          removed++;
+      for (const orgId of orgs)
+        for (;;) {
+          const unused = await this.db.readOrg(orgId, (tx) => store.unused(tx, orgId, now - DAY_MS, 500));
+          for (const row of unused) {
+            // The files first (where the link put it, and where an attach that rolled back moved it): a
+            // record without its file reads as never uploaded, never the reverse.
+            await this.objects.remove(row.object_key);
+            await this.objects.remove(keptKey(row.object_key));
+            await this.db.withOrg(orgId, (tx) => store.remove(tx, orgId, row.id));
+            removed++;
+          }
+          if (unused.length < 500) break;
         }
-      }
       after = orgs[orgs.length - 1]!;
     }
   }

@@ -80,13 +80,14 @@ export const uploadStore = {
       .then((rows) => rows.map((r) => r.id));
   },
 
-  async markAttached(tx: Db, orgId: string, id: string, now: number): Promise<void> {
-    await tx
+  /** Marks the upload attached; false when its record is gone (swept meanwhile). */
+  async markAttached(tx: Db, orgId: string, id: string, now: number): Promise<boolean> {
+    const r = await tx
       .updateTable("uploads")
       .set({ attached_at: now })
       .where("org_id", "=", orgId)
       .where("id", "=", id)
-      .where("attached_at", "is", null)
-      .execute();
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   },
 };

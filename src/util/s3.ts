@@ -12,6 +12,10 @@ export function s3Client(config: S3Config): S3Client {
     forcePathStyle: config.forcePathStyle,
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
+    // Bounded waits: an unreachable or silent S3 fails a request within seconds instead of holding its
+    // socket (and, once the pool is full, every later request) for ever. requestTimeout is the socket's
+    // idle time, so a large upload that keeps moving is not cut.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     ...(config.accessKeyId && config.secretAccessKey
       ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
