@@ -90,6 +90,19 @@ export function withOutcomes(ids, runs) {
   return out;
 }
 
+/** The checkout's commit, or undefined outside a git checkout. */
+function headCommit() {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], {
+      cwd: root,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({ options: { results: { type: "string" }, commit: { type: "string" } } });
   let ids = manifest(["src", "test", "examples"].map((d) => join(root, d)));
@@ -97,12 +110,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // In CI (BULWARK_EVIDENCE_DIR) a build after the suites ran, `npm start`'s included, keeps their outcomes.
   const results = values.results ?? process.env.BULWARK_EVIDENCE_DIR;
   const files = results && existsSync(results) ? readdirSync(results).filter((f) => f.endsWith(".json")) : [];
-  if (files.length > 0) {
+  // Outcomes are only worth their commit: outside a git checkout (a copy, a packed tarball) none is known,
+  // and the manifest then lists the tests without claiming what they did.
+  commit = values.commit ?? headCommit();
+  if (files.length > 0 && commit) {
     const runs = files.flatMap((f) => JSON.parse(readFileSync(join(results, f), "utf8")));
     ids = withOutcomes(ids, runs);
-    commit =
-      values.commit ?? execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-  }
+  } else commit = undefined;
   mkdirSync(join(root, "dist"), { recursive: true });
   const doc = { generatedAt: new Date().toISOString(), ...(commit ? { commit } : {}), ids };
   // Written aside, then renamed: a server or test reading it never sees half a file.
