@@ -123,7 +123,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(join(root, "dist/evidence.json.tmp"), `${JSON.stringify(doc, null, 1)}\n`);
   renameSync(join(root, "dist/evidence.json.tmp"), join(root, "dist/evidence.json"));
   const tests = Object.values(ids).reduce((n, t) => n + t.length, 0);
-  console.log(
+  // On stderr: the build runs inside `npm pack --json`, whose standard output is the tarball's JSON.
+  console.error(
     `evidence: ${Object.keys(ids).length} requirements, ${tests} test titles${commit ? ` with outcomes at ${commit.slice(0, 12)}` : ""}`,
   );
 }
