@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+import { asUser, createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
 import { needs } from "../../test/services.js";
 import { catalog } from "./index.js";
 
@@ -23,14 +23,8 @@ describe(`catalog example on the extension API (${ENGINE})`, () => {
   });
   afterAll(() => t.close());
 
-  function call(who: { cookie: string; csrf: string }, method: string, url: string, payload?: object) {
-    return t.app.inject({
-      method: method as "GET",
-      url,
-      ...(payload ? { payload } : {}),
-      headers: { cookie: who.cookie, "x-csrf-token": who.csrf },
-    });
-  }
+  const call = (who: { cookie: string; csrf: string }, method: string, url: string, payload?: object) =>
+    asUser(t, who, method, url, payload);
 
   it("INPUT-4: a product's rich-text description is sanitised on write, allowed markup kept", async () => {
     const res = await call(a, "POST", `/v1/orgs/${orgA}/products`, {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { buildArtifact } from "./artifact.js";
 
 /** One test naming a requirement, and what CI saw it do (when the manifest carries outcomes). */
 interface EvidenceTest {
@@ -29,39 +29,29 @@ export interface Evidence {
  * checkout's. Undefined without one: the page then says nothing of proof rather than guess.
  */
 export function loadEvidence(): Evidence | undefined {
-  // From src/posture/ (tests) or dist/src/posture/ (the built server): the package root's dist/.
-  for (const rel of ["../../dist/evidence.json", "../../evidence.json"]) {
-    const file = new URL(rel, import.meta.url);
-    if (!existsSync(file)) continue;
-    const text = readFileSync(file, "utf8");
-    let doc: { commit?: string; ids?: Record<string, EvidenceTest[]> };
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      return undefined;
-    }
-    if (!doc.ids) return undefined;
-    const ids = doc.ids;
-    return {
-      text,
-      summary: () => ({
-        ids: Object.keys(ids).length,
-        tests: Object.values(ids).reduce((n, t) => n + t.length, 0),
-        ...(doc.commit ? { commit: doc.commit } : {}),
-      }),
-      of(id) {
-        const tests = ids[id] ?? [];
-        if (!doc.commit) return { tests: tests.length };
-        return {
-          tests: tests.length,
-          passed: tests.filter((t) => t.state === "passed").length,
-          failed: tests.filter((t) => t.state === "failed").length,
-          commit: doc.commit,
-        };
-      },
-    };
-  }
-  return undefined;
+  const found = buildArtifact("evidence.json");
+  const doc = found?.doc as { commit?: string; ids?: Record<string, EvidenceTest[]> } | undefined;
+  if (!found || !doc?.ids) return undefined;
+  const { commit } = doc;
+  const ids = doc.ids;
+  return {
+    text: found.text,
+    summary: () => ({
+      ids: Object.keys(ids).length,
+      tests: Object.values(ids).reduce((n, t) => n + t.length, 0),
+      ...(commit ? { commit } : {}),
+    }),
+    of(id) {
+      const tests = ids[id] ?? [];
+      if (!commit) return { tests: tests.length };
+      return {
+        tests: tests.length,
+        passed: tests.filter((t) => t.state === "passed").length,
+        failed: tests.filter((t) => t.state === "failed").length,
+        commit,
+      };
+    },
+  };
 }
 
 /** The claim's proof in words: how many tests name it, and what CI saw them do. */

@@ -128,43 +128,29 @@ export async function posturePlugin(
     { schema: { tags: ["posture"], summary: "Security overview (JSON)", response: { 200: SecurityJson } } },
     async () => render().json,
   );
-  app.get(
+  // What the build wrote beside the server, served as written (404 for a build without it).
+  const artifact = (url: string, summary: string, description: string, type: string, text?: string) =>
+    app.get(
+      url,
+      { schema: { tags: ["posture"], summary, description }, config: { errors: ["NOT_FOUND"] } },
+      async (_req, reply) => {
+        if (text === undefined) throw new AppError("NOT_FOUND");
+        return reply.type(type).header("cache-control", "public, max-age=3600").send(text);
+      },
+    );
+  artifact(
     "/security/evidence.json",
-    {
-      schema: {
-        tags: ["posture"],
-        summary: "Which tests prove which claim",
-        description:
-          "The build's evidence manifest (POST-3): each requirement ID with the tests whose titles name it (file and title) and, for a build CI recorded, each test's outcome and the commit. 404 for a build without one.",
-      },
-      config: { errors: ["NOT_FOUND"] },
-    },
-    async (_req, reply) => {
-      if (!evidence) throw new AppError("NOT_FOUND");
-      return reply
-        .type("application/json")
-        .header("cache-control", "public, max-age=3600")
-        .send(evidence.text);
-    },
+    "Which tests prove which claim",
+    "The build's evidence manifest (POST-3): each requirement ID with the tests whose titles name it (file and title) and, for a build CI recorded, each test's outcome and the commit. 404 for a build without one.",
+    "application/json",
+    evidence?.text,
   );
-  app.get(
+  artifact(
     "/security/sbom.json",
-    {
-      schema: {
-        tags: ["posture"],
-        summary: "Software bill of materials (CycloneDX)",
-        description:
-          "The packages this server runs with, generated from its lockfile at build (SUPPLY-1). 404 for a build without one.",
-      },
-      config: { errors: ["NOT_FOUND"] },
-    },
-    async (_req, reply) => {
-      if (!sbom) throw new AppError("NOT_FOUND");
-      return reply
-        .type("application/vnd.cyclonedx+json")
-        .header("cache-control", "public, max-age=3600")
-        .send(sbom.text);
-    },
+    "Software bill of materials (CycloneDX)",
+    "The packages this server runs with, generated from its lockfile at build (SUPPLY-1). 404 for a build without one.",
+    "application/vnd.cyclonedx+json",
+    sbom?.text,
   );
   app.get(
     "/.well-known/security.txt",

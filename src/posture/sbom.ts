@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { buildArtifact } from "./artifact.js";
 
 /** The CycloneDX SBOM `npm run build` wrote (scripts/sbom.mjs), as served, with what the page says of it. */
 export interface Sbom {
@@ -14,14 +14,8 @@ export interface Sbom {
  * the security page claims nothing about it.
  */
 export function loadSbom(): Sbom | undefined {
-  // From src/posture/ (tests) or dist/src/posture/ (the built server): the package root's dist/.
-  for (const rel of ["../../dist/sbom.json", "../../sbom.json"]) {
-    const file = new URL(rel, import.meta.url);
-    if (!existsSync(file)) continue;
-    const text = readFileSync(file, "utf8");
-    const bom = JSON.parse(text) as { bomFormat?: string; specVersion?: string; components?: unknown[] };
-    if (bom.bomFormat !== "CycloneDX" || !Array.isArray(bom.components)) return undefined;
-    return { text, specVersion: String(bom.specVersion), components: bom.components.length };
-  }
-  return undefined;
+  const found = buildArtifact("sbom.json");
+  const bom = found?.doc as { bomFormat?: string; specVersion?: string; components?: unknown[] } | undefined;
+  if (!found || bom?.bomFormat !== "CycloneDX" || !Array.isArray(bom.components)) return undefined;
+  return { text: found.text, specVersion: String(bom.specVersion), components: bom.components.length };
 }

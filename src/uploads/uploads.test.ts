@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { catalog } from "../../examples/catalog/index.js";
-import { createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
+import { asUser, createUser, ENGINE, login, type TestApp, testApp } from "../../test/harness.js";
 import { type LocalS3, startS3 } from "../../test/s3.js";
 import { LocalObjectStore } from "./local.js";
 
@@ -90,14 +90,8 @@ describe.each(STORES)(`DATA-3: pre-signed uploads to the $name (${ENGINE})`, (st
   });
   afterEach(() => vi.useRealTimers());
 
-  function call(who: { cookie: string; csrf: string }, method: string, url: string, payload?: object) {
-    return t.app.inject({
-      method: method as "GET",
-      url,
-      ...(payload ? { payload } : {}),
-      headers: { cookie: who.cookie, "x-csrf-token": who.csrf },
-    });
-  }
+  const call = (who: { cookie: string; csrf: string }, method: string, url: string, payload?: object) =>
+    asUser(t, who, method, url, payload);
 
   /** The link as a browser would use it: the local store's links name PUBLIC_URL, here the test's port. */
   const reach = (url: string) => (url.includes("/v1/storage/") ? base + url.slice(url.indexOf("/v1/")) : url);
