@@ -198,7 +198,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
 
   await app.register(observabilityPlugin, { config, metrics: ctx.metrics, posture: ctx.posture });
   await app.register(healthPlugin, { config, checks: ctx.health, posture: ctx.posture });
-  await app.register(posturePlugin, { config, posture: ctx.posture });
+  await app.register(posturePlugin, { config, posture: ctx.posture, root: app });
 
   http.finish();
 

@@ -1,7 +1,9 @@
 import type { Capability } from "../capability.js";
+import { errorCode, expectThat } from "../posture/checks.js";
 import type { PersonalData } from "../privacy/personal.js";
 import { ApiKeyCache } from "./cache.js";
 import { apiKeyCredential } from "./credential.js";
+import { newApiKey } from "./format.js";
 import { apiKeyMigrations } from "./migrations.js";
 import { apiKeyRoutes } from "./plugin.js";
 import { ApiKeyService, LAST_USED_FLUSH_MS } from "./service.js";
@@ -73,6 +75,19 @@ export const apiKeysCapability: Capability = {
         "Keys look like bwk_ + 30 random base62 characters (178 bits) + a CRC32 checksum, so secret scanners recognise them and a mistyped key is refused before any lookup. Only the SHA-256 of a key and 8 display characters are stored; the key itself is shown once, at creation or rotation, and never logged.",
       settings: { randomBits: 178, displayCharacters: 8 },
       enabled: true,
+      // A key with one character changed (its checksum then fails) proves no one.
+      probe: async (p) => {
+        const key = newApiKey();
+        const typo = key.slice(0, -1) + (key.endsWith("A") ? "B" : "A");
+        const res = await p.request({
+          url: "/v1/orgs/org_self_check",
+          headers: { authorization: `Bearer ${typo}` },
+        });
+        expectThat(
+          res.statusCode === 401 && errorCode(res) === "UNAUTHENTICATED",
+          `a mistyped key was answered ${res.statusCode} ${errorCode(res)}`.trim(),
+        );
+      },
     });
     ctx.posture.register({
       id: "KEY-4",

@@ -1,4 +1,5 @@
 import type { Config } from "../config/load.js";
+import { expectThat } from "../posture/checks.js";
 import type { PostureRegistry } from "../posture/registry.js";
 import type { AuditService } from "./service.js";
 
@@ -41,6 +42,10 @@ export function auditControls(posture: PostureRegistry, config: Config, audit: A
       checkpointSeconds,
     },
     enabled: on,
+    probe: async () => {
+      const problem = await audit.newestCheckpointProblem();
+      expectThat(problem === undefined, problem ?? "");
+    },
   });
   posture.register({
     id: "AUDIT-5",

@@ -292,6 +292,31 @@ export class AuditService {
     return row;
   }
 
+  /**
+   * POST-3's check of AUDIT-4: the checkpoint signed last verifies under this server's key, and its log's
+   * leaves, read from the database now, still reproduce its root. Undefined when it holds (or none was
+   * signed yet); otherwise what failed, in words fit for the public page (the log is named in the log).
+   */
+  async newestCheckpointProblem(): Promise<string | undefined> {
+    await this.settle();
+    const row = await this.store.newestCheckpoint();
+    if (!row) return undefined;
+    let signed: { size: number; root: Buffer };
+    try {
+      signed = parseCheckpoint(openNote(row.note, this.verifiers).text);
+    } catch {
+      signed = { size: -1, root: Buffer.alloc(0) };
+    }
+    const range = new CompactRange();
+    if (signed.size === row.size && signed.root.equals(unhex(row.root)))
+      await this.extend(range, row.log_id, row.size);
+    if (range.size === row.size && range.root().equals(signed.root)) return undefined;
+    this.log.error({ log: row.log_id, size: row.size }, "the newest audit checkpoint does not verify");
+    return signed.size === row.size
+      ? "an organisation's log no longer reproduces the checkpoint signed last (run bulwark audit verify)"
+      : "the checkpoint signed last does not verify under this server's audit key";
+  }
+
   /** Appends the leaves from `range.size` up to `size`. */
   private async extend(range: CompactRange, log: string, size: number): Promise<void> {
     for (let from = range.size; from < size; from += LEAF_BATCH)

@@ -285,6 +285,17 @@ export class AuditStore {
       .then(numbered);
   }
 
+  /** The checkpoint signed last, of any log. */
+  async newestCheckpoint(): Promise<AuditCheckpointRow | undefined> {
+    return this.db
+      .selectFrom("audit_checkpoints")
+      .selectAll()
+      .orderBy("created_at", "desc")
+      .limit(1)
+      .executeTakeFirst()
+      .then(numbered);
+  }
+
   async checkpoint(log: string, size: number): Promise<AuditCheckpointRow | undefined> {
     return this.db
       .selectFrom("audit_checkpoints")

@@ -1,4 +1,5 @@
 import type { Capability } from "../capability.js";
+import { expectThat } from "../posture/checks.js";
 import { BackupService } from "./service.js";
 
 declare module "../context.js" {
@@ -64,18 +65,24 @@ export const backupCapability: Capability = {
       "When the newest backup in the backup destination was taken (Unix seconds; 0: none yet, so time() minus it alerts).",
       () => (newest === undefined ? 0 : Math.floor(newest / 1000)),
     );
+    // What /health and the security page's check of DATA-2 report: the destination answers and holds a
+    // backup younger than the limit. The error says no more than that (it is shown on the public page).
+    const freshness = async (): Promise<string | undefined> => {
+      if (!bucket || readAt === 0 || Date.now() - readAt >= 60_000) await read();
+      if (problem)
+        return bucket ? "the backup bucket did not answer" : "the backup directory could not be read";
+      if (age() <= settings.maxAgeMs) return undefined;
+      return newest === undefined
+        ? "no backup yet"
+        : `the newest backup is ${Math.floor(age() / HOUR)} h old (limit ${settings.maxAgeMs / HOUR} h)`;
+    };
     ctx.health.add({
       name: "backup",
       required: false,
       probe: async () => {
-        if (!bucket || readAt === 0 || Date.now() - readAt >= 60_000) await read();
-        if (problem) throw new Error(problem);
-        if (age() > settings.maxAgeMs)
-          throw new Error(
-            newest === undefined
-              ? "no backup yet"
-              : `the newest backup is ${Math.floor(age() / HOUR)} h old (limit ${settings.maxAgeMs / HOUR} h)`,
-          );
+        const stale = await freshness();
+        // /health names the destination's own error (hidden from the body in production).
+        if (stale) throw new Error(problem ?? stale);
       },
     });
 
@@ -125,6 +132,10 @@ export const backupCapability: Capability = {
         maxAgeHours: settings.maxAgeMs / HOUR,
       },
       enabled: true,
+      probe: async () => {
+        const stale = await freshness();
+        expectThat(stale === undefined, stale ?? "");
+      },
     });
   },
 };

@@ -76,6 +76,8 @@ export interface Config {
     readonly policyUrl: string | undefined;
     readonly languages: readonly string[];
     readonly expiresDays: number;
+    /** POST-3: the live self-checks run at start-up, then every this many ms (0: start-up only). */
+    readonly checkIntervalMs: number;
   };
   readonly shutdownTimeoutMs: number;
   readonly auth: {
@@ -406,6 +408,7 @@ export function loadConfig(env: Env = process.env): Config {
       policyUrl: url("SECURITY_POLICY_URL", ["https:", "http:"]),
       languages: list("SECURITY_LANGUAGES"),
       expiresDays: int("SECURITY_TXT_EXPIRES_DAYS"),
+      checkIntervalMs: int("SECURITY_CHECK_INTERVAL_SECONDS") * 1000,
     },
     shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS"),
     auth: {

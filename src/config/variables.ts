@@ -211,6 +211,14 @@ export const VARIABLES = [
     doc: "security.txt Expires, in days from start-up (RFC 9116 advises under a year).",
   },
   {
+    name: "SECURITY_CHECK_INTERVAL_SECONDS",
+    kind: "int",
+    dev: "300",
+    min: 0,
+    max: 86400,
+    doc: "How often the security page's live self-checks run again after the one at start-up (0: at start-up only).",
+  },
+  {
     name: "SHUTDOWN_TIMEOUT_MS",
     kind: "int",
     dev: "10000",

@@ -13,6 +13,10 @@ const Check = Type.Object({
 const Health = Type.Object({
   status: Type.Union([Type.Literal("ok"), Type.Literal("degraded"), Type.Literal("unavailable")]),
   checks: Type.Record(Type.String(), Check),
+  failingClaims: Type.Array(Type.String(), {
+    description:
+      "Requirement IDs of security-page claims whose last live self-check did not hold (POST-3); see /security.",
+  }),
 });
 const Live = Type.Object({ status: Type.Literal("ok") });
 
@@ -25,7 +29,18 @@ export async function healthPlugin(
   app: FastifyInstance,
   opts: { config: Config; checks: HealthChecks; posture: PostureRegistry },
 ): Promise<void> {
-  const { config, checks } = opts;
+  const { config, checks, posture } = opts;
+  // POST-3: a claim of the security page that its live self-check found not to hold needs attention,
+  // though the server still serves: degraded, never unavailable.
+  const failingClaims = (): string[] => [...new Set(posture.failing().map((c) => c.id))];
+  checks.add({
+    name: "security-claims",
+    required: false,
+    probe: async () => {
+      const failing = failingClaims();
+      if (failing.length) throw new Error(`claims that do not hold: ${failing.join(", ")}`);
+    },
+  });
   const live = { status: "ok" } as const;
   app.get(
     "/health/live",
@@ -61,16 +76,17 @@ export async function healthPlugin(
             ? "ok"
             : "degraded",
         checks: result.checks,
+        failingClaims: failingClaims(),
       });
     },
   );
   app.addHook("onReady", async () => {
-    opts.posture.register({
+    posture.register({
       id: "OBS-4",
       title: "Health checks",
       claim:
         "GET /health probes every dependency and reports its latency, answering 503 while a required one is down; GET /health/live reports liveness.",
-      settings: { dependencies: checks.names },
+      settings: { dependencies: checks.names.filter((n) => n !== "security-claims") },
       enabled: true,
     });
   });

@@ -2,6 +2,7 @@ import type { Config } from "../config/load.js";
 import type { Engine } from "../db/database.js";
 import type { PostureRegistry } from "../posture/registry.js";
 import { securityHeaders } from "./headers.js";
+import { httpProbes } from "./probes.js";
 
 /** The cross-origin isolation sentence of HDR-3, as configured (each header can be switched off). */
 function isolation(h: Config["http"]): string {
@@ -24,6 +25,7 @@ export function registerHttpControls(
 ): void {
   const h = config.http;
   const headers = securityHeaders(config);
+  const probes = httpProbes(config, headers);
   posture.register({
     id: "HDR-1",
     title: "HTTPS only",
@@ -36,6 +38,7 @@ export function registerHttpControls(
       trustedProxies: h.trustedProxies.length ? [...h.trustedProxies] : ["none"],
     },
     enabled: h.httpsPolicy !== "off",
+    probe: probes.https,
   });
   posture.register({
     id: "HDR-2",
@@ -43,6 +46,7 @@ export function registerHttpControls(
     claim: `Browsers are told to use HTTPS only, for ${Math.round(h.hsts.maxAge / 86400)} days, including subdomains, with preload.`,
     settings: { "strict-transport-security": headers["strict-transport-security"] ?? "" },
     enabled: h.hsts.enabled,
+    probe: probes.hsts,
   });
   const listed = [
     "content-security-policy",
@@ -60,6 +64,7 @@ export function registerHttpControls(
     claim: `Every response, errors and static files included, carries a strict Content-Security-Policy, X-Frame-Options DENY, nosniff, a strict referrer policy and a Permissions-Policy disabling camera, microphone, geolocation and topics; no X-Powered-By. ${isolation(h)}`,
     settings: Object.fromEntries(listed.filter((k) => headers[k]).map((k) => [k, headers[k]!])),
     enabled: true,
+    probe: probes.headers,
   });
   posture.register({
     id: "HDR-4",
@@ -76,6 +81,7 @@ export function registerHttpControls(
       : "Session routes refuse every cross-origin request: no origin is allowed.",
     settings: { allowedOrigins: h.corsOrigins.length ? [...h.corsOrigins] : ["none"] },
     enabled: true,
+    probe: probes.cors,
   });
   posture.register({
     id: "CORS-2",

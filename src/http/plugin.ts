@@ -13,6 +13,7 @@ import { installErrorHandler, installNotFound, sendError } from "./error-handler
 import { AppError } from "./errors.js";
 import { securityHeaders } from "./headers.js";
 import { installJsonParser } from "./json.js";
+import { selfCheckOverHttps } from "./self-check.js";
 import { enforceRouteSchemas } from "./validation.js";
 
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
@@ -64,6 +65,7 @@ export function installHttp(app: FastifyInstance, config: Config, table: RouteTa
   installErrorHandler(app);
 
   app.addHook("onRequest", (request: FastifyRequest, reply: FastifyReply, done) => {
+    if (selfCheckOverHttps(request)) (request.raw.socket as { encrypted?: boolean }).encrypted = true;
     reply.headers(headers);
     reply.header("x-request-id", request.id);
     const security = request.routeOptions.config.guard;

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
+import { isSelfCheck } from "../http/self-check.js";
 import { accessFilter, accessLine } from "../log/access.js";
 import { rawWriter } from "../log/logger.js";
 import type { PostureRegistry } from "../posture/registry.js";
@@ -56,6 +57,17 @@ async function observability(
     "route",
     "code",
   ]);
+  const { posture } = opts;
+  metrics.gauges(
+    "bulwark_security_claim_holds",
+    "The last live self-check of each security-page claim that has one: 1 holds, 0 does not (POST-3).",
+    ["control", "title"],
+    () =>
+      posture.claims().flatMap((c) => {
+        const outcome = posture.outcome(c);
+        return outcome ? [[[c.id, c.title], outcome.holds ? 1 : 0] as const] : [];
+      }),
+  );
   const write = rawWriter(app.log);
   const logged = accessFilter(config);
   const started = Date.now();
@@ -65,9 +77,12 @@ async function observability(
 
   app.addHook("onResponse", (request: FastifyRequest, reply: FastifyReply, done) => {
     const route = request.routeOptions.url ?? "unmatched";
-    requests.inc([request.method, route, String(reply.statusCode)]);
-    duration.observe([request.method, route], reply.elapsedTime / 1000);
-    if (request.errorCode !== undefined) refusals.inc([route, request.errorCode]);
+    // The server's own self-checks (a 404, refused origins) are not traffic: counting them would page someone.
+    if (!isSelfCheck(request)) {
+      requests.inc([request.method, route, String(reply.statusCode)]);
+      duration.observe([request.method, route], reply.elapsedTime / 1000);
+      if (request.errorCode !== undefined) refusals.inc([route, request.errorCode]);
+    }
     if (logged(request, reply)) write(accessLine(request, reply, route));
     // AUTHZ-4: every write attempted while impersonating, allowed or refused, with both identities.
     const p = request.principal;

@@ -48,6 +48,22 @@ export class Gauge implements Metric {
   }
 }
 
+/** A gauge with one series per label set, read when scraped (e.g. one per security claim). */
+export class GaugeSet implements Metric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labels: readonly string[],
+    private readonly read: () => readonly (readonly [values: readonly string[], n: number])[],
+  ) {}
+
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    for (const [values, n] of this.read()) lines.push(`${this.name}${labelText(this.labels, values)} ${n}`);
+    return lines.join("\n");
+  }
+}
+
 export const DEFAULT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
 export class Histogram implements Metric {
@@ -120,6 +136,15 @@ export class MetricsRegistry {
 
   gauge(name: string, help: string, read: () => number): Gauge {
     return this.add(new Gauge(name, help, read));
+  }
+
+  gauges(
+    name: string,
+    help: string,
+    labels: readonly string[],
+    read: () => readonly (readonly [values: readonly string[], n: number])[],
+  ): GaugeSet {
+    return this.add(new GaugeSet(name, help, labels, read));
   }
 
   render(): string {

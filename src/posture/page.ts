@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { type ClaimEvidence, proofText } from "./evidence.js";
-import type { Control, SettingValue } from "./registry.js";
+import type { CheckOutcome, Control, SettingValue } from "./registry.js";
 
 const AREAS: Record<string, string> = {
   HDR: "Transport and headers",
@@ -25,7 +25,11 @@ h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px sol
 .claim{margin:1rem 0}.id{font:600 .8rem ui-monospace,monospace;background:#eef1f4;border-radius:4px;padding:.1rem .4rem;margin-right:.4rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .8rem;font-size:.9rem;color:#4d5560;margin:.3rem 0 0}
 dt{font-family:ui-monospace,monospace}dd{margin:0}footer{margin-top:3rem;font-size:.85rem;color:#4d5560}
-.proof{font-size:.85rem;margin:.3rem 0 0}.proof a{color:#1a7f37}.unproven a{color:#b3261e;font-weight:600}`;
+.proof,.check{font-size:.85rem;margin:.3rem 0 0}.proof a,.holds{color:#1a7f37}.unproven a,.fails{color:#b3261e;font-weight:600}
+.failing{border-left:4px solid #b3261e;padding-left:.6rem}a{color:#0b5cad}
+@media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}h2{border-color:#30363d}.id{background:#21262d}
+dl,footer{color:#9da7b3}.proof a,.holds{color:#3fb950}.unproven a,.fails{color:#ff7b72}.failing{border-color:#ff7b72}a{color:#58a6ff}}
+@media print{body{max-width:none;margin:0;font-size:11pt}.claim{break-inside:avoid}a{color:inherit}}`;
 
 /** CSP for the page: nothing runs, and the one inline stylesheet is allowed by its hash, not by 'unsafe-inline'. */
 export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash("sha256").update(STYLE).digest("base64")}'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
@@ -42,9 +46,14 @@ const show = (v: SettingValue): string => (Array.isArray(v) ? v.join(", ") || "(
 export function renderSecurityPage(
   claims: readonly Control[],
   meta: { product: string; generatedAt: string; profile: string; sbom?: boolean },
-  /** Each claim's proof (POST-3), when the build has an evidence manifest. */
-  proof?: (id: string) => ClaimEvidence,
+  live: {
+    /** Each claim's proof (POST-3), when the build has an evidence manifest. */
+    proof?: (id: string) => ClaimEvidence;
+    /** Each probed claim's last self-check (POST-3). */
+    check?: (c: Control) => CheckOutcome | undefined;
+  } = {},
 ): string {
+  const { proof, check } = live;
   const byArea = new Map<string, Control[]>();
   for (const c of claims) {
     const area = c.id.split("-")[0] ?? "";
@@ -59,7 +68,13 @@ export function renderSecurityPage(
       const proven = evidence
         ? `<p class="proof${evidence.tests === 0 || (evidence.failed ?? 0) > 0 ? " unproven" : ""}"><a href="/security/evidence.json">${esc(proofText(evidence))}</a></p>`
         : "";
-      return `<div class="claim" id="${esc(c.id)}"><strong><span class="id">${esc(c.id)}</span>${esc(c.title)}</strong><p>${esc(c.claim)}</p>${settings ? `<dl>${settings}</dl>` : ""}${proven}</div>`;
+      const outcome = check?.(c);
+      const checked = !outcome
+        ? ""
+        : outcome.holds
+          ? `<p class="check holds">Checked on this server at ${esc(outcome.checkedAt)}: holds.</p>`
+          : `<p class="check fails">Checked on this server at ${esc(outcome.checkedAt)}: DOES NOT HOLD. ${esc(outcome.detail ?? "")}</p>`;
+      return `<div class="claim${outcome?.holds === false ? " failing" : ""}" id="${esc(c.id)}"><strong><span class="id">${esc(c.id)}</span>${esc(c.title)}</strong><p>${esc(c.claim)}</p>${settings ? `<dl>${settings}</dl>` : ""}${checked}${proven}</div>`;
     });
     return `<section><h2>${esc(AREAS[area] ?? area)}</h2>${items.join("\n")}</section>`;
   });
@@ -67,8 +82,18 @@ export function renderSecurityPage(
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(meta.product)} security overview</title><style>${STYLE}</style></head>
 <body><header><h1>${esc(meta.product)} security overview</h1>
-<p>Generated from the running configuration: every claim below is a control that is switched on, with the values it runs with. Each names its requirement ID; the machine-readable form is at <a href="/security.json">/security.json</a>.</p></header>
+<p>Profile <strong>${esc(meta.profile)}</strong>, generated ${esc(meta.generatedAt)} from the running configuration: every claim below is a control that is switched on, with the values it runs with. Each names its requirement ID; the machine-readable form is at <a href="/security.json">/security.json</a>.</p>${summary(claims, check)}</header>
 ${sections.join("\n")}
 <footer>Generated ${esc(meta.generatedAt)} · profile ${esc(meta.profile)} · ${claims.length} controls · <a href="/.well-known/security.txt">security.txt</a> · ${meta.sbom ? '<a href="/security/sbom.json">SBOM</a> · ' : ""}<a href="/">Sign in to the console</a></footer>
 </body></html>`;
+}
+
+/** The self-checks at a glance: how many claims this server checks on itself, and which do not hold. */
+function summary(claims: readonly Control[], check?: (c: Control) => CheckOutcome | undefined): string {
+  const outcomes = claims.map((c) => [c, check?.(c)] as const).filter(([, o]) => o !== undefined);
+  if (outcomes.length === 0) return "";
+  const failing = outcomes.filter(([, o]) => !o!.holds).map(([c]) => c);
+  return failing.length === 0
+    ? `<p class="check holds">${outcomes.length} claims are checked against this server's behaviour as it runs: all hold.</p>`
+    : `<p class="check fails">${outcomes.length} claims are checked against this server's behaviour as it runs: ${failing.length} DO NOT HOLD (${failing.map((c) => `<a href="#${esc(c.id)}">${esc(c.id)}</a>`).join(", ")}).</p>`;
 }

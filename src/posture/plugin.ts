@@ -2,9 +2,10 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
+import { expectThat, selfChecks } from "./checks.js";
 import { loadEvidence } from "./evidence.js";
 import { PAGE_CSP, renderSecurityPage } from "./page.js";
-import type { PostureRegistry } from "./registry.js";
+import type { Control, PostureRegistry } from "./registry.js";
 import { loadSbom } from "./sbom.js";
 
 const SettingsSchema = Type.Record(
@@ -29,6 +30,16 @@ const SecurityJson = Type.Object({
           commit: Type.Optional(Type.String({ description: "The commit CI ran them at." })),
         }),
       ),
+      check: Type.Optional(
+        Type.Object(
+          {
+            holds: Type.Boolean(),
+            checkedAt: Type.String(),
+            detail: Type.Optional(Type.String({ description: "What was seen when the claim did not hold." })),
+          },
+          { description: "The last live self-check of this claim against the running server (POST-3)." },
+        ),
+      ),
     }),
   ),
 });
@@ -51,7 +62,7 @@ export function securityTxt(config: Config, now = new Date()): string {
 /** POST-1 and POST-2: the security overview (HTML and JSON) and security.txt. */
 export async function posturePlugin(
   app: FastifyInstance,
-  opts: { config: Config; posture: PostureRegistry },
+  opts: { config: Config; posture: PostureRegistry; root: FastifyInstance },
 ): Promise<void> {
   const { config, posture } = opts;
   posture.register({
@@ -67,6 +78,17 @@ export async function posturePlugin(
     claim: "An RFC 9116 security.txt names our security contact, with an expiry renewed at every deployment.",
     settings: { contact: config.securityTxt.contact, expiresInDays: config.securityTxt.expiresDays },
     enabled: config.securityTxt.contact.length > 0,
+    probe: async (p) => {
+      const res = await p.request({ url: "/.well-known/security.txt" });
+      const expires = /^Expires: (.+)$/m.exec(res.body)?.[1];
+      expectThat(res.statusCode === 200, `/.well-known/security.txt answered ${res.statusCode}`);
+      expectThat(
+        expires !== undefined && Date.parse(expires) > p.now(),
+        `security.txt expires ${expires ?? "(no Expires field)"}`,
+      );
+      for (const c of config.securityTxt.contact)
+        expectThat(res.body.includes(`Contact: ${c}\n`), `security.txt does not name ${c}`);
+    },
   });
 
   const sbom = loadSbom();
@@ -89,32 +111,46 @@ export async function posturePlugin(
   });
 
   // Rendered on first request, once every capability has registered (the registry is complete when the
-  // server serves) and configuration is frozen, then cached: the page cannot change while the process runs.
-  let rendered: { page: string; json: unknown } | undefined;
+  // server serves) and configuration is frozen, then cached until a self-check's outcome changes.
+  let rendered: { page: string; json: unknown; revision: number } | undefined;
   const render = (): { page: string; json: unknown } => {
-    if (!rendered) {
+    if (rendered?.revision !== posture.revision) {
       const claims = posture.claims();
       const meta = { product: "Bulwark", generatedAt: new Date().toISOString(), profile: config.profile };
+      const check = (c: Control) => posture.outcome(c);
       rendered = {
+        revision: posture.revision,
         page: renderSecurityPage(
           claims,
           { ...meta, sbom: sbom !== undefined },
-          evidence ? (id) => evidence.of(id) : undefined,
+          { ...(evidence ? { proof: (id: string) => evidence.of(id) } : {}), check },
         ),
         json: {
           ...meta,
-          controls: claims.map((c) => ({
-            id: c.id,
-            title: c.title,
-            claim: c.claim,
-            settings: c.settings ?? {},
-            ...(evidence ? { evidence: evidence.of(c.id) } : {}),
-          })),
+          controls: claims.map((c) => {
+            const outcome = check(c);
+            return {
+              id: c.id,
+              title: c.title,
+              claim: c.claim,
+              settings: c.settings ?? {},
+              ...(evidence ? { evidence: evidence.of(c.id) } : {}),
+              ...(outcome ? { check: outcome } : {}),
+            };
+          }),
         },
       };
     }
     return rendered;
   };
+  const checks = selfChecks(opts.root, posture, {
+    publicUrl: config.publicUrl,
+    intervalMs: config.securityTxt.checkIntervalMs,
+    now: () => Date.now(),
+    log: app.log,
+  });
+  app.addHook("onReady", async () => checks.start());
+  app.addHook("onClose", async () => checks.stop());
   const txt = securityTxt(config);
 
   app.get(

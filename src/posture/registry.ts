@@ -16,17 +16,81 @@ export interface Control {
   readonly settings?: Readonly<Record<string, SettingValue>>;
   /** A control that is off is not claimed. */
   readonly enabled: boolean;
+  /**
+   * POST-3: checks the claim against the running server's behaviour. Resolves when the claim holds; throws
+   * an error saying what was seen instead when it does not.
+   */
+  readonly probe?: Probe;
+}
+
+/** What a probe answers through: the server's own HTTP stack, in process (see `checks.ts`). */
+export interface ProbeContext {
+  request(req: ProbeRequest): Promise<ProbeResponse>;
+  /** The current time, from the server's clock. */
+  now(): number;
+}
+export interface ProbeRequest {
+  readonly method?: "GET" | "HEAD" | "OPTIONS";
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Send it as plain HTTP (default: as it arrives in this deployment over HTTPS). */
+  readonly plain?: boolean;
+}
+export interface ProbeResponse {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string | string[] | number | undefined>>;
+  readonly body: string;
+}
+export type Probe = (p: ProbeContext) => Promise<void>;
+
+/** The last self-check of a claim: when it ran and whether the claim held. */
+export interface CheckOutcome {
+  readonly holds: boolean;
+  readonly checkedAt: string;
+  /** What was seen when the claim did not hold. */
+  readonly detail?: string;
 }
 
 const ID = /^[A-Z]+-\d+$/;
 
 export class PostureRegistry {
   private readonly controls = new Map<string, Control>();
+  private readonly outcomes = new Map<string, CheckOutcome>();
+  private pending: Promise<void> = Promise.resolve();
+  /** Bumped whenever an outcome changes, so renderings can be cached until then. */
+  revision = 0;
 
   /** Registers (or replaces) the control with this id and title. */
   register(control: Control): void {
     if (!ID.test(control.id)) throw new Error(`posture: "${control.id}" is not a requirement ID`);
-    this.controls.set(`${control.id}\u0000${control.title}`, Object.freeze({ ...control }));
+    this.controls.set(key(control), Object.freeze({ ...control }));
+  }
+
+  /** The last self-check of this control, if it has a probe that has run. */
+  outcome(control: Control): CheckOutcome | undefined {
+    return this.outcomes.get(key(control));
+  }
+
+  /** Records a self-check's outcome (POST-3). */
+  record(control: Control, outcome: CheckOutcome): void {
+    const k = key(control);
+    const before = this.outcomes.get(k);
+    this.outcomes.set(k, outcome);
+    if (before?.holds !== outcome.holds || before?.detail !== outcome.detail) this.revision++;
+  }
+
+  /** The claims whose last self-check did not hold. */
+  failing(): Control[] {
+    return this.claims().filter((c) => this.outcomes.get(key(c))?.holds === false);
+  }
+
+  /** Tracks a run of the self-checks; `settled()` resolves once it (and any before it) has finished. */
+  track(run: Promise<void>): void {
+    this.pending = Promise.all([this.pending, run]).then(() => undefined);
+  }
+
+  settled(): Promise<void> {
+    return this.pending;
   }
 
   /** The controls that are on, in requirement order (area, then number). */
@@ -40,3 +104,5 @@ export class PostureRegistry {
       });
   }
 }
+
+const key = (c: Pick<Control, "id" | "title">): string => `${c.id}\u0000${c.title}`;

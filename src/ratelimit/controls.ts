@@ -1,4 +1,5 @@
 import type { Config } from "../config/load.js";
+import { expectThat, header } from "../posture/checks.js";
 import type { PostureRegistry } from "../posture/registry.js";
 
 const per = (ms: number): string =>
@@ -50,6 +51,22 @@ export function registerRateControls(
       "Limited routes answer with X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset and the IETF RateLimit and RateLimit-Policy fields; a refusal is 429 with Retry-After and the standard error body.",
     settings: { draft: "draft-ietf-httpapi-ratelimit-headers-11" },
     enabled: true,
+    // An anonymous read is limited per address (general tier): its answer states the limit.
+    probe: async (p) => {
+      const res = await p.request({ url: "/security.json" });
+      const missing = [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "ratelimit",
+        "ratelimit-policy",
+      ].filter((name) => header(res, name) === "");
+      expectThat(missing.length === 0, `an answer to a limited route lacked ${missing.join(", ")}`);
+      expectThat(
+        /^\d+$/.test(header(res, "x-ratelimit-limit")),
+        `X-RateLimit-Limit was "${header(res, "x-ratelimit-limit")}"`,
+      );
+    },
   });
   posture.register({
     id: "RATE-5",
