@@ -43,7 +43,7 @@ export function auditControls(posture: PostureRegistry, config: Config, audit: A
     },
     enabled: on,
     probe: async () => {
-      const problem = await audit.newestCheckpointProblem();
+      const problem = await audit.selfCheck();
       expectThat(problem === undefined, problem ?? "");
     },
   });

@@ -14,6 +14,7 @@ import {
   parseVkey,
   type Verifier,
 } from "./note.js";
+import { LogRotation } from "./self-check.js";
 import type { AuditFilter, AuditStore } from "./store.js";
 import type { AuditCheckpointRow, AuditEventRow } from "./tables.js";
 import { erasureText } from "./verify.js";
@@ -59,6 +60,7 @@ export class AuditService {
   private readonly denied = new WeakSet<FastifyRequest>();
   private proofs: Promise<unknown> = Promise.resolve();
   private readonly verifiers: Verifier[];
+  private readonly rotation: LogRotation;
   private readonly mover: StagedMover;
   private readonly taps: ((tx: Db, events: readonly AuditEvent[]) => Promise<void>)[] = [];
 
@@ -73,6 +75,7 @@ export class AuditService {
     private readonly clock: () => number = () => Date.now(),
   ) {
     this.verifiers = [parseVkey(signer.vkey)];
+    this.rotation = new LogRotation(store);
     this.mover = new StagedMover(store, db, log, clock);
   }
 
@@ -293,28 +296,14 @@ export class AuditService {
   }
 
   /**
-   * POST-3's check of AUDIT-4: the checkpoint signed last verifies under this server's key, and its log's
-   * leaves, read from the database now, still reproduce its root. Undefined when it holds (or none was
-   * signed yet); otherwise what failed, in words fit for the public page (the log is named in the log).
+   * POST-3's check of AUDIT-4, on the next log in turn (see `checkNextLog`). Undefined when it holds;
+   * otherwise what failed, in words fit for the public page (the log is named in the server's log).
    */
-  async newestCheckpointProblem(): Promise<string | undefined> {
+  async selfCheck(): Promise<string | undefined> {
     await this.settle();
-    const row = await this.store.newestCheckpoint();
-    if (!row) return undefined;
-    let signed: { size: number; root: Buffer };
-    try {
-      signed = parseCheckpoint(openNote(row.note, this.verifiers).text);
-    } catch {
-      signed = { size: -1, root: Buffer.alloc(0) };
-    }
-    const range = new CompactRange();
-    if (signed.size === row.size && signed.root.equals(unhex(row.root)))
-      await this.extend(range, row.log_id, row.size);
-    if (range.size === row.size && range.root().equals(signed.root)) return undefined;
-    this.log.error({ log: row.log_id, size: row.size }, "the newest audit checkpoint does not verify");
-    return signed.size === row.size
-      ? "an organisation's log no longer reproduces the checkpoint signed last (run bulwark audit verify)"
-      : "the checkpoint signed last does not verify under this server's audit key";
+    const found = await this.rotation.next();
+    if (found) this.log.error({ log: found.log }, `audit self-check: ${found.problem}`);
+    return found?.problem;
   }
 
   /** Appends the leaves from `range.size` up to `size`. */

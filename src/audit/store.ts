@@ -285,15 +285,14 @@ export class AuditStore {
       .then(numbered);
   }
 
-  /** The checkpoint signed last, of any log. */
-  async newestCheckpoint(): Promise<AuditCheckpointRow | undefined> {
-    return this.db
-      .selectFrom("audit_checkpoints")
-      .selectAll()
-      .orderBy("created_at", "desc")
-      .limit(1)
-      .executeTakeFirst()
-      .then(numbered);
+  /** Every log's id with its head's size, in id order. */
+  async heads(): Promise<{ log_id: string; size: number }[]> {
+    const rows = await this.db
+      .selectFrom("audit_heads")
+      .select(["log_id", "size"])
+      .orderBy("log_id")
+      .execute();
+    return rows.map((r) => ({ log_id: r.log_id, size: Number(r.size) }));
   }
 
   async checkpoint(log: string, size: number): Promise<AuditCheckpointRow | undefined> {

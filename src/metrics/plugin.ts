@@ -77,13 +77,14 @@ async function observability(
 
   app.addHook("onResponse", (request: FastifyRequest, reply: FastifyReply, done) => {
     const route = request.routeOptions.url ?? "unmatched";
-    // The server's own self-checks (a 404, refused origins) are not traffic: counting them would page someone.
+    // The server's own self-checks (a 404, refused origins, a bad key) are not traffic: counting or
+    // logging them would page someone every few minutes.
     if (!isSelfCheck(request)) {
       requests.inc([request.method, route, String(reply.statusCode)]);
       duration.observe([request.method, route], reply.elapsedTime / 1000);
       if (request.errorCode !== undefined) refusals.inc([route, request.errorCode]);
+      if (logged(request, reply)) write(accessLine(request, reply, route));
     }
-    if (logged(request, reply)) write(accessLine(request, reply, route));
     // AUTHZ-4: every write attempted while impersonating, allowed or refused, with both identities.
     const p = request.principal;
     if (p?.impersonator && !READS.has(request.method))

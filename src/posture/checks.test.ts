@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PRODUCTION_ENV, type TestApp, testApp } from "../../test/harness.js";
-import { SELF_CHECK_HEADER } from "../http/self-check.js";
+import { SELF_CHECK_ADDRESS, SELF_CHECK_HEADER, SELF_CHECK_TOKEN } from "../http/self-check.js";
 
 interface Checked {
   id: string;
@@ -10,10 +10,12 @@ interface Checked {
 
 const claims = async (app: FastifyInstance): Promise<Checked[]> => {
   await app.bulwark.posture.settled();
-  return (await app.inject({ url: "/security.json", headers: HTTPS })).json().controls;
+  const res = await app.inject({ url: "/security.json", ...HTTPS });
+  if (!res.json().controls) throw new Error(res.body);
+  return res.json().controls;
 };
-/** In process, as over HTTPS (production refuses plain HTTP). */
-const HTTPS = { [SELF_CHECK_HEADER]: "1" };
+/** In process, as the self-checks send it: over HTTPS (production refuses plain HTTP). */
+const HTTPS = { headers: { [SELF_CHECK_HEADER]: SELF_CHECK_TOKEN }, remoteAddress: SELF_CHECK_ADDRESS };
 const check = (list: Checked[], id: string) => list.find((c) => c.id === id)?.check;
 
 /** A test-only hook standing in for a regression: it strips one security header from every answer. */
@@ -35,10 +37,12 @@ describe("live self-checks", () => {
   it("POST-3: in production every probed claim is checked at start-up and holds", async () => {
     const list = await claims(prod.app);
     const checked = list.filter((c) => c.check).map((c) => c.id);
-    expect(checked).toEqual(expect.arrayContaining(["HDR-1", "HDR-2", "HDR-3", "CORS-1", "RATE-4", "KEY-3"]));
+    expect(checked).toEqual(
+      expect.arrayContaining(["HDR-1", "HDR-2", "HDR-3", "CORS-1", "RATE-4", "KEY-3", "POST-2", "AUDIT-4"]),
+    );
     for (const c of list.filter((c) => c.check))
       expect({ id: c.id, ...c.check }).toMatchObject({ holds: true });
-    const health = (await prod.app.inject({ url: "/health", headers: HTTPS })).json();
+    const health = (await prod.app.inject({ url: "/health", ...HTTPS })).json();
     expect(health.failingClaims).toEqual([]);
   });
 
@@ -97,9 +101,39 @@ describe("live self-checks", () => {
     }
   });
 
+  it("POST-3: a client cannot exhaust the self-checks' rate limit by claiming their address through a proxy", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval"] });
+    const t = await testApp({
+      TRUSTED_PROXIES: "127.0.0.1",
+      RATE_LIMIT_IP_PER_MINUTE: "30",
+      SECURITY_CHECK_INTERVAL_SECONDS: "60",
+    });
+    try {
+      await claims(t.app);
+      for (let i = 0; i < 30; i++)
+        await t.app.inject({
+          url: "/.well-known/security.txt",
+          headers: { "x-forwarded-for": SELF_CHECK_ADDRESS },
+        });
+      const drained = await t.app.inject({
+        url: "/.well-known/security.txt",
+        headers: { "x-forwarded-for": SELF_CHECK_ADDRESS },
+      });
+      expect(drained.statusCode).toBe(429);
+      vi.advanceTimersByTime(60_000);
+      const list = await claims(t.app);
+      for (const id of ["KEY-3", "POST-2", "RATE-4"])
+        expect({ id, ...check(list, id) }).toMatchObject({ id, holds: true });
+    } finally {
+      await t.close();
+    }
+  });
+
   it("POST-3: the self-check marker counts only in process: from the network, plain HTTP carrying it is still refused", async () => {
     const address = await prod.app.listen({ host: "127.0.0.1", port: 0 });
-    const res = await fetch(`${address}/security.json`, { headers: { [SELF_CHECK_HEADER]: "1" } });
+    const res = await fetch(`${address}/security.json`, {
+      headers: { [SELF_CHECK_HEADER]: SELF_CHECK_TOKEN },
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("HTTPS_REQUIRED");
   });

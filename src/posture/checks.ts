@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import { SELF_CHECK_ADDRESS, SELF_CHECK_HEADER } from "../http/self-check.js";
+import { SELF_CHECK_ADDRESS, SELF_CHECK_HEADER, SELF_CHECK_TOKEN } from "../http/self-check.js";
 import type { Control, PostureRegistry, ProbeContext, ProbeResponse } from "./registry.js";
 
 const TIMEOUT_MS = 5000;
@@ -48,7 +48,7 @@ export function selfChecks(
         method: req.method ?? "GET",
         url: req.url,
         remoteAddress: SELF_CHECK_ADDRESS,
-        headers: { host, ...(req.plain ? {} : { [SELF_CHECK_HEADER]: "1" }), ...req.headers },
+        headers: { host, ...(req.plain ? {} : { [SELF_CHECK_HEADER]: SELF_CHECK_TOKEN }), ...req.headers },
       });
       return { statusCode: res.statusCode, headers: res.headers, body: res.body };
     },
@@ -105,11 +105,18 @@ export function selfChecks(
     start() {
       // Called from an onReady hook, not awaited: the first run waits for every other onReady hook (some
       // register controls) and for the server to be ready to answer app.inject.
-      posture.track(Promise.resolve(app.ready()).then(run, () => undefined));
-      if (opts.intervalMs > 0) {
-        timer = setInterval(() => posture.track(run()), opts.intervalMs);
-        timer.unref();
-      }
+      posture.track(
+        Promise.resolve(app.ready()).then(
+          async () => {
+            await run();
+            if (opts.intervalMs > 0 && !stopped) {
+              timer = setInterval(() => posture.track(run()), opts.intervalMs);
+              timer.unref();
+            }
+          },
+          () => undefined,
+        ),
+      );
     },
     async stop() {
       stopped = true;

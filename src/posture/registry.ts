@@ -57,7 +57,7 @@ export class PostureRegistry {
   private readonly controls = new Map<string, Control>();
   private readonly outcomes = new Map<string, CheckOutcome>();
   private pending: Promise<void> = Promise.resolve();
-  /** Bumped whenever an outcome changes, so renderings can be cached until then. */
+  /** Bumped with every outcome recorded (its time changes too), so renderings are cached until then. */
   revision = 0;
 
   /** Registers (or replaces) the control with this id and title. */
@@ -73,10 +73,8 @@ export class PostureRegistry {
 
   /** Records a self-check's outcome (POST-3). */
   record(control: Control, outcome: CheckOutcome): void {
-    const k = key(control);
-    const before = this.outcomes.get(k);
-    this.outcomes.set(k, outcome);
-    if (before?.holds !== outcome.holds || before?.detail !== outcome.detail) this.revision++;
+    this.outcomes.set(key(control), outcome);
+    this.revision++;
   }
 
   /** The claims whose last self-check did not hold. */

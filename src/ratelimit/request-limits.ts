@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { RequestLimits } from "../auth/pipeline.js";
 import type { EffectiveSecurity } from "../auth/requirements.js";
 import type { Config, LimitedTier } from "../config/load.js";
+import { isSelfCheck, SELF_CHECK_BUCKET } from "../http/self-check.js";
 import { ipv6Groups, plainIp } from "../util/ip.js";
 import { rateLimited } from "./auth-limits.js";
 import { type CounterStore, type Decision, Limiter } from "./limiter.js";
@@ -21,6 +22,10 @@ type Tracked = FastifyRequest & { [COUNTED]?: Counted[] };
  * The client key of an address: IPv4 as is (an IPv4-mapped IPv6 address as its IPv4), IPv6 by its /64,
  * the block one subscriber is normally given, so rotating through a /64 buys no extra quota.
  */
+/** The address a request counts against; the server's own self-checks count in a bucket of their own. */
+const clientKey = (request: FastifyRequest): string =>
+  isSelfCheck(request) ? SELF_CHECK_BUCKET : addressKey(request.ip);
+
 export function addressKey(ip: string): string {
   if (!ip.includes(":")) return ip;
   const v4 = plainIp(ip);
@@ -69,12 +74,12 @@ export class ApiLimits implements RequestLimits {
   }
 
   before(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): void | Promise<void> {
-    return this.count(request, reply, [[this.ip, addressKey(request.ip)]], sec.cost ?? 1);
+    return this.count(request, reply, [[this.ip, clientKey(request)]], sec.cost ?? 1);
   }
 
   after(request: FastifyRequest, reply: FastifyReply, sec: EffectiveSecurity): void | Promise<void> {
     const p = request.principal;
-    const address = addressKey(request.ip);
+    const address = clientKey(request);
     const checks: Array<[Limiter, string]> = [];
     if (p?.kind === "api_key") checks.push([this.key, p.id]);
     else if (p?.userId) checks.push([this.user, p.userId]);
