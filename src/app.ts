@@ -38,7 +38,9 @@ import { orgsCapability } from "./orgs/capability.js";
 import { type Extension, extensionCapability } from "./orgs/extension.js";
 import type { DenialSink } from "./orgs/tenant-check.js";
 import { passkeysCapability } from "./passkeys/capability.js";
+import { postureCapability } from "./posture/capability.js";
 import { posturePlugin } from "./posture/plugin.js";
+import { PostureStore } from "./posture/store.js";
 import { privacyCapability } from "./privacy/capability.js";
 import { quotasCapability } from "./quotas/capability.js";
 import { rateLimitCapability } from "./ratelimit/capability.js";
@@ -124,6 +126,7 @@ export function capabilities(
     mailCapability(options.mailer),
     rateLimitCapability,
     jobsCapability(options.background),
+    postureCapability,
     dataKeysCapability(sealed),
     ...rest,
   ];
@@ -198,7 +201,13 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
 
   await app.register(observabilityPlugin, { config, metrics: ctx.metrics, posture: ctx.posture });
   await app.register(healthPlugin, { config, checks: ctx.health, posture: ctx.posture });
-  await app.register(posturePlugin, { config, posture: ctx.posture, root: app });
+  await app.register(posturePlugin, {
+    config,
+    posture: ctx.posture,
+    root: app,
+    audit: ctx.service("audit"),
+    store: new PostureStore(ctx.db.global),
+  });
 
   http.finish();
 

@@ -21,6 +21,12 @@ export interface NoteSigner {
   /** The verifier key string to publish. */
   readonly vkey: string;
   sign(text: string): string;
+  /**
+   * A compact JWS (RFC 7515, alg EdDSA, kid = the key id) over `payload`, detached (RFC 7515 Appendix F):
+   * `<protected>..<signature>`. Its signing input contains no newline, so it can never be a note's text:
+   * one key signs both without a signature of one ever verifying as the other.
+   */
+  jws(payload: string): string;
 }
 
 function keyIdOf(name: string, publicKey: Buffer): Buffer {
@@ -52,6 +58,13 @@ export function noteSigner(name: string, seed: Buffer): NoteSigner {
       if (!text.endsWith("\n")) throw new Error("a note's text ends with a newline");
       const sig = sign(null, Buffer.from(text), key);
       return `${text}\n${DASH} ${name} ${Buffer.concat([id, sig]).toString("base64")}\n`;
+    },
+    jws(payload: string): string {
+      const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: id.toString("hex") })).toString(
+        "base64url",
+      );
+      const input = `${header}.${Buffer.from(payload).toString("base64url")}`;
+      return `${header}..${sign(null, Buffer.from(input), key).toString("base64url")}`;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { type ClaimEvidence, proofText } from "./evidence.js";
+import type { PostureChange } from "./history.js";
 import type { CheckOutcome, Control, SettingValue } from "./registry.js";
 
 const AREAS: Record<string, string> = {
@@ -26,6 +27,8 @@ h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px sol
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .8rem;font-size:.9rem;color:#4d5560;margin:.3rem 0 0}
 dt{font-family:ui-monospace,monospace}dd{margin:0}footer{margin-top:3rem;font-size:.85rem;color:#4d5560}
 .proof,.check{font-size:.85rem;margin:.3rem 0 0}.proof a,.holds{color:#1a7f37}.unproven a,.fails{color:#b3261e;font-weight:600}
+table{border-collapse:collapse;font-size:.85rem;width:100%}caption{text-align:left;font-weight:600;margin:.5rem 0}
+td,th{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}code{word-break:break-all}
 .failing{border-left:4px solid #b3261e;padding-left:.6rem}a{color:#0b5cad}
 @media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}h2{border-color:#30363d}.id{background:#21262d}
 dl,footer{color:#9da7b3}.proof a,.holds{color:#3fb950}.unproven a,.fails{color:#ff7b72}.failing{border-color:#ff7b72}a{color:#58a6ff}}
@@ -45,15 +48,24 @@ const show = (v: SettingValue): string => (Array.isArray(v) ? v.join(", ") || "(
 /** The HTML security overview: static, no JavaScript, readable without CSS. */
 export function renderSecurityPage(
   claims: readonly Control[],
-  meta: { product: string; generatedAt: string; profile: string; sbom?: boolean },
+  meta: {
+    product: string;
+    generatedAt: string;
+    profile: string;
+    sbom?: boolean;
+    hash?: string;
+    keyId?: string;
+  },
   live: {
     /** Each claim's proof (POST-3), when the build has an evidence manifest. */
     proof?: (id: string) => ClaimEvidence;
     /** Each probed claim's last self-check (POST-3). */
     check?: (c: Control) => CheckOutcome | undefined;
+    /** The latest changes of posture, newest first (POST-4). */
+    history?: readonly PostureChange[];
   } = {},
 ): string {
-  const { proof, check } = live;
+  const { proof, check, history } = live;
   const byArea = new Map<string, Control[]>();
   for (const c of claims) {
     const area = c.id.split("-")[0] ?? "";
@@ -84,6 +96,7 @@ export function renderSecurityPage(
 <body><header><h1>${esc(meta.product)} security overview</h1>
 <p>Profile <strong>${esc(meta.profile)}</strong>, generated ${esc(meta.generatedAt)} from the running configuration: every claim below is a control that is switched on, with the values it runs with. Each names its requirement ID; the machine-readable form is at <a href="/security.json">/security.json</a>.</p>${summary(claims, check)}</header>
 ${sections.join("\n")}
+${historySection(history, meta)}
 <footer>Generated ${esc(meta.generatedAt)} · profile ${esc(meta.profile)} · ${claims.length} controls · <a href="/.well-known/security.txt">security.txt</a> · ${meta.sbom ? '<a href="/security/sbom.json">SBOM</a> · ' : ""}<a href="/">Sign in to the console</a></footer>
 </body></html>`;
 }
@@ -96,4 +109,21 @@ function summary(claims: readonly Control[], check?: (c: Control) => CheckOutcom
   return failing.length === 0
     ? `<p class="check holds">${outcomes.length} claims are checked against this server's behaviour as it runs: all hold.</p>`
     : `<p class="check fails">${outcomes.length} claims are checked against this server's behaviour as it runs: ${failing.length} DO NOT HOLD (${failing.map((c) => `<a href="#${esc(c.id)}">${esc(c.id)}</a>`).join(", ")}).</p>`;
+}
+
+/** POST-4: the signed posture's hash, and its changes as the audit log recorded them. */
+function historySection(
+  history: readonly PostureChange[] | undefined,
+  meta: { hash?: string; keyId?: string },
+): string {
+  if (!meta.hash) return "";
+  const signed = `<p>This posture (every claim above with its settings, and the profile) has SHA-256 <code>${esc(meta.hash)}</code>, signed with the audit log's Ed25519 key ${esc(meta.keyId ?? "")}: the signature is in <a href="/security.json">/security.json</a> and the key at <a href="/.well-known/audit-keys.json">/.well-known/audit-keys.json</a>.</p>`;
+  const rows = (history ?? []).map(
+    (h) =>
+      `<tr><td>${esc(h.at)}</td><td><code>${esc(h.hash.slice(0, 12))}</code></td><td>${esc(h.previous === null ? "(first recorded)" : h.changed.join("; "))}</td></tr>`,
+  );
+  const table = rows.length
+    ? `<table><caption>Changes of posture, newest first, from the platform's audit log</caption><thead><tr><th scope="col">Recorded</th><th scope="col">Posture</th><th scope="col">What changed</th></tr></thead><tbody>${rows.join("")}</tbody></table>`
+    : "";
+  return `<section id="posture"><h2>Signed posture and its history</h2>${signed}${table}</section>`;
 }

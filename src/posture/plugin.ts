@@ -1,48 +1,15 @@
-import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
 import { expectThat, selfChecks } from "./checks.js";
+import { PostureDocument, SecurityJsonSchema } from "./document.js";
 import { loadEvidence } from "./evidence.js";
-import { PAGE_CSP, renderSecurityPage } from "./page.js";
-import type { Control, PostureRegistry } from "./registry.js";
+import { postureHistory, recordPosture } from "./history.js";
+import { PAGE_CSP } from "./page.js";
+import type { PostureRegistry } from "./registry.js";
 import { loadSbom } from "./sbom.js";
-
-const SettingsSchema = Type.Record(
-  Type.String(),
-  Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Array(Type.String())]),
-);
-const SecurityJson = Type.Object({
-  product: Type.String(),
-  generatedAt: Type.String(),
-  profile: Type.String(),
-  controls: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      title: Type.String(),
-      claim: Type.String(),
-      settings: SettingsSchema,
-      evidence: Type.Optional(
-        Type.Object({
-          tests: Type.Integer({ description: "Tests whose titles name this requirement." }),
-          passed: Type.Optional(Type.Integer()),
-          failed: Type.Optional(Type.Integer()),
-          commit: Type.Optional(Type.String({ description: "The commit CI ran them at." })),
-        }),
-      ),
-      check: Type.Optional(
-        Type.Object(
-          {
-            holds: Type.Boolean(),
-            checkedAt: Type.String(),
-            detail: Type.Optional(Type.String({ description: "What was seen when the claim did not hold." })),
-          },
-          { description: "The last live self-check of this claim against the running server (POST-3)." },
-        ),
-      ),
-    }),
-  ),
-});
+import type { PostureStore } from "./store.js";
 
 /** RFC 9116 security.txt, built once from configuration; Expires counts from start-up. */
 export function securityTxt(config: Config, now = new Date()): string {
@@ -62,7 +29,13 @@ export function securityTxt(config: Config, now = new Date()): string {
 /** POST-1 and POST-2: the security overview (HTML and JSON) and security.txt. */
 export async function posturePlugin(
   app: FastifyInstance,
-  opts: { config: Config; posture: PostureRegistry; root: FastifyInstance },
+  opts: {
+    config: Config;
+    posture: PostureRegistry;
+    root: FastifyInstance;
+    audit: AuditService;
+    store: PostureStore;
+  },
 ): Promise<void> {
   const { config, posture } = opts;
   posture.register({
@@ -102,54 +75,60 @@ export async function posturePlugin(
   });
 
   const summary = evidence?.summary();
+
+  const interval = config.securityTxt.checkIntervalMs / 1000;
   posture.register({
     id: "POST-3",
-    title: "Each claim linked to its proof",
-    claim: `Each claim on this page links to the tests whose titles name its requirement ID (${summary?.tests ?? 0} tests for ${summary?.ids ?? 0} requirements in this build)${summary?.commit ? `, with the outcome CI recorded for each at commit ${summary.commit.slice(0, 12)}` : ", listed at build"}; a claim that no test names, or whose tests failed, is marked as not proven.`,
-    settings: { tests: summary?.tests ?? 0, ...(summary?.commit ? { commit: summary.commit } : {}) },
-    enabled: evidence !== undefined,
+    title: "Claims checked live and linked to their proof",
+    claim: `Claims marked "checked" are tested against this server's own behaviour, through its full HTTP stack, at start-up${interval > 0 ? ` and every ${interval} s` : ""}; a claim that fails its check is shown as not holding, and /health and /metrics report it. ${
+      summary
+        ? `Each claim links to the tests whose titles name its requirement ID (${summary.tests} tests for ${summary.ids} requirements in this build)${summary.commit ? `, with the outcome CI recorded for each at commit ${summary.commit.slice(0, 12)}` : ", listed at build"}; a claim that no test names, or whose tests failed, is marked as not proven.`
+        : "This build carries no evidence manifest: no claim is shown as proven by tests."
+    }`,
+    settings: {
+      checkIntervalSeconds: interval,
+      tests: summary?.tests ?? 0,
+      ...(summary?.commit ? { commit: summary.commit } : {}),
+    },
+    enabled: true,
   });
-
-  // Rendered on first request, once every capability has registered (the registry is complete when the
-  // server serves) and configuration is frozen, then cached until a self-check's outcome changes.
-  let rendered: { page: string; json: unknown; revision: number } | undefined;
-  const render = (): { page: string; json: unknown } => {
-    if (rendered?.revision !== posture.revision) {
-      const claims = posture.claims();
-      const meta = { product: "Bulwark", generatedAt: new Date().toISOString(), profile: config.profile };
-      const check = (c: Control) => posture.outcome(c);
-      rendered = {
-        revision: posture.revision,
-        page: renderSecurityPage(
-          claims,
-          { ...meta, sbom: sbom !== undefined },
-          { ...(evidence ? { proof: (id: string) => evidence.of(id) } : {}), check },
-        ),
-        json: {
-          ...meta,
-          controls: claims.map((c) => {
-            const outcome = check(c);
-            return {
-              id: c.id,
-              title: c.title,
-              claim: c.claim,
-              settings: c.settings ?? {},
-              ...(evidence ? { evidence: evidence.of(c.id) } : {}),
-              ...(outcome ? { check: outcome } : {}),
-            };
-          }),
-        },
-      };
-    }
-    return rendered;
-  };
+  posture.register({
+    id: "POST-4",
+    title: "Signed posture with its history",
+    claim: `The posture (every claim with its settings, and the profile) is hashed as RFC 8785 canonical JSON and signed with the audit log's Ed25519 key (${opts.audit.signer.keyId}); /security.json carries the signature as a detached JWS.${config.audit.enabled ? " Every change of posture between starts is recorded in the platform's audit log with each changed claim before and after, and listed on this page." : ""}`,
+    settings: { keyId: opts.audit.signer.keyId, history: config.audit.enabled },
+    enabled: true,
+  });
+  const document = new PostureDocument(posture, config, {
+    signer: opts.audit.signer,
+    ...(sbom ? { sbom } : {}),
+    ...(evidence ? { evidence } : {}),
+    history: () => postureHistory(opts.audit),
+  });
   const checks = selfChecks(opts.root, posture, {
     publicUrl: config.publicUrl,
     intervalMs: config.securityTxt.checkIntervalMs,
     now: () => Date.now(),
     log: app.log,
   });
-  app.addHook("onReady", async () => checks.start());
+  app.addHook("onReady", async () => {
+    checks.start();
+    // POST-4: once every capability has registered its claims, the posture this start runs with joins
+    // the history (the audit log) if it differs from the last recorded.
+    posture.track(
+      Promise.resolve(opts.root.ready())
+        .then(() =>
+          config.audit.enabled ? recordPosture(opts.audit, opts.store, document.state(), Date.now()) : false,
+        )
+        .then(
+          (changed) => {
+            if (changed)
+              app.log.info({ hash: document.signature().hash }, "security posture changed: recorded");
+          },
+          (err: Error) => app.log.error({ reason: err.message }, "security posture not recorded"),
+        ),
+    );
+  });
   app.addHook("onClose", async () => checks.stop());
   const txt = securityTxt(config);
 
@@ -157,12 +136,21 @@ export async function posturePlugin(
     "/security",
     { schema: { tags: ["posture"], summary: "Security overview (HTML)" } },
     async (_req, reply) =>
-      reply.header("content-security-policy", PAGE_CSP).type("text/html; charset=utf-8").send(render().page),
+      reply
+        .header("content-security-policy", PAGE_CSP)
+        .type("text/html; charset=utf-8")
+        .send((await document.render()).page),
   );
   app.get(
     "/security.json",
-    { schema: { tags: ["posture"], summary: "Security overview (JSON)", response: { 200: SecurityJson } } },
-    async () => render().json,
+    {
+      schema: {
+        tags: ["posture"],
+        summary: "Security overview (JSON)",
+        response: { 200: SecurityJsonSchema },
+      },
+    },
+    async () => (await document.render()).json,
   );
   // What the build wrote beside the server, served as written (404 for a build without it).
   const artifact = (url: string, summary: string, description: string, type: string, text?: string) =>
