@@ -207,6 +207,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
     root: app,
     audit: ctx.service("audit"),
     store: new PostureStore(ctx.db.global),
+    version: VERSION,
   });
 
   http.finish();

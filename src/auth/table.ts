@@ -28,6 +28,8 @@ export const CORE_ROUTES: Readonly<Record<string, RouteSecurity>> = {
   "GET /security.json": PUBLIC,
   "GET /security/sbom.json": PUBLIC,
   "GET /security/evidence.json": PUBLIC,
+  "GET /security/oscal/component-definition.json": PUBLIC,
+  "GET /security/oscal/assessment-results.json": PUBLIC,
   "GET /.well-known/security.txt": PUBLIC,
   "GET /.well-known/audit-keys.json": PUBLIC,
   "GET /.well-known/jwks.json": PUBLIC,

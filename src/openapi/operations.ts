@@ -37,6 +37,14 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     ["NOT_FOUND"],
     "application/vnd.cyclonedx+json",
   ),
+  "GET /security/oscal/component-definition.json": op(
+    "The posture in OSCAL: component definition",
+    "OSCAL 1.2 component definition (POST-4): each claim that is on as an implemented requirement, with its configured values as set-parameters and the OWASP ASVS 5.0 requirements it meets.",
+  ),
+  "GET /security/oscal/assessment-results.json": op(
+    "The self-checks in OSCAL: assessment results",
+    "OSCAL 1.2 assessment results (POST-4): each self-checked claim's last outcome as an observation and a finding, satisfied or not-satisfied; claims without a self-check are excluded from the reviewed controls.",
+  ),
   "GET /health/live": op("Liveness", "Answers while the process can serve; never touches a dependency."),
   "GET /health": op(
     "Readiness",

@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import type { NoteSigner } from "../audit/note.js";
 import type { Config } from "../config/load.js";
+import { ASVS_VERSION, asvsCoverage, asvsOf } from "./asvs.js";
 import type { Evidence } from "./evidence.js";
 import type { PostureChange } from "./history.js";
 import { renderSecurityPage } from "./page.js";
@@ -30,6 +31,7 @@ export const SecurityJsonSchema = Type.Object({
           commit: Type.Optional(Type.String({ description: "The commit CI ran them at." })),
         }),
       ),
+      asvs: Type.Array(Type.String(), { description: "The OWASP ASVS 5.0 requirements this claim meets." }),
       check: Type.Optional(
         Type.Object(
           {
@@ -41,6 +43,22 @@ export const SecurityJsonSchema = Type.Object({
         ),
       ),
     }),
+  ),
+  asvs: Type.Object(
+    {
+      version: Type.String(),
+      level: Type.Integer(),
+      applicable: Type.Integer({
+        description: "Requirements of this level and below that apply to Bulwark.",
+      }),
+      covered: Type.Array(Type.String(), {
+        description: "Applicable requirements a claim that is on meets.",
+      }),
+      notCovered: Type.Array(Type.String(), {
+        description: "Applicable requirements no claim that is on meets.",
+      }),
+    },
+    { description: "POST-4: OWASP ASVS coverage at level 2 by the claims that are on." },
   ),
   signature: Type.Object(
     {
@@ -130,13 +148,19 @@ export class PostureDocument {
     };
     const check = (c: Control) => this.posture.outcome(c);
     const signature = this.signature();
+    const coverage = asvsCoverage(claims.map((c) => c.id));
     this.rendered = {
       revision,
       at: now,
       page: renderSecurityPage(
         claims,
         { ...meta, sbom: sbom !== undefined, hash: signature.hash, keyId: signature.keyId },
-        { ...(evidence ? { proof: (id: string) => evidence.of(id) } : {}), check, history },
+        {
+          ...(evidence ? { proof: (id: string) => evidence.of(id) } : {}),
+          check,
+          history,
+          asvs: { of: asvsOf, coverage },
+        },
       ),
       json: {
         ...meta,
@@ -149,8 +173,16 @@ export class PostureDocument {
             settings: c.settings ?? {},
             ...(evidence ? { evidence: evidence.of(c.id) } : {}),
             ...(outcome ? { check: outcome } : {}),
+            asvs: [...asvsOf(c.id)],
           };
         }),
+        asvs: {
+          version: ASVS_VERSION,
+          level: coverage.level,
+          applicable: coverage.applicable,
+          covered: coverage.covered,
+          notCovered: coverage.notCovered.map((r) => r.id),
+        },
         signature,
         history,
       },

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { AsvsCoverage } from "./asvs.js";
 import { type ClaimEvidence, proofText } from "./evidence.js";
 import type { PostureChange } from "./history.js";
 import type { CheckOutcome, Control, SettingValue } from "./registry.js";
@@ -26,7 +27,7 @@ h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px sol
 .claim{margin:1rem 0}.id{font:600 .8rem ui-monospace,monospace;background:#eef1f4;border-radius:4px;padding:.1rem .4rem;margin-right:.4rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .8rem;font-size:.9rem;color:#4d5560;margin:.3rem 0 0}
 dt{font-family:ui-monospace,monospace}dd{margin:0}footer{margin-top:3rem;font-size:.85rem;color:#4d5560}
-.proof,.check{font-size:.85rem;margin:.3rem 0 0}.proof a,.holds{color:#1a7f37}.unproven a,.fails{color:#b3261e;font-weight:600}
+.proof,.check,.asvs{font-size:.85rem;margin:.3rem 0 0}.proof a,.holds{color:#1a7f37}.unproven a,.fails{color:#b3261e;font-weight:600}
 table{border-collapse:collapse;font-size:.85rem;width:100%}caption{text-align:left;font-weight:600;margin:.5rem 0}
 td,th{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}code{word-break:break-all}
 .failing{border-left:4px solid #b3261e;padding-left:.6rem}a{color:#0b5cad}
@@ -63,9 +64,11 @@ export function renderSecurityPage(
     check?: (c: Control) => CheckOutcome | undefined;
     /** The latest changes of posture, newest first (POST-4). */
     history?: readonly PostureChange[];
+    /** Each claim's OWASP ASVS 5.0 requirements, and their level-2 coverage (POST-4). */
+    asvs?: { of: (id: string) => readonly string[]; coverage: AsvsCoverage };
   } = {},
 ): string {
-  const { proof, check, history } = live;
+  const { proof, check, history, asvs } = live;
   const byArea = new Map<string, Control[]>();
   for (const c of claims) {
     const area = c.id.split("-")[0] ?? "";
@@ -86,7 +89,9 @@ export function renderSecurityPage(
         : outcome.holds
           ? `<p class="check holds">Checked on this server at ${esc(outcome.checkedAt)}: holds.</p>`
           : `<p class="check fails">Checked on this server at ${esc(outcome.checkedAt)}: DOES NOT HOLD. ${esc(outcome.detail ?? "")}</p>`;
-      return `<div class="claim${outcome?.holds === false ? " failing" : ""}" id="${esc(c.id)}"><strong><span class="id">${esc(c.id)}</span>${esc(c.title)}</strong><p>${esc(c.claim)}</p>${settings ? `<dl>${settings}</dl>` : ""}${checked}${proven}</div>`;
+      const mapped = asvs?.of(c.id) ?? [];
+      const standard = mapped.length ? `<p class="asvs">OWASP ASVS 5.0: ${esc(mapped.join(", "))}</p>` : "";
+      return `<div class="claim${outcome?.holds === false ? " failing" : ""}" id="${esc(c.id)}"><strong><span class="id">${esc(c.id)}</span>${esc(c.title)}</strong><p>${esc(c.claim)}</p>${settings ? `<dl>${settings}</dl>` : ""}${standard}${checked}${proven}</div>`;
     });
     return `<section><h2>${esc(AREAS[area] ?? area)}</h2>${items.join("\n")}</section>`;
   });
@@ -96,8 +101,9 @@ export function renderSecurityPage(
 <body><header><h1>${esc(meta.product)} security overview</h1>
 <p>Profile <strong>${esc(meta.profile)}</strong>, generated ${esc(meta.generatedAt)} from the running configuration: every claim below is a control that is switched on, with the values it runs with. Each names its requirement ID; the machine-readable form is at <a href="/security.json">/security.json</a>.</p>${summary(claims, check)}</header>
 ${sections.join("\n")}
+${asvs ? asvsSection(asvs.coverage) : ""}
 ${historySection(history, meta)}
-<footer>Generated ${esc(meta.generatedAt)} · profile ${esc(meta.profile)} · ${claims.length} controls · <a href="/.well-known/security.txt">security.txt</a> · ${meta.sbom ? '<a href="/security/sbom.json">SBOM</a> · ' : ""}<a href="/">Sign in to the console</a></footer>
+<footer>Generated ${esc(meta.generatedAt)} · profile ${esc(meta.profile)} · ${claims.length} controls · <a href="/.well-known/security.txt">security.txt</a> · ${meta.sbom ? '<a href="/security/sbom.json">SBOM</a> · ' : ""}OSCAL <a href="/security/oscal/component-definition.json">component definition</a>, <a href="/security/oscal/assessment-results.json">assessment results</a> · <a href="/">Sign in to the console</a></footer>
 </body></html>`;
 }
 
@@ -126,4 +132,12 @@ function historySection(
     ? `<table><caption>Changes of posture, newest first, from the platform's audit log</caption><thead><tr><th scope="col">Recorded</th><th scope="col">Posture</th><th scope="col">What changed</th></tr></thead><tbody>${rows.join("")}</tbody></table>`
     : "";
   return `<section id="posture"><h2>Signed posture and its history</h2>${signed}${table}</section>`;
+}
+
+/** POST-4: how much of OWASP ASVS 5.0 at the level assessed the claims that are on meet, and what not. */
+function asvsSection(c: AsvsCoverage): string {
+  const rows = c.notCovered.map((r) => `<tr><td>${esc(r.id)}</td><td>${esc(r.text)}</td></tr>`).join("");
+  return `<section id="asvs"><h2>OWASP ASVS 5.0 coverage</h2>
+<p>At level ${c.level}, ${c.covered.length} of the ${c.applicable} applicable requirements are met by a claim on this page (${c.notApplicable} do not apply to a security core). Each claim names the requirements it meets; the mapping is conservative: a requirement counts only where the claim as stated meets it.</p>
+<details><summary>The ${c.notCovered.length} applicable requirements no claim here meets</summary><table><thead><tr><th scope="col">ASVS</th><th scope="col">Requirement</th></tr></thead><tbody>${rows}</tbody></table></details></section>`;
 }

@@ -2,10 +2,12 @@ import type { FastifyInstance } from "fastify";
 import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config/load.js";
 import { AppError } from "../http/errors.js";
+import { asvsOf } from "./asvs.js";
 import { expectThat, selfChecks } from "./checks.js";
 import { PostureDocument, SecurityJsonSchema } from "./document.js";
 import { loadEvidence } from "./evidence.js";
 import { postureHistory, recordPosture } from "./history.js";
+import { assessmentResults, componentDefinition, OSCAL_PATHS } from "./oscal.js";
 import { PAGE_CSP } from "./page.js";
 import type { PostureRegistry } from "./registry.js";
 import { loadSbom } from "./sbom.js";
@@ -35,6 +37,8 @@ export async function posturePlugin(
     root: FastifyInstance;
     audit: AuditService;
     store: PostureStore;
+    /** The running Bulwark's version, which the OSCAL documents declare. */
+    version: string;
   },
 ): Promise<void> {
   const { config, posture } = opts;
@@ -95,7 +99,7 @@ export async function posturePlugin(
   posture.register({
     id: "POST-4",
     title: "Signed posture with its history",
-    claim: `The posture (every claim with its settings, and the profile) is hashed as RFC 8785 canonical JSON and signed with the audit log's Ed25519 key (${opts.audit.signer.keyId}); /security.json carries the signature as a detached JWS.${config.audit.enabled ? " Every change of posture between starts is recorded in the platform's audit log with each changed claim before and after, and listed on this page." : ""}`,
+    claim: `The posture (every claim with its settings, and the profile) is hashed as RFC 8785 canonical JSON and signed with the audit log's Ed25519 key (${opts.audit.signer.keyId}); /security.json carries the signature as a detached JWS.${config.audit.enabled ? " Every change of posture between starts is recorded in the platform's audit log with each changed claim before and after, and listed on this page." : ""} The posture is also published in OSCAL 1.2 (a component definition with each claim's values and its OWASP ASVS 5.0 requirements, and assessment results with the self-checks' outcomes), with an ASVS 5.0 level 2 coverage table on this page.`,
     settings: { keyId: opts.audit.signer.keyId, history: config.audit.enabled },
     enabled: true,
   });
@@ -175,6 +179,24 @@ export async function posturePlugin(
     "The packages this server runs with, generated from its lockfile at build (SUPPLY-1). 404 for a build without one.",
     "application/vnd.cyclonedx+json",
     sbom?.text,
+  );
+  // POST-4: the posture in OSCAL, built on request from the claims and their last self-checks.
+  const oscalMeta = () => ({
+    generatedAt: new Date().toISOString(),
+    profile: config.profile,
+    version: opts.version,
+    publicUrl: config.publicUrl,
+    asvsOf,
+  });
+  const oscal = (url: string, summary: string, build: () => object) =>
+    app.get(url, { schema: { tags: ["posture"], summary } }, async (_req, reply) =>
+      reply.type("application/json; charset=utf-8").header("cache-control", "no-cache").send(build()),
+    );
+  oscal(OSCAL_PATHS.componentDefinition, "The posture in OSCAL: component definition", () =>
+    componentDefinition(posture.claims(), oscalMeta()),
+  );
+  oscal(OSCAL_PATHS.assessmentResults, "The self-checks in OSCAL: assessment results", () =>
+    assessmentResults(posture.claims(), (id, title) => posture.outcome({ id, title }), oscalMeta()),
   );
   app.get(
     "/.well-known/security.txt",

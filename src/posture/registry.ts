@@ -67,7 +67,7 @@ export class PostureRegistry {
   }
 
   /** The last self-check of this control, if it has a probe that has run. */
-  outcome(control: Control): CheckOutcome | undefined {
+  outcome(control: Pick<Control, "id" | "title">): CheckOutcome | undefined {
     return this.outcomes.get(key(control));
   }
 
