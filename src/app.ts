@@ -40,7 +40,6 @@ import type { DenialSink } from "./orgs/tenant-check.js";
 import { passkeysCapability } from "./passkeys/capability.js";
 import { postureCapability } from "./posture/capability.js";
 import { posturePlugin } from "./posture/plugin.js";
-import { PostureStore } from "./posture/store.js";
 import { privacyCapability } from "./privacy/capability.js";
 import { quotasCapability } from "./quotas/capability.js";
 import { rateLimitCapability } from "./ratelimit/capability.js";
@@ -206,7 +205,7 @@ export async function buildApp(config: Config, options: BuildOptions): Promise<F
     posture: ctx.posture,
     root: app,
     audit: ctx.service("audit"),
-    store: new PostureStore(ctx.db.global),
+    db: options.db,
     version: VERSION,
   });
 

@@ -22,11 +22,12 @@ export interface NoteSigner {
   readonly vkey: string;
   sign(text: string): string;
   /**
-   * A compact JWS (RFC 7515, alg EdDSA, kid = the key id) over `payload`, detached (RFC 7515 Appendix F):
+   * A compact JWS (RFC 7515, alg EdDSA, kid = the key id, `typ` naming what is signed, so one use's
+   * signature is never taken for another's) over `payload`, detached (RFC 7515 Appendix F):
    * `<protected>..<signature>`. Its signing input contains no newline, so it can never be a note's text:
    * one key signs both without a signature of one ever verifying as the other.
    */
-  jws(payload: string): string;
+  jws(payload: string, typ: string): string;
 }
 
 function keyIdOf(name: string, publicKey: Buffer): Buffer {
@@ -59,8 +60,8 @@ export function noteSigner(name: string, seed: Buffer): NoteSigner {
       const sig = sign(null, Buffer.from(text), key);
       return `${text}\n${DASH} ${name} ${Buffer.concat([id, sig]).toString("base64")}\n`;
     },
-    jws(payload: string): string {
-      const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: id.toString("hex") })).toString(
+    jws(payload: string, typ: string): string {
+      const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: id.toString("hex"), typ })).toString(
         "base64url",
       );
       const input = `${header}.${Buffer.from(payload).toString("base64url")}`;

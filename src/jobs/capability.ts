@@ -41,7 +41,8 @@ export const jobsCapability = (background = true): Capability => ({
       id: "OPS-2",
       title: "Separate worker processes; no root",
       claim: `The API and the background work can run as separate processes (\`bulwark start --no-worker\` serves HTTP only; \`bulwark worker\` delivers webhooks and runs the scheduled jobs). A scheduled job runs once per period among every process sharing the database, never twice at once, and each run is recorded with its process, status, duration, rows and error; a failed run is tried again within five minutes.${refusesRoot ? " `bulwark start` and `bulwark worker` refuse to run as root." : ""}`,
-      settings: { backgroundHere: background, refusesRoot },
+      // Nothing particular to this process: the posture (POST-4) is the deployment's, the same on every node.
+      settings: { refusesRoot },
       enabled: true,
     });
     app.withTypeProvider<TypeBoxTypeProvider>().get(

@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import type { FastifyBaseLogger } from "fastify";
 import type { NoteSigner } from "../audit/note.js";
 import type { Config } from "../config/load.js";
 import { ASVS_VERSION, asvsCoverage, asvsOf } from "./asvs.js";
@@ -115,6 +116,7 @@ export class PostureDocument {
       sbom?: Sbom;
       evidence?: Evidence;
       history: () => Promise<PostureChange[]>;
+      log: FastifyBaseLogger;
     },
   ) {}
 
@@ -139,7 +141,11 @@ export class PostureDocument {
     if (r && r.revision === this.posture.revision && now - r.at < HISTORY_MS) return r;
     const { evidence, sbom } = this.parts;
     const revision = this.posture.revision;
-    const history = this.config.audit.enabled ? await this.parts.history() : [];
+    // The page never fails for want of its history: the chain is read again at the next rendering.
+    const history = await this.parts.history().catch((err: Error) => {
+      this.parts.log.error({ reason: err.message }, "posture history not read");
+      return [];
+    });
     const claims = this.posture.claims();
     const meta = {
       product: "Bulwark",

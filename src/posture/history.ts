@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { SYSTEM } from "../audit/actor.js";
-import { type AuditEntry, canonical, PLATFORM_LOG } from "../audit/entry.js";
+import { canonical } from "../audit/entry.js";
 import type { AuditService } from "../audit/service.js";
+import type { Database, Db } from "../db/database.js";
 import type { PostureState } from "./signed.js";
-import type { PostureStore } from "./store.js";
+import { postureStore } from "./store.js";
 
 export const POSTURE_CHANGED = "posture.changed";
 
@@ -15,74 +16,85 @@ export interface PostureChange {
   readonly changed: readonly string[];
 }
 
-/** What an entry's content may hold of the claims that changed, so the entry stays under the 16 KB cap. */
-const INLINE_LIMIT = 12_000;
+/** What an audit entry may hold of the changed claims: entries are capped at 16 KB. */
+const INLINE_LIMIT = 10_000;
 
-/** The posture as a map from "<ID> <title>" (and "profile") to what is claimed. */
-function byKey(state: PostureState): Record<string, unknown> {
-  const out: Record<string, unknown> = { profile: state.profile };
-  for (const c of state.controls) out[`${c.id} ${c.title}`] = { claim: c.claim, settings: c.settings };
+/** The posture as a map from "<ID> <title>" (and "profile") to its canonical JSON. */
+function byKey(state: PostureState): Record<string, string> {
+  const out: Record<string, string> = { profile: canonical(state.profile) };
+  for (const c of state.controls)
+    out[`${c.id} ${c.title}`] = canonical({ claim: c.claim, settings: c.settings });
   return out;
 }
 
 const sha256 = (v: string): string => createHash("sha256").update(v).digest("hex");
 
 /**
- * POST-4: records the posture the server starts with when it differs from the last one the platform's
- * audit log recorded (the first start records the first): the posture itself by hash in the store, and
- * a `posture.changed` entry naming both hashes with each changed claim before and after (or, for a change
- * too large for one entry, each changed claim's fingerprint). The audit log is the history: append-only
- * and provable like any entry. Two nodes starting together with a new configuration may both record it
- * (no lock is taken at start-up): the history then lists that change twice, never misses it.
+ * POST-4: records the posture this server starts with when it differs from the last in the chain
+ * (posture_changes; the first start records the first), and, in the same transaction, a
+ * `posture.changed` audit entry in the platform's log with both hashes and each changed claim before
+ * and after, as canonical JSON strings (secret-looking setting names such as `cookie` would otherwise be
+ * redacted from what is recorded). A change too large for one entry names the changed claims only; the
+ * chain holds both postures in full. Two nodes starting together with different postures both land, one
+ * after the other: the chain has no fork, and nothing is missed.
  */
 export async function recordPosture(
+  db: Database,
   audit: AuditService,
-  store: PostureStore,
   state: PostureState,
   now: number,
 ): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await db.global.transaction().execute((tx) => append(tx, audit, state, now));
+    } catch (err) {
+      // Another node took the next seq first: read the chain again (at most a few nodes start at once).
+      if (attempt >= 4) throw err;
+    }
+  }
+}
+
+async function append(tx: Db, audit: AuditService, state: PostureState, now: number): Promise<boolean> {
   const text = canonical(state);
   const hash = sha256(text);
-  const [row] = await audit.query({ log: PLATFORM_LOG, action: POSTURE_CHANGED }, 1);
-  const previous = row?.entry
-    ? ((JSON.parse(row.entry) as AuditEntry).after as { hash: string }).hash
-    : undefined;
-  if (previous === hash) return false;
-  await store.put(hash, text, now);
-  const stored = previous === undefined ? undefined : await store.get(previous);
-  const before = stored ? byKey(JSON.parse(stored) as PostureState) : undefined;
+  const last = await postureStore.last(tx);
+  if (last?.hash === hash) return false;
+  const before = last ? byKey(JSON.parse(last.state) as PostureState) : undefined;
   const after = byKey(state);
   const changed = before
     ? [...new Set([...Object.keys(before), ...Object.keys(after)])]
-        .filter((k) => canonical(before[k] ?? null) !== canonical(after[k] ?? null))
+        .filter((k) => before[k] !== after[k])
         .sort()
     : [];
-  let pick = (from: Record<string, unknown>) =>
-    Object.fromEntries(changed.filter((k) => k in from).map((k) => [k, from[k]]));
-  if (before && canonical([pick(before), pick(after)]).length > INLINE_LIMIT)
-    pick = (from) =>
-      Object.fromEntries(
-        changed.filter((k) => k in from).map((k) => [k, { sha256: sha256(canonical(from[k])) }]),
-      );
-  await audit.append({
+  await postureStore.add(tx, {
+    seq: last ? last.seq + 1 : 0,
+    hash,
+    previous: last?.hash ?? null,
+    changed: JSON.stringify(changed),
+    state: text,
+    created_at: now,
+  });
+  const pick = (from: Record<string, string> | undefined) =>
+    Object.fromEntries(changed.filter((k) => from && k in from).map((k) => [k, from![k]]));
+  const inline = JSON.stringify([pick(before), pick(after)]).length <= INLINE_LIMIT;
+  await audit.record(tx, {
     action: POSTURE_CHANGED,
     actor: SYSTEM,
     entity: { type: "posture", id: hash },
-    before: previous === undefined ? null : { hash: previous, claims: before ? pick(before) : {} },
-    after: { hash, claims: before ? pick(after) : {} },
+    before: last ? { hash: last.hash, ...(inline ? { claims: pick(before) } : {}) } : null,
+    after: { hash, ...(inline ? { claims: pick(after) } : {}) },
+    metadata: { changed },
   });
   return true;
 }
 
-/** The latest changes of posture, newest first. */
-export async function postureHistory(audit: AuditService, limit = 20): Promise<PostureChange[]> {
-  const rows = await audit.query({ log: PLATFORM_LOG, action: POSTURE_CHANGED }, limit);
-  return rows.flatMap((r) => {
-    if (!r.entry) return []; // past retention: the leaf remains, the content is gone
-    const e = JSON.parse(r.entry) as AuditEntry;
-    const after = e.after as { hash: string; claims: Record<string, unknown> };
-    const before = e.before as { hash: string; claims: Record<string, unknown> } | null;
-    const changed = [...new Set([...Object.keys(before?.claims ?? {}), ...Object.keys(after.claims)])].sort();
-    return [{ at: e.time, hash: after.hash, previous: before?.hash ?? null, changed }];
-  });
+/** The latest changes of posture, newest first, from the chain. */
+export async function postureHistory(db: Database, limit = 20): Promise<PostureChange[]> {
+  const rows = await postureStore.latest(db.global, limit);
+  return rows.map((r) => ({
+    at: new Date(r.created_at).toISOString(),
+    hash: r.hash,
+    previous: r.previous,
+    changed: JSON.parse(r.changed) as string[],
+  }));
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config/load.js";
+import type { Database } from "../db/database.js";
 import { AppError } from "../http/errors.js";
 import { asvsOf } from "./asvs.js";
 import { expectThat, selfChecks } from "./checks.js";
@@ -11,7 +12,6 @@ import { assessmentResults, componentDefinition, OSCAL_PATHS } from "./oscal.js"
 import { PAGE_CSP } from "./page.js";
 import type { PostureRegistry } from "./registry.js";
 import { loadSbom } from "./sbom.js";
-import type { PostureStore } from "./store.js";
 
 /** RFC 9116 security.txt, built once from configuration; Expires counts from start-up. */
 export function securityTxt(config: Config, now = new Date()): string {
@@ -36,7 +36,7 @@ export async function posturePlugin(
     posture: PostureRegistry;
     root: FastifyInstance;
     audit: AuditService;
-    store: PostureStore;
+    db: Database;
     /** The running Bulwark's version, which the OSCAL documents declare. */
     version: string;
   },
@@ -99,7 +99,7 @@ export async function posturePlugin(
   posture.register({
     id: "POST-4",
     title: "Signed posture with its history",
-    claim: `The posture (every claim with its settings, and the profile) is hashed as RFC 8785 canonical JSON and signed with the audit log's Ed25519 key (${opts.audit.signer.keyId}); /security.json carries the signature as a detached JWS.${config.audit.enabled ? " Every change of posture between starts is recorded in the platform's audit log with each changed claim before and after, and listed on this page." : ""} The posture is also published in OSCAL 1.2 (a component definition with each claim's values and its OWASP ASVS 5.0 requirements, and assessment results with the self-checks' outcomes), with an ASVS 5.0 level 2 coverage table on this page.`,
+    claim: `The posture (every claim with its settings, and the profile) is hashed as RFC 8785 canonical JSON and signed with the audit log's Ed25519 key (${opts.audit.signer.keyId}); /security.json carries the signature as a detached JWS. Every change of posture between starts is kept, in order, with the postures before and after${config.audit.enabled ? " and an entry in the platform's audit log naming each changed claim before and after" : ""}; this page lists the latest. The posture is also published in OSCAL 1.2 (a component definition with each claim's values and its OWASP ASVS 5.0 requirements, and assessment results with the self-checks' outcomes), with an ASVS 5.0 level 2 coverage table on this page.`,
     settings: { keyId: opts.audit.signer.keyId, history: config.audit.enabled },
     enabled: true,
   });
@@ -107,7 +107,8 @@ export async function posturePlugin(
     signer: opts.audit.signer,
     ...(sbom ? { sbom } : {}),
     ...(evidence ? { evidence } : {}),
-    history: () => postureHistory(opts.audit),
+    history: () => postureHistory(opts.db),
+    log: app.log,
   });
   const checks = selfChecks(opts.root, posture, {
     publicUrl: config.publicUrl,
@@ -121,9 +122,7 @@ export async function posturePlugin(
     // the history (the audit log) if it differs from the last recorded.
     posture.track(
       Promise.resolve(opts.root.ready())
-        .then(() =>
-          config.audit.enabled ? recordPosture(opts.audit, opts.store, document.state(), Date.now()) : false,
-        )
+        .then(() => recordPosture(opts.db, opts.audit, document.state(), Date.now()))
         .then(
           (changed) => {
             if (changed)

@@ -98,7 +98,8 @@ export class PostureRegistry {
       .sort((a, b) => {
         const [pa, na] = a.id.split("-") as [string, string];
         const [pb, nb] = b.id.split("-") as [string, string];
-        return pa === pb ? Number(na) - Number(nb) : pa.localeCompare(pb);
+        // Code-unit order, never the locale's: the order is part of the signed posture (POST-4).
+        return pa === pb ? Number(na) - Number(nb) : pa < pb ? -1 : 1;
       });
   }
 }

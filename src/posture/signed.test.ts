@@ -1,5 +1,5 @@
-import { createPublicKey, verify } from "node:crypto";
-import { flattenedVerify, importJWK } from "jose";
+import { createHash, createPublicKey, verify } from "node:crypto";
+import { compactVerify, importJWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestApp, type TestDb, testApp, testConfig, testDb } from "../../test/harness.js";
 import { buildApp } from "../app.js";
@@ -20,7 +20,7 @@ interface SecurityJson {
   product: string;
   profile: string;
   controls: { id: string; title: string; claim: string; settings: Record<string, unknown> }[];
-  signature: { hash: string; jws: string; keyId: string };
+  signature: { hash: string; jws: string; keyId: string; jwk: Record<string, string> };
   history: { at: string; hash: string; previous: string | null; changed: string[] }[];
 }
 
@@ -57,19 +57,20 @@ describe("signed posture", () => {
     const key = await importJWK({ kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, "EdDSA");
     const [protectedHeader, empty, signature] = doc.signature.jws.split(".");
     expect(empty).toBe("");
+    // As the README says: the payload's base64url between the two dots, then compactVerify.
     const check = (payload: string) =>
-      flattenedVerify(
-        {
-          protected: protectedHeader!,
-          payload: Buffer.from(payload).toString("base64url"),
-          signature: signature!,
-        },
-        key,
-      );
+      compactVerify(`${protectedHeader}.${Buffer.from(payload).toString("base64url")}.${signature}`, key);
 
     const bytes = signedBytes(doc);
     const { protectedHeader: header } = await check(bytes);
-    expect(header).toEqual({ alg: "EdDSA", kid: keyId });
+    expect(header).toEqual({ alg: "EdDSA", kid: keyId, typ: "bulwark-posture+jws" });
+    expect(doc.signature.hash).toBe(createHash("sha256").update(bytes).digest("hex"));
+    expect(doc.signature.jwk).toEqual({
+      kty: "OKP",
+      crv: "Ed25519",
+      x: raw.toString("base64url"),
+      kid: keyId,
+    });
     const spki = createPublicKey({
       key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") },
       format: "jwk",
@@ -86,6 +87,16 @@ describe("signed posture", () => {
     await expect(check(signedBytes(altered))).rejects.toThrow(/signature verification failed/);
     const profiled = { ...doc, profile: doc.profile === "development" ? "developmenT" : "productioN" };
     await expect(check(signedBytes(profiled))).rejects.toThrow(/signature verification failed/);
+    const withSetting = doc.controls.findIndex((c) => typeof c.settings.perIpPerMinute === "number");
+    const resettled = {
+      ...doc,
+      controls: doc.controls.map((c, i) =>
+        i === withSetting
+          ? { ...c, settings: { ...c.settings, perIpPerMinute: Number(c.settings.perIpPerMinute) + 1 } }
+          : c,
+      ),
+    };
+    await expect(check(signedBytes(resettled))).rejects.toThrow(/signature verification failed/);
     expect(
       verify(
         null,
@@ -149,8 +160,9 @@ describe("posture history", () => {
     const key = "RATE-2 Per key, per address, per user and per organisation";
     expect(Object.keys(event.before.claims)).toEqual([key]);
     expect(Object.keys(event.after.claims)).toEqual([key]);
-    expect(event.before.claims[key].settings.perIpPerMinute).toBe(300);
-    expect(event.after.claims[key].settings.perIpPerMinute).toBe(120);
+    // Each changed claim as its canonical JSON, so no setting name is mistaken for a secret and redacted.
+    expect(JSON.parse(event.before.claims[key]).settings.perIpPerMinute).toBe(300);
+    expect(JSON.parse(event.after.claims[key]).settings.perIpPerMinute).toBe(120);
     expect(event.before.hash).toBe(first.doc.signature.hash);
     expect(event.after.hash).toBe(changed.doc.signature.hash);
     expect(changed.doc.history[0]).toMatchObject({

@@ -34,6 +34,9 @@ export function postureState(
 export const postureHash = (state: PostureState): string =>
   createHash("sha256").update(canonical(state)).digest("hex");
 
+/** The JWS `typ` of a signed posture. */
+export const POSTURE_JWS_TYPE = "bulwark-posture+jws";
+
 /** What /security.json carries so a customer can check, offline, that this server signed this posture. */
 export interface PostureSignature {
   readonly algorithm: "EdDSA";
@@ -52,7 +55,7 @@ export function signPosture(signer: NoteSigner, state: PostureState): PostureSig
     keyId: signer.keyId,
     jwk: { kty: "OKP", crv: "Ed25519", x: signer.publicKey.toString("base64url"), kid: signer.keyId },
     hash: postureHash(state),
-    jws: signer.jws(canonical(state)),
+    jws: signer.jws(canonical(state), POSTURE_JWS_TYPE),
     signed:
       "RFC 8785 canonical JSON of {product, profile, controls: controls[].{id, title, claim, settings}} of this document",
   };

@@ -5,9 +5,15 @@ import { grantApp, type MigrationContext } from "../db/migrations.js";
 // biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed table map exists.
 type AnyDb = Kysely<any>;
 
-/** A posture the server ran with (POST-4), kept by its hash: what a change's "before" is read from. */
-export interface PostureStateRow {
+/** One change of the posture the servers run with (POST-4): the chain of postures, in order. */
+export interface PostureChangeRow {
+  /** 0 for the first posture recorded; each change takes the next, so two writers cannot fork the chain. */
+  seq: number;
   hash: string;
+  /** The hash of the posture before (null for the first). */
+  previous: string | null;
+  /** JSON array of the claims ("<ID> <title>") and "profile" that changed. */
+  changed: string;
   /** The posture's canonical JSON: exactly the bytes its hash and signature cover. */
   state: string;
   created_at: number;
@@ -15,46 +21,61 @@ export interface PostureStateRow {
 
 declare module "../db/tables.js" {
   interface Tables {
-    posture_states: PostureStateRow;
+    posture_changes: PostureChangeRow;
   }
 }
 
 export function postureMigrations(ctx: MigrationContext): Record<string, Migration> {
   return {
-    "0028_posture_states": {
+    "0028_posture_changes": {
       async up(db: AnyDb) {
         await db.schema
-          .createTable("posture_states")
-          .addColumn("hash", "text", (c) => c.primaryKey())
+          .createTable("posture_changes")
+          .addColumn("seq", "bigint", (c) => c.primaryKey())
+          .addColumn("hash", "text", (c) => c.notNull())
+          .addColumn("previous", "text")
+          .addColumn("changed", "text", (c) => c.notNull())
           .addColumn("state", "text", (c) => c.notNull())
           .addColumn("created_at", "bigint", (c) => c.notNull())
           .execute();
-        // Content-addressed: a row is never changed, only added.
-        await grantApp(db, ctx, "posture_states", ["SELECT", "INSERT"]);
+        // A chain: rows are added, never changed.
+        await grantApp(db, ctx, "posture_changes", ["SELECT", "INSERT"]);
       },
     },
   };
 }
 
-/** The postures recorded so far, by hash (a global table: the posture is the platform's). */
-export class PostureStore {
-  constructor(private readonly db: Db) {}
+const numbered = (r: PostureChangeRow): PostureChangeRow => ({
+  ...r,
+  seq: Number(r.seq),
+  created_at: Number(r.created_at),
+});
 
-  /** Two nodes recording the same posture write the same row: the second insert is a no-op. */
-  async put(hash: string, state: string, now: number): Promise<void> {
-    await this.db
-      .insertInto("posture_states")
-      .values({ hash, state, created_at: now })
-      .onConflict((oc) => oc.column("hash").doNothing())
-      .execute();
-  }
-
-  async get(hash: string): Promise<string | undefined> {
-    const row = await this.db
-      .selectFrom("posture_states")
-      .select("state")
-      .where("hash", "=", hash)
+/** The chain of postures (a global table: the posture is the deployment's). */
+export const postureStore = {
+  async last(db: Db): Promise<PostureChangeRow | undefined> {
+    const row = await db
+      .selectFrom("posture_changes")
+      .selectAll()
+      .orderBy("seq", "desc")
+      .limit(1)
       .executeTakeFirst();
-    return row?.state;
-  }
-}
+    return row && numbered(row);
+  },
+
+  /** Fails on a unique violation when another writer took `row.seq` first. */
+  async add(db: Db, row: PostureChangeRow): Promise<void> {
+    await db.insertInto("posture_changes").values(row).execute();
+  },
+
+  /** The latest changes, newest first, without their states. */
+  async latest(db: Db, limit: number): Promise<Omit<PostureChangeRow, "state">[]> {
+    const rows = await db
+      .selectFrom("posture_changes")
+      .select(["seq", "hash", "previous", "changed", "created_at"])
+      .orderBy("seq", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ ...r, seq: Number(r.seq), created_at: Number(r.created_at) }));
+  },
+};
