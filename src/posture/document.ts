@@ -160,7 +160,13 @@ export class PostureDocument {
       at: now,
       page: renderSecurityPage(
         claims,
-        { ...meta, sbom: sbom !== undefined, hash: signature.hash, keyId: signature.keyId },
+        {
+          ...meta,
+          sbom: sbom !== undefined,
+          hash: signature.hash,
+          keyId: signature.keyId,
+          subprocessors: this.config.subprocessors,
+        },
         {
           ...(evidence ? { proof: (id: string) => evidence.of(id) } : {}),
           check,

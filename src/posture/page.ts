@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Subprocessor } from "../config/subprocessors.js";
 import type { AsvsCoverage } from "./asvs.js";
 import { type ClaimEvidence, proofText } from "./evidence.js";
 import type { PostureChange } from "./history.js";
@@ -11,16 +12,19 @@ const AREAS: Record<string, string> = {
   AUTHZ: "Authorisation and tenancy",
   KEY: "API keys",
   RATE: "Rate limits",
+  DATA: "Data protection",
+  INPUT: "Validation and sanitisation",
   AUDIT: "Audit log",
   HOOK: "Webhooks",
   IDEM: "Idempotency",
-  INPUT: "Validation and sanitisation",
   OBS: "Errors and observability",
-  DATA: "Data protection",
+  OPS: "Operations",
+  SUPPLY: "Supply chain",
   GDPR: "Privacy",
   POST: "Security posture",
-  OPS: "Operations",
 };
+/** The order product security pages use: transport, authentication, authorisation, data, audit, operations, privacy. */
+const ORDER = Object.keys(AREAS);
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}
 h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
@@ -56,6 +60,8 @@ export function renderSecurityPage(
     sbom?: boolean;
     hash?: string;
     keyId?: string;
+    /** GDPR-4's list, shown as a table under its claim. */
+    subprocessors?: readonly Subprocessor[];
   },
   live: {
     /** Each claim's proof (POST-3), when the build has an evidence manifest. */
@@ -74,27 +80,30 @@ export function renderSecurityPage(
     const area = c.id.split("-")[0] ?? "";
     byArea.set(area, [...(byArea.get(area) ?? []), c]);
   }
-  const sections = [...byArea].map(([area, list]) => {
-    const items = list.map((c) => {
-      const settings = Object.entries(c.settings ?? {})
-        .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(show(v))}</dd>`)
-        .join("");
-      const evidence = proof?.(c.id);
-      const proven = evidence
-        ? `<p class="proof${evidence.tests === 0 || (evidence.failed ?? 0) > 0 ? " unproven" : ""}"><a href="/security/evidence.json">${esc(proofText(evidence))}</a></p>`
-        : "";
-      const outcome = check?.(c);
-      const checked = !outcome
-        ? ""
-        : outcome.holds
-          ? `<p class="check holds">Checked on this server at ${esc(outcome.checkedAt)}: holds.</p>`
-          : `<p class="check fails">Checked on this server at ${esc(outcome.checkedAt)}: DOES NOT HOLD. ${esc(outcome.detail ?? "")}</p>`;
-      const mapped = asvs?.of(c.id) ?? [];
-      const standard = mapped.length ? `<p class="asvs">OWASP ASVS 5.0: ${esc(mapped.join(", "))}</p>` : "";
-      return `<div class="claim${outcome?.holds === false ? " failing" : ""}" id="${esc(c.id)}"><strong><span class="id">${esc(c.id)}</span>${esc(c.title)}</strong><p>${esc(c.claim)}</p>${settings ? `<dl>${settings}</dl>` : ""}${standard}${checked}${proven}</div>`;
+  const rank = (area: string) => (ORDER.includes(area) ? ORDER.indexOf(area) : ORDER.length);
+  const sections = [...byArea]
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([area, list]) => {
+      const items = list.map((c) => {
+        const settings = Object.entries(c.settings ?? {})
+          .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(show(v))}</dd>`)
+          .join("");
+        const evidence = proof?.(c.id);
+        const proven = evidence
+          ? `<p class="proof${evidence.tests === 0 || (evidence.failed ?? 0) > 0 ? " unproven" : ""}"><a href="/security/evidence.json">${esc(proofText(evidence))}</a></p>`
+          : "";
+        const outcome = check?.(c);
+        const checked = !outcome
+          ? ""
+          : outcome.holds
+            ? `<p class="check holds">Checked on this server at ${esc(outcome.checkedAt)}: holds.</p>`
+            : `<p class="check fails">Checked on this server at ${esc(outcome.checkedAt)}: DOES NOT HOLD. ${esc(outcome.detail ?? "")}</p>`;
+        const mapped = asvs?.of(c.id) ?? [];
+        const standard = mapped.length ? `<p class="asvs">OWASP ASVS 5.0: ${esc(mapped.join(", "))}</p>` : "";
+        return `<div class="claim${outcome?.holds === false ? " failing" : ""}" id="${esc(c.id)}"><strong><span class="id">${esc(c.id)}</span>${esc(c.title)}</strong><p>${esc(c.claim)}</p>${settings ? `<dl>${settings}</dl>` : ""}${c.id === "GDPR-4" ? subprocessorTable(meta.subprocessors ?? []) : ""}${standard}${checked}${proven}</div>`;
+      });
+      return `<section><h2>${esc(AREAS[area] ?? area)}</h2>${items.join("\n")}</section>`;
     });
-    return `<section><h2>${esc(AREAS[area] ?? area)}</h2>${items.join("\n")}</section>`;
-  });
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(meta.product)} security overview</title><style>${STYLE}</style></head>
@@ -129,7 +138,7 @@ function historySection(
       `<tr><td>${esc(h.at)}</td><td><code>${esc(h.hash.slice(0, 12))}</code></td><td>${esc(h.previous === null ? "(first recorded)" : h.changed.join("; "))}</td></tr>`,
   );
   const table = rows.length
-    ? `<table><caption>Changes of posture, newest first, from the platform's audit log</caption><thead><tr><th scope="col">Recorded</th><th scope="col">Posture</th><th scope="col">What changed</th></tr></thead><tbody>${rows.join("")}</tbody></table>`
+    ? `<table><caption>Changes of posture, newest first</caption><thead><tr><th scope="col">Recorded</th><th scope="col">Posture</th><th scope="col">What changed</th></tr></thead><tbody>${rows.join("")}</tbody></table>`
     : "";
   return `<section id="posture"><h2>Signed posture and its history</h2>${signed}${table}</section>`;
 }
@@ -140,4 +149,16 @@ function asvsSection(c: AsvsCoverage): string {
   return `<section id="asvs"><h2>OWASP ASVS 5.0 coverage</h2>
 <p>At level ${c.level}, ${c.covered.length} of the ${c.applicable} applicable requirements are met by a claim on this page (${c.notApplicable} do not apply to a security core). Each claim names the requirements it meets; the mapping is conservative: a requirement counts only where the claim as stated meets it.</p>
 <details><summary>The ${c.notCovered.length} applicable requirements no claim here meets</summary><table><thead><tr><th scope="col">ASVS</th><th scope="col">Requirement</th></tr></thead><tbody>${rows}</tbody></table></details></section>`;
+}
+
+/** GDPR-4: the operator's sub-processors, one row each. */
+function subprocessorTable(list: readonly Subprocessor[]): string {
+  if (list.length === 0) return "";
+  const rows = list
+    .map(
+      (s) =>
+        `<tr><td>${s.url ? `<a href="${esc(s.url)}">${esc(s.name)}</a>` : esc(s.name)}</td><td>${esc(s.purpose)}</td><td>${esc(s.location)}</td></tr>`,
+    )
+    .join("");
+  return `<table><caption>Sub-processors</caption><thead><tr><th scope="col">Name</th><th scope="col">Purpose</th><th scope="col">Location</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
