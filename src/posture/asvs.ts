@@ -45,7 +45,8 @@ export const ASVS_MAP: Readonly<Record<string, readonly string[]>> = freeze({
   "HDR-2": ["V3.4.1"],
   // "Strict" CSP on every response, read as object-src/base-uri 'none' (V3.4.3); nosniff on every
   // response keeps API bodies from being rendered in the wrong context (V3.2.1).
-  "HDR-3": ["V3.2.1", "V3.4.3", "V3.4.4", "V3.4.5"],
+  // Its settings show the CSP in force, with frame-ancestors 'none' (V3.4.6).
+  "HDR-3": ["V3.2.1", "V3.4.3", "V3.4.4", "V3.4.5", "V3.4.6"],
   "HDR-4": ["V12.1.1"], // only when Bulwark terminates TLS itself
   "CORS-1": ["V3.4.2"],
   "AUTH-1": ["V11.4.2"],
@@ -63,15 +64,21 @@ export const ASVS_MAP: Readonly<Record<string, readonly string[]>> = freeze({
     "V7.3.2",
     "V7.4.1",
     "V7.4.3",
+    "V3.5.1", // the claim: state-changing requests need a per-session CSRF token
   ],
   "AUTH-6": ["V8.2.1"],
   "AUTH-7": ["V2.4.1", "V6.1.1", "V6.3.1"],
+  "AUTH-8": ["V6.5.1"], // the claim: each code works once
   "AUTH-9": ["V7.2.2", "V10.4.5"],
-  "AUTH-10": ["V9.1.1", "V9.2.1", "V9.2.3", "V9.2.4", "V10.3.1", "V10.4.6"],
+  // The claim: the authorization code flow only, PKCE S256 required of every client.
+  "AUTH-10": ["V9.1.1", "V9.2.1", "V9.2.3", "V9.2.4", "V10.3.1", "V10.4.4", "V10.4.6"],
+  // The claim: code flow with PKCE S256, state and nonce; the ID token's signature, issuer, audience
+  // and expiry verified.
+  "AUTH-11": ["V6.8.2", "V10.2.1", "V10.5.1", "V10.5.4"],
   "AUTH-14": ["V7.5.1", "V7.5.3"],
   "AUTHZ-1": ["V8.1.1", "V8.2.1", "V8.3.1"],
   "AUTHZ-2": ["V8.2.2", "V8.3.1", "V8.4.1"],
-  "AUTHZ-3": ["V8.2.1"],
+  "AUTHZ-3": ["V8.2.1", "V6.3.2"], // the claim: admins are created only from the command line
   "AUTHZ-5": ["V6.4.1"],
   "AUTHZ-6": ["V16.3.2"],
   "KEY-1": ["V8.2.2", "V8.4.1"],
@@ -87,7 +94,7 @@ export const ASVS_MAP: Readonly<Record<string, readonly string[]>> = freeze({
   "AUDIT-5": ["V16.2.4"],
   "HOOK-4": ["V15.2.2"],
   "HOOK-5": ["V16.5.2"],
-  "HOOK-7": ["V1.3.6"], // public-address rule, not a domain allowlist: webhook targets are the tenants' own
+  "HOOK-7": ["V1.3.6", "V15.3.2"], // public-address rule, not a domain allowlist: webhook targets are the tenants' own
   "INPUT-1": ["V2.2.1", "V2.2.2", "V15.3.3", "V15.3.5"],
   "INPUT-2": ["V1.2.4"],
   "INPUT-3": ["V15.3.5", "V15.3.7"],

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
+import { sql } from "kysely";
 import { SYSTEM } from "../audit/actor.js";
-import { canonical } from "../audit/entry.js";
+import { type AuditEvent, canonical } from "../audit/entry.js";
 import type { AuditService } from "../audit/service.js";
 import type { Database, Db } from "../db/database.js";
 import type { PostureState } from "./signed.js";
@@ -46,10 +47,16 @@ export async function recordPosture(
 ): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await db.global.transaction().execute((tx) => append(tx, audit, state, now));
+      return await db.global.transaction().execute(async (tx) => {
+        // One writer at a time on PostgreSQL (SQLite has one writer anyway): the chain cannot fork.
+        if (db.engine === "postgres")
+          await sql`SELECT pg_advisory_xact_lock(hashtext('bulwark.posture'))`.execute(tx);
+        return append(tx, audit, state, now);
+      });
     } catch (err) {
-      // Another node took the next seq first: read the chain again (at most a few nodes start at once).
-      if (attempt >= 4) throw err;
+      // Should another writer still take the next seq first, read the chain again after a moment.
+      if (attempt >= 4 || !/unique|duplicate|busy|locked/i.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
     }
   }
 }
@@ -74,18 +81,38 @@ async function append(tx: Db, audit: AuditService, state: PostureState, now: num
     state: text,
     created_at: now,
   });
+  await audit.record(tx, changeEvent(last?.hash, hash, changed, before, after));
+  return true;
+}
+
+/**
+ * The audit entry of a change, kept under the entry cap whatever the number of claims (extensions add
+ * theirs): each changed claim before and after; else only their names; else only how many changed. The
+ * chain row beside it holds both postures in full, so nothing is lost, and an entry too large can never
+ * roll the chain row back.
+ */
+function changeEvent(
+  previous: string | undefined,
+  hash: string,
+  changed: readonly string[],
+  before: Record<string, string> | undefined,
+  after: Record<string, string>,
+): AuditEvent {
   const pick = (from: Record<string, string> | undefined) =>
-    Object.fromEntries(changed.filter((k) => from && k in from).map((k) => [k, from![k]]));
-  const inline = JSON.stringify([pick(before), pick(after)]).length <= INLINE_LIMIT;
-  await audit.record(tx, {
+    Object.fromEntries(changed.filter((k) => from && k in from).map((k) => [k, from![k]!]));
+  const event = (detail: "claims" | "names" | "count"): AuditEvent => ({
     action: POSTURE_CHANGED,
     actor: SYSTEM,
     entity: { type: "posture", id: hash },
-    before: last ? { hash: last.hash, ...(inline ? { claims: pick(before) } : {}) } : null,
-    after: { hash, ...(inline ? { claims: pick(after) } : {}) },
-    metadata: { changed },
+    before: previous ? { hash: previous, ...(detail === "claims" ? { claims: pick(before) } : {}) } : null,
+    after: { hash, ...(detail === "claims" ? { claims: pick(after) } : {}) },
+    metadata: detail === "count" ? { changedCount: changed.length } : { changed },
   });
-  return true;
+  for (const detail of ["claims", "names"] as const) {
+    const e = event(detail);
+    if (JSON.stringify([e.before, e.after, e.metadata]).length <= INLINE_LIMIT) return e;
+  }
+  return event("count");
 }
 
 /** The latest changes of posture, newest first, from the chain. */

@@ -100,7 +100,7 @@ export async function posturePlugin(
     id: "POST-4",
     title: "Signed posture with its history",
     claim: `The posture (every claim with its settings, and the profile) is hashed as RFC 8785 canonical JSON and signed with the audit log's Ed25519 key (${opts.audit.signer.keyId}); /security.json carries the signature as a detached JWS. Every change of posture between starts is kept, in order, with the postures before and after${config.audit.enabled ? " and an entry in the platform's audit log naming each changed claim before and after" : ""}; this page lists the latest. The posture is also published in OSCAL 1.2 (a component definition with each claim's values and its OWASP ASVS 5.0 requirements, and assessment results with the self-checks' outcomes), with an ASVS 5.0 level 2 coverage table on this page.`,
-    settings: { keyId: opts.audit.signer.keyId, history: config.audit.enabled },
+    settings: { keyId: opts.audit.signer.keyId, auditEntries: config.audit.enabled },
     enabled: true,
   });
   const document = new PostureDocument(posture, config, {

@@ -27,8 +27,21 @@ declare module "../db/tables.js" {
 
 export function postureMigrations(ctx: MigrationContext): Record<string, Migration> {
   return {
-    "0028_posture_changes": {
+    // A first form kept postures by hash; retention and concurrent starts needed an ordered chain (0029).
+    "0028_posture_states": {
       async up(db: AnyDb) {
+        await db.schema
+          .createTable("posture_states")
+          .addColumn("hash", "text", (c) => c.primaryKey())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .execute();
+        await grantApp(db, ctx, "posture_states", ["SELECT", "INSERT"]);
+      },
+    },
+    "0029_posture_changes": {
+      async up(db: AnyDb) {
+        await db.schema.dropTable("posture_states").execute();
         await db.schema
           .createTable("posture_changes")
           .addColumn("seq", "bigint", (c) => c.primaryKey())

@@ -141,7 +141,8 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
         title: "Transactional outbox",
         claim:
           "An event is written to the outbox in the same database transaction as the change it describes: a change that rolls back sends nothing, and a committed change is delivered at least once with a stable webhook-id, even when the worker dies mid-delivery.",
-        settings: { workerInProcess: settings.worker },
+        // Whether this process delivers is per process (WEBHOOK_WORKER=off on API nodes): not part of the
+        // deployment's posture (POST-4), which must read the same on every node.
         enabled: true,
       });
       ctx.posture.register({
