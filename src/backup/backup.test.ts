@@ -48,6 +48,17 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
     });
   });
 
+  it("DATA-2: the security page's live check of backups says 'does not hold' until one is taken", async () => {
+    await served(async (t) => {
+      await t.app.bulwark.posture.settled();
+      const data2 = (await t.app.inject({ url: "/security.json" }))
+        .json()
+        .controls.find((c: { id: string }) => c.id === "DATA-2");
+      expect(data2.check).toMatchObject({ holds: false, detail: "no backup yet" });
+      expect((await t.app.inject({ url: "/health" })).json().failingClaims).toContain("DATA-2");
+    });
+  });
+
   it("DATA-2: bulwark backup writes a consistent snapshot encrypted with age; nothing readable is left beside it", async () => {
     await served(async (t) => {
       for (const email of USERS) await createUser(t, email, PW);
@@ -157,6 +168,11 @@ describe(`DATA-2 encrypted backups (${ENGINE})`, { timeout: 120_000 }, () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
       await served(async (t) => {
+        await t.app.bulwark.posture.settled();
+        const data2 = (await t.app.inject({ url: "/security.json" }))
+          .json()
+          .controls.find((c: { id: string }) => c.id === "DATA-2");
+        expect(data2.check).toMatchObject({ holds: true });
         vi.setSystemTime(newest! + config.backup.maxAgeMs);
         expect((await t.app.inject({ url: "/health" })).json().status).toBe("ok");
         vi.setSystemTime(newest! + config.backup.maxAgeMs + 1);
