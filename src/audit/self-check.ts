@@ -52,8 +52,8 @@ export class LogRotation {
   }
 }
 
-/** Whether a published key signed this row's checkpoint, for this log, size and root. */
-function signedBy(row: AuditCheckpointRow, log: string, verifiers: readonly Verifier[]): boolean {
+/** Whether one of `verifiers` signed this row's checkpoint, for this log, size and root. */
+export function signedBy(row: AuditCheckpointRow, log: string, verifiers: readonly Verifier[]): boolean {
   try {
     const c = parseCheckpoint(openNote(row.note, verifiers).text);
     return c.size === row.size && c.root.equals(unhex(row.root)) && c.origin.endsWith(`/audit/${log}`);

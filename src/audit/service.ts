@@ -14,7 +14,7 @@ import {
   parseVkey,
   type Verifier,
 } from "./note.js";
-import { LogRotation } from "./self-check.js";
+import { LogRotation, signedBy } from "./self-check.js";
 import type { AuditFilter, AuditStore } from "./store.js";
 import type { AuditCheckpointRow, AuditEventRow } from "./tables.js";
 import { erasureText } from "./verify.js";
@@ -319,13 +319,7 @@ export class AuditService {
    */
   private async trustedLatest(log: string): Promise<AuditCheckpointRow | undefined> {
     for (const row of await this.store.checkpoints(log, 20)) {
-      try {
-        const c = parseCheckpoint(openNote(row.note, this.verifiers).text);
-        if (c.size === row.size && c.root.equals(unhex(row.root)) && c.origin.endsWith(`/audit/${log}`))
-          return row;
-      } catch {
-        // not ours: skip it
-      }
+      if (signedBy(row, log, this.verifiers)) return row;
       this.log.warn({ log, size: row.size }, "audit checkpoint not signed by this server's key: skipped");
     }
     return undefined;

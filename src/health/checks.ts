@@ -3,6 +3,9 @@ export interface HealthCheck {
   readonly name: string;
   /** A required dependency that is down turns /health into 503. */
   readonly required: boolean;
+  /** Not a dependency (the security claims' self-checks): left out of `names`, and not logged at each
+   * poll, its failure being logged once where it is found. */
+  readonly quiet?: boolean;
   /** Resolves when the dependency answers; rejects (or times out) when it does not. */
   probe(): Promise<void>;
 }
@@ -22,8 +25,13 @@ export class HealthChecks {
     this.checks.push(check);
   }
 
+  /** The dependencies checked (quiet checks are not dependencies). */
   get names(): string[] {
-    return this.checks.map((c) => c.name);
+    return this.checks.filter((c) => !c.quiet).map((c) => c.name);
+  }
+
+  quiet(name: string): boolean {
+    return this.checks.some((c) => c.name === name && c.quiet);
   }
 
   /** Runs every probe concurrently, each bounded by `timeoutMs`. */

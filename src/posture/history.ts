@@ -1,10 +1,9 @@
-import { createHash } from "node:crypto";
 import { sql } from "kysely";
 import { SYSTEM } from "../audit/actor.js";
 import { type AuditEvent, canonical } from "../audit/entry.js";
 import type { AuditService } from "../audit/service.js";
 import type { Database, Db } from "../db/database.js";
-import type { PostureState } from "./signed.js";
+import { type PostureState, postureHash } from "./signed.js";
 import { postureStore } from "./store.js";
 
 export const POSTURE_CHANGED = "posture.changed";
@@ -27,8 +26,6 @@ function byKey(state: PostureState): Record<string, string> {
     out[`${c.id} ${c.title}`] = canonical({ claim: c.claim, settings: c.settings });
   return out;
 }
-
-const sha256 = (v: string): string => createHash("sha256").update(v).digest("hex");
 
 /**
  * POST-4: records the posture this server starts with when it differs from the last in the chain
@@ -63,7 +60,7 @@ export async function recordPosture(
 
 async function append(tx: Db, audit: AuditService, state: PostureState, now: number): Promise<boolean> {
   const text = canonical(state);
-  const hash = sha256(text);
+  const hash = postureHash(state);
   const last = await postureStore.last(tx);
   if (last?.hash === hash) return false;
   const before = last ? byKey(JSON.parse(last.state) as PostureState) : undefined;

@@ -22,10 +22,6 @@ type Tracked = FastifyRequest & { [COUNTED]?: Counted[] };
  * The client key of an address: IPv4 as is (an IPv4-mapped IPv6 address as its IPv4), IPv6 by its /64,
  * the block one subscriber is normally given, so rotating through a /64 buys no extra quota.
  */
-/** The address a request counts against; the server's own self-checks count in a bucket of their own. */
-const clientKey = (request: FastifyRequest): string =>
-  isSelfCheck(request) ? SELF_CHECK_BUCKET : addressKey(request.ip);
-
 export function addressKey(ip: string): string {
   if (!ip.includes(":")) return ip;
   const v4 = plainIp(ip);
@@ -36,6 +32,10 @@ export function addressKey(ip: string): string {
     .map((g) => g.replace(/^0+(?=.)/, ""))
     .join(":")}::/64`;
 }
+
+/** The address a request counts against; the server's own self-checks count in a bucket of their own. */
+const clientKey = (request: FastifyRequest): string =>
+  isSelfCheck(request) ? SELF_CHECK_BUCKET : addressKey(request.ip);
 
 /**
  * The API's request limits (RATE-1…RATE-4), as two steps of the guard pipeline. Before authentication:
