@@ -1,8 +1,16 @@
 import { createHash, createPublicKey, verify } from "node:crypto";
 import { compactVerify, importJWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestApp, type TestDb, testApp, testConfig, testDb } from "../../test/harness.js";
+import {
+  PRODUCTION_ENV,
+  type TestApp,
+  type TestDb,
+  testApp,
+  testConfig,
+  testDb,
+} from "../../test/harness.js";
 import { buildApp } from "../app.js";
+import { SELF_CHECK_ADDRESS, SELF_CHECK_HEADER, SELF_CHECK_TOKEN } from "../http/self-check.js";
 
 /** RFC 8785 for the values a posture holds (strings, integers, booleans, arrays, objects): written here,
  * independently of the server's own canonicaliser, as a customer's verifier would. */
@@ -33,7 +41,7 @@ const signedBytes = (doc: SecurityJson): string =>
 
 /** The published key, from /.well-known/audit-keys.json's C2SP verifier key: name+id+base64(0x01 ‖ key). */
 async function publishedKey(t: TestApp): Promise<{ keyId: string; raw: Buffer }> {
-  const { keys } = (await t.app.inject({ url: "/.well-known/audit-keys.json" })).json() as {
+  const { keys } = (await t.app.inject({ url: "/.well-known/audit-keys.json", ...HTTPS })).json() as {
     keys: { keyId: string; vkey: string; current: boolean }[];
   };
   const current = keys.find((k) => k.current)!;
@@ -42,16 +50,22 @@ async function publishedKey(t: TestApp): Promise<{ keyId: string; raw: Buffer }>
   return { keyId: current.keyId, raw: raw.subarray(1) };
 }
 
-describe("signed posture", () => {
+/** As a client over HTTPS would ask (production refuses plain HTTP): the self-checks' in-process marker. */
+const HTTPS = { remoteAddress: SELF_CHECK_ADDRESS, headers: { [SELF_CHECK_HEADER]: SELF_CHECK_TOKEN } };
+
+describe.each([
+  ["test profile", {}],
+  ["production", PRODUCTION_ENV],
+])("signed posture (%s)", (_name, env) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await testApp();
+    t = await testApp(env);
     await t.app.bulwark.posture.settled();
   });
   afterAll(async () => t.close());
 
   it("POST-4: the signature on /security.json verifies with jose and node:crypto from the published key, and fails after a one-byte change", async () => {
-    const doc = (await t.app.inject({ url: "/security.json" })).json() as SecurityJson;
+    const doc = (await t.app.inject({ url: "/security.json", ...HTTPS })).json() as SecurityJson;
     const { keyId, raw } = await publishedKey(t);
     expect(doc.signature.keyId).toBe(keyId);
     const key = await importJWK({ kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, "EdDSA");
@@ -108,8 +122,8 @@ describe("signed posture", () => {
   });
 
   it("POST-4: the page states the posture's hash and the key it is signed with", async () => {
-    const doc = (await t.app.inject({ url: "/security.json" })).json() as SecurityJson;
-    const page = (await t.app.inject({ url: "/security" })).body;
+    const doc = (await t.app.inject({ url: "/security.json", ...HTTPS })).json() as SecurityJson;
+    const page = (await t.app.inject({ url: "/security", ...HTTPS })).body;
     expect(page).toContain(`<code>${doc.signature.hash}</code>`);
     expect(page).toContain(`Ed25519 key ${doc.signature.keyId}`);
   });
