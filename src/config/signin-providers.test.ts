@@ -18,7 +18,13 @@ const load = (value: unknown, env: Record<string, string> = {}) =>
 
 describe("SIGNIN_PROVIDERS (AUTH-11)", () => {
   it("AUTH-11: parses providers; every bad entry is named at start-up, all at once", () => {
-    expect(load([one]).auth.providers).toEqual([one]);
+    expect(load([one]).auth.providers).toEqual([{ ...one, type: "oidc" }]);
+    // GitHub (OAuth 2 without OpenID Connect): github.com unless an Enterprise Server's address is given.
+    const github = { id: "github", type: "github", clientId: "c2", clientSecret: "s2" };
+    expect(load([github]).auth.providers[0]).toMatchObject({ type: "github", issuer: "https://github.com" });
+    expect(load([{ ...github, issuer: "https://ghe.acme.example/" }]).auth.providers[0]!.issuer).toBe(
+      "https://ghe.acme.example",
+    );
     expect(load([{ ...one, name: undefined }]).auth.providers[0]!.name).toBe("acme");
     let problems: readonly string[] = [];
     try {
@@ -29,6 +35,8 @@ describe("SIGNIN_PROVIDERS (AUTH-11)", () => {
         one,
         { ...one, id: "x", issuer: "ftp://x" },
         { ...one, id: "y", clientSecret: "" },
+        { ...one, id: "z", type: "saml" },
+        { ...one, id: "gh", type: "github", issuer: "https://ghe.acme.example/login" },
       ]);
     } catch (err) {
       problems = (err as ConfigError).problems;
@@ -39,6 +47,8 @@ describe("SIGNIN_PROVIDERS (AUTH-11)", () => {
       "SIGNIN_PROVIDERS: provider 4: id acme appears twice",
       "SIGNIN_PROVIDERS: x: issuer must be an https URL",
       "SIGNIN_PROVIDERS: y: clientId and clientSecret are required",
+      "SIGNIN_PROVIDERS: z: type must be oidc or github",
+      "SIGNIN_PROVIDERS: gh: a GitHub issuer is the server's address (https://github.com, or your GitHub Enterprise Server's), without a path",
     ]);
     expect(() => load("{not json")).toThrow(/SIGNIN_PROVIDERS: not valid JSON/);
     expect(() => load({ id: "acme" })).toThrow(/SIGNIN_PROVIDERS: expected a JSON array/);

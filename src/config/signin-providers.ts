@@ -1,20 +1,29 @@
 /**
  * External sign-in providers (AUTH-11), from the `SIGNIN_PROVIDERS` variable: a JSON array of OpenID
- * Connect providers, each found by discovery from its issuer URL. The variable is a secret (it holds
- * client secrets): it may come from `SIGNIN_PROVIDERS_FILE` and is redacted in every summary and log.
+ * Connect providers, each found by discovery from its issuer URL, and GitHub (`"type": "github"`), which
+ * speaks OAuth 2 without OpenID Connect: its endpoints follow from its address (github.com, or a GitHub
+ * Enterprise Server's). The variable is a secret (it holds client secrets): it may come from
+ * `SIGNIN_PROVIDERS_FILE` and is redacted in every summary and log.
  */
 export interface SigninProvider {
   /** Its name in URLs (`/v1/auth/external/{id}/…`) and in linked identities: `google`, `acme-okta`. */
   readonly id: string;
   /** What the sign-in button says: "Continue with {name}". */
   readonly name: string;
+  /**
+   * `oidc`: discovery from `issuer`, an ID token. `github`: OAuth 2 at `issuer` (github.com by default,
+   * or a GitHub Enterprise Server), the account and its addresses read from GitHub's REST API.
+   */
+  readonly type: "oidc" | "github";
+  /** Identities are keyed by issuer and subject: for GitHub, its address and the numeric account id. */
   readonly issuer: string;
   readonly clientId: string;
   readonly clientSecret: string;
 }
 
 const ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
-const KEYS = new Set(["id", "name", "issuer", "clientId", "clientSecret"]);
+const KEYS = new Set(["id", "name", "type", "issuer", "clientId", "clientSecret"]);
+const GITHUB = "https://github.com";
 
 /** Parses the variable; every problem goes to `problems` (named by provider), the valid ones are returned. */
 export function parseSigninProviders(
@@ -59,7 +68,9 @@ function checkOne(p: unknown, at: string, production: boolean, seen: Set<string>
   if (!id || !ID.test(id)) return `${at}: id must be 1-32 lower-case letters, digits or dashes`;
   if (seen.has(id)) return `${at}: id ${id} appears twice`;
   seen.add(id);
-  const issuer = s("issuer");
+  const type = s("type") ?? "oidc";
+  if (type !== "oidc" && type !== "github") return `${id}: type must be oidc or github`;
+  const issuer = s("issuer") ?? (type === "github" ? GITHUB : undefined);
   let url: URL | undefined;
   try {
     url = issuer ? new URL(issuer) : undefined;
@@ -70,8 +81,12 @@ function checkOne(p: unknown, at: string, production: boolean, seen: Set<string>
   // The issuer is shown (start-up summary, security page): credentials never belong in it.
   if (url.username || url.password) return `${id}: issuer must not carry credentials`;
   if (production && url.protocol !== "https:") return `${id}: issuer must be https in production`;
+  if (type === "github" && (url.pathname !== "/" || url.search || url.hash))
+    return `${id}: a GitHub issuer is the server's address (https://github.com, or your GitHub Enterprise Server's), without a path`;
   const clientId = s("clientId");
   const clientSecret = s("clientSecret");
   if (!clientId || !clientSecret) return `${id}: clientId and clientSecret are required`;
-  return { id, name: s("name") ?? id, issuer: issuer!, clientId, clientSecret };
+  // One spelling per issuer (identities are keyed by it): GitHub's without a trailing slash.
+  const key = type === "github" ? issuer!.replace(/\/+$/, "") : issuer!;
+  return { id, name: s("name") ?? id, type, issuer: key, clientId, clientSecret };
 }

@@ -670,7 +670,7 @@ export const VARIABLES = [
     name: "SIGNIN_PROVIDERS",
     kind: "string",
     secret: true,
-    doc: 'External sign-in (AUTH-11): a JSON array of OpenID Connect providers, `[{"id":"google","name":"Google","issuer":"https://accounts.google.com","clientId":"…","clientSecret":"…"}]`. Each registers the redirect URI `<PUBLIC_URL>/v1/auth/external/<id>/callback`.',
+    doc: 'External sign-in (AUTH-11): a JSON array of OpenID Connect providers, `[{"id":"google","name":"Google","issuer":"https://accounts.google.com","clientId":"…","clientSecret":"…"}]`, and GitHub with `"type":"github"` (OAuth 2; `issuer` is https://github.com unless a GitHub Enterprise Server\'s address is given). Each registers the redirect URI `<PUBLIC_URL>/v1/auth/external/<id>/callback`.',
     prodRule: "issuers https",
   },
   {

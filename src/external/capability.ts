@@ -14,7 +14,7 @@ declare module "../context.js" {
 }
 
 /**
- * Sign-in with external OpenID Connect providers (AUTH-11), configured by `SIGNIN_PROVIDERS`. With
+ * Sign-in with external OpenID Connect providers and GitHub (AUTH-11), configured by `SIGNIN_PROVIDERS`. With
  * none configured the routes answer an empty list and 404s, and no claim is made on the security page.
  */
 export interface ExternalOptions {
@@ -66,12 +66,26 @@ export function externalCapability(options: ExternalOptions = {}): Capability {
           Boolean((await identity.findUser(userId))?.password_hash) || (await passkeys.has(userId)),
       });
       ctx.service("jobs").schedule("external.purge", { everyMs: 3_600_000 }, () => external.purge());
-      const names = providers.map((p) => p.name);
+      const named = (type: string) =>
+        providers
+          .filter((p) => p.type === type)
+          .map((p) => p.name)
+          .join(", ");
+      const ways = [
+        named("oidc") &&
+          `${named("oidc")} through OpenID Connect (authorization code with PKCE S256, state and nonce; the ID token's signature, issuer, audience and expiry verified)`,
+        named("github") &&
+          `${named("github")} through GitHub's OAuth 2 (authorization code with PKCE S256 and state; who signed in is read from GitHub's API with the token: the numeric account id, and the primary address with GitHub's verified flag for it)`,
+      ].filter(Boolean);
       ctx.posture.register({
         id: "AUTH-11",
         title: "Sign-in with external providers",
-        claim: `People can sign in with ${names.join(", ") || "no external provider (none is configured)"} through OpenID Connect (authorization code with PKCE S256, state and nonce; the ID token's signature, issuer, audience and expiry verified), each round trip bound to the browser that started it (a cookie) and usable once within ten minutes. A new account is created only under the sign-up rules and only for an address the provider asserts as verified; an identity is linked to an existing account only after its owner signs in, in the browser that made the round trip, and confirms with the password, never silently, and the owner is mailed; adding one from the account page completes only in the session that started it. Linked identities are listed and removable, never the account's last way in; the second factor is still asked for.`,
-        settings: { providers: providers.map((p) => p.id), issuers: providers.map((p) => p.issuer) },
+        claim: `People can sign in with ${ways.join("; and with ") || "no external provider (none is configured)"}, each round trip bound to the browser that started it (a cookie) and usable once within ten minutes. A new account is created only under the sign-up rules and only for an address the provider asserts as verified; an identity is linked to an existing account only after its owner signs in, in the browser that made the round trip, and confirms with the password, never silently, and the owner is mailed; adding one from the account page completes only in the session that started it. Linked identities are listed and removable, never the account's last way in; the second factor is still asked for.`,
+        settings: {
+          providers: providers.map((p) => p.id),
+          types: providers.map((p) => p.type),
+          issuers: providers.map((p) => p.issuer),
+        },
         enabled: providers.length > 0,
       });
     },

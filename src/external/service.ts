@@ -7,6 +7,7 @@ import { AppError } from "../http/errors.js";
 import type { IdentityService } from "../identity/service.js";
 import type { Stamp } from "../orgs/stamp.js";
 import { newId, newSecret, sha256 } from "../util/ids.js";
+import { GITHUB_SCOPE, githubAccount, githubConfiguration } from "./github.js";
 import type { ExternalStore } from "./store.js";
 import type { ExternalIdentityRow } from "./tables.js";
 import { PKCE_VERIFIER } from "./tables.js";
@@ -32,8 +33,8 @@ export type Outcome =
 const failed = (why: string) => new AppError("EXTERNAL_SIGNIN_FAILED", why);
 
 /**
- * Sign-in with external OpenID Connect providers (AUTH-11), with openid-client: authorization code with
- * PKCE (S256), state and nonce, each flow bound to the browser that started it (the state is also in a
+ * Sign-in with external OpenID Connect providers and GitHub (AUTH-11), with openid-client: authorization
+ * code with PKCE (S256), state and (OpenID Connect) nonce, each flow bound to the browser that started it (the state is also in a
  * cookie) and used once within ten minutes; the ID token and userinfo verified by openid-client. An
  * identity signs in to the account it is linked to. An unlinked one creates an account only under the
  * sign-up rules (AUTH-12) and only for an address the provider asserts as verified; when the address
@@ -77,9 +78,20 @@ export class ExternalService {
     return `${this.publicUrl}/v1/auth/external/${id}/callback`;
   }
 
-  /** The provider's metadata, discovered once (again after a failure), with a 10 s timeout per request. */
+  /**
+   * The provider's metadata, discovered once (again after a failure), with a 10 s timeout per request.
+   * GitHub's is known from its address: nothing to discover.
+   */
   private config(p: SigninProvider): Promise<client.Configuration> {
     let found = this.configs.get(p.id);
+    if (!found && p.type === "github") {
+      const config = githubConfiguration(p);
+      config.timeout = 10;
+      if (this.options.fetch) config[client.customFetch] = this.options.fetch;
+      if (this.options.allowHttp && p.issuer.startsWith("http:")) client.allowInsecureRequests(config);
+      found = Promise.resolve(config);
+      this.configs.set(p.id, found);
+    }
     if (!found) {
       const reach = this.options.fetch ? { [client.customFetch]: this.options.fetch } : {};
       found = client
@@ -130,7 +142,8 @@ export class ExternalService {
     const config = await this.config(p);
     const state = newSecret("bwx");
     const verifier = client.randomPKCECodeVerifier();
-    const nonce = client.randomNonce();
+    // GitHub issues no ID token: there is nothing a nonce would bind.
+    const nonce = p.type === "github" ? null : client.randomNonce();
     const id = sha256(state);
     await this.store.addFlow({
       id,
@@ -147,11 +160,11 @@ export class ExternalService {
     });
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: this.redirectUri(p.id),
-      scope: "openid email profile",
+      scope: p.type === "github" ? GITHUB_SCOPE : "openid email profile",
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: "S256",
       state,
-      nonce,
+      ...(nonce ? { nonce } : {}),
     });
     return { url: url.href, state };
   }
@@ -182,24 +195,33 @@ export class ExternalService {
     let email: string | undefined;
     let verified = false;
     try {
-      const tokens = await client.authorizationCodeGrant(config, callback, {
-        pkceCodeVerifier: this.sealer.open(flow.verifier_sealed ?? "", PKCE_VERIFIER, flow.id),
-        expectedState: state,
-        expectedNonce: flow.nonce ?? "",
-        idTokenExpected: true,
-      });
-      const claims = tokens.claims()!;
-      subject = claims.sub;
-      // The address and whether it is verified come as a pair from one source: the ID token when it
-      // names an address, else userinfo (OpenID Connect Core 5.4), never one from each.
-      let source: { email?: unknown; email_verified?: unknown } = {
-        email: claims.email,
-        email_verified: claims.email_verified,
-      };
-      if (typeof claims.email !== "string" && config.serverMetadata().userinfo_endpoint)
-        source = await client.fetchUserInfo(config, tokens.access_token, subject);
-      email = typeof source.email === "string" ? source.email : undefined;
-      verified = source.email_verified === true;
+      const pkceCodeVerifier = this.sealer.open(flow.verifier_sealed ?? "", PKCE_VERIFIER, flow.id);
+      if (p.type === "github") {
+        const tokens = await client.authorizationCodeGrant(config, callback, {
+          pkceCodeVerifier,
+          expectedState: state,
+        });
+        ({ subject, email, verified } = await githubAccount(config, p.issuer, tokens.access_token));
+      } else {
+        const tokens = await client.authorizationCodeGrant(config, callback, {
+          pkceCodeVerifier,
+          expectedState: state,
+          expectedNonce: flow.nonce ?? "",
+          idTokenExpected: true,
+        });
+        const claims = tokens.claims()!;
+        subject = claims.sub;
+        // The address and whether it is verified come as a pair from one source: the ID token when it
+        // names an address, else userinfo (OpenID Connect Core 5.4), never one from each.
+        let source: { email?: unknown; email_verified?: unknown } = {
+          email: claims.email,
+          email_verified: claims.email_verified,
+        };
+        if (typeof claims.email !== "string" && config.serverMetadata().userinfo_endpoint)
+          source = await client.fetchUserInfo(config, tokens.access_token, subject);
+        email = typeof source.email === "string" ? source.email : undefined;
+        verified = source.email_verified === true;
+      }
     } catch (err) {
       if (err instanceof AppError) throw err;
       this.options.log?.warn(

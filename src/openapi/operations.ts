@@ -253,7 +253,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   "GET /v1/me": op("The signed-in user", "The user, the session and its CSRF token."),
   "GET /v1/auth/external": op(
     "External sign-in providers",
-    "The OpenID Connect providers people can sign in with (SIGNIN_PROVIDERS): id and name, for the sign-in page's buttons.",
+    "The providers people can sign in with (SIGNIN_PROVIDERS: OpenID Connect, GitHub): id and name, for the sign-in page's buttons.",
   ),
   "GET /v1/auth/external/:provider/start": op(
     "Sign in with an external provider",
