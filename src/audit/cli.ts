@@ -17,7 +17,7 @@ import {
   verifyLog,
 } from "./verify.js";
 import { CHUNK, checkedInParallel } from "./verify-pool.js";
-import { checkChunk } from "./verify-sqlite.js";
+import { checkChunk, chunkAt } from "./verify-sqlite.js";
 
 interface Out {
   write(s: string): unknown;
@@ -61,6 +61,7 @@ function sqliteChunks(
   retentionCutoff: number,
   parallel: ParallelOptions,
   erased: ReadonlySet<number>,
+  sizes: readonly number[],
 ): AsyncIterable<CheckedBatch> | undefined {
   const select = (text: string, params: readonly unknown[]) => db.selectRows(text, params)!;
   const max = db.selectRows("SELECT max(seq) FROM audit_events WHERE log_id = ?", [log])?.[0]?.[0];
@@ -71,13 +72,10 @@ function sqliteChunks(
   const chunk = parallel.chunk ?? CHUNK;
   const chunks =
     file && end >= (parallel.from ?? PARALLEL_FROM)
-      ? checkedInParallel(file, log, end, retentionCutoff, parallel, erased)
+      ? checkedInParallel(file, log, end, retentionCutoff, parallel, erased, sizes)
       : (async function* () {
-          for (let from = 0; from < end; from += chunk) {
-            const to = Math.min(end, from + chunk);
-            const listed = [...erased].filter((s) => s >= from && s < to);
-            yield checkChunk(select, { log, from, to, retentionCutoff, erased: listed });
-          }
+          for (let from = 0; from < end; from += chunk)
+            yield checkChunk(select, chunkAt(log, from, chunk, end, retentionCutoff, erased, sizes));
         })();
   return (async function* () {
     for await (const batch of chunks) {
@@ -95,7 +93,7 @@ async function* strays(store: AuditStore, log: string, end: number): AsyncGenera
     yield {
       first: end,
       count: 0,
-      leaves: new Uint8Array(0),
+      edges: [],
       createdAt: new Float64Array(0),
       finding: {
         at: 0,
@@ -160,8 +158,8 @@ export async function verifyDatabase(
       erased,
       coveredBefore,
       checkpoints: await store.allCheckpoints(log),
-      rows: () =>
-        sqliteChunks(db, log, size, cutoff, options.parallel ?? {}, erased) ??
+      rows: (sizes) =>
+        sqliteChunks(db, log, size, cutoff, options.parallel ?? {}, erased, sizes) ??
         (async function* () {
           // Past the head too, so a row inserted beyond it is seen.
           let from = 0;

@@ -140,22 +140,52 @@ export class CompactRange {
   }
 
   append(leaf: Hash): void {
-    let h = leaf;
-    let height = 0;
-    while (this.heights.length > 0 && this.heights[this.heights.length - 1] === height) {
+    this.appendSubtree(leaf, 0);
+  }
+
+  /**
+   * Appends the root of a perfect subtree of 2^height leaves: the range's size must be a multiple of its
+   * width (the subtree starts where a tree of that width would), else the result would be another tree.
+   */
+  private appendSubtree(root: Hash, height: number): void {
+    const width = 2 ** height;
+    if (this.size % width !== 0) throw new Error("compact range: a subtree appended off its alignment");
+    let h = root;
+    let at = height;
+    while (this.heights.length > 0 && this.heights[this.heights.length - 1] === at) {
       this.heights.pop();
       h = nodeHash(this.hashes.pop()!, h);
-      height++;
+      at++;
     }
     this.hashes.push(h);
-    this.heights.push(height);
-    this.size++;
+    this.heights.push(at);
+    this.size += width;
+  }
+
+  /**
+   * Appends `count` leaves given as their own compact range (`edge`, 32 bytes per subtree root, largest
+   * first), as a verifier's worker computed it for a run of leaves starting at a multiple of a power of
+   * two no smaller than `count` (so its subtrees are this range's next ones).
+   */
+  appendEdge(edge: Uint8Array, count: number): void {
+    let i = 0;
+    for (let bit = 52; bit >= 0; bit--)
+      if (Math.floor(count / 2 ** bit) % 2 === 1)
+        this.appendSubtree(Buffer.from(edge.buffer, edge.byteOffset + 32 * i++, 32), bit);
+    if (32 * i !== edge.length) throw new Error("compact range: an edge that does not match its count");
   }
 
   root(): Hash {
-    if (this.hashes.length === 0) return EMPTY_ROOT;
-    let h = this.hashes[this.hashes.length - 1]!;
-    for (let i = this.hashes.length - 2; i >= 0; i--) h = nodeHash(this.hashes[i]!, h);
+    return this.rootWith(new Uint8Array(0));
+  }
+
+  /** The root of this range followed by a run of leaves given as their compact range (see appendEdge). */
+  rootWith(edge: Uint8Array): Hash {
+    const all = [...this.hashes];
+    for (let i = 0; i < edge.length; i += 32) all.push(Buffer.from(edge.buffer, edge.byteOffset + i, 32));
+    if (all.length === 0) return EMPTY_ROOT;
+    let h = all[all.length - 1]!;
+    for (let i = all.length - 2; i >= 0; i--) h = nodeHash(all[i]!, h);
     return h;
   }
 

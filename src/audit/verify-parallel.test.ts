@@ -10,6 +10,7 @@ import { Database } from "../db/database.js";
 import { verifyDatabase } from "./cli.js";
 import type { AuditEvent } from "./entry.js";
 import { auditOrigin, auditSigner } from "./keys.js";
+import { CompactRange, rootOf } from "./merkle.js";
 import { AuditService } from "./service.js";
 import { AuditStore } from "./store.js";
 import { checkedInParallel } from "./verify-pool.js";
@@ -74,11 +75,20 @@ describe("audit verify on worker threads (an SQLite file)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("AUDIT-4: workers check the log chunk by chunk and hand back the leaves its tree is built from", async () => {
+  it("AUDIT-4: workers check the log chunk by chunk and hand back the tree's edge at its end and at each checkpoint inside", async () => {
     const log = newLog();
     await fill(log, 37);
     const batches = [];
-    for await (const b of checkedInParallel(db.sqliteFile!, log, 37, 0, { chunk: 8, workers: 2 }))
+    const sizes = [3, 8, 20, 37];
+    for await (const b of checkedInParallel(
+      db.sqliteFile!,
+      log,
+      37,
+      0,
+      { chunk: 8, workers: 2 },
+      new Set(),
+      sizes,
+    ))
       batches.push(b);
     expect(batches.map((b) => [b.first, b.count, b.finding])).toEqual([
       [0, 8, undefined],
@@ -87,12 +97,17 @@ describe("audit verify on worker threads (an SQLite file)", () => {
       [24, 8, undefined],
       [32, 5, undefined],
     ]);
-    const leaves = batches.flatMap((b) =>
-      Array.from({ length: b.count }, (_, i) =>
-        Buffer.from(b.leaves.subarray(32 * i, 32 * i + 32)).toString("hex"),
-      ),
-    );
-    expect(leaves).toEqual(await store.leaves(log, 0, 37));
+    // The edges, folded as the verifier does, give the roots computed here from the stored leaves.
+    const leaves = (await store.leaves(log, 0, 37)).map((h) => Buffer.from(h, "hex"));
+    expect(batches.map((b) => b.edges.map((e) => e.size))).toEqual([[3, 8], [8], [4, 8], [8], [5]]);
+    const tree = new CompactRange();
+    for (const b of batches) {
+      for (const e of b.edges) expect(tree.rootWith(e.hashes)).toEqual(rootOf(leaves, 0, b.first + e.size));
+      const end = b.edges.at(-1)!;
+      tree.appendEdge(end.hashes, end.size);
+    }
+    expect(tree.size).toBe(37);
+    expect(tree.root()).toEqual(rootOf(leaves));
     expect(await verify(log)).toEqual({
       code: 0,
       out: `ok   ${log}: 37 entries, 1 signed checkpoints, verified through 37\n`,

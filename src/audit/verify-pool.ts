@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { CheckedBatch } from "./verify.js";
-import type { Chunk } from "./verify-sqlite.js";
+import { type Chunk, chunkAt } from "./verify-sqlite.js";
 
 /** Rows per chunk a worker checks at once. */
 export const CHUNK = 4096;
@@ -60,6 +60,8 @@ export async function* checkedInParallel(
   retentionCutoff: number,
   options: { workers?: number; chunk?: number } = {},
   erased: ReadonlySet<number> = new Set(),
+  /** Where signed checkpoints end (tree sizes): each chunk's tree edge is taken there too. */
+  sizes: readonly number[] = [],
 ): AsyncGenerator<CheckedBatch> {
   const size = options.chunk ?? CHUNK;
   const chunks = Math.ceil(end / size);
@@ -70,10 +72,8 @@ export async function* checkedInParallel(
   const inflight: Promise<CheckedBatch>[] = [];
   let next = 0;
   const send = () => {
-    const from = next * size;
-    const to = Math.min(end, from + size);
-    const listed = [...erased].filter((s) => s >= from && s < to);
-    inflight.push(pool[next % pool.length]!.check({ log, from, to, retentionCutoff, erased: listed }));
+    const chunk = chunkAt(log, next * size, size, end, retentionCutoff, erased, sizes);
+    inflight.push(pool[next % pool.length]!.check(chunk));
     next++;
   };
   try {

@@ -1,4 +1,5 @@
-import { type CheckedBatch, checkRow, type Finding, missing, type VerifyRow } from "./verify.js";
+import { CompactRange } from "./merkle.js";
+import { type CheckedBatch, checkRow, type Edge, type Finding, missing, type VerifyRow } from "./verify.js";
 
 /** One SELECT's rows as arrays: `Database.selectRows` on the main thread, a read-only handle in a worker. */
 export type SelectRows = (text: string, params: readonly unknown[]) => unknown[][];
@@ -12,6 +13,46 @@ export interface Chunk {
   readonly retentionCutoff: number;
   /** …or erased with their account (positions of this chunk listed by an erasure record). */
   readonly erased?: readonly number[];
+  /**
+   * Where signed checkpoints end inside this chunk, as counts of its rows (ascending, 1 … to - from):
+   * the tree's edge is taken there too. `from` is a multiple of a power of two no smaller than the chunk.
+   */
+  readonly cuts?: readonly number[];
+}
+
+/**
+ * The chunk of rows `from` to `to` of `log`, with the erasures and checkpoint ends (`sizes`, tree sizes)
+ * that fall inside it. `width`, the chunk size, must be a power of two: chunks then start where subtrees
+ * of their width do, and their compact ranges continue the tree's.
+ */
+export function chunkAt(
+  log: string,
+  from: number,
+  width: number,
+  end: number,
+  retentionCutoff: number,
+  erased: ReadonlySet<number>,
+  sizes: readonly number[],
+): Chunk {
+  if (!Number.isInteger(Math.log2(width)))
+    throw new RangeError("a verification chunk is a power of two rows");
+  const to = Math.min(end, from + width);
+  return {
+    log,
+    from,
+    to,
+    retentionCutoff,
+    erased: [...erased].filter((s) => s >= from && s < to),
+    cuts: sizes.filter((s) => s > from && s <= from + width).map((s) => s - from),
+  };
+}
+
+/** The compact range `range` as bytes that can cross to another thread (never a pooled Buffer's memory). */
+function edgeOf(range: CompactRange): Edge {
+  const hashes = range.edge();
+  const bytes = new Uint8Array(32 * hashes.length);
+  hashes.forEach((h, i) => bytes.set(h, 32 * i));
+  return { size: range.size, hashes: bytes };
 }
 
 const ROWS =
@@ -22,22 +63,30 @@ type Row = [number, string, number, string, string | null, string, string, strin
 
 /**
  * Checks the rows of one chunk of an SQLite log on their own (`checkRow`, and that seq runs without a gap
- * from `from`), and returns their leaf hashes for the tree. Reads the chunk with one SELECT; runs on the
- * main thread or on a worker (verify-pool.ts), with the same result.
+ * from `from`), and folds their leaves into the chunk's part of the tree: its compact range at each cut
+ * and at its end (or at the first row that failed), so the thread that holds the whole tree hashes one
+ * subtree root per chunk instead of a node per leaf. Reads the chunk with one SELECT; runs on the main
+ * thread or on a worker (verify-pool.ts), with the same result.
  */
 export function checkChunk(select: SelectRows, chunk: Chunk): CheckedBatch {
   const { log, from, to, retentionCutoff } = chunk;
   const erased = chunk.erased?.length ? new Set(chunk.erased) : undefined;
   const rows = select(ROWS, [log, from, to]) as Row[];
-  const leaves = new Uint8Array(32 * rows.length);
   const createdAt = new Float64Array(rows.length);
-  const done = (count: number, finding?: Finding): CheckedBatch => ({
-    first: from,
-    count,
-    leaves: leaves.subarray(0, 32 * count),
-    createdAt: createdAt.subarray(0, count),
-    finding: finding && { at: count, finding },
-  });
+  const range = new CompactRange();
+  const edges: Edge[] = [];
+  const cuts = chunk.cuts ?? [];
+  let cut = 0;
+  const done = (count: number, finding?: Finding): CheckedBatch => {
+    if (edges.at(-1)?.size !== count) edges.push(edgeOf(range));
+    return {
+      first: from,
+      count,
+      edges,
+      createdAt: createdAt.subarray(0, count),
+      finding: finding && { at: count, finding },
+    };
+  };
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     if (r[0] !== from + i) return done(i, missing(from + i, r[0]));
@@ -56,8 +105,12 @@ export function checkChunk(select: SelectRows, chunk: Chunk): CheckedBatch {
     };
     const leaf = checkRow(row, log, retentionCutoff, erased);
     if (!Buffer.isBuffer(leaf)) return done(i, leaf);
-    leaves.set(leaf, 32 * i);
+    range.append(leaf);
     createdAt[i] = r[2];
+    while (cut < cuts.length && cuts[cut]! <= i + 1) {
+      if (cuts[cut] === i + 1) edges.push(edgeOf(range));
+      cut++;
+    }
   }
   // A short chunk is the end of the log, or a gap before rows further on.
   if (rows.length < to - from) {

@@ -25,7 +25,8 @@ const select = (text: string, params: readonly unknown[]): unknown[][] => {
 parentPort!.on("message", (chunk: Chunk) => {
   try {
     const batch = checkChunk(select, chunk);
-    parentPort!.postMessage(batch, [batch.leaves.buffer, batch.createdAt.buffer] as ArrayBuffer[]);
+    const moved = [batch.createdAt.buffer, ...batch.edges.map((e) => e.hashes.buffer)] as ArrayBuffer[];
+    parentPort!.postMessage(batch, moved);
   } catch (err) {
     parentPort!.postMessage({ error: (err as Error).message });
   }

@@ -19,16 +19,24 @@ export interface VerifyRow {
   readonly entity_id?: string | null;
 }
 
+/** The compact range of a batch's first `size` leaves: its subtree roots, 32 bytes each, largest first. */
+export interface Edge {
+  readonly size: number;
+  readonly hashes: Uint8Array;
+}
+
 /**
  * Consecutive rows checked one by one elsewhere (`checkRow`, in verify-sqlite.ts, possibly on worker
- * threads): what is left for the tree is their leaf hashes, in order.
+ * threads), their leaves already folded: what is left for the tree is their compact range where a
+ * signed checkpoint ends among them, and at their end. `first` is a multiple of a power of two no
+ * smaller than the batch, so those ranges continue the tree's.
  */
 export interface CheckedBatch {
   /** The seq of the first row. */
   readonly first: number;
   readonly count: number;
-  /** `count` leaf hashes of 32 bytes each. */
-  readonly leaves: Uint8Array;
+  /** The batch's compact range at each checkpoint inside it (the sizes `rows` was given), and at `count`. */
+  readonly edges: readonly Edge[];
   /** Each row's created_at (epoch ms). */
   readonly createdAt: Float64Array;
   /** The first row that failed its checks (index `at`; the rows before it passed), or the gap there. */
@@ -43,8 +51,11 @@ export interface VerifySource {
    * have changed since a checkpoint was signed; the log id may not).
    */
   readonly anyHost?: boolean;
-  /** The log's rows in seq order, in batches (or batches already checked row by row). */
-  rows(): AsyncIterable<readonly VerifyRow[] | CheckedBatch>;
+  /**
+   * The log's rows in seq order, in batches (or batches already checked row by row, whose edges are
+   * taken at `checkpointSizes`, the sizes of the checkpoints that verified).
+   */
+  rows(checkpointSizes: readonly number[]): AsyncIterable<readonly VerifyRow[] | CheckedBatch>;
   readonly checkpoints: readonly { readonly size: number; readonly note: string }[];
   /** Verifier keys (C2SP vkey strings) trusted to sign this log's checkpoints. */
   readonly vkeys: readonly string[];
@@ -144,20 +155,14 @@ export async function verifyLog(
   const joined = (seq: number, createdAt: number): Finding | undefined => {
     const want = roots.get(range.size);
     if (want) {
-      if (!range.root().equals(want))
-        return {
-          problem: "modified",
-          seq: null,
-          id: null,
-          message: `the first ${range.size} entries do not match their signed checkpoint: an entry from ${verified} to ${range.size - 1} was altered together with its leaf`,
-        };
+      if (!range.root().equals(want)) return altered(verified, range.size);
       verified = range.size;
       oldestUncovered = undefined;
     } else if (!oldestUncovered) oldestUncovered = { seq, at: createdAt };
     return undefined;
   };
 
-  for await (const batch of src.rows()) {
+  for await (const batch of src.rows(sizes)) {
     if (!Array.isArray(batch)) {
       // Rows already checked one by one (rules 2 to 4, by verify-sqlite.ts): only the tree is left.
       const checked = batch as CheckedBatch;
@@ -167,12 +172,22 @@ export async function verifyLog(
         continue;
       }
       if (checked.first !== range.size) return at(missing(range.size, checked.first));
-      const stop = checked.finding?.at ?? checked.count;
-      for (let i = 0; i < stop; i++) {
-        range.append(Buffer.from(checked.leaves.buffer, checked.leaves.byteOffset + i * 32, 32));
-        const finding = joined(checked.first + i, checked.createdAt[i]!);
-        if (finding) return at(finding);
+      // Up to the first row that failed: each checkpoint inside, then the batch's leaves join the tree.
+      let covered = 0;
+      for (const edge of checked.edges) {
+        const size = checked.first + edge.size;
+        const want = roots.get(size);
+        if (!want) continue;
+        if (!range.rootWith(edge.hashes).equals(want)) return fail(altered(verified, size), size, verified);
+        verified = size;
+        covered = edge.size;
       }
+      const end = checked.edges[checked.edges.length - 1]!;
+      range.appendEdge(end.hashes, end.size);
+      if (covered > 0) oldestUncovered = undefined;
+      // Rows past the last checkpoint wait for the next one: the oldest of them must not be too old.
+      if (covered < end.size && !oldestUncovered)
+        oldestUncovered = { seq: checked.first + covered, at: checked.createdAt[covered]! };
       if (checked.finding) return at(checked.finding.finding);
       progress?.(range.size);
       continue;
@@ -218,6 +233,16 @@ export async function verifyLog(
     checkpoints: sizes.length,
     verifiedSize: verified,
     finding: undefined,
+  };
+}
+
+/** The first `size` entries do not give their checkpoint's root, though those before `verified` did. */
+function altered(verified: number, size: number): Finding {
+  return {
+    problem: "modified",
+    seq: null,
+    id: null,
+    message: `the first ${size} entries do not match their signed checkpoint: an entry from ${verified} to ${size - 1} was altered together with its leaf`,
   };
 }
 
