@@ -24,6 +24,10 @@ export class GitHubServer {
   readonly authorizations: URLSearchParams[] = [];
   /** Each token request's form, in order (the client secret included). */
   readonly tokenRequests: URLSearchParams[] = [];
+  /** Each REST API request's path and query, in order. */
+  readonly apiRequests: string[] = [];
+  /** What the REST API answers instead, for a path (a broken or hostile server). */
+  apiOverride: ((path: string) => { status: number; body: string } | undefined) | undefined;
   private readonly codes = new Map<string, { account: GitHubAccount; challenge: string; redirect: string }>();
   private readonly tokens = new Map<string, GitHubAccount>();
   private server: Server | undefined;
@@ -96,6 +100,11 @@ export class GitHubServer {
       const token = `gho_${randomBytes(18).toString("hex")}`;
       this.tokens.set(token, code.account);
       return json({ access_token: token, token_type: "bearer", scope: "read:user,user:email" });
+    }
+    if (url.pathname.startsWith("/api/v3/")) {
+      this.apiRequests.push(url.pathname + url.search);
+      const instead = this.apiOverride?.(url.pathname);
+      if (instead) return { status: instead.status, headers: {}, body: instead.body };
     }
     const account = this.tokens.get((req.headers.authorization ?? "").replace(/^(Bearer|token) /i, ""));
     if (req.method === "GET" && url.pathname === "/api/v3/user")

@@ -22,9 +22,15 @@ describe("SIGNIN_PROVIDERS (AUTH-11)", () => {
     // GitHub (OAuth 2 without OpenID Connect): github.com unless an Enterprise Server's address is given.
     const github = { id: "github", type: "github", clientId: "c2", clientSecret: "s2" };
     expect(load([github]).auth.providers[0]).toMatchObject({ type: "github", issuer: "https://github.com" });
-    expect(load([{ ...github, issuer: "https://ghe.acme.example/" }]).auth.providers[0]!.issuer).toBe(
-      "https://ghe.acme.example",
-    );
+    // One spelling per GitHub: identities are keyed by the issuer.
+    for (const spelling of [
+      "https://GHE.acme.example/",
+      "https://ghe.acme.example:443",
+      "HTTPS://ghe.acme.example",
+    ])
+      expect(load([{ ...github, issuer: spelling }]).auth.providers[0]!.issuer).toBe(
+        "https://ghe.acme.example",
+      );
     expect(load([{ ...one, name: undefined }]).auth.providers[0]!.name).toBe("acme");
     let problems: readonly string[] = [];
     try {
@@ -37,6 +43,7 @@ describe("SIGNIN_PROVIDERS (AUTH-11)", () => {
         { ...one, id: "y", clientSecret: "" },
         { ...one, id: "z", type: "saml" },
         { ...one, id: "gh", type: "github", issuer: "https://ghe.acme.example/login" },
+        { ...one, id: "gh2", type: "github", issuer: "https://ghe.acme.example?" },
       ]);
     } catch (err) {
       problems = (err as ConfigError).problems;
@@ -49,6 +56,7 @@ describe("SIGNIN_PROVIDERS (AUTH-11)", () => {
       "SIGNIN_PROVIDERS: y: clientId and clientSecret are required",
       "SIGNIN_PROVIDERS: z: type must be oidc or github",
       "SIGNIN_PROVIDERS: gh: a GitHub issuer is the server's address (https://github.com, or your GitHub Enterprise Server's), without a path",
+      "SIGNIN_PROVIDERS: gh2: a GitHub issuer is the server's address (https://github.com, or your GitHub Enterprise Server's), without a path",
     ]);
     expect(() => load("{not json")).toThrow(/SIGNIN_PROVIDERS: not valid JSON/);
     expect(() => load({ id: "acme" })).toThrow(/SIGNIN_PROVIDERS: expected a JSON array/);

@@ -81,12 +81,14 @@ function checkOne(p: unknown, at: string, production: boolean, seen: Set<string>
   // The issuer is shown (start-up summary, security page): credentials never belong in it.
   if (url.username || url.password) return `${id}: issuer must not carry credentials`;
   if (production && url.protocol !== "https:") return `${id}: issuer must be https in production`;
-  if (type === "github" && (url.pathname !== "/" || url.search || url.hash))
+  if (type === "github" && (url.pathname !== "/" || /[?#]/.test(issuer!)))
     return `${id}: a GitHub issuer is the server's address (https://github.com, or your GitHub Enterprise Server's), without a path`;
   const clientId = s("clientId");
   const clientSecret = s("clientSecret");
   if (!clientId || !clientSecret) return `${id}: clientId and clientSecret are required`;
-  // One spelling per issuer (identities are keyed by it): GitHub's without a trailing slash.
-  const key = type === "github" ? issuer!.replace(/\/+$/, "") : issuer!;
+  // One spelling per GitHub (identities are keyed by its issuer): its origin, so "https://GitHub.com/"
+  // and "https://github.com:443" are github.com. An OpenID issuer stays as written: discovery must
+  // return exactly it.
+  const key = type === "github" ? url.origin : issuer!;
   return { id, name: s("name") ?? id, type, issuer: key, clientId, clientSecret };
 }

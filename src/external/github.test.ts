@@ -79,7 +79,7 @@ describe(`external sign-in with GitHub (${ENGINE})`, () => {
     // What GitHub was asked: the authorization code flow with PKCE S256, the state, the scopes, no nonce.
     const q = github.authorizations.at(-1)!;
     expect(q.get("response_type")).toBe("code");
-    expect(q.get("scope")).toBe("read:user user:email");
+    expect(q.get("scope")).toBe("user:email");
     expect(q.get("code_challenge_method")).toBe("S256");
     expect(q.get("state")).toMatch(/^.{20,}$/);
     expect(q.get("redirect_uri")).toBe(`${rpBase}/v1/auth/external/github/callback`);
@@ -146,10 +146,58 @@ describe(`external sign-in with GitHub (${ENGINE})`, () => {
     const back = new URL(authorize.headers.get("location")!);
     // A code GitHub never issued, with the right state: GitHub answers {"error":"bad_verification_code"}.
     back.searchParams.set("code", "0000forged0000");
+    const apiBefore = github.apiRequests.length;
     const callback = await browser.fetch(back);
     expect(new URL(callback.headers.get("location")!, rpBase).search).toBe("?error=EXTERNAL_SIGNIN_FAILED");
     expect(github.tokenRequests.at(-1)!.get("code")).toBe("0000forged0000");
+    // Refused at the token answer: no token, so GitHub's API was never asked who it was.
+    expect(github.apiRequests.length).toBe(apiBefore);
     expect(await me(browser)).toBe(401);
+  });
+
+  it("AUTH-11: an API answer that is not an account with its address list signs nobody in", async () => {
+    const account = {
+      id: 7004,
+      login: "broken",
+      emails: [{ email: "broken@octo.example", primary: true, verified: true }],
+    };
+    const cases: [string, (path: string) => { status: number; body: string } | undefined][] = [
+      [
+        "an account without a numeric id",
+        (p) => (p === "/api/v3/user" ? { status: 200, body: '{"id":"7004"}' } : undefined),
+      ],
+      ["an account id of 0", (p) => (p === "/api/v3/user" ? { status: 200, body: '{"id":0}' } : undefined)],
+      ["the API refusing the token", (p) => (p === "/api/v3/user" ? { status: 401, body: "{}" } : undefined)],
+      [
+        "an address list that is no list",
+        (p) =>
+          p === "/api/v3/user/emails"
+            ? { status: 200, body: '{"email":"broken@octo.example","primary":true,"verified":true}' }
+            : undefined,
+      ],
+      [
+        "an answer larger than 256 KB",
+        (p) =>
+          p === "/api/v3/user"
+            ? { status: 200, body: `{"id":7004,"pad":"${"x".repeat(300_000)}"}` }
+            : undefined,
+      ],
+    ];
+    for (const [what, override] of cases) {
+      github.apiOverride = override;
+      try {
+        const browser = new FlowBrowser(rpBase);
+        const at = await signIn(browser, account);
+        expect(at.pathname + at.search, what).toBe("/?error=EXTERNAL_SIGNIN_FAILED");
+        expect(await me(browser), what).toBe(401);
+      } finally {
+        github.apiOverride = undefined;
+      }
+    }
+    expect(await identities("broken@octo.example")).toEqual([]);
+    // The same account, answered properly: signed in (the refusals were the answers, not the account).
+    expect((await signIn(new FlowBrowser(rpBase), account)).href).toBe(`${rpBase}/app`);
+    expect(github.apiRequests.at(-1)).toBe("/api/v3/user/emails?per_page=100");
   });
 });
 

@@ -9,8 +9,12 @@ import type { SigninProvider } from "../config/signin-providers.js";
  * own "verified" flag for it.
  */
 
-/** What a sign-in asks for: the account, read-only, and its addresses with their verified flags. */
-export const GITHUB_SCOPE = "read:user user:email";
+/**
+ * What a sign-in asks for: the addresses with their verified flags. The account's id is public profile,
+ * which any token reads; nothing more is asked, since the token (an OAuth app's never expires) is
+ * dropped after these two reads but stays valid at GitHub until its owner revokes the app.
+ */
+export const GITHUB_SCOPE = "user:email";
 
 /** The REST API version these reads are written against. */
 const API_VERSION = "2022-11-28";
@@ -37,20 +41,37 @@ export function githubConfiguration(p: SigninProvider): client.Configuration {
   );
 }
 
-/** GET one REST resource with the access token; its JSON, or an error naming what went wrong. */
-async function read(config: client.Configuration, token: string, url: string): Promise<unknown> {
+/**
+ * GET one REST resource with the access token; its JSON, or an error naming what went wrong. The body is
+ * read up to MAX_BODY bytes and no further: a server answering without end costs nothing more.
+ */
+async function read(config: client.Configuration, token: string, url: URL): Promise<unknown> {
   const res = await client.fetchProtectedResource(
     config,
     token,
-    new URL(url),
+    url,
     "GET",
     undefined,
     new Headers({ accept: "application/vnd.github+json", "x-github-api-version": API_VERSION }),
   );
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${new URL(url).pathname} answered ${res.status}`);
-  if (text.length > MAX_BODY) throw new Error(`${new URL(url).pathname} answered too much`);
-  return JSON.parse(text) as unknown;
+  const said = `${url.pathname} answered`;
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    throw new Error(`${said} ${res.status}`);
+  }
+  if (Number(res.headers.get("content-length") ?? 0) > MAX_BODY) {
+    await res.body?.cancel();
+    throw new Error(`${said} too much`);
+  }
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const chunk of res.body ?? []) {
+    bytes += chunk.length;
+    // Leaving the loop cancels the stream: nothing more is read.
+    if (bytes > MAX_BODY) throw new Error(`${said} too much`);
+    chunks.push(chunk);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
 }
 
 /**
@@ -64,11 +85,12 @@ export async function githubAccount(
   token: string,
 ): Promise<{ subject: string; email: string | undefined; verified: boolean }> {
   const api = githubApi(issuer);
-  const user = (await read(config, token, `${api}/user`)) as { id?: unknown } | null;
+  const user = (await read(config, token, new URL(`${api}/user`))) as { id?: unknown } | null;
   const id = user?.id;
   if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0)
     throw new Error("the account has no numeric id");
-  const emails = await read(config, token, `${api}/user/emails`);
+  // The primary is on the first page unless an account has over 100 addresses (then: no address, refused).
+  const emails = await read(config, token, new URL(`${api}/user/emails?per_page=100`));
   if (!Array.isArray(emails)) throw new Error("the address list is not a list");
   const primary = (emails as { email?: unknown; primary?: unknown; verified?: unknown }[]).find(
     (e) => e !== null && typeof e === "object" && e.primary === true && typeof e.email === "string",

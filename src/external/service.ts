@@ -34,9 +34,9 @@ const failed = (why: string) => new AppError("EXTERNAL_SIGNIN_FAILED", why);
 
 /**
  * Sign-in with external OpenID Connect providers and GitHub (AUTH-11), with openid-client: authorization
- * code with PKCE (S256), state and (OpenID Connect) nonce, each flow bound to the browser that started it (the state is also in a
- * cookie) and used once within ten minutes; the ID token and userinfo verified by openid-client. An
- * identity signs in to the account it is linked to. An unlinked one creates an account only under the
+ * code with PKCE (S256), state and (OpenID Connect) nonce, each flow bound to the browser that started
+ * it (the state is also in a cookie) and used once within ten minutes; an OpenID provider's ID token and
+ * userinfo verified by openid-client, GitHub's account read from its API (github.ts). An identity signs in to the account it is linked to. An unlinked one creates an account only under the
  * sign-up rules (AUTH-12) and only for an address the provider asserts as verified; when the address
  * already has an account it is linked only after that account's owner signs in and confirms.
  */
@@ -88,7 +88,8 @@ export class ExternalService {
       const config = githubConfiguration(p);
       config.timeout = 10;
       if (this.options.fetch) config[client.customFetch] = this.options.fetch;
-      if (this.options.allowHttp && p.issuer.startsWith("http:")) client.allowInsecureRequests(config);
+      if (this.options.allowHttp && new URL(p.issuer).protocol === "http:")
+        client.allowInsecureRequests(config);
       found = Promise.resolve(config);
       this.configs.set(p.id, found);
     }
@@ -171,8 +172,9 @@ export class ExternalService {
 
   /**
    * The provider's answer at the callback. The state must be the one this browser's cookie holds, of a
-   * live flow of this provider; openid-client then checks the response's issuer, redeems the code with
-   * the PKCE verifier, and verifies the ID token (signature, issuer, audience, expiry, nonce).
+   * live flow of this provider; openid-client then checks the response's issuer (where the provider
+   * sends one), redeems the code with the PKCE verifier, and verifies the ID token (signature, issuer,
+   * audience, expiry, nonce); for GitHub, which has none, the account is read from its API.
    */
   async finish(
     providerId: string,
