@@ -51,7 +51,7 @@ export function chunkAt(
 function edgeOf(range: CompactRange): Edge {
   const hashes = range.edge();
   const bytes = new Uint8Array(32 * hashes.length);
-  hashes.forEach((h, i) => bytes.set(h, 32 * i));
+  for (const [i, h] of hashes.entries()) bytes.set(h, 32 * i);
   return { size: range.size, hashes: bytes };
 }
 
