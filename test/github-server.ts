@@ -26,8 +26,11 @@ export class GitHubServer {
   readonly tokenRequests: URLSearchParams[] = [];
   /** Each REST API request's path and query, in order. */
   readonly apiRequests: string[] = [];
-  /** What the REST API answers instead, for a path (a broken or hostile server). */
-  apiOverride: ((path: string) => { status: number; body: string } | undefined) | undefined;
+  /**
+   * What this GitHub answers instead, for a path (a broken or hostile server); `chunked` sends the body
+   * in pieces without a Content-Length.
+   */
+  override: ((path: string) => { status: number; body: string; chunked?: boolean } | undefined) | undefined;
   private readonly codes = new Map<string, { account: GitHubAccount; challenge: string; redirect: string }>();
   private readonly tokens = new Map<string, GitHubAccount>();
   private server: Server | undefined;
@@ -41,9 +44,14 @@ export class GitHubServer {
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
       void this.answer(req).then(
-        ({ status, headers, body }) => {
+        ({ status, headers, body, chunked }) => {
+          if (!chunked) {
+            res.writeHead(status, { ...headers, "content-length": String(Buffer.byteLength(body)) });
+            return void res.end(body);
+          }
           res.writeHead(status, headers);
-          res.end(body);
+          for (let at = 0; at < body.length; at += 16_384) res.write(body.slice(at, at + 16_384));
+          res.end();
         },
         (err: Error) => {
           res.writeHead(500);
@@ -62,8 +70,15 @@ export class GitHubServer {
 
   private async answer(
     req: IncomingMessage,
-  ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  ): Promise<{ status: number; headers: Record<string, string>; body: string; chunked?: boolean }> {
     const url = new URL(req.url ?? "/", this.base);
+    if (url.pathname.startsWith("/api/v3/")) this.apiRequests.push(url.pathname + url.search);
+    const instead = this.override?.(url.pathname);
+    if (instead) {
+      // A token request's body is read first, as a server does before it answers.
+      for await (const _ of req);
+      return { ...instead, headers: { "content-type": "application/json" } };
+    }
     const json = (body: unknown, status = 200) => ({
       status,
       headers: { "content-type": "application/json; charset=utf-8" },
@@ -100,11 +115,6 @@ export class GitHubServer {
       const token = `gho_${randomBytes(18).toString("hex")}`;
       this.tokens.set(token, code.account);
       return json({ access_token: token, token_type: "bearer", scope: "read:user,user:email" });
-    }
-    if (url.pathname.startsWith("/api/v3/")) {
-      this.apiRequests.push(url.pathname + url.search);
-      const instead = this.apiOverride?.(url.pathname);
-      if (instead) return { status: instead.status, headers: {}, body: instead.body };
     }
     const account = this.tokens.get((req.headers.authorization ?? "").replace(/^(Bearer|token) /i, ""));
     if (req.method === "GET" && url.pathname === "/api/v3/user")

@@ -46,6 +46,8 @@ describe(`external sign-in with GitHub (${ENGINE})`, () => {
       PORT: String(port),
       PUBLIC_URL: rpBase,
       LOG_LEVEL: "silent",
+      // This file's refused round trips all come from 127.0.0.1: room for them under the per-address limit.
+      LOGIN_MAX_ATTEMPTS: "20",
       SIGNIN_PROVIDERS: JSON.stringify([
         {
           id: "github",
@@ -155,13 +157,17 @@ describe(`external sign-in with GitHub (${ENGINE})`, () => {
     expect(await me(browser)).toBe(401);
   });
 
-  it("AUTH-11: an API answer that is not an account with its address list signs nobody in", async () => {
+  it("AUTH-11: an answer from GitHub that is not a token, or not an account with its address list, signs nobody in", async () => {
     const account = {
       id: 7004,
       login: "broken",
       emails: [{ email: "broken@octo.example", primary: true, verified: true }],
     };
-    const cases: [string, (path: string) => { status: number; body: string } | undefined][] = [
+    const big = (path: string, chunked: boolean) => (p: string) =>
+      p === path
+        ? { status: 200, body: `{"id":7004,"access_token":"${"x".repeat(300_000)}"}`, chunked }
+        : undefined;
+    const cases: [string, NonNullable<GitHubServer["override"]>][] = [
       [
         "an account without a numeric id",
         (p) => (p === "/api/v3/user" ? { status: 200, body: '{"id":"7004"}' } : undefined),
@@ -175,23 +181,20 @@ describe(`external sign-in with GitHub (${ENGINE})`, () => {
             ? { status: 200, body: '{"email":"broken@octo.example","primary":true,"verified":true}' }
             : undefined,
       ],
-      [
-        "an answer larger than 256 KB",
-        (p) =>
-          p === "/api/v3/user"
-            ? { status: 200, body: `{"id":7004,"pad":"${"x".repeat(300_000)}"}` }
-            : undefined,
-      ],
+      ["an API answer over 256 KB", big("/api/v3/user", false)],
+      ["an API answer over 256 KB, in pieces with no length", big("/api/v3/user", true)],
+      ["a token answer over 256 KB", big("/login/oauth/access_token", false)],
+      ["a token answer over 256 KB, in pieces with no length", big("/login/oauth/access_token", true)],
     ];
     for (const [what, override] of cases) {
-      github.apiOverride = override;
+      github.override = override;
       try {
         const browser = new FlowBrowser(rpBase);
         const at = await signIn(browser, account);
         expect(at.pathname + at.search, what).toBe("/?error=EXTERNAL_SIGNIN_FAILED");
         expect(await me(browser), what).toBe(401);
       } finally {
-        github.apiOverride = undefined;
+        github.override = undefined;
       }
     }
     expect(await identities("broken@octo.example")).toEqual([]);

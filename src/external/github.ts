@@ -19,9 +19,6 @@ export const GITHUB_SCOPE = "user:email";
 /** The REST API version these reads are written against. */
 const API_VERSION = "2022-11-28";
 
-/** A response larger than this is not an account or its address list. */
-const MAX_BODY = 256 * 1024;
-
 /** The REST API of a GitHub: api.github.com for github.com, `/api/v3` on an Enterprise Server. */
 export function githubApi(issuer: string): string {
   return issuer === "https://github.com" ? "https://api.github.com" : `${issuer}/api/v3`;
@@ -42,8 +39,8 @@ export function githubConfiguration(p: SigninProvider): client.Configuration {
 }
 
 /**
- * GET one REST resource with the access token; its JSON, or an error naming what went wrong. The body is
- * read up to MAX_BODY bytes and no further: a server answering without end costs nothing more.
+ * GET one REST resource with the access token; its JSON, or an error naming what went wrong. Answers are
+ * bounded in size by the fetch external sign-in reaches providers with (bounded-fetch.ts).
  */
 async function read(config: client.Configuration, token: string, url: URL): Promise<unknown> {
   const res = await client.fetchProtectedResource(
@@ -54,24 +51,9 @@ async function read(config: client.Configuration, token: string, url: URL): Prom
     undefined,
     new Headers({ accept: "application/vnd.github+json", "x-github-api-version": API_VERSION }),
   );
-  const said = `${url.pathname} answered`;
-  if (res.status !== 200) {
-    await res.body?.cancel();
-    throw new Error(`${said} ${res.status}`);
-  }
-  if (Number(res.headers.get("content-length") ?? 0) > MAX_BODY) {
-    await res.body?.cancel();
-    throw new Error(`${said} too much`);
-  }
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  for await (const chunk of res.body ?? []) {
-    bytes += chunk.length;
-    // Leaving the loop cancels the stream: nothing more is read.
-    if (bytes > MAX_BODY) throw new Error(`${said} too much`);
-    chunks.push(chunk);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${url.pathname} answered ${res.status}`);
+  return JSON.parse(text) as unknown;
 }
 
 /**

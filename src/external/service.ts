@@ -7,6 +7,7 @@ import { AppError } from "../http/errors.js";
 import type { IdentityService } from "../identity/service.js";
 import type { Stamp } from "../orgs/stamp.js";
 import { newId, newSecret, sha256 } from "../util/ids.js";
+import { boundedFetch } from "./bounded-fetch.js";
 import { GITHUB_SCOPE, githubAccount, githubConfiguration } from "./github.js";
 import type { ExternalStore } from "./store.js";
 import type { ExternalIdentityRow } from "./tables.js";
@@ -59,6 +60,11 @@ export class ExternalService {
     },
   ) {}
 
+  /** How providers are reached: the given fetch (or the global one), each answer bounded in size. */
+  private readonly reach: typeof fetch = boundedFetch((input, init) =>
+    (this.options.fetch ?? fetch)(input, init),
+  );
+
   private now(): number {
     return this.options.clock?.() ?? Date.now();
   }
@@ -87,14 +93,14 @@ export class ExternalService {
     if (!found && p.type === "github") {
       const config = githubConfiguration(p);
       config.timeout = 10;
-      if (this.options.fetch) config[client.customFetch] = this.options.fetch;
+      config[client.customFetch] = this.reach;
       if (this.options.allowHttp && new URL(p.issuer).protocol === "http:")
         client.allowInsecureRequests(config);
       found = Promise.resolve(config);
       this.configs.set(p.id, found);
     }
     if (!found) {
-      const reach = this.options.fetch ? { [client.customFetch]: this.options.fetch } : {};
+      const reach = { [client.customFetch]: this.reach };
       found = client
         .discovery(
           new URL(p.issuer),
@@ -110,7 +116,7 @@ export class ExternalService {
           },
         )
         .then((config) => {
-          if (this.options.fetch) config[client.customFetch] = this.options.fetch;
+          config[client.customFetch] = this.reach;
           // openid-client checks an ID token's signature only when told to: against the provider's JWKS.
           client.enableNonRepudiationChecks(config);
           return config;
