@@ -74,8 +74,9 @@ function sqliteChunks(
     file && end >= (parallel.from ?? PARALLEL_FROM)
       ? checkedInParallel(file, log, end, retentionCutoff, parallel, erased, sizes)
       : (async function* () {
+          const erasedList = [...erased].sort((a, b) => a - b);
           for (let from = 0; from < end; from += chunk)
-            yield checkChunk(select, chunkAt(log, from, chunk, end, retentionCutoff, erased, sizes));
+            yield checkChunk(select, chunkAt(log, from, chunk, end, retentionCutoff, erasedList, sizes));
         })();
   return (async function* () {
     for await (const batch of chunks) {

@@ -59,10 +59,12 @@ export async function* checkedInParallel(
   end: number,
   retentionCutoff: number,
   options: { workers?: number; chunk?: number } = {},
-  erased: ReadonlySet<number> = new Set(),
+  /** Positions erased with their account (GDPR-2). */
+  erased: ReadonlySet<number>,
   /** Where signed checkpoints end (tree sizes): each chunk's tree edge is taken there too. */
-  sizes: readonly number[] = [],
+  sizes: readonly number[],
 ): AsyncGenerator<CheckedBatch> {
+  const erasedList = [...erased].sort((a, b) => a - b);
   const size = options.chunk ?? CHUNK;
   const chunks = Math.ceil(end / size);
   const pool = Array.from(
@@ -72,7 +74,7 @@ export async function* checkedInParallel(
   const inflight: Promise<CheckedBatch>[] = [];
   let next = 0;
   const send = () => {
-    const chunk = chunkAt(log, next * size, size, end, retentionCutoff, erased, sizes);
+    const chunk = chunkAt(log, next * size, size, end, retentionCutoff, erasedList, sizes);
     inflight.push(pool[next % pool.length]!.check(chunk));
     next++;
   };

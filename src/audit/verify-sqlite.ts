@@ -17,13 +17,36 @@ export interface Chunk {
    * Where signed checkpoints end inside this chunk, as counts of its rows (ascending, 1 … to - from):
    * the tree's edge is taken there too. `from` is a multiple of a power of two no smaller than the chunk.
    */
-  readonly cuts?: readonly number[];
+  readonly cuts: readonly number[];
+}
+
+/** Whether `width` rows make a chunk: a power of two, so chunks start where subtrees of their width do. */
+export function chunkWidth(width: number): number {
+  if (!(Number.isSafeInteger(width) && width > 0 && 2 ** Math.round(Math.log2(width)) === width))
+    throw new RangeError(`a verification chunk is a power of two rows, not ${width}`);
+  return width;
+}
+
+/** The numbers of ascending `sorted` from `lo` (inclusive) to `hi` (exclusive), by binary search. */
+function between(sorted: readonly number[], lo: number, hi: number): number[] {
+  const first = (x: number) => {
+    let a = 0;
+    let b = sorted.length;
+    while (a < b) {
+      const m = (a + b) >>> 1;
+      if (sorted[m]! < x) a = m + 1;
+      else b = m;
+    }
+    return a;
+  };
+  return sorted.slice(first(lo), first(hi));
 }
 
 /**
- * The chunk of rows `from` to `to` of `log`, with the erasures and checkpoint ends (`sizes`, tree sizes)
- * that fall inside it. `width`, the chunk size, must be a power of two: chunks then start where subtrees
- * of their width do, and their compact ranges continue the tree's.
+ * The chunk of rows `from` to `to` of `log`, with the erased positions and checkpoint ends (tree sizes),
+ * both ascending, that fall inside it: found by binary search, so a log with a checkpoint every few
+ * entries costs no scan per chunk. `width` is a power of two (chunkWidth): chunks then start where
+ * subtrees of their width do, and their compact ranges continue the tree's.
  */
 export function chunkAt(
   log: string,
@@ -31,19 +54,17 @@ export function chunkAt(
   width: number,
   end: number,
   retentionCutoff: number,
-  erased: ReadonlySet<number>,
+  erased: readonly number[],
   sizes: readonly number[],
 ): Chunk {
-  if (!Number.isInteger(Math.log2(width)))
-    throw new RangeError("a verification chunk is a power of two rows");
-  const to = Math.min(end, from + width);
+  const to = Math.min(end, from + chunkWidth(width));
   return {
     log,
     from,
     to,
     retentionCutoff,
-    erased: [...erased].filter((s) => s >= from && s < to),
-    cuts: sizes.filter((s) => s > from && s <= from + width).map((s) => s - from),
+    erased: between(erased, from, to),
+    cuts: between(sizes, from + 1, from + width + 1).map((s) => s - from),
   };
 }
 
@@ -75,7 +96,7 @@ export function checkChunk(select: SelectRows, chunk: Chunk): CheckedBatch {
   const createdAt = new Float64Array(rows.length);
   const range = new CompactRange();
   const edges: Edge[] = [];
-  const cuts = chunk.cuts ?? [];
+  const { cuts } = chunk;
   let cut = 0;
   const done = (count: number, finding?: Finding): CheckedBatch => {
     if (edges.at(-1)?.size !== count) edges.push(edgeOf(range));

@@ -1,5 +1,6 @@
 // A verification worker (verify-pool.ts): checks chunks of an SQLite log through a read-only handle of
-// its own and sends back their leaf hashes. A row's position, id and leaf never change once written
+// its own and sends back their part of the tree (their compact range at each checkpoint inside and at
+// their end). A row's position, id and leaf never change once written
 // (retention only blanks old content), so chunks read by different handles agree whatever each one's
 // snapshot; verification checks the log as it stood when it began.
 

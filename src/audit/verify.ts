@@ -147,6 +147,8 @@ export async function verifyLog(
   const sizes = [...roots.keys()].sort((a, b) => a - b);
   const range = new CompactRange();
   let verified = 0;
+  /** Checked batches: how many of `sizes` their edges have been checked against (an empty tree's: none). */
+  let met = sizes.filter((s) => s <= 0).length;
   /** The oldest entry since the last checkpoint that matched: it must not be older than `coveredBefore`. */
   let oldestUncovered: { seq: number; at: number } | undefined;
   const at = (f: Finding) => fail(f, range.size, verified);
@@ -173,16 +175,26 @@ export async function verifyLog(
       }
       if (checked.first !== range.size) return at(missing(range.size, checked.first));
       // Up to the first row that failed: each checkpoint inside, then the batch's leaves join the tree.
+      // Every checkpoint in reach must have its edge: a batch without one fails, never skips it.
+      const stop = checked.finding?.at ?? checked.count;
+      const edges = new Map(checked.edges.map((e) => [e.size, e]));
       let covered = 0;
-      for (const edge of checked.edges) {
-        const size = checked.first + edge.size;
-        const want = roots.get(size);
-        if (!want) continue;
-        if (!range.rootWith(edge.hashes).equals(want)) return fail(altered(verified, size), size, verified);
+      for (; met < sizes.length && sizes[met]! <= checked.first + stop; met++) {
+        const size = sizes[met]!;
+        const edge = edges.get(size - checked.first);
+        if (!edge)
+          return fail(
+            { problem: "checkpoint", seq: null, id: null, message: `checkpoint ${size} was not checked` },
+            size,
+            verified,
+          );
+        if (!range.rootWith(edge.hashes).equals(roots.get(size)!))
+          return fail(altered(verified, size), size, verified);
         verified = size;
         covered = edge.size;
       }
       const end = checked.edges[checked.edges.length - 1]!;
+      if (end.size !== stop) throw new Error("a checked batch whose edge does not end where it does");
       range.appendEdge(end.hashes, end.size);
       if (covered > 0) oldestUncovered = undefined;
       // Rows past the last checkpoint wait for the next one: the oldest of them must not be too old.
