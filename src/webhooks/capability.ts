@@ -75,7 +75,7 @@ export function webhooksCapability(options: WebhookOptions = {}): Capability {
       audit.tap((tx, events) => hooks.enqueueEvents(tx, events));
       // A response goes out after its transaction committed: a good moment to look at the outbox.
       app.addHook("onResponse", (request, _reply, done) => {
-        if (request.method !== "GET" && request.method !== "HEAD") dispatcher.wake();
+        if (request.method !== "GET" && request.method !== "HEAD") dispatcher.wakeSoon();
         done();
       });
       await app.register(webhookRoutes, {

@@ -47,6 +47,7 @@ export class WebhookDispatcher {
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
   private claimSoon: NodeJS.Timeout | undefined;
+  private lookSoon: NodeJS.Immediate | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
   private fanOutNext = false;
@@ -100,8 +101,22 @@ export class WebhookDispatcher {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.claimSoon);
+    clearImmediate(this.lookSoon);
     await this.ticking;
     await Promise.allSettled([...this.work]);
+  }
+
+  /**
+   * Looks at the queue once the event loop has run what is ready: after a write was answered. Writes
+   * answered in the same turn then share one look (one fan-out transaction and one claim) instead of
+   * each paying for its own, which cost a busy server more than the writes' own statements.
+   */
+  wakeSoon(): void {
+    if (this.stopped) return;
+    this.lookSoon ??= setImmediate(() => {
+      this.lookSoon = undefined;
+      this.wake();
+    });
   }
 
   /**
