@@ -45,11 +45,14 @@ describe("SQLite statement cache (every statement is held for the life of the pr
       true,
     ]);
     expect(prepared.get(sql)).toBe(3);
-    // A stream left early (a consumer that stops reading returns its iterator) frees its statement too.
+    // A stream left early (a consumer that stops reading returns its iterator) frees its statement too:
+    // with another stream still open, the next one gets the returned one's statement, not a new one.
+    const d = cached.prepare(sql).iterate([1]);
+    expect(d.next().value).toEqual({ x: 1 });
     a.return?.();
     expect(rowsOf(cached.prepare(sql).iterate([1]))).toEqual([1, 2, 3]);
-    expect(rowsOf(cached.prepare(sql).iterate([1]))).toEqual([1, 2, 3]);
     expect(prepared.get(sql)).toBe(3);
+    expect(rowsOf(d)).toEqual([2, 3]);
     // A statement read with all() is not one a stream holds: both work side by side.
     const c = cached.prepare(sql).iterate([1]);
     c.next();

@@ -19,9 +19,11 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
  *
  * So no statement is ever prepared twice for the same SQL: a retained statement that were dropped from
  * the cache and prepared again would only add to what is held, forever (a cache that started afresh
- * past a limit grew by a thousand statements each time it did, and a stream prepared one per export).
- * The statements held are then bounded by the SQL texts the code can produce: its query shapes times
- * their lists' lengths, each capped by the batch sizes of the stores.
+ * past a limit grew by a thousand statements each time it did, and each stream prepared one more).
+ * The statements held are then the SQL texts the code can produce: its query shapes times their lists'
+ * lengths, most capped by the batch sizes of the stores. The loosest is the webhook claim, whose text
+ * names the endpoints a worker is busy with: about a hundred texts at the default concurrency, but it
+ * grows with the square of WEBHOOK_CONCURRENCY (thousands of texts, hundreds of MB at 256).
  */
 const keepAlive: unknown[] = [];
 

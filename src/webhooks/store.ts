@@ -204,15 +204,17 @@ export class WebhookStore {
     /** Deliveries this worker is already sending, per endpoint: each endpoint gets what is left of its share. */
     busy: ReadonlyMap<string, number> = new Map(),
   ): Promise<WebhookDeliveryRow[]> {
-    // Most looks find nothing due (every write wakes the dispatcher): a plain read answers that for a
-    // fraction of the claim's cost, which is a write (a lock, and on SQLite a write transaction).
-    const anyDue = await sql<{ one: number }>`SELECT 1 AS one FROM webhook_deliveries
-      WHERE status = 'pending' AND next_at <= ${now}
-      UNION ALL SELECT 1 AS one FROM webhook_deliveries WHERE status = 'sending' AND lease_until <= ${now}
-      LIMIT 1`.execute(db);
-    if (anyDue.rows.length === 0) return [];
     const full = [...busy].filter(([, n]) => n >= perEndpoint).map(([id]) => id);
     const skip = full.length > 0 ? full : ["-"];
+    // Most looks find nothing due (every write wakes the dispatcher): a plain read answers that for a
+    // fraction of the claim's cost, which is a write (a lock, and on SQLite a write transaction). It
+    // skips the endpoints already at their share, as the claim does: their backlog is not claimable.
+    const anyDue = await sql<{ one: number }>`SELECT 1 AS one FROM webhook_deliveries
+      WHERE status = 'pending' AND next_at <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
+      UNION ALL SELECT 1 AS one FROM webhook_deliveries
+      WHERE status = 'sending' AND lease_until <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
+      LIMIT 1`.execute(db);
+    if (anyDue.rows.length === 0) return [];
     const partly = [...busy].filter(([, n]) => n > 0 && n < perEndpoint);
     const share =
       partly.length === 0
