@@ -21,9 +21,9 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
  * the cache and prepared again would only add to what is held, forever (a cache that started afresh
  * past a limit grew by a thousand statements each time it did, and each stream prepared one more).
  * The statements held are then the SQL texts the code can produce: its query shapes times their lists'
- * lengths, most capped by the batch sizes of the stores. The loosest is the webhook claim, whose text
- * names the endpoints a worker is busy with: about a hundred texts at the default concurrency, but it
- * grows with the square of WEBHOOK_CONCURRENCY (thousands of texts, hundreds of MB at 256).
+ * lengths, each capped by the batch sizes of the stores. A list that follows the process's state
+ * rather than a batch goes in as one JSON parameter instead (the webhook claim's busy endpoints), so
+ * it adds no text.
  */
 const keepAlive: unknown[] = [];
 

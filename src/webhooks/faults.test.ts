@@ -64,6 +64,28 @@ describe("webhook faults", () => {
     expect(claimed).toHaveLength(1);
   });
 
+  it("HOOK-4: a claim skips an endpoint at its share and takes the others', on either engine", async () => {
+    const full = await endpoint();
+    const other = await endpoint();
+    for (let i = 0; i < 3; i++) await call("PATCH", `/v1/orgs/${org}`, { name: `Full ${i}` });
+    await dispatcher.fanOut();
+    const { WebhookStore } = await import("./store.js");
+    const now = Date.now();
+    const claimed = await new WebhookStore(t.db.engine).claim(
+      t.db.global,
+      now,
+      now + 60_000,
+      "probe:2",
+      10,
+      2,
+      new Map([
+        [full, 2],
+        [other, 1],
+      ]),
+    );
+    expect(claimed.map((d) => d.endpoint_id)).toEqual([other]);
+  });
+
   it("HOOK-4: one endpoint never gets more deliveries at once than its share, whatever is due", async () => {
     let release!: () => void;
     const held = new Promise<{ status: number }>((r) => {

@@ -204,26 +204,31 @@ export class WebhookStore {
     /** Deliveries this worker is already sending, per endpoint: each endpoint gets what is left of its share. */
     busy: ReadonlyMap<string, number> = new Map(),
   ): Promise<WebhookDeliveryRow[]> {
-    const full = [...busy].filter(([, n]) => n >= perEndpoint).map(([id]) => id);
-    const skip = full.length > 0 ? full : ["-"];
+    // The endpoints at their share, and what is left of the share of those partly busy, go in as one
+    // parameter each: the statement's text never depends on them, so it is prepared (and, on SQLite,
+    // held for the life of the process) once, not once per combination of busy endpoints.
+    const full = JSON.stringify([...busy].filter(([, n]) => n >= perEndpoint).map(([id]) => id));
+    const left = JSON.stringify(
+      Object.fromEntries(
+        [...busy].filter(([, n]) => n > 0 && n < perEndpoint).map(([id, n]) => [id, perEndpoint - n]),
+      ),
+    );
+    const pg = this.engine === "postgres";
+    const free = pg
+      ? sql`endpoint_id NOT IN (SELECT jsonb_array_elements_text(${full}::jsonb))`
+      : sql`endpoint_id NOT IN (SELECT value FROM json_each(${full}))`;
+    const share = pg
+      ? sql`COALESCE((${left}::jsonb ->> endpoint_id)::integer, ${perEndpoint}::integer)`
+      : sql`COALESCE((SELECT value FROM json_each(${left}) WHERE key = endpoint_id), ${perEndpoint})`;
     // Most looks find nothing due (every write wakes the dispatcher): a plain read answers that for a
     // fraction of the claim's cost, which is a write (a lock, and on SQLite a write transaction). It
     // skips the endpoints already at their share, as the claim does: their backlog is not claimable.
     const anyDue = await sql<{ one: number }>`SELECT 1 AS one FROM webhook_deliveries
-      WHERE status = 'pending' AND next_at <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
+      WHERE status = 'pending' AND next_at <= ${now} AND ${free}
       UNION ALL SELECT 1 AS one FROM webhook_deliveries
-      WHERE status = 'sending' AND lease_until <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
+      WHERE status = 'sending' AND lease_until <= ${now} AND ${free}
       LIMIT 1`.execute(db);
     if (anyDue.rows.length === 0) return [];
-    const partly = [...busy].filter(([, n]) => n > 0 && n < perEndpoint);
-    const share =
-      partly.length === 0
-        ? sql`${perEndpoint}`
-        : // Cast: PostgreSQL types a CASE of bare parameters as text, and bigint <= text is no operator.
-          sql`CAST(CASE endpoint_id ${sql.join(
-            partly.map(([id, n]) => sql`WHEN ${id} THEN ${perEndpoint - n}`),
-            sql` `,
-          )} ELSE ${perEndpoint} END AS integer)`;
     const lock = this.engine === "postgres" ? sql`FOR UPDATE SKIP LOCKED` : sql``;
     // When no endpoint can reach its share within this claim, the share needs no ranking (the common
     // case of few busy endpoints): the oldest due deliveries are simply taken.
@@ -239,13 +244,13 @@ export class WebhookStore {
     const rows = await sql<WebhookDeliveryRow>`WITH due AS (
         SELECT * FROM (
           SELECT id, endpoint_id, next_at FROM webhook_deliveries
-          WHERE status = 'pending' AND next_at <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
+          WHERE status = 'pending' AND next_at <= ${now} AND ${free}
           ORDER BY next_at LIMIT ${ranked ? limit * 4 : limit} ${lock}
         ) AS p
         UNION ALL
         SELECT * FROM (
           SELECT id, endpoint_id, next_at FROM webhook_deliveries
-          WHERE status = 'sending' AND lease_until <= ${now} AND endpoint_id NOT IN (${sql.join(skip)})
+          WHERE status = 'sending' AND lease_until <= ${now} AND ${free}
           LIMIT ${limit} ${lock}
         ) AS s
       )
