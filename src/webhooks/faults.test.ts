@@ -46,38 +46,25 @@ describe("webhook faults", () => {
     expect(Number(count.n)).toBe(4000);
   });
 
-  it("HOOK-4: a claim with an endpoint partly busy takes only the rest of its share, on either engine", async () => {
-    const id = await endpoint();
-    for (let i = 0; i < 4; i++) await call("PATCH", `/v1/orgs/${org}`, { name: `Share ${i}` });
+  /** A claim of up to 10 deliveries, 2 per endpoint, by a worker already sending what `busy` says. */
+  async function claimWith(busy: Map<string, number>) {
     await dispatcher.fanOut();
     const { WebhookStore } = await import("./store.js");
     const now = Date.now();
-    const claimed = await new WebhookStore(t.db.engine).claim(
-      t.db.global,
-      now,
-      now + 60_000,
-      "probe:1",
-      10,
-      2,
-      new Map([[id, 1]]),
-    );
-    expect(claimed).toHaveLength(1);
+    return new WebhookStore(t.db.engine).claim(t.db.global, now, now + 60_000, "probe:1", 10, 2, busy);
+  }
+
+  it("HOOK-4: a claim with an endpoint partly busy takes only the rest of its share, on either engine", async () => {
+    const id = await endpoint();
+    for (let i = 0; i < 4; i++) await call("PATCH", `/v1/orgs/${org}`, { name: `Share ${i}` });
+    expect(await claimWith(new Map([[id, 1]]))).toHaveLength(1);
   });
 
   it("HOOK-4: a claim skips an endpoint at its share and takes the others', on either engine", async () => {
     const full = await endpoint();
     const other = await endpoint();
     for (let i = 0; i < 3; i++) await call("PATCH", `/v1/orgs/${org}`, { name: `Full ${i}` });
-    await dispatcher.fanOut();
-    const { WebhookStore } = await import("./store.js");
-    const now = Date.now();
-    const claimed = await new WebhookStore(t.db.engine).claim(
-      t.db.global,
-      now,
-      now + 60_000,
-      "probe:2",
-      10,
-      2,
+    const claimed = await claimWith(
       new Map([
         [full, 2],
         [other, 1],
