@@ -217,9 +217,14 @@ export class WebhookStore {
     const free = pg
       ? sql`endpoint_id NOT IN (SELECT jsonb_array_elements_text(${full}::jsonb))`
       : sql`endpoint_id NOT IN (SELECT value FROM json_each(${full}))`;
+    // SQLite reads the shares once, as a table joined on the endpoint (LIMIT -1 makes it build that
+    // table once, not scan the JSON again for every candidate row); PostgreSQL looks each one up.
+    const shares = pg
+      ? sql``
+      : sql`LEFT JOIN (SELECT key, value FROM json_each(${left}) LIMIT -1) AS l ON l.key = r.endpoint_id`;
     const share = pg
-      ? sql`COALESCE((${left}::jsonb ->> endpoint_id)::integer, ${perEndpoint}::integer)`
-      : sql`COALESCE((SELECT value FROM json_each(${left}) WHERE key = endpoint_id), ${perEndpoint})`;
+      ? sql`COALESCE((${left}::jsonb ->> r.endpoint_id)::integer, ${perEndpoint}::integer)`
+      : sql`COALESCE(l.value, ${perEndpoint})`;
     // Most looks find nothing due (every write wakes the dispatcher): a plain read answers that for a
     // fraction of the claim's cost, which is a write (a lock, and on SQLite a write transaction). It
     // skips the endpoints already at their share, as the claim does: their backlog is not claimable.
@@ -229,16 +234,16 @@ export class WebhookStore {
       WHERE status = 'sending' AND lease_until <= ${now} AND ${free}
       LIMIT 1`.execute(db);
     if (anyDue.rows.length === 0) return [];
-    const lock = this.engine === "postgres" ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+    const lock = pg ? sql`FOR UPDATE SKIP LOCKED` : sql``;
     // When no endpoint can reach its share within this claim, the share needs no ranking (the common
     // case of few busy endpoints): the oldest due deliveries are simply taken.
     const ranked = perEndpoint - Math.max(0, ...busy.values()) < limit;
     const pick = ranked
-      ? sql`SELECT id FROM (
+      ? sql`SELECT r.id FROM (
           SELECT id, endpoint_id, next_at,
             ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_at, id) AS rn
           FROM due
-        ) AS r WHERE rn <= ${share} ORDER BY next_at LIMIT ${limit}`
+        ) AS r ${shares} WHERE r.rn <= ${share} ORDER BY r.next_at LIMIT ${limit}`
       : sql`SELECT id FROM due ORDER BY next_at LIMIT ${limit}`;
     // Two index range scans (status, next_at), each stopping at its limit: never a sort of the backlog.
     const rows = await sql<WebhookDeliveryRow>`WITH due AS (
